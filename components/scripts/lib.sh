@@ -1,0 +1,145 @@
+# shellcheck shell=sh disable=SC2034 # the globals set here are read by the sourcing script
+# Helpers shared by ferry's data-plane scripts (dump, import, verify, cleanup). Sourced, never run.
+# Every secret arrives in the environment or in a file named by <NAME>_FILE; none is ever put on a
+# command line, because argv is readable by every user of the host through /proc.
+
+FERRY_LIB_LOADED=1
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${FERRY_STEP:-ferry}" "$*" >&2; }
+
+die() {
+  log "ERROR: $*"
+  # Kubernetes shows the last lines of the log as the pod's termination message.
+  exit 1
+}
+
+# secret NAME: prints the value of $NAME, or the content of the file named by $NAME_FILE.
+secret() {
+  eval "secret_file=\${${1}_FILE:-}"
+  if [ -n "$secret_file" ]; then
+    [ -r "$secret_file" ] || die "secret file for $1 is not readable: $secret_file"
+    cat "$secret_file"
+  else
+    eval "printf '%s' \"\${$1:-}\""
+  fi
+}
+
+require_env() {
+  for name in "$@"; do
+    eval "value=\${$name:-}"
+    [ -n "$value" ] || die "environment variable $name is not set"
+  done
+}
+
+# Values inside double quotes in a MySQL option file and in JSON both treat \ and " as special.
+escape_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
+
+make_work_dir() {
+  umask 077
+  FERRY_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX")
+}
+
+# write_client_cnf FILE HOST PORT USER PASSWORD: a client option file, so the password stays off argv.
+write_client_cnf() {
+  {
+    printf '[client]\n'
+    printf 'host="%s"\n' "$(escape_quoted "$2")"
+    printf 'port=%s\n' "$3"
+    printf 'user="%s"\n' "$(escape_quoted "$4")"
+    printf 'password="%s"\n' "$(escape_quoted "$5")"
+    printf 'protocol=TCP\n'
+  } >"$1"
+}
+
+# The MariaDB client tools are preferred when both are installed; both speak to either server.
+pick_client_tools() {
+  if command -v mariadb >/dev/null 2>&1; then SQL_CLIENT=mariadb; else SQL_CLIENT=mysql; fi
+  if command -v mariadb-dump >/dev/null 2>&1; then SQL_DUMP=mariadb-dump; else SQL_DUMP=mysqldump; fi
+  command -v "$SQL_CLIENT" >/dev/null 2>&1 || die "no mysql or mariadb client on PATH"
+}
+
+# sql CNF [client args...]: runs the client in batch mode with the option file given first.
+sql() {
+  sql_cnf=$1
+  shift
+  "$SQL_CLIENT" --defaults-extra-file="$sql_cnf" --batch --skip-column-names "$@"
+}
+
+# explain_sql_error FILE ROLE KEY: turns a client error into a sentence that names the config to fix.
+explain_sql_error() {
+  sql_error=$(tail -n 3 "$1" 2>/dev/null)
+  case "$sql_error" in
+    *"Access denied"*) echo "$2 refused the login ($sql_error); check $3.user and $3.password" ;;
+    *"Can't connect"* | *"Unknown MySQL server host"* | *"Unknown server host"* | *"Lost connection"*)
+      echo "$2 is unreachable ($sql_error); check $3.host and $3.port and that the server is up" ;;
+    *) echo "$2 failed: $sql_error" ;;
+  esac
+}
+
+# write_mc_config DIR: an mc config dir holding the alias "ferry"; the keys live in a 0600 file.
+write_mc_config() {
+  require_env S3_ENDPOINT S3_ACCESS_KEY S3_BUCKET
+  mc_secret=$(secret S3_SECRET_KEY)
+  [ -n "$mc_secret" ] || die "S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set"
+  mkdir -p "$1"
+  cat >"$1/config.json" <<MCCONFIG
+{"version": "10", "aliases": {"ferry": {"url": "$(escape_quoted "$S3_ENDPOINT")", "accessKey": "$(escape_quoted "$S3_ACCESS_KEY")", "secretKey": "$(escape_quoted "$mc_secret")", "api": "S3v4", "path": "auto"}}}
+MCCONFIG
+  MC_FLAGS="--config-dir $1 --quiet --no-color"
+  if [ "${S3_INSECURE:-false}" = true ]; then MC_FLAGS="$MC_FLAGS --insecure"; fi
+}
+
+# mc_run ARGS...: mc with ferry's private config; MC_BIN lets a test point at a built mc.
+mc_run() {
+  # shellcheck disable=SC2086 # MC_FLAGS is a list of flags without spaces inside them
+  "${MC_BIN:-mc}" $MC_FLAGS "$@"
+}
+
+run_prefix() { printf 'ferry/%s/runs/%s' "$S3_BUCKET" "$RUN_ID"; }
+
+# fetch_manifest FILE: the manifest is written last by the dump, so its absence means no dump.
+fetch_manifest() {
+  if ! mc_run cat "$(run_prefix)/manifest.json" >"$1" 2>"$1.err"; then
+    if grep -qi "does not exist\|not found\|NoSuchKey" "$1.err"; then
+      die "no manifest at s3://$S3_BUCKET/runs/$RUN_ID/manifest.json: the dump of run $RUN_ID never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed."
+    fi
+    die "cannot read the manifest of run $RUN_ID from the object store: $(tail -n 2 "$1.err")"
+  fi
+}
+
+# manifest_field FILE NAME: the manifest keeps one top-level field a line, so sed can read it.
+manifest_field() {
+  sed -n "s/^  \"$2\": \"\{0,1\}\([^\"]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1" | head -n 1
+}
+
+# manifest_tables FILE: "database<TAB>table<TAB>rows<TAB>checksum" for every table in the manifest.
+manifest_tables() {
+  sed -n 's/^    {"database": "\(.*\)", "table": "\(.*\)", "rows": \([0-9]*\), "checksum": "\([^"]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
+}
+
+# sql_name_list "a b c": 'a','b','c' for an IN (...) list; names are validated identifiers.
+sql_name_list() {
+  # shellcheck disable=SC2086 # split on purpose: one name a line
+  printf '%s\n' $1 | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -
+}
+
+# checksum_queries CNF "db1 db2": one SELECT a base table, each printing
+# "table<TAB>db<TAB>name<TAB>rows<TAB>sum:xor". The row digest is CRC32 over QUOTE() of every
+# column, so it reads the same on MySQL and MariaDB and on any row format; SUM keeps duplicate
+# rows from cancelling out, BIT_XOR adds a second, differently-failing digest.
+checksum_queries() {
+  sql "$1" -e "SET SESSION group_concat_max_len = 16777216;
+    SELECT CONCAT('SELECT ''table'', ', QUOTE(c.TABLE_SCHEMA), ', ', QUOTE(c.TABLE_NAME),
+      ', COUNT(*), CONCAT(COALESCE(SUM(CRC32(d)), 0), '':'', COALESCE(BIT_XOR(CRC32(d)), 0))',
+      ' FROM (SELECT CONCAT_WS(''|'', ',
+      GROUP_CONCAT(CONCAT('QUOTE(\`', REPLACE(c.COLUMN_NAME, '\`', '\`\`'), '\`)')
+        ORDER BY c.ORDINAL_POSITION SEPARATOR ', '),
+      ') AS d FROM \`', REPLACE(c.TABLE_SCHEMA, '\`', '\`\`'), '\`.\`', REPLACE(c.TABLE_NAME, '\`', '\`\`'),
+      '\`) AS rows_of_table;')
+    FROM information_schema.COLUMNS c
+    JOIN information_schema.TABLES t
+      ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+    WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA IN ($(sql_name_list "$2"))
+    GROUP BY c.TABLE_SCHEMA, c.TABLE_NAME
+    ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME;"
+}
