@@ -12,6 +12,7 @@ FERRY_STEP=ferry-dump
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 require_env SOURCE_HOST SOURCE_PORT SOURCE_USER DATABASES RUN_ID
+check_run_id
 COMPRESSION=${COMPRESSION:-zstd}
 case "$COMPRESSION" in
   gzip) compress() { if command -v pigz >/dev/null 2>&1; then pigz -c; else gzip -c; fi; }; EXT=gz ;;
@@ -135,7 +136,7 @@ waited=0
 while :; do
   dump_transactions=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.INNODB_TRX t
     JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-    WHERE p.ID > $snapshot_connection AND p.ID <> CONNECTION_ID() AND p.USER = '$(printf '%s' "$SOURCE_USER" | sed "s/'/''/g")'" 2>"$FERRY_WORK/poll.err") ||
+    WHERE p.ID > $snapshot_connection AND p.ID <> CONNECTION_ID() AND p.USER = '$(sql_string "$SOURCE_USER")'" 2>"$FERRY_WORK/poll.err") ||
     die "cannot watch the dump's transaction (the source user needs PROCESS): $(tail -n 1 "$FERRY_WORK/poll.err")"
   [ "$dump_transactions" -ge 1 ] && break
   if [ -s "$FERRY_WORK/dump.rc" ] || ! kill -0 "$pipeline_pid" 2>/dev/null; then

@@ -34,6 +34,16 @@ require_env() {
 # Values inside double quotes in a MySQL option file and in JSON both treat \ and " as special.
 escape_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
 
+# sql_string VALUE: VALUE escaped for use between single quotes in SQL.
+sql_string() { printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/''/g"; }
+
+# Run ids name Kubernetes objects and object-store keys, and appear in SQL: keep them plain.
+check_run_id() {
+  case "$RUN_ID" in
+    "" | *[!a-z0-9-]* | -* | *-) die "RUN_ID '$RUN_ID' must be lowercase letters, digits and inner dashes (ferry:migration.runId)" ;;
+  esac
+}
+
 make_work_dir() {
   umask 077
   FERRY_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX")
@@ -109,7 +119,7 @@ fetch_manifest() {
 
 # manifest_field FILE NAME: the manifest keeps one top-level field a line, so sed can read it.
 manifest_field() {
-  sed -n "s/^  \"$2\": \"\{0,1\}\([^\"]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1" | head -n 1
+  sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1" | head -n 1
 }
 
 # manifest_tables FILE: "database<TAB>table<TAB>rows<TAB>checksum" for every table in the manifest.

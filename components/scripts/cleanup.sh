@@ -1,0 +1,35 @@
+#!/bin/sh
+# ferry cleanup: removes the run's dump object once verification has passed, unless KEEP_DUMP.
+# The small manifest and verification result stay as the run's record until the bucket's expiry
+# rule removes them.
+#
+# Environment: RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE]
+# [KEEP_DUMP=false] [MC_BIN]
+set -eu
+FERRY_STEP=ferry-cleanup
+# shellcheck source=components/scripts/lib.sh
+[ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
+
+require_env RUN_ID
+check_run_id
+make_work_dir
+trap 'rm -rf "$FERRY_WORK"' EXIT
+write_mc_config "$FERRY_WORK/mc"
+
+fetch_manifest "$FERRY_WORK/manifest.json"
+object=$(manifest_field "$FERRY_WORK/manifest.json" object)
+mc_run cat "$(run_prefix)/verification.json" >"$FERRY_WORK/verification.json" 2>/dev/null ||
+  die "run $RUN_ID has no verification result; the dump is kept"
+grep -q '^  "ok": true,$' "$FERRY_WORK/verification.json" ||
+  die "run $RUN_ID did not pass verification; the dump is kept for inspection"
+
+if [ "${KEEP_DUMP:-false}" = true ]; then
+  log "keeping s3://$S3_BUCKET/$object (ferry:migration.keepDump is true)"
+  exit 0
+fi
+if mc_run stat "ferry/$S3_BUCKET/$object" >/dev/null 2>&1; then
+  mc_run rm "ferry/$S3_BUCKET/$object" >/dev/null || die "cannot remove s3://$S3_BUCKET/$object"
+  log "removed s3://$S3_BUCKET/$object; the manifest and verification result remain"
+else
+  log "s3://$S3_BUCKET/$object is already gone"
+fi
