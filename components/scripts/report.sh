@@ -1,0 +1,25 @@
+#!/bin/sh
+# ferry report: prints the run's manifest and verification result as one JSON document, for the
+# summary `pulumi up` shows at the end. Runs on the operator's machine.
+#
+# Environment: RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [MC_BIN]
+set -eu
+FERRY_STEP=ferry-report
+# shellcheck source=components/scripts/lib.sh
+[ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
+
+require_env RUN_ID
+check_run_id
+make_work_dir
+trap 'rm -rf "$FERRY_WORK"' EXIT
+write_mc_config "$FERRY_WORK/mc"
+
+fetch_manifest "$FERRY_WORK/manifest.json"
+if ! mc_run cat "$(run_prefix)/verification.json" >"$FERRY_WORK/verification.json" 2>/dev/null; then
+  echo null >"$FERRY_WORK/verification.json"
+fi
+printf '{"manifest": '
+cat "$FERRY_WORK/manifest.json"
+printf ', "verification": '
+cat "$FERRY_WORK/verification.json"
+printf '}\n'

@@ -1,0 +1,10 @@
+import { loadConfig } from "./components/config";
+import { Migration } from "./components/migration";
+
+const config = loadConfig();
+const migration = new Migration("ferry", { config });
+
+export const report = migration.report;
+export const bucket = migration.bucket;
+export const storageClass = migration.storageClassName;
+export const databaseEndpoint = migration.databaseEndpoint;
