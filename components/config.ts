@@ -6,11 +6,9 @@ import { z } from "zod";
  * program touches pulumi.Config. Every error names the key (`ferry:source.databases`) and the fix.
  */
 
-const mysqlIdentifier = z
-  .string({ error: "must be a string" })
-  .regex(/^[A-Za-z0-9_$]{1,64}$/, {
-    error: "must be a plain MySQL database name: letters, digits, _ or $, at most 64 characters",
-  });
+const mysqlIdentifier = z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_$]{1,64}$/, {
+  error: "must be a plain MySQL database name: letters, digits, _ or $, at most 64 characters",
+});
 
 const dnsLabel = z
   .string({ error: "must be a string" })
@@ -56,9 +54,13 @@ const sourceSchema = z
         namespace: dnsLabel.default("default"),
         toolsImage: image,
         imagePullPolicy: z
-          .enum(["Always", "IfNotPresent", "Never"], { error: "must be Always, IfNotPresent or Never" })
+          .enum(["Always", "IfNotPresent", "Never"], {
+            error: "must be Always, IfNotPresent or Never",
+          })
           .default("IfNotPresent"),
-        objectStoreEndpoint: z.url({ error: "must be a URL such as http://minio.storage:9000" }).optional(),
+        objectStoreEndpoint: z
+          .url({ error: "must be a URL such as http://minio.storage:9000" })
+          .optional(),
       })
       .optional(),
     ssh: z
@@ -66,7 +68,9 @@ const sourceSchema = z
         host: nonEmpty,
         port: port.default(22),
         user: nonEmpty,
-        objectStoreEndpoint: z.url({ error: "must be a URL such as http://10.0.0.5:9000" }).optional(),
+        objectStoreEndpoint: z
+          .url({ error: "must be a URL such as http://10.0.0.5:9000" })
+          .optional(),
       })
       .optional(),
   })
@@ -82,7 +86,8 @@ const sourceSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["ssh"],
-        message: "is required when mode is ssh (set host and user, and the secret ferry:sshPrivateKey)",
+        message:
+          "is required when mode is ssh (set host and user, and the secret ferry:sshPrivateKey)",
       });
     }
   });
@@ -137,7 +142,8 @@ const releaseSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["version"],
-        message: "is required when repo is set: pin the chart version so every run installs the same thing",
+        message:
+          "is required when repo is set: pin the chart version so every run installs the same thing",
       });
     }
   });
@@ -153,9 +159,13 @@ const storageSchema = z.strictObject({
     create: z.boolean({ error: "must be true or false" }).default(true),
     provisioner: nonEmpty,
     parameters: stringMap.default({}),
-    reclaimPolicy: z.enum(["Retain", "Delete"], { error: "must be Retain or Delete" }).default("Retain"),
+    reclaimPolicy: z
+      .enum(["Retain", "Delete"], { error: "must be Retain or Delete" })
+      .default("Retain"),
     volumeBindingMode: z
-      .enum(["Immediate", "WaitForFirstConsumer"], { error: "must be Immediate or WaitForFirstConsumer" })
+      .enum(["Immediate", "WaitForFirstConsumer"], {
+        error: "must be Immediate or WaitForFirstConsumer",
+      })
       .default("WaitForFirstConsumer"),
     allowVolumeExpansion: z.boolean({ error: "must be true or false" }).default(true),
   }),
@@ -172,11 +182,10 @@ const minutes = (fallback: number) =>
     .default(fallback);
 
 const migrationSchema = z.strictObject({
-  runId: z
-    .string({ error: "must be a string" })
-    .regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, {
-      error: "must be lowercase letters, digits and inner dashes, at most 40 characters (it names Jobs and objects)",
-    }),
+  runId: z.string({ error: "must be a string" }).regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, {
+    error:
+      "must be lowercase letters, digits and inner dashes, at most 40 characters (it names Jobs and objects)",
+  }),
   compression: z.enum(["gzip", "zstd"], { error: "must be gzip or zstd" }).default("zstd"),
   parallelism: z
     .number({ error: "must be a number" })
@@ -285,12 +294,16 @@ export function parseConfig(raw: RawConfig, project: string, stack: string): Fer
     try {
       value = raw.getObject(key);
     } catch {
-      problems.push(`ferry:${key}: is not valid JSON/YAML; write it as a YAML map in Pulumi.${stack}.yaml`);
+      problems.push(
+        `ferry:${key}: is not valid JSON/YAML; write it as a YAML map in Pulumi.${stack}.yaml`,
+      );
       continue;
     }
     if (value === undefined) {
       if (!optionalKeys.has(key as keyof typeof configSchemas)) {
-        problems.push(`ferry:${key}: is required; add it to Pulumi.${stack}.yaml (see the README's configuration reference)`);
+        problems.push(
+          `ferry:${key}: is required; add it to Pulumi.${stack}.yaml (see the README's configuration reference)`,
+        );
         continue;
       }
       value = {};
@@ -347,7 +360,12 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
     );
   }
-  if (source?.mode === "ssh" && objectStore && loopback.test(objectStore.endpoint) && !source.ssh?.objectStoreEndpoint) {
+  if (
+    source?.mode === "ssh" &&
+    objectStore &&
+    loopback.test(objectStore.endpoint) &&
+    !source.ssh?.objectStoreEndpoint
+  ) {
     problems.push(
       "ferry:source.ssh.objectStoreEndpoint: is required when objectStore.endpoint is a loopback address: the source host cannot reach this machine's loopback",
     );

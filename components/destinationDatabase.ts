@@ -133,7 +133,9 @@ export interface DatabaseDeploymentSpecArgs {
 }
 
 /** The database Deployment's spec. */
-export function databaseDeploymentSpec(args: DatabaseDeploymentSpecArgs): k8s.types.input.apps.v1.DeploymentSpec {
+export function databaseDeploymentSpec(
+  args: DatabaseDeploymentSpecArgs,
+): k8s.types.input.apps.v1.DeploymentSpec {
   // Both the MySQL and MariaDB images read MYSQL_ROOT_PASSWORD_FILE at first start.
   return {
     replicas: 1,
@@ -147,7 +149,9 @@ export function databaseDeploymentSpec(args: DatabaseDeploymentSpecArgs): k8s.ty
             name: "mysql",
             image: args.image,
             imagePullPolicy: args.imagePullPolicy,
-            env: [{ name: "MYSQL_ROOT_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" }],
+            env: [
+              { name: "MYSQL_ROOT_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
+            ],
             ports: [{ name: "mysql", containerPort: 3306 }],
             resources: {
               requests: { cpu: args.cpu, memory: args.memory },
@@ -176,7 +180,10 @@ export function databaseDeploymentSpec(args: DatabaseDeploymentSpecArgs): k8s.ty
         ],
         volumes: [
           { name: "data", persistentVolumeClaim: { claimName: args.pvcName } },
-          { name: "credentials", secret: { secretName: args.credentialsSecretName, defaultMode: 0o444 } },
+          {
+            name: "credentials",
+            secret: { secretName: args.credentialsSecretName, defaultMode: 0o444 },
+          },
         ],
       },
     },

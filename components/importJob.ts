@@ -76,7 +76,9 @@ export class ImportJob extends pulumi.ComponentResource {
 }
 
 /** The settings shared by the import, verify and cleanup scripts in the destination cluster. */
-export function destinationJobEnvironment(context: DestinationJobContext): Record<string, pulumi.Input<string>> {
+export function destinationJobEnvironment(
+  context: DestinationJobContext,
+): Record<string, pulumi.Input<string>> {
   return {
     DEST_HOST: context.databaseHost,
     DEST_PORT: "3306",

@@ -148,7 +148,11 @@ export class Migration extends pulumi.ComponentResource {
     // The new storage, made the cluster's default.
     const storage = new StorageStack(
       `${name}-storage`,
-      { storage: config.storage, licenseKey: config.secrets.storageLicenseKey, provider: destinationProvider },
+      {
+        storage: config.storage,
+        licenseKey: config.secrets.storageLicenseKey,
+        provider: destinationProvider,
+      },
       { parent: this },
     );
 
@@ -233,10 +237,14 @@ export class Migration extends pulumi.ComponentResource {
     const finalSteps: pulumi.Resource[] = [checks];
     if (verification.enabled) {
       finalSteps.push(
-        new Cleanup(`${name}-cleanup`, { context, keepDump: migration.keepDump }, { parent: this, dependsOn: [checks] }),
+        new Cleanup(
+          `${name}-cleanup`,
+          { context, keepDump: migration.keepDump },
+          { parent: this, dependsOn: [checks] },
+        ),
       );
     } else {
-      pulumi.log.warn(
+      void pulumi.log.warn(
         "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
         this,
       );
@@ -260,7 +268,14 @@ export class Migration extends pulumi.ComponentResource {
     this.storageClassName = storage.storageClassName;
     this.databaseEndpoint = database.endpoint;
     this.report = pulumi
-      .all([runReport.record, store.bucket, storage.storageClassName, database.namespace, database.serviceName, database.pvcName])
+      .all([
+        runReport.record,
+        store.bucket,
+        storage.storageClassName,
+        database.namespace,
+        database.serviceName,
+        database.pvcName,
+      ])
       .apply(([record, bucket, storageClass, namespace, service, pvc]) =>
         summarize(config, record, { bucket, storageClass, namespace, service, pvc }),
       );

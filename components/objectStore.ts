@@ -43,7 +43,14 @@ export class ObjectStore extends pulumi.ComponentResource {
       `${name}-expiry`,
       {
         bucket: bucket.bucket,
-        rules: [{ id: "expire-runs", status: "Enabled", filter: "runs/", expiration: `${args.expiryDays}d` }],
+        rules: [
+          {
+            id: "expire-runs",
+            status: "Enabled",
+            filter: "runs/",
+            expiration: `${args.expiryDays}d`,
+          },
+        ],
       },
       { parent: this },
     );

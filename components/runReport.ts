@@ -79,6 +79,8 @@ export function parseRunRecord(stdout: string): RunRecord {
   try {
     return JSON.parse(stdout) as RunRecord;
   } catch (error) {
-    throw new Error(`ferry: the run report is not valid JSON (${String(error)}): ${stdout.slice(0, 200)}`);
+    throw new Error(
+      `ferry: the run report is not valid JSON (${String(error)}): ${stdout.slice(0, 200)}`,
+    );
   }
 }

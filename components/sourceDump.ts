@@ -2,12 +2,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SourceMode } from "./config";
-import {
-  dataPlaneJob,
-  ferryLabels,
-  scriptsConfigMapData,
-  stdinProgram,
-} from "./dataPlane";
+import { dataPlaneJob, ferryLabels, scriptsConfigMapData, stdinProgram } from "./dataPlane";
 
 export interface SourceDumpArgs {
   /** Where the dump runs: a Job in the source cluster, over SSH on the source host, or here. */
@@ -58,7 +53,10 @@ export class SourceDump extends pulumi.ComponentResource {
   constructor(name: string, args: SourceDumpArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:SourceDump", name, {}, opts);
     if (args.mode === "kubernetes" && !args.kubernetes) {
-      throw new pulumi.ResourceError("ferry:source.kubernetes: is required when mode is kubernetes", this);
+      throw new pulumi.ResourceError(
+        "ferry:source.kubernetes: is required when mode is kubernetes",
+        this,
+      );
     }
     if (args.mode === "ssh" && !args.ssh) {
       throw new pulumi.ResourceError("ferry:source.ssh: is required when mode is ssh", this);
@@ -98,7 +96,10 @@ export class SourceDump extends pulumi.ComponentResource {
           script: "dump.sh",
           scriptsConfigMap: scripts.metadata.name,
           env: environment.plain,
-          secretFiles: { SOURCE_PASSWORD_FILE: "source-password", S3_SECRET_KEY_FILE: "s3-secret-key" },
+          secretFiles: {
+            SOURCE_PASSWORD_FILE: "source-password",
+            S3_SECRET_KEY_FILE: "s3-secret-key",
+          },
           secretName: secret.metadata.name,
           timeoutMinutes: args.timeoutMinutes,
           // A retry is safe: a complete dump is kept, an incomplete one has no manifest.

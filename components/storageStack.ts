@@ -95,7 +95,9 @@ export class StorageStack extends pulumi.ComponentResource {
       );
     }
 
-    this.storageClassName = storageClass ? storageClass.metadata.name : pulumi.output(classSpec.name);
+    this.storageClassName = storageClass
+      ? storageClass.metadata.name
+      : pulumi.output(classSpec.name);
     this.releases = pulumi.all([crds.name, system.name, csi.name]);
     this.registerOutputs({ storageClassName: this.storageClassName, releases: this.releases });
   }
@@ -128,7 +130,10 @@ export function valuesAt(dottedPath: string, value: unknown): Record<string, unk
     .reduce<unknown>((inner, key) => ({ [key]: inner }), value) as Record<string, unknown>;
 }
 
-function mergeValues(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+function mergeValues(
+  base: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const existing = merged[key];
@@ -139,11 +144,19 @@ function mergeValues(base: Record<string, unknown>, extra: Record<string, unknow
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !pulumi.Output.isInstance(value);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !pulumi.Output.isInstance(value)
+  );
 }
 
 /** The patch that sets or clears a class's default-class annotation, forcing field ownership. */
-export function defaultClassPatch(className: string, isDefault: boolean): k8s.storage.v1.StorageClassPatchArgs {
+export function defaultClassPatch(
+  className: string,
+  isDefault: boolean,
+): k8s.storage.v1.StorageClassPatchArgs {
   return {
     metadata: {
       name: className,

@@ -64,7 +64,10 @@ export class Verification extends pulumi.ComponentResource {
       // A volume of its own, so the probe never touches the migrated data.
       const pvc = new k8s.core.v1.PersistentVolumeClaim(
         `${name}-rw-volume`,
-        { metadata: { namespace: context.namespace, labels }, spec: databaseVolumeSpec(args.storageClassName, "64Mi") },
+        {
+          metadata: { namespace: context.namespace, labels },
+          spec: databaseVolumeSpec(args.storageClassName, "64Mi"),
+        },
         childOpts,
       );
       // Ready only while a write, fsync and read-back on the new storage succeed.
@@ -72,7 +75,12 @@ export class Verification extends pulumi.ComponentResource {
         `${name}-rw-test`,
         {
           metadata: { namespace: context.namespace, labels },
-          spec: readWriteDeploymentSpec(labels, context.image, context.imagePullPolicy, pvc.metadata.name),
+          spec: readWriteDeploymentSpec(
+            labels,
+            context.image,
+            context.imagePullPolicy,
+            pvc.metadata.name,
+          ),
         },
         { ...childOpts, customTimeouts: { create: "10m", update: "10m" } },
       );
