@@ -29,6 +29,8 @@ const port = z
   .min(1, { error: "must be a port between 1 and 65535" })
   .max(65535, { error: "must be a port between 1 and 65535" });
 const image = nonEmpty.regex(/^[^\s]+$/, { error: "must be an image reference without spaces" });
+const httpUrl = (example: string) =>
+  z.url({ protocol: /^https?$/, error: `must be an http or https URL such as ${example}` });
 const stringMap = z.record(z.string(), z.string({ error: "must be a string" }));
 const systemDatabases = ["mysql", "information_schema", "performance_schema", "sys", "ferry"];
 
@@ -58,9 +60,7 @@ const sourceSchema = z
             error: "must be Always, IfNotPresent or Never",
           })
           .default("IfNotPresent"),
-        objectStoreEndpoint: z
-          .url({ error: "must be a URL such as http://minio.storage:9000" })
-          .optional(),
+        objectStoreEndpoint: httpUrl("http://minio.storage:9000").optional(),
       })
       .optional(),
     ssh: z
@@ -68,9 +68,7 @@ const sourceSchema = z
         host: nonEmpty,
         port: port.default(22),
         user: nonEmpty,
-        objectStoreEndpoint: z
-          .url({ error: "must be a URL such as http://10.0.0.5:9000" })
-          .optional(),
+        objectStoreEndpoint: httpUrl("http://10.0.0.5:9000").optional(),
       })
       .optional(),
   })
@@ -127,13 +125,13 @@ const objectStoreSchema = z.strictObject({
     .min(1, { error: "must be between 1 and 3650 days" })
     .max(3650, { error: "must be between 1 and 3650 days" })
     .default(7),
-  clusterEndpoint: z.url({ error: "must be a URL such as http://minio.storage:9000" }).optional(),
+  clusterEndpoint: httpUrl("http://minio.storage:9000").optional(),
 });
 
 const releaseSchema = z
   .strictObject({
     chart: nonEmpty,
-    repo: z.url({ error: "must be a chart repository URL" }).optional(),
+    repo: httpUrl("https://charts.example.com").optional(),
     version: nonEmpty.optional(),
     values: z.record(z.string(), z.unknown()).default({}),
   })
@@ -263,12 +261,22 @@ export class FerryConfigError extends pulumi.RunError {
   }
 }
 
-function describeIssue(key: string, issue: z.core.$ZodIssue): string {
+function valueAt(value: unknown, issuePath: PropertyKey[]): unknown {
+  return issuePath.reduce<unknown>(
+    (inner, step) =>
+      typeof inner === "object" && inner !== null
+        ? (inner as Record<PropertyKey, unknown>)[step]
+        : undefined,
+    value,
+  );
+}
+
+function describeIssue(key: string, value: unknown, issue: z.core.$ZodIssue): string {
   const path = [key, ...issue.path.map(String)].join(".");
   if (issue.code === "unrecognized_keys") {
     return `ferry:${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the README's configuration reference`;
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  if (issue.code === "invalid_type" && valueAt(value, issue.path) === undefined) {
     return `ferry:${path}: is required`;
   }
   return `ferry:${path}: ${issue.message}`;
@@ -312,7 +320,7 @@ export function parseConfig(raw: RawConfig, project: string, stack: string): Fer
     if (result.success) {
       parsed[key] = result.data;
     } else {
-      problems.push(...result.error.issues.map((issue) => describeIssue(key, issue)));
+      problems.push(...result.error.issues.map((issue) => describeIssue(key, value, issue)));
     }
   }
 

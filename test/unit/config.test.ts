@@ -1,0 +1,354 @@
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { configSchemas, FerryConfigError, secretKeys } from "../../components/config";
+import { configFrom, rawConfig, secretValues } from "./harness";
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function withChange(mode: "kubernetes" | "ssh" | "local", change: (raw: Raw) => void): Raw {
+  const raw = structuredClone(rawConfig(mode)) as Raw;
+  change(raw);
+  return raw;
+}
+
+function problemsOf(raw: Raw, secrets: Record<string, string> = secretValues): string[] {
+  try {
+    configFrom(raw, secrets);
+  } catch (error) {
+    expect(error).toBeInstanceOf(FerryConfigError);
+    return (error as FerryConfigError).problems;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+describe("valid configuration", () => {
+  it.each(["kubernetes", "ssh", "local"] as const)(
+    "parses the %s mode and fills in defaults",
+    (mode) => {
+      const config = configFrom(rawConfig(mode));
+      expect(config.source.mode).toBe(mode);
+      expect(config.source.port).toBe(3306);
+      expect(config.destination.namespace).toBe("ferry");
+      expect(config.destination.mysqlImage).toBe("mariadb:10.11");
+      expect(config.destination.storageSize).toBe("10Gi");
+      expect(config.objectStore.bucketPrefix).toBe("ferry-");
+      expect(config.objectStore.expiryDays).toBe(7);
+      expect(config.storage.storageClass.reclaimPolicy).toBe("Retain");
+      expect(config.storage.makeDefault).toBe(true);
+      expect(config.migration).toEqual({
+        runId: "run-1",
+        compression: "zstd",
+        parallelism: 2,
+        keepDump: false,
+        overwrite: false,
+        retainData: true,
+        dumpTimeoutMinutes: 60,
+        importTimeoutMinutes: 120,
+        verifyTimeoutMinutes: 60,
+      });
+      expect(config.verification).toEqual({ enabled: true, readWriteTest: true });
+    },
+  );
+
+  it("keeps every secret secret", async () => {
+    const config = configFrom(rawConfig("ssh"));
+    for (const value of Object.values(config.secrets)) {
+      expect(await value!.isSecret).toBe(true);
+    }
+  });
+
+  it("treats an empty optional secret as not set", () => {
+    const config = configFrom(rawConfig("local"), {
+      ...secretValues,
+      storageLicenseKey: "",
+      sshPrivateKey: "",
+    });
+    expect(config.secrets.storageLicenseKey).toBeUndefined();
+    expect(config.secrets.sshPrivateKey).toBeUndefined();
+  });
+});
+
+const badConfigs: [string, Raw, string][] = [
+  [
+    "no databases",
+    withChange("local", (r) => (r.source.databases = [])),
+    "ferry:source.databases: must list at least one database",
+  ],
+  [
+    "databases not a list",
+    withChange("local", (r) => (r.source.databases = "shop")),
+    "ferry:source.databases: must be a list of database names",
+  ],
+  [
+    "a database twice",
+    withChange("local", (r) => (r.source.databases = ["shop", "shop"])),
+    "ferry:source.databases: lists a database twice",
+  ],
+  [
+    "a system database",
+    withChange("local", (r) => (r.source.databases = ["mysql"])),
+    "ferry:source.databases: must not include the system databases (mysql, information_schema, performance_schema, sys, ferry)",
+  ],
+  [
+    "a database name with a space",
+    withChange("local", (r) => (r.source.databases = ["my shop"])),
+    "ferry:source.databases.0: must be a plain MySQL database name: letters, digits, _ or $, at most 64 characters",
+  ],
+  [
+    "unknown mode",
+    withChange("local", (r) => (r.source.mode = "ftp")),
+    "ferry:source.mode: must be kubernetes, ssh or local",
+  ],
+  ["no host", withChange("local", (r) => delete r.source.host), "ferry:source.host: is required"],
+  [
+    "empty user",
+    withChange("local", (r) => (r.source.user = "")),
+    "ferry:source.user: must not be empty",
+  ],
+  [
+    "port as text",
+    withChange("local", (r) => (r.source.port = "3306")),
+    "ferry:source.port: must be a number",
+  ],
+  [
+    "port out of range",
+    withChange("local", (r) => (r.source.port = 70000)),
+    "ferry:source.port: must be a port between 1 and 65535",
+  ],
+  [
+    "port not whole",
+    withChange("local", (r) => (r.source.port = 33.5)),
+    "ferry:source.port: must be a whole number",
+  ],
+  [
+    "misspelt source key",
+    withChange("local", (r) => (r.source.databse = ["x"])),
+    'ferry:source: unknown key "databse"; check the spelling against the README\'s configuration reference',
+  ],
+  [
+    "kubernetes mode without its section",
+    withChange("kubernetes", (r) => delete r.source.kubernetes),
+    "ferry:source.kubernetes: is required when mode is kubernetes (set toolsImage, and context or kubeconfig)",
+  ],
+  [
+    "ssh mode without its section",
+    withChange("ssh", (r) => delete r.source.ssh),
+    "ferry:source.ssh: is required when mode is ssh (set host and user, and the secret ferry:sshPrivateKey)",
+  ],
+  [
+    "kubernetes namespace not a label",
+    withChange("kubernetes", (r) => (r.source.kubernetes.namespace = "Legacy_NS")),
+    "ferry:source.kubernetes.namespace: must be a DNS label: lowercase letters, digits and inner dashes, at most 63 characters",
+  ],
+  [
+    "kubernetes without tools image",
+    withChange("kubernetes", (r) => delete r.source.kubernetes.toolsImage),
+    "ferry:source.kubernetes.toolsImage: is required",
+  ],
+  [
+    "bad pull policy",
+    withChange("kubernetes", (r) => (r.source.kubernetes.imagePullPolicy = "Sometimes")),
+    "ferry:source.kubernetes.imagePullPolicy: must be Always, IfNotPresent or Never",
+  ],
+  [
+    "ssh object store not a URL",
+    withChange("ssh", (r) => (r.source.ssh.objectStoreEndpoint = "minio:9000")),
+    "ferry:source.ssh.objectStoreEndpoint: must be an http or https URL such as http://10.0.0.5:9000",
+  ],
+  [
+    "destination tools image missing",
+    withChange("local", (r) => delete r.destination.toolsImage),
+    "ferry:destination.toolsImage: is required",
+  ],
+  [
+    "image with a space",
+    withChange("local", (r) => (r.destination.mysqlImage = "mariadb 10")),
+    "ferry:destination.mysqlImage: must be an image reference without spaces",
+  ],
+  [
+    "storage size not a quantity",
+    withChange("local", (r) => (r.destination.storageSize = "ten gigs")),
+    "ferry:destination.storageSize: must be a Kubernetes quantity such as 500m, 1Gi or 20Gi",
+  ],
+  [
+    "memory not a quantity",
+    withChange("local", (r) => (r.destination.memory = "1GB")),
+    "ferry:destination.memory: must be a Kubernetes quantity such as 500m, 1Gi or 20Gi",
+  ],
+  [
+    "destination namespace not a label",
+    withChange("local", (r) => (r.destination.namespace = "-ferry")),
+    "ferry:destination.namespace: must be a DNS label: lowercase letters, digits and inner dashes, at most 63 characters",
+  ],
+  [
+    "object store endpoint with scheme",
+    withChange("local", (r) => (r.objectStore.endpoint = "http://minio:9000")),
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000",
+  ],
+  [
+    "loopback endpoint without cluster endpoint",
+    withChange("local", (r) => (r.objectStore.endpoint = "127.0.0.1:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "useTls as text",
+    withChange("local", (r) => (r.objectStore.useTls = "yes")),
+    "ferry:objectStore.useTls: must be true or false",
+  ],
+  [
+    "expiry of zero days",
+    withChange("local", (r) => (r.objectStore.expiryDays = 0)),
+    "ferry:objectStore.expiryDays: must be between 1 and 3650 days",
+  ],
+  [
+    "bucket prefix with capitals",
+    withChange("local", (r) => (r.objectStore.bucketPrefix = "Ferry")),
+    "ferry:objectStore.bucketPrefix: must be lowercase letters, digits and dashes, at most 36 characters",
+  ],
+  [
+    "chart repo without version",
+    withChange("local", (r) => delete r.storage.csi.version),
+    "ferry:storage.csi.version: is required when repo is set: pin the chart version so every run installs the same thing",
+  ],
+  [
+    "chart repo not a URL",
+    withChange("local", (r) => (r.storage.crds.repo = "charts")),
+    "ferry:storage.crds.repo: must be an http or https URL such as https://charts.example.com",
+  ],
+  [
+    "no system chart",
+    withChange("local", (r) => delete r.storage.system),
+    "ferry:storage.system: is required",
+  ],
+  [
+    "bad reclaim policy",
+    withChange("local", (r) => (r.storage.storageClass.reclaimPolicy = "Recycle")),
+    "ferry:storage.storageClass.reclaimPolicy: must be Retain or Delete",
+  ],
+  [
+    "bad binding mode",
+    withChange("local", (r) => (r.storage.storageClass.volumeBindingMode = "Later")),
+    "ferry:storage.storageClass.volumeBindingMode: must be Immediate or WaitForFirstConsumer",
+  ],
+  [
+    "class parameter not a string",
+    withChange("local", (r) => (r.storage.storageClass.parameters = { replicas: 3 })),
+    "ferry:storage.storageClass.parameters.replicas: must be a string",
+  ],
+  [
+    "class name with capitals",
+    withChange("local", (r) => (r.storage.storageClass.name = "NeuronSAN")),
+    "ferry:storage.storageClass.name: must be a DNS label: lowercase letters, digits and inner dashes, at most 63 characters",
+  ],
+  [
+    "run id with capitals",
+    withChange("local", (r) => (r.migration.runId = "Run1")),
+    "ferry:migration.runId: must be lowercase letters, digits and inner dashes, at most 40 characters (it names Jobs and objects)",
+  ],
+  [
+    "run id missing",
+    withChange("local", (r) => (r.migration = {})),
+    "ferry:migration.runId: is required",
+  ],
+  [
+    "unknown compression",
+    withChange("local", (r) => (r.migration.compression = "xz")),
+    "ferry:migration.compression: must be gzip or zstd",
+  ],
+  [
+    "parallelism too high",
+    withChange("local", (r) => (r.migration.parallelism = 64)),
+    "ferry:migration.parallelism: must be between 1 and 16",
+  ],
+  [
+    "timeout of zero",
+    withChange("local", (r) => (r.migration.importTimeoutMinutes = 0)),
+    "ferry:migration.importTimeoutMinutes: must be between 1 and 1440 minutes",
+  ],
+  [
+    "overwrite as text",
+    withChange("local", (r) => (r.migration.overwrite = "no")),
+    "ferry:migration.overwrite: must be true or false",
+  ],
+  [
+    "verification flag as text",
+    withChange("local", (r) => (r.verification = { enabled: "on" })),
+    "ferry:verification.enabled: must be true or false",
+  ],
+  [
+    "no destination at all",
+    withChange("local", (r) => delete r.destination),
+    "ferry:destination: is required; add it to Pulumi.test.yaml (see the README's configuration reference)",
+  ],
+];
+
+describe("invalid configuration", () => {
+  it("has at least 30 cases", () => {
+    expect(badConfigs.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(badConfigs)("rejects %s with the key and the fix", (_, raw, message) => {
+    expect(problemsOf(raw)).toEqual([message]);
+  });
+
+  it("names a missing required secret and how to set it", () => {
+    const secrets = { ...secretValues };
+    delete (secrets as Record<string, string>).sourcePassword;
+    expect(problemsOf(rawConfig("local"), secrets)).toEqual([
+      "ferry:sourcePassword: is required (the source database user's password); set it with: pulumi config set --secret sourcePassword <value>",
+    ]);
+  });
+
+  it("requires the SSH key only in ssh mode", () => {
+    const secrets = { ...secretValues, sshPrivateKey: "" };
+    expect(() => configFrom(rawConfig("local"), secrets)).not.toThrow();
+    expect(problemsOf(rawConfig("ssh"), secrets)).toEqual([
+      "ferry:sshPrivateKey: is required (the private key for source.ssh (only when source.mode is ssh)); set it with: pulumi config set --secret sshPrivateKey <value>",
+    ]);
+  });
+
+  it("reports every problem at once", () => {
+    const raw = withChange("local", (r) => {
+      r.source.databases = [];
+      r.migration.compression = "xz";
+    });
+    expect(problemsOf(raw)).toEqual([
+      "ferry:source.databases: must list at least one database",
+      "ferry:migration.compression: must be gzip or zstd",
+    ]);
+  });
+});
+
+describe("the project and stack files", () => {
+  const root = path.join(__dirname, "..", "..");
+  const project = parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as Raw;
+
+  it("declares every key with a type and a description, secrets as secret", () => {
+    const declared = project.config as Record<string, Raw>;
+    expect(Object.keys(declared).sort()).toEqual(
+      [...Object.keys(configSchemas), ...Object.keys(secretKeys)].sort(),
+    );
+    for (const [key, declaration] of Object.entries(declared)) {
+      expect(declaration.description, key).toBeTruthy();
+      expect(declaration.type, key).toBe(key in secretKeys ? "string" : "object");
+      expect(Boolean(declaration.secret), key).toBe(key in secretKeys);
+    }
+  });
+
+  it("declares the same defaults the schema applies", () => {
+    const declared = project.config as Record<string, Raw>;
+    expect(declared.verification.default).toEqual(configSchemas.verification.parse({}));
+  });
+
+  it("ships a dev stack that validates", () => {
+    const stack = parse(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")) as Raw;
+    const raw: Raw = {};
+    for (const [key, value] of Object.entries(stack.config as Raw))
+      raw[key.replace(/^ferry:/, "")] = value;
+    const config = configFrom(raw);
+    expect(config.source.mode).toBe("local");
+    expect(config.storage.storageClass.name).toBe("neuronsan");
+  });
+});

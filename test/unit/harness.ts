@@ -1,0 +1,185 @@
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig, type FerryConfig } from "../../components/config";
+
+/** Everything one mocked run registered: inputs from the mocks, options from a transformation. */
+export interface Registered {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly provider?: string;
+  readonly opts?: pulumi.CustomResourceOptions;
+}
+
+export const registered: Registered[] = [];
+const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
+
+export const sampleManifest = {
+  format: "ferry-dump/1",
+  runId: "run-1",
+  object: "runs/run-1/dump.sql.zst",
+  compression: "zstd",
+  bytes: 1470,
+  sqlBytes: 4599,
+  sha256: "4cbb61fbd2f632a72e234b17afe84134858eacd71eba647c2529392cb1d1a542",
+  databases: "shop crm",
+  tableCount: 2,
+  serverVersion: "10.11.19-MariaDB",
+  binlogFile: "binlog.000001",
+  binlogPosition: "2097",
+  gtid: "0-1-9",
+  dumpTool: "mariadb-dump Ver 10.19",
+  startedAt: "2026-11-24T15:21:05Z",
+  finishedAt: "2026-11-24T15:21:08Z",
+  tables: [
+    { database: "shop", table: "items", rows: 3, checksum: "1:2" },
+    { database: "crm", table: "people", rows: 4, checksum: "3:4" },
+  ],
+};
+
+export const sampleVerification = {
+  runId: "run-1",
+  ok: true,
+  tables: 2,
+  rows: 7,
+  mismatchedTables: 0,
+  verifiedAt: "2026-11-24T15:22:00Z",
+};
+
+/** Installs the mocks once; call from beforeAll before importing any component. */
+export function installMocks(): void {
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          provider: args.provider,
+          opts: optionsByName.get(`${args.type}::${args.name}`),
+        });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "minio:index/iamUser:IamUser") state.secret = "generated-user-secret";
+        if (args.type === "minio:index/s3Bucket:S3Bucket")
+          state.bucket = `${args.inputs.bucketPrefix}abc123`;
+        if (args.type === "minio:index/iamPolicy:IamPolicy")
+          state.name = `${args.inputs.namePrefix}p1`;
+        if (
+          args.type.startsWith("kubernetes:") &&
+          args.inputs.metadata &&
+          !args.inputs.metadata.name
+        ) {
+          state.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
+        }
+        if (args.type === "command:local:Command" || args.type === "command:remote:Command") {
+          state.stdout = args.name.endsWith("-report-read")
+            ? JSON.stringify({ manifest: sampleManifest, verification: sampleVerification })
+            : JSON.stringify(sampleManifest);
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call: (args) => {
+        throw new Error(`unexpected call to ${args.token}`);
+      },
+    },
+    "ferry",
+    "test",
+    false,
+  );
+  // Mocks see inputs only; a transformation sees the options (dependsOn, retainOnDelete, ...).
+  pulumi.runtime.registerStackTransformation((args) => {
+    optionsByName.set(`${args.type}::${args.name}`, args.opts as pulumi.CustomResourceOptions);
+    return undefined;
+  });
+}
+
+export function resetRegistered(): void {
+  registered.length = 0;
+}
+
+/** Waits until every output has resolved, so every resource has been registered. */
+export function settle<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+export function ofType(type: string): Registered[] {
+  return registered.filter((r) => r.type === type);
+}
+
+export function named(suffix: string): Registered {
+  const found = registered.filter((r) => r.name.endsWith(suffix));
+  if (found.length !== 1)
+    throw new Error(`expected one resource named *${suffix}, found ${found.length}`);
+  return found[0];
+}
+
+export function countByType(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of registered) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+}
+
+/** A complete, valid stack configuration as plain values, for one source mode. */
+export function rawConfig(mode: "kubernetes" | "ssh" | "local"): Record<string, unknown> {
+  return {
+    source: {
+      mode,
+      host: mode === "kubernetes" ? "mysql.legacy.svc" : "127.0.0.1",
+      user: "dumper",
+      databases: ["shop", "crm"],
+      ...(mode === "kubernetes"
+        ? { kubernetes: { context: "source", namespace: "legacy", toolsImage: "ferry/tools:1" } }
+        : {}),
+      ...(mode === "ssh"
+        ? {
+            ssh: {
+              host: "db1.example.internal",
+              user: "ops",
+              objectStoreEndpoint: "http://minio.example.internal:9000",
+            },
+          }
+        : {}),
+    },
+    destination: { context: "destination", toolsImage: "ferry/tools:1" },
+    objectStore: {
+      endpoint: "minio.example.internal:9000",
+      accessKey: "admin",
+    },
+    storage: {
+      crds: { chart: "neuronsan-crds", repo: "https://charts.example.com", version: "1.2.0" },
+      system: {
+        chart: "neuronsan",
+        repo: "https://charts.example.com",
+        version: "1.2.0",
+        values: { replicas: 3 },
+      },
+      csi: { chart: "neuronsan-csi", repo: "https://charts.example.com", version: "1.2.0" },
+      storageClass: { name: "neuronsan", provisioner: "csi.neuronsan.io" },
+      previousDefaultClass: "standard",
+    },
+    migration: { runId: "run-1" },
+  };
+}
+
+export const secretValues: Record<string, string> = {
+  sourcePassword: "source-pw-Z9",
+  destinationRootPassword: "root-pw-Q7",
+  objectStoreSecretKey: "store-secret-K3",
+  sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----",
+  storageLicenseKey: "license-L1",
+};
+
+/** Parses a raw configuration the way loadConfig does, with the given secrets. */
+export function configFrom(
+  raw: Record<string, unknown>,
+  secrets: Record<string, string> = secretValues,
+): FerryConfig {
+  return parseConfig(
+    {
+      getObject: (key) => raw[key],
+      getSecret: (key) => (key in secrets ? pulumi.secret(secrets[key]) : undefined),
+      isEmpty: (key) => secrets[key] === "",
+    },
+    "ferry",
+    "test",
+  );
+}
