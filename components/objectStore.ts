@@ -59,7 +59,7 @@ export class ObjectStore extends pulumi.ComponentResource {
     const user = new minio.IamUser(
       `${name}-user`,
       { name: args.userName, forceDestroy: true },
-      { parent: this, additionalSecretOutputs: ["secret"] },
+      { parent: this },
     );
 
     // Read, write, list and delete in this bucket and nothing else.

@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { configSchemas, FerryConfigError, secretKeys } from "../../components/config";
 import { configFrom, rawConfig, secretValues } from "./harness";
 
-type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, any>;
 
 function withChange(mode: "kubernetes" | "ssh" | "local", change: (raw: Raw) => void): Raw {
   const raw = structuredClone(rawConfig(mode)) as Raw;
@@ -55,7 +55,7 @@ describe("valid configuration", () => {
   it("keeps every secret secret", async () => {
     const config = configFrom(rawConfig("ssh"));
     for (const value of Object.values(config.secrets)) {
-      expect(await value!.isSecret).toBe(true);
+      expect(await value.isSecret).toBe(true);
     }
   });
 

@@ -5,13 +5,14 @@ import { parseConfig, type FerryConfig } from "../../components/config";
 export interface Registered {
   readonly type: string;
   readonly name: string;
-  readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly inputs: Record<string, any>;
   readonly provider?: string;
   readonly opts?: pulumi.CustomResourceOptions;
 }
 
 export const registered: Registered[] = [];
 const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
+const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
   format: "ferry-dump/1",
@@ -47,7 +48,7 @@ export const sampleVerification = {
 
 /** Installs the mocks once; call from beforeAll before importing any component. */
 export function installMocks(): void {
-  pulumi.runtime.setMocks(
+  void pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         registered.push({
@@ -85,20 +86,39 @@ export function installMocks(): void {
     "test",
     false,
   );
-  // Mocks see inputs only; a transformation sees the options (dependsOn, retainOnDelete, ...).
-  pulumi.runtime.registerStackTransformation((args) => {
-    optionsByName.set(`${args.type}::${args.name}`, args.opts as pulumi.CustomResourceOptions);
-    return undefined;
-  });
 }
+
+/**
+ * Mocks see inputs only; a transformation sees the options (dependsOn, retainOnDelete, ...).
+ * Pass it in the component's options: it then applies to every child.
+ */
+export const recordOptions: pulumi.ResourceTransformation = (args) => {
+  optionsByName.set(`${args.type}::${args.name}`, args.opts);
+  constructed.push(args.resource);
+  return undefined;
+};
 
 export function resetRegistered(): void {
   registered.length = 0;
+  constructed.length = 0;
 }
 
-/** Waits until every output has resolved, so every resource has been registered. */
-export function settle<T>(output: pulumi.Output<T>): Promise<T> {
+function resolved<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+/**
+ * Resolves the output once every resource constructed so far has its URN, that is once the mocks
+ * have registered all of them; the output alone may resolve before unrelated children register.
+ */
+export async function settle<T>(output: pulumi.Output<T>): Promise<T> {
+  const value = await resolved(output);
+  let seen = -1;
+  while (seen !== constructed.length) {
+    seen = constructed.length;
+    await resolved(pulumi.all(constructed.map((r) => r.urn)));
+  }
+  return value;
 }
 
 export function ofType(type: string): Registered[] {
@@ -182,4 +202,18 @@ export function configFrom(
     "ferry",
     "test",
   );
+}
+
+const secretSignature = "4dabf18193072939515e22adb298388d";
+
+/** Whether a mocked input arrived as a secret. */
+export function isSecretInput(value: unknown): boolean {
+  return typeof value === "object" && value !== null && secretSignature in value;
+}
+
+/** The value inside a secret input; fails when the input was not secret. */
+export function revealSecret(value: unknown): any {
+  if (!isSecretInput(value))
+    throw new Error(`expected a secret input, got ${JSON.stringify(value)}`);
+  return (value as { value: unknown }).value;
 }

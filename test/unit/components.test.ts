@@ -1,0 +1,132 @@
+import { execFileSync } from "child_process";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type * as DataPlane from "../../components/dataPlane";
+import type * as ObjectStoreModule from "../../components/objectStore";
+import type * as StorageModule from "../../components/storageStack";
+import { installMocks, resetRegistered, settle } from "./harness";
+
+let dataPlane: typeof DataPlane;
+let objectStore: typeof ObjectStoreModule;
+let storage: typeof StorageModule;
+
+beforeAll(async () => {
+  installMocks();
+  dataPlane = await import("../../components/dataPlane");
+  objectStore = await import("../../components/objectStore");
+  storage = await import("../../components/storageStack");
+});
+
+beforeEach(() => resetRegistered());
+
+describe("ObjectStore", () => {
+  it("exposes the data plane's secret key as a secret", async () => {
+    const store = new objectStore.ObjectStore("os", {
+      bucketPrefix: "ferry-",
+      expiryDays: 3,
+      userName: "ferry-dev",
+      forceDestroy: true,
+    });
+    expect(await store.secretKey.isSecret).toBe(true);
+    expect(await settle(store.secretKey)).toBe("generated-user-secret");
+    expect(await store.accessKey.isSecret).toBe(false);
+  });
+
+  it("refuses an expiry that is not a whole number of days", () => {
+    expect(
+      () =>
+        new objectStore.ObjectStore("os-bad", {
+          bucketPrefix: "ferry-",
+          expiryDays: 0.5,
+          userName: "ferry-dev",
+          forceDestroy: true,
+        }),
+    ).toThrow(
+      "ferry:objectStore.expiryDays: must be a whole number of days of at least 1, not 0.5",
+    );
+  });
+});
+
+describe("storage helpers", () => {
+  it("nests a dotted values path", () => {
+    expect(storage.valuesAt("license.key", "k")).toEqual({ license: { key: "k" } });
+  });
+
+  it("treats a chart without repo as a local path and merges extra values deeply", () => {
+    const args = storage.releaseArgs(
+      { chart: "charts/neuronsan", values: { license: { tier: "gold" }, replicas: 1 } },
+      "storage",
+      { license: { key: "k" } },
+    );
+    expect(args.repositoryOpts).toBeUndefined();
+    expect(args.chart).toBe("charts/neuronsan");
+    expect(args.values).toEqual({ license: { tier: "gold", key: "k" }, replicas: 1 });
+    expect(args.atomic).toBe(true);
+  });
+});
+
+describe("data-plane helpers", () => {
+  it("quotes any value so sh reads it back unchanged", () => {
+    for (const value of ["plain", "it's", "a b", '"$HOME" `id` \\ ; | & *', "new\nline", ""]) {
+      const echoed = execFileSync("sh", [
+        "-c",
+        `printf %s ${dataPlane.shellQuote(value)}`,
+      ]).toString();
+      expect(echoed).toBe(value);
+    }
+  });
+
+  it("builds a stdin program that sh parses, with every variable exported", async () => {
+    const program = await settle(
+      dataPlane.stdinProgram("cleanup.sh", { RUN_ID: "run-1", S3_SECRET_KEY: "it's $ecret" }),
+    );
+    execFileSync("sh", ["-n"], { input: program });
+    const env = execFileSync("sh", ["-c", `${program.split("\n").slice(0, 3).join("\n")}\nenv`])
+      .toString()
+      .split("\n");
+    expect(env).toContain("RUN_ID=run-1");
+    expect(env).toContain("S3_SECRET_KEY=it's $ecret");
+  });
+
+  it("ships lib.sh with every script a pod runs", () => {
+    expect(Object.keys(dataPlane.scriptsConfigMapData(["import.sh", "verify.sh"])).sort()).toEqual([
+      "import.sh",
+      "lib.sh",
+      "verify.sh",
+    ]);
+  });
+
+  it("builds a locked-down Job that reads its secrets from files", () => {
+    const job = dataPlane.dataPlaneJob({
+      name: "ferry-import-run-1",
+      namespace: "ferry",
+      image: "tools:1",
+      imagePullPolicy: "IfNotPresent",
+      script: "import.sh",
+      scriptsConfigMap: "scripts",
+      env: { RUN_ID: "run-1" },
+      secretFiles: { DEST_PASSWORD_FILE: "root-password" },
+      secretName: "creds",
+      timeoutMinutes: 30,
+      backoffLimit: 1,
+      labels: { a: "b" },
+    }) as any;
+    const pod = job.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(job.spec.activeDeadlineSeconds).toBe(1800);
+    expect(job.metadata.annotations).toEqual({ "pulumi.com/replaceUnready": "true" });
+    expect(pod.containers[0].env).toEqual([
+      { name: "RUN_ID", value: "run-1" },
+      { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
+      { name: "TMPDIR", value: "/tmp" },
+    ]);
+    expect(pod.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+    });
+    expect(pod.volumes[1]).toEqual({
+      name: "secrets",
+      secret: { secretName: "creds", defaultMode: 0o400 },
+    });
+  });
+});

@@ -1,0 +1,408 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type * as MigrationModule from "../../components/migration";
+import {
+  configFrom,
+  countByType,
+  installMocks,
+  isSecretInput,
+  revealSecret,
+  named,
+  ofType,
+  rawConfig,
+  recordOptions,
+  registered,
+  resetRegistered,
+  sampleManifest,
+  secretValues,
+  settle,
+} from "./harness";
+
+let migrationModule: typeof MigrationModule;
+
+beforeAll(async () => {
+  installMocks();
+  // Imported after the mocks: a static import would be hoisted above them.
+  migrationModule = await import("../../components/migration");
+});
+
+beforeEach(() => resetRegistered());
+
+async function run(mode: "kubernetes" | "ssh" | "local", change?: (raw: any) => void) {
+  const raw = structuredClone(rawConfig(mode)) as any;
+  change?.(raw);
+  const migration = new migrationModule.Migration(
+    `m-${mode}-${Math.random().toString(36).slice(2, 7)}`,
+    { config: configFrom(raw) },
+    { transformations: [recordOptions] },
+  );
+  const report = await settle(migration.report);
+  return { migration, report };
+}
+
+const destinationTypes = [
+  "kubernetes:helm.sh/v3:Release",
+  "kubernetes:storage.k8s.io/v1:StorageClass",
+  "kubernetes:storage.k8s.io/v1:StorageClassPatch",
+  "kubernetes:core/v1:Namespace",
+  "kubernetes:core/v1:PersistentVolumeClaim",
+  "kubernetes:apps/v1:Deployment",
+  "kubernetes:core/v1:Service",
+];
+
+function providerOf(type: string, nameSuffix: string): string {
+  const provider = registered.find((r) => r.type === type && r.name.endsWith(nameSuffix));
+  if (!provider) throw new Error(`no provider ${type} *${nameSuffix}`);
+  return `urn:pulumi:test::ferry::ferry:components:Migration$${type}::${provider.name}`;
+}
+
+describe("the whole graph", () => {
+  it("declares exactly these resources in kubernetes mode", async () => {
+    await run("kubernetes");
+    expect(countByType()).toEqual({
+      "ferry:components:Migration": 1,
+      "pulumi:providers:kubernetes": 2,
+      "pulumi:providers:minio": 1,
+      "ferry:components:ObjectStore": 1,
+      "minio:index/s3Bucket:S3Bucket": 1,
+      "minio:index/ilmPolicy:IlmPolicy": 1,
+      "minio:index/iamUser:IamUser": 1,
+      "minio:index/iamPolicy:IamPolicy": 1,
+      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 1,
+      "ferry:components:SourceDump": 1,
+      "kubernetes:core/v1:Secret": 3,
+      "kubernetes:core/v1:ConfigMap": 2,
+      "kubernetes:batch/v1:Job": 4,
+      "ferry:components:StorageStack": 1,
+      "kubernetes:helm.sh/v3:Release": 3,
+      "kubernetes:storage.k8s.io/v1:StorageClass": 1,
+      "kubernetes:storage.k8s.io/v1:StorageClassPatch": 2,
+      "ferry:components:DestinationDatabase": 1,
+      "kubernetes:core/v1:Namespace": 1,
+      "kubernetes:core/v1:PersistentVolumeClaim": 2,
+      "kubernetes:apps/v1:Deployment": 2,
+      "kubernetes:core/v1:Service": 1,
+      "ferry:components:ImportJob": 1,
+      "ferry:components:Verification": 1,
+      "ferry:components:Cleanup": 1,
+      "ferry:components:RunReport": 1,
+      "command:local:Command": 1,
+    });
+  });
+
+  it.each(["ssh", "local"] as const)(
+    "declares a command instead of a source Job in %s mode",
+    async (mode) => {
+      await run(mode);
+      const counts = countByType();
+      expect(counts["pulumi:providers:kubernetes"]).toBe(1);
+      expect(counts["kubernetes:batch/v1:Job"]).toBe(3);
+      expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
+      expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
+      expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 1 : 0);
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 2 : 1);
+    },
+  );
+
+  it("gives every resource a unique URN", async () => {
+    await run("kubernetes");
+    const names = registered.map((r) => `${r.type}::${r.name}`);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it("puts source objects in the source cluster and everything else in the destination", async () => {
+    await run("kubernetes");
+    const source = providerOf("pulumi:providers:kubernetes", "-source");
+    const destination = providerOf("pulumi:providers:kubernetes", "-destination");
+    const objectStore = providerOf("pulumi:providers:minio", "-objectstore");
+    for (const r of registered.filter((r) => r.type.startsWith("kubernetes:"))) {
+      const expected = r.name.includes("-dump-") ? source : destination;
+      expect(r.provider?.startsWith(`${expected}::`), `${r.type} ${r.name}`).toBe(true);
+    }
+    for (const r of registered.filter((r) => r.type.startsWith("minio:"))) {
+      expect(r.provider?.startsWith(`${objectStore}::`), `${r.type} ${r.name}`).toBe(true);
+    }
+    expect(destinationTypes.every((t) => ofType(t).length > 0)).toBe(true);
+  });
+
+  it("orders the steps: dump after the bucket, import after dump and database, then verify, cleanup, report", async () => {
+    await run("local");
+    const dependsOnNames = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as pulumi.Resource[]) ?? []).map(
+        (d) => (d as any).__name as string,
+      );
+    expect(dependsOnNames("-dump")).toEqual([expect.stringMatching(/-store$/)]);
+    expect(dependsOnNames("-import")).toEqual([
+      expect.stringMatching(/-dump$/),
+      expect.stringMatching(/-database$/),
+      expect.stringMatching(/-job-credentials$/),
+      expect.stringMatching(/-job-scripts$/),
+    ]);
+    expect(dependsOnNames("-verification")).toEqual([expect.stringMatching(/-import$/)]);
+    expect(dependsOnNames("-cleanup")).toEqual([expect.stringMatching(/-verification$/)]);
+    expect(dependsOnNames("-report")).toEqual([
+      expect.stringMatching(/-verification$/),
+      expect.stringMatching(/-cleanup$/),
+    ]);
+    expect(dependsOnNames("-database")).toEqual([expect.stringMatching(/-storage$/)]);
+  });
+
+  it("ends with a report of what the dump recorded and the verification found", async () => {
+    const { report } = await run("local");
+    expect(report).toMatchObject({
+      runId: "run-1",
+      sourceMode: "local",
+      databases: ["shop", "crm"],
+      bucket: "ferry-abc123",
+      storageClass: "neuronsan",
+      destination: { namespace: "ferry", service: "mysql", dataVolumeClaim: "mysql-data" },
+      dump: {
+        tables: 2,
+        rows: 7,
+        sqlBytes: 4599,
+        storedBytes: 1470,
+        sha256: sampleManifest.sha256,
+        seconds: 3,
+      },
+      verification: "passed: 2 tables, 7 rows match the dump",
+      dumpObject: "removed after verification (s3://ferry-abc123/runs/run-1/dump.sql.zst)",
+      dataKeptOnDestroy: true,
+    });
+  });
+
+  it("skips cleanup and says so when verification is off", async () => {
+    const { report } = await run(
+      "local",
+      (raw) => (raw.verification = { enabled: false, readWriteTest: false }),
+    );
+    expect(ofType("ferry:components:Cleanup")).toHaveLength(0);
+    expect(ofType("kubernetes:batch/v1:Job")).toHaveLength(1);
+    expect(report.verification).toBe("not run (ferry:verification.enabled is false)");
+    expect(report.dumpObject).toBe("kept at s3://ferry-abc123/runs/run-1/dump.sql.zst");
+  });
+});
+
+describe("storage", () => {
+  it("installs CRDs, system and CSI in that order, from config, with the license as a secret value", async () => {
+    await run("local");
+    const releases = ofType("kubernetes:helm.sh/v3:Release");
+    expect(releases.map((r) => r.inputs.chart)).toEqual([
+      "neuronsan-crds",
+      "neuronsan",
+      "neuronsan-csi",
+    ]);
+    for (const r of releases) {
+      expect(r.inputs.version).toBe("1.2.0");
+      expect(r.inputs.repositoryOpts).toEqual({ repo: "https://charts.example.com" });
+      expect(r.inputs.namespace).toBe("storage-system");
+    }
+    expect(revealSecret(releases[1].inputs.values)).toEqual({
+      replicas: 3,
+      license: { key: secretValues.storageLicenseKey },
+    });
+    expect(isSecretInput(releases[0].inputs.values)).toBe(false);
+    const deps = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
+    expect(deps("-storage-system")).toEqual([expect.stringMatching(/-storage-crds$/)]);
+    expect(deps("-storage-csi")).toEqual([expect.stringMatching(/-storage-system$/)]);
+  });
+
+  it("makes the new class the default by a forced, retained patch and steps the old default down first", async () => {
+    await run("local");
+    const patch = named("-storage-default");
+    expect(patch.inputs.metadata).toEqual({
+      name: "neuronsan",
+      annotations: {
+        "storageclass.kubernetes.io/is-default-class": "true",
+        "pulumi.com/patchForce": "true",
+      },
+    });
+    expect(patch.opts?.retainOnDelete).toBe(true);
+    const stepDown = named("-storage-previous-default");
+    expect(stepDown.inputs.metadata.name).toBe("standard");
+    expect(
+      stepDown.inputs.metadata.annotations["storageclass.kubernetes.io/is-default-class"],
+    ).toBe("false");
+    expect(stepDown.opts?.retainOnDelete).toBe(true);
+    expect((patch.opts?.dependsOn as any[]).map((d) => d.__name)).toContain(stepDown.name);
+    const storageClass = ofType("kubernetes:storage.k8s.io/v1:StorageClass")[0];
+    expect(storageClass.inputs).toMatchObject({
+      provisioner: "csi.neuronsan.io",
+      reclaimPolicy: "Retain",
+    });
+  });
+
+  it("does not patch anything when makeDefault is off", async () => {
+    await run("local", (raw) => (raw.storage.makeDefault = false));
+    expect(ofType("kubernetes:storage.k8s.io/v1:StorageClassPatch")).toHaveLength(0);
+  });
+
+  it("refuses to step down the new class itself", () => {
+    const raw = structuredClone(rawConfig("local")) as any;
+    raw.storage.previousDefaultClass = "neuronsan";
+    expect(() => new migrationModule.Migration("bad-storage", { config: configFrom(raw) })).toThrow(
+      'ferry:storage.previousDefaultClass: names the new class "neuronsan" itself; set it to the class that is the default today, or leave it out',
+    );
+  });
+});
+
+describe("the destination database", () => {
+  it("puts its data on a retained PVC of the new class", async () => {
+    await run("local");
+    const pvc = named("-database-data");
+    expect(pvc.inputs.spec).toEqual({
+      storageClassName: "neuronsan",
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "10Gi" } },
+    });
+    expect(pvc.inputs.metadata.annotations).toBeUndefined();
+    expect(pvc.opts?.retainOnDelete).toBe(true);
+    expect(named("-database-namespace").opts?.retainOnDelete).toBe(true);
+  });
+
+  it("lets the data go on destroy only when retainData is false", async () => {
+    await run("local", (raw) => (raw.migration.retainData = false));
+    expect(named("-database-data").opts?.retainOnDelete).toBe(false);
+    expect(named("-database-namespace").opts?.retainOnDelete).toBe(false);
+  });
+
+  it("runs the configured image with its password from a Secret file and a readiness probe", async () => {
+    await run("local");
+    const deployment = named("-database-server");
+    const container = deployment.inputs.spec.template.spec.containers[0];
+    expect(container.image).toBe("mariadb:10.11");
+    expect(container.env).toEqual([
+      { name: "MYSQL_ROOT_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
+    ]);
+    expect(container.readinessProbe.exec.command.join(" ")).toContain("ping");
+    expect(deployment.inputs.spec.strategy).toEqual({ type: "Recreate" });
+    expect(JSON.stringify(deployment.inputs)).not.toContain(secretValues.destinationRootPassword);
+  });
+});
+
+describe("jobs", () => {
+  it("names each Job from the run id, with timeouts and failure messages from the logs", async () => {
+    await run("kubernetes");
+    const jobs = ofType("kubernetes:batch/v1:Job");
+    expect(jobs.map((j) => j.inputs.metadata.name).sort()).toEqual([
+      "ferry-cleanup-run-1",
+      "ferry-dump-run-1",
+      "ferry-import-run-1",
+      "ferry-verify-run-1",
+    ]);
+    for (const job of jobs) {
+      const container = job.inputs.spec.template.spec.containers[0];
+      expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+      expect(container.command).toEqual([
+        "/bin/sh",
+        expect.stringMatching(/^\/opt\/ferry\/[a-z]+\.sh$/),
+      ]);
+      expect(container.args).toBeUndefined();
+      expect(job.opts?.deleteBeforeReplace).toBe(true);
+    }
+    expect(named("-import-job").opts?.customTimeouts).toEqual({ create: "120m", update: "120m" });
+    expect(named("-dump-job").opts?.customTimeouts).toEqual({ create: "60m", update: "60m" });
+    expect(named("-verification-job").opts?.customTimeouts).toEqual({
+      create: "60m",
+      update: "60m",
+    });
+  });
+
+  it("passes secrets as mounted files, never as values", async () => {
+    await run("kubernetes");
+    for (const job of ofType("kubernetes:batch/v1:Job")) {
+      const text = JSON.stringify(job.inputs);
+      for (const secret of Object.values(secretValues)) expect(text).not.toContain(secret);
+      expect(text).not.toContain("generated-user-secret");
+      const env = job.inputs.spec.template.spec.containers[0].env as {
+        name: string;
+        value: string;
+      }[];
+      for (const variable of env.filter((e) => e.name.endsWith("_FILE"))) {
+        expect(variable.value).toMatch(/^\/var\/run\/ferry\/secrets\//);
+      }
+    }
+    const importEnv = named("-import-job").inputs.spec.template.spec.containers[0].env;
+    expect(importEnv).toEqual(
+      expect.arrayContaining([
+        { name: "DEST_HOST", value: "mysql" },
+        { name: "RUN_ID", value: "run-1" },
+        { name: "OVERWRITE", value: "false" },
+        { name: "S3_BUCKET", value: "ferry-abc123" },
+        { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
+        { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
+      ]),
+    );
+  });
+
+  it("replaces the Jobs when the run id changes", async () => {
+    await run("kubernetes", (raw) => (raw.migration.runId = "run-2"));
+    expect(
+      ofType("kubernetes:batch/v1:Job")
+        .map((j) => j.inputs.metadata.name)
+        .sort(),
+    ).toEqual([
+      "ferry-cleanup-run-2",
+      "ferry-dump-run-2",
+      "ferry-import-run-2",
+      "ferry-verify-run-2",
+    ]);
+  });
+
+  it("passes overwrite and keepDump through", async () => {
+    await run("local", (raw) => Object.assign(raw.migration, { overwrite: true, keepDump: true }));
+    const env = (suffix: string) => named(suffix).inputs.spec.template.spec.containers[0].env;
+    expect(env("-import-job")).toContainEqual({ name: "OVERWRITE", value: "true" });
+    expect(env("-cleanup-job")).toContainEqual({ name: "KEEP_DUMP", value: "true" });
+  });
+});
+
+describe("secrets", () => {
+  it("keeps Secret data and the data plane's key secret", async () => {
+    const { migration } = await run("kubernetes");
+    const secrets = ofType("kubernetes:core/v1:Secret");
+    expect(secrets).toHaveLength(3);
+    for (const secret of secrets)
+      expect(isSecretInput(secret.inputs.stringData), secret.name).toBe(true);
+    expect(revealSecret(named("-job-credentials").inputs.stringData)).toEqual({
+      "root-password": secretValues.destinationRootPassword,
+      "s3-secret-key": "generated-user-secret",
+    });
+    expect(await migration.report.isSecret).toBe(false);
+  });
+
+  it("feeds the ssh and local dumps their secrets on stdin, never on the command line", async () => {
+    await run("ssh");
+    const ssh = ofType("command:remote:Command")[0];
+    expect(ssh.inputs.create).toBe("sh -s");
+    expect(revealSecret(ssh.inputs.stdin)).toContain(
+      `SOURCE_PASSWORD='${secretValues.sourcePassword}'; export SOURCE_PASSWORD`,
+    );
+    expect(revealSecret(ssh.inputs.connection).privateKey).toBe(secretValues.sshPrivateKey);
+    expect(ssh.inputs.triggers).toEqual(["run-1"]);
+    resetRegistered();
+    await run("local");
+    const local = ofType("command:local:Command").find((c) => c.name.endsWith("-dump-local"))!;
+    expect(local.inputs.create).toBe("sh -s");
+    expect(local.inputs.environment).toBeUndefined();
+    expect(revealSecret(local.inputs.stdin)).toContain("S3_SECRET_KEY='generated-user-secret'");
+  });
+});
+
+describe("the object store", () => {
+  it("scopes the data plane's user to its bucket and expires runs", async () => {
+    await run("local");
+    expect(named("-store-bucket").inputs).toMatchObject({ bucketPrefix: "ferry-", acl: "private" });
+    expect(named("-store-expiry").inputs.rules).toEqual([
+      { id: "expire-runs", status: "Enabled", filter: "runs/", expiration: "7d" },
+    ]);
+    const policy = JSON.parse(named("-store-policy").inputs.policy as string);
+    const resources = policy.Statement.flatMap((s: { Resource: string[] }) => s.Resource);
+    expect(resources).toEqual(["arn:aws:s3:::ferry-abc123", "arn:aws:s3:::ferry-abc123/*"]);
+    expect(named("-store-attachment").inputs).toEqual({
+      userName: "ferry-test",
+      policyName: "ferry-test-p1",
+    });
+    expect(named("-user").inputs.name).toBe("ferry-test");
+  });
+});
