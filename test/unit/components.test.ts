@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as DataPlane from "../../components/dataPlane";
@@ -26,9 +27,9 @@ describe("ObjectStore", () => {
       userName: "ferry-dev",
       forceDestroy: true,
     });
-    expect(await store.secretKey.isSecret).toBe(true);
+    expect(await pulumi.isSecret(store.secretKey)).toBe(true);
     expect(await settle(store.secretKey)).toBe("generated-user-secret");
-    expect(await store.accessKey.isSecret).toBe(false);
+    expect(await pulumi.isSecret(store.accessKey)).toBe(false);
   });
 
   it("refuses an expiry that is not a whole number of days", () => {

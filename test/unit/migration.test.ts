@@ -368,7 +368,7 @@ describe("secrets", () => {
       "root-password": secretValues.destinationRootPassword,
       "s3-secret-key": "generated-user-secret",
     });
-    expect(await migration.report.isSecret).toBe(false);
+    expect(await pulumi.isSecret(migration.report)).toBe(false);
   });
 
   it("feeds the ssh and local dumps their secrets on stdin, never on the command line", async () => {
