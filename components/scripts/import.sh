@@ -79,7 +79,7 @@ if [ "$previous_state" = importing ]; then
   target_was_empty=${2:-0}
   log "resuming the interrupted import of run $RUN_ID"
 elif [ "$existing_tables" -gt 0 ] && [ "$OVERWRITE" != true ]; then
-  die "the destination is not empty: databases ($databases) already hold $existing_tables tables. Set ferry:migration.overwrite to true to replace them, or migrate into an empty destination."
+  die "the destination is not empty: databases ($databases) already hold $existing_tables tables or views. Set ferry:migration.overwrite to true to replace them, or migrate into an empty destination."
 else
   target_was_empty=0
   [ "$existing_tables" -gt 0 ] || target_was_empty=1
@@ -101,7 +101,13 @@ fail_import() {
 }
 
 report_progress() {
-  while sleep "${PROGRESS_SECONDS:-10}"; do
+  # The sleep runs in the background so that stopping the reporter stops it too, instead of
+  # leaving it holding the log open.
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep "${PROGRESS_SECONDS:-10}" &
+    sleeper=$!
+    wait "$sleeper"
     present=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ($(sql_name_list "$databases"))" 2>/dev/null || echo '?')
     log "importing: $present of $table_count tables created, $(($(date +%s) - import_started))s"
   done

@@ -1,0 +1,33 @@
+#!/bin/sh
+# ferry's test command (npm test): installs and builds what the tests need, then runs lint,
+# typecheck, the unit tests (Pulumi mocks) and the data-plane tests (real MariaDB, MinIO and mc).
+# Ends with one line "tests: N passed, N failed, N skipped".
+set -eu
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
+
+step "installing and building tools"
+tools_path=$(sh scripts/tools.sh)
+PATH="$tools_path:$PATH"
+export PATH
+
+step "lint: eslint, prettier, shellcheck"
+npx eslint .
+npx prettier --check . >/dev/null
+sh scripts/shellcheck.sh
+
+step "typecheck"
+npx tsc --noEmit
+
+step "unit and data-plane tests"
+mkdir -p .ferry
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.ferry/vitest.json || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".ferry/vitest.json", "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+'
+step "done"
+exit "$status"

@@ -1,0 +1,472 @@
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { bucketPolicyDocument } from "../../components/objectStore";
+import { MariaDb, Minio, runScript, secretFile, type ScriptRun } from "./servers";
+
+/**
+ * The data-plane scripts against a real MariaDB source, a real MariaDB destination and a real
+ * MinIO, exactly as the Jobs and commands run them.
+ */
+
+const sourcePassword = `src'pw "#$\\ ${Math.random().toString(36).slice(2)}`;
+const destinationPassword = `dst-pw-${Math.random().toString(36).slice(2)}`;
+const dataPlaneSecret = `dp-secret-${Math.random().toString(36).slice(2)}`;
+const secrets = [sourcePassword, destinationPassword, dataPlaneSecret];
+const bucket = "ferry-test";
+
+let source: MariaDb;
+let destination: MariaDb;
+let minio: Minio;
+let secretsDir: string;
+const outputs: ScriptRun[] = [];
+
+async function run(script: string, env: Record<string, string>): Promise<ScriptRun> {
+  const result = await runScript(script, env);
+  outputs.push(result);
+  return result;
+}
+
+function objectStoreEnv(): Record<string, string> {
+  return {
+    S3_ENDPOINT: minio.url,
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY: "ferry-dp",
+    S3_SECRET_KEY_FILE: path.join(secretsDir, "s3-secret-key"),
+  };
+}
+
+function dumpEnv(runId: string, databases = "shop crm"): Record<string, string> {
+  return {
+    ...objectStoreEnv(),
+    SOURCE_HOST: "127.0.0.1",
+    SOURCE_PORT: String(source.port),
+    SOURCE_USER: "dumper",
+    SOURCE_PASSWORD_FILE: path.join(secretsDir, "source-password"),
+    DATABASES: databases,
+    RUN_ID: runId,
+    COMPRESSION: "zstd",
+  };
+}
+
+function destinationEnv(runId: string): Record<string, string> {
+  return {
+    ...objectStoreEnv(),
+    DEST_HOST: "127.0.0.1",
+    DEST_PORT: String(destination.port),
+    DEST_USER: "ferry_root",
+    DEST_PASSWORD_FILE: path.join(secretsDir, "root-password"),
+    RUN_ID: runId,
+    WAIT_SECONDS: "20",
+  };
+}
+
+function objectExists(key: string): boolean {
+  return minio.mc(["stat", `admin/${bucket}/${key}`]).status === 0;
+}
+
+function resetDestination(): void {
+  destination.must(
+    "DROP DATABASE IF EXISTS shop; DROP DATABASE IF EXISTS crm; DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;",
+  );
+}
+
+/** Per-table CHECKSUM TABLE on a server: an independent check of the scripts' own digest. */
+function tableChecksums(server: MariaDb, databases: string[]): string {
+  const tables = server
+    .must(
+      `SELECT CONCAT('\`', TABLE_SCHEMA, '\`.\`', TABLE_NAME, '\`') FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${databases.map((d) => `'${d}'`).join(",")}) ORDER BY 1`,
+    )
+    .trim()
+    .split("\n");
+  return server.must(`CHECKSUM TABLE ${tables.join(", ")} EXTENDED`);
+}
+
+const seed = `
+CREATE DATABASE shop CHARACTER SET utf8mb4;
+CREATE DATABASE crm CHARACTER SET utf8mb4;
+CREATE DATABASE extra;
+CREATE TABLE shop.products (
+  id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL, price DECIMAL(10,2), photo LONGBLOB,
+  tags JSON, created DATETIME(6), note TEXT, INDEX (name)) ENGINE=InnoDB;
+INSERT INTO shop.products (name, price, photo, tags, created, note) VALUES
+  ('咖啡 ☕', 3.50, 0x00FF00FF, '{"a": [1, 2]}', '2026-01-02 03:04:05.678901', 'emoji 😀 and \\\\ backslash'),
+  ('quote''s "double"', NULL, NULL, NULL, NULL, NULL),
+  ('tab\\tnewline\\n', 0.01, UNHEX(REPEAT('00', 1000)), '[]', NOW(6), '');
+INSERT INTO shop.products (name, price, photo, note)
+  SELECT CONCAT('product ', seq), seq / 7, RANDOM_BYTES(64), REPEAT('x', seq % 300) FROM seq_1_to_3000;
+CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, product_id INT NOT NULL, qty INT NOT NULL,
+  FOREIGN KEY (product_id) REFERENCES shop.products (id)) ENGINE=InnoDB;
+INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 3000, seq % 5 FROM seq_1_to_5000;
+CREATE VIEW shop.expensive AS SELECT id, name, price FROM shop.products WHERE price > 100;
+CREATE TRIGGER shop.orders_positive BEFORE INSERT ON shop.orders FOR EACH ROW SET NEW.qty = GREATEST(NEW.qty, 1);
+CREATE FUNCTION shop.with_tax(p DECIMAL(10,2)) RETURNS DECIMAL(10,2) DETERMINISTIC RETURN p * 1.2;
+CREATE PROCEDURE shop.restock(IN n INT) UPDATE shop.orders SET qty = qty + n;
+CREATE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.orders WHERE qty < 0;
+CREATE TABLE crm.people (name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
+INSERT INTO crm.people VALUES ('Zoë', 'Zürich'), ('Zoë', 'Zürich'), ('Ὀδυσσεύς', NULL), (NULL, NULL);
+CREATE TABLE crm.empty_table (id INT PRIMARY KEY) ENGINE=InnoDB;
+CREATE TABLE extra.not_migrated (id INT) ENGINE=InnoDB;
+CREATE TABLE shop.\`odd name\` (\`col-1\` INT, \`sel\`\`ect\` VARCHAR(5)) ENGINE=InnoDB;
+INSERT INTO shop.\`odd name\` VALUES (1, 'a'), (2, NULL);
+`;
+
+beforeAll(async () => {
+  [source, destination, minio] = await Promise.all([
+    MariaDb.start("source"),
+    MariaDb.start("destination"),
+    Minio.start(),
+  ]);
+  secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-secrets-"));
+  secretFile(secretsDir, "source-password", sourcePassword);
+  secretFile(secretsDir, "root-password", destinationPassword);
+  secretFile(secretsDir, "s3-secret-key", dataPlaneSecret);
+
+  source.must(seed, "mysql");
+  const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
+  source.must(`CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${quoted}';
+    GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`);
+  destination.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
+    GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+
+  // The data plane's user, confined to its bucket by the policy ObjectStore declares.
+  minio.mustMc(["mb", `admin/${bucket}`]);
+  minio.mustMc(["mb", "admin/other-bucket"]);
+  const policyFile = path.join(secretsDir, "policy.json");
+  fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
+  minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", dataPlaneSecret]);
+  minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
+  minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), destination?.stop(), minio?.stop()]);
+  if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
+});
+
+beforeEach(() => resetDestination());
+
+describe("a full run", () => {
+  it("moves several databases with views, triggers, routines, events, BLOBs and utf8mb4 intact", async () => {
+    const dump = await run("dump.sh", dumpEnv("round-trip"));
+    expect(dump.stderr).toContain("done: 5 tables");
+    expect(dump.status).toBe(0);
+    const manifest = JSON.parse(dump.stdout);
+    expect(manifest.tables).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ database: "shop", table: "products", rows: 3003 }),
+        expect.objectContaining({ database: "shop", table: "orders", rows: 5000 }),
+        expect.objectContaining({ database: "crm", table: "people", rows: 4 }),
+        expect.objectContaining({ database: "crm", table: "empty_table", rows: 0 }),
+        expect.objectContaining({ database: "shop", table: "odd name", rows: 2 }),
+      ]),
+    );
+    expect(manifest.tableCount).toBe(5);
+    expect(manifest.binlogFile).toMatch(/^binlog\.[0-9]+$/);
+    expect(manifest.serverVersion).toContain("MariaDB");
+    const stored = minio.mustMc(["cat", `admin/${bucket}/runs/round-trip/dump.sql.zst`]);
+    expect(stored.length).toBe(manifest.bytes);
+
+    const imported = await run("import.sh", destinationEnv("round-trip"));
+    expect(imported.stderr).toContain("imported run round-trip");
+    expect(imported.status).toBe(0);
+
+    const verified = await run("verify.sh", destinationEnv("round-trip"));
+    expect(verified.stderr).toContain(
+      "verified: all 5 tables (8009 rows) match the dump of run round-trip",
+    );
+    expect(verified.status).toBe(0);
+
+    expect(tableChecksums(destination, ["shop", "crm"])).toBe(
+      tableChecksums(source, ["shop", "crm"]),
+    );
+    expect(destination.must("SELECT shop.with_tax(10)").trim()).toBe("12.00");
+    expect(destination.must("SELECT COUNT(*) FROM shop.expensive").trim()).toBe(
+      source.must("SELECT COUNT(*) FROM shop.expensive").trim(),
+    );
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'")
+        .trim(),
+    ).toBe("1");
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop'")
+        .trim(),
+    ).toBe("2");
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'shop'")
+        .trim(),
+    ).toBe("1");
+    expect(destination.must("SELECT name FROM shop.products WHERE id = 1").trim()).toBe("咖啡 ☕");
+    expect(destination.must("SELECT HEX(photo) FROM shop.products WHERE id = 1").trim()).toBe(
+      "00FF00FF",
+    );
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'extra'")
+        .trim(),
+    ).toBe("0");
+
+    const cleaned = await run("cleanup.sh", destinationEnv("round-trip"));
+    expect(cleaned.status).toBe(0);
+    expect(objectExists("runs/round-trip/dump.sql.zst")).toBe(false);
+    expect(objectExists("runs/round-trip/manifest.json")).toBe(true);
+    expect(objectExists("runs/round-trip/verification.json")).toBe(true);
+
+    const report = await run("report.sh", destinationEnv("round-trip"));
+    expect(report.status).toBe(0);
+    const record = JSON.parse(report.stdout);
+    expect(record.manifest.sha256).toBe(manifest.sha256);
+    expect(record.verification).toMatchObject({ ok: true, tables: 5, rows: 8009 });
+  });
+
+  it("is idempotent: a second dump and import of the same run change nothing", async () => {
+    expect((await run("dump.sh", dumpEnv("twice"))).status).toBe(0);
+    const before = minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString();
+    const again = await run("dump.sh", dumpEnv("twice"));
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain("run twice already has a complete dump; keeping it");
+    expect(minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString()).toBe(
+      before,
+    );
+    expect((await run("import.sh", destinationEnv("twice"))).status).toBe(0);
+    const second = await run("import.sh", destinationEnv("twice"));
+    expect(second.status).toBe(0);
+    expect(second.stderr).toContain("run twice is already imported; nothing to do");
+  });
+
+  it("takes counts and checksums in the dump's snapshot while the source is being written", async () => {
+    let writing = true;
+    const writer = (async () => {
+      let inserted = 0;
+      while (writing) {
+        await new Promise<void>((resolve) => {
+          const child = spawn("mariadb", [
+            "--no-defaults",
+            `--socket=${source.socket}`,
+            "-uroot",
+            "-e",
+            "INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 3000, 1 FROM seq_1_to_50; UPDATE shop.products SET price = price + 1 WHERE id % 97 = 0",
+          ]);
+          child.on("close", () => resolve());
+        });
+        inserted += 50;
+      }
+      return inserted;
+    })();
+    const dump = await run("dump.sh", dumpEnv("under-load"));
+    writing = false;
+    const inserted = await writer;
+    expect(dump.status).toBe(0);
+    expect(inserted).toBeGreaterThan(0);
+    expect((await run("import.sh", destinationEnv("under-load"))).status).toBe(0);
+    const verified = await run("verify.sh", destinationEnv("under-load"));
+    expect(verified.stderr).toContain("match the dump of run under-load");
+    expect(verified.status).toBe(0);
+  });
+});
+
+describe("refusals", () => {
+  it("refuses an object with one byte flipped and leaves the destination empty", async () => {
+    expect((await run("dump.sh", dumpEnv("flipped"))).status).toBe(0);
+    const key = `admin/${bucket}/runs/flipped/dump.sql.zst`;
+    const object = minio.mustMc(["cat", key]);
+    object[Math.floor(object.length / 2)] ^= 0x01;
+    minio.mustMc(["pipe", key], object);
+    const imported = await run("import.sh", destinationEnv("flipped"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toMatch(
+      /checksum mismatch: s3:\/\/ferry-test\/runs\/flipped\/dump\.sql\.zst has sha256 [0-9a-f]{64} but the manifest of run flipped says [0-9a-f]{64}/,
+    );
+    expect(imported.stderr).toContain("the destination is empty again");
+    expect(
+      destination
+        .must(
+          "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('shop', 'crm')",
+        )
+        .trim(),
+    ).toBe("0");
+    expect(destination.must("SELECT state FROM ferry.runs WHERE run_id = 'flipped'").trim()).toBe(
+      "failed",
+    );
+    const verified = await run("verify.sh", destinationEnv("flipped"));
+    expect(verified.status).not.toBe(0);
+    expect(verified.stderr).toContain("run flipped was not imported (state: failed)");
+    const cleaned = await run("cleanup.sh", destinationEnv("flipped"));
+    expect(cleaned.status).not.toBe(0);
+    expect(objectExists("runs/flipped/dump.sql.zst")).toBe(true);
+  });
+
+  it("refuses a truncated object", async () => {
+    expect((await run("dump.sh", dumpEnv("truncated"))).status).toBe(0);
+    const key = `admin/${bucket}/runs/truncated/dump.sql.zst`;
+    const object = minio.mustMc(["cat", key]);
+    minio.mustMc(["pipe", key], object.subarray(0, Math.floor(object.length * 0.6)));
+    const imported = await run("import.sh", destinationEnv("truncated"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain("checksum mismatch");
+    expect(
+      destination
+        .must(
+          "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('shop', 'crm')",
+        )
+        .trim(),
+    ).toBe("0");
+  });
+
+  it("leaves no manifest when the dump is killed midway, and the import refuses the run", async () => {
+    source.must(
+      `CREATE DATABASE IF NOT EXISTS bulk;
+      CREATE TABLE IF NOT EXISTS bulk.rows_of_data (id INT PRIMARY KEY, payload VARCHAR(255)) ENGINE=InnoDB;
+      INSERT IGNORE INTO bulk.rows_of_data SELECT seq, REPEAT(MD5(seq), 7) FROM seq_1_to_400000;`,
+      "mysql",
+    );
+    const dumping = run("dump.sh", { ...dumpEnv("killed", "bulk"), COMPRESSION: "gzip" });
+    // Kill the dump tool once its data is flowing.
+    const deadline = Date.now() + 30_000;
+    let killed = false;
+    while (!killed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+        try {
+          const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+          if (cmdline.startsWith("mariadb-dump") && cmdline.includes("bulk")) {
+            await new Promise((r) => setTimeout(r, 300));
+            process.kill(Number(pid), "SIGKILL");
+            killed = true;
+          }
+        } catch {
+          // The process ended while we looked.
+        }
+      }
+    }
+    expect(killed).toBe(true);
+    const dump = await dumping;
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toContain("the dump failed (exit");
+    expect(objectExists("runs/killed/manifest.json")).toBe(false);
+    expect(objectExists("runs/killed/dump.sql.gz")).toBe(false);
+    const imported = await run("import.sh", destinationEnv("killed"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain(
+      "no manifest at s3://ferry-test/runs/killed/manifest.json: the dump of run killed never completed",
+    );
+  }, 120_000);
+
+  it("refuses a non-empty target unless overwrite is set", async () => {
+    expect((await run("dump.sh", dumpEnv("first"))).status).toBe(0);
+    expect((await run("import.sh", destinationEnv("first"))).status).toBe(0);
+    expect((await run("dump.sh", dumpEnv("second"))).status).toBe(0);
+    const refused = await run("import.sh", destinationEnv("second"));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain(
+      "the destination is not empty: databases (shop crm) already hold 6 tables or views. Set ferry:migration.overwrite to true to replace them",
+    );
+    expect(destination.must("SELECT COUNT(*) FROM shop.orders").trim()).toBe(
+      source.must("SELECT COUNT(*) FROM shop.orders").trim(),
+    );
+    const overwritten = await run("import.sh", { ...destinationEnv("second"), OVERWRITE: "true" });
+    expect(overwritten.status).toBe(0);
+    expect((await run("verify.sh", destinationEnv("second"))).status).toBe(0);
+  });
+
+  it("fails verification when a row differs, naming the table", async () => {
+    expect((await run("dump.sh", dumpEnv("tampered"))).status).toBe(0);
+    expect((await run("import.sh", destinationEnv("tampered"))).status).toBe(0);
+    destination.must("UPDATE crm.people SET city = 'Bern' WHERE city IS NULL LIMIT 1");
+    const verified = await run("verify.sh", destinationEnv("tampered"));
+    expect(verified.status).not.toBe(0);
+    expect(verified.stderr).toContain(
+      "verification failed: 1 of 5 tables differ from the dump of run tampered",
+    );
+    expect(verified.stderr).toMatch(/expected crm\.people: 4 rows, checksum/);
+    const cleaned = await run("cleanup.sh", destinationEnv("tampered"));
+    expect(cleaned.stderr).toContain("did not pass verification; the dump is kept");
+    expect(objectExists("runs/tampered/dump.sql.zst")).toBe(true);
+  });
+
+  it("says clearly that the source refused the password, without printing it", async () => {
+    const wrong = secretFile(secretsDir, "wrong-password", "not-the-password");
+    const dump = await run("dump.sh", {
+      ...dumpEnv("wrong-password"),
+      SOURCE_PASSWORD_FILE: wrong,
+    });
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toContain("the source database refused the login");
+    expect(dump.stderr).toContain("check ferry:source.user and ferry:source.password");
+    expect(dump.stderr).not.toContain("not-the-password");
+    expect(objectExists("runs/wrong-password/manifest.json")).toBe(false);
+  });
+
+  it("says clearly when the source is unreachable", async () => {
+    const dump = await run("dump.sh", { ...dumpEnv("unreachable"), SOURCE_PORT: "1" });
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toContain("the source database is unreachable");
+  });
+
+  it("keeps the data plane's user inside its bucket", () => {
+    const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-mc-"));
+    fs.writeFileSync(
+      path.join(configDir, "config.json"),
+      JSON.stringify({
+        version: "10",
+        aliases: {
+          dp: {
+            url: minio.url,
+            accessKey: "ferry-dp",
+            secretKey: dataPlaneSecret,
+            api: "S3v4",
+            path: "auto",
+          },
+        },
+      }),
+    );
+    const own = spawnSync("mc", ["--config-dir", configDir, "ls", `dp/${bucket}`], {
+      encoding: "utf8",
+    });
+    const other = spawnSync("mc", ["--config-dir", configDir, "ls", "dp/other-bucket"], {
+      encoding: "utf8",
+    });
+    fs.rmSync(configDir, { recursive: true, force: true });
+    expect(own.status).toBe(0);
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain("Access Denied");
+  });
+});
+
+describe("secrets", () => {
+  it("never puts a password on any process's command line during a run, nor in any output", async () => {
+    const seen: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+          try {
+            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+            if (secrets.some((s) => cmdline.includes(s))) seen.push(cmdline);
+          } catch {
+            // The process ended while we looked.
+          }
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    expect((await run("dump.sh", dumpEnv("argv-watch"))).status).toBe(0);
+    expect((await run("import.sh", destinationEnv("argv-watch"))).status).toBe(0);
+    expect((await run("verify.sh", destinationEnv("argv-watch"))).status).toBe(0);
+    expect((await run("cleanup.sh", destinationEnv("argv-watch"))).status).toBe(0);
+    sampling = false;
+    await sampler;
+    expect(seen).toEqual([]);
+    for (const output of outputs) {
+      for (const secret of secrets) {
+        expect(output.stdout).not.toContain(secret);
+        expect(output.stderr).not.toContain(secret);
+      }
+    }
+  });
+});

@@ -1,0 +1,267 @@
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * Real servers for the data-plane tests: MariaDB from Debian and MinIO built from its Go module,
+ * each on a random loopback port with its own temporary directory, stopped after the tests.
+ */
+
+export const repoRoot = path.join(__dirname, "..", "..");
+export const scriptsDir = path.join(repoRoot, "components", "scripts");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function requireTool(name: string): void {
+  if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) {
+    throw new Error(
+      `${name} is not on PATH: run the tests with npm test, which installs and builds it`,
+    );
+  }
+}
+
+async function waitFor(what: string, check: () => boolean, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface SqlResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A MariaDB server of its own; root logs in over the socket, users over TCP. */
+export class MariaDb {
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly port: number,
+    private readonly process: ChildProcess,
+  ) {}
+
+  get socket(): string {
+    return path.join(this.dir, "mysqld.sock");
+  }
+
+  static async start(name: string): Promise<MariaDb> {
+    requireTool("mariadbd");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-`));
+    const data = path.join(dir, "data");
+    const install = spawnSync(
+      "mariadb-install-db",
+      [
+        "--no-defaults",
+        `--datadir=${data}`,
+        "--auth-root-authentication-method=socket",
+        "--skip-test-db",
+        "--user=root",
+      ],
+      { encoding: "utf8" },
+    );
+    if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
+    const port = await freePort();
+    const process = spawn(
+      "mariadbd",
+      [
+        "--no-defaults",
+        `--datadir=${data}`,
+        `--socket=${path.join(dir, "mysqld.sock")}`,
+        `--port=${port}`,
+        "--bind-address=127.0.0.1",
+        "--user=root",
+        `--log-bin=${path.join(dir, "binlog")}`,
+        "--server-id=1",
+        "--innodb-buffer-pool-size=64M",
+        "--character-set-server=utf8mb4",
+        `--log-error=${path.join(dir, "error.log")}`,
+      ],
+      { stdio: "ignore" },
+    );
+    const server = new MariaDb(name, dir, port, process);
+    await waitFor(`MariaDB ${name}`, () => server.sql("SELECT 1").status === 0, 60);
+    return server;
+  }
+
+  /** Runs SQL as root over the socket. */
+  sql(query: string, database?: string): SqlResult {
+    const result = spawnSync(
+      "mariadb",
+      [
+        "--no-defaults",
+        `--socket=${this.socket}`,
+        "-uroot",
+        "--batch",
+        "--skip-column-names",
+        "--default-character-set=utf8mb4",
+        ...(database ? [database] : []),
+      ],
+      { input: query, encoding: "utf8" },
+    );
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Runs SQL and fails the test on any error. */
+  must(query: string, database?: string): string {
+    const result = this.sql(query, database);
+    if (result.status !== 0)
+      throw new Error(`SQL failed on ${this.name}: ${result.stderr}\n${query}`);
+    return result.stdout;
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode === null) {
+      const exited = new Promise((r) => this.process.once("exit", r));
+      this.process.kill("SIGTERM");
+      await exited;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A MinIO server of its own, with an mc alias "admin" for the test's own checks. */
+export class Minio {
+  readonly rootUser = "ferry-admin";
+  readonly rootPassword = `admin-${Math.random().toString(36).slice(2)}`;
+  private process?: ChildProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<Minio> {
+    requireTool("minio");
+    requireTool("mc");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-minio-"));
+    const server = new Minio(dir, await freePort());
+    await server.resume();
+    return server;
+  }
+
+  /** Starts (or restarts) the server on the same port and data. */
+  async resume(): Promise<void> {
+    const consolePort = await freePort();
+    this.process = spawn(
+      "minio",
+      [
+        "server",
+        path.join(this.dir, "data"),
+        "--address",
+        `127.0.0.1:${this.port}`,
+        "--console-address",
+        `127.0.0.1:${consolePort}`,
+        "--quiet",
+      ],
+      {
+        stdio: "ignore",
+        env: {
+          ...process.env,
+          MINIO_ROOT_USER: this.rootUser,
+          MINIO_ROOT_PASSWORD: this.rootPassword,
+          MINIO_BROWSER: "off",
+        },
+      },
+    );
+    fs.mkdirSync(path.join(this.dir, "mc"), { recursive: true });
+    fs.writeFileSync(
+      path.join(this.dir, "mc", "config.json"),
+      JSON.stringify({
+        version: "10",
+        aliases: {
+          admin: {
+            url: this.url,
+            accessKey: this.rootUser,
+            secretKey: this.rootPassword,
+            api: "S3v4",
+            path: "auto",
+          },
+        },
+      }),
+      { mode: 0o600 },
+    );
+    await waitFor("MinIO", () => this.mc(["ready", "admin"]).status === 0, 60);
+  }
+
+  async pause(): Promise<void> {
+    if (this.process && this.process.exitCode === null) {
+      const exited = new Promise((r) => this.process!.once("exit", r));
+      this.process.kill("SIGTERM");
+      await exited;
+    }
+  }
+
+  /** Runs mc as the admin. */
+  mc(args: string[], input?: Buffer | string): { status: number; stdout: Buffer; stderr: string } {
+    const result = spawnSync(
+      "mc",
+      ["--config-dir", path.join(this.dir, "mc"), "--quiet", "--no-color", ...args],
+      {
+        input,
+        maxBuffer: 1 << 30,
+      },
+    );
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr.toString() };
+  }
+
+  mustMc(args: string[], input?: Buffer | string): Buffer {
+    const result = this.mc(args, input);
+    if (result.status !== 0) throw new Error(`mc ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  async stop(): Promise<void> {
+    await this.pause();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ScriptRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one data-plane script as a pod or host would, with its environment. */
+export function runScript(script: string, env: Record<string, string>): Promise<ScriptRun> {
+  return new Promise((resolve) => {
+    const child = spawn("sh", [path.join(scriptsDir, script)], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        TMPDIR: os.tmpdir(),
+        ...env,
+      },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
+}
+
+/** Writes a secret to a 0600 file, as a mounted Secret would be. */
+export function secretFile(dir: string, name: string, value: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, value, { mode: 0o600 });
+  return file;
+}
