@@ -193,6 +193,7 @@ const migrationSchema = z.strictObject({
     .default(2),
   keepDump: z.boolean({ error: "must be true or false" }).default(false),
   overwrite: z.boolean({ error: "must be true or false" }).default(false),
+  stripDefiners: z.boolean({ error: "must be true or false" }).default(false),
   retainData: z.boolean({ error: "must be true or false" }).default(true),
   dumpTimeoutMinutes: minutes(60),
   importTimeoutMinutes: minutes(120),

@@ -25,6 +25,8 @@ export interface ImportJobArgs {
   readonly context: DestinationJobContext;
   /** Replace databases that already hold tables (ferry:migration.overwrite). */
   readonly overwrite: boolean;
+  /** Drop DEFINER clauses so views and routines belong to the importer (ferry:migration.stripDefiners). */
+  readonly stripDefiners: boolean;
   readonly timeoutMinutes: number;
 }
 
@@ -53,6 +55,7 @@ export class ImportJob extends pulumi.ComponentResource {
         env: {
           ...destinationJobEnvironment(context),
           OVERWRITE: String(args.overwrite),
+          STRIP_DEFINERS: String(args.stripDefiners),
           WAIT_SECONDS: String(Math.min(args.timeoutMinutes * 60, 900)),
         },
         secretFiles: { DEST_PASSWORD_FILE: "root-password", S3_SECRET_KEY_FILE: "s3-secret-key" },

@@ -216,7 +216,12 @@ export class Migration extends pulumi.ComponentResource {
     // The import waits for both ends: a complete dump and a running database.
     const importJob = new ImportJob(
       `${name}-import`,
-      { context, overwrite: migration.overwrite, timeoutMinutes: migration.importTimeoutMinutes },
+      {
+        context,
+        overwrite: migration.overwrite,
+        stripDefiners: migration.stripDefiners,
+        timeoutMinutes: migration.importTimeoutMinutes,
+      },
       { parent: this, dependsOn: [dump, database, jobSecret, jobScripts] },
     );
 

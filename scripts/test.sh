@@ -24,6 +24,7 @@ step "unit and data-plane tests"
 mkdir -p .ferry
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=.ferry/vitest.json || status=$?
+# shellcheck disable=SC2016 # JavaScript, not shell, between the quotes
 node -e '
   const r = JSON.parse(require("fs").readFileSync(".ferry/vitest.json", "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;

@@ -15,8 +15,17 @@ require_env SOURCE_HOST SOURCE_PORT SOURCE_USER DATABASES RUN_ID
 check_run_id
 COMPRESSION=${COMPRESSION:-zstd}
 case "$COMPRESSION" in
-  gzip) compress() { if command -v pigz >/dev/null 2>&1; then pigz -c; else gzip -c; fi; }; EXT=gz ;;
-  zstd) compress() { zstd -q -c -T0 -3; }; EXT=zst ;;
+  gzip)
+    if command -v pigz >/dev/null 2>&1; then gzip_tool=pigz; else gzip_tool=gzip; fi
+    compress() { "$gzip_tool" -c; }
+    compressor_version() { "$gzip_tool" --version 2>&1 | head -n 1; }
+    EXT=gz
+    ;;
+  zstd)
+    compress() { zstd -q -c -T0 -3; }
+    compressor_version() { zstd --version | head -n 1; }
+    EXT=zst
+    ;;
   *) die "COMPRESSION must be gzip or zstd, not '$COMPRESSION' (ferry:migration.compression)" ;;
 esac
 OBJECT="runs/$RUN_ID/dump.sql.$EXT"
@@ -195,6 +204,8 @@ table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
   printf '  "binlogPosition": "%s",\n' "${binlog_position:-}"
   printf '  "gtid": "%s",\n' "$(json "${gtid:-}")"
   printf '  "dumpTool": "%s",\n' "$(json "$("$SQL_DUMP" --version 2>/dev/null | head -n 1)")"
+  printf '  "compressor": "%s",\n' "$(json "$(compressor_version)")"
+  printf '  "mcVersion": "%s",\n' "$(json "$(mc_run --version 2>/dev/null | head -n 1)")"
   printf '  "startedAt": "%s",\n' "$started_at"
   printf '  "finishedAt": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf '  "tables": [\n'

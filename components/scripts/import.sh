@@ -6,7 +6,8 @@
 # nothing half-imported is left looking like data.
 #
 # Environment: DEST_HOST DEST_PORT DEST_USER DEST_PASSWORD[_FILE] RUN_ID S3_ENDPOINT S3_ACCESS_KEY
-# S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [OVERWRITE=false] [WAIT_SECONDS=600] [MC_BIN]
+# S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [OVERWRITE=false] [STRIP_DEFINERS=false]
+# [WAIT_SECONDS=600] [MC_BIN]
 set -eu
 FERRY_STEP=ferry-import
 # shellcheck source=components/scripts/lib.sh
@@ -100,6 +101,15 @@ fail_import() {
   die "$detail"
 }
 
+# DEFINER accounts of views, triggers and routines may not exist on the destination; with
+# STRIP_DEFINERS the objects are created for the importing account instead.
+if [ "${STRIP_DEFINERS:-false}" = true ]; then
+  # shellcheck disable=SC2016 # backticks are SQL quotes here, not command substitution
+  definers() { sed 's/DEFINER=`[^`]*`@`[^`]*`//g'; }
+else
+  definers() { cat; }
+fi
+
 report_progress() {
   # The sleep runs in the background so that stopping the reporter stops it too, instead of
   # leaving it holding the log open.
@@ -123,6 +133,7 @@ sha_pid=$!
 { rc=0; mc_run cat "ferry/$S3_BUCKET/$object" 2>"$FERRY_WORK/download.err" || rc=$?; echo "$rc" >"$FERRY_WORK/download.rc"; } |
   { rc=0; tee "$FERRY_WORK/sha.fifo" || rc=$?; echo "$rc" >"$FERRY_WORK/tee.rc"; } |
   { rc=0; decompress 2>"$FERRY_WORK/decompress.err" || rc=$?; echo "$rc" >"$FERRY_WORK/decompress.rc"; } |
+  definers |
   { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$FERRY_WORK/import.err" || rc=$?; echo "$rc" >"$FERRY_WORK/import.rc"; }
 wait "$sha_pid" || true
 kill "$PROGRESS_PID" 2>/dev/null || true

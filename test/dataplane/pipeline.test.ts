@@ -107,6 +107,7 @@ CREATE PROCEDURE shop.restock(IN n INT) UPDATE shop.orders SET qty = qty + n;
 CREATE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.orders WHERE qty < 0;
 CREATE TABLE crm.people (name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
 INSERT INTO crm.people VALUES ('Zoë', 'Zürich'), ('Zoë', 'Zürich'), ('Ὀδυσσεύς', NULL), (NULL, NULL);
+CREATE DEFINER = \`ghost\`@\`%\` VIEW crm.people_by_city AS SELECT city, COUNT(*) AS n FROM crm.people GROUP BY city;
 CREATE TABLE crm.empty_table (id INT PRIMARY KEY) ENGINE=InnoDB;
 CREATE TABLE extra.not_migrated (id INT) ENGINE=InnoDB;
 CREATE TABLE shop.\`odd name\` (\`col-1\` INT, \`sel\`\`ect\` VARCHAR(5)) ENGINE=InnoDB;
@@ -222,6 +223,26 @@ describe("a full run", () => {
     const record = JSON.parse(report.stdout);
     expect(record.manifest.sha256).toBe(manifest.sha256);
     expect(record.verification).toMatchObject({ ok: true, tables: 5, rows: 8009 });
+  });
+
+  it("gives views and routines to the importer when definers are stripped", async () => {
+    expect((await run("dump.sh", dumpEnv("definers"))).status).toBe(0);
+    expect(
+      (await run("import.sh", { ...destinationEnv("definers"), STRIP_DEFINERS: "true" })).status,
+    ).toBe(0);
+    expect(
+      destination
+        .must("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_NAME = 'people_by_city'")
+        .trim(),
+    ).toBe("ferry_root@127.0.0.1");
+    expect(destination.must("SELECT SUM(n) FROM crm.people_by_city").trim()).toBe("4");
+    resetDestination();
+    expect((await run("import.sh", destinationEnv("definers"))).status).toBe(0);
+    expect(
+      destination
+        .must("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_NAME = 'people_by_city'")
+        .trim(),
+    ).toBe("ghost@%");
   });
 
   it("is idempotent: a second dump and import of the same run change nothing", async () => {
@@ -364,7 +385,7 @@ describe("refusals", () => {
     const refused = await run("import.sh", destinationEnv("second"));
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(
-      "the destination is not empty: databases (shop crm) already hold 6 tables or views. Set ferry:migration.overwrite to true to replace them",
+      "the destination is not empty: databases (shop crm) already hold 7 tables or views. Set ferry:migration.overwrite to true to replace them",
     );
     expect(destination.must("SELECT COUNT(*) FROM shop.orders").trim()).toBe(
       source.must("SELECT COUNT(*) FROM shop.orders").trim(),

@@ -44,6 +44,7 @@ describe("valid configuration", () => {
         parallelism: 2,
         keepDump: false,
         overwrite: false,
+        stripDefiners: false,
         retainData: true,
         dumpTimeoutMinutes: 60,
         importTimeoutMinutes: 120,
