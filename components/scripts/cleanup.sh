@@ -10,13 +10,7 @@ FERRY_STEP=ferry-cleanup
 # shellcheck source=components/scripts/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
-require_env RUN_ID
-check_run_id
-make_work_dir
-trap 'rm -rf "$FERRY_WORK"' EXIT
-write_mc_config "$FERRY_WORK/mc"
-
-fetch_manifest "$FERRY_WORK/manifest.json"
+open_run
 object=$(manifest_field "$FERRY_WORK/manifest.json" object)
 mc_run cat "$(run_prefix)/verification.json" >"$FERRY_WORK/verification.json" 2>/dev/null ||
   die "run $RUN_ID has no verification result; the dump is kept"

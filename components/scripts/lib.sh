@@ -117,6 +117,18 @@ fetch_manifest() {
   fi
 }
 
+# open_run: the start shared by the steps that act on one finished run: a private work dir, the
+# object store, and the run's manifest in $FERRY_WORK/manifest.json.
+open_run() {
+  require_env RUN_ID
+  check_run_id
+  make_work_dir
+  trap 'rm -rf "$FERRY_WORK"' EXIT
+  trap 'exit 130' INT TERM
+  write_mc_config "$FERRY_WORK/mc"
+  fetch_manifest "$FERRY_WORK/manifest.json"
+}
+
 # manifest_field FILE NAME: the manifest keeps one top-level field a line, so sed can read it.
 manifest_field() {
   sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1" | head -n 1

@@ -10,21 +10,15 @@ FERRY_STEP=ferry-verify
 # shellcheck source=components/scripts/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
-require_env DEST_HOST DEST_PORT DEST_USER RUN_ID
-check_run_id
-make_work_dir
-trap 'rm -rf "$FERRY_WORK"' EXIT
-trap 'exit 130' INT TERM
+require_env DEST_HOST DEST_PORT DEST_USER
+open_run
+MANIFEST="$FERRY_WORK/manifest.json"
 
 pick_client_tools
 CNF="$FERRY_WORK/destination.cnf"
 write_client_cnf "$CNF" "$DEST_HOST" "$DEST_PORT" "$DEST_USER" "$(secret DEST_PASSWORD)"
-write_mc_config "$FERRY_WORK/mc"
 sql "$CNF" -e 'SELECT 1' >/dev/null 2>"$FERRY_WORK/connect.err" ||
   die "$(explain_sql_error "$FERRY_WORK/connect.err" "the destination database" "ferry:destination")"
-
-MANIFEST="$FERRY_WORK/manifest.json"
-fetch_manifest "$MANIFEST"
 databases=$(manifest_field "$MANIFEST" databases)
 state=$(sql "$CNF" -e "SELECT state FROM ferry.runs WHERE run_id = '$RUN_ID'" 2>/dev/null || true)
 [ "$state" = imported ] || die "run $RUN_ID was not imported (state: ${state:-none}); the import step must succeed first"
