@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
+// The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
+  isConfigSecret(key: string): boolean;
+};
+
 /**
  * ferry's stack configuration: read once, validated into one typed object. Nothing else in the
  * program touches pulumi.Config. Every error names the key (`ferry:source.databases`) and the fix.
@@ -289,7 +295,19 @@ export interface RawConfig {
   getSecret(key: string): pulumi.Output<string> | undefined;
   /** Whether a key is set to the empty string, without exposing the value. */
   isEmpty(key: string): boolean;
+  /** Whether the stack file holds the key encrypted. */
+  isStoredAsSecret(key: string): boolean;
 }
+
+/**
+ * The optional secrets. Pulumi.yaml cannot declare them: a declared key without a default is
+ * required, and a secret key's default would be plain text. So ferry checks itself that they are
+ * stored encrypted.
+ */
+export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
+  "sshPrivateKey",
+  "storageLicenseKey",
+];
 
 /**
  * Parses and validates every key. Throws one FerryConfigError listing all problems, before any
@@ -327,8 +345,12 @@ export function parseConfig(raw: RawConfig, project: string, stack: string): Fer
 
   const secret = (key: keyof typeof secretKeys, required: boolean) => {
     const stored = raw.getSecret(key);
-    // Pulumi.yaml declares optional secrets with an empty default: empty means not set.
     const value = stored === undefined || raw.isEmpty(key) ? undefined : stored;
+    if (value !== undefined && undeclaredSecretKeys.includes(key) && !raw.isStoredAsSecret(key)) {
+      problems.push(
+        `ferry:${key}: is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with: pulumi config set --secret ${key} <value>`,
+      );
+    }
     if (required && value === undefined) {
       problems.push(
         `ferry:${key}: is required (${secretKeys[key]}); set it with: pulumi config set --secret ${key} <value>`,
@@ -390,6 +412,7 @@ export function loadConfig(): FerryConfig {
       getObject: (key) => config.getObject(key),
       getSecret: (key) => config.getSecret(key),
       isEmpty: (key) => config.get(key) === "",
+      isStoredAsSecret: (key) => isConfigSecret(`ferry:${key}`),
     },
     pulumi.getProject(),
     pulumi.getStack(),

@@ -1,6 +1,7 @@
 #!/bin/sh
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
-# typecheck, the unit tests (Pulumi mocks) and the data-plane tests (real MariaDB, MinIO and mc).
+# typecheck, the unit tests (Pulumi mocks), the data-plane tests (real MariaDB, MinIO and mc)
+# and the engine tests (the real Pulumi CLI built by scripts/toolchain.sh).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,6 +12,11 @@ step "installing and building tools"
 tools_path=$(sh scripts/tools.sh)
 PATH="$tools_path:$PATH"
 export PATH
+
+step "building the Pulumi engine and providers"
+FERRY_PULUMI_BIN=$(sh scripts/toolchain.sh)
+PULUMI_HOME="$(pwd)/.ferry/pulumi-home"
+export FERRY_PULUMI_BIN PULUMI_HOME
 
 step "lint: eslint, prettier, shellcheck"
 npx eslint .

@@ -192,12 +192,14 @@ export const secretValues: Record<string, string> = {
 export function configFrom(
   raw: Record<string, unknown>,
   secrets: Record<string, string> = secretValues,
+  plainTextKeys: string[] = [],
 ): FerryConfig {
   return parseConfig(
     {
       getObject: (key) => raw[key],
       getSecret: (key) => (key in secrets ? pulumi.secret(secrets[key]) : undefined),
       isEmpty: (key) => secrets[key] === "",
+      isStoredAsSecret: (key) => !plainTextKeys.includes(key),
     },
     "ferry",
     "test",

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Builds the Pulumi engine pieces ferry runs on, from their Go modules, and installs the provider
+# plugins into a project-local PULUMI_HOME. Cached under $FERRY_CACHE keyed by version; rebuilt
+# only when missing. Prints the PATH entry of the CLI on stdout; progress goes to stderr.
+#
+# Usage: scripts/toolchain.sh
+set -eu
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/versions.env
+. scripts/versions.env
+FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
+TOOLS="$FERRY_CACHE/tools"
+repo=$(pwd)
+
+say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
+
+# The CLI and the language host, from tools/go.mod; the key includes the host's source digest.
+engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/pulumi-language-nodejs/*.go | sha256sum | cut -c 1-12)"
+engine="$TOOLS/pulumi-$engine_key"
+if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ]; then
+  say "building the Pulumi CLI $PULUMI_VERSION and ferry's Node.js language host (about 5 minutes cold)"
+  started=$(date +%s)
+  rm -rf "$engine.partial"
+  mkdir -p "$engine.partial"
+  (
+    cd tools
+    go build -o "$engine.partial/pulumi" \
+      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    go build -o "$engine.partial/pulumi-language-nodejs" \
+      -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
+  ) >&2
+  rm -rf "$engine"
+  mv "$engine.partial" "$engine"
+  say "built the engine in $(($(date +%s) - started))s"
+fi
+
+# The Kubernetes provider: its main embeds a schema that `go generate` makes from the committed
+# one, so it is built from a writable copy of the module, with its local sdk replace dropped.
+kubernetes="$TOOLS/pulumi-resource-kubernetes-$KUBERNETES_PROVIDER_VERSION-as-$KUBERNETES_PLUGIN_VERSION"
+if [ ! -x "$kubernetes/pulumi-resource-kubernetes" ]; then
+  say "building the Kubernetes provider $KUBERNETES_PROVIDER_VERSION (about 5 minutes cold)"
+  started=$(date +%s)
+  module_dir=$(go mod download -json "$KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$module_dir" ] || { say "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION"; exit 1; }
+  work=$(mktemp -d)
+  cp -r "$module_dir/." "$work"
+  chmod -R u+w "$work"
+  (
+    cd "$work"
+    go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+      -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_SDK_VERSION"
+    (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PLUGIN_VERSION go run generate.go)
+    mkdir -p "$kubernetes.partial"
+    GOFLAGS=-mod=mod go build -o "$kubernetes.partial/pulumi-resource-kubernetes" \
+      -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
+      ./cmd/pulumi-resource-kubernetes
+  ) >&2
+  rm -rf "$work" "$kubernetes"
+  mv "$kubernetes.partial" "$kubernetes"
+  say "built the Kubernetes provider in $(($(date +%s) - started))s"
+fi
+
+# Plugins go into the project's own Pulumi home, never the user's.
+PULUMI_HOME="$repo/.ferry/pulumi-home"
+export PULUMI_HOME
+if [ ! -x "$PULUMI_HOME/plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION/pulumi-resource-kubernetes" ]; then
+  say "installing the kubernetes $KUBERNETES_PLUGIN_VERSION plugin into .ferry/pulumi-home"
+  "$engine/pulumi" plugin install resource kubernetes "$KUBERNETES_PLUGIN_VERSION" \
+    --file "$kubernetes/pulumi-resource-kubernetes" >&2
+fi
+printf '%s\n' "$engine"

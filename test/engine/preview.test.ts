@@ -1,0 +1,139 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+
+/**
+ * ferry's configuration checks as the real Pulumi engine runs them: the CLI and language host built
+ * by scripts/toolchain.sh, a file backend in a temporary directory, nothing from the network.
+ */
+
+const repoRoot = path.join(__dirname, "..", "..");
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+function pulumi(args: string[], input?: string) {
+  const result = spawnSync("pulumi", [...args, "--non-interactive"], {
+    cwd: repoRoot,
+    env,
+    input,
+    encoding: "utf8",
+    timeout: 240_000,
+  });
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+}
+
+/** A stack file made from the dev stack with one change, its secrets set through the CLI. */
+function stackFile(
+  name: string,
+  change: (config: Record<string, any>) => void,
+  secrets: Record<string, string>,
+): string {
+  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
+  change(dev.config);
+  const file = path.join(work, `Pulumi.${name}.yaml`);
+  fs.writeFileSync(file, stringify(dev));
+  for (const [key, value] of Object.entries(secrets)) {
+    const set = pulumi(
+      ["config", "set", "--secret", "--stack", "enginetest", "--config-file", file, key],
+      value,
+    );
+    expect(set.status, set.output).toBe(0);
+  }
+  return file;
+}
+
+const allSecrets = {
+  sourcePassword: "engine-test-source",
+  destinationRootPassword: "engine-test-root",
+  objectStoreSecretKey: "engine-test-store",
+};
+
+beforeAll(() => {
+  const bin = process.env.FERRY_PULUMI_BIN;
+  if (!bin)
+    throw new Error(
+      "FERRY_PULUMI_BIN is not set: run the tests with npm test, which builds the engine",
+    );
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-engine-"));
+  fs.mkdirSync(path.join(work, "state"));
+  env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(repoRoot, ".ferry", "pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "ferry-engine-test",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  };
+  const init = pulumi(["stack", "init", "enginetest"]);
+  expect(init.status, init.output).toBe(0);
+});
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe("the real engine", () => {
+  it("runs on the CLI and language host ferry builds", () => {
+    const version = pulumi(["version"]);
+    expect(version.output.trim()).toBe("v3.259.0");
+  });
+
+  it("fails preview on a bad value, naming the key and the fix, before any resource", () => {
+    const file = stackFile(
+      "bad-databases",
+      (config) => (config["ferry:source"].databases = []),
+      allSecrets,
+    );
+    const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toContain("ferry:source.databases: must list at least one database");
+    expect(preview.output).not.toMatch(/kubernetes:|minio:|command:/);
+  });
+
+  it("lists every problem at once", () => {
+    const file = stackFile(
+      "two-problems",
+      (config) => {
+        config["ferry:migration"].compression = "xz";
+        config["ferry:destination"].storageSize = "lots";
+      },
+      allSecrets,
+    );
+    const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toContain(
+      "ferry:destination.storageSize: must be a Kubernetes quantity such as 500m, 1Gi or 20Gi",
+    );
+    expect(preview.output).toContain("ferry:migration.compression: must be gzip or zstd");
+  });
+
+  it("refuses a password kept in plain text", () => {
+    const file = stackFile(
+      "plain-password",
+      (config) => (config["ferry:sourcePassword"] = "not-encrypted"),
+      {
+        destinationRootPassword: "x",
+        objectStoreSecretKey: "y",
+      },
+    );
+    const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toContain(
+      "configuration key 'sourcePassword' must be encrypted as it's secret",
+    );
+  });
+
+  it("names a missing secret", () => {
+    const file = stackFile("no-password", () => undefined, {
+      destinationRootPassword: "x",
+      objectStoreSecretKey: "y",
+    });
+    const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toContain("missing configuration value 'sourcePassword'");
+  });
+});
