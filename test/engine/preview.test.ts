@@ -12,11 +12,12 @@ import { parse, stringify } from "yaml";
 
 const repoRoot = path.join(__dirname, "..", "..");
 let work: string;
+let project: string;
 let env: NodeJS.ProcessEnv;
 
 function pulumi(args: string[], input?: string) {
   const result = spawnSync("pulumi", [...args, "--non-interactive"], {
-    cwd: repoRoot,
+    cwd: project,
     env,
     input,
     encoding: "utf8",
@@ -59,6 +60,19 @@ beforeAll(() => {
     );
   work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-engine-"));
   fs.mkdirSync(path.join(work, "state"));
+  // The project is linked into the work directory, so the stack's files never land in the repo.
+  project = path.join(work, "project");
+  fs.mkdirSync(project);
+  for (const entry of [
+    "Pulumi.yaml",
+    "index.ts",
+    "components",
+    "node_modules",
+    "package.json",
+    "tsconfig.json",
+  ]) {
+    fs.symlinkSync(path.join(repoRoot, entry), path.join(project, entry));
+  }
   env = {
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
