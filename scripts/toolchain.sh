@@ -15,10 +15,11 @@ repo=$(pwd)
 say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
 
 # The CLI and the language host, from tools/go.mod; the key includes the host's source digest.
-engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/pulumi-language-nodejs/*.go | sha256sum | cut -c 1-12)"
+# The command provider is ferry's own too (tools/cmd/pulumi-resource-command), for the same reason.
+engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go | sha256sum | cut -c 1-12)"
 engine="$TOOLS/pulumi-$engine_key"
-if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ]; then
-  say "building the Pulumi CLI $PULUMI_VERSION and ferry's Node.js language host (about 5 minutes cold)"
+if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] || [ ! -x "$engine/pulumi-resource-command" ]; then
+  say "building the Pulumi CLI $PULUMI_VERSION, ferry's Node.js language host and command provider (about 5 minutes cold)"
   started=$(date +%s)
   rm -rf "$engine.partial"
   mkdir -p "$engine.partial"
@@ -29,6 +30,8 @@ if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ]; then
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     go build -o "$engine.partial/pulumi-language-nodejs" \
       -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
+    go build -o "$engine.partial/pulumi-resource-command" \
+      -ldflags "-X main.version=$COMMAND_PLUGIN_VERSION" ./cmd/pulumi-resource-command
   ) >&2
   rm -rf "$engine"
   mv "$engine.partial" "$engine"
@@ -68,5 +71,10 @@ if [ ! -x "$PULUMI_HOME/plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION/
   say "installing the kubernetes $KUBERNETES_PLUGIN_VERSION plugin into .ferry/pulumi-home"
   "$engine/pulumi" plugin install resource kubernetes "$KUBERNETES_PLUGIN_VERSION" \
     --file "$kubernetes/pulumi-resource-kubernetes" >&2
+fi
+if [ ! -x "$PULUMI_HOME/plugins/resource-command-v$COMMAND_PLUGIN_VERSION/pulumi-resource-command" ]; then
+  say "installing the command $COMMAND_PLUGIN_VERSION plugin into .ferry/pulumi-home"
+  "$engine/pulumi" plugin install resource command "$COMMAND_PLUGIN_VERSION" \
+    --file "$engine/pulumi-resource-command" >&2
 fi
 printf '%s\n' "$engine"
