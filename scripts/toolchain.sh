@@ -15,11 +15,13 @@ repo=$(pwd)
 say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
 
 # The CLI and the language host, from tools/go.mod; the key includes the host's source digest.
-# The command provider is ferry's own too (tools/cmd/pulumi-resource-command), for the same reason.
+# The command and minio providers are ferry's own too (tools/cmd/pulumi-resource-*), for the same
+# reason: their modules are not served.
 engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go | sha256sum | cut -c 1-12)"
 engine="$TOOLS/pulumi-$engine_key"
-if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] || [ ! -x "$engine/pulumi-resource-command" ]; then
-  say "building the Pulumi CLI $PULUMI_VERSION, ferry's Node.js language host and command provider (about 5 minutes cold)"
+if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] ||
+  [ ! -x "$engine/pulumi-resource-command" ] || [ ! -x "$engine/pulumi-resource-minio" ]; then
+  say "building the Pulumi CLI $PULUMI_VERSION, ferry's language host and its command and minio providers (about 6 minutes cold)"
   started=$(date +%s)
   rm -rf "$engine.partial"
   mkdir -p "$engine.partial"
@@ -32,6 +34,8 @@ if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] || [ !
       -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
     go build -o "$engine.partial/pulumi-resource-command" \
       -ldflags "-X main.version=$COMMAND_PLUGIN_VERSION" ./cmd/pulumi-resource-command
+    go build -o "$engine.partial/pulumi-resource-minio" \
+      -ldflags "-X main.version=$MINIO_PLUGIN_VERSION" ./cmd/pulumi-resource-minio
   ) >&2
   rm -rf "$engine"
   mv "$engine.partial" "$engine"
@@ -67,14 +71,14 @@ fi
 # Plugins go into the project's own Pulumi home, never the user's.
 PULUMI_HOME="$repo/.ferry/pulumi-home"
 export PULUMI_HOME
-if [ ! -x "$PULUMI_HOME/plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION/pulumi-resource-kubernetes" ]; then
-  say "installing the kubernetes $KUBERNETES_PLUGIN_VERSION plugin into .ferry/pulumi-home"
-  "$engine/pulumi" plugin install resource kubernetes "$KUBERNETES_PLUGIN_VERSION" \
-    --file "$kubernetes/pulumi-resource-kubernetes" >&2
-fi
-if [ ! -x "$PULUMI_HOME/plugins/resource-command-v$COMMAND_PLUGIN_VERSION/pulumi-resource-command" ]; then
-  say "installing the command $COMMAND_PLUGIN_VERSION plugin into .ferry/pulumi-home"
-  "$engine/pulumi" plugin install resource command "$COMMAND_PLUGIN_VERSION" \
-    --file "$engine/pulumi-resource-command" >&2
-fi
+# install_plugin NAME VERSION BINARY
+install_plugin() {
+  if ! cmp -s "$3" "$PULUMI_HOME/plugins/resource-$1-v$2/pulumi-resource-$1"; then
+    say "installing the $1 $2 plugin into .ferry/pulumi-home"
+    "$engine/pulumi" plugin install resource "$1" "$2" --reinstall --file "$3" >&2
+  fi
+}
+install_plugin command "$COMMAND_PLUGIN_VERSION" "$engine/pulumi-resource-command"
+install_plugin minio "$MINIO_PLUGIN_VERSION" "$engine/pulumi-resource-minio"
+install_plugin kubernetes "$KUBERNETES_PLUGIN_VERSION" "$kubernetes/pulumi-resource-kubernetes"
 printf '%s\n' "$engine"

@@ -1,0 +1,401 @@
+// Command pulumi-resource-minio is ferry's build of the `minio` resource provider, for the parts of
+// the @pulumi/minio SDK (0.17) that ferry uses: S3Bucket, IlmPolicy, IamUser, IamPolicy and
+// IamUserPolicyAttachment, against MinIO's S3 and admin APIs.
+//
+// Pulumi's provider (github.com/pulumi/pulumi-minio/provider) is not served by the Go module proxy
+// this project can reach, and the Terraform provider it bridges is not to be used here, so ferry
+// builds this one on minio-go and madmin-go. Properties it does not know are refused in Check
+// rather than silently ignored.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/blang/semver"
+	"github.com/minio/madmin-go/v3"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/lifecycle"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// version is set at build time to the @pulumi/minio version the plugin answers for.
+var version = "0.17.1"
+
+const (
+	bucketType     = "minio:index/s3Bucket:S3Bucket"
+	ilmType        = "minio:index/ilmPolicy:IlmPolicy"
+	userType       = "minio:index/iamUser:IamUser"
+	policyType     = "minio:index/iamPolicy:IamPolicy"
+	attachmentType = "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment"
+)
+
+// known lists each type's input properties; anything else is refused so nothing is ignored silently.
+var known = map[string]map[resource.PropertyKey]bool{
+	bucketType:     keys("bucket", "bucketPrefix", "acl", "forceDestroy"),
+	ilmType:        keys("bucket", "rules"),
+	userType:       keys("name", "secret", "forceDestroy", "disableUser"),
+	policyType:     keys("name", "namePrefix", "policy"),
+	attachmentType: keys("userName", "policyName"),
+}
+
+// replaceOn lists the inputs whose change needs a new resource.
+var replaceOn = map[string]map[resource.PropertyKey]bool{
+	bucketType:     keys("bucket", "bucketPrefix"),
+	ilmType:        keys("bucket"),
+	userType:       keys("name"),
+	policyType:     keys("name", "namePrefix"),
+	attachmentType: keys("userName", "policyName"),
+}
+
+func keys(names ...string) map[resource.PropertyKey]bool {
+	set := map[resource.PropertyKey]bool{}
+	for _, name := range names {
+		set[resource.PropertyKey(name)] = true
+	}
+	return set
+}
+
+type minioProvider struct {
+	plugin.UnimplementedProvider
+	s3    *minio.Client
+	admin *madmin.AdminClient
+}
+
+func main() {
+	err := provider.Main("minio", func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return plugin.NewProviderServer(&minioProvider{}), nil
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-minio: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func (p *minioProvider) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
+	v := semver.MustParse(version)
+	return plugin.PluginInfo{Version: &v}, nil
+}
+
+func (p *minioProvider) GetSchema(context.Context, plugin.GetSchemaRequest) (plugin.GetSchemaResponse, error) {
+	return plugin.GetSchemaResponse{Schema: []byte(fmt.Sprintf(`{"name":"minio","version":%q}`, version))}, nil
+}
+
+func (p *minioProvider) CheckConfig(_ context.Context, req plugin.CheckConfigRequest) (plugin.CheckConfigResponse, error) {
+	return plugin.CheckConfigResponse{Properties: req.News}, nil
+}
+
+func (p *minioProvider) DiffConfig(_ context.Context, req plugin.DiffConfigRequest) (plugin.DiffConfigResponse, error) {
+	diff := req.OldInputs.Diff(req.NewInputs)
+	if diff == nil || !diff.AnyChanges() {
+		return plugin.DiffResult{Changes: plugin.DiffNone}, nil
+	}
+	return plugin.DiffResult{Changes: plugin.DiffSome, ChangedKeys: diff.ChangedKeys()}, nil
+}
+
+func (p *minioProvider) Configure(_ context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
+	args := req.Inputs
+	server := text(args, "minioServer")
+	user := text(args, "minioUser")
+	if user == "" {
+		user = text(args, "minioAccessKey")
+	}
+	password := text(args, "minioPassword")
+	if password == "" {
+		password = text(args, "minioSecretKey")
+	}
+	if server == "" || user == "" || password == "" {
+		return plugin.ConfigureResponse{}, fmt.Errorf("the minio provider needs minioServer, minioUser and minioPassword")
+	}
+	useTLS := flag(args, "minioSsl")
+	region := text(args, "minioRegion")
+	if region == "" {
+		region = "us-east-1"
+	}
+	options := &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Secure: useTLS, Region: region}
+	if flag(args, "minioInsecure") {
+		options.Transport = insecureTransport()
+	}
+	s3, err := minio.New(server, options)
+	if err != nil {
+		return plugin.ConfigureResponse{}, fmt.Errorf("minio client for %s: %w", server, err)
+	}
+	admin, err := madmin.New(server, user, password, useTLS)
+	if err != nil {
+		return plugin.ConfigureResponse{}, fmt.Errorf("minio admin client for %s: %w", server, err)
+	}
+	if flag(args, "minioInsecure") {
+		admin.SetCustomTransport(insecureTransport())
+	}
+	p.s3, p.admin = s3, admin
+	return plugin.ConfigureResponse{}, nil
+}
+
+func (p *minioProvider) Check(_ context.Context, req plugin.CheckRequest) (plugin.CheckResponse, error) {
+	allowed, ok := known[string(req.Type)]
+	if !ok {
+		return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
+	}
+	var failures []plugin.CheckFailure
+	for key := range req.News {
+		if !allowed[key] && !strings.HasPrefix(string(key), "__") {
+			failures = append(failures, plugin.CheckFailure{Property: key, Reason: "not supported by ferry's minio provider"})
+		}
+	}
+	return plugin.CheckResponse{Properties: req.News, Failures: failures}, nil
+}
+
+func (p *minioProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffResponse, error) {
+	diff := req.OldInputs.Diff(req.NewInputs)
+	if diff == nil || !diff.AnyChanges() {
+		return plugin.DiffResult{Changes: plugin.DiffNone}, nil
+	}
+	result := plugin.DiffResult{Changes: plugin.DiffSome, ChangedKeys: diff.ChangedKeys()}
+	for _, key := range result.ChangedKeys {
+		if replaceOn[string(req.Type)][key] {
+			result.ReplaceKeys = append(result.ReplaceKeys, key)
+		}
+	}
+	return result, nil
+}
+
+func (p *minioProvider) Read(_ context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
+	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}}, nil
+}
+
+func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
+	in := req.Properties
+	out := in.Copy()
+	unknown := resource.MakeComputed(resource.NewStringProperty(""))
+	switch string(req.Type) {
+	case bucketType:
+		name := text(in, "bucket")
+		if name == "" {
+			if req.Preview {
+				out["bucket"] = unknown
+				return plugin.CreateResponse{Properties: out}, nil
+			}
+			name = text(in, "bucketPrefix") + randomHex(10)
+		}
+		out["bucket"] = resource.NewStringProperty(name)
+		out["arn"] = resource.NewStringProperty("arn:aws:s3:::" + name)
+		if req.Preview {
+			return plugin.CreateResponse{Properties: out}, nil
+		}
+		if err := p.s3.MakeBucket(ctx, name, minio.MakeBucketOptions{}); err != nil {
+			return plugin.CreateResponse{}, fmt.Errorf("creating bucket %s: %w", name, err)
+		}
+		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
+	case ilmType:
+		if req.Preview {
+			return plugin.CreateResponse{Properties: out}, nil
+		}
+		bucket := text(in, "bucket")
+		if err := p.putLifecycle(ctx, bucket, in); err != nil {
+			return plugin.CreateResponse{}, err
+		}
+		return plugin.CreateResponse{ID: resource.ID(bucket), Properties: out}, nil
+	case userType:
+		name, secret := text(in, "name"), text(in, "secret")
+		if secret == "" {
+			out["secret"] = resource.MakeSecret(resource.NewStringProperty(randomSecret(40)))
+			if req.Preview {
+				out["secret"] = unknown
+			}
+		}
+		out["status"] = resource.NewStringProperty("enabled")
+		if req.Preview {
+			return plugin.CreateResponse{Properties: out}, nil
+		}
+		if err := p.admin.AddUser(ctx, name, text(out, "secret")); err != nil {
+			return plugin.CreateResponse{}, fmt.Errorf("creating user %s: %w", name, err)
+		}
+		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
+	case policyType:
+		name := text(in, "name")
+		if name == "" {
+			if req.Preview {
+				out["name"] = unknown
+				return plugin.CreateResponse{Properties: out}, nil
+			}
+			name = text(in, "namePrefix") + randomHex(8)
+		}
+		out["name"] = resource.NewStringProperty(name)
+		if req.Preview {
+			return plugin.CreateResponse{Properties: out}, nil
+		}
+		if err := p.admin.AddCannedPolicy(ctx, name, []byte(text(in, "policy"))); err != nil {
+			return plugin.CreateResponse{}, fmt.Errorf("creating policy %s: %w", name, err)
+		}
+		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
+	case attachmentType:
+		user, policy := text(in, "userName"), text(in, "policyName")
+		if req.Preview {
+			return plugin.CreateResponse{Properties: out}, nil
+		}
+		if _, err := p.admin.AttachPolicy(ctx, madmin.PolicyAssociationReq{User: user, Policies: []string{policy}}); err != nil {
+			return plugin.CreateResponse{}, fmt.Errorf("attaching policy %s to %s: %w", policy, user, err)
+		}
+		return plugin.CreateResponse{ID: resource.ID(user + "/" + policy), Properties: out}, nil
+	}
+	return plugin.CreateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
+}
+
+func (p *minioProvider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {
+	out := req.OldOutputs.Copy()
+	for key, value := range req.NewInputs {
+		out[key] = value
+	}
+	if req.Preview {
+		return plugin.UpdateResponse{Properties: out}, nil
+	}
+	switch string(req.Type) {
+	case ilmType:
+		if err := p.putLifecycle(ctx, text(req.NewInputs, "bucket"), req.NewInputs); err != nil {
+			return plugin.UpdateResponse{}, err
+		}
+	case userType:
+		if secret := text(req.NewInputs, "secret"); secret != "" && secret != text(req.OldOutputs, "secret") {
+			if err := p.admin.AddUser(ctx, text(out, "name"), secret); err != nil {
+				return plugin.UpdateResponse{}, err
+			}
+		}
+	case policyType:
+		if err := p.admin.AddCannedPolicy(ctx, text(out, "name"), []byte(text(req.NewInputs, "policy"))); err != nil {
+			return plugin.UpdateResponse{}, err
+		}
+	}
+	return plugin.UpdateResponse{Properties: out}, nil
+}
+
+func (p *minioProvider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
+	out := req.Outputs
+	var err error
+	switch string(req.Type) {
+	case bucketType:
+		name := text(out, "bucket")
+		if flag(out, "forceDestroy") {
+			objects := p.s3.ListObjects(ctx, name, minio.ListObjectsOptions{Recursive: true, WithVersions: true})
+			for removal := range p.s3.RemoveObjects(ctx, name, objects, minio.RemoveObjectsOptions{}) {
+				if removal.Err != nil {
+					return plugin.DeleteResponse{}, fmt.Errorf("emptying bucket %s: %w", name, removal.Err)
+				}
+			}
+		}
+		err = p.s3.RemoveBucket(ctx, name)
+	case ilmType:
+		err = p.s3.SetBucketLifecycle(ctx, text(out, "bucket"), lifecycle.NewConfiguration())
+	case userType:
+		err = p.admin.RemoveUser(ctx, text(out, "name"))
+	case policyType:
+		err = p.admin.RemoveCannedPolicy(ctx, text(out, "name"))
+	case attachmentType:
+		_, err = p.admin.DetachPolicy(ctx, madmin.PolicyAssociationReq{
+			User: text(out, "userName"), Policies: []string{text(out, "policyName")},
+		})
+	}
+	if err != nil && isNotFound(err) {
+		err = nil
+	}
+	return plugin.DeleteResponse{}, err
+}
+
+// putLifecycle writes the bucket's lifecycle rules; each expiration is "<days>d".
+func (p *minioProvider) putLifecycle(ctx context.Context, bucket string, in resource.PropertyMap) error {
+	config := lifecycle.NewConfiguration()
+	for _, ruleValue := range list(in, "rules") {
+		rule := reveal(ruleValue).ObjectValue()
+		days, err := strconv.Atoi(strings.TrimSuffix(text(rule, "expiration"), "d"))
+		if err != nil {
+			return fmt.Errorf("rule %s: expiration %q is not a number of days such as 7d", text(rule, "id"), text(rule, "expiration"))
+		}
+		status := text(rule, "status")
+		if status == "" {
+			status = "Enabled"
+		}
+		config.Rules = append(config.Rules, lifecycle.Rule{
+			ID:         text(rule, "id"),
+			Status:     status,
+			RuleFilter: lifecycle.Filter{Prefix: text(rule, "filter")},
+			Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
+		})
+	}
+	if err := p.s3.SetBucketLifecycle(ctx, bucket, config); err != nil {
+		return fmt.Errorf("setting the lifecycle of bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	message := strings.ToLower(err.Error())
+	return strings.Contains(message, "does not exist") || strings.Contains(message, "not found") ||
+		minio.ToErrorResponse(err).Code == "NoSuchBucket"
+}
+
+func text(props resource.PropertyMap, key resource.PropertyKey) string {
+	if v, ok := props[key]; ok {
+		if v = reveal(v); v.IsString() {
+			return v.StringValue()
+		}
+	}
+	return ""
+}
+
+func flag(props resource.PropertyMap, key resource.PropertyKey) bool {
+	if v, ok := props[key]; ok {
+		if v = reveal(v); v.IsBool() {
+			return v.BoolValue()
+		}
+		if v.IsString() {
+			return v.StringValue() == "true"
+		}
+	}
+	return false
+}
+
+func list(props resource.PropertyMap, key resource.PropertyKey) []resource.PropertyValue {
+	if v, ok := props[key]; ok {
+		if v = reveal(v); v.IsArray() {
+			return v.ArrayValue()
+		}
+	}
+	return nil
+}
+
+func reveal(v resource.PropertyValue) resource.PropertyValue {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func randomSecret(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	out := make([]byte, n)
+	for i := range out {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		out[i] = alphabet[k.Int64()]
+	}
+	return string(out)
+}
