@@ -20,7 +20,7 @@ say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
 engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go | sha256sum | cut -c 1-12)"
 engine="$TOOLS/pulumi-$engine_key"
 if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] ||
-  [ ! -x "$engine/pulumi-resource-command" ] || [ ! -x "$engine/pulumi-resource-minio" ]; then
+  [ ! -x "$engine/providers/pulumi-resource-command" ] || [ ! -x "$engine/providers/pulumi-resource-minio" ]; then
   say "building the Pulumi CLI $PULUMI_VERSION, ferry's language host and its command and minio providers (about 6 minutes cold)"
   started=$(date +%s)
   rm -rf "$engine.partial"
@@ -32,9 +32,11 @@ if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] ||
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     go build -o "$engine.partial/pulumi-language-nodejs" \
       -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
-    go build -o "$engine.partial/pulumi-resource-command" \
+    # Providers apart from the CLI's directory, so the engine takes them from the plugin cache
+    # (a provider on PATH would shadow the installed plugin, with a warning on every run).
+    go build -o "$engine.partial/providers/pulumi-resource-command" \
       -ldflags "-X main.version=$COMMAND_PLUGIN_VERSION" ./cmd/pulumi-resource-command
-    go build -o "$engine.partial/pulumi-resource-minio" \
+    go build -o "$engine.partial/providers/pulumi-resource-minio" \
       -ldflags "-X main.version=$MINIO_PLUGIN_VERSION" ./cmd/pulumi-resource-minio
   ) >&2
   rm -rf "$engine"
@@ -78,7 +80,7 @@ install_plugin() {
     "$engine/pulumi" plugin install resource "$1" "$2" --reinstall --file "$3" >&2
   fi
 }
-install_plugin command "$COMMAND_PLUGIN_VERSION" "$engine/pulumi-resource-command"
-install_plugin minio "$MINIO_PLUGIN_VERSION" "$engine/pulumi-resource-minio"
+install_plugin command "$COMMAND_PLUGIN_VERSION" "$engine/providers/pulumi-resource-command"
+install_plugin minio "$MINIO_PLUGIN_VERSION" "$engine/providers/pulumi-resource-minio"
 install_plugin kubernetes "$KUBERNETES_PLUGIN_VERSION" "$kubernetes/pulumi-resource-kubernetes"
 printf '%s\n' "$engine"

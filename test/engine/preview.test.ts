@@ -67,6 +67,7 @@ beforeAll(() => {
     "Pulumi.yaml",
     "index.ts",
     "components",
+    "charts",
     "node_modules",
     "package.json",
     "tsconfig.json",
@@ -149,5 +150,52 @@ describe("the real engine", () => {
     const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file]);
     expect(preview.status).not.toBe(0);
     expect(preview.output).toContain("missing configuration value 'sourcePassword'");
+  });
+
+  it("previews the whole graph of the dev stack with the providers ferry builds", () => {
+    const file = stackFile("whole-graph", () => undefined, allSecrets);
+    const preview = pulumi(["preview", "--stack", "enginetest", "--config-file", file, "--json"]);
+    expect(preview.status, preview.output).toBe(0);
+    const steps = JSON.parse(preview.output.slice(0, preview.output.lastIndexOf("}") + 1))
+      .steps as {
+      op: string;
+      urn: string;
+    }[];
+    const counts: Record<string, number> = {};
+    for (const step of steps) {
+      expect(step.op).toBe("create");
+      const type = step.urn.split("::")[2].split("$").pop()!;
+      counts[type] = (counts[type] ?? 0) + 1;
+    }
+    expect(counts).toEqual({
+      "pulumi:pulumi:Stack": 1,
+      "ferry:components:Migration": 1,
+      "pulumi:providers:kubernetes": 1,
+      "pulumi:providers:minio": 1,
+      "ferry:components:ObjectStore": 1,
+      "minio:index/s3Bucket:S3Bucket": 1,
+      "minio:index/ilmPolicy:IlmPolicy": 1,
+      "minio:index/iamUser:IamUser": 1,
+      "minio:index/iamPolicy:IamPolicy": 1,
+      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 1,
+      "ferry:components:SourceDump": 1,
+      "command:local:Command": 2,
+      "ferry:components:StorageStack": 1,
+      "kubernetes:helm.sh/v3:Release": 3,
+      "kubernetes:storage.k8s.io/v1:StorageClass": 1,
+      "kubernetes:storage.k8s.io/v1:StorageClassPatch": 1,
+      "ferry:components:DestinationDatabase": 1,
+      "kubernetes:core/v1:Namespace": 1,
+      "kubernetes:core/v1:PersistentVolumeClaim": 2,
+      "kubernetes:core/v1:Secret": 2,
+      "kubernetes:core/v1:ConfigMap": 1,
+      "kubernetes:apps/v1:Deployment": 2,
+      "kubernetes:core/v1:Service": 1,
+      "ferry:components:ImportJob": 1,
+      "ferry:components:Verification": 1,
+      "ferry:components:Cleanup": 1,
+      "ferry:components:RunReport": 1,
+      "kubernetes:batch/v1:Job": 3,
+    });
   });
 });
