@@ -4,7 +4,7 @@ import { z } from "zod";
 // The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
-  isConfigSecret(key: string): boolean;
+  isConfigSecret: (key: string) => boolean;
 };
 
 /**
