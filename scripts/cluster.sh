@@ -1,0 +1,175 @@
+#!/bin/sh
+# A local Kubernetes API for the dev stack, on this machine only: etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler built by scripts/cluster-tools.sh, certificates made
+# here with openssl, and kwok simulating one node (pods are simulated: nothing runs in them).
+# Everything lives in .ferry/cluster; the kubeconfig .ferry/kubeconfig has the contexts `source`
+# and `destination`, both this cluster.
+#
+# Usage: scripts/cluster.sh up | down | status
+set -eu
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+dir="$repo/.ferry/cluster"
+kubeconfig="$repo/.ferry/kubeconfig"
+api_port=${FERRY_API_PORT:-16443}
+etcd_port=${FERRY_ETCD_PORT:-12379}
+
+say() { printf 'ferry cluster: %s\n' "$*" >&2; }
+
+running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+# start NAME COMMAND...: runs COMMAND in the background with its log in .ferry/cluster/NAME.log.
+start() {
+  name=$1
+  shift
+  if running "$name"; then return 0; fi
+  "$@" >"$dir/$name.log" 2>&1 &
+  echo $! >"$dir/$name.pid"
+}
+
+# wait_for WHAT SECONDS COMMAND...: retries COMMAND until it succeeds.
+wait_for() {
+  what=$1
+  seconds=$2
+  shift 2
+  waited=0
+  until "$@" >/dev/null 2>&1; do
+    waited=$((waited + 1))
+    if [ "$waited" -ge "$seconds" ]; then
+      say "$what did not come up in ${seconds}s; its log:"
+      tail -n 20 "$dir/$what.log" >&2 || true
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
+certificates() {
+  [ -f "$dir/pki/admin.crt" ] && return 0
+  say "making certificates"
+  mkdir -p "$dir/pki"
+  cd "$dir/pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ferry-local-ca" \
+    -keyout ca.key -out ca.crt 2>/dev/null
+  cat >apiserver.ext <<EXT
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth
+EXT
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile apiserver.ext -out apiserver.crt 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >client.ext
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=ferry-admin" -keyout admin.key -out admin.csr 2>/dev/null
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile client.ext -out admin.crt 2>/dev/null
+  openssl genrsa -out service-account.key 2048 2>/dev/null
+  openssl rsa -in service-account.key -pubout -out service-account.pub 2>/dev/null
+  cd "$repo"
+}
+
+write_kubeconfig() {
+  pki="$dir/pki"
+  cat >"$kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+  - name: ferry-local
+    cluster:
+      server: https://127.0.0.1:$api_port
+      certificate-authority: $pki/ca.crt
+users:
+  - name: ferry-admin
+    user:
+      client-certificate: $pki/admin.crt
+      client-key: $pki/admin.key
+contexts:
+  - name: source
+    context: { cluster: ferry-local, user: ferry-admin }
+  - name: destination
+    context: { cluster: ferry-local, user: ferry-admin }
+current-context: destination
+KUBECONFIG
+  chmod 600 "$kubeconfig"
+}
+
+fake_node() {
+  "$bin/kubectl" --kubeconfig "$kubeconfig" apply -f - >/dev/null <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: ferry-node-1
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: ferry-node-1
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+status:
+  allocatable: { cpu: "16", memory: 64Gi, pods: "110" }
+  capacity: { cpu: "16", memory: 64Gi, pods: "110" }
+NODE
+}
+
+up() {
+  bin=$(sh scripts/cluster-tools.sh)
+  mkdir -p "$dir"
+  certificates
+  write_kubeconfig
+  pki="$dir/pki"
+  start etcd "$bin/etcd" --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls http://127.0.0.1:0 \
+    --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
+  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" --authorization-mode Node,RBAC \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$pki/service-account.pub" \
+    --service-account-signing-key-file "$pki/service-account.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true
+  wait_for kube-apiserver 90 "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
+  start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --service-account-private-key-file "$pki/service-account.key" \
+    --root-ca-file "$pki/ca.crt" --cluster-signing-cert-file "$pki/ca.crt" \
+    --cluster-signing-key-file "$pki/ca.key" --use-service-account-credentials=false \
+    --leader-elect=false --controllers '*'
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --bind-address 127.0.0.1 \
+    --secure-port 0 --leader-elect=false
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --server-address 127.0.0.1:0
+  fake_node
+  wait_for kwok 60 sh -c "'$bin/kubectl' --kubeconfig '$kubeconfig' get node ferry-node-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+  say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 is simulated by kwok"
+}
+
+down() {
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    if running "$name"; then
+      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+    fi
+    rm -f "$dir/$name.pid"
+  done
+  rm -rf "$dir/etcd"
+  say "down: processes stopped, etcd data removed (certificates kept)"
+}
+
+status() {
+  bin=$(sh scripts/cluster-tools.sh)
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+    if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
+  done
+  "$bin/kubectl" --kubeconfig "$kubeconfig" get nodes 2>/dev/null || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *)
+    echo "usage: scripts/cluster.sh up | down | status" >&2
+    exit 2
+    ;;
+esac
