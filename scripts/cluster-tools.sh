@@ -29,4 +29,16 @@ if [ ! -x "$bin/kwok" ]; then
   mv "$bin.partial" "$bin"
   say "built the cluster's programs in $(($(date +%s) - started))s"
 fi
+# kwok's "fast" stages (what its kustomize/stage/fast lists): nodes become Ready at once and keep a
+# lease, pods become Ready, and pods owned by Jobs Succeed: simulated, nothing runs.
+if [ ! -s "$bin/kwok-stages.yaml" ]; then
+  stages="$(go env GOMODCACHE)/$KWOK_MODULE@$KWOK_VERSION/kustomize/stage"
+  [ -d "$stages" ] || GOFLAGS=-mod=mod go mod download "$KWOK_MODULE@$KWOK_VERSION"
+  for file in "$stages"/node/fast/node-initialize.yaml "$stages"/node/heartbeat-with-lease/*.yaml \
+    "$stages"/pod/fast/pod-ready.yaml "$stages"/pod/fast/pod-complete.yaml "$stages"/pod/fast/pod-delete.yaml; do
+    printf -- '---\n'
+    cat "$file"
+  done >"$bin/kwok-stages.yaml.partial"
+  mv "$bin/kwok-stages.yaml.partial" "$bin/kwok-stages.yaml"
+fi
 printf '%s\n' "$bin"

@@ -138,7 +138,7 @@ up() {
     --leader-elect=false --controllers '*'
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --bind-address 127.0.0.1 \
     --secure-port 0 --leader-elect=false
-  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --manage-all-nodes=false \
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$bin/kwok-stages.yaml" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --server-address 127.0.0.1:0
   fake_node
   wait_for kwok 60 sh -c "'$bin/kubectl' --kubeconfig '$kubeconfig' get node ferry-node-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
