@@ -140,25 +140,26 @@ up() {
     --secure-port 0 --leader-elect=false
   start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$bin/kwok-stages.yaml" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --server-address 127.0.0.1:0
+  start provisioner sh scripts/dev-provisioner.sh "$bin/kubectl" "$kubeconfig" "$dir/volumes"
   fake_node
   wait_for kwok 60 sh -c "'$bin/kubectl' --kubeconfig '$kubeconfig' get node ferry-node-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
   say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 is simulated by kwok"
 }
 
 down() {
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  for name in provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if running "$name"; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi
     rm -f "$dir/$name.pid"
   done
   rm -rf "$dir/etcd"
-  say "down: processes stopped, etcd data removed (certificates kept)"
+  say "down: processes stopped, etcd data removed (certificates and volumes under .ferry/cluster kept)"
 }
 
 status() {
   bin=$(sh scripts/cluster-tools.sh)
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok provisioner; do
     if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
   "$bin/kubectl" --kubeconfig "$kubeconfig" get nodes 2>/dev/null || true

@@ -1,0 +1,102 @@
+#!/bin/sh
+# The dev stack's source database and object store, on this machine's loopback only: MariaDB on
+# 127.0.0.1:13306 seeded with the sample databases shop and crm, and MinIO on 127.0.0.1:19000.
+# Their secrets are generated once into .ferry/dev-secrets (0600) and read from there by the demo.
+#
+# Usage: scripts/devenv.sh up | down
+set -eu
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+dir="$repo/.ferry/devenv"
+secrets="$repo/.ferry/dev-secrets"
+
+say() { printf 'ferry devenv: %s\n' "$*" >&2; }
+running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+
+secret() {
+  if [ ! -s "$secrets/$1" ]; then
+    (umask 077 && mkdir -p "$secrets" && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secrets/$1")
+  fi
+  cat "$secrets/$1"
+}
+
+sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
+
+up() {
+  tools_path=$(sh scripts/tools.sh)
+  PATH="$tools_path:$PATH"
+  mkdir -p "$dir"
+  if ! running mariadb; then
+    if [ ! -d "$dir/mariadb" ]; then
+      mariadb-install-db --no-defaults --datadir="$dir/mariadb" --auth-root-authentication-method=socket \
+        --skip-test-db --user=root >"$dir/mariadb-install.log" 2>&1
+      fresh=1
+    fi
+    mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" --port=13306 \
+      --bind-address=127.0.0.1 --user=root --log-bin="$dir/binlog" --server-id=1 \
+      --character-set-server=utf8mb4 --log-error="$dir/mariadb.log" >"$dir/mariadb.out" 2>&1 &
+    echo $! >"$dir/mariadb.pid"
+    waited=0
+    until sql -e 'SELECT 1' >/dev/null 2>&1; do
+      waited=$((waited + 1))
+      [ "$waited" -lt 60 ] || { say "MariaDB did not start; see .ferry/devenv/mariadb.log"; exit 1; }
+      sleep 1
+    done
+    if [ "${fresh:-0}" = 1 ]; then
+      say "seeding the source databases shop and crm"
+      password=$(secret sourcePassword)
+      sql mysql <<SQL
+CREATE DATABASE shop CHARACTER SET utf8mb4;
+CREATE DATABASE crm CHARACTER SET utf8mb4;
+CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
+  price DECIMAL(10,2), photo BLOB, created DATETIME(6)) ENGINE=InnoDB;
+INSERT INTO shop.products (name, price, photo, created)
+  SELECT CONCAT('product ', seq), seq / 7, RANDOM_BYTES(32), NOW(6) FROM seq_1_to_5000;
+CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, product_id INT NOT NULL, qty INT NOT NULL,
+  FOREIGN KEY (product_id) REFERENCES shop.products (id)) ENGINE=InnoDB;
+INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 5000, 1 + seq % 4 FROM seq_1_to_20000;
+CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE qty > 2;
+CREATE TABLE crm.people (id INT PRIMARY KEY, name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
+INSERT INTO crm.people VALUES (1, 'Zoë', 'Zürich'), (2, 'Ὀδυσσεύς', 'Ithaca'), (3, '李雷', '北京');
+CREATE USER 'ferry_dump'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT
+  ON *.* TO 'ferry_dump'@'127.0.0.1';
+SQL
+    fi
+  fi
+  if ! running minio; then
+    MINIO_ROOT_USER=ferry-admin MINIO_ROOT_PASSWORD=$(secret objectStoreSecretKey) MINIO_BROWSER=off \
+      minio server "$dir/minio" --address 127.0.0.1:19000 --console-address 127.0.0.1:19001 --quiet \
+      >"$dir/minio.log" 2>&1 &
+    echo $! >"$dir/minio.pid"
+    waited=0
+    until curl -fsS http://127.0.0.1:19000/minio/health/ready >/dev/null 2>&1; do
+      waited=$((waited + 1))
+      [ "$waited" -lt 60 ] || { say "MinIO did not start; see .ferry/devenv/minio.log"; exit 1; }
+      sleep 1
+    done
+  fi
+  secret destinationRootPassword >/dev/null
+  say "up: MariaDB source on 127.0.0.1:13306 (shop, crm), MinIO on 127.0.0.1:19000"
+}
+
+down() {
+  for name in minio mariadb; do
+    if running "$name"; then
+      pid=$(cat "$dir/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+    fi
+    rm -f "$dir/$name.pid"
+  done
+  say "down: stopped (data kept in .ferry/devenv)"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *)
+    echo "usage: scripts/devenv.sh up | down" >&2
+    exit 2
+    ;;
+esac
