@@ -300,11 +300,15 @@ export function summarize(
   where: { bucket: string; storageClass: string; namespace: string; service: string; pvc: string },
 ): MigrationReport {
   const { manifest, verification } = record;
+  // Each line states what the bucket holds, never what the steps were supposed to do: a Job that
+  // completed without running (a simulated node) leaves no verification result behind.
   const verdict = !config.verification.enabled
     ? "not run (ferry:verification.enabled is false)"
-    : verification?.ok
-      ? `passed: ${verification.tables} tables, ${verification.rows} rows match the dump`
-      : "FAILED";
+    : verification === null
+      ? "NOT RECORDED: no verification result in the bucket, so nothing was verified"
+      : verification.ok
+        ? `passed: ${verification.tables} tables, ${verification.rows} rows match the dump`
+        : `FAILED: ${verification.mismatchedTables} of ${verification.tables} tables differ from the dump`;
   return {
     runId: manifest.runId,
     sourceMode: config.source.mode,
@@ -328,10 +332,7 @@ export function summarize(
       seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
     },
     verification: verdict,
-    dumpObject:
-      config.verification.enabled && !config.migration.keepDump
-        ? `removed after verification (s3://${where.bucket}/${manifest.object})`
-        : `kept at s3://${where.bucket}/${manifest.object}`,
+    dumpObject: `${record.dumpObjectPresent ? "still stored" : "removed"}: s3://${where.bucket}/${manifest.object}`,
     dataKeptOnDestroy: config.migration.retainData,
   };
 }

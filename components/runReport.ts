@@ -39,6 +39,8 @@ export interface RunRecord {
     readonly mismatchedTables: number;
     readonly verifiedAt: string;
   } | null;
+  /** Whether the dump object was still in the bucket when the report was read. */
+  readonly dumpObjectPresent: boolean;
 }
 
 /**

@@ -12,8 +12,11 @@ open_run
 if ! mc_run cat "$(run_prefix)/verification.json" >"$FERRY_WORK/verification.json" 2>/dev/null; then
   echo null >"$FERRY_WORK/verification.json"
 fi
+# Whether the dump is still stored is read, not inferred: only the cleanup step removes it.
+object=$(manifest_field "$FERRY_WORK/manifest.json" object)
+if mc_run stat "ferry/$S3_BUCKET/$object" >/dev/null 2>&1; then present=true; else present=false; fi
 printf '{"manifest": '
 cat "$FERRY_WORK/manifest.json"
 printf ', "verification": '
 cat "$FERRY_WORK/verification.json"
-printf '}\n'
+printf ', "dumpObjectPresent": %s}\n' "$present"

@@ -231,6 +231,7 @@ describe("a full run", () => {
     const record = JSON.parse(report.stdout);
     expect(record.manifest.sha256).toBe(manifest.sha256);
     expect(record.verification).toMatchObject({ ok: true, tables: 5, rows: 8009 });
+    expect(record.dumpObjectPresent).toBe(false);
   });
 
   it("gives views and routines to the importer when definers are stripped", async () => {

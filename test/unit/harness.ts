@@ -73,7 +73,11 @@ export function installMocks(): void {
         }
         if (args.type === "command:local:Command" || args.type === "command:remote:Command") {
           state.stdout = args.name.endsWith("-report-read")
-            ? JSON.stringify({ manifest: sampleManifest, verification: sampleVerification })
+            ? JSON.stringify({
+                manifest: sampleManifest,
+                verification: sampleVerification,
+                dumpObjectPresent: false,
+              })
             : JSON.stringify(sampleManifest);
         }
         return { id: `${args.name}-id`, state };

@@ -165,9 +165,21 @@ describe("the whole graph", () => {
         seconds: 3,
       },
       verification: "passed: 2 tables, 7 rows match the dump",
-      dumpObject: "removed after verification (s3://ferry-abc123/runs/run-1/dump.sql.zst)",
+      dumpObject: "removed: s3://ferry-abc123/runs/run-1/dump.sql.zst",
       dataKeptOnDestroy: true,
     });
+  });
+
+  it("reports only what the bucket holds: no verification result means nothing was verified", () => {
+    const report = migrationModule.summarize(
+      configFrom(rawConfig("local")),
+      { manifest: sampleManifest as any, verification: null, dumpObjectPresent: true },
+      { bucket: "b", storageClass: "c", namespace: "n", service: "s", pvc: "p" },
+    );
+    expect(report.verification).toBe(
+      "NOT RECORDED: no verification result in the bucket, so nothing was verified",
+    );
+    expect(report.dumpObject).toBe("still stored: s3://b/runs/run-1/dump.sql.zst");
   });
 
   it("skips cleanup and says so when verification is off", async () => {
@@ -178,7 +190,7 @@ describe("the whole graph", () => {
     expect(ofType("ferry:components:Cleanup")).toHaveLength(0);
     expect(ofType("kubernetes:batch/v1:Job")).toHaveLength(1);
     expect(report.verification).toBe("not run (ferry:verification.enabled is false)");
-    expect(report.dumpObject).toBe("kept at s3://ferry-abc123/runs/run-1/dump.sql.zst");
+    expect(report.dumpObject).toBe("removed: s3://ferry-abc123/runs/run-1/dump.sql.zst");
   });
 });
 

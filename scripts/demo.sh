@@ -1,0 +1,85 @@
+#!/bin/sh
+# ferry's main job on the local default stack (dev): builds what is missing, starts the local
+# cluster and the source database and object store, and runs `pulumi up` of the dev stack, then
+# prints the migration report. `scripts/demo.sh down` destroys the stack (the data volume is kept)
+# and stops everything.
+#
+# The local cluster's node is simulated by kwok: the dump runs for real on this machine and lands
+# in MinIO, but the pods of the import, verification and read/write test do not run.
+set -eu
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+project="$repo/.ferry/project"
+secrets="$repo/.ferry/dev-secrets"
+
+say() { printf '\nferry demo: %s\n' "$*" >&2; }
+
+pulumi_env() {
+  tools_path=$(sh scripts/tools.sh)
+  engine=$(sh scripts/toolchain.sh)
+  PATH="$engine:$tools_path:$PATH"
+  PULUMI_HOME="$repo/.ferry/pulumi-home"
+  PULUMI_BACKEND_URL="file://$repo/.ferry/state"
+  PULUMI_CONFIG_PASSPHRASE_FILE="$secrets/passphrase"
+  PULUMI_SKIP_UPDATE_CHECK=true
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  export PATH PULUMI_HOME PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE_FILE PULUMI_SKIP_UPDATE_CHECK \
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
+  (umask 077 && mkdir -p "$secrets" "$repo/.ferry/state")
+  [ -s "$secrets/passphrase" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secrets/passphrase")
+}
+
+# The stack runs from a linked copy of the project, so its stack file (with the encryption salt
+# and encrypted secrets) lives under .ferry and never in the repo's Pulumi.dev.yaml.
+prepare_project() {
+  mkdir -p "$project"
+  for entry in Pulumi.yaml index.ts components charts node_modules package.json tsconfig.json; do
+    [ -e "$project/$entry" ] || ln -s "$repo/$entry" "$project/$entry"
+  done
+  [ -e "$project/.ferry" ] || ln -s .. "$project/.ferry"
+  salt=$(sed -n 's/^encryptionsalt: //p' "$project/Pulumi.dev.yaml" 2>/dev/null || true)
+  cp Pulumi.dev.yaml "$project/Pulumi.dev.yaml"
+  [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"$project/Pulumi.dev.yaml"
+  cd "$project"
+  pulumi stack select dev --create --non-interactive >/dev/null
+  for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
+    pulumi config set --secret "$key" <"$secrets/$key" >/dev/null
+  done
+}
+
+up() {
+  started=$(date +%s)
+  say "installing and building what is missing (cached after the first run)"
+  pulumi_env
+  say "starting the local cluster"
+  sh scripts/cluster.sh up
+  say "starting the source database and the object store"
+  sh scripts/devenv.sh up
+  prepare_project
+  say "pulumi up of the dev stack"
+  pulumi up --yes --non-interactive --stack dev
+  say "the migration report"
+  pulumi stack output report --json --stack dev
+  say "done in $(($(date +%s) - started))s. The node is simulated (kwok): the dump ran and is in MinIO, the import, verification and read/write pods did not run. Explore with: kubectl --kubeconfig .ferry/kubeconfig get all -n ferry; remove with: npm run demo -- down"
+}
+
+down() {
+  pulumi_env
+  if [ -d "$project" ]; then
+    prepare_project
+    say "pulumi destroy of the dev stack (the data volume and its namespace are kept)"
+    pulumi destroy --yes --non-interactive --stack dev
+  fi
+  cd "$repo"
+  sh scripts/devenv.sh down
+  sh scripts/cluster.sh down
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  *)
+    echo "usage: scripts/demo.sh [up | down]" >&2
+    exit 2
+    ;;
+esac
