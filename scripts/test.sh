@@ -1,7 +1,8 @@
 #!/bin/sh
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
 # typecheck, the unit tests (Pulumi mocks), the data-plane tests (real MariaDB, MinIO and mc)
-# and the engine tests (the real Pulumi CLI built by scripts/toolchain.sh).
+# the engine tests (the real Pulumi CLI built by scripts/toolchain.sh) and the end-to-end test of
+# the dev stack on a local Kubernetes API (scripts/cluster.sh; its node is simulated by kwok).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ step "building the Pulumi engine and providers"
 FERRY_PULUMI_BIN=$(sh scripts/toolchain.sh)
 PULUMI_HOME="$(pwd)/.ferry/pulumi-home"
 export FERRY_PULUMI_BIN PULUMI_HOME
+
+step "building the local cluster's programs"
+sh scripts/cluster-tools.sh >/dev/null
 
 step "lint: eslint, prettier, shellcheck"
 npx eslint .

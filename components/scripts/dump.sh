@@ -162,17 +162,26 @@ printf "SELECT 'finished';\nCOMMIT;\n" >&3
 
 wait "$pipeline_pid" || true
 wait "$sha_pid" "$bytes_pid" "$sqlbytes_pid" || true
-for stage in dump tee-sql compress tee upload; do
+# The root cause is the failing stage nearest the end that did not just die of a broken pipe
+# (exit 141): when the upload fails, every stage before it gets SIGPIPE.
+failed_stage=
+for stage in upload tee compress tee-sql dump; do
   rc=$(cat "$FERRY_WORK/$stage.rc" 2>/dev/null || echo missing)
-  if [ "$rc" != 0 ]; then
-    mc_run rm "ferry/$S3_BUCKET/$OBJECT" >/dev/null 2>&1 || true
-    case "$stage" in
-      dump) die "the dump failed (exit $rc): $(tail -n 3 "$FERRY_WORK/dump.err")" ;;
-      upload) die "the upload to s3://$S3_BUCKET/$OBJECT failed (exit $rc): $(tail -n 3 "$FERRY_WORK/upload.err")" ;;
-      *) die "the $stage stage of the dump pipeline failed (exit $rc)" ;;
-    esac
+  [ "$rc" = 0 ] && continue
+  if [ -z "$failed_stage" ] || [ "$failed_rc" = 141 ]; then
+    [ "$rc" = 141 ] && [ -n "$failed_stage" ] && continue
+    failed_stage=$stage
+    failed_rc=$rc
   fi
 done
+if [ -n "$failed_stage" ]; then
+  mc_run rm "ferry/$S3_BUCKET/$OBJECT" >/dev/null 2>&1 || true
+  case "$failed_stage" in
+    dump) die "the dump failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/dump.err")" ;;
+    upload) die "the upload to s3://$S3_BUCKET/$OBJECT failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/upload.err")" ;;
+    *) die "the $failed_stage stage of the dump pipeline failed (exit $failed_rc)" ;;
+  esac
+fi
 wait_for_line finished 36000
 exec 3>&-
 wait "$STATS_PID" || true

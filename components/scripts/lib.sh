@@ -95,6 +95,8 @@ write_mc_config() {
   cat >"$1/config.json" <<MCCONFIG
 {"version": "10", "aliases": {"ferry": {"url": "$(escape_quoted "$S3_ENDPOINT")", "accessKey": "$(escape_quoted "$S3_ACCESS_KEY")", "secretKey": "$(escape_quoted "$mc_secret")", "api": "S3v4", "path": "auto"}}}
 MCCONFIG
+  command -v "${MC_BIN:-mc}" >/dev/null 2>&1 ||
+    die "the object-store client mc is not on PATH (install it, or set MC_BIN to its path)"
   MC_FLAGS="--config-dir $1 --quiet --no-color"
   if [ "${S3_INSECURE:-false}" = true ]; then MC_FLAGS="$MC_FLAGS --insecure"; fi
 }
