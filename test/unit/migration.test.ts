@@ -173,7 +173,7 @@ describe("the whole graph", () => {
   it("reports only what the bucket holds: no verification result means nothing was verified", () => {
     const report = migrationModule.summarize(
       configFrom(rawConfig("local")),
-      { manifest: sampleManifest as any, verification: null, dumpObjectPresent: true },
+      { manifest: sampleManifest, verification: null, dumpObjectPresent: true },
       { bucket: "b", storageClass: "c", namespace: "n", service: "s", pvc: "p" },
     );
     expect(report.verification).toBe(
