@@ -14,6 +14,19 @@ repo=$(pwd)
 
 say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
 
+# A machine that already has a Pulumi CLI (with its Node.js host) no older than ours uses it:
+# FERRY_USE_INSTALLED_PULUMI=false turns that off.
+installed_cli=
+if [ "${FERRY_USE_INSTALLED_PULUMI:-true}" = true ] && command -v pulumi >/dev/null 2>&1 &&
+  command -v pulumi-language-nodejs >/dev/null 2>&1; then
+  installed_version=$(pulumi version 2>/dev/null | sed 's/^v//')
+  oldest=$(printf '%s\n%s\n' "$installed_version" "${PULUMI_VERSION#v}" | sort -V | head -n 1)
+  if [ -n "$installed_version" ] && [ "$oldest" = "${PULUMI_VERSION#v}" ]; then
+    installed_cli=$(dirname "$(command -v pulumi)")
+    say "using the installed Pulumi CLI $installed_version at $installed_cli"
+  fi
+fi
+
 # The CLI and the language host, from tools/go.mod; the key includes the host's source digest.
 # The command and minio providers are ferry's own too (tools/cmd/pulumi-resource-*), for the same
 # reason: their modules are not served.
@@ -83,4 +96,8 @@ install_plugin() {
 install_plugin command "$COMMAND_PLUGIN_VERSION" "$engine/providers/pulumi-resource-command"
 install_plugin minio "$MINIO_PLUGIN_VERSION" "$engine/providers/pulumi-resource-minio"
 install_plugin kubernetes "$KUBERNETES_PLUGIN_VERSION" "$kubernetes/pulumi-resource-kubernetes"
-printf '%s\n' "$engine"
+if [ -n "$installed_cli" ]; then
+  printf '%s\n' "$installed_cli"
+else
+  printf '%s\n' "$engine"
+fi

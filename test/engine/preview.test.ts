@@ -92,9 +92,10 @@ afterAll(() => {
 });
 
 describe("the real engine", () => {
-  it("runs on the CLI and language host ferry builds", () => {
-    const version = pulumi(["version"]);
-    expect(version.output.trim()).toBe("v3.259.0");
+  it("runs on a Pulumi CLI no older than the one ferry pins", () => {
+    const version = pulumi(["version"]).output.trim();
+    expect(version).toMatch(/^v3\.[0-9]+\.[0-9]+$/);
+    expect(Number(version.split(".")[1])).toBeGreaterThanOrEqual(259);
   });
 
   it("fails preview on a bad value, naming the key and the fix, before any resource", () => {
