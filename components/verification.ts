@@ -20,20 +20,16 @@ export interface VerificationArgs {
  * probe writes, syncs and reads back a file on a fresh volume of the new class.
  */
 export class Verification extends pulumi.ComponentResource {
-  /** The resources later steps wait for. */
-  public readonly gate: pulumi.Resource[];
-  public readonly verifiedData: boolean;
   public readonly readWriteDeploymentName: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: VerificationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Verification", name, {}, opts);
     const { context } = args;
     const childOpts = { parent: this, provider: context.provider };
-    this.gate = [];
 
     if (args.verifyData) {
       // A mismatch fails this Job, and with it the pulumi up.
-      const job = new k8s.batch.v1.Job(
+      new k8s.batch.v1.Job(
         `${name}-job`,
         dataPlaneJob({
           name: `ferry-verify-${context.runId}`,
@@ -55,7 +51,6 @@ export class Verification extends pulumi.ComponentResource {
           deleteBeforeReplace: true,
         },
       );
-      this.gate.push(job);
     }
 
     let readWriteDeploymentName: pulumi.Output<string | undefined> = pulumi.output(undefined);
@@ -84,11 +79,9 @@ export class Verification extends pulumi.ComponentResource {
         },
         { ...childOpts, customTimeouts: { create: "10m", update: "10m" } },
       );
-      this.gate.push(deployment);
       readWriteDeploymentName = deployment.metadata.name;
     }
 
-    this.verifiedData = args.verifyData;
     this.readWriteDeploymentName = readWriteDeploymentName;
     this.registerOutputs({ readWriteDeploymentName: this.readWriteDeploymentName });
   }
