@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
 
 /**
  * The dev stack end to end on the real engine, the providers ferry builds and a real Kubernetes
@@ -12,26 +12,16 @@ import { parse, stringify } from "yaml";
  * report must say that nothing was verified.
  */
 
-const repoRoot = path.join(__dirname, "..", "..");
 const secretsDir = path.join(repoRoot, ".ferry", "dev-secrets");
 const kubeconfig = path.join(repoRoot, ".ferry", "kubeconfig");
 const namespace = "ferry-e2e";
-let work: string;
-let project: string;
+let workspace: EngineWorkspace;
 let stackFile: string;
-let env: NodeJS.ProcessEnv;
 let kubectlBin: string;
 let startedHere = false;
 
 function pulumi(args: string[], input?: string) {
-  const result = spawnSync("pulumi", [...args, "--stack", "e2e", "--non-interactive"], {
-    cwd: project,
-    env,
-    input,
-    encoding: "utf8",
-    timeout: 600_000,
-  });
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+  return workspace.pulumi([...args, "--stack", "e2e"], input);
 }
 
 function kubectl(args: string[]) {
@@ -71,34 +61,10 @@ beforeAll(() => {
   );
   kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
 
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-"));
-  fs.mkdirSync(path.join(work, "state"));
-  project = path.join(work, "project");
-  fs.mkdirSync(project);
-  for (const entry of [
-    "Pulumi.yaml",
-    "index.ts",
-    "components",
-    "charts",
-    "node_modules",
-    "package.json",
-    "tsconfig.json",
-    ".ferry",
-  ]) {
-    fs.symlinkSync(path.join(repoRoot, entry), path.join(project, entry));
-  }
-  env = {
-    ...process.env,
-    PATH: `${bin}:${process.env.PATH}`,
-    PULUMI_HOME: path.join(repoRoot, ".ferry", "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "ferry-e2e",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
+  workspace = engineWorkspace("e2e", [".ferry"]);
   const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
   dev.config["ferry:destination"].namespace = namespace;
-  stackFile = path.join(work, "Pulumi.e2e.yaml");
+  stackFile = path.join(workspace.work, "Pulumi.e2e.yaml");
   fs.writeFileSync(stackFile, stringify(dev));
   const init = pulumi(["stack", "init"]);
   expect(init.status, init.output).toBe(0);
@@ -111,9 +77,9 @@ beforeAll(() => {
 }, 900_000);
 
 afterAll(() => {
-  if (project) pulumi(["destroy", "--yes", "--config-file", stackFile]);
+  if (workspace) pulumi(["destroy", "--yes", "--config-file", stackFile]);
   kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
-  if (work) fs.rmSync(work, { recursive: true, force: true });
+  if (workspace) fs.rmSync(workspace.work, { recursive: true, force: true });
   if (startedHere) {
     execFileSync("sh", ["scripts/devenv.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
     execFileSync("sh", ["scripts/cluster.sh", "down"], { cwd: repoRoot, stdio: "inherit" });

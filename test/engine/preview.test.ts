@@ -1,29 +1,18 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { engineWorkspace, repoRoot, type EngineWorkspace } from "./workspace";
 
 /**
  * ferry's configuration checks as the real Pulumi engine runs them: the CLI and language host built
  * by scripts/toolchain.sh, a file backend in a temporary directory, nothing from the network.
  */
 
-const repoRoot = path.join(__dirname, "..", "..");
-let work: string;
-let project: string;
-let env: NodeJS.ProcessEnv;
+let workspace: EngineWorkspace;
 
 function pulumi(args: string[], input?: string) {
-  const result = spawnSync("pulumi", [...args, "--non-interactive"], {
-    cwd: project,
-    env,
-    input,
-    encoding: "utf8",
-    timeout: 240_000,
-  });
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+  return workspace.pulumi(args, input);
 }
 
 /** A stack file made from the dev stack with one change, its secrets set through the CLI. */
@@ -34,7 +23,7 @@ function stackFile(
 ): string {
   const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
   change(dev.config);
-  const file = path.join(work, `Pulumi.${name}.yaml`);
+  const file = path.join(workspace.work, `Pulumi.${name}.yaml`);
   fs.writeFileSync(file, stringify(dev));
   for (const [key, value] of Object.entries(secrets)) {
     const set = pulumi(
@@ -53,42 +42,13 @@ const allSecrets = {
 };
 
 beforeAll(() => {
-  const bin = process.env.FERRY_PULUMI_BIN;
-  if (!bin)
-    throw new Error(
-      "FERRY_PULUMI_BIN is not set: run the tests with npm test, which builds the engine",
-    );
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-engine-"));
-  fs.mkdirSync(path.join(work, "state"));
-  // The project is linked into the work directory, so the stack's files never land in the repo.
-  project = path.join(work, "project");
-  fs.mkdirSync(project);
-  for (const entry of [
-    "Pulumi.yaml",
-    "index.ts",
-    "components",
-    "charts",
-    "node_modules",
-    "package.json",
-    "tsconfig.json",
-  ]) {
-    fs.symlinkSync(path.join(repoRoot, entry), path.join(project, entry));
-  }
-  env = {
-    ...process.env,
-    PATH: `${bin}:${process.env.PATH}`,
-    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(repoRoot, ".ferry", "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "ferry-engine-test",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
+  workspace = engineWorkspace("engine");
   const init = pulumi(["stack", "init", "enginetest"]);
   expect(init.status, init.output).toBe(0);
 });
 
 afterAll(() => {
-  if (work) fs.rmSync(work, { recursive: true, force: true });
+  if (workspace) fs.rmSync(workspace.work, { recursive: true, force: true });
 });
 
 describe("the real engine", () => {
