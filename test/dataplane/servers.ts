@@ -58,7 +58,7 @@ export class MariaDb {
     return path.join(this.dir, "mysqld.sock");
   }
 
-  static async start(name: string): Promise<MariaDb> {
+  static async start(name: string, fixedPort?: number): Promise<MariaDb> {
     requireTool("mariadbd");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-`));
     const data = path.join(dir, "data");
@@ -74,7 +74,7 @@ export class MariaDb {
       { encoding: "utf8" },
     );
     if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const process = spawn(
       "mariadbd",
       [

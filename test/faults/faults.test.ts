@@ -1,0 +1,192 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bucketPolicyDocument } from "../../components/objectStore";
+import { MariaDb, Minio, runScript, secretFile } from "../dataplane/servers";
+
+/**
+ * Faults injected into real runs of the data plane. Each case asserts a clear error naming the
+ * cause, nothing partial presented as complete, and that running again completes the migration.
+ */
+
+const sourcePassword = `fault-src-${Math.random().toString(36).slice(2)}`;
+const destinationPassword = `fault-dst-${Math.random().toString(36).slice(2)}`;
+const dataPlaneSecret = `fault-dp-${Math.random().toString(36).slice(2)}`;
+const bucket = "ferry-faults";
+let source: MariaDb;
+let destination: MariaDb;
+let minio: Minio;
+let secretsDir: string;
+
+function objectStoreEnv(): Record<string, string> {
+  return {
+    S3_ENDPOINT: minio.url,
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY: "ferry-dp",
+    S3_SECRET_KEY_FILE: path.join(secretsDir, "s3-secret-key"),
+  };
+}
+
+function dumpEnv(runId: string): Record<string, string> {
+  return {
+    ...objectStoreEnv(),
+    SOURCE_HOST: "127.0.0.1",
+    SOURCE_PORT: String(source.port),
+    SOURCE_USER: "dumper",
+    SOURCE_PASSWORD_FILE: path.join(secretsDir, "source-password"),
+    DATABASES: "bulk",
+    RUN_ID: runId,
+    COMPRESSION: "zstd",
+  };
+}
+
+function destinationEnv(runId: string, port = destination.port): Record<string, string> {
+  return {
+    ...objectStoreEnv(),
+    DEST_HOST: "127.0.0.1",
+    DEST_PORT: String(port),
+    DEST_USER: "ferry_root",
+    DEST_PASSWORD_FILE: path.join(secretsDir, "root-password"),
+    RUN_ID: runId,
+    WAIT_SECONDS: "90",
+    PROGRESS_SECONDS: "2",
+  };
+}
+
+function objectExists(key: string): boolean {
+  return minio.mc(["stat", `admin/${bucket}/${key}`]).status === 0;
+}
+
+/** Calls `act` once a process whose command line starts with `prefix` and holds `part` runs. */
+async function whenRunning(
+  prefix: string,
+  part: string,
+  act: (pid: number) => void | Promise<void>,
+): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (cmdline.startsWith(prefix) && cmdline.includes(part)) {
+          await act(Number(pid));
+          return true;
+        }
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function migrateCleanly(runId: string): Promise<void> {
+  const dump = await runScript("dump.sh", dumpEnv(runId));
+  expect(dump.status, dump.stderr).toBe(0);
+  const imported = await runScript("import.sh", destinationEnv(runId));
+  expect(imported.status, imported.stderr).toBe(0);
+  const verified = await runScript("verify.sh", destinationEnv(runId));
+  expect(verified.status, verified.stderr).toBe(0);
+  expect(destination.must("SELECT COUNT(*) FROM bulk.payloads").trim()).toBe(
+    source.must("SELECT COUNT(*) FROM bulk.payloads").trim(),
+  );
+}
+
+beforeAll(async () => {
+  [source, destination, minio] = await Promise.all([
+    MariaDb.start("fault-source"),
+    MariaDb.start("fault-destination"),
+    Minio.start(),
+  ]);
+  secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-fault-secrets-"));
+  secretFile(secretsDir, "source-password", sourcePassword);
+  secretFile(secretsDir, "root-password", destinationPassword);
+  secretFile(secretsDir, "s3-secret-key", dataPlaneSecret);
+  // Random bytes do not compress: the upload takes long enough to be interrupted.
+  source.must(
+    `CREATE DATABASE bulk;
+     CREATE TABLE bulk.payloads (id INT PRIMARY KEY, payload VARBINARY(512)) ENGINE=InnoDB;
+     INSERT INTO bulk.payloads SELECT seq, RANDOM_BYTES(512) FROM seq_1_to_200000;
+     CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${sourcePassword}';
+     GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`,
+    "mysql",
+  );
+  destination.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
+    GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+  minio.mustMc(["mb", `admin/${bucket}`]);
+  const policyFile = path.join(secretsDir, "policy.json");
+  fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
+  minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", dataPlaneSecret]);
+  minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
+  minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), destination?.stop(), minio?.stop()]);
+  if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
+});
+
+describe("fault matrix", () => {
+  it("upload killed mid-stream: the dump fails naming the upload, leaves no manifest, and a re-run completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    const dumping = runScript("dump.sh", dumpEnv("upload-killed"));
+    const killed = await whenRunning("mc\0", "\0pipe\0", async (pid) => {
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(pid, "SIGKILL");
+    });
+    expect(killed).toBe(true);
+    const dump = await dumping;
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toContain(
+      "the upload to s3://ferry-faults/runs/upload-killed/dump.sql.zst failed (exit 137)",
+    );
+    expect(objectExists("runs/upload-killed/manifest.json")).toBe(false);
+    const refused = await runScript("import.sh", destinationEnv("upload-killed"));
+    expect(refused.stderr).toContain("the dump of run upload-killed never completed");
+    await migrateCleanly("upload-killed");
+  }, 240_000);
+
+  it("object store stopped and restarted mid-upload: a clear error, no manifest, and a re-run completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    const dumping = runScript("dump.sh", dumpEnv("store-restarted"));
+    const interrupted = await whenRunning("mc\0", "\0pipe\0", async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      await minio.pause();
+    });
+    expect(interrupted).toBe(true);
+    const dump = await dumping;
+    await minio.resume();
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toMatch(
+      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-restarted\/dump\.sql\.zst failed/,
+    );
+    expect(objectExists("runs/store-restarted/manifest.json")).toBe(false);
+    await migrateCleanly("store-restarted");
+  }, 240_000);
+
+  it("destination not accepting connections at first: the import waits, logs progress, then completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    const dump = await runScript("dump.sh", dumpEnv("late-destination"));
+    expect(dump.status, dump.stderr).toBe(0);
+    // A second server that starts only after the import began waiting for it.
+    const { freePort } = await import("../dataplane/servers");
+    const port = await freePort();
+    const importing = runScript("import.sh", destinationEnv("late-destination", port));
+    await new Promise((r) => setTimeout(r, 4000));
+    const late = await MariaDb.start("late-destination", port);
+    try {
+      late.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
+        GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+      const imported = await importing;
+      expect(imported.status, imported.stderr).toBe(0);
+      expect(imported.stderr).toMatch(
+        /waiting for the destination database at 127\.0\.0\.1:[0-9]+ \([0-9]+s\)/,
+      );
+      expect(late.must("SELECT COUNT(*) FROM bulk.payloads").trim()).toBe("200000");
+    } finally {
+      await late.stop();
+    }
+  }, 240_000);
+});
