@@ -123,6 +123,33 @@ describe("the dev stack on a real API server", () => {
     ).toEqual(expect.arrayContaining([expect.stringMatching(/^job\.batch\/ferry-import-e2e-/)]));
   });
 
+  it("keeps every secret out of the state file, the stack file and the cluster's pod specs", () => {
+    const secrets = ["sourcePassword", "destinationRootPassword", "objectStoreSecretKey"].map(
+      (key) => fs.readFileSync(path.join(secretsDir, key), "utf8"),
+    );
+    const stateFiles = fs
+      .readdirSync(path.join(workspace.work, "state"), { recursive: true, encoding: "utf8" })
+      .map((file) => path.join(workspace.work, "state", file))
+      .filter((file) => fs.statSync(file).isFile());
+    expect(stateFiles.some((file) => file.endsWith("e2e.json"))).toBe(true);
+    const pods = kubectl([
+      "get",
+      "pods,jobs,deployments,configmaps",
+      "-n",
+      namespace,
+      "-o",
+      "yaml",
+    ]).stdout;
+    expect(pods).toContain("ferry-import-");
+    for (const text of [
+      ...stateFiles.map((file) => fs.readFileSync(file, "utf8")),
+      fs.readFileSync(stackFile, "utf8"),
+      pods,
+    ]) {
+      for (const secret of secrets) expect(text.includes(secret)).toBe(false);
+    }
+  });
+
   it("finds nothing to change on a second preview", () => {
     const preview = pulumi(["preview", "--expect-no-changes", "--config-file", stackFile]);
     expect(preview.status, preview.output).toBe(0);
