@@ -130,11 +130,14 @@ PROGRESS_PID=$!
 mkfifo "$FERRY_WORK/sha.fifo"
 sha256sum <"$FERRY_WORK/sha.fifo" >"$FERRY_WORK/sha.out" &
 sha_pid=$!
+# A stage that fails drains the rest of its input, so the object is always read to its end and
+# its sha256 always describes the whole object: a damaged dump is then told apart from a
+# destination that refused it, whichever failed first.
 { rc=0; mc_run cat "ferry/$S3_BUCKET/$object" 2>"$FERRY_WORK/download.err" || rc=$?; echo "$rc" >"$FERRY_WORK/download.rc"; } |
   { rc=0; tee "$FERRY_WORK/sha.fifo" || rc=$?; echo "$rc" >"$FERRY_WORK/tee.rc"; } |
-  { rc=0; decompress 2>"$FERRY_WORK/decompress.err" || rc=$?; echo "$rc" >"$FERRY_WORK/decompress.rc"; } |
+  { rc=0; decompress 2>"$FERRY_WORK/decompress.err" || rc=$?; echo "$rc" >"$FERRY_WORK/decompress.rc"; cat >/dev/null; } |
   definers |
-  { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$FERRY_WORK/import.err" || rc=$?; echo "$rc" >"$FERRY_WORK/import.rc"; }
+  { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$FERRY_WORK/import.err" || rc=$?; echo "$rc" >"$FERRY_WORK/import.rc"; cat >/dev/null; }
 wait "$sha_pid" || true
 kill "$PROGRESS_PID" 2>/dev/null || true
 PROGRESS_PID=
@@ -150,7 +153,7 @@ if [ "$(cat "$FERRY_WORK/decompress.rc")" != 0 ]; then
   fail_import "decompressing the dump failed: $(tail -n 2 "$FERRY_WORK/decompress.err")."
 fi
 if [ "$(cat "$FERRY_WORK/import.rc")" != 0 ]; then
-  fail_import "the destination rejected the import: $(tail -n 3 "$FERRY_WORK/import.err")."
+  fail_import "the destination rejected the import: $(grep '^ERROR' "$FERRY_WORK/import.err" | tail -n 1 || tail -n 1 "$FERRY_WORK/import.err")."
 fi
 sql "$CNF" -e "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = '$RUN_ID'"
 log "imported run $RUN_ID: $table_count tables of $databases in $(($(date +%s) - import_started))s, sha256 $actual_sha verified"

@@ -58,10 +58,14 @@ export class MariaDb {
     return path.join(this.dir, "mysqld.sock");
   }
 
-  static async start(name: string, fixedPort?: number): Promise<MariaDb> {
+  /**
+   * Starts a server. `fixedPort` replaces the random port; `dataDir` puts the data files elsewhere
+   * (a small filesystem, for a disk-full test).
+   */
+  static async start(name: string, fixedPort?: number, dataDir?: string): Promise<MariaDb> {
     requireTool("mariadbd");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-`));
-    const data = path.join(dir, "data");
+    const data = dataDir ?? path.join(dir, "data");
     const install = spawnSync(
       "mariadb-install-db",
       [
@@ -70,6 +74,7 @@ export class MariaDb {
         "--auth-root-authentication-method=socket",
         "--skip-test-db",
         "--user=root",
+        "--innodb-log-file-size=16M",
       ],
       { encoding: "utf8" },
     );
@@ -87,6 +92,7 @@ export class MariaDb {
         `--log-bin=${path.join(dir, "binlog")}`,
         "--server-id=1",
         "--innodb-buffer-pool-size=64M",
+        "--innodb-log-file-size=16M",
         "--character-set-server=utf8mb4",
         `--log-error=${path.join(dir, "error.log")}`,
       ],

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -189,4 +190,40 @@ describe("fault matrix", () => {
       await late.stop();
     }
   }, 240_000);
+
+  it("destination disk full during import: a clear error, the partial import removed, and a re-run completes", async () => {
+    const dump = await runScript("dump.sh", dumpEnv("disk-full"));
+    expect(dump.status, dump.stderr).toBe(0);
+    // A destination whose data lives on a 70 MiB filesystem; the data needs about twice that.
+    const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-small-disk-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=70m", "tmpfs", mountPoint]);
+    let small: MariaDb | undefined;
+    try {
+      small = await MariaDb.start("small-disk", undefined, path.join(mountPoint, "data"));
+      small.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
+        GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+      const full = await runScript("import.sh", destinationEnv("disk-full", small.port));
+      expect(full.status).not.toBe(0);
+      expect(full.stderr).toMatch(
+        /the destination rejected the import: .*(is full|No space left|Disk full|errno: 28)/i,
+      );
+      expect(full.stderr).toContain(
+        "The partial import was removed; the destination is empty again.",
+      );
+      expect(
+        small
+          .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bulk'")
+          .trim(),
+      ).toBe("0");
+      // More room, the same run: it completes.
+      execFileSync("mount", ["-o", "remount,size=400m", mountPoint]);
+      const retried = await runScript("import.sh", destinationEnv("disk-full", small.port));
+      expect(retried.status, retried.stderr).toBe(0);
+      expect(small.must("SELECT COUNT(*) FROM bulk.payloads").trim()).toBe("200000");
+    } finally {
+      await small?.stop();
+      execFileSync("umount", [mountPoint]);
+      fs.rmSync(mountPoint, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
