@@ -33,6 +33,7 @@ OBJECT="runs/$RUN_ID/dump.sql.$EXT"
 make_work_dir
 STATS_PID=
 cleanup() {
+  release_lock
   exec 3>&- 2>/dev/null || true
   [ -z "$STATS_PID" ] || kill "$STATS_PID" 2>/dev/null || true
   rm -rf "$FERRY_WORK"
@@ -56,6 +57,9 @@ log "connecting to $SOURCE_HOST:$SOURCE_PORT as $SOURCE_USER"
 if ! server_version=$(sql "$CNF" -e 'SELECT VERSION()' 2>"$FERRY_WORK/connect.err"); then
   die "$(explain_sql_error "$FERRY_WORK/connect.err" "the source database" "ferry:source")"
 fi
+# Two dumps of one run would race for the same objects: the second one stops here.
+hold_lock "$CNF" "ferry-dump-$RUN_ID" ||
+  die "another dump of run $RUN_ID is in progress on this source; wait for it to finish (its manifest then makes this run a no-op)"
 for database in $DATABASES; do
   found=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$database'")
   [ "$found" = 1 ] || die "database '$database' does not exist on the source; fix ferry:source.databases"

@@ -19,6 +19,7 @@ OVERWRITE=${OVERWRITE:-false}
 make_work_dir
 PROGRESS_PID=
 cleanup() {
+  release_lock
   [ -z "$PROGRESS_PID" ] || kill "$PROGRESS_PID" 2>/dev/null || true
   rm -rf "$FERRY_WORK"
 }
@@ -43,6 +44,10 @@ until sql "$CNF" -e 'SELECT 1' >/dev/null 2>"$FERRY_WORK/connect.err"; do
   log "waiting for the destination database at $DEST_HOST:$DEST_PORT (${elapsed}s)"
   sleep 3
 done
+
+# One import at a time into a destination: two would judge each other's tables as "not empty".
+hold_lock "$CNF" "ferry-import" ||
+  die "another ferry import into $DEST_HOST:$DEST_PORT is in progress; wait for it to finish, then run again"
 
 MANIFEST="$FERRY_WORK/manifest.json"
 fetch_manifest "$MANIFEST"

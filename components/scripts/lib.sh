@@ -75,6 +75,30 @@ sql() {
   "$SQL_CLIENT" --defaults-extra-file="$sql_cnf" --batch --skip-column-names "$@"
 }
 
+# hold_lock CNF NAME: takes the server-wide named lock NAME in a session that stays open until the
+# script exits (release_lock, or the exit itself); fails when another session holds it.
+hold_lock() {
+  mkfifo "$FERRY_WORK/lock.in"
+  sql "$1" --unbuffered <"$FERRY_WORK/lock.in" >"$FERRY_WORK/lock.out" 2>"$FERRY_WORK/lock.err" &
+  LOCK_PID=$!
+  exec 4>"$FERRY_WORK/lock.in"
+  # A few seconds' grace: a run that just ended may not have closed its session yet.
+  printf "SELECT GET_LOCK('%s', 5);\n" "$2" >&4
+  lock_waited=0
+  until [ -s "$FERRY_WORK/lock.out" ]; do
+    kill -0 "$LOCK_PID" 2>/dev/null || return 1
+    sleep 0.1
+    lock_waited=$((lock_waited + 1))
+    [ "$lock_waited" -lt 600 ] || return 1
+  done
+  [ "$(cat "$FERRY_WORK/lock.out")" = 1 ]
+}
+
+release_lock() {
+  exec 4>&- 2>/dev/null || true
+  [ -z "${LOCK_PID:-}" ] || kill "$LOCK_PID" 2>/dev/null || true
+}
+
 # explain_sql_error FILE ROLE KEY: turns a client error into a sentence that names the config to fix.
 explain_sql_error() {
   sql_error=$(tail -n 3 "$1" 2>/dev/null)

@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -83,6 +83,16 @@ async function whenRunning(
   return false;
 }
 
+/** Waits until some session holds the named lock on the server. */
+async function lockTaken(server: MariaDb, name: string): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.must(`SELECT IS_USED_LOCK('${name}') IS NOT NULL`).trim() === "1") return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 async function migrateCleanly(runId: string): Promise<void> {
   const dump = await runScript("dump.sh", dumpEnv(runId));
   expect(dump.status, dump.stderr).toBe(0);
@@ -133,7 +143,7 @@ describe("fault matrix", () => {
   it("upload killed mid-stream: the dump fails naming the upload, leaves no manifest, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dumping = runScript("dump.sh", dumpEnv("upload-killed"));
-    const killed = await whenRunning("mc\0", "\0pipe\0", async (pid) => {
+    const killed = await whenRunning("mc\0", "ferry-faults/runs/upload-killed/", async (pid) => {
       await new Promise((r) => setTimeout(r, 300));
       process.kill(pid, "SIGKILL");
     });
@@ -152,10 +162,14 @@ describe("fault matrix", () => {
   it("object store stopped and restarted mid-upload: a clear error, no manifest, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dumping = runScript("dump.sh", dumpEnv("store-restarted"));
-    const interrupted = await whenRunning("mc\0", "\0pipe\0", async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      await minio.pause();
-    });
+    const interrupted = await whenRunning(
+      "mc\0",
+      "ferry-faults/runs/store-restarted/",
+      async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        await minio.pause();
+      },
+    );
     expect(interrupted).toBe(true);
     const dump = await dumping;
     await minio.resume();
@@ -226,4 +240,40 @@ describe("fault matrix", () => {
       fs.rmSync(mountPoint, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it("a second run while one is in progress: refused with the reason; once the first ends, it completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    // A run in progress holds its locks for as long as it works; this session holds them instead,
+    // so the second run meets them whatever the speed of this machine.
+    const holdLock = (server: MariaDb, name: string) =>
+      spawn("mariadb", [
+        "--no-defaults",
+        `--socket=${server.socket}`,
+        "-uroot",
+        "-e",
+        `SELECT GET_LOCK('${name}', 0); SELECT SLEEP(60)`,
+      ]);
+    const dumpHolder = holdLock(source, "ferry-dump-concurrent");
+    expect(await lockTaken(source, "ferry-dump-concurrent")).toBe(true);
+    const second = await runScript("dump.sh", dumpEnv("concurrent"));
+    dumpHolder.kill();
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toContain("another dump of run concurrent is in progress on this source");
+    expect(objectExists("runs/concurrent/manifest.json")).toBe(false);
+
+    const dump = await runScript("dump.sh", dumpEnv("concurrent"));
+    expect(dump.status, dump.stderr).toBe(0);
+    const importHolder = holdLock(destination, "ferry-import");
+    expect(await lockTaken(destination, "ferry-import")).toBe(true);
+    const rival = await runScript("import.sh", destinationEnv("concurrent"));
+    importHolder.kill();
+    expect(rival.status).not.toBe(0);
+    expect(rival.stderr).toContain("another ferry import into 127.0.0.1:");
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bulk'")
+        .trim(),
+    ).toBe("0");
+    await migrateCleanly("concurrent");
+  }, 240_000);
 });
