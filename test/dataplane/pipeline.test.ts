@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { bucketPolicyDocument } from "../../components/objectStore";
-import { MariaDb, Minio, runScript, secretFile, type ScriptRun } from "./servers";
+import { descendsFrom, MariaDb, Minio, runScript, secretFile, type ScriptRun } from "./servers";
 
 /**
  * The data-plane scripts against a real MariaDB source, a real MariaDB destination and a real
@@ -23,8 +23,12 @@ let minio: Minio;
 let secretsDir: string;
 const outputs: ScriptRun[] = [];
 
-async function run(script: string, env: Record<string, string>): Promise<ScriptRun> {
-  const result = await runScript(script, env);
+async function run(
+  script: string,
+  env: Record<string, string>,
+  onStart?: (pid: number) => void,
+): Promise<ScriptRun> {
+  const result = await runScript(script, env, onStart);
   outputs.push(result);
   return result;
 }
@@ -343,8 +347,13 @@ describe("refusals", () => {
       INSERT IGNORE INTO bulk.rows_of_data SELECT seq, REPEAT(MD5(seq), 7) FROM seq_1_to_400000;`,
       "mysql",
     );
-    const dumping = run("dump.sh", { ...dumpEnv("killed", "bulk"), COMPRESSION: "gzip" });
-    // Kill the dump tool once its data is flowing.
+    let scriptPid = -1;
+    const dumping = run(
+      "dump.sh",
+      { ...dumpEnv("killed", "bulk"), COMPRESSION: "gzip" },
+      (pid) => (scriptPid = pid),
+    );
+    // Kill this script's own dump tool once its data is flowing (other suites dump at the same time).
     const deadline = Date.now() + 30_000;
     let killed = false;
     while (!killed && Date.now() < deadline) {
@@ -352,7 +361,11 @@ describe("refusals", () => {
       for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
         try {
           const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-          if (cmdline.startsWith("mariadb-dump") && cmdline.includes("bulk")) {
+          if (
+            cmdline.startsWith("mariadb-dump") &&
+            cmdline.includes("bulk") &&
+            descendsFrom(Number(pid), scriptPid)
+          ) {
             await new Promise((r) => setTimeout(r, 300));
             process.kill(Number(pid), "SIGKILL");
             killed = true;

@@ -247,7 +247,11 @@ export interface ScriptRun {
 }
 
 /** Runs one data-plane script as a pod or host would, with its environment. */
-export function runScript(script: string, env: Record<string, string>): Promise<ScriptRun> {
+export function runScript(
+  script: string,
+  env: Record<string, string>,
+  onStart?: (pid: number) => void,
+): Promise<ScriptRun> {
   return new Promise((resolve) => {
     const child = spawn("sh", [path.join(scriptsDir, script)], {
       env: {
@@ -257,6 +261,7 @@ export function runScript(script: string, env: Record<string, string>): Promise<
         ...env,
       },
     });
+    if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -270,4 +275,18 @@ export function secretFile(dir: string, name: string, value: string): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, value, { mode: 0o600 });
   return file;
+}
+
+/** Whether process `pid` descends from process `ancestor`, read from /proc. */
+export function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let current = pid; current > 1;) {
+    if (current === ancestor) return true;
+    try {
+      const stat = fs.readFileSync(`/proc/${current}/stat`, "utf8");
+      current = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bucketPolicyDocument } from "../../components/objectStore";
-import { MariaDb, Minio, runScript, secretFile } from "../dataplane/servers";
+import { descendsFrom, MariaDb, Minio, runScript, secretFile } from "../dataplane/servers";
 
 /**
  * Faults injected into real runs of the data plane. Each case asserts a clear error naming the
@@ -64,13 +64,14 @@ async function whenRunning(
   prefix: string,
   part: string,
   act: (pid: number) => void | Promise<void>,
+  accept: (pid: number) => boolean = () => true,
 ): Promise<boolean> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
       try {
         const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (cmdline.startsWith(prefix) && cmdline.includes(part)) {
+        if (cmdline.startsWith(prefix) && cmdline.includes(part) && accept(Number(pid))) {
           await act(Number(pid));
           return true;
         }
@@ -140,6 +141,29 @@ afterAll(async () => {
 });
 
 describe("fault matrix", () => {
+  it("dump process killed mid-stream: the dump fails naming it, leaves no manifest, and a re-run completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    let scriptPid = -1;
+    const dumping = runScript("dump.sh", dumpEnv("dump-killed"), (pid) => (scriptPid = pid));
+    // Only this script's own mariadb-dump: other suites may be dumping at the same time.
+    const killed = await whenRunning(
+      "mariadb-dump\0",
+      "--databases\0bulk",
+      async (pid) => {
+        await new Promise((r) => setTimeout(r, 300));
+        process.kill(pid, "SIGKILL");
+      },
+      (pid) => descendsFrom(pid, scriptPid),
+    );
+    expect(killed).toBe(true);
+    const dump = await dumping;
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toContain("the dump failed (exit 137)");
+    expect(objectExists("runs/dump-killed/manifest.json")).toBe(false);
+    expect(objectExists("runs/dump-killed/dump.sql.zst")).toBe(false);
+    await migrateCleanly("dump-killed");
+  }, 240_000);
+
   it("upload killed mid-stream: the dump fails naming the upload, leaves no manifest, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dumping = runScript("dump.sh", dumpEnv("upload-killed"));
