@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dataPlaneJob, ferryLabels } from "./dataPlane";
-import { destinationJobEnvironment, type DestinationJobContext } from "./importJob";
+import { destinationJob, type DestinationJobContext } from "./importJob";
 
 export interface CleanupArgs {
   readonly context: DestinationJobContext;
@@ -23,19 +22,11 @@ export class Cleanup extends pulumi.ComponentResource {
     // Runs after verification (the caller orders it); deleting an object twice is harmless.
     const job = new k8s.batch.v1.Job(
       `${name}-job`,
-      dataPlaneJob({
-        name: `ferry-cleanup-${context.runId}`,
-        namespace: context.namespace,
-        image: context.image,
-        imagePullPolicy: context.imagePullPolicy,
-        script: "cleanup.sh",
-        scriptsConfigMap: context.scriptsConfigMap,
-        env: { ...destinationJobEnvironment(context), KEEP_DUMP: String(args.keepDump) },
-        secretFiles: { S3_SECRET_KEY_FILE: "s3-secret-key" },
-        secretName: context.secretName,
+      destinationJob(context, "cleanup", {
+        env: { KEEP_DUMP: String(args.keepDump) },
+        usesDatabase: false,
         timeoutMinutes: 10,
         backoffLimit: 2,
-        labels: ferryLabels("cleanup", context.runId),
       }),
       { parent: this, provider: context.provider, deleteBeforeReplace: true },
     );

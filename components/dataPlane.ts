@@ -130,6 +130,11 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
   };
 }
 
+/** Custom timeouts for a resource the provider awaits (a Job, a command) for `minutes`. */
+export function awaitTimeouts(minutes: number): pulumi.CustomTimeouts {
+  return { create: `${minutes}m`, update: `${minutes}m` };
+}
+
 /** The labels every ferry object carries, so `kubectl get -l app.kubernetes.io/part-of=ferry` finds them. */
 export function ferryLabels(component: string, runId?: string): Record<string, string> {
   return {

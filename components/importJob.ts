@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dataPlaneJob, ferryLabels } from "./dataPlane";
+import { awaitTimeouts, dataPlaneJob, ferryLabels } from "./dataPlane";
 
 /** What every destination Job needs to reach the database and the bucket. */
 export interface DestinationJobContext {
@@ -45,30 +45,21 @@ export class ImportJob extends pulumi.ComponentResource {
     // One import a run: the run id in the name makes a new run replace this Job.
     const job = new k8s.batch.v1.Job(
       `${name}-job`,
-      dataPlaneJob({
-        name: `ferry-import-${context.runId}`,
-        namespace: context.namespace,
-        image: context.image,
-        imagePullPolicy: context.imagePullPolicy,
-        script: "import.sh",
-        scriptsConfigMap: context.scriptsConfigMap,
+      destinationJob(context, "import", {
         env: {
-          ...destinationJobEnvironment(context),
           OVERWRITE: String(args.overwrite),
           STRIP_DEFINERS: String(args.stripDefiners),
           WAIT_SECONDS: String(Math.min(args.timeoutMinutes * 60, 900)),
         },
-        secretFiles: { DEST_PASSWORD_FILE: "root-password", S3_SECRET_KEY_FILE: "s3-secret-key" },
-        secretName: context.secretName,
+        usesDatabase: true,
         timeoutMinutes: args.timeoutMinutes,
         // A retry resumes this run's own interrupted import; the script refuses anything else.
         backoffLimit: 1,
-        labels: ferryLabels("import", context.runId),
       }),
       {
         parent: this,
         provider: context.provider,
-        customTimeouts: { create: `${args.timeoutMinutes}m`, update: `${args.timeoutMinutes}m` },
+        customTimeouts: awaitTimeouts(args.timeoutMinutes),
         deleteBeforeReplace: true,
       },
     );
@@ -76,6 +67,38 @@ export class ImportJob extends pulumi.ComponentResource {
     this.jobName = job.metadata.name;
     this.registerOutputs({ jobName: this.jobName });
   }
+}
+
+/**
+ * The Job of one destination step: `ferry-<step>-<runId>` running `<step>.sh` with the context's
+ * image, scripts and credentials. Only steps that use the database get its password.
+ */
+export function destinationJob(
+  context: DestinationJobContext,
+  step: "import" | "verify" | "cleanup",
+  spec: {
+    readonly env?: Record<string, pulumi.Input<string>>;
+    readonly usesDatabase: boolean;
+    readonly timeoutMinutes: number;
+    readonly backoffLimit: number;
+  },
+): k8s.batch.v1.JobArgs {
+  return dataPlaneJob({
+    name: `ferry-${step}-${context.runId}`,
+    namespace: context.namespace,
+    image: context.image,
+    imagePullPolicy: context.imagePullPolicy,
+    script: `${step}.sh`,
+    scriptsConfigMap: context.scriptsConfigMap,
+    env: { ...destinationJobEnvironment(context), ...spec.env },
+    secretFiles: spec.usesDatabase
+      ? { DEST_PASSWORD_FILE: "root-password", S3_SECRET_KEY_FILE: "s3-secret-key" }
+      : { S3_SECRET_KEY_FILE: "s3-secret-key" },
+    secretName: context.secretName,
+    timeoutMinutes: spec.timeoutMinutes,
+    backoffLimit: spec.backoffLimit,
+    labels: ferryLabels(step, context.runId),
+  });
 }
 
 /** The settings shared by the import, verify and cleanup scripts in the destination cluster. */

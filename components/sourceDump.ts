@@ -2,7 +2,13 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SourceMode } from "./config";
-import { dataPlaneJob, ferryLabels, scriptsConfigMapData, stdinProgram } from "./dataPlane";
+import {
+  awaitTimeouts,
+  dataPlaneJob,
+  ferryLabels,
+  scriptsConfigMapData,
+  stdinProgram,
+} from "./dataPlane";
 
 export interface SourceDumpArgs {
   /** Where the dump runs: a Job in the source cluster, over SSH on the source host, or here. */
@@ -62,7 +68,7 @@ export class SourceDump extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("ferry:source.ssh: is required when mode is ssh", this);
     }
     const environment = dumpEnvironment(args);
-    const timeouts = { create: `${args.timeoutMinutes}m`, update: `${args.timeoutMinutes}m` };
+    const timeouts = awaitTimeouts(args.timeoutMinutes);
 
     if (args.mode === "kubernetes" && args.kubernetes) {
       const { provider, namespace } = args.kubernetes;

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dataPlaneJob, ferryLabels } from "./dataPlane";
+import { awaitTimeouts, ferryLabels } from "./dataPlane";
 import { databaseVolumeSpec } from "./destinationDatabase";
-import { destinationJobEnvironment, type DestinationJobContext } from "./importJob";
+import { destinationJob, type DestinationJobContext } from "./importJob";
 
 export interface VerificationArgs {
   readonly context: DestinationJobContext;
@@ -31,23 +31,14 @@ export class Verification extends pulumi.ComponentResource {
       // A mismatch fails this Job, and with it the pulumi up.
       new k8s.batch.v1.Job(
         `${name}-job`,
-        dataPlaneJob({
-          name: `ferry-verify-${context.runId}`,
-          namespace: context.namespace,
-          image: context.image,
-          imagePullPolicy: context.imagePullPolicy,
-          script: "verify.sh",
-          scriptsConfigMap: context.scriptsConfigMap,
-          env: destinationJobEnvironment(context),
-          secretFiles: { DEST_PASSWORD_FILE: "root-password", S3_SECRET_KEY_FILE: "s3-secret-key" },
-          secretName: context.secretName,
+        destinationJob(context, "verify", {
+          usesDatabase: true,
           timeoutMinutes: args.timeoutMinutes,
           backoffLimit: 0,
-          labels: ferryLabels("verify", context.runId),
         }),
         {
           ...childOpts,
-          customTimeouts: { create: `${args.timeoutMinutes}m`, update: `${args.timeoutMinutes}m` },
+          customTimeouts: awaitTimeouts(args.timeoutMinutes),
           deleteBeforeReplace: true,
         },
       );
