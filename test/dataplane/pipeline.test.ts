@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { bucketPolicyDocument } from "../../components/objectStore";
+import { DataPlane } from "./fixture";
 import { descendsFrom, MariaDb, Minio, runScript, secretFile, type ScriptRun } from "./servers";
 
 /**
@@ -12,15 +12,14 @@ import { descendsFrom, MariaDb, Minio, runScript, secretFile, type ScriptRun } f
  */
 
 const sourcePassword = `src'pw "#$\\ ${Math.random().toString(36).slice(2)}`;
-const destinationPassword = `dst-pw-${Math.random().toString(36).slice(2)}`;
-const dataPlaneSecret = `dp-secret-${Math.random().toString(36).slice(2)}`;
-const secrets = [sourcePassword, destinationPassword, dataPlaneSecret];
 const bucket = "ferry-test";
 
+let plane: DataPlane;
 let source: MariaDb;
 let destination: MariaDb;
 let minio: Minio;
 let secretsDir: string;
+let secrets: string[];
 const outputs: ScriptRun[] = [];
 
 async function run(
@@ -33,42 +32,16 @@ async function run(
   return result;
 }
 
-function objectStoreEnv(): Record<string, string> {
-  return {
-    S3_ENDPOINT: minio.url,
-    S3_BUCKET: bucket,
-    S3_ACCESS_KEY: "ferry-dp",
-    S3_SECRET_KEY_FILE: path.join(secretsDir, "s3-secret-key"),
-  };
-}
-
 function dumpEnv(runId: string, databases = "shop crm"): Record<string, string> {
-  return {
-    ...objectStoreEnv(),
-    SOURCE_HOST: "127.0.0.1",
-    SOURCE_PORT: String(source.port),
-    SOURCE_USER: "dumper",
-    SOURCE_PASSWORD_FILE: path.join(secretsDir, "source-password"),
-    DATABASES: databases,
-    RUN_ID: runId,
-    COMPRESSION: "zstd",
-  };
+  return plane.dumpEnv(runId, databases);
 }
 
 function destinationEnv(runId: string): Record<string, string> {
-  return {
-    ...objectStoreEnv(),
-    DEST_HOST: "127.0.0.1",
-    DEST_PORT: String(destination.port),
-    DEST_USER: "ferry_root",
-    DEST_PASSWORD_FILE: path.join(secretsDir, "root-password"),
-    RUN_ID: runId,
-    WAIT_SECONDS: "20",
-  };
+  return plane.destinationEnv(runId);
 }
 
 function objectExists(key: string): boolean {
-  return minio.mc(["stat", `admin/${bucket}/${key}`]).status === 0;
+  return plane.objectExists(key);
 }
 
 function migratedDatabasesOnDestination(): number {
@@ -127,36 +100,15 @@ INSERT INTO shop.\`odd name\` VALUES (1, 'a'), (2, NULL);
 `;
 
 beforeAll(async () => {
-  [source, destination, minio] = await Promise.all([
-    MariaDb.start("source"),
-    MariaDb.start("destination"),
-    Minio.start(),
-  ]);
-  secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-secrets-"));
-  secretFile(secretsDir, "source-password", sourcePassword);
-  secretFile(secretsDir, "root-password", destinationPassword);
-  secretFile(secretsDir, "s3-secret-key", dataPlaneSecret);
-
+  plane = await DataPlane.start("pipeline", bucket, sourcePassword);
+  ({ source, destination, minio, secretsDir } = plane);
+  secrets = [sourcePassword, plane.destinationPassword, plane.dataPlaneSecret];
   source.must(seed, "mysql");
-  const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
-  source.must(`CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${quoted}';
-    GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`);
-  destination.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
-    GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
-
-  // The data plane's user, confined to its bucket by the policy ObjectStore declares.
-  minio.mustMc(["mb", `admin/${bucket}`]);
   minio.mustMc(["mb", "admin/other-bucket"]);
-  const policyFile = path.join(secretsDir, "policy.json");
-  fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
-  minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", dataPlaneSecret]);
-  minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
-  minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([source?.stop(), destination?.stop(), minio?.stop()]);
-  if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
+  await plane?.stop();
 });
 
 beforeEach(() => resetDestination());
@@ -449,7 +401,7 @@ describe("refusals", () => {
           dp: {
             url: minio.url,
             accessKey: "ferry-dp",
-            secretKey: dataPlaneSecret,
+            secretKey: plane.dataPlaneSecret,
             api: "S3v4",
             path: "auto",
           },

@@ -3,60 +3,30 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bucketPolicyDocument } from "../../components/objectStore";
-import { descendsFrom, MariaDb, Minio, runScript, secretFile } from "../dataplane/servers";
+import { DataPlane } from "../dataplane/fixture";
+import { descendsFrom, MariaDb, Minio, runScript } from "../dataplane/servers";
 
 /**
  * Faults injected into real runs of the data plane. Each case asserts a clear error naming the
  * cause, nothing partial presented as complete, and that running again completes the migration.
  */
 
-const sourcePassword = `fault-src-${Math.random().toString(36).slice(2)}`;
-const destinationPassword = `fault-dst-${Math.random().toString(36).slice(2)}`;
-const dataPlaneSecret = `fault-dp-${Math.random().toString(36).slice(2)}`;
 const bucket = "ferry-faults";
+let plane: DataPlane;
 let source: MariaDb;
 let destination: MariaDb;
 let minio: Minio;
-let secretsDir: string;
-
-function objectStoreEnv(): Record<string, string> {
-  return {
-    S3_ENDPOINT: minio.url,
-    S3_BUCKET: bucket,
-    S3_ACCESS_KEY: "ferry-dp",
-    S3_SECRET_KEY_FILE: path.join(secretsDir, "s3-secret-key"),
-  };
-}
 
 function dumpEnv(runId: string): Record<string, string> {
-  return {
-    ...objectStoreEnv(),
-    SOURCE_HOST: "127.0.0.1",
-    SOURCE_PORT: String(source.port),
-    SOURCE_USER: "dumper",
-    SOURCE_PASSWORD_FILE: path.join(secretsDir, "source-password"),
-    DATABASES: "bulk",
-    RUN_ID: runId,
-    COMPRESSION: "zstd",
-  };
+  return plane.dumpEnv(runId, "bulk");
 }
 
 function destinationEnv(runId: string, port = destination.port): Record<string, string> {
-  return {
-    ...objectStoreEnv(),
-    DEST_HOST: "127.0.0.1",
-    DEST_PORT: String(port),
-    DEST_USER: "ferry_root",
-    DEST_PASSWORD_FILE: path.join(secretsDir, "root-password"),
-    RUN_ID: runId,
-    WAIT_SECONDS: "90",
-    PROGRESS_SECONDS: "2",
-  };
+  return { ...plane.destinationEnv(runId, port), WAIT_SECONDS: "90", PROGRESS_SECONDS: "2" };
 }
 
 function objectExists(key: string): boolean {
-  return minio.mc(["stat", `admin/${bucket}/${key}`]).status === 0;
+  return plane.objectExists(key);
 }
 
 /** Calls `act` once a process whose command line starts with `prefix` and holds `part` runs. */
@@ -107,37 +77,23 @@ async function migrateCleanly(runId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  [source, destination, minio] = await Promise.all([
-    MariaDb.start("fault-source"),
-    MariaDb.start("fault-destination"),
-    Minio.start(),
-  ]);
-  secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-fault-secrets-"));
-  secretFile(secretsDir, "source-password", sourcePassword);
-  secretFile(secretsDir, "root-password", destinationPassword);
-  secretFile(secretsDir, "s3-secret-key", dataPlaneSecret);
+  plane = await DataPlane.start(
+    "faults",
+    bucket,
+    `fault-src-${Math.random().toString(36).slice(2)}`,
+  );
+  ({ source, destination, minio } = plane);
   // Random bytes do not compress: the upload takes long enough to be interrupted.
   source.must(
     `CREATE DATABASE bulk;
      CREATE TABLE bulk.payloads (id INT PRIMARY KEY, payload VARBINARY(512)) ENGINE=InnoDB;
-     INSERT INTO bulk.payloads SELECT seq, RANDOM_BYTES(512) FROM seq_1_to_200000;
-     CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${sourcePassword}';
-     GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`,
+     INSERT INTO bulk.payloads SELECT seq, RANDOM_BYTES(512) FROM seq_1_to_200000;`,
     "mysql",
   );
-  destination.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
-    GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
-  minio.mustMc(["mb", `admin/${bucket}`]);
-  const policyFile = path.join(secretsDir, "policy.json");
-  fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
-  minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", dataPlaneSecret]);
-  minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
-  minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.all([source?.stop(), destination?.stop(), minio?.stop()]);
-  if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
+  await plane?.stop();
 });
 
 describe("fault matrix", () => {
@@ -216,8 +172,7 @@ describe("fault matrix", () => {
     await new Promise((r) => setTimeout(r, 4000));
     const late = await MariaDb.start("late-destination", port);
     try {
-      late.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
-        GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+      plane.grantImporter(late);
       const imported = await importing;
       expect(imported.status, imported.stderr).toBe(0);
       expect(imported.stderr).toMatch(
@@ -238,8 +193,7 @@ describe("fault matrix", () => {
     let small: MariaDb | undefined;
     try {
       small = await MariaDb.start("small-disk", undefined, path.join(mountPoint, "data"));
-      small.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${destinationPassword}';
-        GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+      plane.grantImporter(small);
       const full = await runScript("import.sh", destinationEnv("disk-full", small.port));
       expect(full.status).not.toBe(0);
       expect(full.stderr).toMatch(

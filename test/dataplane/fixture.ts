@@ -1,0 +1,99 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { bucketPolicyDocument } from "../../components/objectStore";
+import { MariaDb, Minio, secretFile } from "./servers";
+
+/**
+ * A source, a destination and an object store for a suite of data-plane tests, set up as ferry
+ * expects them: a dump user with the privileges the README names, an importing user, a bucket and
+ * a user confined to it by the policy ObjectStore declares, and each secret in a 0600 file.
+ */
+export class DataPlane {
+  readonly destinationPassword = `dst-pw-${Math.random().toString(36).slice(2)}`;
+  readonly dataPlaneSecret = `dp-secret-${Math.random().toString(36).slice(2)}`;
+
+  private constructor(
+    readonly source: MariaDb,
+    readonly destination: MariaDb,
+    readonly minio: Minio,
+    readonly bucket: string,
+    readonly sourcePassword: string,
+    readonly secretsDir: string,
+  ) {}
+
+  static async start(name: string, bucket: string, sourcePassword: string): Promise<DataPlane> {
+    const [source, destination, minio] = await Promise.all([
+      MariaDb.start(`${name}-source`),
+      MariaDb.start(`${name}-destination`),
+      Minio.start(),
+    ]);
+    const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-secrets-`));
+    const plane = new DataPlane(source, destination, minio, bucket, sourcePassword, secretsDir);
+    secretFile(secretsDir, "source-password", sourcePassword);
+    secretFile(secretsDir, "root-password", plane.destinationPassword);
+    secretFile(secretsDir, "s3-secret-key", plane.dataPlaneSecret);
+
+    const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
+    source.must(`CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${quoted}';
+      GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`);
+    plane.grantImporter(destination);
+
+    minio.mustMc(["mb", `admin/${bucket}`]);
+    const policyFile = path.join(secretsDir, "policy.json");
+    fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
+    minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", plane.dataPlaneSecret]);
+    minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
+    minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
+    return plane;
+  }
+
+  /** Creates the importing user on a destination server. */
+  grantImporter(server: MariaDb): void {
+    server.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${this.destinationPassword}';
+      GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+  }
+
+  objectStoreEnv(): Record<string, string> {
+    return {
+      S3_ENDPOINT: this.minio.url,
+      S3_BUCKET: this.bucket,
+      S3_ACCESS_KEY: "ferry-dp",
+      S3_SECRET_KEY_FILE: path.join(this.secretsDir, "s3-secret-key"),
+    };
+  }
+
+  dumpEnv(runId: string, databases: string): Record<string, string> {
+    return {
+      ...this.objectStoreEnv(),
+      SOURCE_HOST: "127.0.0.1",
+      SOURCE_PORT: String(this.source.port),
+      SOURCE_USER: "dumper",
+      SOURCE_PASSWORD_FILE: path.join(this.secretsDir, "source-password"),
+      DATABASES: databases,
+      RUN_ID: runId,
+      COMPRESSION: "zstd",
+    };
+  }
+
+  destinationEnv(runId: string, port = this.destination.port): Record<string, string> {
+    return {
+      ...this.objectStoreEnv(),
+      DEST_HOST: "127.0.0.1",
+      DEST_PORT: String(port),
+      DEST_USER: "ferry_root",
+      DEST_PASSWORD_FILE: path.join(this.secretsDir, "root-password"),
+      RUN_ID: runId,
+      WAIT_SECONDS: "20",
+    };
+  }
+
+  objectExists(key: string): boolean {
+    return this.minio.mc(["stat", `admin/${this.bucket}/${key}`]).status === 0;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.source.stop(), this.destination.stop(), this.minio.stop()]);
+    fs.rmSync(this.secretsDir, { recursive: true, force: true });
+  }
+}
