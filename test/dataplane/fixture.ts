@@ -22,10 +22,15 @@ export class DataPlane {
     readonly secretsDir: string,
   ) {}
 
-  static async start(name: string, bucket: string, sourcePassword: string): Promise<DataPlane> {
+  static async start(
+    name: string,
+    bucket: string,
+    sourcePassword: string,
+    serverSettings: string[] = [],
+  ): Promise<DataPlane> {
     const [source, destination, minio] = await Promise.all([
-      MariaDb.start(`${name}-source`),
-      MariaDb.start(`${name}-destination`),
+      MariaDb.start(`${name}-source`, undefined, undefined, serverSettings),
+      MariaDb.start(`${name}-destination`, undefined, undefined, serverSettings),
       Minio.start(),
     ]);
     const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-secrets-`));

@@ -60,9 +60,15 @@ export class MariaDb {
 
   /**
    * Starts a server. `fixedPort` replaces the random port; `dataDir` puts the data files elsewhere
-   * (a small filesystem, for a disk-full test).
+   * (a small filesystem, for a disk-full test); `settings` are server options that override the
+   * small test defaults (the benchmark's buffer pool and redo log).
    */
-  static async start(name: string, fixedPort?: number, dataDir?: string): Promise<MariaDb> {
+  static async start(
+    name: string,
+    fixedPort?: number,
+    dataDir?: string,
+    settings: string[] = [],
+  ): Promise<MariaDb> {
     requireTool("mariadbd");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-`));
     const data = dataDir ?? path.join(dir, "data");
@@ -95,6 +101,7 @@ export class MariaDb {
         "--innodb-log-file-size=16M",
         "--character-set-server=utf8mb4",
         `--log-error=${path.join(dir, "error.log")}`,
+        ...settings,
       ],
       { stdio: "ignore" },
     );
@@ -289,4 +296,33 @@ export function descendsFrom(pid: number, ancestor: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Resolves true once process `pid` has moved `bytes` through read or write calls (so an action
+ * lands mid-stream however fast the machine is), false if it ended first.
+ */
+export async function streamed(pid: number, bytes = 256 * 1024): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    let io: string;
+    try {
+      io = fs.readFileSync(`/proc/${pid}/io`, "utf8");
+    } catch {
+      return false;
+    }
+    const moved = ["rchar", "wchar"]
+      .map((field) => Number(new RegExp(`^${field}: ([0-9]+)$`, "m").exec(io)?.[1] ?? 0))
+      .reduce((a, b) => a + b, 0);
+    if (moved >= bytes) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
+/** SIGKILLs process `pid` mid-stream (see streamed); false if it ended first. */
+export async function killMidStream(pid: number, bytes = 256 * 1024): Promise<boolean> {
+  if (!(await streamed(pid, bytes))) return false;
+  process.kill(pid, "SIGKILL");
+  return true;
 }

@@ -1,0 +1,355 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { DataPlane } from "../test/dataplane/fixture";
+import { benchDatabases, generateDataset } from "./generate";
+import { measure, median, type Measured } from "./measure";
+
+/**
+ * ferry's migration benchmark: the seed's pipeline, the import floor and ferry's own scripts on
+ * the same generated data, interleaved and repeated; then ferry alone on a larger dataset to show
+ * its memory stays flat. Prints the ratios (last line), writes JSON and a PNG under
+ * bench/results/. A benchmark, not a test: it asserts only that each pipeline succeeded and
+ * that ferry's migration verifies.
+ *
+ * Options: --sizes 1G,4G (the first size is the one the ratios are measured at) --rounds 3
+ * --seed 42 --parallelism N --compression zstd|gzip
+ */
+interface Options {
+  sizes: number[];
+  rounds: number;
+  seed: number;
+  parallelism: number;
+  compression: string;
+}
+
+function parseSize(text: string): number {
+  const match = /^([0-9.]+)([KMG]?)$/i.exec(text.trim());
+  if (!match) throw new Error(`bench: size '${text}' is not a number with an optional K, M or G`);
+  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase()]!;
+  return Math.round(Number(match[1]) * unit);
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    sizes: [parseSize("1G"), parseSize("4G")],
+    rounds: 3,
+    seed: 42,
+    parallelism: 2,
+    compression: "zstd",
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`bench: ${flag} needs a value`);
+    if (flag === "--sizes") options.sizes = value.split(",").map(parseSize);
+    else if (flag === "--rounds") options.rounds = Number(value);
+    else if (flag === "--seed") options.seed = Number(value);
+    else if (flag === "--parallelism") options.parallelism = Number(value);
+    else if (flag === "--compression") options.compression = value;
+    else throw new Error(`bench: unknown option ${flag}`);
+  }
+  return options;
+}
+
+// Compiled into .ferry/bench, so paths start from where scripts/bench.sh runs it: the repo root.
+const repoRoot = process.cwd();
+const scriptsDir = path.join(repoRoot, "components", "scripts");
+
+const mib = (bytes: number) => bytes / 1024 ** 2;
+const log = (message: string) => console.error(`${new Date().toISOString()} bench: ${message}`);
+
+/** The servers, tuned alike for every pipeline: a buffer pool and redo log sized for bulk loads. */
+const serverSettings = [
+  "--innodb-buffer-pool-size=2G",
+  "--innodb-log-file-size=512M",
+  "--max-allowed-packet=1G",
+];
+
+interface PipelineRun {
+  pipeline: "seed" | "floor" | "ferry";
+  size: number;
+  round: number;
+  seconds: number;
+  sqlBytes: number;
+  storedBytes: number;
+  /** ferry's steps, each timed on its own. */
+  steps?: Record<string, number>;
+  peakRssMib: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const resultsDir = path.join(repoRoot, "bench", "results");
+  fs.mkdirSync(resultsDir, { recursive: true });
+  log(
+    `starting MariaDB x2 and MinIO (sizes ${options.sizes.map((s) => `${mib(s).toFixed(0)} MiB`).join(", ")}, ${options.rounds} rounds)`,
+  );
+  const plane = await DataPlane.start(
+    "bench",
+    "ferry-bench",
+    `bench-${Math.random().toString(36).slice(2)}`,
+    serverSettings,
+  );
+  const work = fs.mkdtempSync(path.join(plane.secretsDir, "work-"));
+  const cnf = (file: string, port: number, user: string, passwordFile: string) => {
+    const password = fs.readFileSync(passwordFile, "utf8");
+    fs.writeFileSync(
+      file,
+      `[client]\nhost=127.0.0.1\nport=${port}\nuser=${user}\npassword="${password}"\nprotocol=TCP\n`,
+      { mode: 0o600 },
+    );
+    return file;
+  };
+  const sourceCnf = cnf(
+    path.join(plane.secretsDir, "source.cnf"),
+    plane.source.port,
+    "dumper",
+    path.join(plane.secretsDir, "source-password"),
+  );
+  const destinationCnf = cnf(
+    path.join(plane.secretsDir, "destination.cnf"),
+    plane.destination.port,
+    "ferry_root",
+    path.join(plane.secretsDir, "root-password"),
+  );
+  const mcDir = path.join(plane.secretsDir, "mc");
+  fs.mkdirSync(mcDir);
+  fs.writeFileSync(
+    path.join(mcDir, "config.json"),
+    JSON.stringify({
+      version: "10",
+      aliases: {
+        ferry: {
+          url: plane.minio.url,
+          accessKey: "ferry-dp",
+          secretKey: plane.dataPlaneSecret,
+          api: "S3v4",
+          path: "auto",
+        },
+      },
+    }),
+    { mode: 0o600 },
+  );
+
+  const runs: PipelineRun[] = [];
+  let runNumber = 0;
+  const resetDestination = () =>
+    plane.destination.must(
+      [...benchDatabases, "ferry"].map((d) => `DROP DATABASE IF EXISTS \`${d}\`;`).join(" "),
+    );
+  const check = (what: string, result: Measured) => {
+    if (result.status !== 0)
+      throw new Error(
+        `bench: ${what} failed (exit ${result.status}):\n${result.stderr.slice(-3000)}`,
+      );
+  };
+
+  const runSeed = async (size: number, round: number) => {
+    resetDestination();
+    const result = await measure("sh", [path.join(repoRoot, "bench", "seed-pipeline.sh")], {
+      SOURCE_CNF: sourceCnf,
+      DEST_CNF: destinationCnf,
+      DATABASES: benchDatabases.join(" "),
+      WORK_DIR: work,
+      MC_CONFIG_DIR: mcDir,
+      TARGET: `ferry/${plane.bucket}/seed/round-${round}.sql`,
+    });
+    check("the seed's pipeline", result);
+    const stored = plane.minio
+      .mustMc(["stat", "--json", `admin/${plane.bucket}/seed/round-${round}.sql.gz`])
+      .toString();
+    runs.push({
+      pipeline: "seed",
+      size,
+      round,
+      seconds: result.seconds,
+      sqlBytes: Number(result.stdout.trim()),
+      storedBytes: (JSON.parse(stored) as { size: number }).size,
+      peakRssMib: result.peakRssMib,
+    });
+  };
+
+  const floorFile = path.join(work, "floor.sql");
+  const runFloor = async (size: number, round: number) => {
+    resetDestination();
+    const result = await measure(
+      "sh",
+      ["-c", 'exec mariadb --defaults-extra-file="$DEST_CNF" <"$FLOOR_SQL"'],
+      { DEST_CNF: destinationCnf, FLOOR_SQL: floorFile },
+    );
+    check("the floor import", result);
+    runs.push({
+      pipeline: "floor",
+      size,
+      round,
+      seconds: result.seconds,
+      sqlBytes: fs.statSync(floorFile).size,
+      storedBytes: 0,
+      peakRssMib: result.peakRssMib,
+    });
+  };
+
+  const runFerry = async (size: number, round: number, verify: boolean) => {
+    resetDestination();
+    const runId = `bench-${++runNumber}`;
+    const settings = { COMPRESSION: options.compression, PARALLELISM: String(options.parallelism) };
+    const env = {
+      ...plane.dumpEnv(runId, benchDatabases.join(" ")),
+      ...plane.destinationEnv(runId),
+      ...settings,
+    };
+    // The two steps the Jobs run, one after the other, as pulumi up orders them.
+    const dump = await measure("sh", [path.join(scriptsDir, "dump.sh")], env);
+    check("ferry's dump", dump);
+    const imported = await measure("sh", [path.join(scriptsDir, "import.sh")], env);
+    check("ferry's import", imported);
+    const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
+    const peakRssMib = { ...dump.peakRssMib };
+    for (const [name, value] of Object.entries(imported.peakRssMib))
+      peakRssMib[name] = Math.max(peakRssMib[name] ?? 0, value);
+    runs.push({
+      pipeline: "ferry",
+      size,
+      round,
+      seconds: dump.seconds + imported.seconds,
+      steps: { dump: dump.seconds, import: imported.seconds },
+      sqlBytes: manifest.sqlBytes,
+      storedBytes: manifest.bytes,
+      peakRssMib,
+    });
+    if (verify) {
+      const verified = await measure(
+        "sh",
+        [path.join(scriptsDir, "verify.sh")],
+        plane.destinationEnv(runId),
+      );
+      check("ferry's verification", verified);
+      log(`ferry's migration verified: ${verified.stderr.trim().split("\n").pop()}`);
+    }
+  };
+
+  try {
+    for (const [index, size] of options.sizes.entries()) {
+      const generated = Date.now();
+      log(`generating ${mib(size).toFixed(0)} MiB of SQL from seed ${options.seed}`);
+      const dataset = generateDataset(plane.source, size, options.seed);
+      log(
+        `generated ${Object.values(dataset.rows).reduce((a, b) => a + b, 0)} rows in ${((Date.now() - generated) / 1000).toFixed(0)}s`,
+      );
+      if (index === 0) {
+        const dumped = spawnSync("sh", [
+          "-c",
+          `mariadb-dump --defaults-extra-file="${sourceCnf}" --single-transaction --quick --routines --triggers --events --hex-blob --default-character-set=utf8mb4 --databases ${benchDatabases.join(" ")} >"${floorFile}"`,
+        ]);
+        if (dumped.status !== 0)
+          throw new Error(`bench: preparing the floor's dump failed: ${dumped.stderr.toString()}`);
+        log(`the floor's dump file: ${mib(fs.statSync(floorFile).size).toFixed(0)} MiB`);
+        const order = [runSeed, runFloor, (s: number, r: number) => runFerry(s, r, r === 1)];
+        for (let round = 1; round <= options.rounds; round++) {
+          // Rotating the order spreads any drift (caches, a busy neighbour) over all three.
+          for (let i = 0; i < order.length; i++) {
+            const before = runs.length;
+            await order[(i + round - 1) % order.length](size, round);
+            const run = runs[before];
+            const steps = run.steps
+              ? ` (${Object.entries(run.steps)
+                  .map(([n, v]) => `${n} ${v.toFixed(1)}s`)
+                  .join(" + ")})`
+              : "";
+            log(
+              `round ${round} ${run.pipeline}: ${run.seconds.toFixed(1)}s${steps}, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
+            );
+          }
+        }
+        fs.rmSync(floorFile, { force: true });
+      } else {
+        await runFerry(size, 1, true);
+        const run = runs[runs.length - 1];
+        log(
+          `ferry at ${mib(size).toFixed(0)} MiB: ${run.seconds.toFixed(1)}s, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
+        );
+      }
+    }
+  } finally {
+    await plane.stop();
+  }
+  report(options, runs, resultsDir);
+}
+
+function report(options: Options, runs: PipelineRun[], resultsDir: string): void {
+  const ratioSize = options.sizes[0];
+  const seconds = (pipeline: string) =>
+    runs.filter((r) => r.pipeline === pipeline && r.size === ratioSize).map((r) => r.seconds);
+  const [seed, floor, ferry] = ["seed", "floor", "ferry"].map((p) => median(seconds(p)));
+  const spread = (p: string) =>
+    `${Math.min(...seconds(p)).toFixed(1)}–${Math.max(...seconds(p)).toFixed(1)}s`;
+  const ferryPeaks = runs.filter((r) => r.pipeline === "ferry");
+  const peakRss = Math.max(...ferryPeaks.flatMap((r) => Object.values(r.peakRssMib)));
+  const lines = [
+    `| pipeline | median | spread | SQL | stored/moved | largest process (peak RSS) |`,
+    `|---|---|---|---|---|---|`,
+    ...["seed", "floor", "ferry"].map((p) => {
+      const sample = runs.find((r) => r.pipeline === p && r.size === ratioSize)!;
+      const [name, peak] = Object.entries(sample.peakRssMib).sort((a, b) => b[1] - a[1])[0] ?? [
+        "-",
+        0,
+      ];
+      return `| ${p} | ${median(seconds(p)).toFixed(1)}s | ${spread(p)} | ${mib(sample.sqlBytes).toFixed(0)} MiB | ${mib(sample.storedBytes).toFixed(0)} MiB | ${name} ${peak} MiB |`;
+    }),
+  ];
+  console.log(lines.join("\n"));
+  console.log("\nferry's data-plane processes, peak RSS in MiB, by dataset size:");
+  for (const size of options.sizes) {
+    const peaks: Record<string, number> = {};
+    for (const r of ferryPeaks.filter((r) => r.size === size))
+      for (const [name, value] of Object.entries(r.peakRssMib))
+        peaks[name] = Math.max(peaks[name] ?? 0, value);
+    console.log(
+      `  ${mib(size).toFixed(0)} MiB: ${Object.entries(peaks)
+        .sort((a, b) => b[1] - a[1])
+        .map(([n, v]) => `${n} ${v}`)
+        .join(", ")}`,
+    );
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const summary = {
+    ferryOverSeed: ferry / seed,
+    ferryOverFloor: ferry / floor,
+    peakRssMib: peakRss,
+    medians: { seed, floor, ferry },
+  };
+  const jsonFile = path.join(resultsDir, `bench-${stamp}.json`);
+  fs.writeFileSync(jsonFile, JSON.stringify({ options, summary, runs }, null, 2));
+  chart(path.join(resultsDir, `bench-${stamp}.png`), { seed, floor, ferry });
+  log(`results: ${path.relative(repoRoot, jsonFile)}`);
+  console.log(
+    `ferry/seed=${(ferry / seed).toFixed(2)} ferry/floor=${(ferry / floor).toFixed(2)} peak_rss_mib=${peakRss.toFixed(1)}`,
+  );
+}
+
+/** A bar chart of the medians, drawn by gnuplot when it is installed (scripts/bench.sh installs it). */
+function chart(file: string, medians: Record<string, number>): void {
+  const data = Object.entries(medians)
+    .map(([name, value], i) => `${i} "${name}" ${value.toFixed(2)}`)
+    .join("\n");
+  const script = `set terminal png size 640,360
+set output "${file}"
+set title "ferry benchmark: median seconds per migration"
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [0:*]
+set ylabel "seconds"
+unset key
+plot $data using 1:3:xtic(2) with boxes, $data using 1:3:(sprintf("%.1fs", $3)) with labels offset 0,1
+`;
+  const result = spawnSync("gnuplot", [], { input: `$data << EOD\n${data}\nEOD\n${script}` });
+  if (result.error || result.status !== 0)
+    log(
+      `no chart: gnuplot ${result.error ? "is not installed" : `failed: ${result.stderr.toString()}`}`,
+    );
+}
+
+main().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});
