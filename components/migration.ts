@@ -31,7 +31,7 @@ export interface MigrationReport {
     sqlBytes: number;
     storedBytes: number;
     compression: string;
-    sha256: string;
+    streams: number;
     serverVersion: string;
     binlogFile: string;
     binlogPosition: string;
@@ -41,7 +41,7 @@ export interface MigrationReport {
     seconds: number;
   };
   readonly verification: string;
-  readonly dumpObject: string;
+  readonly dumpObjects: string;
   readonly dataKeptOnDestroy: boolean;
 }
 
@@ -122,6 +122,7 @@ export class Migration extends pulumi.ComponentResource {
         databases: source.databases,
         runId,
         compression: migration.compression,
+        parallelism: migration.parallelism,
         objectStoreUrl: sourceUrl,
         objectStoreInsecure: objectStore.insecureSkipVerify,
         bucket: store.bucket,
@@ -293,6 +294,13 @@ export class Migration extends pulumi.ComponentResource {
   }
 }
 
+function dumpObjectsLine(record: RunRecord, prefix: string): string {
+  const total = record.manifest.objects.length;
+  const present = record.dumpObjectsPresent;
+  if (present === 0) return `removed: ${total} objects under ${prefix}`;
+  return `still stored: ${present} of ${total} objects under ${prefix}`;
+}
+
 /** The report from the run record and where things ended up. */
 export function summarize(
   config: FerryConfig,
@@ -322,7 +330,7 @@ export function summarize(
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       compression: manifest.compression,
-      sha256: manifest.sha256,
+      streams: manifest.objects.length,
       serverVersion: manifest.serverVersion,
       binlogFile: manifest.binlogFile,
       binlogPosition: manifest.binlogPosition,
@@ -332,7 +340,7 @@ export function summarize(
       seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
     },
     verification: verdict,
-    dumpObject: `${record.dumpObjectPresent ? "still stored" : "removed"}: s3://${where.bucket}/${manifest.object}`,
+    dumpObjects: dumpObjectsLine(record, `s3://${where.bucket}/runs/${manifest.runId}/`),
     dataKeptOnDestroy: config.migration.retainData,
   };
 }

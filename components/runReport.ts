@@ -16,11 +16,16 @@ export interface RunReportArgs {
 export interface RunRecord {
   readonly manifest: {
     readonly runId: string;
-    readonly object: string;
     readonly compression: string;
     readonly bytes: number;
     readonly sqlBytes: number;
-    readonly sha256: string;
+    readonly objects: {
+      stream: string;
+      object: string;
+      bytes: number;
+      sqlBytes: number;
+      sha256: string;
+    }[];
     readonly databases: string;
     readonly tableCount: number;
     readonly serverVersion: string;
@@ -39,8 +44,8 @@ export interface RunRecord {
     readonly mismatchedTables: number;
     readonly verifiedAt: string;
   } | null;
-  /** Whether the dump object was still in the bucket when the report was read. */
-  readonly dumpObjectPresent: boolean;
+  /** How many of the dump's objects were still in the bucket when the report was read. */
+  readonly dumpObjectsPresent: number;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface SourceDumpArgs {
   /** Names this run's objects (runs/<runId>/) and Job. */
   readonly runId: string;
   readonly compression: "gzip" | "zstd";
+  /** Dump streams that share one snapshot; the import runs as many side by side. */
+  readonly parallelism: number;
   /** The object store as the dump reaches it (a URL). */
   readonly objectStoreUrl: pulumi.Input<string>;
   readonly objectStoreInsecure: boolean;
@@ -164,6 +166,7 @@ export function dumpEnvironment(args: SourceDumpArgs): {
     DATABASES: args.databases.join(" "),
     RUN_ID: args.runId,
     COMPRESSION: args.compression,
+    PARALLELISM: String(args.parallelism),
     S3_ENDPOINT: args.objectStoreUrl,
     S3_INSECURE: String(args.objectStoreInsecure),
     S3_BUCKET: args.bucket,

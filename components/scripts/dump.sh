@@ -1,11 +1,14 @@
 #!/bin/sh
-# ferry dump: a consistent online dump of the source databases, compressed and streamed to the
-# object store as runs/<RUN_ID>/dump.sql.<ext>, then a manifest written LAST. A dump that did not
-# finish leaves no manifest, and the import refuses a run without one.
+# ferry dump: a consistent online dump of the source databases, in PARALLELISM streams that share
+# one snapshot, each compressed and streamed to the object store as runs/<RUN_ID>/<stream>.sql.<ext>,
+# then a manifest written LAST. The data streams hold disjoint sets of tables (largest first, to the
+# least loaded stream) with their triggers; the "definitions" stream holds views, routines and
+# events, which the import creates after the tables. A dump that did not finish leaves no manifest,
+# and the import refuses a run without one.
 #
 # Environment: SOURCE_HOST SOURCE_PORT SOURCE_USER SOURCE_PASSWORD[_FILE] DATABASES (space
 # separated) RUN_ID COMPRESSION (gzip|zstd) S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET
-# [S3_INSECURE] [MC_BIN] [SNAPSHOT_WAIT_SECONDS]
+# [PARALLELISM=2] [S3_INSECURE] [MC_BIN] [SNAPSHOT_WAIT_SECONDS]
 set -eu
 FERRY_STEP=ferry-dump
 # shellcheck source=components/scripts/lib.sh
@@ -13,7 +16,14 @@ FERRY_STEP=ferry-dump
 
 require_env SOURCE_HOST SOURCE_PORT SOURCE_USER DATABASES RUN_ID
 check_run_id
+PARALLELISM=${PARALLELISM:-2}
+case "$PARALLELISM" in
+  [1-9] | 1[0-6]) ;;
+  *) die "PARALLELISM must be a whole number from 1 to 16, not '$PARALLELISM' (ferry:migration.parallelism)" ;;
+esac
 COMPRESSION=${COMPRESSION:-zstd}
+# Measured in bench/: one single-threaded zstd -1 a stream keeps up with mariadb-dump at a few MiB
+# of memory; the streams themselves spread the work over the cores.
 case "$COMPRESSION" in
   gzip)
     if command -v pigz >/dev/null 2>&1; then gzip_tool=pigz; else gzip_tool=gzip; fi
@@ -22,13 +32,12 @@ case "$COMPRESSION" in
     EXT=gz
     ;;
   zstd)
-    compress() { zstd -q -c -T0 -3; }
+    compress() { zstd -q -c --single-thread -1; }
     compressor_version() { zstd --version | head -n 1; }
     EXT=zst
     ;;
   *) die "COMPRESSION must be gzip or zstd, not '$COMPRESSION' (ferry:migration.compression)" ;;
 esac
-OBJECT="runs/$RUN_ID/dump.sql.$EXT"
 
 make_work_dir
 STATS_PID=
@@ -67,18 +76,14 @@ done
 
 # The dump tools of MySQL 8 and MariaDB take different flags; ask the tool, not the version.
 dump_help=$("$SQL_DUMP" --help 2>/dev/null || true)
-set -- --single-transaction --quick --routines --triggers --events --hex-blob \
-  --default-character-set=utf8mb4 --max-allowed-packet=1G
-case "$dump_help" in *column-statistics*) set -- "$@" --column-statistics=0 ;; esac
-case "$dump_help" in *set-gtid-purged*) set -- "$@" --set-gtid-purged=OFF ;; esac
-case "$dump_help" in *no-tablespaces*) set -- "$@" --no-tablespaces ;; esac
-
-checksum_queries "$CNF" "$DATABASES" >"$FERRY_WORK/checksums.sql" 2>"$FERRY_WORK/queries.err" ||
-  die "cannot list the source tables: $(tail -n 2 "$FERRY_WORK/queries.err")"
+DUMP_FLAGS="--single-transaction --quick --hex-blob --default-character-set=utf8mb4 --max-allowed-packet=1G"
+case "$dump_help" in *column-statistics*) DUMP_FLAGS="$DUMP_FLAGS --column-statistics=0" ;; esac
+case "$dump_help" in *set-gtid-purged*) DUMP_FLAGS="$DUMP_FLAGS --set-gtid-purged=OFF" ;; esac
+case "$dump_help" in *no-tablespaces*) DUMP_FLAGS="$DUMP_FLAGS --no-tablespaces" ;; esac
 
 # The snapshot session: under a brief global read lock it opens a consistent snapshot and reads the
-# binlog position, then holds the lock until the dump has opened its own snapshot, so the row
-# counts and checksums below describe exactly the rows the dump contains.
+# binlog position, then holds the lock until every dump stream has opened its own snapshot, so all
+# streams and the row counts and checksums below describe exactly the same rows.
 mkfifo "$FERRY_WORK/snapshot.in"
 sql "$CNF" --unbuffered --force <"$FERRY_WORK/snapshot.in" >"$FERRY_WORK/snapshot.out" 2>"$FERRY_WORK/snapshot.err" &
 STATS_PID=$!
@@ -122,68 +127,151 @@ binlog_file=$(awk -F '\t' 'NF >= 2 && $2 ~ /^[0-9]+$/ && $1 != "connection" { pr
 binlog_position=$(awk -F '\t' 'NF >= 2 && $2 ~ /^[0-9]+$/ && $1 != "connection" { print $2; exit }' "$FERRY_WORK/snapshot.out")
 log "snapshot open under a global read lock (binlog ${binlog_file:-off} ${binlog_position:-}; gtid ${gtid:-none})"
 
-mkfifo "$FERRY_WORK/sha.fifo" "$FERRY_WORK/bytes.fifo" "$FERRY_WORK/sqlbytes.fifo"
-sha256sum <"$FERRY_WORK/sha.fifo" >"$FERRY_WORK/sha.out" &
-sha_pid=$!
-wc -c <"$FERRY_WORK/bytes.fifo" >"$FERRY_WORK/bytes.out" &
-bytes_pid=$!
-wc -c <"$FERRY_WORK/sqlbytes.fifo" >"$FERRY_WORK/sqlbytes.out" &
-sqlbytes_pid=$!
+# The lock also stops DDL, so the table list read now is the one every stream will see.
+if ! {
+  sql "$CNF" -e "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
+    FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/queries.err" &&
+    sql "$CNF" -e "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME
+      FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/foreign-keys.tsv" 2>>"$FERRY_WORK/queries.err" &&
+    checksum_queries "$CNF" "$DATABASES" >"$FERRY_WORK/checksums.sql" 2>>"$FERRY_WORK/queries.err"
+}; then
+  die "cannot list the source tables: $(tail -n 2 "$FERRY_WORK/queries.err")"
+fi
+# Tables joined by foreign keys stay in one stream, in the order the dump tool gives them: loaded
+# side by side, the server refuses to lock a parent while a child is being created elsewhere.
+# Each such group gets its total size; views go to the definitions stream.
+awk -F '\t' -v OFS='\t' '
+  function root(t) { while (t in parent) t = parent[t]; return t }
+  FILENAME == ARGV[1] { a = root($1 SUBSEP $2); b = root($3 SUBSEP $4); if (a != b) parent[a] = b; next }
+  $3 == "VIEW" { print $1, $2 > "/dev/stderr"; next }
+  { group = root($1 SUBSEP $2); size[group] += $4 + 1; n++; table_group[n] = group; name[n] = $1 OFS $2 }
+  END { for (i = 1; i <= n; i++) print size[table_group[i]], table_group[i], name[i] }
+' "$FERRY_WORK/foreign-keys.tsv" "$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/views.tsv" |
+  sort -t "$(printf '\t')" -k 1,1nr -k 2,2 >"$FERRY_WORK/groups.tsv"
+groups=$(cut -f 2 "$FERRY_WORK/groups.tsv" | sort -u | wc -l | tr -d ' ')
+streams=$PARALLELISM
+[ "$streams" -le "$groups" ] || streams=$groups
+# Largest group first, each to the stream with the fewest bytes so far.
+{
+  awk -F '\t' -v OFS='\t' -v n="$streams" '
+    $2 != current { current = $2; best = 1; for (i = 2; i <= n; i++) if (load[i] < load[best]) best = i; load[best] += $1 }
+    { print "data-" best, $3, $4 }
+    END { max = 0; for (i = 1; i <= n; i++) if (load[i] > max) max = load[i]; print max > "/dev/stderr" }
+  ' "$FERRY_WORK/groups.tsv"
+  awk -F '\t' -v OFS='\t' '{ print "definitions", $1, $2 }' "$FERRY_WORK/views.tsv"
+} >"$FERRY_WORK/assignment.tsv" 2>"$FERRY_WORK/largest-stream.out"
+# mc buffers one part in memory; 16 MiB parts keep it small and allow 156 GiB a stream, and a
+# stream that may hold more (its tables' size, doubled for hex-encoded BLOBs) gets larger parts.
+part_mib=$(awk '{ p = int($1 * 2 / 10000 / 1048576) + 1; print (p > 16 ? p : 16) }' "$FERRY_WORK/largest-stream.out")
 
-# Each stage records its own exit status: POSIX sh has no pipefail, and a dump that died midway
-# still ends its stream cleanly, so only these files tell a complete dump from a truncated one.
-log "dumping $DATABASES to s3://$S3_BUCKET/$OBJECT ($COMPRESSION)"
-(
-  # shellcheck disable=SC2086 # DATABASES is a validated, space-separated list of identifiers
-  { rc=0; "$SQL_DUMP" --defaults-extra-file="$CNF" "$@" --databases $DATABASES 2>"$FERRY_WORK/dump.err" || rc=$?; echo "$rc" >"$FERRY_WORK/dump.rc"; } |
-    { rc=0; tee "$FERRY_WORK/sqlbytes.fifo" || rc=$?; echo "$rc" >"$FERRY_WORK/tee-sql.rc"; } |
-    { rc=0; compress || rc=$?; echo "$rc" >"$FERRY_WORK/compress.rc"; } |
-    { rc=0; tee "$FERRY_WORK/sha.fifo" "$FERRY_WORK/bytes.fifo" || rc=$?; echo "$rc" >"$FERRY_WORK/tee.rc"; } |
-    { rc=0; mc_run pipe "ferry/$S3_BUCKET/$OBJECT" >/dev/null 2>"$FERRY_WORK/upload.err" || rc=$?; echo "$rc" >"$FERRY_WORK/upload.rc"; }
-) &
-pipeline_pid=$!
-
-# The dump's snapshot is open once its connection has an InnoDB transaction; connection ids only
-# grow, so any transaction of this user newer than the snapshot session's is the dump's.
-waited=0
-while :; do
-  dump_transactions=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.INNODB_TRX t
+# stream_started NAME: whether the stream has opened its snapshot, as seen from the server: the dump
+# connections of this user newer than the snapshot session, less those already attributed to
+# earlier streams. A stream that already ended without a failure opened it too.
+dump_transactions() {
+  sql "$CNF" -e "SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t
     JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-    WHERE p.ID > $snapshot_connection AND p.ID <> CONNECTION_ID() AND p.USER = '$(sql_string "$SOURCE_USER")'" 2>"$FERRY_WORK/poll.err") ||
-    die "cannot watch the dump's transaction (the source user needs PROCESS): $(tail -n 1 "$FERRY_WORK/poll.err")"
-  [ "$dump_transactions" -ge 1 ] && break
-  if [ -s "$FERRY_WORK/dump.rc" ] || ! kill -0 "$pipeline_pid" 2>/dev/null; then
-    break
+    WHERE p.ID > $snapshot_connection AND p.ID <> CONNECTION_ID() AND p.USER = '$(sql_string "$SOURCE_USER")'" 2>"$FERRY_WORK/poll.err" ||
+    die "cannot watch the dump's transactions (the source user needs PROCESS): $(tail -n 1 "$FERRY_WORK/poll.err")"
+}
+: >"$FERRY_WORK/attributed.ids"
+wait_for_snapshot() {
+  waited=0
+  while :; do
+    unattributed=$(dump_transactions | grep -vxF -f "$FERRY_WORK/attributed.ids" || true)
+    if [ -n "$unattributed" ]; then
+      printf '%s\n' "$unattributed" >>"$FERRY_WORK/attributed.ids"
+      return 0
+    fi
+    if [ -s "$FERRY_WORK/$1/dump.rc" ]; then
+      # Ended before it was seen: let its connection close, so the next stream's is not taken for it.
+      until [ -z "$(dump_transactions | grep -vxF -f "$FERRY_WORK/attributed.ids" || true)" ]; do sleep 0.05; done
+      return 0
+    fi
+    sleep 0.05
+    waited=$((waited + 1))
+    [ "$waited" -lt "${SNAPSHOT_WAIT_SECONDS:-120}0" ] || die "the dump stream $1 did not open its snapshot in time"
+  done
+}
+
+# start_stream NAME [dump arguments...]: one dump stream, in the background. Each stage records its
+# own exit status: POSIX sh has no pipefail, and a dump that died midway still ends its stream
+# cleanly, so only these files tell a complete stream from a truncated one.
+start_stream() {
+  stream=$1
+  shift
+  dir="$FERRY_WORK/$stream"
+  mkdir "$dir"
+  mkfifo "$dir/sha.fifo" "$dir/bytes.fifo" "$dir/sqlbytes.fifo"
+  printf '%s\n' "runs/$RUN_ID/$stream.sql.$EXT" >"$dir/object"
+  (
+    sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
+    wc -c <"$dir/bytes.fifo" >"$dir/bytes.out" &
+    wc -c <"$dir/sqlbytes.fifo" >"$dir/sqlbytes.out" &
+    # shellcheck disable=SC2086 # DUMP_FLAGS and DATABASES are lists of words without spaces
+    { rc=0; "$SQL_DUMP" --defaults-extra-file="$CNF" $DUMP_FLAGS "$@" --databases $DATABASES 2>"$dir/dump.err" || rc=$?; echo "$rc" >"$dir/dump.rc"; } |
+      { rc=0; tee "$dir/sqlbytes.fifo" || rc=$?; echo "$rc" >"$dir/tee-sql.rc"; } |
+      { rc=0; compress || rc=$?; echo "$rc" >"$dir/compress.rc"; } |
+      { rc=0; tee "$dir/sha.fifo" "$dir/bytes.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
+      { rc=0; GOMEMLIMIT=40MiB mc_run pipe --part-size "${part_mib}MiB" "ferry/$S3_BUCKET/$(cat "$dir/object")" >/dev/null 2>"$dir/upload.err" || rc=$?; echo "$rc" >"$dir/upload.rc"; }
+    wait
+  ) &
+  echo "$!" >"$dir/pid"
+}
+
+# ignored_tables STREAM: an --ignore-table for every table and view the stream does not hold.
+ignored_tables() {
+  awk -F '\t' -v stream="$1" '$1 != stream { print "--ignore-table=" $2 "." $3 }' "$FERRY_WORK/assignment.tsv"
+}
+
+log "dumping $DATABASES in $streams data stream(s) and one of definitions to s3://$S3_BUCKET/runs/$RUN_ID/ ($COMPRESSION)"
+stream_names=
+stream_number=1
+while [ "$stream_number" -le "$streams" ]; do
+  stream_names="$stream_names data-$stream_number"
+  stream_number=$((stream_number + 1))
+done
+stream_names="${stream_names# } definitions"
+for stream in $stream_names; do
+  ignored_tables "$stream" >"$FERRY_WORK/$stream.ignore"
+  set --
+  while IFS= read -r ignore; do set -- "$@" "$ignore"; done <"$FERRY_WORK/$stream.ignore"
+  if [ "$stream" = definitions ]; then
+    start_stream "$stream" --routines --events --skip-triggers "$@"
+  else
+    start_stream "$stream" --triggers "$@"
   fi
-  sleep 0.1
-  waited=$((waited + 1))
-  [ "$waited" -lt "${SNAPSHOT_WAIT_SECONDS:-120}0" ] || die "the dump did not open its snapshot in time"
+  wait_for_snapshot "$stream"
 done
 printf 'UNLOCK TABLES;\n' >&3
 log "writes on the source released; computing per-table row counts and checksums in the snapshot"
 cat "$FERRY_WORK/checksums.sql" >&3
 printf "SELECT 'finished';\nCOMMIT;\n" >&3
 
-wait "$pipeline_pid" || true
-wait "$sha_pid" "$bytes_pid" "$sqlbytes_pid" || true
+for stream in $stream_names; do wait "$(cat "$FERRY_WORK/$stream/pid")" || true; done
 # The root cause is the failing stage nearest the end that did not just die of a broken pipe
 # (exit 141): when the upload fails, every stage before it gets SIGPIPE.
-failed_stage=
-for stage in upload tee compress tee-sql dump; do
-  rc=$(cat "$FERRY_WORK/$stage.rc" 2>/dev/null || echo missing)
-  [ "$rc" = 0 ] && continue
-  if [ -z "$failed_stage" ] || [ "$failed_rc" = 141 ]; then
-    [ "$rc" = 141 ] && [ -n "$failed_stage" ] && continue
-    failed_stage=$stage
-    failed_rc=$rc
-  fi
+for stream in $stream_names; do
+  failed_stage=
+  for stage in upload tee compress tee-sql dump; do
+    rc=$(cat "$FERRY_WORK/$stream/$stage.rc" 2>/dev/null || echo missing)
+    [ "$rc" = 0 ] && continue
+    if [ -z "$failed_stage" ] || [ "$failed_rc" = 141 ]; then
+      [ "$rc" = 141 ] && [ -n "$failed_stage" ] && continue
+      failed_stage=$stage
+      failed_rc=$rc
+    fi
+  done
+  [ -z "$failed_stage" ] || break
 done
 if [ -n "$failed_stage" ]; then
-  mc_run rm "ferry/$S3_BUCKET/$OBJECT" >/dev/null 2>&1 || true
+  for name in $stream_names; do
+    mc_run rm "ferry/$S3_BUCKET/$(cat "$FERRY_WORK/$name/object")" >/dev/null 2>&1 || true
+  done
+  object=$(cat "$FERRY_WORK/$stream/object")
   case "$failed_stage" in
-    dump) die "the dump failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/dump.err")" ;;
-    upload) die "the upload to s3://$S3_BUCKET/$OBJECT failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/upload.err")" ;;
-    *) die "the $failed_stage stage of the dump pipeline failed (exit $failed_rc)" ;;
+    dump) die "the dump ($stream stream) failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/$stream/dump.err")" ;;
+    upload) die "the upload to s3://$S3_BUCKET/$object failed (exit $failed_rc): $(tail -n 3 "$FERRY_WORK/$stream/upload.err")" ;;
+    *) die "the $failed_stage stage of the $stream stream failed (exit $failed_rc)" ;;
   esac
 fi
 wait_for_line finished 36000
@@ -193,23 +281,27 @@ STATS_PID=
 checksum_errors=$(tail -c +"$((expected_errors + 1))" "$FERRY_WORK/snapshot.err" | grep ERROR || true)
 [ -z "$checksum_errors" ] || die "checksumming the source failed: $checksum_errors"
 
-sha256=$(cut -d ' ' -f 1 "$FERRY_WORK/sha.out")
-bytes=$(tr -d ' ' <"$FERRY_WORK/bytes.out")
-sql_bytes=$(tr -d ' ' <"$FERRY_WORK/sqlbytes.out")
-stored_bytes=$(mc_run stat --json "ferry/$S3_BUCKET/$OBJECT" | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
-[ "$stored_bytes" = "$bytes" ] || die "the stored object holds $stored_bytes bytes but $bytes were sent"
+bytes=0
+sql_bytes=0
+for stream in $stream_names; do
+  dir="$FERRY_WORK/$stream"
+  stream_bytes=$(tr -d ' ' <"$dir/bytes.out")
+  stored_bytes=$(mc_run stat --json "ferry/$S3_BUCKET/$(cat "$dir/object")" | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
+  [ "$stored_bytes" = "$stream_bytes" ] ||
+    die "s3://$S3_BUCKET/$(cat "$dir/object") holds $stored_bytes bytes but $stream_bytes were sent"
+  bytes=$((bytes + stream_bytes))
+  sql_bytes=$((sql_bytes + $(tr -d ' ' <"$dir/sqlbytes.out")))
+done
 
 json() { escape_quoted "$1"; }
 table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
 {
   printf '{\n'
-  printf '  "format": "ferry-dump/1",\n'
+  printf '  "format": "ferry-dump/2",\n'
   printf '  "runId": "%s",\n' "$(json "$RUN_ID")"
-  printf '  "object": "%s",\n' "$(json "$OBJECT")"
   printf '  "compression": "%s",\n' "$COMPRESSION"
   printf '  "bytes": %s,\n' "$bytes"
   printf '  "sqlBytes": %s,\n' "$sql_bytes"
-  printf '  "sha256": "%s",\n' "$sha256"
   printf '  "databases": "%s",\n' "$(json "$DATABASES")"
   printf '  "tableCount": %s,\n' "$table_count"
   printf '  "serverVersion": "%s",\n' "$(json "$server_version")"
@@ -221,6 +313,16 @@ table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
   printf '  "mcVersion": "%s",\n' "$(json "$(mc_run --version 2>/dev/null | head -n 1)")"
   printf '  "startedAt": "%s",\n' "$started_at"
   printf '  "finishedAt": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '  "objects": [\n'
+  first=true
+  for stream in $stream_names; do
+    dir="$FERRY_WORK/$stream"
+    [ "$first" = true ] || printf ',\n'
+    first=false
+    printf '    {"stream": "%s", "object": "%s", "bytes": %s, "sqlBytes": %s, "sha256": "%s"}' \
+      "$stream" "$(cat "$dir/object")" "$(tr -d ' ' <"$dir/bytes.out")" "$(tr -d ' ' <"$dir/sqlbytes.out")" "$(cut -d ' ' -f 1 "$dir/sha.out")"
+  done
+  printf '\n  ],\n'
   printf '  "tables": [\n'
   awk -F '\t' '$1 == "table" {
       gsub(/"/, "\\\"", $2); gsub(/"/, "\\\"", $3)
@@ -232,5 +334,5 @@ table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
 
 mc_run pipe "$(run_prefix)/manifest.json" <"$FERRY_WORK/manifest.json" >/dev/null ||
   die "the dump is stored but its manifest could not be written; run the dump again"
-log "done: $table_count tables, $sql_bytes bytes of SQL, $bytes bytes stored, sha256 $sha256"
+log "done: $table_count tables in $streams data stream(s), $sql_bytes bytes of SQL, $bytes bytes stored"
 cat "$FERRY_WORK/manifest.json"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# ferry import: waits for the destination database, streams the run's dump from the object store,
-# checks its sha256 against the manifest while importing, and records the run in ferry.runs.
+# ferry import: waits for the destination database, streams the run's dump objects from the object
+# store (the data streams side by side, each on its own connection, then the definitions), checks
+# each object's sha256 against the manifest while importing, and records the run in ferry.runs.
 # Refuses a run without a manifest, a corrupt object, and a non-empty target unless OVERWRITE.
 # If the import fails on a target that was empty, the databases it created are dropped again so
 # nothing half-imported is left looking like data.
@@ -51,12 +52,14 @@ hold_lock "$CNF" "ferry-import" ||
 
 MANIFEST="$FERRY_WORK/manifest.json"
 fetch_manifest "$MANIFEST"
-object=$(manifest_field "$MANIFEST" object)
 compression=$(manifest_field "$MANIFEST" compression)
-expected_sha=$(manifest_field "$MANIFEST" sha256)
 databases=$(manifest_field "$MANIFEST" databases)
 table_count=$(manifest_field "$MANIFEST" tableCount)
-if [ -z "$object" ] || [ -z "$expected_sha" ] || [ -z "$databases" ]; then
+format=$(manifest_field "$MANIFEST" format)
+[ "$format" = ferry-dump/2 ] ||
+  die "the manifest of run $RUN_ID is in format '$format', which this version of ferry does not import; dump again under a new ferry:migration.runId"
+manifest_objects "$MANIFEST" >"$FERRY_WORK/objects.tsv"
+if [ -z "$databases" ] || ! grep -q '^definitions	' "$FERRY_WORK/objects.tsv"; then
   die "the manifest of run $RUN_ID is unreadable"
 fi
 case "$compression" in
@@ -64,6 +67,8 @@ case "$compression" in
   zstd) decompress() { zstd -q -dc; } ;;
   *) die "the manifest names an unknown compression '$compression'" ;;
 esac
+# One digest for the run's record: the sha256 of the objects' own digests, in manifest order.
+expected_sha=$(cut -f 4 "$FERRY_WORK/objects.tsv" | sha256sum | cut -d ' ' -f 1)
 
 sql "$CNF" -e "CREATE DATABASE IF NOT EXISTS ferry;
   CREATE TABLE IF NOT EXISTS ferry.runs (
@@ -128,37 +133,64 @@ report_progress() {
   done
 }
 
-log "importing s3://$S3_BUCKET/$object ($compression) into $databases"
+# import_stream STREAM OBJECT: one object into one connection. A stage that fails drains the rest
+# of its input, so the object is always read to its end and its sha256 always describes the whole
+# object: a damaged dump is then told apart from a destination that refused it.
+import_stream() {
+  dir="$FERRY_WORK/$1"
+  mkdir "$dir"
+  mkfifo "$dir/sha.fifo"
+  sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
+  sha_pid=$!
+  { rc=0; mc_run cat "ferry/$S3_BUCKET/$2" 2>"$dir/download.err" || rc=$?; echo "$rc" >"$dir/download.rc"; } |
+    { rc=0; tee "$dir/sha.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
+    { rc=0; decompress 2>"$dir/decompress.err" || rc=$?; echo "$rc" >"$dir/decompress.rc"; cat >/dev/null; } |
+    definers |
+    { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$dir/import.err" || rc=$?; echo "$rc" >"$dir/import.rc"; cat >/dev/null; }
+  wait "$sha_pid"
+}
+
+# check_stream STREAM OBJECT SHA256: the first problem of the stream, as a sentence, or nothing.
+check_stream() {
+  dir="$FERRY_WORK/$1"
+  if [ "$(cat "$dir/download.rc" 2>/dev/null)" != 0 ]; then
+    echo "downloading s3://$S3_BUCKET/$2 failed: $(tail -n 2 "$dir/download.err" 2>/dev/null)."
+  elif [ "$(cut -d ' ' -f 1 "$dir/sha.out")" != "$3" ]; then
+    echo "checksum mismatch: s3://$S3_BUCKET/$2 has sha256 $(cut -d ' ' -f 1 "$dir/sha.out") but the manifest of run $RUN_ID says $3; the stored dump is damaged. Dump again under a new ferry:migration.runId."
+  elif [ "$(cat "$dir/decompress.rc")" != 0 ]; then
+    echo "decompressing s3://$S3_BUCKET/$2 failed: $(tail -n 2 "$dir/decompress.err")."
+  elif [ "$(cat "$dir/import.rc")" != 0 ]; then
+    echo "the destination rejected the import: $(grep '^ERROR' "$dir/import.err" | tail -n 1 || tail -n 1 "$dir/import.err")."
+  fi
+}
+
+data_streams=$(grep -vc '^definitions	' "$FERRY_WORK/objects.tsv" || true)
+log "importing run $RUN_ID ($compression, $data_streams data stream(s) side by side, then definitions) into $databases"
 import_started=$(date +%s)
 report_progress &
 PROGRESS_PID=$!
-mkfifo "$FERRY_WORK/sha.fifo"
-sha256sum <"$FERRY_WORK/sha.fifo" >"$FERRY_WORK/sha.out" &
-sha_pid=$!
-# A stage that fails drains the rest of its input, so the object is always read to its end and
-# its sha256 always describes the whole object: a damaged dump is then told apart from a
-# destination that refused it, whichever failed first.
-{ rc=0; mc_run cat "ferry/$S3_BUCKET/$object" 2>"$FERRY_WORK/download.err" || rc=$?; echo "$rc" >"$FERRY_WORK/download.rc"; } |
-  { rc=0; tee "$FERRY_WORK/sha.fifo" || rc=$?; echo "$rc" >"$FERRY_WORK/tee.rc"; } |
-  { rc=0; decompress 2>"$FERRY_WORK/decompress.err" || rc=$?; echo "$rc" >"$FERRY_WORK/decompress.rc"; cat >/dev/null; } |
-  definers |
-  { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$FERRY_WORK/import.err" || rc=$?; echo "$rc" >"$FERRY_WORK/import.rc"; cat >/dev/null; }
-wait "$sha_pid" || true
+stream_pids=
+while IFS="$(printf '\t')" read -r stream object _ _; do
+  [ "$stream" != definitions ] || continue
+  import_stream "$stream" "$object" &
+  stream_pids="$stream_pids $!"
+done <"$FERRY_WORK/objects.tsv"
+for pid in $stream_pids; do wait "$pid" || true; done
+problem=
+while IFS="$(printf '\t')" read -r stream object _ sha; do
+  [ "$stream" != definitions ] || continue
+  problem=$(check_stream "$stream" "$object" "$sha")
+  [ -z "$problem" ] || break
+done <"$FERRY_WORK/objects.tsv"
+if [ -z "$problem" ]; then
+  # Views, routines and events last: a view can only be created once its tables exist.
+  definitions=$(grep '^definitions	' "$FERRY_WORK/objects.tsv")
+  definitions_object=$(printf '%s\n' "$definitions" | cut -f 2)
+  import_stream definitions "$definitions_object"
+  problem=$(check_stream definitions "$definitions_object" "$(printf '%s\n' "$definitions" | cut -f 4)")
+fi
 kill "$PROGRESS_PID" 2>/dev/null || true
 PROGRESS_PID=
-
-actual_sha=$(cut -d ' ' -f 1 "$FERRY_WORK/sha.out")
-if [ "$(cat "$FERRY_WORK/download.rc")" != 0 ]; then
-  fail_import "downloading s3://$S3_BUCKET/$object failed: $(tail -n 2 "$FERRY_WORK/download.err")."
-fi
-if [ "$actual_sha" != "$expected_sha" ]; then
-  fail_import "checksum mismatch: s3://$S3_BUCKET/$object has sha256 $actual_sha but the manifest of run $RUN_ID says $expected_sha; the stored dump is damaged. Dump again under a new ferry:migration.runId."
-fi
-if [ "$(cat "$FERRY_WORK/decompress.rc")" != 0 ]; then
-  fail_import "decompressing the dump failed: $(tail -n 2 "$FERRY_WORK/decompress.err")."
-fi
-if [ "$(cat "$FERRY_WORK/import.rc")" != 0 ]; then
-  fail_import "the destination rejected the import: $(grep '^ERROR' "$FERRY_WORK/import.err" | tail -n 1 || tail -n 1 "$FERRY_WORK/import.err")."
-fi
+[ -z "$problem" ] || fail_import "$problem"
 sql "$CNF" -e "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = '$RUN_ID'"
-log "imported run $RUN_ID: $table_count tables of $databases in $(($(date +%s) - import_started))s, sha256 $actual_sha verified"
+log "imported run $RUN_ID: $table_count tables of $databases in $(($(date +%s) - import_started))s, every object's sha256 verified"

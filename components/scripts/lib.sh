@@ -165,6 +165,12 @@ manifest_tables() {
   sed -n 's/^    {"database": "\(.*\)", "table": "\(.*\)", "rows": \([0-9]*\), "checksum": "\([^"]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
 }
 
+# manifest_objects FILE: "stream<TAB>object<TAB>bytes<TAB>sha256" for every object of the dump, the
+# data streams first and the definitions stream last, as the import must apply them.
+manifest_objects() {
+  sed -n 's/^    {"stream": "\([^"]*\)", "object": "\([^"]*\)", "bytes": \([0-9]*\), "sqlBytes": [0-9]*, "sha256": "\([0-9a-f]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
+}
+
 # sql_name_list "a b c": 'a','b','c' for an IN (...) list; names are validated identifiers.
 sql_name_list() {
   # shellcheck disable=SC2086 # split on purpose: one name a line

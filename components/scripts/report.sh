@@ -13,10 +13,12 @@ if ! mc_run cat "$(run_prefix)/verification.json" >"$FERRY_WORK/verification.jso
   echo null >"$FERRY_WORK/verification.json"
 fi
 # Whether the dump is still stored is read, not inferred: only the cleanup step removes it.
-object=$(manifest_field "$FERRY_WORK/manifest.json" object)
-if mc_run stat "ferry/$S3_BUCKET/$object" >/dev/null 2>&1; then present=true; else present=false; fi
+present=0
+for object in $(manifest_objects "$FERRY_WORK/manifest.json" | cut -f 2); do
+  if mc_run stat "ferry/$S3_BUCKET/$object" >/dev/null 2>&1; then present=$((present + 1)); fi
+done
 printf '{"manifest": '
 cat "$FERRY_WORK/manifest.json"
 printf ', "verification": '
 cat "$FERRY_WORK/verification.json"
-printf ', "dumpObjectPresent": %s}\n' "$present"
+printf ', "dumpObjectsPresent": %s}\n' "$present"

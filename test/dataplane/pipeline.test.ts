@@ -1,10 +1,19 @@
 import { spawn, spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DataPlane } from "./fixture";
-import { descendsFrom, MariaDb, Minio, runScript, secretFile, type ScriptRun } from "./servers";
+import {
+  descendsFrom,
+  killMidStream,
+  MariaDb,
+  Minio,
+  runScript,
+  secretFile,
+  type ScriptRun,
+} from "./servers";
 
 /**
  * The data-plane scripts against a real MariaDB source, a real MariaDB destination and a real
@@ -29,6 +38,7 @@ async function run(
 ): Promise<ScriptRun> {
   const result = await runScript(script, env, onStart);
   outputs.push(result);
+  if (process.env.FERRY_DEBUG && result.status !== 0) console.error(`${script}: ${result.stderr}`);
   return result;
 }
 
@@ -131,8 +141,20 @@ describe("a full run", () => {
     expect(manifest.tableCount).toBe(5);
     expect(manifest.binlogFile).toMatch(/^binlog\.[0-9]+$/);
     expect(manifest.serverVersion).toContain("MariaDB");
-    const stored = minio.mustMc(["cat", `admin/${bucket}/runs/round-trip/dump.sql.zst`]);
-    expect(stored.length).toBe(manifest.bytes);
+    // Two data streams (the default parallelism) and the definitions, each stored whole.
+    expect(manifest.objects.map((o: { stream: string }) => o.stream)).toEqual([
+      "data-1",
+      "data-2",
+      "definitions",
+    ]);
+    for (const object of manifest.objects) {
+      const stored = minio.mustMc(["cat", `admin/${bucket}/${object.object}`]);
+      expect(stored.length).toBe(object.bytes);
+      expect(createHash("sha256").update(stored).digest("hex")).toBe(object.sha256);
+    }
+    expect(manifest.objects.reduce((sum: number, o: { bytes: number }) => sum + o.bytes, 0)).toBe(
+      manifest.bytes,
+    );
 
     const imported = await run("import.sh", destinationEnv("round-trip"));
     expect(imported.stderr).toContain("imported run round-trip");
@@ -178,16 +200,38 @@ describe("a full run", () => {
 
     const cleaned = await run("cleanup.sh", destinationEnv("round-trip"));
     expect(cleaned.status).toBe(0);
-    expect(objectExists("runs/round-trip/dump.sql.zst")).toBe(false);
+    for (const object of manifest.objects) expect(objectExists(object.object)).toBe(false);
     expect(objectExists("runs/round-trip/manifest.json")).toBe(true);
     expect(objectExists("runs/round-trip/verification.json")).toBe(true);
 
     const report = await run("report.sh", destinationEnv("round-trip"));
     expect(report.status).toBe(0);
     const record = JSON.parse(report.stdout);
-    expect(record.manifest.sha256).toBe(manifest.sha256);
+    expect(record.manifest.objects).toEqual(manifest.objects);
     expect(record.verification).toMatchObject({ ok: true, tables: 5, rows: 8009 });
-    expect(record.dumpObjectPresent).toBe(false);
+    expect(record.dumpObjectsPresent).toBe(0);
+  });
+
+  it("gives the same rows with one stream and with more streams than tables", async () => {
+    for (const parallelism of ["1", "16"]) {
+      resetDestination();
+      const runId = `streams-${parallelism}`;
+      const dump = await run("dump.sh", { ...dumpEnv(runId), PARALLELISM: parallelism });
+      expect(dump.status, dump.stderr).toBe(0);
+      // Five tables, but shop.orders references shop.products, so they form four groups.
+      const streams = JSON.parse(dump.stdout).objects.map((o: { stream: string }) => o.stream);
+      expect(streams).toEqual(
+        parallelism === "1"
+          ? ["data-1", "definitions"]
+          : ["data-1", "data-2", "data-3", "data-4", "definitions"],
+      );
+      const imported = await run("import.sh", destinationEnv(runId));
+      expect(imported.status, imported.stderr).toBe(0);
+      expect((await run("verify.sh", destinationEnv(runId))).status).toBe(0);
+      expect(tableChecksums(destination, ["shop", "crm"])).toBe(
+        tableChecksums(source, ["shop", "crm"]),
+      );
+    }
   });
 
   it("gives views and routines to the importer when definers are stripped", async () => {
@@ -259,14 +303,14 @@ describe("a full run", () => {
 describe("refusals", () => {
   it("refuses an object with one byte flipped and leaves the destination empty", async () => {
     expect((await run("dump.sh", dumpEnv("flipped"))).status).toBe(0);
-    const key = `admin/${bucket}/runs/flipped/dump.sql.zst`;
+    const key = `admin/${bucket}/runs/flipped/data-1.sql.zst`;
     const object = minio.mustMc(["cat", key]);
     object[Math.floor(object.length / 2)] ^= 0x01;
     minio.mustMc(["pipe", key], object);
     const imported = await run("import.sh", destinationEnv("flipped"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toMatch(
-      /checksum mismatch: s3:\/\/ferry-test\/runs\/flipped\/dump\.sql\.zst has sha256 [0-9a-f]{64} but the manifest of run flipped says [0-9a-f]{64}/,
+      /checksum mismatch: s3:\/\/ferry-test\/runs\/flipped\/data-1\.sql\.zst has sha256 [0-9a-f]{64} but the manifest of run flipped says [0-9a-f]{64}/,
     );
     expect(imported.stderr).toContain("the destination is empty again");
     expect(migratedDatabasesOnDestination()).toBe(0);
@@ -278,12 +322,12 @@ describe("refusals", () => {
     expect(verified.stderr).toContain("run flipped was not imported (state: failed)");
     const cleaned = await run("cleanup.sh", destinationEnv("flipped"));
     expect(cleaned.status).not.toBe(0);
-    expect(objectExists("runs/flipped/dump.sql.zst")).toBe(true);
+    expect(objectExists("runs/flipped/data-1.sql.zst")).toBe(true);
   });
 
   it("refuses a truncated object", async () => {
     expect((await run("dump.sh", dumpEnv("truncated"))).status).toBe(0);
-    const key = `admin/${bucket}/runs/truncated/dump.sql.zst`;
+    const key = `admin/${bucket}/runs/truncated/data-1.sql.zst`;
     const object = minio.mustMc(["cat", key]);
     minio.mustMc(["pipe", key], object.subarray(0, Math.floor(object.length * 0.6)));
     const imported = await run("import.sh", destinationEnv("truncated"));
@@ -315,12 +359,11 @@ describe("refusals", () => {
           const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
           if (
             cmdline.startsWith("mariadb-dump") &&
-            cmdline.includes("bulk") &&
+            cmdline.includes("--triggers\0--databases\0bulk") &&
             descendsFrom(Number(pid), scriptPid)
           ) {
-            await new Promise((r) => setTimeout(r, 300));
-            process.kill(Number(pid), "SIGKILL");
-            killed = true;
+            killed = await killMidStream(Number(pid));
+            if (killed) break;
           }
         } catch {
           // The process ended while we looked.
@@ -330,9 +373,9 @@ describe("refusals", () => {
     expect(killed).toBe(true);
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
-    expect(dump.stderr).toContain("the dump failed (exit");
+    expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit");
     expect(objectExists("runs/killed/manifest.json")).toBe(false);
-    expect(objectExists("runs/killed/dump.sql.gz")).toBe(false);
+    expect(objectExists("runs/killed/data-1.sql.gz")).toBe(false);
     const imported = await run("import.sh", destinationEnv("killed"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toContain(
@@ -369,7 +412,7 @@ describe("refusals", () => {
     expect(verified.stderr).toMatch(/expected crm\.people: 4 rows, checksum/);
     const cleaned = await run("cleanup.sh", destinationEnv("tampered"));
     expect(cleaned.stderr).toContain("did not pass verification; the dump is kept");
-    expect(objectExists("runs/tampered/dump.sql.zst")).toBe(true);
+    expect(objectExists("runs/tampered/data-1.sql.zst")).toBe(true);
   });
 
   it("says clearly that the source refused the password, without printing it", async () => {
@@ -438,10 +481,15 @@ describe("secrets", () => {
         await new Promise((r) => setTimeout(r, 10));
       }
     })();
-    expect((await run("dump.sh", dumpEnv("argv-watch"))).status).toBe(0);
-    expect((await run("import.sh", destinationEnv("argv-watch"))).status).toBe(0);
-    expect((await run("verify.sh", destinationEnv("argv-watch"))).status).toBe(0);
-    expect((await run("cleanup.sh", destinationEnv("argv-watch"))).status).toBe(0);
+    for (const [script, env] of [
+      ["dump.sh", dumpEnv("argv-watch")],
+      ["import.sh", destinationEnv("argv-watch")],
+      ["verify.sh", destinationEnv("argv-watch")],
+      ["cleanup.sh", destinationEnv("argv-watch")],
+    ] as const) {
+      const result = await run(script, env);
+      expect(result.status, result.stderr).toBe(0);
+    }
     sampling = false;
     await sampler;
     expect(seen).toEqual([]);

@@ -98,12 +98,12 @@ describe("the dev stack on a real API server", () => {
     expect(up.status, up.output).toBe(0);
     const outputs = pulumi(["stack", "output", "report", "--json"]);
     const report = JSON.parse(outputs.output.slice(0, outputs.output.lastIndexOf("}") + 1));
-    expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
+    expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd", streams: 3 });
     expect(report.verification).toBe(
       "NOT RECORDED: no verification result in the bucket, so nothing was verified",
     );
-    expect(report.dumpObject).toMatch(
-      /^still stored: s3:\/\/ferry-[0-9a-f]+\/runs\/e2e-[a-z0-9]+\/dump\.sql\.zst$/,
+    expect(report.dumpObjects).toMatch(
+      /^still stored: 3 of 3 objects under s3:\/\/ferry-[0-9a-f]+\/runs\/e2e-[a-z0-9]+\/$/,
     );
     expect(
       kubectl(["get", "pvc", "mysql-data", "-n", namespace, "-o", "jsonpath={.status.phase}"])

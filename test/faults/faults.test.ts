@@ -4,7 +4,14 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataPlane } from "../dataplane/fixture";
-import { descendsFrom, MariaDb, Minio, runScript } from "../dataplane/servers";
+import {
+  descendsFrom,
+  killMidStream,
+  MariaDb,
+  Minio,
+  runScript,
+  streamed,
+} from "../dataplane/servers";
 
 /**
  * Faults injected into real runs of the data plane. Each case asserts a clear error naming the
@@ -104,34 +111,33 @@ describe("fault matrix", () => {
     // Only this script's own mariadb-dump: other suites may be dumping at the same time.
     const killed = await whenRunning(
       "mariadb-dump\0",
-      "--databases\0bulk",
-      async (pid) => {
-        await new Promise((r) => setTimeout(r, 300));
-        process.kill(pid, "SIGKILL");
-      },
+      "--triggers\0--databases\0bulk",
+      async (pid) => expect(await killMidStream(pid, 4 << 20)).toBe(true),
       (pid) => descendsFrom(pid, scriptPid),
     );
     expect(killed).toBe(true);
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
-    expect(dump.stderr).toContain("the dump failed (exit 137)");
+    expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit 137)");
     expect(objectExists("runs/dump-killed/manifest.json")).toBe(false);
-    expect(objectExists("runs/dump-killed/dump.sql.zst")).toBe(false);
+    expect(objectExists("runs/dump-killed/data-1.sql.zst")).toBe(false);
+    expect(objectExists("runs/dump-killed/definitions.sql.zst")).toBe(false);
     await migrateCleanly("dump-killed");
   }, 240_000);
 
   it("upload killed mid-stream: the dump fails naming the upload, leaves no manifest, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dumping = runScript("dump.sh", dumpEnv("upload-killed"));
-    const killed = await whenRunning("mc\0", "ferry-faults/runs/upload-killed/", async (pid) => {
-      await new Promise((r) => setTimeout(r, 300));
-      process.kill(pid, "SIGKILL");
-    });
+    const killed = await whenRunning(
+      "mc\0",
+      "ferry-faults/runs/upload-killed/data-1",
+      async (pid) => expect(await killMidStream(pid, 4 << 20)).toBe(true),
+    );
     expect(killed).toBe(true);
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toContain(
-      "the upload to s3://ferry-faults/runs/upload-killed/dump.sql.zst failed (exit 137)",
+      "the upload to s3://ferry-faults/runs/upload-killed/data-1.sql.zst failed (exit 137)",
     );
     expect(objectExists("runs/upload-killed/manifest.json")).toBe(false);
     const refused = await runScript("import.sh", destinationEnv("upload-killed"));
@@ -144,9 +150,9 @@ describe("fault matrix", () => {
     const dumping = runScript("dump.sh", dumpEnv("store-restarted"));
     const interrupted = await whenRunning(
       "mc\0",
-      "ferry-faults/runs/store-restarted/",
-      async () => {
-        await new Promise((r) => setTimeout(r, 300));
+      "ferry-faults/runs/store-restarted/data-1",
+      async (pid) => {
+        expect(await streamed(pid, 4 << 20)).toBe(true);
         await minio.pause();
       },
     );
@@ -155,7 +161,7 @@ describe("fault matrix", () => {
     await minio.resume();
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toMatch(
-      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-restarted\/dump\.sql\.zst failed/,
+      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-restarted\/data-1\.sql\.zst failed/,
     );
     expect(objectExists("runs/store-restarted/manifest.json")).toBe(false);
     await migrateCleanly("store-restarted");

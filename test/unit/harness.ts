@@ -15,13 +15,27 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/1",
+  format: "ferry-dump/2",
   runId: "run-1",
-  object: "runs/run-1/dump.sql.zst",
   compression: "zstd",
   bytes: 1470,
   sqlBytes: 4599,
-  sha256: "4cbb61fbd2f632a72e234b17afe84134858eacd71eba647c2529392cb1d1a542",
+  objects: [
+    {
+      stream: "data-1",
+      object: "runs/run-1/data-1.sql.zst",
+      bytes: 1100,
+      sqlBytes: 3900,
+      sha256: "4cbb61fbd2f632a72e234b17afe84134858eacd71eba647c2529392cb1d1a542",
+    },
+    {
+      stream: "definitions",
+      object: "runs/run-1/definitions.sql.zst",
+      bytes: 370,
+      sqlBytes: 699,
+      sha256: "9b1c8f0e3a0b7b5fa1a1f1cbd4c1c5dd3e4e0f1f6b9f3c2a4d5e6f708192a3b4",
+    },
+  ],
   databases: "shop crm",
   tableCount: 2,
   serverVersion: "10.11.19-MariaDB",
@@ -76,7 +90,7 @@ export function installMocks(): void {
             ? JSON.stringify({
                 manifest: sampleManifest,
                 verification: sampleVerification,
-                dumpObjectPresent: false,
+                dumpObjectsPresent: 0,
               })
             : JSON.stringify(sampleManifest);
         }

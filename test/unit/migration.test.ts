@@ -161,11 +161,11 @@ describe("the whole graph", () => {
         rows: 7,
         sqlBytes: 4599,
         storedBytes: 1470,
-        sha256: sampleManifest.sha256,
+        streams: 2,
         seconds: 3,
       },
       verification: "passed: 2 tables, 7 rows match the dump",
-      dumpObject: "removed: s3://ferry-abc123/runs/run-1/dump.sql.zst",
+      dumpObjects: "removed: 2 objects under s3://ferry-abc123/runs/run-1/",
       dataKeptOnDestroy: true,
     });
   });
@@ -173,13 +173,13 @@ describe("the whole graph", () => {
   it("reports only what the bucket holds: no verification result means nothing was verified", () => {
     const report = migrationModule.summarize(
       configFrom(rawConfig("local")),
-      { manifest: sampleManifest, verification: null, dumpObjectPresent: true },
+      { manifest: sampleManifest, verification: null, dumpObjectsPresent: 2 },
       { bucket: "b", storageClass: "c", namespace: "n", service: "s", pvc: "p" },
     );
     expect(report.verification).toBe(
       "NOT RECORDED: no verification result in the bucket, so nothing was verified",
     );
-    expect(report.dumpObject).toBe("still stored: s3://b/runs/run-1/dump.sql.zst");
+    expect(report.dumpObjects).toBe("still stored: 2 of 2 objects under s3://b/runs/run-1/");
   });
 
   it("skips cleanup and says so when verification is off", async () => {
@@ -190,7 +190,7 @@ describe("the whole graph", () => {
     expect(ofType("ferry:components:Cleanup")).toHaveLength(0);
     expect(ofType("kubernetes:batch/v1:Job")).toHaveLength(1);
     expect(report.verification).toBe("not run (ferry:verification.enabled is false)");
-    expect(report.dumpObject).toBe("removed: s3://ferry-abc123/runs/run-1/dump.sql.zst");
+    expect(report.dumpObjects).toBe("removed: 2 objects under s3://ferry-abc123/runs/run-1/");
   });
 });
 
