@@ -13,7 +13,7 @@ import { measure, median, type Measured } from "./measure";
  * that ferry's migration verifies.
  *
  * Options: --sizes 1G,4G (the first size is the one the ratios are measured at) --rounds 3
- * --seed 42 --parallelism N --compression zstd|gzip
+ * --seed 42 --parallelism N --compression zstd|gzip --verbose true
  */
 interface Options {
   sizes: number[];
@@ -21,6 +21,8 @@ interface Options {
   seed: number;
   parallelism: number;
   compression: string;
+  /** Prints ferry's own step logs (timestamps of each phase). */
+  verbose: boolean;
 }
 
 function parseSize(text: string): number {
@@ -37,6 +39,7 @@ function parseOptions(argv: string[]): Options {
     seed: 42,
     parallelism: 2,
     compression: "zstd",
+    verbose: false,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -46,6 +49,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === "--seed") options.seed = Number(value);
     else if (flag === "--parallelism") options.parallelism = Number(value);
     else if (flag === "--compression") options.compression = value;
+    else if (flag === "--verbose") options.verbose = value === "true";
     else throw new Error(`bench: unknown option ${flag}`);
   }
   return options;
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
     check("ferry's dump", dump);
     const imported = await measure("sh", [path.join(scriptsDir, "import.sh")], env);
     check("ferry's import", imported);
+    if (options.verbose) console.error(dump.stderr + imported.stderr);
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
     const peakRssMib = { ...dump.peakRssMib };
     for (const [name, value] of Object.entries(imported.peakRssMib))

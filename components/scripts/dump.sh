@@ -82,8 +82,8 @@ case "$dump_help" in *set-gtid-purged*) DUMP_FLAGS="$DUMP_FLAGS --set-gtid-purge
 case "$dump_help" in *no-tablespaces*) DUMP_FLAGS="$DUMP_FLAGS --no-tablespaces" ;; esac
 
 # The snapshot session: under a brief global read lock it opens a consistent snapshot and reads the
-# binlog position, then holds the lock until every dump stream has opened its own snapshot, so all
-# streams and the row counts and checksums below describe exactly the same rows.
+# binlog position, then holds the lock until every dump stream and checksum session has opened its
+# own snapshot, so all of them describe exactly the same rows.
 mkfifo "$FERRY_WORK/snapshot.in"
 sql "$CNF" --unbuffered --force <"$FERRY_WORK/snapshot.in" >"$FERRY_WORK/snapshot.out" 2>"$FERRY_WORK/snapshot.err" &
 STATS_PID=$!
@@ -120,7 +120,6 @@ SHOW MASTER STATUS;
 SELECT 'ready';
 SQL
 wait_for_line ready 600
-expected_errors=$(wc -c <"$FERRY_WORK/snapshot.err")
 snapshot_connection=$(sed -n 's/^connection	//p' "$FERRY_WORK/snapshot.out")
 gtid=$(sed -n 's/^gtid	//p' "$FERRY_WORK/snapshot.out" | grep -v '^$' | head -n 1 || true)
 binlog_file=$(awk -F '\t' 'NF >= 2 && $2 ~ /^[0-9]+$/ && $1 != "connection" { print $1; exit }' "$FERRY_WORK/snapshot.out")
@@ -129,8 +128,17 @@ log "snapshot open under a global read lock (binlog ${binlog_file:-off} ${binlog
 
 # The lock also stops DDL, so the table list read now is the one every stream will see.
 if ! {
-  sql "$CNF" -e "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
-    FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/queries.err" &&
+  # A table's import cost, in rows: each secondary index costs about 0.77 of a row's insert and
+  # every 150 bytes about one row (fitted to per-table import times of bench/'s dataset). The
+  # server's row and size figures are estimates, which is all the balancing needs.
+  sql "$CNF" -e "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE,
+      COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0),
+      ROUND(COALESCE(t.TABLE_ROWS, 0) * (1 + 0.77 * COALESCE(i.secondary, 0)) + COALESCE(t.DATA_LENGTH, 0) / 150) + 1
+    FROM information_schema.TABLES t
+    LEFT JOIN (SELECT TABLE_SCHEMA, TABLE_NAME, COUNT(DISTINCT INDEX_NAME) AS secondary
+      FROM information_schema.STATISTICS WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA IN ($(sql_name_list "$DATABASES"))
+      GROUP BY TABLE_SCHEMA, TABLE_NAME) i ON i.TABLE_SCHEMA = t.TABLE_SCHEMA AND i.TABLE_NAME = t.TABLE_NAME
+    WHERE t.TABLE_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/queries.err" &&
     sql "$CNF" -e "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME
       FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/foreign-keys.tsv" 2>>"$FERRY_WORK/queries.err" &&
     checksum_queries "$CNF" "$DATABASES" >"$FERRY_WORK/checksums.sql" 2>>"$FERRY_WORK/queries.err"
@@ -139,24 +147,25 @@ if ! {
 fi
 # Tables joined by foreign keys stay in one stream, in the order the dump tool gives them: loaded
 # side by side, the server refuses to lock a parent while a child is being created elsewhere.
-# Each such group gets its total size; views go to the definitions stream.
+# Each such group gets its total cost; views go to the definitions stream.
 awk -F '\t' -v OFS='\t' '
   function root(t) { while (t in parent) t = parent[t]; return t }
   FILENAME == ARGV[1] { a = root($1 SUBSEP $2); b = root($3 SUBSEP $4); if (a != b) parent[a] = b; next }
   $3 == "VIEW" { print $1, $2 > "/dev/stderr"; next }
-  { group = root($1 SUBSEP $2); size[group] += $4 + 1; n++; table_group[n] = group; name[n] = $1 OFS $2 }
-  END { for (i = 1; i <= n; i++) print size[table_group[i]], table_group[i], name[i] }
+  { group = root($1 SUBSEP $2); cost[group] += $5; n++; table_group[n] = group; row[n] = $1 OFS $2 OFS $4 }
+  END { for (i = 1; i <= n; i++) print cost[table_group[i]], table_group[i], row[i] }
 ' "$FERRY_WORK/foreign-keys.tsv" "$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/views.tsv" |
   sort -t "$(printf '\t')" -k 1,1nr -k 2,2 >"$FERRY_WORK/groups.tsv"
 groups=$(cut -f 2 "$FERRY_WORK/groups.tsv" | sort -u | wc -l | tr -d ' ')
 streams=$PARALLELISM
 [ "$streams" -le "$groups" ] || streams=$groups
-# Largest group first, each to the stream with the fewest bytes so far.
+# Costliest group first, each to the stream with the least cost so far; the largest stream's bytes
+# go to stderr for the part size below.
 {
   awk -F '\t' -v OFS='\t' -v n="$streams" '
-    $2 != current { current = $2; best = 1; for (i = 2; i <= n; i++) if (load[i] < load[best]) best = i; load[best] += $1 }
-    { print "data-" best, $3, $4 }
-    END { max = 0; for (i = 1; i <= n; i++) if (load[i] > max) max = load[i]; print max > "/dev/stderr" }
+    $2 != current { current = $2; best = 1; for (i = 2; i <= n; i++) if (cost[i] < cost[best]) best = i; cost[best] += $1 }
+    { bytes[best] += $5; print "data-" best, $3, $4 }
+    END { max = 0; for (i = 1; i <= n; i++) if (bytes[i] > max) max = bytes[i]; print max > "/dev/stderr" }
   ' "$FERRY_WORK/groups.tsv"
   awk -F '\t' -v OFS='\t' '{ print "definitions", $1, $2 }' "$FERRY_WORK/views.tsv"
 } >"$FERRY_WORK/assignment.tsv" 2>"$FERRY_WORK/largest-stream.out"
@@ -174,6 +183,43 @@ dump_transactions() {
     die "cannot watch the dump's transactions (the source user needs PROCESS): $(tail -n 1 "$FERRY_WORK/poll.err")"
 }
 : >"$FERRY_WORK/attributed.ids"
+
+# The row counts and checksums run in one session a data stream, each with a snapshot opened
+# under the lock like the dump's, largest tables dealt out first in turn. Reads are not blocked
+# by the lock, so they start at once; their connections are noted so none is taken for a stream's.
+checksum_sessions=$streams
+[ "$checksum_sessions" -ge 1 ] || checksum_sessions=1
+checksum_session=1
+while [ "$checksum_session" -le "$checksum_sessions" ]; do
+  {
+    printf "SELECT 'connection', CONNECTION_ID();\n"
+    printf 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n'
+    printf 'START TRANSACTION WITH CONSISTENT SNAPSHOT;\n'
+    printf "SELECT 'ready';\n"
+    awk -v k="$checksum_sessions" -v i="$checksum_session" '
+      { turn = (NR - 1) % (2 * k); if (turn >= k) turn = 2 * k - 1 - turn; if (turn + 1 == i) print }
+    ' "$FERRY_WORK/checksums.sql"
+    printf "SELECT 'finished';\nCOMMIT;\n"
+  } >"$FERRY_WORK/checksums-$checksum_session.sql"
+  sql "$CNF" --unbuffered <"$FERRY_WORK/checksums-$checksum_session.sql" \
+    >"$FERRY_WORK/checksums-$checksum_session.out" 2>"$FERRY_WORK/checksums-$checksum_session.err" &
+  echo "$!" >"$FERRY_WORK/checksums-$checksum_session.pid"
+  checksum_session=$((checksum_session + 1))
+done
+checksum_session=1
+while [ "$checksum_session" -le "$checksum_sessions" ]; do
+  out="$FERRY_WORK/checksums-$checksum_session.out"
+  waited=0
+  until grep -q '^ready$' "$out" 2>/dev/null; do
+    kill -0 "$(cat "$FERRY_WORK/checksums-$checksum_session.pid")" 2>/dev/null ||
+      die "a checksum session ended early: $(tail -n 2 "$FERRY_WORK/checksums-$checksum_session.err")"
+    sleep 0.05
+    waited=$((waited + 1))
+    [ "$waited" -lt 2400 ] || die "timed out opening the checksum sessions"
+  done
+  sed -n 's/^connection	//p' "$out" >>"$FERRY_WORK/attributed.ids"
+  checksum_session=$((checksum_session + 1))
+done
 wait_for_snapshot() {
   waited=0
   while :; do
@@ -241,11 +287,10 @@ for stream in $stream_names; do
     start_stream "$stream" --triggers "$@"
   fi
   wait_for_snapshot "$stream"
+  log "stream $stream has its snapshot ($(date +%s.%N | cut -c 1-14))"
 done
-printf 'UNLOCK TABLES;\n' >&3
-log "writes on the source released; computing per-table row counts and checksums in the snapshot"
-cat "$FERRY_WORK/checksums.sql" >&3
-printf "SELECT 'finished';\nCOMMIT;\n" >&3
+printf "UNLOCK TABLES;\nSELECT 'finished';\nCOMMIT;\n" >&3
+log "writes on the source released; the streams and the row counts and checksums go on in the snapshot"
 
 for stream in $stream_names; do wait "$(cat "$FERRY_WORK/$stream/pid")" || true; done
 # The root cause is the failing stage nearest the end that did not just die of a broken pipe
@@ -274,12 +319,22 @@ if [ -n "$failed_stage" ]; then
     *) die "the $failed_stage stage of the $stream stream failed (exit $failed_rc)" ;;
   esac
 fi
-wait_for_line finished 36000
+log "all streams stored; waiting for the row counts and checksums"
+wait_for_line finished 600
 exec 3>&-
 wait "$STATS_PID" || true
 STATS_PID=
-checksum_errors=$(tail -c +"$((expected_errors + 1))" "$FERRY_WORK/snapshot.err" | grep ERROR || true)
-[ -z "$checksum_errors" ] || die "checksumming the source failed: $checksum_errors"
+checksum_session=1
+while [ "$checksum_session" -le "$checksum_sessions" ]; do
+  wait "$(cat "$FERRY_WORK/checksums-$checksum_session.pid")" || true
+  checksum_errors=$(grep ERROR "$FERRY_WORK/checksums-$checksum_session.err" || true)
+  [ -z "$checksum_errors" ] || die "checksumming the source failed: $checksum_errors"
+  grep -q '^finished$' "$FERRY_WORK/checksums-$checksum_session.out" ||
+    die "a checksum session ended early: $(tail -n 2 "$FERRY_WORK/checksums-$checksum_session.err")"
+  grep '^table	' "$FERRY_WORK/checksums-$checksum_session.out" >>"$FERRY_WORK/checksums.out" || true
+  checksum_session=$((checksum_session + 1))
+done
+log "row counts and checksums done"
 
 bytes=0
 sql_bytes=0
@@ -294,7 +349,8 @@ for stream in $stream_names; do
 done
 
 json() { escape_quoted "$1"; }
-table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
+sort -o "$FERRY_WORK/checksums.out" "$FERRY_WORK/checksums.out"
+table_count=$(wc -l <"$FERRY_WORK/checksums.out" | tr -d ' ')
 {
   printf '{\n'
   printf '  "format": "ferry-dump/2",\n'
@@ -328,7 +384,7 @@ table_count=$(grep -c '^table	' "$FERRY_WORK/snapshot.out" || true)
       gsub(/"/, "\\\"", $2); gsub(/"/, "\\\"", $3)
       printf "%s    {\"database\": \"%s\", \"table\": \"%s\", \"rows\": %s, \"checksum\": \"%s\"}", sep, $2, $3, $4, $5
       sep = ",\n"
-    } END { if (sep != "") printf "\n" }' "$FERRY_WORK/snapshot.out"
+    } END { if (sep != "") printf "\n" }' "$FERRY_WORK/checksums.out"
   printf '  ]\n}\n'
 } >"$FERRY_WORK/manifest.json"
 

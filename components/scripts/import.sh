@@ -120,6 +120,50 @@ else
   definers() { cat; }
 fi
 
+# Secondary indexes of a table with a primary key are taken out of its CREATE TABLE and added back
+# by one ALTER TABLE once its rows are in, so InnoDB builds each by sorting instead of inserting
+# into it row by row (a quarter less import time on bench/'s dataset). Tables with foreign keys,
+# FULLTEXT or SPATIAL indexes, no primary key (InnoDB would cluster on a unique key), or an
+# AUTO_INCREMENT column that does not lead the primary key are left exactly as dumped.
+defer_indexes() {
+  # shellcheck disable=SC2016 # backticks are SQL quotes here, not command substitution
+  awk '
+    function flush_alter() {
+      if (pending != "") { print pending ";"; pending = "" }
+    }
+    /^CREATE TABLE `/ {
+      flush_alter()
+      in_create = 1; n = 0; table = $0; sub(/^CREATE TABLE /, "", table); sub(/ \($/, "", table)
+      print; next
+    }
+    in_create && /^\) / {
+      in_create = 0
+      deferrable = has_primary && !unsafe && (auto_column == "" || primary_first == auto_column)
+      kept = 0
+      for (i = 1; i <= n; i++) {
+        if (deferrable && is_key[i]) {
+          key = lines[i]; sub(/^ +/, "", key); sub(/,$/, "", key)
+          pending = pending (pending == "" ? "ALTER TABLE " table " " : ", ") "ADD " key
+        } else keep[++kept] = lines[i]
+      }
+      for (i = 1; i <= kept; i++) { line = keep[i]; if (i == kept) sub(/,$/, "", line); print line }
+      has_primary = 0; unsafe = 0; auto_column = ""; primary_first = ""
+      print; next
+    }
+    in_create {
+      lines[++n] = $0; is_key[n] = /^  (UNIQUE )?KEY `/
+      if (/^  PRIMARY KEY \(/) { has_primary = 1; primary_first = $0; sub(/^  PRIMARY KEY \(/, "", primary_first); sub(/[,(].*$/, "", primary_first); sub(/\)$/, "", primary_first) }
+      if (/^  (CONSTRAINT|FULLTEXT|SPATIAL|FOREIGN)/) unsafe = 1
+      if (/^  `/ && / AUTO_INCREMENT/) { auto_column = $0; sub(/^  /, "", auto_column); sub(/` .*$/, "`", auto_column) }
+      next
+    }
+    /^UNLOCK TABLES;$/ { print; flush_alter(); next }
+    /^-- Table structure for table / || /^DROP TABLE IF EXISTS / || /^\/\*!50003 CREATE\*\/ / { flush_alter() }
+    { print }
+    END { flush_alter() }
+  '
+}
+
 report_progress() {
   # The sleep runs in the background so that stopping the reporter stops it too, instead of
   # leaving it holding the log open.
@@ -146,6 +190,7 @@ import_stream() {
     { rc=0; tee "$dir/sha.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
     { rc=0; decompress 2>"$dir/decompress.err" || rc=$?; echo "$rc" >"$dir/decompress.rc"; cat >/dev/null; } |
     definers |
+    defer_indexes |
     { rc=0; sql "$CNF" --max-allowed-packet=1G 2>"$dir/import.err" || rc=$?; echo "$rc" >"$dir/import.rc"; cat >/dev/null; }
   wait "$sha_pid"
 }

@@ -177,7 +177,7 @@ sql_name_list() {
   printf '%s\n' $1 | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -
 }
 
-# checksum_queries CNF "db1 db2": one SELECT a base table, each printing
+# checksum_queries CNF "db1 db2": one SELECT a base table, largest first, each printing
 # "table<TAB>db<TAB>name<TAB>rows<TAB>sum:xor". The row digest is CRC32 over QUOTE() of every
 # column, so it reads the same on MySQL and MariaDB and on any row format; SUM keeps duplicate
 # rows from cancelling out, BIT_XOR adds a second, differently-failing digest.
@@ -195,5 +195,5 @@ checksum_queries() {
       ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
     WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA IN ($(sql_name_list "$2"))
     GROUP BY c.TABLE_SCHEMA, c.TABLE_NAME
-    ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME;"
+    ORDER BY MAX(COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0)) DESC, c.TABLE_SCHEMA, c.TABLE_NAME;"
 }

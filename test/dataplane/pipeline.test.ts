@@ -68,6 +68,21 @@ function resetDestination(): void {
   );
 }
 
+/** Every table's SHOW CREATE TABLE: the import may build indexes late, but must end the same. */
+function tableDefinitions(server: MariaDb, databases: string[]): string {
+  return server
+    .must(
+      `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${databases.map((d) => `'${d}'`).join(", ")}) ORDER BY 1`,
+    )
+    .trim()
+    .split("\n")
+    .map((table) => {
+      const [database, name] = table.split(".");
+      return server.must(`SHOW CREATE TABLE \`${database}\`.\`${name}\``);
+    })
+    .join("\n");
+}
+
 /** Per-table CHECKSUM TABLE on a server: an independent check of the scripts' own digest. */
 function tableChecksums(server: MariaDb, databases: string[]): string {
   const tables = server
@@ -169,6 +184,9 @@ describe("a full run", () => {
     expect(tableChecksums(destination, ["shop", "crm"])).toBe(
       tableChecksums(source, ["shop", "crm"]),
     );
+    expect(tableDefinitions(destination, ["shop", "crm"])).toBe(
+      tableDefinitions(source, ["shop", "crm"]),
+    );
     expect(destination.must("SELECT shop.with_tax(10)").trim()).toBe("12.00");
     expect(destination.must("SELECT COUNT(*) FROM shop.expensive").trim()).toBe(
       source.must("SELECT COUNT(*) FROM shop.expensive").trim(),
@@ -232,6 +250,33 @@ describe("a full run", () => {
         tableChecksums(source, ["shop", "crm"]),
       );
     }
+  });
+
+  it("builds secondary indexes after the rows, ending with the same table definitions", async () => {
+    // Deferred: plain, unique, composite and commented keys. Left as dumped: an AUTO_INCREMENT
+    // that needs its own key, a table without a primary key, one with a FULLTEXT index.
+    source.must(
+      `DROP DATABASE IF EXISTS idx; CREATE DATABASE idx;
+      CREATE TABLE idx.tags (id INT PRIMARY KEY AUTO_INCREMENT, label VARCHAR(20) NOT NULL,
+        weight INT, UNIQUE KEY label (label), KEY w (weight, label) COMMENT 'by weight', KEY (weight));
+      CREATE TABLE idx.visits (k INT NOT NULL, id INT NOT NULL AUTO_INCREMENT, note VARCHAR(20),
+        PRIMARY KEY (k, id), KEY (id), UNIQUE KEY (note));
+      CREATE TABLE idx.loose (a INT NOT NULL, b INT, UNIQUE KEY (a), KEY (b));
+      CREATE TABLE idx.docs (id INT PRIMARY KEY, body TEXT, KEY (id, body(10)), FULLTEXT KEY (body));
+      INSERT INTO idx.tags (label, weight) SELECT CONCAT('t', seq), seq % 7 FROM seq_1_to_2000;
+      INSERT INTO idx.visits (k, note) SELECT seq % 3, CONCAT('n', seq) FROM seq_1_to_2000;
+      INSERT INTO idx.loose SELECT seq, seq % 5 FROM seq_1_to_2000;
+      INSERT INTO idx.docs SELECT seq, CONCAT('word', seq, ' text') FROM seq_1_to_2000;`,
+      "mysql",
+    );
+    destination.must("DROP DATABASE IF EXISTS idx");
+    const dump = await run("dump.sh", dumpEnv("indexes", "idx"));
+    expect(dump.status, dump.stderr).toBe(0);
+    const imported = await run("import.sh", destinationEnv("indexes"));
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(tableDefinitions(destination, ["idx"])).toBe(tableDefinitions(source, ["idx"]));
+    expect(tableChecksums(destination, ["idx"])).toBe(tableChecksums(source, ["idx"]));
+    destination.must("DROP DATABASE idx");
   });
 
   it("gives views and routines to the importer when definers are stripped", async () => {
