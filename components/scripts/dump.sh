@@ -196,9 +196,7 @@ while [ "$checksum_session" -le "$checksum_sessions" ]; do
     printf 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n'
     printf 'START TRANSACTION WITH CONSISTENT SNAPSHOT;\n'
     printf "SELECT 'ready';\n"
-    awk -v k="$checksum_sessions" -v i="$checksum_session" '
-      { turn = (NR - 1) % (2 * k); if (turn >= k) turn = 2 * k - 1 - turn; if (turn + 1 == i) print }
-    ' "$FERRY_WORK/checksums.sql"
+    deal_lines "$checksum_sessions" "$checksum_session" "$FERRY_WORK/checksums.sql"
     printf "SELECT 'finished';\nCOMMIT;\n"
   } >"$FERRY_WORK/checksums-$checksum_session.sql"
   sql "$CNF" --unbuffered <"$FERRY_WORK/checksums-$checksum_session.sql" \

@@ -171,6 +171,14 @@ manifest_objects() {
   sed -n 's/^    {"stream": "\([^"]*\)", "object": "\([^"]*\)", "bytes": \([0-9]*\), "sqlBytes": [0-9]*, "sha256": "\([0-9a-f]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
 }
 
+# deal_lines K I FILE: the lines of FILE that fall to hand I of K when dealt out in turn, forward
+# then backward (1..K, K..1, ...), so a file sorted largest first is shared out evenly.
+deal_lines() {
+  awk -v k="$1" -v i="$2" '
+    { turn = (NR - 1) % (2 * k); if (turn >= k) turn = 2 * k - 1 - turn; if (turn + 1 == i) print }
+  ' "$3"
+}
+
 # sql_name_list "a b c": 'a','b','c' for an IN (...) list; names are validated identifiers.
 sql_name_list() {
   # shellcheck disable=SC2086 # split on purpose: one name a line

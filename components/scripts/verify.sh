@@ -25,9 +25,32 @@ state=$(sql "$CNF" -e "SELECT state FROM ferry.runs WHERE run_id = '$RUN_ID'" 2>
 
 log "checksumming the tables of $databases on the destination"
 manifest_tables "$MANIFEST" | sort >"$FERRY_WORK/expected.tsv"
-checksum_queries "$CNF" "$databases" >"$FERRY_WORK/checksums.sql"
-sql "$CNF" <"$FERRY_WORK/checksums.sql" | cut -f 2- | sort >"$FERRY_WORK/actual.tsv" ||
-  die "checksumming the destination failed"
+checksum_queries "$CNF" "$databases" >"$FERRY_WORK/checksums.sql" ||
+  die "cannot list the destination's tables"
+# As many sessions as the dump had data streams, largest tables dealt out first in turn.
+sessions=$(manifest_objects "$MANIFEST" | grep -vc '^definitions	' || true)
+[ "$sessions" -ge 1 ] || sessions=1
+session=1
+pids=
+while [ "$session" -le "$sessions" ]; do
+  deal_lines "$sessions" "$session" "$FERRY_WORK/checksums.sql" >"$FERRY_WORK/checksums-$session.sql"
+  {
+    rc=0
+    sql "$CNF" <"$FERRY_WORK/checksums-$session.sql" >"$FERRY_WORK/checksums-$session.out" 2>"$FERRY_WORK/checksums-$session.err" || rc=$?
+    echo "$rc" >"$FERRY_WORK/checksums-$session.rc"
+  } &
+  pids="$pids $!"
+  session=$((session + 1))
+done
+for pid in $pids; do wait "$pid" || true; done
+session=1
+while [ "$session" -le "$sessions" ]; do
+  [ "$(cat "$FERRY_WORK/checksums-$session.rc")" = 0 ] ||
+    die "checksumming the destination failed: $(tail -n 2 "$FERRY_WORK/checksums-$session.err")"
+  cut -f 2- "$FERRY_WORK/checksums-$session.out" >>"$FERRY_WORK/actual.unsorted"
+  session=$((session + 1))
+done
+sort "$FERRY_WORK/actual.unsorted" >"$FERRY_WORK/actual.tsv"
 
 # Lines only in expected are tables missing or different on the destination; lines only in
 # actual are their destination values, or tables the dump did not hold.
