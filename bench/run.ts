@@ -94,6 +94,9 @@ async function main(): Promise<void> {
     `bench-${Math.random().toString(36).slice(2)}`,
     serverSettings,
   );
+  // An interrupted benchmark still stops its servers and removes their data (gigabytes).
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => void plane.stop().finally(() => process.exit(130)));
   const work = fs.mkdtempSync(path.join(plane.secretsDir, "work-"));
   const cnf = (file: string, port: number, user: string, passwordFile: string) => {
     const password = fs.readFileSync(passwordFile, "utf8");
