@@ -177,6 +177,29 @@ report_progress() {
   done
 }
 
+# download OBJECT DIR: the object's bytes on stdout. While an index is built the import reads
+# nothing for minutes, and the object store may drop the idle connection ("unexpected EOF"), so a
+# dropped download resumes at the byte where it stopped, up to DOWNLOAD_ATTEMPTS times.
+download() {
+  offset=0
+  attempt=1
+  while :; do
+    mkfifo "$2/count.$attempt"
+    wc -c <"$2/count.$attempt" >"$2/count.$attempt.out" &
+    count_pid=$!
+    { rc=0; mc_run cat --offset "$offset" "ferry/$S3_BUCKET/$1" 2>>"$2/download.err" || rc=$?; echo "$rc" >"$2/cat.$attempt.rc"; } |
+      tee "$2/count.$attempt"
+    wait "$count_pid"
+    rc=$(cat "$2/cat.$attempt.rc")
+    # 141: the reader went away (the import is stopping), not the object store.
+    if [ "$rc" = 0 ] || [ "$rc" = 141 ] || [ "$attempt" -ge "${DOWNLOAD_ATTEMPTS:-5}" ]; then return "$rc"; fi
+    offset=$((offset + $(tr -d ' ' <"$2/count.$attempt.out")))
+    log "the download of s3://$S3_BUCKET/$1 broke off at byte $offset ($(tail -n 1 "$2/download.err")); resuming"
+    attempt=$((attempt + 1))
+    sleep 2
+  done
+}
+
 # import_stream STREAM OBJECT: one object into one connection. A stage that fails drains the rest
 # of its input, so the object is always read to its end and its sha256 always describes the whole
 # object: a damaged dump is then told apart from a destination that refused it.
@@ -186,7 +209,7 @@ import_stream() {
   mkfifo "$dir/sha.fifo"
   sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
   sha_pid=$!
-  { rc=0; mc_run cat "ferry/$S3_BUCKET/$2" 2>"$dir/download.err" || rc=$?; echo "$rc" >"$dir/download.rc"; } |
+  { rc=0; download "$2" "$dir" || rc=$?; echo "$rc" >"$dir/download.rc"; } |
     { rc=0; tee "$dir/sha.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
     { rc=0; decompress 2>"$dir/decompress.err" || rc=$?; echo "$rc" >"$dir/decompress.rc"; cat >/dev/null; } |
     definers |

@@ -167,6 +167,32 @@ describe("fault matrix", () => {
     await migrateCleanly("store-restarted");
   }, 240_000);
 
+  it("object store restarted mid-download: the import resumes where it broke off and completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    const dump = await runScript("dump.sh", dumpEnv("download-resumed"));
+    expect(dump.status, dump.stderr).toBe(0);
+    const importing = runScript("import.sh", destinationEnv("download-resumed"));
+    const interrupted = await whenRunning(
+      "mc\0",
+      "ferry-faults/runs/download-resumed/data-1",
+      async (pid) => {
+        expect(await streamed(pid, 4 << 20)).toBe(true);
+        await minio.pause();
+        await new Promise((r) => setTimeout(r, 3000));
+        await minio.resume();
+      },
+    );
+    expect(interrupted).toBe(true);
+    const imported = await importing;
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(
+      /the download of s3:\/\/ferry-faults\/runs\/download-resumed\/data-1\.sql\.zst broke off at byte [1-9][0-9]* .*; resuming/,
+    );
+    const verified = await runScript("verify.sh", destinationEnv("download-resumed"));
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(destination.must("SELECT COUNT(*) FROM bulk.payloads").trim()).toBe("200000");
+  }, 240_000);
+
   it("destination not accepting connections at first: the import waits, logs progress, then completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dump = await runScript("dump.sh", dumpEnv("late-destination"));
