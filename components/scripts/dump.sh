@@ -173,9 +173,10 @@ streams=$PARALLELISM
 # stream that may hold more (its tables' size, doubled for hex-encoded BLOBs) gets larger parts.
 part_mib=$(awk '{ p = int($1 * 2 / 10000 / 1048576) + 1; print (p > 16 ? p : 16) }' "$FERRY_WORK/largest-stream.out")
 
-# stream_started NAME: whether the stream has opened its snapshot, as seen from the server: the dump
-# connections of this user newer than the snapshot session, less those already attributed to
-# earlier streams. A stream that already ended without a failure opened it too.
+# dump_transactions: the connections of this user, newer than the snapshot session, that hold an
+# InnoDB transaction. wait_for_snapshot gives a new stream the first one not yet attributed (to
+# a checksum session or an earlier stream); a stream that ended before it was seen had opened its
+# snapshot under the lock all the same.
 dump_transactions() {
   sql "$CNF" -e "SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t
     JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
@@ -285,7 +286,7 @@ for stream in $stream_names; do
     start_stream "$stream" --triggers "$@"
   fi
   wait_for_snapshot "$stream"
-  log "stream $stream has its snapshot ($(date +%s.%N | cut -c 1-14))"
+  log "stream $stream has opened its snapshot"
 done
 printf "UNLOCK TABLES;\nSELECT 'finished';\nCOMMIT;\n" >&3
 log "writes on the source released; the streams and the row counts and checksums go on in the snapshot"
