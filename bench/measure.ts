@@ -49,7 +49,7 @@ export function measure(
     const child = spawn(command, args, {
       env: {
         PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/root",
+        HOME: process.env.HOME ?? os.homedir(),
         TMPDIR: os.tmpdir(),
         ...env,
       },
