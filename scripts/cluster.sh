@@ -1,9 +1,9 @@
 #!/bin/sh
-# A local Kubernetes API for the dev stack, on this machine only: etcd, kube-apiserver,
+# A local Kubernetes cluster for the dev stack, on this machine only: etcd, kube-apiserver,
 # kube-controller-manager and kube-scheduler built by scripts/cluster-tools.sh, certificates made
-# here with openssl, and kwok simulating one node (pods are simulated: nothing runs in them).
-# Everything lives in .ferry/cluster; the kubeconfig .ferry/kubeconfig has the contexts `source`
-# and `destination`, both this cluster.
+# here with openssl, and one real node (scripts/node.sh: containerd, kubelet, kube-proxy, CoreDNS)
+# whose pods run the locally built images. Everything lives in .ferry/cluster; the kubeconfig
+# .ferry/kubeconfig has the contexts `source` and `destination`, both this cluster.
 #
 # Usage: scripts/cluster.sh up | down | status
 set -eu
@@ -92,26 +92,6 @@ KUBECONFIG
   chmod 600 "$kubeconfig"
 }
 
-fake_node() {
-  "$bin/kubectl" --kubeconfig "$kubeconfig" apply -f - >/dev/null <<NODE
-apiVersion: v1
-kind: Node
-metadata:
-  name: ferry-node-1
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/hostname: ferry-node-1
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    type: kwok
-status:
-  allocatable: { cpu: "16", memory: 64Gi, pods: "110" }
-  capacity: { cpu: "16", memory: 64Gi, pods: "110" }
-NODE
-}
-
 up() {
   bin=$(sh scripts/cluster-tools.sh)
   mkdir -p "$dir"
@@ -129,7 +109,9 @@ up() {
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/service-account.pub" \
     --service-account-signing-key-file "$pki/service-account.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true
+    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
+    --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
+    --kubelet-preferred-address-types InternalIP
   wait_for kube-apiserver 90 "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
   start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --service-account-private-key-file "$pki/service-account.key" \
@@ -138,16 +120,22 @@ up() {
     --leader-elect=false --controllers '*'
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --bind-address 127.0.0.1 \
     --secure-port 0 --leader-elect=false
-  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$bin/kwok-stages.yaml" --manage-all-nodes=false \
-    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --server-address 127.0.0.1:0
   start provisioner sh scripts/dev-provisioner.sh "$bin/kubectl" "$kubeconfig" "$dir/volumes"
-  fake_node
-  wait_for kwok 60 sh -c "'$bin/kubectl' --kubeconfig '$kubeconfig' get node ferry-node-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
-  say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 is simulated by kwok"
+  node_env sh scripts/node.sh up
+  say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 runs real pods"
+}
+
+# node_env COMMAND...: runs COMMAND with the settings scripts/node.sh reads.
+node_env() {
+  FERRY_CLUSTER_DIR=$dir FERRY_CLUSTER_BIN=$bin FERRY_KUBECONFIG=$kubeconfig \
+    FERRY_API_SERVER="https://127.0.0.1:$api_port" \
+    FERRY_MC_BINARY="$(PATH="$(sh scripts/tools.sh):$PATH" command -v mc)" "$@"
 }
 
 down() {
-  for name in provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  bin=$(sh scripts/cluster-tools.sh)
+  node_env sh scripts/node.sh down
+  for name in provisioner kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if running "$name"; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi
@@ -159,7 +147,7 @@ down() {
 
 status() {
   bin=$(sh scripts/cluster-tools.sh)
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok provisioner; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler provisioner node/containerd node/kubelet node/kube-proxy; do
     if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
   "$bin/kubectl" --kubeconfig "$kubeconfig" get nodes 2>/dev/null || true

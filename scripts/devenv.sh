@@ -1,6 +1,8 @@
 #!/bin/sh
-# The dev stack's source database and object store, on this machine's loopback only: MariaDB on
-# 127.0.0.1:13306 seeded with the sample databases shop and crm, and MinIO on 127.0.0.1:19000.
+# The dev stack's source database and object store, on this machine only: MariaDB on
+# 127.0.0.1:13306 seeded with the sample databases shop and crm, and MinIO on the local cluster's
+# bridge address 10.88.0.1:19000, where both this machine and the cluster's pods reach it (so the
+# cluster, scripts/cluster.sh, comes up first).
 # Their secrets are generated once into .ferry/dev-secrets (0600) and read from there by the demo.
 #
 # Usage: scripts/devenv.sh up | down
@@ -9,6 +11,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 dir="$repo/.ferry/devenv"
 secrets="$repo/.ferry/dev-secrets"
+minio_host=10.88.0.1
 
 say() { printf 'ferry devenv: %s\n' "$*" >&2; }
 running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
@@ -65,19 +68,23 @@ SQL
     fi
   fi
   if ! running minio; then
+    ip -4 addr show ferry0 2>/dev/null | grep -q "inet $minio_host/" || {
+      say "the local cluster's bridge ferry0 ($minio_host) is not up: run scripts/cluster.sh up first"
+      exit 1
+    }
     MINIO_ROOT_USER=ferry-admin MINIO_ROOT_PASSWORD=$(secret objectStoreSecretKey) MINIO_BROWSER=off \
-      minio server "$dir/minio" --address 127.0.0.1:19000 --console-address 127.0.0.1:19001 --quiet \
+      minio server "$dir/minio" --address "$minio_host:19000" --console-address 127.0.0.1:19001 --quiet \
       >"$dir/minio.log" 2>&1 &
     echo $! >"$dir/minio.pid"
     waited=0
-    until curl -fsS http://127.0.0.1:19000/minio/health/ready >/dev/null 2>&1; do
+    until curl -fsS "http://$minio_host:19000/minio/health/ready" >/dev/null 2>&1; do
       waited=$((waited + 1))
       [ "$waited" -lt 60 ] || { say "MinIO did not start; see .ferry/devenv/minio.log"; exit 1; }
       sleep 1
     done
   fi
   secret destinationRootPassword >/dev/null
-  say "up: MariaDB source on 127.0.0.1:13306 (shop, crm), MinIO on 127.0.0.1:19000"
+  say "up: MariaDB source on 127.0.0.1:13306 (shop, crm), MinIO on $minio_host:19000"
 }
 
 down() {

@@ -16,7 +16,7 @@ say() { printf 'ferry tools: %s\n' "$*" >&2; }
 
 install_debian_packages() {
   missing=""
-  for package in $DEBIAN_PACKAGES; do
+  for package in $DEBIAN_PACKAGES $NODE_DEBIAN_PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
   done
   [ -n "$missing" ] || return 0
