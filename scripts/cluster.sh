@@ -13,6 +13,8 @@ dir="$repo/.ferry/cluster"
 kubeconfig="$repo/.ferry/kubeconfig"
 api_port=${FERRY_API_PORT:-16443}
 etcd_port=${FERRY_ETCD_PORT:-12379}
+# The API server listens on the node's bridge, where this machine and the pods both reach it.
+api_host=10.88.0.1
 
 say() { printf 'ferry cluster: %s\n' "$*" >&2; }
 
@@ -45,14 +47,17 @@ wait_for() {
 }
 
 certificates() {
-  [ -f "$dir/pki/admin.crt" ] && return 0
+  if [ -f "$dir/pki/admin.crt" ]; then
+    openssl x509 -in "$dir/pki/apiserver.crt" -noout -text | grep -q "IP Address:$api_host," && return 0
+    rm -rf "$dir/pki" # made for an earlier layout of the cluster's addresses
+  fi
   say "making certificates"
   mkdir -p "$dir/pki"
   cd "$dir/pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ferry-local-ca" \
     -keyout ca.key -out ca.crt 2>/dev/null
   cat >apiserver.ext <<EXT
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName=IP:$api_host,IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth
 EXT
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
@@ -75,7 +80,7 @@ kind: Config
 clusters:
   - name: ferry-local
     cluster:
-      server: https://127.0.0.1:$api_port
+      server: https://$api_host:$api_port
       certificate-authority: $pki/ca.crt
 users:
   - name: ferry-admin
@@ -97,13 +102,14 @@ up() {
   mkdir -p "$dir"
   certificates
   write_kubeconfig
+  node_env sh scripts/node.sh network
   pki="$dir/pki"
   start etcd "$bin/etcd" --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls http://127.0.0.1:0 \
     --log-level warn
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
   start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+    --bind-address "$api_host" --secure-port "$api_port" --advertise-address "$api_host" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" --authorization-mode Node,RBAC \
     --service-account-issuer https://kubernetes.default.svc \
@@ -128,7 +134,7 @@ up() {
 # node_env COMMAND...: runs COMMAND with the settings scripts/node.sh reads.
 node_env() {
   FERRY_CLUSTER_DIR=$dir FERRY_CLUSTER_BIN=$bin FERRY_KUBECONFIG=$kubeconfig \
-    FERRY_API_SERVER="https://127.0.0.1:$api_port" \
+    FERRY_API_SERVER="https://$api_host:$api_port" \
     FERRY_MC_BINARY="$(PATH="$(sh scripts/tools.sh):$PATH" command -v mc)" "$@"
 }
 

@@ -4,8 +4,8 @@
 # prints the migration report. `scripts/demo.sh down` destroys the stack (the data volume is kept)
 # and stops everything.
 #
-# The local cluster's node is simulated by kwok: the dump runs for real on this machine and lands
-# in MinIO, but the pods of the import, verification and read/write test do not run.
+# Everything runs for real: the dump on this machine, the import, verification and read/write
+# test in pods on the local cluster's node, MySQL on a volume its storage provisioner made.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -60,7 +60,7 @@ up() {
   pulumi up --yes --non-interactive --stack dev
   say "the migration report"
   pulumi stack output report --json --stack dev
-  say "done in $(($(date +%s) - started))s. The node is simulated (kwok): the dump ran and is in MinIO, the import, verification and read/write pods did not run. Explore with: kubectl --kubeconfig .ferry/kubeconfig get all -n ferry; remove with: npm run demo -- down"
+  say "done in $(($(date +%s) - started))s. Explore with: kubectl --kubeconfig .ferry/kubeconfig get all,pvc -n ferry; remove with: npm run demo -- down"
 }
 
 down() {

@@ -25,6 +25,28 @@ secret() {
 
 sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
 
+# seed_sql USER_HOST: the sample databases and the dump user, who connects from USER_HOST.
+seed_sql() {
+  password=$(secret sourcePassword)
+  cat <<SQL
+CREATE DATABASE shop CHARACTER SET utf8mb4;
+CREATE DATABASE crm CHARACTER SET utf8mb4;
+CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
+  price DECIMAL(10,2), photo BLOB, created DATETIME(6)) ENGINE=InnoDB;
+INSERT INTO shop.products (name, price, photo, created)
+  SELECT CONCAT('product ', seq), seq / 7, RANDOM_BYTES(32), NOW(6) FROM seq_1_to_5000;
+CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, product_id INT NOT NULL, qty INT NOT NULL,
+  FOREIGN KEY (product_id) REFERENCES shop.products (id)) ENGINE=InnoDB;
+INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 5000, 1 + seq % 4 FROM seq_1_to_20000;
+CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE qty > 2;
+CREATE TABLE crm.people (id INT PRIMARY KEY, name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
+INSERT INTO crm.people VALUES (1, 'Zoë', 'Zürich'), (2, 'Ὀδυσσεύς', 'Ithaca'), (3, '李雷', '北京');
+CREATE USER 'ferry_dump'@'$1' IDENTIFIED BY '$password';
+GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT
+  ON *.* TO 'ferry_dump'@'$1';
+SQL
+}
+
 up() {
   tools_path=$(sh scripts/tools.sh)
   PATH="$tools_path:$PATH"
@@ -47,24 +69,7 @@ up() {
     done
     if [ "${fresh:-0}" = 1 ]; then
       say "seeding the source databases shop and crm"
-      password=$(secret sourcePassword)
-      sql mysql <<SQL
-CREATE DATABASE shop CHARACTER SET utf8mb4;
-CREATE DATABASE crm CHARACTER SET utf8mb4;
-CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
-  price DECIMAL(10,2), photo BLOB, created DATETIME(6)) ENGINE=InnoDB;
-INSERT INTO shop.products (name, price, photo, created)
-  SELECT CONCAT('product ', seq), seq / 7, RANDOM_BYTES(32), NOW(6) FROM seq_1_to_5000;
-CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, product_id INT NOT NULL, qty INT NOT NULL,
-  FOREIGN KEY (product_id) REFERENCES shop.products (id)) ENGINE=InnoDB;
-INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 5000, 1 + seq % 4 FROM seq_1_to_20000;
-CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE qty > 2;
-CREATE TABLE crm.people (id INT PRIMARY KEY, name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
-INSERT INTO crm.people VALUES (1, 'Zoë', 'Zürich'), (2, 'Ὀδυσσεύς', 'Ithaca'), (3, '李雷', '北京');
-CREATE USER 'ferry_dump'@'127.0.0.1' IDENTIFIED BY '$password';
-GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT
-  ON *.* TO 'ferry_dump'@'127.0.0.1';
-SQL
+      seed_sql 127.0.0.1 | sql mysql
     fi
   fi
   if ! running minio; then
@@ -84,7 +89,58 @@ SQL
     done
   fi
   secret destinationRootPassword >/dev/null
+  cluster_source
   say "up: MariaDB source on 127.0.0.1:13306 (shop, crm), MinIO on $minio_host:19000"
+}
+
+# The same sample databases in a MariaDB pod of the local cluster (namespace ferry-source, Service
+# source-db), for the source mode kubernetes. Its data is an emptyDir: a throw-away source.
+cluster_source() {
+  kubectl_bin="$(sh scripts/cluster-tools.sh)/kubectl"
+  k() { "$kubectl_bin" --kubeconfig "$repo/.ferry/kubeconfig" --context source "$@"; }
+  k create namespace ferry-source --dry-run=client -o yaml | k apply -f - >/dev/null
+  # Passwords and the seed (which holds one) go to the API server as a Secret, through stdin.
+  secret sourceRootPassword >/dev/null
+  (umask 077 && seed_sql % >"$dir/source-db-init.sql")
+  k -n ferry-source create secret generic source-db --from-file=root-password=/dev/stdin \
+    --from-file=init.sql="$dir/source-db-init.sql" --dry-run=client -o yaml <"$secrets/sourceRootPassword" |
+    k apply -f - >/dev/null
+  rm -f "$dir/source-db-init.sql"
+  k apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: source-db, namespace: ferry-source }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: source-db } }
+  template:
+    metadata: { labels: { app: source-db } }
+    spec:
+      containers:
+        - name: mariadb
+          image: ferry.local/mariadb:10.11
+          imagePullPolicy: Never
+          args: [--log-bin=source-bin, --server-id=1, --character-set-server=utf8mb4]
+          env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/source-db/root-password }]
+          ports: [{ containerPort: 3306 }]
+          readinessProbe:
+            exec: { command: [mariadb-admin, ping, -h, 127.0.0.1, --silent] }
+            periodSeconds: 2
+          volumeMounts:
+            - { name: secrets, mountPath: /var/run/source-db, readOnly: true }
+            - { name: secrets, mountPath: /docker-entrypoint-initdb.d, readOnly: true }
+            - { name: data, mountPath: /var/lib/mysql }
+      volumes:
+        - name: secrets
+          secret: { secretName: source-db, items: [{ key: root-password, path: root-password }, { key: init.sql, path: init.sql }] }
+        - { name: data, emptyDir: {} }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: source-db, namespace: ferry-source }
+spec: { selector: { app: source-db }, ports: [{ port: 3306 }] }
+YAML
+  k -n ferry-source rollout status deployment/source-db --timeout=180s >&2
 }
 
 down() {

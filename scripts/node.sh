@@ -5,7 +5,7 @@
 # imported into containerd, and CoreDNS for Service names. Started by scripts/cluster.sh once the
 # API server is up; state in .ferry/cluster/node, sockets in /run/ferry.
 #
-# Usage: scripts/node.sh up | down   (cluster.sh passes its directories in the environment)
+# Usage: scripts/node.sh network | up | down   (cluster.sh passes its directories in the environment)
 set -eu
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/versions.env
@@ -94,7 +94,8 @@ network() {
       "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
       "ipam": {
         "type": "host-local", "dataDir": "$dir/cni/ipam",
-        "ranges": [[{ "subnet": "$pod_subnet", "rangeStart": "10.88.1.0", "gateway": "$node_ip" }]]
+        "ranges": [[{ "subnet": "$pod_subnet", "rangeStart": "10.88.1.0", "gateway": "$node_ip" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }]
       }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } }
@@ -113,6 +114,8 @@ state = "$run/containerd/state"
   address = "$socket"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$IMAGE_PAUSE"
+  # This machine does not let even root lower an OOM score below its own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -258,7 +261,6 @@ YAML
 
 up() {
   mkdir -p "$dir"
-  network
   containerd_up
   images_up
   kubelet_up
@@ -294,10 +296,11 @@ down() {
 }
 
 case "${1:-}" in
+  network) mkdir -p "$dir" && network ;;
   up) up ;;
   down) down ;;
   *)
-    echo "usage: scripts/node.sh up | down" >&2
+    echo "usage: scripts/node.sh network | up | down" >&2
     exit 2
     ;;
 esac

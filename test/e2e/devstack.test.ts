@@ -1,47 +1,185 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
 
 /**
- * The dev stack end to end on the real engine, the providers ferry builds and a real Kubernetes
- * API server (scripts/cluster.sh). The node is simulated by kwok: the dump runs for real against
- * the local MariaDB and lands in the local MinIO, the Jobs' pods only pretend to run, and the
- * report must say that nothing was verified.
+ * The dev stack end to end on the real engine, the providers ferry builds and the local cluster
+ * (scripts/cluster.sh): a real node runs the Jobs' pods, the destination MySQL and the storage
+ * provisioner. Twice: with the source on this machine (mode local) and with the source in a pod
+ * of the cluster (mode kubernetes). Each time the rows are read back from the destination and
+ * compared with the source's.
  */
 
 const secretsDir = path.join(repoRoot, ".ferry", "dev-secrets");
 const kubeconfig = path.join(repoRoot, ".ferry", "kubeconfig");
-const namespace = "ferry-e2e";
-let workspace: EngineWorkspace;
-let stackFile: string;
+const secretKeys = ["sourcePassword", "destinationRootPassword", "objectStoreSecretKey"];
+const tables = ["shop.products", "shop.orders", "crm.people"];
 let kubectlBin: string;
 let startedHere = false;
-
-function pulumi(args: string[], input?: string) {
-  return workspace.pulumi([...args, "--stack", "e2e"], input);
-}
+let clientOptions: string;
 
 function kubectl(args: string[]) {
   return spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
 }
 
-function setRunId(runId: string): void {
-  const stack = parse(fs.readFileSync(stackFile, "utf8"));
-  stack.config["ferry:migration"].runId = runId;
-  fs.writeFileSync(stackFile, stringify(stack));
+function jsonpath(kind: string, name: string, namespace: string | null, expression: string) {
+  const scope = namespace ? ["-n", namespace] : [];
+  return kubectl(["get", kind, name, ...scope, "-o", `jsonpath=${expression}`]).stdout;
 }
 
-function previewSteps(): { op: string; type: string }[] {
-  const preview = pulumi(["preview", "--json", "--config-file", stackFile]);
-  expect(preview.status, preview.output).toBe(0);
-  const json = JSON.parse(preview.output.slice(0, preview.output.lastIndexOf("}") + 1));
-  return (json.steps as { op: string; urn: string }[]).map((s) => ({
-    op: s.op,
-    type: s.urn.split("::")[2].split("$").pop()!,
-  }));
+function secret(key: string): string {
+  return fs.readFileSync(path.join(secretsDir, key), "utf8");
+}
+
+/** A 0600 option file, so no password is on the client's command line. */
+function passwordOptions(password: string): string {
+  const file = path.join(clientOptions, `client-${Math.random().toString(36).slice(2)}.cnf`);
+  fs.writeFileSync(file, `[client]\npassword=${password}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** Every row of `table`, in key order, BLOBs as hex: what must be equal on both sides. */
+function rows(connection: string[], table: string): string {
+  const result = spawnSync(
+    "mariadb",
+    [
+      ...connection,
+      "--batch",
+      "--skip-column-names",
+      "--binary-as-hex",
+      "--default-character-set=utf8mb4",
+      "-e",
+      `SELECT * FROM ${table} ORDER BY id`,
+    ],
+    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+  );
+  expect(result.status, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+/** The destination MySQL through its Service's cluster address (kube-proxy on this machine). */
+function destination(namespace: string): string[] {
+  const address = jsonpath("service", "mysql", namespace, "{.spec.clusterIP}");
+  const options = passwordOptions(secret("destinationRootPassword"));
+  return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
+}
+
+const hostSource = [
+  "--no-defaults",
+  `--socket=${path.join(repoRoot, ".ferry", "devenv", "mariadb.sock")}`,
+  "-uroot",
+];
+
+function clusterSource(): string[] {
+  const address = jsonpath("service", "source-db", "ferry-source", "{.spec.clusterIP}");
+  const options = passwordOptions(secret("sourceRootPassword"));
+  return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
+}
+
+/** One stack of the dev project in its own namespace, run from a throw-away workspace. */
+class DevStack {
+  readonly workspace: EngineWorkspace;
+  readonly stackFile: string;
+
+  constructor(
+    readonly stack: string,
+    readonly namespace: string,
+    sourceOverride: Record<string, unknown>,
+  ) {
+    kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
+    this.workspace = engineWorkspace(stack, [".ferry"]);
+    const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
+    dev.config["ferry:destination"].namespace = namespace;
+    Object.assign(dev.config["ferry:source"], sourceOverride);
+    this.stackFile = path.join(this.workspace.work, `Pulumi.${stack}.yaml`);
+    fs.writeFileSync(this.stackFile, stringify(dev));
+    const init = this.pulumi(["stack", "init"]);
+    expect(init.status, init.output).toBe(0);
+    for (const key of secretKeys) {
+      const set = this.pulumi(["config", "set", "--secret", key], secret(key));
+      expect(set.status, set.output).toBe(0);
+    }
+    this.setRunId(`${stack}-${Date.now().toString(36)}`);
+  }
+
+  pulumi(args: string[], input?: string) {
+    return this.workspace.pulumi(
+      [...args, "--stack", this.stack, "--config-file", this.stackFile],
+      input,
+    );
+  }
+
+  setRunId(runId: string): void {
+    const stack = parse(fs.readFileSync(this.stackFile, "utf8"));
+    stack.config["ferry:migration"].runId = runId;
+    fs.writeFileSync(this.stackFile, stringify(stack));
+  }
+
+  previewSteps(): { op: string; type: string }[] {
+    const preview = this.pulumi(["preview", "--json"]);
+    expect(preview.status, preview.output).toBe(0);
+    const json = JSON.parse(preview.output.slice(0, preview.output.lastIndexOf("}") + 1));
+    return (json.steps as { op: string; urn: string }[]).map((s) => ({
+      op: s.op,
+      type: s.urn.split("::")[2].split("$").pop()!,
+    }));
+  }
+
+  report() {
+    const outputs = this.pulumi(["stack", "output", "report", "--json"]);
+    expect(outputs.status, outputs.output).toBe(0);
+    return JSON.parse(outputs.output.slice(0, outputs.output.lastIndexOf("}") + 1));
+  }
+
+  /** The data volume's directory on the node, through its claim and volume. */
+  dataDirectory(): string {
+    const volume = jsonpath("pvc", "mysql-data", this.namespace, "{.spec.volumeName}");
+    expect(volume).not.toBe("");
+    return jsonpath("pv", volume, null, "{.spec.hostPath.path}");
+  }
+
+  /** What a run of this stack leaves behind: the retained namespace, claim, volume and data. */
+  remove(): void {
+    this.pulumi(["destroy", "--yes"]);
+    const volume = jsonpath("pvc", "mysql-data", this.namespace, "{.spec.volumeName}");
+    const directory = volume ? jsonpath("pv", volume, null, "{.spec.hostPath.path}") : "";
+    kubectl(["delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
+    if (volume) kubectl(["delete", "pv", volume, "--ignore-not-found", "--wait=true"]);
+    if (directory.startsWith("/var/lib/neuronsan/volumes/")) {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+    fs.rmSync(this.workspace.work, { recursive: true, force: true });
+  }
+}
+
+/** What one migration must have done, whichever the source: checked, read back, cleaned up. */
+function expectMigrated(stack: DevStack, source: string[]): void {
+  const up = stack.pulumi(["up", "--yes"]);
+  expect(up.status, up.output).toBe(0);
+  const report = stack.report();
+  expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
+  expect(report.verification).toBe("passed: 3 tables, 25003 rows match the dump");
+  expect(report.dumpObjects).toMatch(/^removed: \d+ objects under s3:\/\/ferry-[0-9a-f]+\/runs\//);
+  const target = destination(stack.namespace);
+  for (const table of tables) {
+    const expected = rows(source, table);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(rows(target, table), table).toBe(expected);
+  }
+  // The database and the read/write test on a fresh volume of the new class, both ready.
+  const ready = kubectl([
+    "get",
+    "deployments",
+    "-n",
+    stack.namespace,
+    "-o",
+    "jsonpath={range .items[*]}{.status.readyReplicas}{' '}{end}",
+  ]).stdout;
+  expect(ready.trim()).toBe("1 1");
 }
 
 beforeAll(() => {
@@ -59,105 +197,76 @@ beforeAll(() => {
     execFileSync("sh", ["scripts/cluster-tools.sh"], { cwd: repoRoot, encoding: "utf8" }).trim(),
     "kubectl",
   );
-  kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
-
-  workspace = engineWorkspace("e2e", [".ferry"]);
-  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
-  dev.config["ferry:destination"].namespace = namespace;
-  stackFile = path.join(workspace.work, "Pulumi.e2e.yaml");
-  fs.writeFileSync(stackFile, stringify(dev));
-  const init = pulumi(["stack", "init"]);
-  expect(init.status, init.output).toBe(0);
-  for (const key of ["sourcePassword", "destinationRootPassword", "objectStoreSecretKey"]) {
-    const value = fs.readFileSync(path.join(secretsDir, key), "utf8");
-    const set = pulumi(["config", "set", "--secret", "--config-file", stackFile, key], value);
-    expect(set.status, set.output).toBe(0);
-  }
-  setRunId(`e2e-${Date.now().toString(36)}`);
-}, 900_000);
+  clientOptions = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-client-"));
+}, 3_600_000);
 
 afterAll(() => {
-  if (workspace) pulumi(["destroy", "--yes", "--config-file", stackFile]);
-  kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
-  if (workspace) fs.rmSync(workspace.work, { recursive: true, force: true });
+  if (clientOptions) fs.rmSync(clientOptions, { recursive: true, force: true });
   if (startedHere) {
     execFileSync("sh", ["scripts/devenv.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
     execFileSync("sh", ["scripts/cluster.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
   }
 }, 600_000);
 
-describe("the dev stack on a real API server", () => {
+describe("the dev stack with the source on this machine (mode local)", () => {
+  let stack: DevStack;
+  beforeAll(() => {
+    stack = new DevStack("e2e", "ferry-e2e", {});
+  }, 120_000);
+  afterAll(() => stack?.remove(), 600_000);
+
   it("previews the whole graph", () => {
-    const steps = previewSteps();
+    const steps = stack.previewSteps();
     expect(steps).toHaveLength(36);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
-  it("runs pulumi up, dumps for real, and reports that nothing was verified", () => {
-    const up = pulumi(["up", "--yes", "--config-file", stackFile]);
-    expect(up.status, up.output).toBe(0);
-    const outputs = pulumi(["stack", "output", "report", "--json"]);
-    const report = JSON.parse(outputs.output.slice(0, outputs.output.lastIndexOf("}") + 1));
-    expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd", streams: 3 });
-    expect(report.verification).toBe(
-      "NOT RECORDED: no verification result in the bucket, so nothing was verified",
-    );
-    expect(report.dumpObjects).toMatch(
-      /^still stored: 3 of 3 objects under s3:\/\/ferry-[0-9a-f]+\/runs\/e2e-[a-z0-9]+\/$/,
-    );
+  it("migrates: dump, import, verification and read/write test in real pods; the rows read back equal the source's", () => {
+    expectMigrated(stack, hostSource);
     expect(
-      kubectl(["get", "pvc", "mysql-data", "-n", namespace, "-o", "jsonpath={.status.phase}"])
-        .stdout,
-    ).toBe("Bound");
-    expect(
-      kubectl([
-        "get",
+      jsonpath(
         "storageclass",
         "neuronsan",
-        "-o",
-        "jsonpath={.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class}",
-      ]).stdout,
+        null,
+        "{.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class}",
+      ),
     ).toBe("true");
-    expect(
-      kubectl(["get", "job", "-n", namespace, "-o", "name"]).stdout.trim().split("\n").sort(),
-    ).toEqual(expect.arrayContaining([expect.stringMatching(/^job\.batch\/ferry-import-e2e-/)]));
   });
 
-  it("keeps every secret out of the state file, the stack file and the cluster's pod specs", () => {
-    const secrets = ["sourcePassword", "destinationRootPassword", "objectStoreSecretKey"].map(
-      (key) => fs.readFileSync(path.join(secretsDir, key), "utf8"),
-    );
+  it("keeps every secret out of the state file, the stack file and the cluster's objects", () => {
+    const secrets = secretKeys.map(secret);
+    const state = path.join(stack.workspace.work, "state");
     const stateFiles = fs
-      .readdirSync(path.join(workspace.work, "state"), { recursive: true, encoding: "utf8" })
-      .map((file) => path.join(workspace.work, "state", file))
+      .readdirSync(state, { recursive: true, encoding: "utf8" })
+      .map((file) => path.join(state, file))
       .filter((file) => fs.statSync(file).isFile());
     expect(stateFiles.some((file) => file.endsWith("e2e.json"))).toBe(true);
-    const pods = kubectl([
+    const objects = kubectl([
       "get",
       "pods,jobs,deployments,configmaps",
       "-n",
-      namespace,
+      stack.namespace,
       "-o",
       "yaml",
     ]).stdout;
-    expect(pods).toContain("ferry-import-");
+    expect(objects).toContain("ferry-import-");
     for (const text of [
       ...stateFiles.map((file) => fs.readFileSync(file, "utf8")),
-      fs.readFileSync(stackFile, "utf8"),
-      pods,
+      fs.readFileSync(stack.stackFile, "utf8"),
+      objects,
     ]) {
-      for (const secret of secrets) expect(text.includes(secret)).toBe(false);
+      for (const value of secrets) expect(text.includes(value)).toBe(false);
     }
   });
 
   it("finds nothing to change on a second preview", () => {
-    const preview = pulumi(["preview", "--expect-no-changes", "--config-file", stackFile]);
+    const preview = stack.pulumi(["preview", "--expect-no-changes"]);
     expect(preview.status, preview.output).toBe(0);
   });
 
   it("replaces only the run's Jobs and commands when the run id changes", () => {
-    setRunId(`e2e-next-${Date.now().toString(36)}`);
-    const changed = previewSteps().filter((s) => s.op !== "same");
+    stack.setRunId(`e2e-next-${Date.now().toString(36)}`);
+    const changed = stack.previewSteps().filter((s) => s.op !== "same");
     expect(changed.length).toBeGreaterThan(0);
     for (const step of changed) {
       expect(
@@ -167,13 +276,47 @@ describe("the dev stack on a real API server", () => {
     }
   });
 
-  it("destroys everything but the data volume and its namespace", () => {
-    const destroy = pulumi(["destroy", "--yes", "--config-file", stackFile]);
+  it("destroys everything but the data: claim, volume and its directory stay", () => {
+    const directory = stack.dataDirectory();
+    const destroy = stack.pulumi(["destroy", "--yes"]);
     expect(destroy.status, destroy.output).toBe(0);
-    expect(kubectl(["get", "pvc", "mysql-data", "-n", namespace, "-o", "name"]).stdout.trim()).toBe(
-      "persistentvolumeclaim/mysql-data",
-    );
-    expect(kubectl(["get", "deployment", "-n", namespace, "-o", "name"]).stdout.trim()).toBe("");
-    expect(kubectl(["get", "job", "-n", namespace, "-o", "name"]).stdout.trim()).toBe("");
+    expect(jsonpath("pvc", "mysql-data", stack.namespace, "{.status.phase}")).toBe("Bound");
+    expect(kubectl(["get", "deployment", "-n", stack.namespace, "-o", "name"]).stdout).toBe("");
+    expect(kubectl(["get", "job", "-n", stack.namespace, "-o", "name"]).stdout).toBe("");
+    expect(fs.existsSync(path.join(directory, "mysql", "shop", "products.ibd"))).toBe(true);
+  });
+
+  it("refuses, on a new pulumi up without overwrite, to import over the kept data", () => {
+    stack.setRunId(`e2e-again-${Date.now().toString(36)}`);
+    const up = stack.pulumi(["up", "--yes"]);
+    expect(up.status, up.output).not.toBe(0);
+    expect(up.output).toContain("the destination is not empty");
+    expect(up.output).toContain("ferry:migration.overwrite");
+    expect(rows(destination(stack.namespace), "crm.people")).toBe(rows(hostSource, "crm.people"));
+  });
+});
+
+describe("the dev stack with the source in a pod of the cluster (mode kubernetes)", () => {
+  let stack: DevStack;
+  beforeAll(() => {
+    stack = new DevStack("e2e-k8s", "ferry-e2e-k8s", {
+      mode: "kubernetes",
+      host: "source-db.ferry-source.svc.cluster.local",
+      port: 3306,
+      kubernetes: {
+        kubeconfig: ".ferry/kubeconfig",
+        context: "source",
+        namespace: "ferry-source",
+        toolsImage: "ferry.local/tools:1",
+      },
+    });
+  }, 120_000);
+  afterAll(() => stack?.remove(), 600_000);
+
+  it("migrates: the dump Job runs in the source cluster, the rows read back equal the source's", () => {
+    expectMigrated(stack, clusterSource());
+    expect(
+      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n"),
+    ).toEqual([expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/)]);
   });
 });
