@@ -31,6 +31,7 @@ seed_sql() {
   cat <<SQL
 CREATE DATABASE shop CHARACTER SET utf8mb4;
 CREATE DATABASE crm CHARACTER SET utf8mb4;
+USE shop;
 CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
   price DECIMAL(10,2), photo BLOB, created DATETIME(6)) ENGINE=InnoDB;
 INSERT INTO shop.products (name, price, photo, created)

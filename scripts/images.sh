@@ -58,7 +58,7 @@ oci_archive() {
     "$manifest" "$(wc -c <"$layout/blobs/sha256/${manifest#sha256:}")" "$reference" "${reference##*:}" >"$layout/index.json"
   printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
   tar -C "$layout" -cf "$out.partial/$name.tar" oci-layout index.json blobs
-  printf '%s\n' "$reference" >>"$out.partial/images.txt"
+  printf '%s %s %s\n' "$name" "$reference" "$manifest" >>"$out.partial/images.txt"
   rm -rf "$layout"
 }
 

@@ -131,17 +131,15 @@ TOML
   wait_for containerd 30 ctr --address "$socket" version
 }
 
-# Images are imported once per containerd root; nothing is ever pulled.
+# Images are imported whenever containerd lacks them at the digest just built; nothing is pulled.
 images_up() {
   images=$(sh scripts/images.sh "$bin" "$FERRY_MC_BINARY")
-  present=$(ctr_ images ls -q)
-  for archive in "$images"/*.tar; do
-    name=$(basename "$archive" .tar)
-    reference=$(grep -m 1 "/$name:" "$images/images.txt")
-    printf '%s\n' "$present" | grep -qx "$reference" && continue
+  present=$(ctr_ images ls | awk 'NR > 1 { print $1, $3 }')
+  while read -r name reference digest; do
+    printf '%s\n' "$present" | grep -qx "$reference $digest" && continue
     say "importing $reference"
-    ctr_ images import "$archive" >/dev/null
-  done
+    ctr_ images import "$images/$name.tar" </dev/null >/dev/null
+  done <"$images/images.txt"
 }
 
 kubelet_up() {

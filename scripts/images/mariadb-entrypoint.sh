@@ -29,16 +29,25 @@ if [ ! -d "$datadir/mysql" ]; then
     sleep 1
   done
   # The password goes to the server on stdin, never on a command line.
-  {
+  if ! {
     password=$(cat "$password_file")
     escaped=$(printf '%s' "$password" | sed "s/\\\\/\\\\\\\\/g; s/'/\\\\'/g")
     printf "ALTER USER 'root'@'localhost' IDENTIFIED BY '%s';\n" "$escaped"
     printf "CREATE USER 'root'@'%%' IDENTIFIED BY '%s';\n" "$escaped"
     printf "GRANT ALL ON *.* TO 'root'@'%%' WITH GRANT OPTION;\n"
+    # mariadb-install-db also makes root accounts without a password for these hosts.
+    printf "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', 'root'@'%s';\n" "$(hostname)"
     for file in /docker-entrypoint-initdb.d/*.sql; do
-      [ -f "$file" ] && cat "$file"
+      [ ! -f "$file" ] || cat "$file"
     done
-  } | mariadb --socket=/run/mysqld/init.sock -uroot
+  } | mariadb --socket=/run/mysqld/init.sock -uroot; then
+    # Half an initialisation must not pass for a database: the next start begins again.
+    kill "$init_pid"
+    wait "$init_pid" || true
+    find "$datadir" -mindepth 1 -delete
+    say "initialisation failed (see the error above); the data directory was emptied"
+    exit 1
+  fi
   kill "$init_pid"
   wait "$init_pid" || true
   say "initialised"
