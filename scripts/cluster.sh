@@ -18,33 +18,8 @@ api_host=10.88.0.1
 
 say() { printf 'ferry cluster: %s\n' "$*" >&2; }
 
-running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
-
-# start NAME COMMAND...: runs COMMAND in the background with its log in .ferry/cluster/NAME.log.
-start() {
-  name=$1
-  shift
-  if running "$name"; then return 0; fi
-  "$@" >"$dir/$name.log" 2>&1 &
-  echo $! >"$dir/$name.pid"
-}
-
-# wait_for WHAT SECONDS COMMAND...: retries COMMAND until it succeeds.
-wait_for() {
-  what=$1
-  seconds=$2
-  shift 2
-  waited=0
-  until "$@" >/dev/null 2>&1; do
-    waited=$((waited + 1))
-    if [ "$waited" -ge "$seconds" ]; then
-      say "$what did not come up in ${seconds}s; its log:"
-      tail -n 20 "$dir/$what.log" >&2 || true
-      exit 1
-    fi
-    sleep 1
-  done
-}
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
 
 certificates() {
   if [ -f "$dir/pki/admin.crt" ]; then
@@ -126,7 +101,6 @@ up() {
     --leader-elect=false --controllers '*'
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --bind-address 127.0.0.1 \
     --secure-port 0 --leader-elect=false
-  start provisioner sh scripts/dev-provisioner.sh "$bin/kubectl" "$kubeconfig" "$dir/volumes"
   node_env sh scripts/node.sh up
   say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 runs real pods"
 }
@@ -141,19 +115,16 @@ node_env() {
 down() {
   bin=$(sh scripts/cluster-tools.sh)
   node_env sh scripts/node.sh down
-  for name in provisioner kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    if running "$name"; then
-      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
-    fi
-    rm -f "$dir/$name.pid"
+  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    stop "$name"
   done
   rm -rf "$dir/etcd"
-  say "down: processes stopped, etcd data removed (certificates and volumes under .ferry/cluster kept)"
+  say "down: processes stopped, etcd data removed (certificates, images and the volumes under /var/lib/neuronsan/volumes kept)"
 }
 
 status() {
   bin=$(sh scripts/cluster-tools.sh)
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler provisioner node/containerd node/kubelet node/kube-proxy; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler node/containerd node/kubelet node/kube-proxy; do
     if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
   "$bin/kubectl" --kubeconfig "$kubeconfig" get nodes 2>/dev/null || true

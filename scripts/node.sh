@@ -24,29 +24,8 @@ pod_subnet=10.88.0.0/16
 dns_ip=10.96.0.10
 
 say() { printf 'ferry node: %s\n' "$*" >&2; }
-running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
-start() {
-  name=$1
-  shift
-  if running "$name"; then return 0; fi
-  "$@" >"$dir/$name.log" 2>&1 &
-  echo $! >"$dir/$name.pid"
-}
-wait_for() {
-  what=$1
-  seconds=$2
-  shift 2
-  waited=0
-  until "$@" >/dev/null 2>&1; do
-    waited=$((waited + 1))
-    if [ "$waited" -ge "$seconds" ]; then
-      say "$what did not come up in ${seconds}s; its log:"
-      tail -n 30 "$dir/$what.log" >&2 2>/dev/null || true
-      exit 1
-    fi
-    sleep 1
-  done
-}
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
 k() { "$bin/kubectl" --kubeconfig "$FERRY_KUBECONFIG" "$@"; }
 ctr_() { ctr --address "$socket" --namespace k8s.io "$@"; }
 
@@ -267,15 +246,6 @@ up() {
   say "up: node $node_name (containerd, kubelet, kube-proxy, CoreDNS), pods on $bridge $pod_subnet"
 }
 
-stop() {
-  if running "$1"; then
-    pid=$(cat "$dir/$1.pid")
-    kill "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 1; done
-  fi
-  rm -f "$dir/$1.pid"
-}
-
 # Stops the node's processes, its pods' containers and their mounts; images and volumes stay.
 down() {
   stop kube-proxy
@@ -288,8 +258,9 @@ down() {
   fi
   stop containerd
   pkill -f "containerd-shim-runc-v2 .*-address $socket" 2>/dev/null || true
-  # Volumes the kubelet mounted for pods (Secrets are tmpfs), deepest first.
-  awk -v prefix="$dir/" 'index($2, prefix) == 1 { print $2 }' /proc/mounts | sort -r |
+  # Volumes the kubelet mounted for pods (Secrets are tmpfs) and the sandboxes' shm, deepest first.
+  awk -v node="$dir/" -v run="$run/" 'index($2, node) == 1 || index($2, run) == 1 { print $2 }' \
+    /proc/mounts | sort -r |
     while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
 }
 
