@@ -61,7 +61,15 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-data`,
       {
-        metadata: { name: `${args.serviceName}-data`, namespace: namespace.metadata.name, labels },
+        metadata: {
+          name: `${args.serviceName}-data`,
+          namespace: namespace.metadata.name,
+          labels,
+          // A claim kept from an earlier run is adopted already Bound, and the provider would wait
+          // forever for the Pending phase a WaitForFirstConsumer class starts in; the server's
+          // Deployment is awaited instead, and it is ready only on a bound volume.
+          annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: databaseVolumeSpec(args.storageClassName, args.storageSize),
       },
       { ...retain, deleteBeforeReplace: true },

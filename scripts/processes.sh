@@ -3,6 +3,7 @@
 # each NAME has its pid in $dir/NAME.pid and its log in $dir/NAME.log. The sourcing script
 # defines say.
 
+# shellcheck disable=SC2154 # dir is the sourcing script's
 running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
 
 # start NAME COMMAND...: runs COMMAND in the background unless NAME is running.

@@ -106,11 +106,10 @@ class DevStack {
     this.setRunId(`${stack}-${Date.now().toString(36)}`);
   }
 
+  /** Runs the CLI on this stack; `stack` commands take no config file. */
   pulumi(args: string[], input?: string) {
-    return this.workspace.pulumi(
-      [...args, "--stack", this.stack, "--config-file", this.stackFile],
-      input,
-    );
+    const configFile = args[0] === "stack" ? [] : ["--config-file", this.stackFile];
+    return this.workspace.pulumi([...args, "--stack", this.stack, ...configFile], input);
   }
 
   setRunId(runId: string): void {

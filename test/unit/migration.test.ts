@@ -267,7 +267,8 @@ describe("the destination database", () => {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: "10Gi" } },
     });
-    expect(pvc.inputs.metadata.annotations).toBeUndefined();
+    // No beta storage-class annotation; the claim is not awaited, since a kept one is adopted Bound.
+    expect(pvc.inputs.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
     expect(pvc.opts?.retainOnDelete).toBe(true);
     expect(named("-database-namespace").opts?.retainOnDelete).toBe(true);
   });
