@@ -308,8 +308,8 @@ export function summarize(
   where: { bucket: string; storageClass: string; namespace: string; service: string; pvc: string },
 ): MigrationReport {
   const { manifest, verification } = record;
-  // Each line states what the bucket holds, never what the steps were supposed to do: a Job that
-  // completed without running (a simulated node) leaves no verification result behind.
+  // Each line states what the bucket holds, never what the steps were supposed to do: a Job
+  // that completed without doing its work leaves no verification result behind.
   const verdict = !config.verification.enabled
     ? "not run (ferry:verification.enabled is false)"
     : verification === null

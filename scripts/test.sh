@@ -2,7 +2,7 @@
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
 # typecheck, the unit tests (Pulumi mocks), the data-plane tests (real MariaDB, MinIO and mc)
 # the engine tests (the real Pulumi CLI built by scripts/toolchain.sh) and the end-to-end test of
-# the dev stack on a local Kubernetes API (scripts/cluster.sh; its node is simulated by kwok).
+# the dev stack, both source modes, on a local cluster whose node runs real pods (scripts/cluster.sh).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
 cd "$(dirname "$0")/.."
