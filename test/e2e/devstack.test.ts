@@ -141,15 +141,25 @@ class DevStack {
     return jsonpath("pv", volume, null, "{.spec.hostPath.path}");
   }
 
-  /** What a run of this stack leaves behind: the retained namespace, claim, volume and data. */
+  /** What a run of this stack leaves behind: the retained namespace, its volumes and their data. */
   remove(): void {
     this.pulumi(["destroy", "--yes"]);
-    const volume = jsonpath("pvc", "mysql-data", this.namespace, "{.spec.volumeName}");
-    const directory = volume ? jsonpath("pv", volume, null, "{.spec.hostPath.path}") : "";
+    const volumes = kubectl([
+      "get",
+      "pv",
+      "-o",
+      "jsonpath={range .items[*]}{.metadata.name} {.spec.claimRef.namespace} {.spec.hostPath.path}{'\\n'}{end}",
+    ])
+      .stdout.trim()
+      .split("\n")
+      .map((line) => line.split(" "))
+      .filter(([, namespace]) => namespace === this.namespace);
     kubectl(["delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
-    if (volume) kubectl(["delete", "pv", volume, "--ignore-not-found", "--wait=true"]);
-    if (directory.startsWith("/var/lib/neuronsan/volumes/")) {
-      fs.rmSync(directory, { recursive: true, force: true });
+    for (const [volume, , directory] of volumes) {
+      kubectl(["delete", "pv", volume, "--ignore-not-found", "--wait=true"]);
+      if (directory?.startsWith("/var/lib/neuronsan/volumes/")) {
+        fs.rmSync(directory, { recursive: true, force: true });
+      }
     }
     fs.rmSync(this.workspace.work, { recursive: true, force: true });
   }
