@@ -200,6 +200,7 @@ const migrationSchema = z.strictObject({
   keepDump: z.boolean({ error: "must be true or false" }).default(false),
   overwrite: z.boolean({ error: "must be true or false" }).default(false),
   stripDefiners: z.boolean({ error: "must be true or false" }).default(false),
+  writeBinlog: z.boolean({ error: "must be true or false" }).default(false),
   retainData: z.boolean({ error: "must be true or false" }).default(true),
   dumpTimeoutMinutes: minutes(60),
   importTimeoutMinutes: minutes(120),

@@ -27,6 +27,8 @@ export interface ImportJobArgs {
   readonly overwrite: boolean;
   /** Drop DEFINER clauses so views and routines belong to the importer (ferry:migration.stripDefiners). */
   readonly stripDefiners: boolean;
+  /** Write the import to the destination's binary log (ferry:migration.writeBinlog). */
+  readonly writeBinlog: boolean;
   readonly timeoutMinutes: number;
 }
 
@@ -49,6 +51,7 @@ export class ImportJob extends pulumi.ComponentResource {
         env: {
           OVERWRITE: String(args.overwrite),
           STRIP_DEFINERS: String(args.stripDefiners),
+          WRITE_BINLOG: String(args.writeBinlog),
           WAIT_SECONDS: String(Math.min(args.timeoutMinutes * 60, 900)),
         },
         usesDatabase: true,

@@ -221,6 +221,7 @@ export class Migration extends pulumi.ComponentResource {
         context,
         overwrite: migration.overwrite,
         stripDefiners: migration.stripDefiners,
+        writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
       },
       { parent: this, dependsOn: [dump, database, jobSecret, jobScripts] },

@@ -299,6 +299,25 @@ describe("a full run", () => {
     ).toBe("ghost@%");
   });
 
+  it("leaves the import out of the destination's binary log unless writeBinlog is set", async () => {
+    expect((await run("dump.sh", dumpEnv("binlog"))).status).toBe(0);
+    /** The binary log's events from here on, as text. */
+    const binlogFrom = () => {
+      const [file, position] = destination.must("SHOW MASTER STATUS").split("\t");
+      return () => destination.must(`SHOW BINLOG EVENTS IN '${file}' FROM ${position}`);
+    };
+    let eventsSince = binlogFrom();
+    expect((await run("import.sh", destinationEnv("binlog"))).status).toBe(0);
+    expect(destination.must("SELECT COUNT(*) FROM crm.people").trim()).toBe("4");
+    expect(eventsSince()).toContain("ferry.runs");
+    expect(eventsSince()).not.toContain("INSERT INTO `people`");
+    resetDestination();
+    eventsSince = binlogFrom();
+    const logged = await run("import.sh", { ...destinationEnv("binlog"), WRITE_BINLOG: "true" });
+    expect(logged.status, logged.stderr).toBe(0);
+    expect(eventsSince()).toContain("INSERT INTO `people`");
+  });
+
   it("is idempotent: a second dump and import of the same run change nothing", async () => {
     expect((await run("dump.sh", dumpEnv("twice"))).status).toBe(0);
     const before = minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString();

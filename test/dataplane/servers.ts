@@ -123,7 +123,8 @@ export class MariaDb {
         "--default-character-set=utf8mb4",
         ...(database ? [database] : []),
       ],
-      { input: query, encoding: "utf8" },
+      // Room for a binary log's events, which the tests read back whole.
+      { input: query, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
     );
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   }

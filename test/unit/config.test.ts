@@ -50,6 +50,7 @@ describe("valid configuration", () => {
         keepDump: false,
         overwrite: false,
         stripDefiners: false,
+        writeBinlog: false,
         retainData: true,
         dumpTimeoutMinutes: 60,
         importTimeoutMinutes: 120,

@@ -342,6 +342,7 @@ describe("jobs", () => {
         { name: "RUN_ID", value: "run-1" },
         { name: "OVERWRITE", value: "false" },
         { name: "STRIP_DEFINERS", value: "false" },
+        { name: "WRITE_BINLOG", value: "false" },
         { name: "S3_BUCKET", value: "ferry-abc123" },
         { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
         { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
