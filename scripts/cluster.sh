@@ -13,8 +13,9 @@ dir="$repo/.ferry/cluster"
 kubeconfig="$repo/.ferry/kubeconfig"
 api_port=${FERRY_API_PORT:-16443}
 etcd_port=${FERRY_ETCD_PORT:-12379}
-# The API server listens on the node's bridge, where this machine and the pods both reach it.
-api_host=10.88.0.1
+# shellcheck source=scripts/versions.env
+. scripts/versions.env
+api_host=$NODE_ADDRESS
 
 say() { printf 'ferry cluster: %s\n' "$*" >&2; }
 

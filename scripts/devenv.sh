@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 dir="$repo/.ferry/devenv"
 secrets="$repo/.ferry/dev-secrets"
-minio_host=10.88.0.1
+# shellcheck source=scripts/versions.env
+. scripts/versions.env
+minio_host=$NODE_ADDRESS
 
 say() { printf 'ferry devenv: %s\n' "$*" >&2; }
 running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
@@ -119,7 +121,7 @@ spec:
     spec:
       containers:
         - name: mariadb
-          image: ferry.local/mariadb:10.11
+          image: $IMAGE_MARIADB
           imagePullPolicy: Never
           args: [--log-bin=source-bin, --server-id=1, --character-set-server=utf8mb4]
           env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/source-db/root-password }]

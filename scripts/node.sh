@@ -19,7 +19,7 @@ run=/run/ferry
 socket="$run/containerd/containerd.sock"
 node_name=ferry-node-1
 bridge=ferry0
-node_ip=10.88.0.1
+node_ip=$NODE_ADDRESS
 pod_subnet=10.88.0.0/16
 dns_ip=10.96.0.10
 
