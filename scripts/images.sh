@@ -42,7 +42,8 @@ oci_archive() {
   mkdir -p "$layout/blobs/sha256"
   layers="" diff_ids=""
   for layer in "$@"; do
-    cp "$layer" "$layout/layer.tar"
+    # A hard link: the Debian layer is some hundreds of MiB and two images share it.
+    ln "$layer" "$layout/layer.tar"
     digest=$(blob "$layout/layer.tar")
     layers="$layers${layers:+,}$(descriptor application/vnd.oci.image.layer.v1.tar "$digest")"
     diff_ids="$diff_ids${diff_ids:+,}\"$digest\""

@@ -107,7 +107,7 @@ state = "$run/containerd/state"
     conf_dir = "$dir/cni/net.d"
 TOML
   start containerd containerd --config "$dir/containerd.toml"
-  wait_for containerd 30 ctr --address "$socket" version
+  wait_for containerd 30 ctr_ version
 }
 
 # Images are imported whenever containerd lacks them at the digest just built; nothing is pulled.
