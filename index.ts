@@ -1,7 +1,9 @@
+import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./components/config";
 import { Migration } from "./components/migration";
 
 const config = loadConfig();
+for (const warning of config.warnings) void pulumi.log.warn(warning);
 const migration = new Migration("ferry", { config });
 
 export const report = migration.report;

@@ -1,4 +1,4 @@
-import type { MariaDb } from "../test/dataplane/servers";
+import type { MariaDb } from "../test/support/servers";
 
 /**
  * The benchmark's source dataset, generated inside the server from a seed (the SEQUENCE engine

@@ -1,7 +1,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
-import { descendsFrom } from "../test/dataplane/servers";
+import { descendsFrom } from "../test/support/servers";
 
 /** A command's wall time, exit status, output and the peak RSS of each program it ran. */
 export interface Measured {

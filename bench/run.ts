@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { DataPlane } from "../test/dataplane/fixture";
+import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
 import { measure, median, type Measured } from "./measure";
 
@@ -55,9 +55,9 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-// Compiled into .ferry/bench, so paths start from where scripts/bench.sh runs it: the repo root.
+// Compiled into .ferry/bench, so paths start from where scripts/dev/bench.sh runs it: the repo root.
 const repoRoot = process.cwd();
-const scriptsDir = path.join(repoRoot, "components", "scripts");
+const dataPlaneDir = path.join(repoRoot, "dataplane");
 
 const mib = (bytes: number) => bytes / 1024 ** 2;
 const log = (message: string) => console.error(`${new Date().toISOString()} bench: ${message}`);
@@ -206,9 +206,9 @@ async function main(): Promise<void> {
       ...settings,
     };
     // The two steps the Jobs run, one after the other, as pulumi up orders them.
-    const dump = await measure("sh", [path.join(scriptsDir, "dump.sh")], env);
+    const dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], env);
     check("ferry's dump", dump);
-    const imported = await measure("sh", [path.join(scriptsDir, "import.sh")], env);
+    const imported = await measure("sh", [path.join(dataPlaneDir, "import.sh")], env);
     check("ferry's import", imported);
     if (options.verbose) console.error(dump.stderr + imported.stderr);
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     if (verify) {
       const verified = await measure(
         "sh",
-        [path.join(scriptsDir, "verify.sh")],
+        [path.join(dataPlaneDir, "verify.sh")],
         plane.destinationEnv(runId),
       );
       check("ferry's verification", verified);
@@ -335,7 +335,7 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   );
 }
 
-/** A bar chart of the medians, drawn by gnuplot when it is installed (scripts/bench.sh installs it). */
+/** A bar chart of the medians, drawn by gnuplot when it is installed (scripts/dev/bench.sh installs it). */
 function chart(file: string, medians: Record<string, number>): void {
   const data = Object.entries(medians)
     .map(([name, value], i) => `${i} "${name}" ${value.toFixed(2)}`)

@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { destinationJob, type DestinationJobContext } from "./importJob";
+import { destinationJob, type DestinationJobContext } from "./specs/jobs";
+import { timeouts } from "./specs/timeouts";
 
 export interface CleanupArgs {
   readonly context: DestinationJobContext;
-  /** Keep the dump object after a verified import (ferry:migration.keepDump). */
+  /** Keep the dump object after a verified import. */
   readonly keepDump: boolean;
 }
 
@@ -13,25 +14,21 @@ export interface CleanupArgs {
  * verification result itself, so a dump is never removed for a run that did not verify.
  */
 export class Cleanup extends pulumi.ComponentResource {
-  public readonly jobName: pulumi.Output<string>;
-
   constructor(name: string, args: CleanupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Cleanup", name, {}, opts);
     const { context } = args;
 
     // Runs after verification (the caller orders it); deleting an object twice is harmless.
-    const job = new k8s.batch.v1.Job(
+    new k8s.batch.v1.Job(
       `${name}-job`,
       destinationJob(context, "cleanup", {
         env: { KEEP_DUMP: String(args.keepDump) },
         usesDatabase: false,
-        timeoutMinutes: 10,
+        timeoutMinutes: timeouts.cleanupMinutes,
         backoffLimit: 2,
       }),
       { parent: this, provider: context.provider, deleteBeforeReplace: true },
     );
-
-    this.jobName = job.metadata.name;
-    this.registerOutputs({ jobName: this.jobName });
+    this.registerOutputs({});
   }
 }

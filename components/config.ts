@@ -40,106 +40,171 @@ const httpUrl = (example: string) =>
 const stringMap = z.record(z.string(), z.string({ error: "must be a string" }));
 const systemDatabases = ["mysql", "information_schema", "performance_schema", "sys", "ferry"];
 
-const sourceSchema = z
-  .strictObject({
-    mode: z.enum(["kubernetes", "ssh", "local"], { error: "must be kubernetes, ssh or local" }),
-    host: nonEmpty,
-    port: port.default(3306),
-    user: nonEmpty,
-    databases: z
-      .array(mysqlIdentifier, { error: "must be a list of database names" })
-      .min(1, { error: "must list at least one database" })
-      .refine((names) => new Set(names).size === names.length, {
-        error: "lists a database twice",
-      })
-      .refine((names) => names.every((n) => !systemDatabases.includes(n.toLowerCase())), {
-        error: `must not include the system databases (${systemDatabases.join(", ")})`,
-      }),
-    kubernetes: z
-      .strictObject({
-        kubeconfig: nonEmpty.optional(),
-        context: nonEmpty.optional(),
-        namespace: dnsLabel.default("default"),
-        toolsImage: image,
-        imagePullPolicy: z
-          .enum(["Always", "IfNotPresent", "Never"], {
-            error: "must be Always, IfNotPresent or Never",
-          })
-          .default("IfNotPresent"),
-        objectStoreEndpoint: httpUrl("http://minio.storage:9000").optional(),
-      })
-      .optional(),
-    ssh: z
-      .strictObject({
-        host: nonEmpty,
-        port: port.default(22),
-        user: nonEmpty,
-        objectStoreEndpoint: httpUrl("http://10.0.0.5:9000").optional(),
-      })
-      .optional(),
-  })
-  .superRefine((source, ctx) => {
-    if (source.mode === "kubernetes" && !source.kubernetes) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["kubernetes"],
-        message: "is required when mode is kubernetes (set toolsImage, and context or kubeconfig)",
-      });
-    }
-    if (source.mode === "ssh" && !source.ssh) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["ssh"],
-        message:
-          "is required when mode is ssh (set host and user, and the secret ferry:sshPrivateKey)",
-      });
-    }
-  });
+const pullPolicy = z
+  .enum(["Always", "IfNotPresent", "Never"], { error: "must be Always, IfNotPresent or Never" })
+  .default("IfNotPresent");
 
-const destinationSchema = z.strictObject({
-  kubeconfig: nonEmpty.optional(),
-  context: nonEmpty.optional(),
-  namespace: dnsLabel.default("ferry"),
-  mysqlImage: image.default("mariadb:10.11"),
-  toolsImage: image,
-  imagePullPolicy: z
-    .enum(["Always", "IfNotPresent", "Never"], { error: "must be Always, IfNotPresent or Never" })
-    .default("IfNotPresent"),
-  storageSize: quantity.default("10Gi"),
-  cpu: quantity.default("500m"),
-  memory: quantity.default("1Gi"),
-  serviceName: dnsLabel.default("mysql"),
-});
+/** A key that belongs to another source mode: named, so the fix is obvious. */
+const otherModeOnly = (mode: string) =>
+  z
+    .never({ error: `is only read when mode is ${mode}; remove it, or set mode: ${mode}` })
+    .optional();
 
-const objectStoreSchema = z.strictObject({
-  endpoint: nonEmpty.regex(/^[^/:]+:[0-9]+$/, {
-    error: "must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000",
-  }),
-  useTls: z.boolean({ error: "must be true or false" }).default(false),
-  insecureSkipVerify: z.boolean({ error: "must be true or false" }).default(false),
-  accessKey: nonEmpty,
-  region: nonEmpty.default("us-east-1"),
-  bucketPrefix: z
-    .string({ error: "must be a string" })
-    .regex(/^[a-z0-9][a-z0-9-]{0,35}$/, {
-      error: "must be lowercase letters, digits and dashes, at most 36 characters",
+const sourceFields = {
+  host: nonEmpty.describe("the source server as the dump reaches it"),
+  port: port.default(3306).describe("the source server's port"),
+  user: nonEmpty.describe(
+    "needs SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT",
+  ),
+  databases: z
+    .array(mysqlIdentifier, { error: "must be a list of database names" })
+    .min(1, { error: "must list at least one database" })
+    .refine((names) => new Set(names).size === names.length, {
+      error: "lists a database twice",
     })
-    .default("ferry-"),
-  expiryDays: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number of days" })
-    .min(1, { error: "must be between 1 and 3650 days" })
-    .max(3650, { error: "must be between 1 and 3650 days" })
-    .default(7),
-  clusterEndpoint: httpUrl("http://minio.storage:9000").optional(),
-});
+    .refine((names) => names.every((n) => !systemDatabases.includes(n.toLowerCase())), {
+      error: `must not include the system databases (${systemDatabases.join(", ")})`,
+    })
+    .describe("the databases to migrate (not the system ones)"),
+};
+
+const kubernetesSourceSchema = z
+  .strictObject(
+    {
+      kubeconfig: nonEmpty.optional().describe("kubeconfig file of the source cluster"),
+      context: nonEmpty.optional().describe("its context"),
+      namespace: dnsLabel.default("default").describe("where the dump Job runs"),
+      toolsImage: image.describe("the image the dump Job runs"),
+      imagePullPolicy: pullPolicy.describe("the dump Job's image pull policy"),
+      objectStoreEndpoint: httpUrl("http://minio.storage:9000")
+        .optional()
+        .describe("the object store's URL as pods of the source cluster reach it"),
+    },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required when mode is kubernetes (set toolsImage, and context or kubeconfig)"
+          : "must be a map",
+    },
+  )
+  .describe("where the dump Job runs (mode kubernetes)");
+
+const sshSourceSchema = z
+  .strictObject(
+    {
+      host: nonEmpty.describe("the source host's SSH address"),
+      port: port.default(22).describe("its SSH port"),
+      user: nonEmpty.describe("the SSH user"),
+      objectStoreEndpoint: httpUrl("http://10.0.0.5:9000")
+        .optional()
+        .describe("the object store's URL as the source host reaches it"),
+    },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required when mode is ssh (set host and user, and the secret ferry:sshPrivateKey)"
+          : "must be a map",
+    },
+  )
+  .describe("the source host (mode ssh); the key is the secret sshPrivateKey");
+
+const sourceModes = {
+  kubernetes: "a Job in the source cluster",
+  ssh: "a command on the source host over SSH",
+  local: "a command on this machine",
+} as const;
+
+const sourceSchema = z
+  .discriminatedUnion(
+    "mode",
+    [
+      z.strictObject({
+        mode: z.literal("kubernetes").describe(sourceModes.kubernetes),
+        ...sourceFields,
+        kubernetes: kubernetesSourceSchema,
+        ssh: otherModeOnly("ssh"),
+      }),
+      z.strictObject({
+        mode: z.literal("ssh").describe(sourceModes.ssh),
+        ...sourceFields,
+        ssh: sshSourceSchema,
+        kubernetes: otherModeOnly("kubernetes"),
+      }),
+      z.strictObject({
+        mode: z.literal("local").describe(sourceModes.local),
+        ...sourceFields,
+        kubernetes: otherModeOnly("kubernetes"),
+        ssh: otherModeOnly("ssh"),
+      }),
+    ],
+    {
+      error: (issue) =>
+        issue.code === "invalid_union" ? "must be kubernetes, ssh or local" : undefined,
+    },
+  )
+  .describe("the source database and where its dump runs");
+
+const destinationSchema = z
+  .strictObject({
+    kubeconfig: nonEmpty.optional().describe("kubeconfig file of the destination cluster"),
+    context: nonEmpty.optional().describe("its context"),
+    namespace: dnsLabel
+      .default("ferry")
+      .describe("namespace of the database and the Jobs; created by ferry and kept on destroy"),
+    mysqlImage: image.default("mariadb:10.11").describe("the MySQL or MariaDB server image"),
+    toolsImage: image.describe("the image the import, verify and cleanup Jobs run"),
+    imagePullPolicy: pullPolicy.describe("the pull policy of both images"),
+    storageSize: quantity.default("10Gi").describe("the data volume's size"),
+    cpu: quantity.default("500m").describe("the database's CPU request"),
+    memory: quantity.default("1Gi").describe("the database's memory request and limit"),
+    serviceName: dnsLabel
+      .default("mysql")
+      .describe("the database's Service, which applications connect to"),
+  })
+  .describe("the destination cluster and the database ferry runs there");
+
+const objectStoreSchema = z
+  .strictObject({
+    endpoint: nonEmpty
+      .regex(/^[^/:]+:[0-9]+$/, {
+        error: "must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000",
+      })
+      .describe("host:port of the S3/MinIO store as this machine reaches it"),
+    useTls: z.boolean({ error: "must be true or false" }).default(false).describe("https"),
+    insecureSkipVerify: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe("skip TLS certificate checks"),
+    accessKey: nonEmpty.describe(
+      "the store's admin access key (ferry creates a bucket-scoped user for the data)",
+    ),
+    region: nonEmpty.default("us-east-1").describe("the store's region"),
+    bucketPrefix: z
+      .string({ error: "must be a string" })
+      .regex(/^[a-z0-9][a-z0-9-]{0,35}$/, {
+        error: "must be lowercase letters, digits and dashes, at most 36 characters",
+      })
+      .default("ferry-")
+      .describe("prefix of the bucket's generated name"),
+    expiryDays: z
+      .number({ error: "must be a number" })
+      .int({ error: "must be a whole number of days" })
+      .min(1, { error: "must be between 1 and 3650 days" })
+      .max(3650, { error: "must be between 1 and 3650 days" })
+      .default(7)
+      .describe("days after which the store itself deletes a run's objects"),
+    clusterEndpoint: httpUrl("http://minio.storage:9000")
+      .optional()
+      .describe("the store's URL as pods reach it; required when endpoint is a loopback address"),
+  })
+  .describe("the S3/MinIO store the dump travels through");
 
 const releaseSchema = z
   .strictObject({
-    chart: nonEmpty,
-    repo: httpUrl("https://charts.example.com").optional(),
-    version: nonEmpty.optional(),
-    values: z.record(z.string(), z.unknown()).default({}),
+    chart: nonEmpty.describe("chart name, or a local path when there is no repo"),
+    repo: httpUrl("https://charts.example.com").optional().describe("chart repository URL"),
+    version: nonEmpty.optional().describe("chart version; required with repo"),
+    values: z.record(z.string(), z.unknown()).default({}).describe("the release's values"),
   })
   .superRefine((release, ctx) => {
     if (release.repo && !release.version) {
@@ -152,30 +217,49 @@ const releaseSchema = z
     }
   });
 
-const storageSchema = z.strictObject({
-  namespace: dnsLabel.default("storage-system"),
-  crds: releaseSchema,
-  system: releaseSchema,
-  csi: releaseSchema,
-  licenseKeyValue: nonEmpty.default("license.key"),
-  storageClass: z.strictObject({
-    name: dnsLabel,
-    create: z.boolean({ error: "must be true or false" }).default(true),
-    provisioner: nonEmpty,
-    parameters: stringMap.default({}),
-    reclaimPolicy: z
-      .enum(["Retain", "Delete"], { error: "must be Retain or Delete" })
-      .default("Retain"),
-    volumeBindingMode: z
-      .enum(["Immediate", "WaitForFirstConsumer"], {
-        error: "must be Immediate or WaitForFirstConsumer",
+const storageSchema = z
+  .strictObject({
+    namespace: dnsLabel.default("storage-system").describe("namespace of the Helm releases"),
+    crds: releaseSchema.describe("the storage system's CRDs, a Helm chart installed first"),
+    system: releaseSchema.describe("the storage system, a Helm chart"),
+    csi: releaseSchema.describe("its CSI driver, a Helm chart installed last"),
+    licenseKeyValue: nonEmpty
+      .default("license.key")
+      .describe("where the secret storageLicenseKey goes in the system chart's values"),
+    storageClass: z
+      .strictObject({
+        name: dnsLabel.describe("the class the database's volume is made from"),
+        create: z
+          .boolean({ error: "must be true or false" })
+          .default(true)
+          .describe("create the class (false: a chart creates it)"),
+        provisioner: nonEmpty.describe("the CSI driver's name"),
+        parameters: stringMap.default({}).describe("the class's parameters"),
+        reclaimPolicy: z
+          .enum(["Retain", "Delete"], { error: "must be Retain or Delete" })
+          .default("Retain")
+          .describe("Retain keeps a volume whose claim is deleted"),
+        volumeBindingMode: z
+          .enum(["Immediate", "WaitForFirstConsumer"], {
+            error: "must be Immediate or WaitForFirstConsumer",
+          })
+          .default("WaitForFirstConsumer")
+          .describe("when volumes are bound"),
+        allowVolumeExpansion: z
+          .boolean({ error: "must be true or false" })
+          .default(true)
+          .describe("whether claims may grow"),
       })
-      .default("WaitForFirstConsumer"),
-    allowVolumeExpansion: z.boolean({ error: "must be true or false" }).default(true),
-  }),
-  makeDefault: z.boolean({ error: "must be true or false" }).default(true),
-  previousDefaultClass: dnsLabel.optional(),
-});
+      .describe("the StorageClass"),
+    makeDefault: z
+      .boolean({ error: "must be true or false" })
+      .default(true)
+      .describe("make the class the cluster's default (a patch kept on destroy)"),
+    previousDefaultClass: dnsLabel
+      .optional()
+      .describe("the class that is the default today, stepped down first"),
+  })
+  .describe("the new storage: Helm releases, the StorageClass, and the default class");
 
 const minutes = (fallback: number) =>
   z
@@ -185,32 +269,71 @@ const minutes = (fallback: number) =>
     .max(1440, { error: "must be between 1 and 1440 minutes" })
     .default(fallback);
 
-const migrationSchema = z.strictObject({
-  runId: z.string({ error: "must be a string" }).regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, {
-    error:
-      "must be lowercase letters, digits and inner dashes, at most 40 characters (it names Jobs and objects)",
-  }),
-  compression: z.enum(["gzip", "zstd"], { error: "must be gzip or zstd" }).default("zstd"),
-  parallelism: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be between 1 and 16" })
-    .max(16, { error: "must be between 1 and 16" })
-    .default(2),
-  keepDump: z.boolean({ error: "must be true or false" }).default(false),
-  overwrite: z.boolean({ error: "must be true or false" }).default(false),
-  stripDefiners: z.boolean({ error: "must be true or false" }).default(false),
-  writeBinlog: z.boolean({ error: "must be true or false" }).default(false),
-  retainData: z.boolean({ error: "must be true or false" }).default(true),
-  dumpTimeoutMinutes: minutes(60),
-  importTimeoutMinutes: minutes(120),
-  verifyTimeoutMinutes: minutes(60),
-});
+/** A run id names Jobs, objects and the run's record: one rule, here. */
+export const runIdPattern = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
 
-const verificationSchema = z.strictObject({
-  enabled: z.boolean({ error: "must be true or false" }).default(true),
-  readWriteTest: z.boolean({ error: "must be true or false" }).default(true),
-});
+const migrationSchema = z
+  .strictObject({
+    runId: z
+      .string({ error: "must be a string" })
+      .regex(runIdPattern, {
+        error:
+          "must be lowercase letters, digits and inner dashes, at most 40 characters (it names Jobs and objects)",
+      })
+      .describe("names the Jobs and `runs/<runId>/` in the bucket; change it to migrate again"),
+    compression: z
+      .enum(["gzip", "zstd"], { error: "must be gzip or zstd" })
+      .default("zstd")
+      .describe("how the dump is compressed"),
+    parallelism: z
+      .number({ error: "must be a number" })
+      .int({ error: "must be a whole number" })
+      .min(1, { error: "must be between 1 and 16" })
+      .max(16, { error: "must be between 1 and 16" })
+      .default(2)
+      .describe(
+        "dump streams sharing one snapshot, imported side by side, and as many checksum sessions on each side; at most one per group of tables joined by foreign keys",
+      ),
+    keepDump: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe("keep the dump in the bucket after a verified import"),
+    overwrite: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe("import into databases that already hold tables, replacing them"),
+    stripDefiners: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe("drop DEFINER clauses: views and routines belong to the importing account"),
+    writeBinlog: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe(
+        "keep the import in the destination's binary log (by default its sessions set sql_log_bin = 0, as myloader does)",
+      ),
+    retainData: z
+      .boolean({ error: "must be true or false" })
+      .default(true)
+      .describe("keep the data volume and its namespace on pulumi destroy"),
+    dumpTimeoutMinutes: minutes(60).describe("longest the dump may take"),
+    importTimeoutMinutes: minutes(120).describe("longest the import may take"),
+    verifyTimeoutMinutes: minutes(60).describe("longest the verification may take"),
+  })
+  .describe("the run");
+
+const verificationSchema = z
+  .strictObject({
+    enabled: z
+      .boolean({ error: "must be true or false" })
+      .default(true)
+      .describe("compare every table with the dump; without it the dump is never removed"),
+    readWriteTest: z
+      .boolean({ error: "must be true or false" })
+      .default(true)
+      .describe("a Deployment that proves read/write on a fresh volume of the new class"),
+  })
+  .describe("the checks after the import");
 
 /** The structured (non-secret) keys, each one object in the stack file. */
 export const configSchemas = {
@@ -234,7 +357,14 @@ export const secretKeys = {
   storageLicenseKey: "the storage system's license key (optional)",
 } as const;
 
-export type SourceConfig = z.infer<typeof sourceSchema>;
+type ParsedSource = z.infer<typeof sourceSchema>;
+type ParsedSshSource = Extract<ParsedSource, { mode: "ssh" }>;
+/** An ssh source carries its key, so nothing downstream checks that it is there. */
+export type SshSourceConfig = Omit<ParsedSshSource, "ssh"> & {
+  readonly ssh: ParsedSshSource["ssh"] & { readonly privateKey: pulumi.Output<string> };
+};
+/** The source, one variant a mode. */
+export type SourceConfig = Exclude<ParsedSource, { mode: "ssh" }> | SshSourceConfig;
 export type DestinationConfig = z.infer<typeof destinationSchema>;
 export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
@@ -244,7 +374,6 @@ export type VerificationConfig = z.infer<typeof verificationSchema>;
 export type SourceMode = SourceConfig["mode"];
 
 export interface FerryConfig {
-  readonly project: string;
   readonly stack: string;
   readonly source: SourceConfig;
   readonly destination: DestinationConfig;
@@ -256,9 +385,10 @@ export interface FerryConfig {
     readonly sourcePassword: pulumi.Output<string>;
     readonly destinationRootPassword: pulumi.Output<string>;
     readonly objectStoreSecretKey: pulumi.Output<string>;
-    readonly sshPrivateKey?: pulumi.Output<string>;
     readonly storageLicenseKey?: pulumi.Output<string>;
   };
+  /** What the configuration leaves undone, for `pulumi up` to show as warnings. */
+  readonly warnings: string[];
 }
 
 /** Thrown for every configuration problem; its message lists one problem a line. */
@@ -284,7 +414,12 @@ function describeIssue(key: string, value: unknown, issue: z.core.$ZodIssue): st
   if (issue.code === "unrecognized_keys") {
     return `ferry:${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the README's configuration reference`;
   }
-  if (issue.code === "invalid_type" && valueAt(value, issue.path) === undefined) {
+  const missing = valueAt(value, issue.path) === undefined;
+  if (issue.code === "invalid_type" && missing) {
+    // A schema may say when a key is required; otherwise it simply is.
+    return `ferry:${path}: ${issue.message.startsWith("is required") ? issue.message : "is required"}`;
+  }
+  if (issue.code === "invalid_union" && missing) {
     return `ferry:${path}: is required`;
   }
   return `ferry:${path}: ${issue.message}`;
@@ -314,7 +449,7 @@ export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
  * Parses and validates every key. Throws one FerryConfigError listing all problems, before any
  * resource is declared, so `pulumi preview` fails fast and says what to fix.
  */
-export function parseConfig(raw: RawConfig, project: string, stack: string): FerryConfig {
+export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
   const problems: string[] = [];
   const parsed: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(configSchemas)) {
@@ -359,24 +494,33 @@ export function parseConfig(raw: RawConfig, project: string, stack: string): Fer
     }
     return value;
   };
-  const source = parsed.source as SourceConfig | undefined;
+  const source = parsed.source as ParsedSource | undefined;
   const secrets = {
     sourcePassword: secret("sourcePassword", true),
     destinationRootPassword: secret("destinationRootPassword", true),
     objectStoreSecretKey: secret("objectStoreSecretKey", true),
-    sshPrivateKey: secret("sshPrivateKey", source?.mode === "ssh"),
     storageLicenseKey: secret("storageLicenseKey", false),
   };
+  const sshPrivateKey = secret("sshPrivateKey", source?.mode === "ssh");
 
   problems.push(...crossChecks(parsed));
-  if (problems.length > 0) {
+  if (problems.length > 0 || !source) {
     throw new FerryConfigError(problems);
   }
+  const verification = parsed.verification as VerificationConfig;
   return {
-    project,
     stack,
-    ...(parsed as Omit<FerryConfig, "project" | "stack" | "secrets">),
+    ...(parsed as Omit<FerryConfig, "stack" | "source" | "secrets" | "warnings">),
+    source:
+      source.mode === "ssh"
+        ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
+        : source,
     secrets: secrets as FerryConfig["secrets"],
+    warnings: verification.enabled
+      ? []
+      : [
+          "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
+        ],
   };
 }
 
@@ -386,7 +530,7 @@ const loopback = /^(127\.[0-9.]+|localhost|\[?::1\]?)(:|$)/;
 function crossChecks(parsed: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const objectStore = parsed.objectStore as ObjectStoreConfig | undefined;
-  const source = parsed.source as SourceConfig | undefined;
+  const source = parsed.source as ParsedSource | undefined;
   if (objectStore && loopback.test(objectStore.endpoint) && !objectStore.clusterEndpoint) {
     problems.push(
       "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
@@ -402,6 +546,12 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:source.ssh.objectStoreEndpoint: is required when objectStore.endpoint is a loopback address: the source host cannot reach this machine's loopback",
     );
   }
+  const storage = parsed.storage as StorageConfig | undefined;
+  if (storage && storage.previousDefaultClass === storage.storageClass.name) {
+    problems.push(
+      `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,
+    );
+  }
   return problems;
 }
 
@@ -415,7 +565,6 @@ export function loadConfig(): FerryConfig {
       isEmpty: (key) => config.get(key) === "",
       isStoredAsSecret: (key) => isConfigSecret(`ferry:${key}`),
     },
-    pulumi.getProject(),
     pulumi.getStack(),
   );
 }

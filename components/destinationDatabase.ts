@@ -1,6 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ferryLabels } from "./dataPlane";
+import {
+  databaseDeploymentSpec,
+  databaseServiceSpec,
+  mysqlPort,
+  rootPasswordKey,
+  volumeClaimSpec,
+} from "./specs/database";
+import type { SecretFile } from "./specs/jobs";
+import { ferryLabels } from "./specs/labels";
 
 export interface DestinationDatabaseArgs {
   /** Namespace for the database and the migration's Jobs; created by ferry. */
@@ -31,7 +39,8 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly pvcName: pulumi.Output<string>;
-  public readonly credentialsSecretName: pulumi.Output<string>;
+  /** The root password as the destination Jobs mount it. */
+  public readonly rootPasswordFile: SecretFile;
   public readonly endpoint: pulumi.Output<string>;
 
   constructor(name: string, args: DestinationDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -52,7 +61,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       `${name}-credentials`,
       {
         metadata: { namespace: namespace.metadata.name, labels },
-        stringData: { "root-password": args.rootPassword },
+        stringData: { [rootPasswordKey]: args.rootPassword },
       },
       { parent: this, provider },
     );
@@ -70,7 +79,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           // Deployment is awaited instead, and it is ready only on a bound volume.
           annotations: { "pulumi.com/skipAwait": "true" },
         },
-        spec: databaseVolumeSpec(args.storageClassName, args.storageSize),
+        spec: volumeClaimSpec(args.storageClassName, args.storageSize),
       },
       { ...retain, deleteBeforeReplace: true },
     );
@@ -98,7 +107,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       `${name}-service`,
       {
         metadata: { name: args.serviceName, namespace: namespace.metadata.name, labels },
-        spec: { selector: labels, ports: [{ name: "mysql", port: 3306, targetPort: 3306 }] },
+        spec: databaseServiceSpec(labels),
       },
       { parent: this, provider, dependsOn: [deployment] },
     );
@@ -106,94 +115,13 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.serviceName = service.metadata.name;
     this.pvcName = pvc.metadata.name;
-    this.credentialsSecretName = credentials.metadata.name;
-    this.endpoint = pulumi.interpolate`${service.metadata.name}.${namespace.metadata.name}.svc:3306`;
+    this.rootPasswordFile = { secretName: credentials.metadata.name, key: rootPasswordKey };
+    this.endpoint = pulumi.interpolate`${service.metadata.name}.${namespace.metadata.name}.svc:${mysqlPort}`;
     this.registerOutputs({
       namespace: this.namespace,
       serviceName: this.serviceName,
       pvcName: this.pvcName,
-      credentialsSecretName: this.credentialsSecretName,
       endpoint: this.endpoint,
     });
   }
-}
-
-/** The data volume's spec: a class by `storageClassName`, not the deprecated beta annotation. */
-export function databaseVolumeSpec(
-  storageClassName: pulumi.Input<string>,
-  size: string,
-): k8s.types.input.core.v1.PersistentVolumeClaimSpec {
-  return {
-    storageClassName,
-    accessModes: ["ReadWriteOnce"],
-    resources: { requests: { storage: size } },
-  };
-}
-
-export interface DatabaseDeploymentSpecArgs {
-  readonly labels: Record<string, string>;
-  readonly image: string;
-  readonly imagePullPolicy: string;
-  readonly cpu: string;
-  readonly memory: string;
-  readonly pvcName: pulumi.Input<string>;
-  readonly credentialsSecretName: pulumi.Input<string>;
-}
-
-/** The database Deployment's spec. */
-export function databaseDeploymentSpec(
-  args: DatabaseDeploymentSpecArgs,
-): k8s.types.input.apps.v1.DeploymentSpec {
-  // Both the MySQL and MariaDB images read MYSQL_ROOT_PASSWORD_FILE at first start.
-  return {
-    replicas: 1,
-    strategy: { type: "Recreate" },
-    selector: { matchLabels: args.labels },
-    template: {
-      metadata: { labels: args.labels },
-      spec: {
-        containers: [
-          {
-            name: "mysql",
-            image: args.image,
-            imagePullPolicy: args.imagePullPolicy,
-            env: [
-              { name: "MYSQL_ROOT_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
-            ],
-            ports: [{ name: "mysql", containerPort: 3306 }],
-            resources: {
-              requests: { cpu: args.cpu, memory: args.memory },
-              limits: { memory: args.memory },
-            },
-            // Ready means the server answers on TCP, which the images' init phase never does.
-            readinessProbe: {
-              exec: {
-                command: [
-                  "sh",
-                  "-c",
-                  "mariadb-admin ping -h 127.0.0.1 --silent 2>/dev/null || mysqladmin ping -h 127.0.0.1 --silent",
-                ],
-              },
-              initialDelaySeconds: 5,
-              periodSeconds: 5,
-              timeoutSeconds: 5,
-            },
-            terminationMessagePolicy: "FallbackToLogsOnError",
-            volumeMounts: [
-              // A subdirectory: a fresh filesystem's lost+found would make the server refuse the volume.
-              { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" },
-              { name: "credentials", mountPath: "/var/run/ferry/secrets", readOnly: true },
-            ],
-          },
-        ],
-        volumes: [
-          { name: "data", persistentVolumeClaim: { claimName: args.pvcName } },
-          {
-            name: "credentials",
-            secret: { secretName: args.credentialsSecretName, defaultMode: 0o444 },
-          },
-        ],
-      },
-    },
-  };
 }

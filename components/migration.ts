@@ -3,12 +3,13 @@ import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
-import { endpointUrl, ferryLabels, scriptsConfigMapData } from "./dataPlane";
 import { DestinationDatabase } from "./destinationDatabase";
-import { ImportJob, type DestinationJobContext } from "./importJob";
+import { DestinationJobs } from "./destinationJobs";
+import { ImportJob } from "./importJob";
 import { ObjectStore } from "./objectStore";
-import { RunReport, type RunRecord } from "./runReport";
-import { SourceDump } from "./sourceDump";
+import { RunReport, summarize, type MigrationReport } from "./runReport";
+import { SourceDump, type DumpLocation } from "./sourceDump";
+import { bucketUserName, objectStoreUrls, type BucketAccess } from "./specs/bucketAccess";
 import { StorageStack } from "./storageStack";
 import { Verification } from "./verification";
 
@@ -17,37 +18,10 @@ export interface MigrationArgs {
   readonly config: FerryConfig;
 }
 
-/** The summary `pulumi up` ends with. */
-export interface MigrationReport {
-  readonly runId: string;
-  readonly sourceMode: string;
-  readonly databases: string[];
-  readonly bucket: string;
-  readonly storageClass: string;
-  readonly destination: { namespace: string; service: string; dataVolumeClaim: string };
-  readonly dump: {
-    tables: number;
-    rows: number;
-    sqlBytes: number;
-    storedBytes: number;
-    compression: string;
-    streams: number;
-    serverVersion: string;
-    binlogFile: string;
-    binlogPosition: string;
-    gtid: string;
-    startedAt: string;
-    finishedAt: string;
-    seconds: number;
-  };
-  readonly verification: string;
-  readonly dumpObjects: string;
-  readonly dataKeptOnDestroy: boolean;
-}
-
 /**
  * One migration, source to destination, as one dependency graph: bucket → dump → storage and
- * database → import → verification → cleanup → report.
+ * database → import → verification → cleanup → report. It only wires: every spec is built in
+ * `specs/`, every step in its own component.
  */
 export class Migration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<MigrationReport>;
@@ -67,14 +41,6 @@ export class Migration extends pulumi.ComponentResource {
       { kubeconfig: destination.kubeconfig, context: destination.context },
       { parent: this },
     );
-    const sourceProvider =
-      source.mode === "kubernetes" && source.kubernetes
-        ? new k8s.Provider(
-            `${name}-source`,
-            { kubeconfig: source.kubernetes.kubeconfig, context: source.kubernetes.context },
-            { parent: this },
-          )
-        : undefined;
     // The object store's admin credentials; the data plane gets a bucket-scoped user instead.
     const minioProvider = new minio.Provider(
       `${name}-objectstore`,
@@ -95,53 +61,37 @@ export class Migration extends pulumi.ComponentResource {
       {
         bucketPrefix: objectStore.bucketPrefix,
         expiryDays: objectStore.expiryDays,
-        userName: `ferry-${config.stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-"),
+        userName: bucketUserName(config.stack),
         forceDestroy: !migration.keepDump,
       },
       { parent: this, providers: [minioProvider] },
     );
-
-    const operatorUrl = endpointUrl(objectStore.endpoint, objectStore.useTls);
-    const clusterUrl = objectStore.clusterEndpoint ?? operatorUrl;
-    const sourceUrl =
-      source.mode === "kubernetes"
-        ? (source.kubernetes?.objectStoreEndpoint ?? clusterUrl)
-        : source.mode === "ssh"
-          ? (source.ssh?.objectStoreEndpoint ?? operatorUrl)
-          : operatorUrl;
+    const urls = objectStoreUrls(objectStore, source);
+    const bucketFrom = (url: string): BucketAccess => ({
+      url,
+      insecure: objectStore.insecureSkipVerify,
+      bucket: store.bucket,
+      accessKey: store.accessKey,
+      secretKey: store.secretKey,
+    });
 
     // The consistent dump, uploaded with its manifest last.
     const dump = new SourceDump(
       `${name}-dump`,
       {
-        mode: source.mode,
-        host: source.host,
-        port: source.port,
-        user: source.user,
-        password: config.secrets.sourcePassword,
-        databases: source.databases,
-        runId,
-        compression: migration.compression,
-        parallelism: migration.parallelism,
-        objectStoreUrl: sourceUrl,
-        objectStoreInsecure: objectStore.insecureSkipVerify,
-        bucket: store.bucket,
-        accessKey: store.accessKey,
-        secretKey: store.secretKey,
+        settings: {
+          host: source.host,
+          port: source.port,
+          user: source.user,
+          password: config.secrets.sourcePassword,
+          databases: source.databases,
+          runId,
+          compression: migration.compression,
+          parallelism: migration.parallelism,
+          bucket: bucketFrom(urls.source),
+        },
+        location: this.dumpLocation(name, config),
         timeoutMinutes: migration.dumpTimeoutMinutes,
-        kubernetes:
-          sourceProvider && source.kubernetes
-            ? {
-                provider: sourceProvider,
-                namespace: source.kubernetes.namespace,
-                image: source.kubernetes.toolsImage,
-                imagePullPolicy: source.kubernetes.imagePullPolicy,
-              }
-            : undefined,
-        ssh:
-          source.ssh && config.secrets.sshPrivateKey
-            ? { ...source.ssh, privateKey: config.secrets.sshPrivateKey }
-            : undefined,
       },
       { parent: this, dependsOn: [store] },
     );
@@ -176,62 +126,40 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [storage] },
     );
 
-    const labels = ferryLabels("data-plane");
-    // The destination Jobs' credentials, mounted as files.
-    const jobSecret = new k8s.core.v1.Secret(
-      `${name}-job-credentials`,
+    // What the destination's Jobs share: scripts, the bucket key, the database's address.
+    const jobs = new DestinationJobs(
+      `${name}-jobs`,
       {
-        metadata: { namespace: database.namespace, labels },
-        stringData: {
-          "root-password": config.secrets.destinationRootPassword,
-          "s3-secret-key": store.secretKey,
-        },
+        namespace: database.namespace,
+        image: destination.toolsImage,
+        imagePullPolicy: destination.imagePullPolicy,
+        databaseHost: database.serviceName,
+        rootPasswordFile: database.rootPasswordFile,
+        bucket: bucketFrom(urls.cluster),
+        runId,
+        provider: destinationProvider,
       },
-      { parent: this, provider: destinationProvider },
+      { parent: this },
     );
-    // The import, verify and cleanup scripts the destination Jobs run.
-    const jobScripts = new k8s.core.v1.ConfigMap(
-      `${name}-job-scripts`,
-      {
-        metadata: { namespace: database.namespace, labels },
-        data: scriptsConfigMapData(["import.sh", "verify.sh", "cleanup.sh"]),
-      },
-      { parent: this, provider: destinationProvider },
-    );
-
-    const context: DestinationJobContext = {
-      namespace: database.namespace,
-      image: destination.toolsImage,
-      imagePullPolicy: destination.imagePullPolicy,
-      scriptsConfigMap: jobScripts.metadata.name,
-      secretName: jobSecret.metadata.name,
-      databaseHost: database.serviceName,
-      objectStoreUrl: clusterUrl,
-      objectStoreInsecure: objectStore.insecureSkipVerify,
-      bucket: store.bucket,
-      accessKey: store.accessKey,
-      runId,
-      provider: destinationProvider,
-    };
 
     // The import waits for both ends: a complete dump and a running database.
     const importJob = new ImportJob(
       `${name}-import`,
       {
-        context,
+        context: jobs.context,
         overwrite: migration.overwrite,
         stripDefiners: migration.stripDefiners,
         writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
       },
-      { parent: this, dependsOn: [dump, database, jobSecret, jobScripts] },
+      { parent: this, dependsOn: [dump, database, jobs] },
     );
 
     // Proof the data arrived and the storage reads and writes.
     const checks = new Verification(
       `${name}-verification`,
       {
-        context,
+        context: jobs.context,
         verifyData: verification.enabled,
         readWriteTest: verification.readWriteTest,
         storageClassName: storage.storageClassName,
@@ -246,28 +174,16 @@ export class Migration extends pulumi.ComponentResource {
       finalSteps.push(
         new Cleanup(
           `${name}-cleanup`,
-          { context, keepDump: migration.keepDump },
+          { context: jobs.context, keepDump: migration.keepDump },
           { parent: this, dependsOn: [checks] },
         ),
-      );
-    } else {
-      void pulumi.log.warn(
-        "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
-        this,
       );
     }
 
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      {
-        runId,
-        objectStoreUrl: operatorUrl,
-        objectStoreInsecure: objectStore.insecureSkipVerify,
-        bucket: store.bucket,
-        accessKey: store.accessKey,
-        secretKey: store.secretKey,
-      },
+      { runId, bucket: bucketFrom(urls.operator) },
       { parent: this, dependsOn: finalSteps },
     );
 
@@ -293,55 +209,31 @@ export class Migration extends pulumi.ComponentResource {
       databaseEndpoint: this.databaseEndpoint,
     });
   }
-}
 
-function dumpObjectsLine(record: RunRecord, prefix: string): string {
-  const total = record.manifest.objects.length;
-  const present = record.dumpObjectsPresent;
-  if (present === 0) return `removed: ${total} objects under ${prefix}`;
-  return `still stored: ${present} of ${total} objects under ${prefix}`;
-}
-
-/** The report from the run record and where things ended up. */
-export function summarize(
-  config: FerryConfig,
-  record: RunRecord,
-  where: { bucket: string; storageClass: string; namespace: string; service: string; pvc: string },
-): MigrationReport {
-  const { manifest, verification } = record;
-  // Each line states what the bucket holds, never what the steps were supposed to do: a Job
-  // that completed without doing its work leaves no verification result behind.
-  const verdict = !config.verification.enabled
-    ? "not run (ferry:verification.enabled is false)"
-    : verification === null
-      ? "NOT RECORDED: no verification result in the bucket, so nothing was verified"
-      : verification.ok
-        ? `passed: ${verification.tables} tables, ${verification.rows} rows match the dump`
-        : `FAILED: ${verification.mismatchedTables} of ${verification.tables} tables differ from the dump`;
-  return {
-    runId: manifest.runId,
-    sourceMode: config.source.mode,
-    databases: config.source.databases,
-    bucket: where.bucket,
-    storageClass: where.storageClass,
-    destination: { namespace: where.namespace, service: where.service, dataVolumeClaim: where.pvc },
-    dump: {
-      tables: manifest.tableCount,
-      rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),
-      sqlBytes: manifest.sqlBytes,
-      storedBytes: manifest.bytes,
-      compression: manifest.compression,
-      streams: manifest.objects.length,
-      serverVersion: manifest.serverVersion,
-      binlogFile: manifest.binlogFile,
-      binlogPosition: manifest.binlogPosition,
-      gtid: manifest.gtid,
-      startedAt: manifest.startedAt,
-      finishedAt: manifest.finishedAt,
-      seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
-    },
-    verification: verdict,
-    dumpObjects: dumpObjectsLine(record, `s3://${where.bucket}/runs/${manifest.runId}/`),
-    dataKeptOnDestroy: config.migration.retainData,
-  };
+  /** Where the dump runs; kubernetes mode gets a provider of its own for the source cluster. */
+  private dumpLocation(name: string, config: FerryConfig): DumpLocation {
+    const { source } = config;
+    switch (source.mode) {
+      case "kubernetes":
+        return {
+          mode: "kubernetes",
+          provider: new k8s.Provider(
+            `${name}-source`,
+            { kubeconfig: source.kubernetes.kubeconfig, context: source.kubernetes.context },
+            { parent: this },
+          ),
+          namespace: source.kubernetes.namespace,
+          image: source.kubernetes.toolsImage,
+          imagePullPolicy: source.kubernetes.imagePullPolicy,
+        };
+      case "ssh":
+        return { mode: "ssh", ...source.ssh };
+      case "local":
+        return { mode: "local" };
+      default: {
+        const unknown: never = source;
+        throw new pulumi.ResourceError(`unknown source mode ${JSON.stringify(unknown)}`, this);
+      }
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
+import { bucketPolicyDocument } from "./specs/bucketAccess";
 
 export interface ObjectStoreArgs {
   /** Prefix of the bucket's generated, unique name. */
@@ -24,13 +25,6 @@ export class ObjectStore extends pulumi.ComponentResource {
 
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ObjectStore", name, {}, opts);
-    if (!Number.isInteger(args.expiryDays) || args.expiryDays < 1) {
-      throw new pulumi.ResourceError(
-        `ferry:objectStore.expiryDays: must be a whole number of days of at least 1, not ${args.expiryDays}`,
-        this,
-      );
-    }
-
     // A generated name: two stacks (two cluster pairs) never share a bucket.
     const bucket = new minio.S3Bucket(
       `${name}-bucket`,
@@ -86,29 +80,4 @@ export class ObjectStore extends pulumi.ComponentResource {
       policyName: this.policyName,
     });
   }
-}
-
-/** The IAM policy that confines the data plane's user to one bucket. */
-export function bucketPolicyDocument(bucket: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-        Resource: [`arn:aws:s3:::${bucket}`],
-      },
-      {
-        Effect: "Allow",
-        Action: [
-          "s3:GetObject",
-          "s3:PutObject",
-          "s3:DeleteObject",
-          "s3:AbortMultipartUpload",
-          "s3:ListMultipartUploadParts",
-        ],
-        Resource: [`arn:aws:s3:::${bucket}/*`],
-      },
-    ],
-  });
 }

@@ -1,15 +1,13 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { stdinProgram } from "./dataPlane";
+import type { FerryConfig } from "./config";
+import type { BucketAccess } from "./specs/bucketAccess";
+import { reportEnvironment, stdinProgram } from "./specs/dataPlane";
 
 export interface RunReportArgs {
   readonly runId: string;
-  /** The object store as the operator's machine reaches it (a URL). */
-  readonly objectStoreUrl: pulumi.Input<string>;
-  readonly objectStoreInsecure: boolean;
-  readonly bucket: pulumi.Input<string>;
-  readonly accessKey: pulumi.Input<string>;
-  readonly secretKey: pulumi.Input<string>;
+  /** The bucket as this machine reaches it. */
+  readonly bucket: BucketAccess;
 }
 
 /** What the dump recorded and the verification found, read back from the bucket. */
@@ -63,14 +61,7 @@ export class RunReport extends pulumi.ComponentResource {
       `${name}-read`,
       {
         create: "sh -s",
-        stdin: stdinProgram("report.sh", {
-          RUN_ID: args.runId,
-          S3_ENDPOINT: args.objectStoreUrl,
-          S3_INSECURE: String(args.objectStoreInsecure),
-          S3_BUCKET: args.bucket,
-          S3_ACCESS_KEY: args.accessKey,
-          S3_SECRET_KEY: args.secretKey,
-        }),
+        stdin: stdinProgram("report.sh", reportEnvironment(args.runId, args.bucket)),
         triggers: [args.runId],
       },
       { parent: this },
@@ -90,4 +81,83 @@ export function parseRunRecord(stdout: string): RunRecord {
       `ferry: the run report is not valid JSON (${String(error)}): ${stdout.slice(0, 200)}`,
     );
   }
+}
+
+/** The summary `pulumi up` ends with. */
+export interface MigrationReport {
+  readonly runId: string;
+  readonly sourceMode: FerryConfig["source"]["mode"];
+  readonly databases: string[];
+  readonly bucket: string;
+  readonly storageClass: string;
+  readonly destination: { namespace: string; service: string; dataVolumeClaim: string };
+  readonly dump: {
+    tables: number;
+    rows: number;
+    sqlBytes: number;
+    storedBytes: number;
+    compression: string;
+    streams: number;
+    serverVersion: string;
+    binlogFile: string;
+    binlogPosition: string;
+    gtid: string;
+    startedAt: string;
+    finishedAt: string;
+    seconds: number;
+  };
+  readonly verification: string;
+  readonly dumpObjects: string;
+  readonly dataKeptOnDestroy: boolean;
+}
+
+function dumpObjectsLine(record: RunRecord, prefix: string): string {
+  const total = record.manifest.objects.length;
+  const present = record.dumpObjectsPresent;
+  if (present === 0) return `removed: ${total} objects under ${prefix}`;
+  return `still stored: ${present} of ${total} objects under ${prefix}`;
+}
+
+/** The report from the run record and where things ended up. */
+export function summarize(
+  config: FerryConfig,
+  record: RunRecord,
+  where: { bucket: string; storageClass: string; namespace: string; service: string; pvc: string },
+): MigrationReport {
+  const { manifest, verification } = record;
+  // Each line states what the bucket holds, never what the steps were supposed to do: a Job
+  // that completed without doing its work leaves no verification result behind.
+  const verdict = !config.verification.enabled
+    ? "not run (ferry:verification.enabled is false)"
+    : verification === null
+      ? "NOT RECORDED: no verification result in the bucket, so nothing was verified"
+      : verification.ok
+        ? `passed: ${verification.tables} tables, ${verification.rows} rows match the dump`
+        : `FAILED: ${verification.mismatchedTables} of ${verification.tables} tables differ from the dump`;
+  return {
+    runId: manifest.runId,
+    sourceMode: config.source.mode,
+    databases: config.source.databases,
+    bucket: where.bucket,
+    storageClass: where.storageClass,
+    destination: { namespace: where.namespace, service: where.service, dataVolumeClaim: where.pvc },
+    dump: {
+      tables: manifest.tableCount,
+      rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),
+      sqlBytes: manifest.sqlBytes,
+      storedBytes: manifest.bytes,
+      compression: manifest.compression,
+      streams: manifest.objects.length,
+      serverVersion: manifest.serverVersion,
+      binlogFile: manifest.binlogFile,
+      binlogPosition: manifest.binlogPosition,
+      gtid: manifest.gtid,
+      startedAt: manifest.startedAt,
+      finishedAt: manifest.finishedAt,
+      seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
+    },
+    verification: verdict,
+    dumpObjects: dumpObjectsLine(record, `s3://${where.bucket}/runs/${manifest.runId}/`),
+    dataKeptOnDestroy: config.migration.retainData,
+  };
 }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ReleaseConfig, StorageConfig } from "./config";
+import { timeouts } from "./specs/timeouts";
 
 export interface StorageStackArgs {
   /** The storage system's charts, StorageClass and default-class choice (ferry:storage). */
@@ -26,12 +27,6 @@ export class StorageStack extends pulumi.ComponentResource {
   constructor(name: string, args: StorageStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:StorageStack", name, {}, opts);
     const { storage, provider } = args;
-    if (storage.previousDefaultClass === storage.storageClass.name) {
-      throw new pulumi.ResourceError(
-        `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,
-        this,
-      );
-    }
 
     // CRDs first: the storage system's own objects cannot be created before their types exist.
     const crds = new k8s.helm.v3.Release(
@@ -117,7 +112,7 @@ export function releaseArgs(
     createNamespace: true,
     // Wait for the chart's workloads: the next release and the StorageClass depend on them.
     atomic: true,
-    timeout: 600,
+    timeout: timeouts.helmReleaseSeconds,
     values: mergeValues(release.values, extraValues),
   };
 }

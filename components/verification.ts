@@ -1,14 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { awaitTimeouts, ferryLabels } from "./dataPlane";
-import { databaseVolumeSpec } from "./destinationDatabase";
-import { destinationJob, type DestinationJobContext } from "./importJob";
+import { volumeClaimSpec } from "./specs/database";
+import { destinationJob, type DestinationJobContext } from "./specs/jobs";
+import { ferryLabels } from "./specs/labels";
+import { readWriteDeploymentSpec, readWriteVolumeSize } from "./specs/readWriteTest";
+import { awaitTimeouts, timeouts } from "./specs/timeouts";
 
 export interface VerificationArgs {
   readonly context: DestinationJobContext;
-  /** Compare per-table row counts and checksums with the manifest (ferry:verification.enabled). */
+  /** Compare per-table row counts and checksums with the manifest. */
   readonly verifyData: boolean;
-  /** Run a Deployment that proves read/write on the new storage (ferry:verification.readWriteTest). */
+  /** Run a Deployment that proves read/write on the new storage. */
   readonly readWriteTest: boolean;
   readonly storageClassName: pulumi.Input<string>;
   readonly timeoutMinutes: number;
@@ -20,8 +22,6 @@ export interface VerificationArgs {
  * probe writes, syncs and reads back a file on a fresh volume of the new class.
  */
 export class Verification extends pulumi.ComponentResource {
-  public readonly readWriteDeploymentName: pulumi.Output<string | undefined>;
-
   constructor(name: string, args: VerificationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Verification", name, {}, opts);
     const { context } = args;
@@ -44,7 +44,6 @@ export class Verification extends pulumi.ComponentResource {
       );
     }
 
-    let readWriteDeploymentName: pulumi.Output<string | undefined> = pulumi.output(undefined);
     if (args.readWriteTest) {
       const labels = ferryLabels("read-write-test");
       // A volume of its own, so the probe never touches the migrated data.
@@ -52,12 +51,12 @@ export class Verification extends pulumi.ComponentResource {
         `${name}-rw-volume`,
         {
           metadata: { namespace: context.namespace, labels },
-          spec: databaseVolumeSpec(args.storageClassName, "64Mi"),
+          spec: volumeClaimSpec(args.storageClassName, readWriteVolumeSize),
         },
         childOpts,
       );
       // Ready only while a write, fsync and read-back on the new storage succeed.
-      const deployment = new k8s.apps.v1.Deployment(
+      new k8s.apps.v1.Deployment(
         `${name}-rw-test`,
         {
           metadata: { namespace: context.namespace, labels },
@@ -68,52 +67,9 @@ export class Verification extends pulumi.ComponentResource {
             pvc.metadata.name,
           ),
         },
-        { ...childOpts, customTimeouts: { create: "10m", update: "10m" } },
+        { ...childOpts, customTimeouts: awaitTimeouts(timeouts.readWriteTestMinutes) },
       );
-      readWriteDeploymentName = deployment.metadata.name;
     }
-
-    this.readWriteDeploymentName = readWriteDeploymentName;
-    this.registerOutputs({ readWriteDeploymentName: this.readWriteDeploymentName });
+    this.registerOutputs({});
   }
-}
-
-/** The probe writes a fresh token, syncs it to the volume and reads it back. */
-export const readWriteProbeScript =
-  'token="$(date +%s)-$$"; printf %s "$token" > /data/probe.tmp && sync && mv /data/probe.tmp /data/probe && [ "$(cat /data/probe)" = "$token" ]';
-
-/** The read/write test Deployment's spec. */
-export function readWriteDeploymentSpec(
-  labels: Record<string, string>,
-  image: string,
-  imagePullPolicy: string,
-  pvcName: pulumi.Input<string>,
-): k8s.types.input.apps.v1.DeploymentSpec {
-  return {
-    replicas: 1,
-    strategy: { type: "Recreate" },
-    selector: { matchLabels: labels },
-    template: {
-      metadata: { labels },
-      spec: {
-        automountServiceAccountToken: false,
-        containers: [
-          {
-            name: "read-write-test",
-            image,
-            imagePullPolicy,
-            command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 5; done"],
-            readinessProbe: {
-              exec: { command: ["/bin/sh", "-c", readWriteProbeScript] },
-              periodSeconds: 10,
-              timeoutSeconds: 10,
-            },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          },
-        ],
-        volumes: [{ name: "data", persistentVolumeClaim: { claimName: pvcName } }],
-      },
-    },
-  };
 }

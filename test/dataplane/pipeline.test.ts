@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DataPlane } from "./fixture";
+import { DataPlane } from "../support/fixture";
 import {
   descendsFrom,
   killMidStream,
@@ -13,7 +13,7 @@ import {
   runScript,
   secretFile,
   type ScriptRun,
-} from "./servers";
+} from "../support/servers";
 
 /**
  * The data-plane scripts against a real MariaDB source, a real MariaDB destination and a real

@@ -8,7 +8,7 @@ import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/works
 
 /**
  * The dev stack end to end on the real engine, the providers ferry builds and the local cluster
- * (scripts/cluster.sh): a real node runs the Jobs' pods, the destination MySQL and the storage
+ * (scripts/dev/cluster.sh): a real node runs the Jobs' pods, the destination MySQL and the storage
  * provisioner. Twice: with the source on this machine (mode local) and with the source in a pod
  * of the cluster (mode kubernetes). Each time the rows are read back from the destination and
  * compared with the source's.
@@ -195,15 +195,18 @@ beforeAll(() => {
   const bin = process.env.FERRY_PULUMI_BIN;
   if (!bin) throw new Error("FERRY_PULUMI_BIN is not set: run the tests with npm test");
   // Leave a cluster the developer started alone; stop the one this test starts.
-  const status = execFileSync("sh", ["scripts/cluster.sh", "status"], {
+  const status = execFileSync("sh", ["scripts/dev/cluster.sh", "status"], {
     cwd: repoRoot,
     encoding: "utf8",
   });
   startedHere = !status.includes("kube-apiserver: running");
-  execFileSync("sh", ["scripts/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
-  execFileSync("sh", ["scripts/devenv.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+  execFileSync("sh", ["scripts/dev/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+  execFileSync("sh", ["scripts/dev/devenv.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
   kubectlBin = path.join(
-    execFileSync("sh", ["scripts/cluster-tools.sh"], { cwd: repoRoot, encoding: "utf8" }).trim(),
+    execFileSync("sh", ["scripts/build/cluster-tools.sh"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    }).trim(),
     "kubectl",
   );
   clientOptions = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-client-"));
@@ -212,8 +215,8 @@ beforeAll(() => {
 afterAll(() => {
   if (clientOptions) fs.rmSync(clientOptions, { recursive: true, force: true });
   if (startedHere) {
-    execFileSync("sh", ["scripts/devenv.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
-    execFileSync("sh", ["scripts/cluster.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
+    execFileSync("sh", ["scripts/dev/devenv.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
+    execFileSync("sh", ["scripts/dev/cluster.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
   }
 }, 600_000);
 

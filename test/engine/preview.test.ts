@@ -6,7 +6,7 @@ import { engineWorkspace, repoRoot, type EngineWorkspace } from "./workspace";
 
 /**
  * ferry's configuration checks as the real Pulumi engine runs them: the CLI and language host built
- * by scripts/toolchain.sh, a file backend in a temporary directory, nothing from the network.
+ * by scripts/build/toolchain.sh, a file backend in a temporary directory, nothing from the network.
  */
 
 let workspace: EngineWorkspace;

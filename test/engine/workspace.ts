@@ -28,26 +28,36 @@ export function engineWorkspace(name: string, extraEntries: string[] = []): Engi
   fs.mkdirSync(path.join(work, "state"));
   const project = path.join(work, "project");
   fs.mkdirSync(project);
-  const entries = [
-    "Pulumi.yaml",
-    "index.ts",
-    "components",
-    "charts",
-    "node_modules",
-    "package.json",
-    "tsconfig.json",
-  ];
-  for (const entry of [...entries, ...extraEntries]) {
+  // The project's entries and the Pulumi settings come from the one helper the dev commands use.
+  const helper = spawnSync(
+    "sh",
+    [
+      "-c",
+      '. scripts/dev/pulumi-env.sh && ferry_link_project "$1" "$2" && ferry_pulumi_settings "$1" "$3"',
+      "pulumi-env",
+      repoRoot,
+      project,
+      path.join(work, "state"),
+    ],
+    { cwd: repoRoot, encoding: "utf8" },
+  );
+  if (helper.status !== 0) throw new Error(`scripts/dev/pulumi-env.sh failed: ${helper.stderr}`);
+  for (const entry of extraEntries) {
     fs.symlinkSync(path.join(repoRoot, entry), path.join(project, entry));
   }
+  const settings = Object.fromEntries(
+    helper.stdout
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...settings,
     PATH: `${bin}:${process.env.PATH}`,
-    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(repoRoot, ".ferry", "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
+    // npm test builds the engine's plugins into its own home; a caller may point elsewhere.
+    PULUMI_HOME: process.env.PULUMI_HOME ?? settings.PULUMI_HOME,
     PULUMI_CONFIG_PASSPHRASE: `ferry-${name}`,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
   };
   return {
     work,

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DataPlane } from "../dataplane/fixture";
+import { DataPlane } from "../support/fixture";
 import {
   descendsFrom,
   killMidStream,
@@ -11,7 +11,7 @@ import {
   Minio,
   runScript,
   streamed,
-} from "../dataplane/servers";
+} from "../support/servers";
 
 /**
  * Faults injected into real runs of the data plane. Each case asserts a clear error naming the
@@ -198,7 +198,7 @@ describe("fault matrix", () => {
     const dump = await runScript("dump.sh", dumpEnv("late-destination"));
     expect(dump.status, dump.stderr).toBe(0);
     // A second server that starts only after the import began waiting for it.
-    const { freePort } = await import("../dataplane/servers");
+    const { freePort } = await import("../support/servers");
     const port = await freePort();
     const importing = runScript("import.sh", destinationEnv("late-destination", port));
     await new Promise((r) => setTimeout(r, 4000));

@@ -1,18 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type * as DataPlane from "../../components/dataPlane";
+import type * as DataPlane from "../../components/specs/dataPlane";
+import type * as Jobs from "../../components/specs/jobs";
+import type * as BucketAccessModule from "../../components/specs/bucketAccess";
 import type * as ObjectStoreModule from "../../components/objectStore";
 import type * as StorageModule from "../../components/storageStack";
 import { installMocks, resetRegistered, settle } from "./harness";
 
 let dataPlane: typeof DataPlane;
+let jobs: typeof Jobs;
+let bucketAccess: typeof BucketAccessModule;
 let objectStore: typeof ObjectStoreModule;
 let storage: typeof StorageModule;
 
 beforeAll(async () => {
   installMocks();
-  dataPlane = await import("../../components/dataPlane");
+  dataPlane = await import("../../components/specs/dataPlane");
+  jobs = await import("../../components/specs/jobs");
+  bucketAccess = await import("../../components/specs/bucketAccess");
   objectStore = await import("../../components/objectStore");
   storage = await import("../../components/storageStack");
 });
@@ -30,20 +36,6 @@ describe("ObjectStore", () => {
     expect(await pulumi.isSecret(store.secretKey)).toBe(true);
     expect(await settle(store.secretKey)).toBe("generated-user-secret");
     expect(await pulumi.isSecret(store.accessKey)).toBe(false);
-  });
-
-  it("refuses an expiry that is not a whole number of days", () => {
-    expect(
-      () =>
-        new objectStore.ObjectStore("os-bad", {
-          bucketPrefix: "ferry-",
-          expiryDays: 0.5,
-          userName: "ferry-dev",
-          forceDestroy: true,
-        }),
-    ).toThrow(
-      "ferry:objectStore.expiryDays: must be a whole number of days of at least 1, not 0.5",
-    );
   });
 });
 
@@ -97,7 +89,7 @@ describe("data-plane helpers", () => {
   });
 
   it("builds a locked-down Job that reads its secrets from files", () => {
-    const job = dataPlane.dataPlaneJob({
+    const job = jobs.dataPlaneJob({
       name: "ferry-import-run-1",
       namespace: "ferry",
       image: "tools:1",
@@ -105,8 +97,10 @@ describe("data-plane helpers", () => {
       script: "import.sh",
       scriptsConfigMap: "scripts",
       env: { RUN_ID: "run-1" },
-      secretFiles: { DEST_PASSWORD_FILE: "root-password" },
-      secretName: "creds",
+      secretFiles: {
+        DEST_PASSWORD_FILE: { secretName: "database", key: "root-password" },
+        S3_SECRET_KEY_FILE: { secretName: "bucket", key: "s3-secret-key" },
+      },
       timeoutMinutes: 30,
       backoffLimit: 1,
       labels: { a: "b" },
@@ -119,15 +113,71 @@ describe("data-plane helpers", () => {
     expect(pod.containers[0].env).toEqual([
       { name: "RUN_ID", value: "run-1" },
       { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
+      { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
       { name: "TMPDIR", value: "/tmp" },
     ]);
     expect(pod.containers[0].securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
     });
+    // One projected volume: each step sees only the keys it reads, from whichever Secret holds them.
     expect(pod.volumes[1]).toEqual({
       name: "secrets",
-      secret: { secretName: "creds", defaultMode: 0o400 },
+      projected: {
+        defaultMode: 0o400,
+        sources: [
+          {
+            secret: { name: "database", items: [{ key: "root-password", path: "root-password" }] },
+          },
+          { secret: { name: "bucket", items: [{ key: "s3-secret-key", path: "s3-secret-key" }] } },
+        ],
+      },
     });
+  });
+});
+
+describe("object store URLs", () => {
+  const store = {
+    endpoint: "10.0.0.1:9000",
+    useTls: true,
+    insecureSkipVerify: false,
+    accessKey: "admin",
+    region: "us-east-1",
+    bucketPrefix: "ferry-",
+    expiryDays: 7,
+  };
+  const base = { host: "db", port: 3306, user: "u", databases: ["shop"] };
+
+  it("gives each side its own setting first, then the nearest default", () => {
+    expect(bucketAccess.objectStoreUrls(store, { ...base, mode: "local" })).toEqual({
+      operator: "https://10.0.0.1:9000",
+      cluster: "https://10.0.0.1:9000",
+      source: "https://10.0.0.1:9000",
+    });
+    const inCluster = { ...store, clusterEndpoint: "http://minio.storage:9000" };
+    const kubernetes = {
+      ...base,
+      mode: "kubernetes" as const,
+      kubernetes: { namespace: "default", toolsImage: "t", imagePullPolicy: "Never" as const },
+    };
+    expect(bucketAccess.objectStoreUrls(inCluster, kubernetes).source).toBe(
+      "http://minio.storage:9000",
+    );
+    expect(
+      bucketAccess.objectStoreUrls(inCluster, {
+        ...kubernetes,
+        kubernetes: { ...kubernetes.kubernetes, objectStoreEndpoint: "http://minio.old:9000" },
+      }).source,
+    ).toBe("http://minio.old:9000");
+    const ssh = {
+      ...base,
+      mode: "ssh" as const,
+      ssh: { host: "h", port: 22, user: "u", privateKey: pulumi.secret("k") },
+    };
+    expect(bucketAccess.objectStoreUrls(inCluster, ssh).source).toBe("https://10.0.0.1:9000");
+  });
+
+  it("names the bucket user from the stack in the characters MinIO accepts", () => {
+    expect(bucketAccess.bucketUserName("Prod_EU.1")).toBe("ferry-prod-eu-1");
   });
 });

@@ -74,7 +74,7 @@ describe("valid configuration", () => {
       sshPrivateKey: "",
     });
     expect(config.secrets.storageLicenseKey).toBeUndefined();
-    expect(config.secrets.sshPrivateKey).toBeUndefined();
+    expect(config.source.mode).toBe("local");
   });
 });
 
@@ -110,6 +110,23 @@ const badConfigs: [string, Raw, string][] = [
     "ferry:source.mode: must be kubernetes, ssh or local",
   ],
   ["no host", withChange("local", (r) => delete r.source.host), "ferry:source.host: is required"],
+  ["no mode", withChange("local", (r) => delete r.source.mode), "ferry:source.mode: is required"],
+  [
+    "kubernetes settings in local mode",
+    withChange("local", (r) => (r.source.kubernetes = { toolsImage: "tools:1" })),
+    "ferry:source.kubernetes: is only read when mode is kubernetes; remove it, or set mode: kubernetes",
+  ],
+  [
+    "ssh settings in kubernetes mode",
+    withChange("kubernetes", (r) => (r.source.ssh = { host: "db", user: "u" })),
+    "ferry:source.ssh: is only read when mode is ssh; remove it, or set mode: ssh",
+  ],
+  [
+    "the new class as the previous default",
+    withChange("local", (r) => (r.storage.previousDefaultClass = r.storage.storageClass.name)),
+    'ferry:storage.previousDefaultClass: names the new class "neuronsan" itself; set it to the class that is the default today, or leave it out',
+  ],
+
   [
     "empty user",
     withChange("local", (r) => (r.source.user = "")),

@@ -219,7 +219,6 @@ export function configFrom(
       isEmpty: (key) => secrets[key] === "",
       isStoredAsSecret: (key) => !plainTextKeys.includes(key),
     },
-    "ferry",
     "test",
   );
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
+import type * as RunReportModule from "../../components/runReport";
 import {
   configFrom,
   countByType,
@@ -19,11 +20,13 @@ import {
 } from "./harness";
 
 let migrationModule: typeof MigrationModule;
+let reportModule: typeof RunReportModule;
 
 beforeAll(async () => {
   installMocks();
   // Imported after the mocks: a static import would be hoisted above them.
   migrationModule = await import("../../components/migration");
+  reportModule = await import("../../components/runReport");
 });
 
 beforeEach(() => resetRegistered());
@@ -82,6 +85,7 @@ describe("the whole graph", () => {
       "kubernetes:core/v1:PersistentVolumeClaim": 2,
       "kubernetes:apps/v1:Deployment": 2,
       "kubernetes:core/v1:Service": 1,
+      "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
       "ferry:components:Cleanup": 1,
@@ -135,8 +139,7 @@ describe("the whole graph", () => {
     expect(dependsOnNames("-import")).toEqual([
       expect.stringMatching(/-dump$/),
       expect.stringMatching(/-database$/),
-      expect.stringMatching(/-job-credentials$/),
-      expect.stringMatching(/-job-scripts$/),
+      expect.stringMatching(/-jobs$/),
     ]);
     expect(dependsOnNames("-verification")).toEqual([expect.stringMatching(/-import$/)]);
     expect(dependsOnNames("-cleanup")).toEqual([expect.stringMatching(/-verification$/)]);
@@ -171,7 +174,7 @@ describe("the whole graph", () => {
   });
 
   it("reports only what the bucket holds: no verification result means nothing was verified", () => {
-    const report = migrationModule.summarize(
+    const report = reportModule.summarize(
       configFrom(rawConfig("local")),
       { manifest: sampleManifest, verification: null, dumpObjectsPresent: 2 },
       { bucket: "b", storageClass: "c", namespace: "n", service: "s", pvc: "p" },
@@ -379,10 +382,18 @@ describe("secrets", () => {
     expect(secrets).toHaveLength(3);
     for (const secret of secrets)
       expect(isSecretInput(secret.inputs.stringData), secret.name).toBe(true);
-    expect(revealSecret(named("-job-credentials").inputs.stringData)).toEqual({
+    // The root password lives in one Secret, the database's; the Jobs' Secret holds the bucket key.
+    expect(revealSecret(named("-database-credentials").inputs.stringData)).toEqual({
       "root-password": secretValues.destinationRootPassword,
+    });
+    expect(revealSecret(named("-jobs-bucket-key").inputs.stringData)).toEqual({
       "s3-secret-key": "generated-user-secret",
     });
+    const importVolumes = named("-import-job").inputs.spec.template.spec.volumes;
+    expect(importVolumes[1].projected.sources.map((s: any) => s.secret.items[0].key)).toEqual([
+      "root-password",
+      "s3-secret-key",
+    ]);
     expect(await pulumi.isSecret(migration.report)).toBe(false);
   });
 

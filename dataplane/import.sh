@@ -11,7 +11,7 @@
 # [WRITE_BINLOG=false] [WAIT_SECONDS=600] [MC_BIN]
 set -eu
 FERRY_STEP=ferry-import
-# shellcheck source=components/scripts/lib.sh
+# shellcheck source=dataplane/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 require_env DEST_HOST DEST_PORT DEST_USER RUN_ID

@@ -11,7 +11,7 @@
 # [PARALLELISM=2] [S3_INSECURE] [MC_BIN] [SNAPSHOT_WAIT_SECONDS]
 set -eu
 FERRY_STEP=ferry-dump
-# shellcheck source=components/scripts/lib.sh
+# shellcheck source=dataplane/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 require_env SOURCE_HOST SOURCE_PORT SOURCE_USER DATABASES RUN_ID

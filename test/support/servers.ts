@@ -10,7 +10,7 @@ import * as path from "path";
  */
 
 export const repoRoot = path.join(__dirname, "..", "..");
-export const scriptsDir = path.join(repoRoot, "components", "scripts");
+export const dataPlaneDir = path.join(repoRoot, "dataplane");
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -261,7 +261,7 @@ export function runScript(
   onStart?: (pid: number) => void,
 ): Promise<ScriptRun> {
   return new Promise((resolve) => {
-    const child = spawn("sh", [path.join(scriptsDir, script)], {
+    const child = spawn("sh", [path.join(dataPlaneDir, script)], {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/root",

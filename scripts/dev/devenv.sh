@@ -2,21 +2,22 @@
 # The dev stack's source database and object store, on this machine only: MariaDB on
 # 127.0.0.1:13306 seeded with the sample databases shop and crm, and MinIO on the local cluster's
 # bridge address 10.88.0.1:19000, where both this machine and the cluster's pods reach it (so the
-# cluster, scripts/cluster.sh, comes up first).
+# cluster, scripts/dev/cluster.sh, comes up first).
 # Their secrets are generated once into .ferry/dev-secrets (0600) and read from there by the demo.
 #
-# Usage: scripts/devenv.sh up | down
+# Usage: scripts/dev/devenv.sh up | down
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$(pwd)
 dir="$repo/.ferry/devenv"
 secrets="$repo/.ferry/dev-secrets"
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 minio_host=$NODE_ADDRESS
 
 say() { printf 'ferry devenv: %s\n' "$*" >&2; }
-running() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+# shellcheck source=scripts/dev/processes.sh
+. scripts/dev/processes.sh
 
 secret() {
   if [ ! -s "$secrets/$1" ]; then
@@ -51,7 +52,7 @@ SQL
 }
 
 up() {
-  tools_path=$(sh scripts/tools.sh)
+  tools_path=$(sh scripts/build/tools.sh)
   PATH="$tools_path:$PATH"
   mkdir -p "$dir"
   if ! running mariadb; then
@@ -60,16 +61,10 @@ up() {
         --skip-test-db --user=root >"$dir/mariadb-install.log" 2>&1
       fresh=1
     fi
-    mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" --port=13306 \
+    start mariadb mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" --port=13306 \
       --bind-address=127.0.0.1 --user=root --log-bin="$dir/binlog" --server-id=1 \
-      --character-set-server=utf8mb4 --log-error="$dir/mariadb.log" >"$dir/mariadb.out" 2>&1 &
-    echo $! >"$dir/mariadb.pid"
-    waited=0
-    until sql -e 'SELECT 1' >/dev/null 2>&1; do
-      waited=$((waited + 1))
-      [ "$waited" -lt 60 ] || { say "MariaDB did not start; see .ferry/devenv/mariadb.log"; exit 1; }
-      sleep 1
-    done
+      --character-set-server=utf8mb4
+    wait_for mariadb 60 sql -e 'SELECT 1'
     if [ "${fresh:-0}" = 1 ]; then
       say "seeding the source databases shop and crm"
       seed_sql 127.0.0.1 | sql mysql
@@ -77,19 +72,19 @@ up() {
   fi
   if ! running minio; then
     ip -4 addr show ferry0 2>/dev/null | grep -q "inet $minio_host/" || {
-      say "the local cluster's bridge ferry0 ($minio_host) is not up: run scripts/cluster.sh up first"
+      say "the local cluster's bridge ferry0 ($minio_host) is not up: run scripts/dev/cluster.sh up first"
       exit 1
     }
-    MINIO_ROOT_USER=ferry-admin MINIO_ROOT_PASSWORD=$(secret objectStoreSecretKey) MINIO_BROWSER=off \
-      minio server "$dir/minio" --address "$minio_host:19000" --console-address 127.0.0.1:19001 --quiet \
-      >"$dir/minio.log" 2>&1 &
-    echo $! >"$dir/minio.pid"
-    waited=0
-    until curl -fsS "http://$minio_host:19000/minio/health/ready" >/dev/null 2>&1; do
-      waited=$((waited + 1))
-      [ "$waited" -lt 60 ] || { say "MinIO did not start; see .ferry/devenv/minio.log"; exit 1; }
-      sleep 1
-    done
+    # The root password reaches MinIO through its environment only, never its arguments.
+    (
+      MINIO_ROOT_USER=ferry-admin
+      MINIO_ROOT_PASSWORD=$(secret objectStoreSecretKey)
+      MINIO_BROWSER=off
+      export MINIO_ROOT_USER MINIO_ROOT_PASSWORD MINIO_BROWSER
+      start minio minio server "$dir/minio" --address "$minio_host:19000" \
+        --console-address 127.0.0.1:19001 --quiet
+    )
+    wait_for minio 60 curl -fsS "http://$minio_host:19000/minio/health/ready"
   fi
   secret destinationRootPassword >/dev/null
   cluster_source
@@ -99,7 +94,7 @@ up() {
 # The same sample databases in a MariaDB pod of the local cluster (namespace ferry-source, Service
 # source-db), for the source mode kubernetes. Its data is an emptyDir: a throw-away source.
 cluster_source() {
-  kubectl_bin="$(sh scripts/cluster-tools.sh)/kubectl"
+  kubectl_bin="$(sh scripts/build/cluster-tools.sh)/kubectl"
   k() { "$kubectl_bin" --kubeconfig "$repo/.ferry/kubeconfig" --context source "$@"; }
   k create namespace ferry-source --dry-run=client -o yaml | k apply -f - >/dev/null
   # Passwords and the seed (which holds one) go to the API server as a Secret, through stdin.
@@ -147,14 +142,8 @@ YAML
 }
 
 down() {
-  for name in minio mariadb; do
-    if running "$name"; then
-      pid=$(cat "$dir/$name.pid")
-      kill "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 1; done
-    fi
-    rm -f "$dir/$name.pid"
-  done
+  stop minio
+  stop mariadb
   say "down: stopped (data kept in .ferry/devenv)"
 }
 
@@ -162,7 +151,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *)
-    echo "usage: scripts/devenv.sh up | down" >&2
+    echo "usage: scripts/dev/devenv.sh up | down" >&2
     exit 2
     ;;
 esac

@@ -7,7 +7,7 @@
 # [KEEP_DUMP=false] [MC_BIN]
 set -eu
 FERRY_STEP=ferry-cleanup
-# shellcheck source=components/scripts/lib.sh
+# shellcheck source=dataplane/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 open_run

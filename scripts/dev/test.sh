@@ -1,31 +1,31 @@
 #!/bin/sh
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
 # typecheck, the unit tests (Pulumi mocks), the data-plane tests (real MariaDB, MinIO and mc)
-# the engine tests (the real Pulumi CLI built by scripts/toolchain.sh) and the end-to-end test of
-# the dev stack, both source modes, on a local cluster whose node runs real pods (scripts/cluster.sh).
+# the engine tests (the real Pulumi CLI built by scripts/build/toolchain.sh) and the end-to-end test of
+# the dev stack, both source modes, on a local cluster whose node runs real pods (scripts/dev/cluster.sh).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 started=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
 
 step "installing and building tools"
-tools_path=$(sh scripts/tools.sh)
+tools_path=$(sh scripts/build/tools.sh)
 PATH="$tools_path:$PATH"
 export PATH
 
 step "building the Pulumi engine and providers"
-FERRY_PULUMI_BIN=$(sh scripts/toolchain.sh)
+FERRY_PULUMI_BIN=$(sh scripts/build/toolchain.sh)
 PULUMI_HOME="$(pwd)/.ferry/pulumi-home"
 export FERRY_PULUMI_BIN PULUMI_HOME
 
 step "building the local cluster's programs"
-sh scripts/cluster-tools.sh >/dev/null
+sh scripts/build/cluster-tools.sh >/dev/null
 
 step "lint: eslint, prettier, shellcheck"
 npx eslint .
 npx prettier --check . >/dev/null
-sh scripts/shellcheck.sh
+sh scripts/dev/shellcheck.sh
 
 step "typecheck"
 npx tsc --noEmit

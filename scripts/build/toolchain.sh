@@ -3,11 +3,11 @@
 # plugins into a project-local PULUMI_HOME. Cached under $FERRY_CACHE keyed by version; rebuilt
 # only when missing. Prints the PATH entry of the CLI on stdout; progress goes to stderr.
 #
-# Usage: scripts/toolchain.sh
+# Usage: scripts/build/toolchain.sh
 set -eu
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 TOOLS="$FERRY_CACHE/tools"
 repo=$(pwd)

@@ -3,9 +3,9 @@
 # source in k8s.io/kubernetes), cached under $FERRY_CACHE keyed by version and by the wrapper
 # modules' content; each is built only when missing. Prints the directory that holds them.
 set -eu
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 key="$KUBERNETES_VERSION-$ETCD_VERSION-$(cat tools/kube/go.mod tools/kube/go.sum tools/etcd/go.mod tools/etcd/go.sum | sha256sum | cut -c 1-12)"
 bin="$FERRY_CACHE/tools/cluster-$key"

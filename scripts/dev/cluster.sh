@@ -1,26 +1,26 @@
 #!/bin/sh
 # A local Kubernetes cluster for the dev stack, on this machine only: etcd, kube-apiserver,
-# kube-controller-manager and kube-scheduler built by scripts/cluster-tools.sh, certificates made
-# here with openssl, and one real node (scripts/node.sh: containerd, kubelet, kube-proxy, CoreDNS)
+# kube-controller-manager and kube-scheduler built by scripts/build/cluster-tools.sh, certificates made
+# here with openssl, and one real node (scripts/dev/node.sh: containerd, kubelet, kube-proxy, CoreDNS)
 # whose pods run the locally built images. Everything lives in .ferry/cluster; the kubeconfig
 # .ferry/kubeconfig has the contexts `source` and `destination`, both this cluster.
 #
-# Usage: scripts/cluster.sh up | down | status
+# Usage: scripts/dev/cluster.sh up | down | status
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$(pwd)
 dir="$repo/.ferry/cluster"
 kubeconfig="$repo/.ferry/kubeconfig"
 api_port=${FERRY_API_PORT:-16443}
 etcd_port=${FERRY_ETCD_PORT:-12379}
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 api_host=$NODE_ADDRESS
 
 say() { printf 'ferry cluster: %s\n' "$*" >&2; }
 
-# shellcheck source=scripts/processes.sh
-. scripts/processes.sh
+# shellcheck source=scripts/dev/processes.sh
+. scripts/dev/processes.sh
 
 certificates() {
   if [ -f "$dir/pki/admin.crt" ]; then
@@ -74,11 +74,11 @@ KUBECONFIG
 }
 
 up() {
-  bin=$(sh scripts/cluster-tools.sh)
+  bin=$(sh scripts/build/cluster-tools.sh)
   mkdir -p "$dir"
   certificates
   write_kubeconfig
-  node_env sh scripts/node.sh network
+  node_env sh scripts/dev/node.sh network
   pki="$dir/pki"
   start etcd "$bin/etcd" --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls http://127.0.0.1:0 \
@@ -102,20 +102,20 @@ up() {
     --leader-elect=false --controllers '*'
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$kubeconfig" --bind-address 127.0.0.1 \
     --secure-port 0 --leader-elect=false
-  node_env sh scripts/node.sh up
+  node_env sh scripts/dev/node.sh up
   say "up: kubeconfig .ferry/kubeconfig (contexts source, destination); node ferry-node-1 runs real pods"
 }
 
-# node_env COMMAND...: runs COMMAND with the settings scripts/node.sh reads.
+# node_env COMMAND...: runs COMMAND with the settings scripts/dev/node.sh reads.
 node_env() {
   FERRY_CLUSTER_DIR=$dir FERRY_CLUSTER_BIN=$bin FERRY_KUBECONFIG=$kubeconfig \
     FERRY_API_SERVER="https://$api_host:$api_port" \
-    FERRY_MC_BINARY="$(PATH="$(sh scripts/tools.sh):$PATH" command -v mc)" "$@"
+    FERRY_MC_BINARY="$(PATH="$(sh scripts/build/tools.sh):$PATH" command -v mc)" "$@"
 }
 
 down() {
-  bin=$(sh scripts/cluster-tools.sh)
-  node_env sh scripts/node.sh down
+  bin=$(sh scripts/build/cluster-tools.sh)
+  node_env sh scripts/dev/node.sh down
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop "$name"
   done
@@ -124,7 +124,7 @@ down() {
 }
 
 status() {
-  bin=$(sh scripts/cluster-tools.sh)
+  bin=$(sh scripts/build/cluster-tools.sh)
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler node/containerd node/kubelet node/kube-proxy; do
     if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
@@ -136,7 +136,7 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   *)
-    echo "usage: scripts/cluster.sh up | down | status" >&2
+    echo "usage: scripts/dev/cluster.sh up | down | status" >&2
     exit 2
     ;;
 esac

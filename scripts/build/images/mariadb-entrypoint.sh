@@ -1,5 +1,5 @@
 #!/bin/sh
-# Entrypoint of the local MariaDB image (scripts/images.sh), with the official images' contract
+# Entrypoint of the local MariaDB image (scripts/build/images.sh), with the official images' contract
 # that ferry relies on: on an empty data directory it initialises one, sets the root password from
 # MYSQL_ROOT_PASSWORD_FILE (or MARIADB_ROOT_PASSWORD_FILE) for root@localhost and root@'%', runs
 # /docker-entrypoint-initdb.d/*.sql, then serves on port 3306 as user mysql.

@@ -2,16 +2,16 @@
 # The local cluster's one real node, on this machine: containerd and runc from Debian, a CNI
 # bridge (ferry0, 10.88.0.0/16) whose traffic never leaves the machine, the kubelet (cgroupfs
 # driver, for this host's cgroup v1), kube-proxy in iptables mode, the locally built images
-# imported into containerd, and CoreDNS for Service names. Started by scripts/cluster.sh once the
+# imported into containerd, and CoreDNS for Service names. Started by scripts/dev/cluster.sh once the
 # API server is up; state in .ferry/cluster/node, sockets in /run/ferry.
 #
-# Usage: scripts/node.sh network | up | down   (cluster.sh passes its directories in the environment)
+# Usage: scripts/dev/node.sh network | up | down   (cluster.sh passes its directories in the environment)
 set -eu
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
-: "${FERRY_CLUSTER_DIR:?set by scripts/cluster.sh}" "${FERRY_CLUSTER_BIN:?set by scripts/cluster.sh}"
-: "${FERRY_KUBECONFIG:?set by scripts/cluster.sh}" "${FERRY_API_SERVER:?set by scripts/cluster.sh}"
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
+: "${FERRY_CLUSTER_DIR:?set by scripts/dev/cluster.sh}" "${FERRY_CLUSTER_BIN:?set by scripts/dev/cluster.sh}"
+: "${FERRY_KUBECONFIG:?set by scripts/dev/cluster.sh}" "${FERRY_API_SERVER:?set by scripts/dev/cluster.sh}"
 dir="$FERRY_CLUSTER_DIR/node"
 bin=$FERRY_CLUSTER_BIN
 pki="$FERRY_CLUSTER_DIR/pki"
@@ -24,8 +24,8 @@ pod_subnet=10.88.0.0/16
 dns_ip=10.96.0.10
 
 say() { printf 'ferry node: %s\n' "$*" >&2; }
-# shellcheck source=scripts/processes.sh
-. scripts/processes.sh
+# shellcheck source=scripts/dev/processes.sh
+. scripts/dev/processes.sh
 k() { "$bin/kubectl" --kubeconfig "$FERRY_KUBECONFIG" "$@"; }
 ctr_() { ctr --address "$socket" --namespace k8s.io "$@"; }
 
@@ -112,7 +112,7 @@ TOML
 
 # Images are imported whenever containerd lacks them at the digest just built; nothing is pulled.
 images_up() {
-  images=$(sh scripts/images.sh "$bin" "$FERRY_MC_BINARY")
+  images=$(sh scripts/build/images.sh "$bin" "$FERRY_MC_BINARY")
   present=$(ctr_ images ls | awk 'NR > 1 { print $1, $3 }')
   while read -r name reference digest; do
     printf '%s\n' "$present" | grep -qx "$reference $digest" && continue
@@ -269,7 +269,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *)
-    echo "usage: scripts/node.sh network | up | down" >&2
+    echo "usage: scripts/dev/node.sh network | up | down" >&2
     exit 2
     ;;
 esac

@@ -2,8 +2,8 @@
 # ferry's benchmark (npm run bench [-- --sizes 1G,4G --rounds 3 ...]): installs the data-plane
 # tools and gnuplot for the chart, compiles bench/ and runs it. See bench/README.md.
 set -eu
-cd "$(dirname "$0")/.."
-tools_path=$(sh scripts/tools.sh)
+cd "$(dirname "$0")/../.."
+tools_path=$(sh scripts/build/tools.sh)
 PATH="$tools_path:$PATH"
 export PATH
 if ! command -v gnuplot >/dev/null 2>&1; then

@@ -5,15 +5,15 @@
 # one-binary images of the pause container, CoreDNS and the volume provisioner. Cached under
 # $FERRY_CACHE/images keyed by what goes into them; rebuilt only when missing.
 #
-# Usage: scripts/images.sh CLUSTER_TOOLS_DIR MC_BINARY   (prints the folder of the archives)
+# Usage: scripts/build/images.sh CLUSTER_TOOLS_DIR MC_BINARY   (prints the folder of the archives)
 set -eu
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 cluster_tools=$1
 mc_binary=$2
-key=$(cat scripts/images.sh scripts/images/mariadb-entrypoint.sh scripts/versions.env | sha256sum | cut -c 1-12)
+key=$(cat scripts/build/images.sh scripts/build/images/mariadb-entrypoint.sh scripts/build/versions.env | sha256sum | cut -c 1-12)
 out="$FERRY_CACHE/images/$key"
 
 say() { printf 'ferry images: %s\n' "$*" >&2; }
@@ -88,7 +88,7 @@ debian_rootfs() {
   rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/* \
     "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/var/lib/mysql"/*
   sed -i 's/^bind-address/#bind-address/' "$work/rootfs/etc/mysql/mariadb.conf.d/50-server.cnf"
-  install -m 0755 scripts/images/mariadb-entrypoint.sh "$work/rootfs/usr/local/bin/ferry-mariadb-entrypoint"
+  install -m 0755 scripts/build/images/mariadb-entrypoint.sh "$work/rootfs/usr/local/bin/ferry-mariadb-entrypoint"
   mkdir -p "$work/rootfs/docker-entrypoint-initdb.d"
   tar -C "$work/rootfs" -cf "$work/debian.tar" .
   rm -rf "$work/rootfs"

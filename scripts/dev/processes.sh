@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Background processes of the local cluster, sourced by scripts/cluster.sh and scripts/node.sh:
+# Background processes of the local cluster, sourced by scripts/dev/cluster.sh and scripts/dev/node.sh:
 # each NAME has its pid in $dir/NAME.pid and its log in $dir/NAME.log. The sourcing script
 # defines say.
 

@@ -5,7 +5,7 @@
 # Environment: RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [MC_BIN]
 set -eu
 FERRY_STEP=ferry-report
-# shellcheck source=components/scripts/lib.sh
+# shellcheck source=dataplane/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 open_run

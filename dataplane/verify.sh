@@ -7,7 +7,7 @@
 # S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [MC_BIN]
 set -eu
 FERRY_STEP=ferry-verify
-# shellcheck source=components/scripts/lib.sh
+# shellcheck source=dataplane/lib.sh
 [ -n "${FERRY_LIB_LOADED:-}" ] || . "$(dirname "$0")/lib.sh"
 
 require_env DEST_HOST DEST_PORT DEST_USER

@@ -4,11 +4,11 @@
 # the repo under $FERRY_CACHE (default ~/.cache/ferry), keyed by version, and rebuilt only when
 # missing. Prints progress to stderr and, on stdout, the PATH entries to use.
 #
-# Usage: scripts/tools.sh [--print-path]
+# Usage: scripts/build/tools.sh [--print-path]
 set -eu
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/versions.env
-. scripts/versions.env
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 TOOLS="$FERRY_CACHE/tools"
 

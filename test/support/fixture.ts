@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bucketPolicyDocument } from "../../components/objectStore";
+import { bucketPolicyDocument } from "../../components/specs/bucketAccess";
 import { MariaDb, Minio, secretFile } from "./servers";
 
 /**

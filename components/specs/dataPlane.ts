@@ -1,0 +1,123 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { mysqlPort } from "./database";
+import type { BucketAccess } from "./bucketAccess";
+
+/**
+ * The data plane's contract as the Pulumi program sees it: which program each step runs (from
+ * `dataplane/` at the repo root), and the settings it reads from its environment. In a pod the
+ * secrets arrive as files named by `<NAME>_FILE`; on a host, inside the program fed on stdin.
+ * Neither a setting nor a secret is ever on a command line.
+ */
+
+export type DataPlaneScript = "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh";
+
+/** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
+const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");
+
+/** The text of one data-plane script. */
+export function readScript(name: DataPlaneScript | "lib.sh"): string {
+  return fs.readFileSync(path.join(dataPlaneDir, name), "utf8");
+}
+
+/** Every script a pod may run, as ConfigMap data; lib.sh is sourced by each of them. */
+export function scriptsConfigMapData(scripts: DataPlaneScript[]): Record<string, string> {
+  const data: Record<string, string> = { "lib.sh": readScript("lib.sh") };
+  for (const script of scripts) {
+    data[script] = readScript(script);
+  }
+  return data;
+}
+
+/** Quotes a value for POSIX sh: inside single quotes nothing is special but the quote itself. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A self-contained program for `sh -s`: the environment as exports, then lib.sh, then the
+ * script. Secrets travel inside this text on stdin, never in argv; the result is secret when any
+ * input is.
+ */
+export function stdinProgram(
+  script: DataPlaneScript,
+  environment: Record<string, pulumi.Input<string>>,
+): pulumi.Output<string> {
+  return pulumi.all(environment).apply((env) => {
+    const exports = Object.keys(env)
+      .sort()
+      .map((name) => `${name}=${shellQuote(env[name])}; export ${name}`);
+    return ["set -eu", ...exports, readScript("lib.sh"), readScript(script)].join("\n");
+  });
+}
+
+/** A step's settings: `plain` for a pod (its secrets come as files), `all` for stdin. */
+export interface StepEnvironment {
+  readonly plain: Record<string, pulumi.Input<string>>;
+  readonly all: Record<string, pulumi.Input<string>>;
+}
+
+/** The settings every step reads to reach the bucket; the secret key is not among them. */
+export function bucketEnvironment(access: BucketAccess): Record<string, pulumi.Input<string>> {
+  return {
+    S3_ENDPOINT: access.url,
+    S3_INSECURE: String(access.insecure),
+    S3_BUCKET: access.bucket,
+    S3_ACCESS_KEY: access.accessKey,
+  };
+}
+
+/** What the dump needs to know, wherever it runs. */
+export interface DumpSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: pulumi.Input<string>;
+  readonly databases: string[];
+  readonly runId: string;
+  readonly compression: "gzip" | "zstd";
+  readonly parallelism: number;
+  readonly bucket: BucketAccess;
+}
+
+/** dump.sh's environment. */
+export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
+  const plain: Record<string, pulumi.Input<string>> = {
+    SOURCE_HOST: settings.host,
+    SOURCE_PORT: String(settings.port),
+    SOURCE_USER: settings.user,
+    DATABASES: settings.databases.join(" "),
+    RUN_ID: settings.runId,
+    COMPRESSION: settings.compression,
+    PARALLELISM: String(settings.parallelism),
+    ...bucketEnvironment(settings.bucket),
+  };
+  return {
+    plain,
+    all: { ...plain, SOURCE_PASSWORD: settings.password, S3_SECRET_KEY: settings.bucket.secretKey },
+  };
+}
+
+/** The settings shared by the import, verify and cleanup scripts in the destination cluster. */
+export function destinationEnvironment(
+  databaseHost: pulumi.Input<string>,
+  runId: string,
+  bucket: BucketAccess,
+): Record<string, pulumi.Input<string>> {
+  return {
+    DEST_HOST: databaseHost,
+    DEST_PORT: String(mysqlPort),
+    DEST_USER: "root",
+    RUN_ID: runId,
+    ...bucketEnvironment(bucket),
+  };
+}
+
+/** report.sh's environment: it runs on this machine, so everything arrives on stdin. */
+export function reportEnvironment(
+  runId: string,
+  bucket: BucketAccess,
+): Record<string, pulumi.Input<string>> {
+  return { RUN_ID: runId, ...bucketEnvironment(bucket), S3_SECRET_KEY: bucket.secretKey };
+}

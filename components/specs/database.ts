@@ -1,0 +1,101 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+
+/** The port MySQL listens on, in the pod and behind its Service. */
+export const mysqlPort = 3306;
+
+/** The key of the database's root password in its Secret, and so the file name where it is mounted. */
+export const rootPasswordKey = "root-password";
+
+/** Where the database's container reads its credentials. */
+const credentialsMountPath = "/var/run/ferry/secrets";
+
+/** A volume claim of the new class: by `storageClassName`, not the deprecated beta annotation. */
+export function volumeClaimSpec(
+  storageClassName: pulumi.Input<string>,
+  size: string,
+): k8s.types.input.core.v1.PersistentVolumeClaimSpec {
+  return {
+    storageClassName,
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: size } },
+  };
+}
+
+export interface DatabaseDeploymentSpecArgs {
+  readonly labels: Record<string, string>;
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  readonly cpu: string;
+  readonly memory: string;
+  readonly pvcName: pulumi.Input<string>;
+  readonly credentialsSecretName: pulumi.Input<string>;
+}
+
+/** The database Deployment's spec. */
+export function databaseDeploymentSpec(
+  args: DatabaseDeploymentSpecArgs,
+): k8s.types.input.apps.v1.DeploymentSpec {
+  // Both the MySQL and MariaDB images read MYSQL_ROOT_PASSWORD_FILE at first start.
+  return {
+    replicas: 1,
+    strategy: { type: "Recreate" },
+    selector: { matchLabels: args.labels },
+    template: {
+      metadata: { labels: args.labels },
+      spec: {
+        containers: [
+          {
+            name: "mysql",
+            image: args.image,
+            imagePullPolicy: args.imagePullPolicy,
+            env: [
+              {
+                name: "MYSQL_ROOT_PASSWORD_FILE",
+                value: `${credentialsMountPath}/${rootPasswordKey}`,
+              },
+            ],
+            ports: [{ name: "mysql", containerPort: mysqlPort }],
+            resources: {
+              requests: { cpu: args.cpu, memory: args.memory },
+              limits: { memory: args.memory },
+            },
+            // Ready means the server answers on TCP, which the images' init phase never does.
+            readinessProbe: {
+              exec: {
+                command: [
+                  "sh",
+                  "-c",
+                  "mariadb-admin ping -h 127.0.0.1 --silent 2>/dev/null || mysqladmin ping -h 127.0.0.1 --silent",
+                ],
+              },
+              initialDelaySeconds: 5,
+              periodSeconds: 5,
+              timeoutSeconds: 5,
+            },
+            terminationMessagePolicy: "FallbackToLogsOnError",
+            volumeMounts: [
+              // A subdirectory: a fresh filesystem's lost+found would make the server refuse the volume.
+              { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" },
+              { name: "credentials", mountPath: credentialsMountPath, readOnly: true },
+            ],
+          },
+        ],
+        volumes: [
+          { name: "data", persistentVolumeClaim: { claimName: args.pvcName } },
+          {
+            name: "credentials",
+            secret: { secretName: args.credentialsSecretName, defaultMode: 0o444 },
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The database's Service: a stable name for the import, the verification and the applications. */
+export function databaseServiceSpec(
+  labels: Record<string, string>,
+): k8s.types.input.core.v1.ServiceSpec {
+  return { selector: labels, ports: [{ name: "mysql", port: mysqlPort, targetPort: mysqlPort }] };
+}

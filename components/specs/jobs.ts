@@ -1,0 +1,156 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { BucketAccess } from "./bucketAccess";
+import { destinationEnvironment, type DataPlaneScript } from "./dataPlane";
+import { ferryLabels } from "./labels";
+
+/** Where a Job's secret files are mounted (one projected volume, whichever Secrets they come from). */
+export const secretMountPath = "/var/run/ferry/secrets";
+/** Where the scripts ConfigMap is mounted. */
+export const scriptMountPath = "/opt/ferry";
+
+/** One secret file of a Job: a key of a Secret, named to the program by `<NAME>_FILE`. */
+export interface SecretFile {
+  readonly secretName: pulumi.Input<string>;
+  /** The key in the Secret, which is also the file's name under the mount. */
+  readonly key: string;
+}
+
+export interface DataPlaneJobSpec {
+  /** Job name; it carries the run id so that a new run replaces the Job. */
+  readonly name: string;
+  readonly namespace: pulumi.Input<string>;
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  readonly script: DataPlaneScript;
+  readonly scriptsConfigMap: pulumi.Input<string>;
+  /** Plain settings. */
+  readonly env: Record<string, pulumi.Input<string>>;
+  /** Secret files by environment variable (`DEST_PASSWORD_FILE`). */
+  readonly secretFiles: Record<string, SecretFile>;
+  readonly timeoutMinutes: number;
+  readonly backoffLimit: number;
+  readonly labels: Record<string, string>;
+}
+
+/** The manifest of a Job that runs one data-plane script and exits. */
+export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
+  const secretFiles = Object.entries(spec.secretFiles);
+  const env: k8s.types.input.core.v1.EnvVar[] = [
+    ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+    ...secretFiles.map(([name, file]) => ({ name, value: `${secretMountPath}/${file.key}` })),
+    { name: "TMPDIR", value: "/tmp" },
+  ];
+  return {
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: spec.labels,
+      annotations: {
+        // A failed Job is replaced on the next `pulumi up` instead of being awaited again.
+        "pulumi.com/replaceUnready": "true",
+      },
+    },
+    spec: {
+      backoffLimit: spec.backoffLimit,
+      activeDeadlineSeconds: spec.timeoutMinutes * 60,
+      template: {
+        metadata: { labels: spec.labels },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: spec.script.replace(/\.sh$/, ""),
+              image: spec.image,
+              imagePullPolicy: spec.imagePullPolicy,
+              command: ["/bin/sh", `${scriptMountPath}/${spec.script}`],
+              env,
+              terminationMessagePolicy: "FallbackToLogsOnError",
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+              },
+              volumeMounts: [
+                { name: "scripts", mountPath: scriptMountPath, readOnly: true },
+                { name: "secrets", mountPath: secretMountPath, readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "scripts", configMap: { name: spec.scriptsConfigMap, defaultMode: 0o555 } },
+            {
+              name: "secrets",
+              projected: {
+                defaultMode: 0o400,
+                // Only the keys this step reads, so a step never holds a secret it does not use.
+                sources: secretFiles.map(([, file]) => ({
+                  secret: { name: file.secretName, items: [{ key: file.key, path: file.key }] },
+                })),
+              },
+            },
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** What every destination Job needs to reach the database and the bucket. */
+export interface DestinationJobContext {
+  readonly namespace: pulumi.Input<string>;
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  /** ConfigMap holding the data-plane scripts. */
+  readonly scriptsConfigMap: pulumi.Input<string>;
+  /** The database's root password: the database's own Secret. */
+  readonly rootPassword: SecretFile;
+  /** The bucket user's secret key. */
+  readonly bucketSecretKey: SecretFile;
+  /** The database's Service name. */
+  readonly databaseHost: pulumi.Input<string>;
+  /** The bucket as pods of the destination cluster reach it. */
+  readonly bucket: BucketAccess;
+  readonly runId: string;
+  readonly provider: k8s.Provider;
+}
+
+/** The destination's steps, each a Job running `<step>.sh`. */
+export type DestinationStep = "import" | "verify" | "cleanup";
+
+/**
+ * The Job of one destination step: `ferry-<step>-<runId>` running `<step>.sh` with the context's
+ * image, scripts and credentials. Only steps that use the database get its password.
+ */
+export function destinationJob(
+  context: DestinationJobContext,
+  step: DestinationStep,
+  spec: {
+    readonly env?: Record<string, pulumi.Input<string>>;
+    readonly usesDatabase: boolean;
+    readonly timeoutMinutes: number;
+    readonly backoffLimit: number;
+  },
+): k8s.batch.v1.JobArgs {
+  const bucketKey = { S3_SECRET_KEY_FILE: context.bucketSecretKey };
+  return dataPlaneJob({
+    name: `ferry-${step}-${context.runId}`,
+    namespace: context.namespace,
+    image: context.image,
+    imagePullPolicy: context.imagePullPolicy,
+    script: `${step}.sh`,
+    scriptsConfigMap: context.scriptsConfigMap,
+    env: {
+      ...destinationEnvironment(context.databaseHost, context.runId, context.bucket),
+      ...spec.env,
+    },
+    secretFiles: spec.usesDatabase
+      ? { DEST_PASSWORD_FILE: context.rootPassword, ...bucketKey }
+      : bucketKey,
+    timeoutMinutes: spec.timeoutMinutes,
+    backoffLimit: spec.backoffLimit,
+    labels: ferryLabels(step, context.runId),
+  });
+}
