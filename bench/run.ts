@@ -1,6 +1,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
 import { measure, median, type Measured } from "./measure";
@@ -32,27 +33,36 @@ function parseSize(text: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+function wholeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`bench: --${flag} must be a whole number of at least 1, not '${text}'`);
+  return value;
+}
+
 function parseOptions(argv: string[]): Options {
-  const options: Options = {
-    sizes: [parseSize("1G"), parseSize("4G")],
-    rounds: 3,
-    seed: 42,
-    parallelism: 2,
-    compression: "zstd",
-    verbose: false,
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      sizes: { type: "string", default: "1G,4G" },
+      rounds: { type: "string", default: "3" },
+      seed: { type: "string", default: "42" },
+      parallelism: { type: "string", default: "2" },
+      compression: { type: "string", default: "zstd" },
+      verbose: { type: "string", default: "false" },
+    },
+  });
+  if (!["zstd", "gzip"].includes(values.compression))
+    throw new Error(`bench: --compression must be zstd or gzip, not '${values.compression}'`);
+  return {
+    sizes: values.sizes.split(",").map(parseSize),
+    rounds: wholeNumber("rounds", values.rounds),
+    seed: wholeNumber("seed", values.seed),
+    parallelism: wholeNumber("parallelism", values.parallelism),
+    compression: values.compression,
+    verbose: values.verbose === "true",
   };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(`bench: ${flag} needs a value`);
-    if (flag === "--sizes") options.sizes = value.split(",").map(parseSize);
-    else if (flag === "--rounds") options.rounds = Number(value);
-    else if (flag === "--seed") options.seed = Number(value);
-    else if (flag === "--parallelism") options.parallelism = Number(value);
-    else if (flag === "--compression") options.compression = value;
-    else if (flag === "--verbose") options.verbose = value === "true";
-    else throw new Error(`bench: unknown option ${flag}`);
-  }
-  return options;
 }
 
 // Compiled into .ferry/bench, so paths start from where scripts/dev/bench.sh runs it: the repo root.

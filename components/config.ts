@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { mysqlPort } from "./specs/database";
 
 // The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -52,7 +53,7 @@ const otherModeOnly = (mode: string) =>
 
 const sourceFields = {
   host: nonEmpty.describe("the source server as the dump reaches it"),
-  port: port.default(3306).describe("the source server's port"),
+  port: port.default(mysqlPort).describe("the source server's port"),
   user: nonEmpty.describe(
     "needs SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT",
   ),

@@ -37,11 +37,15 @@ escape_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
 # sql_string VALUE: VALUE escaped for use between single quotes in SQL.
 sql_string() { printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/''/g"; }
 
-# Run ids name Kubernetes objects and object-store keys, and appear in SQL: keep them plain.
+# Run ids name Kubernetes objects and object-store keys, and appear in SQL: the one rule of
+# ferry:migration.runId (runIdPattern in components/config.ts), checked again here because the data
+# plane also runs on its own.
 check_run_id() {
   case "$RUN_ID" in
-    "" | *[!a-z0-9-]* | -* | *-) die "RUN_ID '$RUN_ID' must be lowercase letters, digits and inner dashes (ferry:migration.runId)" ;;
+    "" | *[!a-z0-9-]* | -* | *-) die "RUN_ID '$RUN_ID' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)" ;;
   esac
+  [ "${#RUN_ID}" -le 40 ] ||
+    die "RUN_ID '$RUN_ID' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)"
 }
 
 make_work_dir() {

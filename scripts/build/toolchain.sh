@@ -30,7 +30,7 @@ fi
 # The CLI and the language host, from tools/go.mod; the key includes the host's source digest.
 # The command and minio providers are ferry's own too (tools/cmd/pulumi-resource-*), for the same
 # reason: their modules are not served.
-engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go | sha256sum | cut -c 1-12)"
+engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go tools/internal/*/*.go | sha256sum | cut -c 1-12)"
 engine="$TOOLS/pulumi-$engine_key"
 if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] ||
   [ ! -x "$engine/providers/pulumi-resource-command" ] || [ ! -x "$engine/providers/pulumi-resource-minio" ]; then

@@ -479,6 +479,22 @@ describe("refusals", () => {
     expect(objectExists("runs/tampered/data-1.sql.zst")).toBe(true);
   });
 
+  it("holds run ids to the one rule of ferry:migration.runId, in every step", async () => {
+    for (const runId of ["a".repeat(41), "Run-1", "-run", "run-"]) {
+      for (const [script, env] of [
+        ["dump.sh", dumpEnv(runId)],
+        ["import.sh", destinationEnv(runId)],
+      ] as const) {
+        const refused = await run(script, env);
+        expect(refused.status, `${script} ${runId}`).not.toBe(0);
+        expect(refused.stderr).toContain(
+          `RUN_ID '${runId}' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)`,
+        );
+      }
+    }
+    expect((await run("dump.sh", dumpEnv("a".repeat(40)))).stderr).not.toContain("RUN_ID");
+  });
+
   it("says clearly that the source refused the password, without printing it", async () => {
     const wrong = secretFile(secretsDir, "wrong-password", "not-the-password");
     const dump = await run("dump.sh", {

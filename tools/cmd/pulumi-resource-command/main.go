@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"ferry.local/tools/internal/property"
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -117,7 +118,7 @@ func (p *commandProvider) Update(ctx context.Context, req plugin.UpdateRequest) 
 		return plugin.UpdateResponse{Properties: withUnknownOutputs(req.NewInputs)}, nil
 	}
 	step := "update"
-	if text(req.NewInputs, "update") == "" {
+	if property.Text(req.NewInputs, "update") == "" {
 		step = "create"
 	}
 	outputs, err := p.run(ctx, req.URN, req.Type, req.NewInputs, step)
@@ -132,7 +133,7 @@ func (p *commandProvider) Read(_ context.Context, req plugin.ReadRequest) (plugi
 }
 
 func (p *commandProvider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
-	if text(req.Outputs, "delete") == "" {
+	if property.Text(req.Outputs, "delete") == "" {
 		return plugin.DeleteResponse{}, nil
 	}
 	_, err := p.run(ctx, req.URN, req.Type, req.Outputs, "delete")
@@ -150,7 +151,7 @@ func withUnknownOutputs(inputs resource.PropertyMap) resource.PropertyMap {
 func (p *commandProvider) run(
 	ctx context.Context, urn resource.URN, typ interface{ String() string }, props resource.PropertyMap, step string,
 ) (resource.PropertyMap, error) {
-	script := text(props, resource.PropertyKey(step))
+	script := property.Text(props, resource.PropertyKey(step))
 	if script == "" {
 		return nil, fmt.Errorf("%s: no %s command", urn.Name(), step)
 	}
@@ -175,20 +176,20 @@ func (p *commandProvider) run(
 
 func runLocal(ctx context.Context, props resource.PropertyMap, script string, stdout, stderr io.Writer) error {
 	interpreter := strings.Fields("/bin/sh -c")
-	if list := stringList(props, "interpreter"); len(list) > 0 {
+	if list := property.Strings(props, "interpreter"); len(list) > 0 {
 		interpreter = list
 	}
 	cmd := exec.CommandContext(ctx, interpreter[0], append(interpreter[1:], script)...)
-	cmd.Dir = text(props, "dir")
+	cmd.Dir = property.Text(props, "dir")
 	cmd.Env = append(os.Environ(), environment(props)...)
-	cmd.Stdin = strings.NewReader(text(props, "stdin"))
+	cmd.Stdin = strings.NewReader(property.Text(props, "stdin"))
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	return cmd.Run()
 }
 
 func runRemote(ctx context.Context, props resource.PropertyMap, script string, stdout, stderr io.Writer) error {
-	connection := object(props, "connection")
+	connection := property.Object(props, "connection")
 	if connection == nil {
 		return fmt.Errorf("connection is required")
 	}
@@ -197,22 +198,22 @@ func runRemote(ctx context.Context, props resource.PropertyMap, script string, s
 		port = int(v.NumberValue())
 	}
 	config := &ssh.ClientConfig{
-		User: text(connection, "user"),
+		User: property.Text(connection, "user"),
 		// As the upstream provider does: the operator names the host, there is no known_hosts here.
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec
 		Timeout:         15 * time.Second,
 	}
-	if key := text(connection, "privateKey"); key != "" {
+	if key := property.Text(connection, "privateKey"); key != "" {
 		signer, err := ssh.ParsePrivateKey([]byte(key))
 		if err != nil {
 			return fmt.Errorf("parsing connection.privateKey: %w", err)
 		}
 		config.Auth = append(config.Auth, ssh.PublicKeys(signer))
 	}
-	if password := text(connection, "password"); password != "" {
+	if password := property.Text(connection, "password"); password != "" {
 		config.Auth = append(config.Auth, ssh.Password(password))
 	}
-	address := net.JoinHostPort(text(connection, "host"), strconv.Itoa(port))
+	address := net.JoinHostPort(property.Text(connection, "host"), strconv.Itoa(port))
 	client, err := ssh.Dial("tcp", address, config)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", address, err)
@@ -229,7 +230,7 @@ func runRemote(ctx context.Context, props resource.PropertyMap, script string, s
 			return fmt.Errorf("the SSH server refused environment variable %s (it needs AcceptEnv): %w", name, err)
 		}
 	}
-	session.Stdin = strings.NewReader(text(props, "stdin"))
+	session.Stdin = strings.NewReader(property.Text(props, "stdin"))
 	session.Stdout = stdout
 	session.Stderr = stderr
 	done := make(chan error, 1)
@@ -281,51 +282,8 @@ func (l *lineLogger) flush() {
 	l.pending = nil
 }
 
-// text reads a string property, looking through secrets; missing or unknown values are "".
-func text(props resource.PropertyMap, key resource.PropertyKey) string {
-	v, ok := props[key]
-	if !ok {
-		return ""
-	}
-	v = reveal(v)
-	if v.IsString() {
-		return v.StringValue()
-	}
-	return ""
-}
-
-func object(props resource.PropertyMap, key resource.PropertyKey) resource.PropertyMap {
-	v, ok := props[key]
-	if !ok {
-		return nil
-	}
-	v = reveal(v)
-	if v.IsObject() {
-		return v.ObjectValue()
-	}
-	return nil
-}
-
-func stringList(props resource.PropertyMap, key resource.PropertyKey) []string {
-	v, ok := props[key]
-	if !ok {
-		return nil
-	}
-	v = reveal(v)
-	if !v.IsArray() {
-		return nil
-	}
-	var list []string
-	for _, item := range v.ArrayValue() {
-		if item = reveal(item); item.IsString() {
-			list = append(list, item.StringValue())
-		}
-	}
-	return list
-}
-
 func environment(props resource.PropertyMap) []string {
-	env := object(props, "environment")
+	env := property.Object(props, "environment")
 	names := make([]string, 0, len(env))
 	for name := range env {
 		names = append(names, string(name))
@@ -333,16 +291,9 @@ func environment(props resource.PropertyMap) []string {
 	sort.Strings(names)
 	assignments := make([]string, 0, len(names))
 	for _, name := range names {
-		assignments = append(assignments, name+"="+text(env, resource.PropertyKey(name)))
+		assignments = append(assignments, name+"="+property.Text(env, resource.PropertyKey(name)))
 	}
 	return assignments
-}
-
-func reveal(v resource.PropertyValue) resource.PropertyValue {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v
 }
 
 // tail keeps the end of a long output, where the cause of a failure is.

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ferry.local/tools/internal/property"
 	"github.com/blang/semver"
 	"github.com/minio/madmin-go/v3"
 	"github.com/minio/minio-go/v7"
@@ -105,25 +106,25 @@ func (p *minioProvider) DiffConfig(_ context.Context, req plugin.DiffConfigReque
 
 func (p *minioProvider) Configure(_ context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
 	args := req.Inputs
-	server := text(args, "minioServer")
-	user := text(args, "minioUser")
+	server := property.Text(args, "minioServer")
+	user := property.Text(args, "minioUser")
 	if user == "" {
-		user = text(args, "minioAccessKey")
+		user = property.Text(args, "minioAccessKey")
 	}
-	password := text(args, "minioPassword")
+	password := property.Text(args, "minioPassword")
 	if password == "" {
-		password = text(args, "minioSecretKey")
+		password = property.Text(args, "minioSecretKey")
 	}
 	if server == "" || user == "" || password == "" {
 		return plugin.ConfigureResponse{}, fmt.Errorf("the minio provider needs minioServer, minioUser and minioPassword")
 	}
-	useTLS := flag(args, "minioSsl")
-	region := text(args, "minioRegion")
+	useTLS := property.Flag(args, "minioSsl")
+	region := property.Text(args, "minioRegion")
 	if region == "" {
 		region = "us-east-1"
 	}
 	options := &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Secure: useTLS, Region: region}
-	if flag(args, "minioInsecure") {
+	if property.Flag(args, "minioInsecure") {
 		options.Transport = insecureTransport()
 	}
 	s3, err := minio.New(server, options)
@@ -134,7 +135,7 @@ func (p *minioProvider) Configure(_ context.Context, req plugin.ConfigureRequest
 	if err != nil {
 		return plugin.ConfigureResponse{}, fmt.Errorf("minio admin client for %s: %w", server, err)
 	}
-	if flag(args, "minioInsecure") {
+	if property.Flag(args, "minioInsecure") {
 		admin.SetCustomTransport(insecureTransport())
 	}
 	p.s3, p.admin = s3, admin
@@ -179,13 +180,13 @@ func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (p
 	unknown := resource.MakeComputed(resource.NewStringProperty(""))
 	switch string(req.Type) {
 	case bucketType:
-		name := text(in, "bucket")
+		name := property.Text(in, "bucket")
 		if name == "" {
 			if req.Preview {
 				out["bucket"] = unknown
 				return plugin.CreateResponse{Properties: out}, nil
 			}
-			name = text(in, "bucketPrefix") + randomHex(10)
+			name = property.Text(in, "bucketPrefix") + randomHex(10)
 		}
 		out["bucket"] = resource.NewStringProperty(name)
 		out["arn"] = resource.NewStringProperty("arn:aws:s3:::" + name)
@@ -200,13 +201,13 @@ func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (p
 		if req.Preview {
 			return plugin.CreateResponse{Properties: out}, nil
 		}
-		bucket := text(in, "bucket")
+		bucket := property.Text(in, "bucket")
 		if err := p.putLifecycle(ctx, bucket, in); err != nil {
 			return plugin.CreateResponse{}, err
 		}
 		return plugin.CreateResponse{ID: resource.ID(bucket), Properties: out}, nil
 	case userType:
-		name, secret := text(in, "name"), text(in, "secret")
+		name, secret := property.Text(in, "name"), property.Text(in, "secret")
 		if secret == "" {
 			out["secret"] = resource.MakeSecret(resource.NewStringProperty(randomSecret(40)))
 			if req.Preview {
@@ -217,29 +218,29 @@ func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (p
 		if req.Preview {
 			return plugin.CreateResponse{Properties: out}, nil
 		}
-		if err := p.admin.AddUser(ctx, name, text(out, "secret")); err != nil {
+		if err := p.admin.AddUser(ctx, name, property.Text(out, "secret")); err != nil {
 			return plugin.CreateResponse{}, fmt.Errorf("creating user %s: %w", name, err)
 		}
 		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
 	case policyType:
-		name := text(in, "name")
+		name := property.Text(in, "name")
 		if name == "" {
 			if req.Preview {
 				out["name"] = unknown
 				return plugin.CreateResponse{Properties: out}, nil
 			}
-			name = text(in, "namePrefix") + randomHex(8)
+			name = property.Text(in, "namePrefix") + randomHex(8)
 		}
 		out["name"] = resource.NewStringProperty(name)
 		if req.Preview {
 			return plugin.CreateResponse{Properties: out}, nil
 		}
-		if err := p.admin.AddCannedPolicy(ctx, name, []byte(text(in, "policy"))); err != nil {
+		if err := p.admin.AddCannedPolicy(ctx, name, []byte(property.Text(in, "policy"))); err != nil {
 			return plugin.CreateResponse{}, fmt.Errorf("creating policy %s: %w", name, err)
 		}
 		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
 	case attachmentType:
-		user, policy := text(in, "userName"), text(in, "policyName")
+		user, policy := property.Text(in, "userName"), property.Text(in, "policyName")
 		if req.Preview {
 			return plugin.CreateResponse{Properties: out}, nil
 		}
@@ -261,17 +262,17 @@ func (p *minioProvider) Update(ctx context.Context, req plugin.UpdateRequest) (p
 	}
 	switch string(req.Type) {
 	case ilmType:
-		if err := p.putLifecycle(ctx, text(req.NewInputs, "bucket"), req.NewInputs); err != nil {
+		if err := p.putLifecycle(ctx, property.Text(req.NewInputs, "bucket"), req.NewInputs); err != nil {
 			return plugin.UpdateResponse{}, err
 		}
 	case userType:
-		if secret := text(req.NewInputs, "secret"); secret != "" && secret != text(req.OldOutputs, "secret") {
-			if err := p.admin.AddUser(ctx, text(out, "name"), secret); err != nil {
+		if secret := property.Text(req.NewInputs, "secret"); secret != "" && secret != property.Text(req.OldOutputs, "secret") {
+			if err := p.admin.AddUser(ctx, property.Text(out, "name"), secret); err != nil {
 				return plugin.UpdateResponse{}, err
 			}
 		}
 	case policyType:
-		if err := p.admin.AddCannedPolicy(ctx, text(out, "name"), []byte(text(req.NewInputs, "policy"))); err != nil {
+		if err := p.admin.AddCannedPolicy(ctx, property.Text(out, "name"), []byte(property.Text(req.NewInputs, "policy"))); err != nil {
 			return plugin.UpdateResponse{}, err
 		}
 	}
@@ -283,8 +284,8 @@ func (p *minioProvider) Delete(ctx context.Context, req plugin.DeleteRequest) (p
 	var err error
 	switch string(req.Type) {
 	case bucketType:
-		name := text(out, "bucket")
-		if flag(out, "forceDestroy") {
+		name := property.Text(out, "bucket")
+		if property.Flag(out, "forceDestroy") {
 			objects := p.s3.ListObjects(ctx, name, minio.ListObjectsOptions{Recursive: true, WithVersions: true})
 			for removal := range p.s3.RemoveObjects(ctx, name, objects, minio.RemoveObjectsOptions{}) {
 				if removal.Err != nil {
@@ -294,14 +295,14 @@ func (p *minioProvider) Delete(ctx context.Context, req plugin.DeleteRequest) (p
 		}
 		err = p.s3.RemoveBucket(ctx, name)
 	case ilmType:
-		err = p.s3.SetBucketLifecycle(ctx, text(out, "bucket"), lifecycle.NewConfiguration())
+		err = p.s3.SetBucketLifecycle(ctx, property.Text(out, "bucket"), lifecycle.NewConfiguration())
 	case userType:
-		err = p.admin.RemoveUser(ctx, text(out, "name"))
+		err = p.admin.RemoveUser(ctx, property.Text(out, "name"))
 	case policyType:
-		err = p.admin.RemoveCannedPolicy(ctx, text(out, "name"))
+		err = p.admin.RemoveCannedPolicy(ctx, property.Text(out, "name"))
 	case attachmentType:
 		_, err = p.admin.DetachPolicy(ctx, madmin.PolicyAssociationReq{
-			User: text(out, "userName"), Policies: []string{text(out, "policyName")},
+			User: property.Text(out, "userName"), Policies: []string{property.Text(out, "policyName")},
 		})
 	}
 	if err != nil && isNotFound(err) {
@@ -313,20 +314,20 @@ func (p *minioProvider) Delete(ctx context.Context, req plugin.DeleteRequest) (p
 // putLifecycle writes the bucket's lifecycle rules; each expiration is "<days>d".
 func (p *minioProvider) putLifecycle(ctx context.Context, bucket string, in resource.PropertyMap) error {
 	config := lifecycle.NewConfiguration()
-	for _, ruleValue := range list(in, "rules") {
-		rule := reveal(ruleValue).ObjectValue()
-		days, err := strconv.Atoi(strings.TrimSuffix(text(rule, "expiration"), "d"))
+	for _, ruleValue := range property.List(in, "rules") {
+		rule := property.Reveal(ruleValue).ObjectValue()
+		days, err := strconv.Atoi(strings.TrimSuffix(property.Text(rule, "expiration"), "d"))
 		if err != nil {
-			return fmt.Errorf("rule %s: expiration %q is not a number of days such as 7d", text(rule, "id"), text(rule, "expiration"))
+			return fmt.Errorf("rule %s: expiration %q is not a number of days such as 7d", property.Text(rule, "id"), property.Text(rule, "expiration"))
 		}
-		status := text(rule, "status")
+		status := property.Text(rule, "status")
 		if status == "" {
 			status = "Enabled"
 		}
 		config.Rules = append(config.Rules, lifecycle.Rule{
-			ID:         text(rule, "id"),
+			ID:         property.Text(rule, "id"),
 			Status:     status,
-			RuleFilter: lifecycle.Filter{Prefix: text(rule, "filter")},
+			RuleFilter: lifecycle.Filter{Prefix: property.Text(rule, "filter")},
 			Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(days)},
 		})
 	}
@@ -340,43 +341,6 @@ func isNotFound(err error) bool {
 	message := strings.ToLower(err.Error())
 	return strings.Contains(message, "does not exist") || strings.Contains(message, "not found") ||
 		minio.ToErrorResponse(err).Code == "NoSuchBucket"
-}
-
-func text(props resource.PropertyMap, key resource.PropertyKey) string {
-	if v, ok := props[key]; ok {
-		if v = reveal(v); v.IsString() {
-			return v.StringValue()
-		}
-	}
-	return ""
-}
-
-func flag(props resource.PropertyMap, key resource.PropertyKey) bool {
-	if v, ok := props[key]; ok {
-		if v = reveal(v); v.IsBool() {
-			return v.BoolValue()
-		}
-		if v.IsString() {
-			return v.StringValue() == "true"
-		}
-	}
-	return false
-}
-
-func list(props resource.PropertyMap, key resource.PropertyKey) []resource.PropertyValue {
-	if v, ok := props[key]; ok {
-		if v = reveal(v); v.IsArray() {
-			return v.ArrayValue()
-		}
-	}
-	return nil
-}
-
-func reveal(v resource.PropertyValue) resource.PropertyValue {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v
 }
 
 func randomHex(n int) string {
