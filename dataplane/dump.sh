@@ -45,6 +45,7 @@ cleanup() {
   release_lock
   exec 3>&- 2>/dev/null || true
   [ -z "$STATS_PID" ] || kill "$STATS_PID" 2>/dev/null || true
+  [ -z "${DIGEST_PID:-}" ] || kill "$DIGEST_PID" 2>/dev/null || true
   rm -rf "$FERRY_WORK"
 }
 trap cleanup EXIT
@@ -80,9 +81,11 @@ DUMP_FLAGS="--single-transaction --quick --hex-blob --default-character-set=utf8
 case "$dump_help" in *column-statistics*) DUMP_FLAGS="$DUMP_FLAGS --column-statistics=0" ;; esac
 case "$dump_help" in *set-gtid-purged*) DUMP_FLAGS="$DUMP_FLAGS --set-gtid-purged=OFF" ;; esac
 case "$dump_help" in *no-tablespaces*) DUMP_FLAGS="$DUMP_FLAGS --no-tablespaces" ;; esac
+# System-versioned tables keep their history (MariaDB 10.11+); the verification reads it too.
+case "$dump_help" in *dump-history*) DUMP_FLAGS="$DUMP_FLAGS --dump-history" ;; esac
 
 # The snapshot session: under a brief global read lock it opens a consistent snapshot and reads the
-# binlog position, then holds the lock until every dump stream and checksum session has opened its
+# binlog position, then holds the lock until every dump stream and digest session has opened its
 # own snapshot, so all of them describe exactly the same rows.
 mkfifo "$FERRY_WORK/snapshot.in"
 sql "$CNF" --unbuffered --force <"$FERRY_WORK/snapshot.in" >"$FERRY_WORK/snapshot.out" 2>"$FERRY_WORK/snapshot.err" &
@@ -140,8 +143,7 @@ if ! {
       GROUP BY TABLE_SCHEMA, TABLE_NAME) i ON i.TABLE_SCHEMA = t.TABLE_SCHEMA AND i.TABLE_NAME = t.TABLE_NAME
     WHERE t.TABLE_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/tables.tsv" 2>"$FERRY_WORK/queries.err" &&
     sql "$CNF" -e "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME
-      FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/foreign-keys.tsv" 2>>"$FERRY_WORK/queries.err" &&
-    checksum_queries "$CNF" "$DATABASES" >"$FERRY_WORK/checksums.sql" 2>>"$FERRY_WORK/queries.err"
+      FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN ($(sql_name_list "$DATABASES"))" >"$FERRY_WORK/foreign-keys.tsv" 2>>"$FERRY_WORK/queries.err"
 }; then
   die "cannot list the source tables: $(tail -n 2 "$FERRY_WORK/queries.err")"
 fi
@@ -175,7 +177,7 @@ part_mib=$(awk '{ p = int($1 * 2 / 10000 / 1048576) + 1; print (p > 16 ? p : 16)
 
 # dump_transactions: the connections of this user, newer than the snapshot session, that hold an
 # InnoDB transaction. wait_for_snapshot gives a new stream the first one not yet attributed (to
-# a checksum session or an earlier stream); a stream that ended before it was seen had opened its
+# a digest session or an earlier stream); a stream that ended before it was seen had opened its
 # snapshot under the lock all the same.
 dump_transactions() {
   sql "$CNF" -e "SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t
@@ -185,40 +187,33 @@ dump_transactions() {
 }
 : >"$FERRY_WORK/attributed.ids"
 
-# The row counts and checksums run in one session a data stream, each with a snapshot opened
-# under the lock like the dump's, largest tables dealt out first in turn. Reads are not blocked
-# by the lock, so they start at once; their connections are noted so none is taken for a stream's.
-checksum_sessions=$streams
-[ "$checksum_sessions" -ge 1 ] || checksum_sessions=1
-checksum_session=1
-while [ "$checksum_session" -le "$checksum_sessions" ]; do
-  {
-    printf "SELECT 'connection', CONNECTION_ID();\n"
-    printf 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n'
-    printf 'START TRANSACTION WITH CONSISTENT SNAPSHOT;\n'
-    printf "SELECT 'ready';\n"
-    deal_lines "$checksum_sessions" "$checksum_session" "$FERRY_WORK/checksums.sql"
-    printf "SELECT 'finished';\nCOMMIT;\n"
-  } >"$FERRY_WORK/checksums-$checksum_session.sql"
-  sql "$CNF" --unbuffered <"$FERRY_WORK/checksums-$checksum_session.sql" \
-    >"$FERRY_WORK/checksums-$checksum_session.out" 2>"$FERRY_WORK/checksums-$checksum_session.err" &
-  echo "$!" >"$FERRY_WORK/checksums-$checksum_session.pid"
-  checksum_session=$((checksum_session + 1))
+# The digests of every object (definitions, table rows with their history, sequence states) are
+# taken by ferry-dataplane in one session a data stream, each with a snapshot opened under the lock
+# like the dump's; it reads every definition before it says "ready", while DDL is still blocked.
+# Reads are not blocked by the lock, so it starts at once; its connections are noted so none is
+# taken for a stream's. Its password comes from a 0600 file, never from this environment.
+command -v ferry-dataplane >/dev/null 2>&1 ||
+  die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+digest_sessions=$streams
+[ "$digest_sessions" -ge 1 ] || digest_sessions=1
+secret SOURCE_PASSWORD >"$FERRY_WORK/source.password"
+(
+  unset SOURCE_PASSWORD S3_SECRET_KEY
+  SOURCE_PASSWORD_FILE="$FERRY_WORK/source.password"
+  SESSIONS=$digest_sessions
+  DIGEST_FILE="$FERRY_WORK/digest.fields"
+  export SOURCE_PASSWORD_FILE SESSIONS DIGEST_FILE
+  exec ferry-dataplane digest
+) >"$FERRY_WORK/digest.out" &
+DIGEST_PID=$!
+waited=0
+until grep -q '^ready$' "$FERRY_WORK/digest.out" 2>/dev/null; do
+  kill -0 "$DIGEST_PID" 2>/dev/null || die "digesting the source's objects failed (its error is above)"
+  sleep 0.05
+  waited=$((waited + 1))
+  [ "$waited" -lt 2400 ] || die "timed out opening the digest sessions"
 done
-checksum_session=1
-while [ "$checksum_session" -le "$checksum_sessions" ]; do
-  out="$FERRY_WORK/checksums-$checksum_session.out"
-  waited=0
-  until grep -q '^ready$' "$out" 2>/dev/null; do
-    kill -0 "$(cat "$FERRY_WORK/checksums-$checksum_session.pid")" 2>/dev/null ||
-      die "a checksum session ended early: $(tail -n 2 "$FERRY_WORK/checksums-$checksum_session.err")"
-    sleep 0.05
-    waited=$((waited + 1))
-    [ "$waited" -lt 2400 ] || die "timed out opening the checksum sessions"
-  done
-  sed -n 's/^connection	//p' "$out" >>"$FERRY_WORK/attributed.ids"
-  checksum_session=$((checksum_session + 1))
-done
+sed -n 's/^connection	//p' "$FERRY_WORK/digest.out" >>"$FERRY_WORK/attributed.ids"
 wait_for_snapshot() {
   waited=0
   while :; do
@@ -289,7 +284,7 @@ for stream in $stream_names; do
   log "stream $stream has opened its snapshot"
 done
 printf "UNLOCK TABLES;\nSELECT 'finished';\nCOMMIT;\n" >&3
-log "writes on the source released; the streams and the row counts and checksums go on in the snapshot"
+log "writes on the source released; the streams and the digests go on in the snapshot"
 
 for stream in $stream_names; do wait "$(cat "$FERRY_WORK/$stream/pid")" || true; done
 # The root cause is the failing stage nearest the end that did not just die of a broken pipe
@@ -318,22 +313,18 @@ if [ -n "$failed_stage" ]; then
     *) die "the $failed_stage stage of the $stream stream failed (exit $failed_rc)" ;;
   esac
 fi
-log "all streams stored; waiting for the row counts and checksums"
+log "all streams stored; waiting for the digests"
 wait_for_line finished 600
 exec 3>&-
 wait "$STATS_PID" || true
 STATS_PID=
-checksum_session=1
-while [ "$checksum_session" -le "$checksum_sessions" ]; do
-  wait "$(cat "$FERRY_WORK/checksums-$checksum_session.pid")" || true
-  checksum_errors=$(grep ERROR "$FERRY_WORK/checksums-$checksum_session.err" || true)
-  [ -z "$checksum_errors" ] || die "checksumming the source failed: $checksum_errors"
-  grep -q '^finished$' "$FERRY_WORK/checksums-$checksum_session.out" ||
-    die "a checksum session ended early: $(tail -n 2 "$FERRY_WORK/checksums-$checksum_session.err")"
-  grep '^table	' "$FERRY_WORK/checksums-$checksum_session.out" >>"$FERRY_WORK/checksums.out" || true
-  checksum_session=$((checksum_session + 1))
-done
-log "row counts and checksums done"
+digest_status=0
+wait "$DIGEST_PID" || digest_status=$?
+if [ "$digest_status" != 0 ] || ! grep -q '^finished$' "$FERRY_WORK/digest.out"; then
+  die "digesting the source's objects failed (exit $digest_status; its error is above)"
+fi
+DIGEST_PID=
+log "digests done"
 
 bytes=0
 sql_bytes=0
@@ -348,17 +339,17 @@ for stream in $stream_names; do
 done
 
 json() { escape_quoted "$1"; }
-sort -o "$FERRY_WORK/checksums.out" "$FERRY_WORK/checksums.out"
-table_count=$(wc -l <"$FERRY_WORK/checksums.out" | tr -d ' ')
+table_count=$(sed -n 's/^  "tableCount": \([0-9]*\),$/\1/p' "$FERRY_WORK/digest.fields")
 {
   printf '{\n'
-  printf '  "format": "ferry-dump/2",\n'
+  printf '  "format": "ferry-dump/3",\n'
   printf '  "runId": "%s",\n' "$(json "$RUN_ID")"
   printf '  "compression": "%s",\n' "$COMPRESSION"
   printf '  "bytes": %s,\n' "$bytes"
   printf '  "sqlBytes": %s,\n' "$sql_bytes"
   printf '  "databases": "%s",\n' "$(json "$DATABASES")"
-  printf '  "tableCount": %s,\n' "$table_count"
+  # tableCount, tables and digests, as ferry-dataplane wrote them.
+  cat "$FERRY_WORK/digest.fields"
   printf '  "serverVersion": "%s",\n' "$(json "$server_version")"
   printf '  "binlogFile": "%s",\n' "$(json "${binlog_file:-}")"
   printf '  "binlogPosition": "%s",\n' "${binlog_position:-}"
@@ -377,14 +368,7 @@ table_count=$(wc -l <"$FERRY_WORK/checksums.out" | tr -d ' ')
     printf '    {"stream": "%s", "object": "%s", "bytes": %s, "sqlBytes": %s, "sha256": "%s"}' \
       "$stream" "$(cat "$dir/object")" "$(tr -d ' ' <"$dir/bytes.out")" "$(tr -d ' ' <"$dir/sqlbytes.out")" "$(cut -d ' ' -f 1 "$dir/sha.out")"
   done
-  printf '\n  ],\n'
-  printf '  "tables": [\n'
-  awk -F '\t' '$1 == "table" {
-      gsub(/"/, "\\\"", $2); gsub(/"/, "\\\"", $3)
-      printf "%s    {\"database\": \"%s\", \"table\": \"%s\", \"rows\": %s, \"checksum\": \"%s\"}", sep, $2, $3, $4, $5
-      sep = ",\n"
-    } END { if (sep != "") printf "\n" }' "$FERRY_WORK/checksums.out"
-  printf '  ]\n}\n'
+  printf '\n  ]\n}\n'
 } >"$FERRY_WORK/manifest.json"
 
 mc_run pipe "$(run_prefix)/manifest.json" <"$FERRY_WORK/manifest.json" >/dev/null ||

@@ -56,7 +56,7 @@ compression=$(manifest_field "$MANIFEST" compression)
 databases=$(manifest_field "$MANIFEST" databases)
 table_count=$(manifest_field "$MANIFEST" tableCount)
 format=$(manifest_field "$MANIFEST" format)
-[ "$format" = ferry-dump/2 ] ||
+[ "$format" = ferry-dump/3 ] ||
   die "the manifest of run $RUN_ID is in format '$format', which this version of ferry does not import; dump again under a new ferry:migration.runId"
 manifest_objects "$MANIFEST" >"$FERRY_WORK/objects.tsv"
 if [ -z "$databases" ] || ! grep -q '^definitions	' "$FERRY_WORK/objects.tsv"; then
@@ -132,8 +132,8 @@ fi
 # Secondary indexes of a table with a primary key are taken out of its CREATE TABLE and added back
 # by one ALTER TABLE once its rows are in, so InnoDB builds each by sorting instead of inserting
 # into it row by row (a quarter less import time on bench/'s dataset). Tables with foreign keys,
-# FULLTEXT or SPATIAL indexes, no primary key (InnoDB would cluster on a unique key), or an
-# AUTO_INCREMENT column that does not lead the primary key are left exactly as dumped.
+# FULLTEXT or SPATIAL indexes, no primary key (InnoDB would cluster on a unique key), system
+# versioning, or an AUTO_INCREMENT column that does not lead the primary key are left as dumped.
 defer_indexes() {
   # shellcheck disable=SC2016 # backticks are SQL quotes here, not command substitution
   awk '
@@ -147,7 +147,8 @@ defer_indexes() {
     }
     in_create && /^\) / {
       in_create = 0
-      deferrable = has_primary && !unsafe && (auto_column == "" || primary_first == auto_column)
+      # A system-versioned table refuses ALTER TABLE, and so the deferred index.
+      deferrable = has_primary && !unsafe && (auto_column == "" || primary_first == auto_column) && $0 !~ /WITH SYSTEM VERSIONING/
       kept = 0
       for (i = 1; i <= n; i++) {
         if (deferrable && is_key[i]) {

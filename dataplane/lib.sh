@@ -164,48 +164,14 @@ manifest_field() {
   sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1" | head -n 1
 }
 
-# manifest_tables FILE: "database<TAB>table<TAB>rows<TAB>checksum" for every table in the manifest.
-manifest_tables() {
-  sed -n 's/^    {"database": "\(.*\)", "table": "\(.*\)", "rows": \([0-9]*\), "checksum": "\([^"]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
-}
-
 # manifest_objects FILE: "stream<TAB>object<TAB>bytes<TAB>sha256" for every object of the dump, the
 # data streams first and the definitions stream last, as the import must apply them.
 manifest_objects() {
   sed -n 's/^    {"stream": "\([^"]*\)", "object": "\([^"]*\)", "bytes": \([0-9]*\), "sqlBytes": [0-9]*, "sha256": "\([0-9a-f]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
 }
 
-# deal_lines K I FILE: the lines of FILE that fall to hand I of K when dealt out in turn, forward
-# then backward (1..K, K..1, ...), so a file sorted largest first is shared out evenly.
-deal_lines() {
-  awk -v k="$1" -v i="$2" '
-    { turn = (NR - 1) % (2 * k); if (turn >= k) turn = 2 * k - 1 - turn; if (turn + 1 == i) print }
-  ' "$3"
-}
-
 # sql_name_list "a b c": 'a','b','c' for an IN (...) list; names are validated identifiers.
 sql_name_list() {
   # shellcheck disable=SC2086 # split on purpose: one name a line
   printf '%s\n' $1 | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -
-}
-
-# checksum_queries CNF "db1 db2": one SELECT a base table, largest first, each printing
-# "table<TAB>db<TAB>name<TAB>rows<TAB>sum:xor". The row digest is CRC32 over QUOTE() of every
-# column, so it reads the same on MySQL and MariaDB and on any row format; SUM keeps duplicate
-# rows from cancelling out, BIT_XOR adds a second, differently-failing digest.
-checksum_queries() {
-  sql "$1" -e "SET SESSION group_concat_max_len = 16777216;
-    SELECT CONCAT('SELECT ''table'', ', QUOTE(c.TABLE_SCHEMA), ', ', QUOTE(c.TABLE_NAME),
-      ', COUNT(*), CONCAT(COALESCE(SUM(CRC32(d)), 0), '':'', COALESCE(BIT_XOR(CRC32(d)), 0))',
-      ' FROM (SELECT CONCAT_WS(''|'', ',
-      GROUP_CONCAT(CONCAT('QUOTE(\`', REPLACE(c.COLUMN_NAME, '\`', '\`\`'), '\`)')
-        ORDER BY c.ORDINAL_POSITION SEPARATOR ', '),
-      ') AS d FROM \`', REPLACE(c.TABLE_SCHEMA, '\`', '\`\`'), '\`.\`', REPLACE(c.TABLE_NAME, '\`', '\`\`'),
-      '\`) AS rows_of_table;')
-    FROM information_schema.COLUMNS c
-    JOIN information_schema.TABLES t
-      ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-    WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA IN ($(sql_name_list "$2"))
-    GROUP BY c.TABLE_SCHEMA, c.TABLE_NAME
-    ORDER BY MAX(COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0)) DESC, c.TABLE_SCHEMA, c.TABLE_NAME;"
 }

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Builds the local cluster's container images without a registry, as OCI archives that
 # `ctr images import` takes: a Debian rootfs made with debootstrap from this machine's own Debian
-# source, holding MariaDB and its client tools (the database image), plus mc (the tools image), and
+# source, holding MariaDB and its client tools (the database image), plus mc and ferry-dataplane
+# (the tools image), and
 # one-binary images of the pause container, CoreDNS and the volume provisioner. Cached under
 # $FERRY_CACHE/images keyed by what goes into them; rebuilt only when missing.
 #
-# Usage: scripts/build/images.sh CLUSTER_TOOLS_DIR MC_BINARY   (prints the folder of the archives)
+# Usage: scripts/build/images.sh CLUSTER_TOOLS_DIR MC_BINARY DATAPLANE_BINARY
+# (prints the folder of the archives)
 set -eu
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/build/versions.env
@@ -13,7 +15,8 @@ cd "$(dirname "$0")/../.."
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 cluster_tools=$1
 mc_binary=$2
-key=$(cat scripts/build/images.sh scripts/build/images/mariadb-entrypoint.sh scripts/build/versions.env | sha256sum | cut -c 1-12)
+dataplane_binary=$3
+key=$(cat scripts/build/images.sh scripts/build/images/mariadb-entrypoint.sh scripts/build/versions.env "$dataplane_binary" | sha256sum | cut -c 1-12)
 out="$FERRY_CACHE/images/$key"
 
 say() { printf 'ferry images: %s\n' "$*" >&2; }
@@ -106,7 +109,8 @@ if [ ! -s "$out/images.txt" ]; then
     "{$path_env,\"Entrypoint\":[\"/usr/local/bin/ferry-mariadb-entrypoint\"],\"ExposedPorts\":{\"3306/tcp\":{}}}" \
     "$work/debian.tar"
   oci_archive tools "$IMAGE_TOOLS" "{$path_env,\"Cmd\":[\"/bin/sh\"]}" \
-    "$work/debian.tar" "$(binary_layer "$mc_binary" /usr/local/bin/mc)"
+    "$work/debian.tar" "$(binary_layer "$mc_binary" /usr/local/bin/mc)" \
+    "$(binary_layer "$dataplane_binary" /usr/local/bin/ferry-dataplane)"
   oci_archive pause "$IMAGE_PAUSE" '{"Entrypoint":["/pause"]}' \
     "$(binary_layer "$cluster_tools/pause" /pause)"
   oci_archive coredns "$IMAGE_COREDNS" '{"Entrypoint":["/coredns"]}' \

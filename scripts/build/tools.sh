@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs or builds everything ferry's tests and demo need that is not in the repo: Debian
-# packages, MinIO and mc from their Go modules, and the npm dependencies. Builds are cached outside
-# the repo under $FERRY_CACHE (default ~/.cache/ferry), keyed by version, and rebuilt only when
-# missing. Prints progress to stderr and, on stdout, the PATH entries to use.
+# packages, MinIO and mc from their Go modules, ferry-dataplane from dataplane/, and the npm
+# dependencies. Builds are cached outside the repo under $FERRY_CACHE (default ~/.cache/ferry),
+# keyed by version (ferry-dataplane by its sources' digest), and rebuilt only when missing. Prints progress to stderr and, on stdout, the PATH entries to use.
 #
 # Usage: scripts/build/tools.sh [--print-path]
 set -eu
@@ -42,6 +42,22 @@ go_tool() {
   say "built $1 in $(($(date +%s) - started))s"
 }
 
+# build_dataplane: ferry-dataplane from this repo's dataplane/ module, static (so the tools image
+# and a source host need no libc of ours), keyed by the digest of its sources.
+build_dataplane() {
+  key=$(find dataplane -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -c 1-12)
+  DATAPLANE_DIR="$TOOLS/ferry-dataplane-$key"
+  if [ -x "$DATAPLANE_DIR/ferry-dataplane" ]; then
+    return 0
+  fi
+  say "building ferry-dataplane"
+  rm -rf "$DATAPLANE_DIR.partial"
+  mkdir -p "$DATAPLANE_DIR.partial"
+  (cd dataplane && CGO_ENABLED=0 go build -trimpath -o "$DATAPLANE_DIR.partial/ferry-dataplane" ./cmd/ferry-dataplane) >&2
+  rm -rf "$DATAPLANE_DIR"
+  mv "$DATAPLANE_DIR.partial" "$DATAPLANE_DIR"
+}
+
 install_npm_packages() {
   stamp=node_modules/.ferry-lock-stamp
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
@@ -56,5 +72,6 @@ install_npm_packages() {
 install_debian_packages
 go_tool minio "$MINIO_MODULE" "$MINIO_VERSION"
 go_tool mc "$MC_MODULE" "$MC_VERSION"
+build_dataplane
 install_npm_packages
-printf '%s:%s\n' "$TOOLS/minio-$MINIO_VERSION" "$TOOLS/mc-$MC_VERSION"
+printf '%s:%s:%s\n' "$TOOLS/minio-$MINIO_VERSION" "$TOOLS/mc-$MC_VERSION" "$DATAPLANE_DIR"

@@ -108,9 +108,11 @@ up() {
 
 # node_env COMMAND...: runs COMMAND with the settings scripts/dev/node.sh reads.
 node_env() {
+  tools_path=$(sh scripts/build/tools.sh)
   FERRY_CLUSTER_DIR=$dir FERRY_CLUSTER_BIN=$bin FERRY_KUBECONFIG=$kubeconfig \
     FERRY_API_SERVER="https://$api_host:$api_port" \
-    FERRY_MC_BINARY="$(PATH="$(sh scripts/build/tools.sh):$PATH" command -v mc)" "$@"
+    FERRY_MC_BINARY="$(PATH="$tools_path:$PATH" command -v mc)" \
+    FERRY_DATAPLANE_BINARY="$(PATH="$tools_path:$PATH" command -v ferry-dataplane)" "$@"
 }
 
 down() {

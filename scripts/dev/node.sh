@@ -112,7 +112,7 @@ TOML
 
 # Images are imported whenever containerd lacks them at the digest just built; nothing is pulled.
 images_up() {
-  images=$(sh scripts/build/images.sh "$bin" "$FERRY_MC_BINARY")
+  images=$(sh scripts/build/images.sh "$bin" "$FERRY_MC_BINARY" "$FERRY_DATAPLANE_BINARY")
   present=$(ctr_ images ls | awk 'NR > 1 { print $1, $3 }')
   while read -r name reference digest; do
     printf '%s\n' "$present" | grep -qx "$reference $digest" && continue

@@ -1,8 +1,9 @@
 #!/bin/sh
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
-# typecheck, the unit tests (Pulumi mocks), the data-plane tests (real MariaDB, MinIO and mc)
-# the engine tests (the real Pulumi CLI built by scripts/build/toolchain.sh) and the end-to-end test of
-# the dev stack, both source modes, on a local cluster whose node runs real pods (scripts/dev/cluster.sh).
+# typecheck, the data-plane program's Go tests (with a fuzz budget), the unit tests (Pulumi mocks),
+# the data-plane tests (real MariaDB, MinIO and mc), the engine tests (the real Pulumi CLI built by
+# scripts/build/toolchain.sh) and the end-to-end test of the dev stack, both source modes, on a
+# local cluster whose node runs real pods (scripts/dev/cluster.sh).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,11 @@ sh scripts/dev/shellcheck.sh
 
 step "typecheck"
 npx tsc --noEmit
+
+step "the data-plane program: gofmt, go vet, go test, and 30 s of fuzzing the identifier quoting"
+unformatted=$(gofmt -l dataplane tools/cmd tools/internal)
+[ -z "$unformatted" ] || { printf 'not gofmt-formatted:\n%s\n' "$unformatted" >&2; exit 1; }
+(cd dataplane && go vet ./... && go test ./... && go test -run=NONE -fuzz=FuzzQuote -fuzztime=30s ./internal/sqlident)
 
 step "unit and data-plane tests"
 mkdir -p .ferry

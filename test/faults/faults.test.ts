@@ -200,11 +200,22 @@ describe("fault matrix", () => {
     // A second server that starts only after the import began waiting for it.
     const { freePort } = await import("../support/servers");
     const port = await freePort();
-    const importing = runScript("import.sh", destinationEnv("late-destination", port));
-    await new Promise((r) => setTimeout(r, 4000));
-    const late = await MariaDb.start("late-destination", port);
+    let waitingSeen: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (waitingSeen = resolve));
+    const importing = runScript(
+      "import.sh",
+      destinationEnv("late-destination", port),
+      undefined,
+      (line) => {
+        if (/waiting for the destination database/.test(line)) waitingSeen();
+      },
+    );
+    // The server starts only once the import has said it is waiting, with its user made at startup.
+    await waiting;
+    const late = await MariaDb.start("late-destination", port, undefined, [
+      plane.importerAtStartup(),
+    ]);
     try {
-      plane.grantImporter(late);
       const imported = await importing;
       expect(imported.status, imported.stderr).toBe(0);
       expect(imported.stderr).toMatch(

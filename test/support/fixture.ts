@@ -53,10 +53,27 @@ export class DataPlane {
     return plane;
   }
 
+  /** The statements that create the importing user on a destination server. */
+  private importerStatements(): string {
+    return `CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${this.destinationPassword}';
+      GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`;
+  }
+
   /** Creates the importing user on a destination server. */
   grantImporter(server: MariaDb): void {
-    server.must(`CREATE USER 'ferry_root'@'127.0.0.1' IDENTIFIED BY '${this.destinationPassword}';
-      GRANT ALL ON *.* TO 'ferry_root'@'127.0.0.1' WITH GRANT OPTION;`);
+    server.must(this.importerStatements());
+  }
+
+  /**
+   * A server setting that creates the importing user while the server starts, before it accepts
+   * any connection: a server started late is never seen without its user.
+   */
+  importerAtStartup(): string {
+    const file = path.join(this.secretsDir, "importer.sql");
+    // The server reads an init file one statement a line.
+    const statements = this.importerStatements().replace(/;\s*/g, ";\n");
+    fs.writeFileSync(file, statements, { mode: 0o600 });
+    return `--init-file=${file}`;
   }
 
   objectStoreEnv(): Record<string, string> {

@@ -254,11 +254,15 @@ export interface ScriptRun {
   stderr: string;
 }
 
-/** Runs one data-plane script as a pod or host would, with its environment. */
+/**
+ * Runs one data-plane script as a pod or host would, with its environment. `onStderr` sees the
+ * log so far each time it grows, so a test can act on an event instead of sleeping.
+ */
 export function runScript(
   script: string,
   env: Record<string, string>,
   onStart?: (pid: number) => void,
+  onStderr?: (logSoFar: string) => void,
 ): Promise<ScriptRun> {
   return new Promise((resolve) => {
     const child = spawn("sh", [path.join(dataPlaneDir, script)], {
@@ -273,7 +277,10 @@ export function runScript(
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr);
+    });
     child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
   });
 }

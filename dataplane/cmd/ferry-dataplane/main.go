@@ -1,0 +1,287 @@
+// ferry-dataplane is the typed part of ferry's data plane, run in the Jobs' pods and by the dump
+// on a source host. Subcommands:
+//
+//	digest   on the source, inside the dump's snapshot: the definition and content digests of every
+//	         object of DATABASES, written as the manifest's digest fields to DIGEST_FILE
+//	verify   on the destination: the same digests, compared with the run's manifest (MANIFEST);
+//	         the result goes to RESULT_FILE, and any difference fails the command
+//
+// Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
+// PASSWORD_FILE or PASSWORD); no MySQL option file is ever read.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/verify"
+)
+
+var step = "ferry-dataplane"
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: ferry-dataplane digest | verify")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "digest":
+		step = "ferry-dump"
+		err = runDigest(ctx)
+	case "verify":
+		step = "ferry-verify"
+		err = runVerify(ctx)
+	default:
+		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify)\n", os.Args[1])
+		os.Exit(2)
+	}
+	if err != nil {
+		logf("ERROR: %v", err)
+		os.Exit(1)
+	}
+}
+
+func requireEnv(name string) (string, error) {
+	value := os.Getenv(name)
+	if value == "" {
+		return "", fmt.Errorf("environment variable %s is not set", name)
+	}
+	return value, nil
+}
+
+func sessionCount() (int, error) {
+	text := os.Getenv("SESSIONS")
+	if text == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 1 || n > 16 {
+		return 0, fmt.Errorf("SESSIONS must be a whole number from 1 to 16, not %q", text)
+	}
+	return n, nil
+}
+
+// openSnapshots opens n sessions, each inside its own consistent snapshot, and reports each
+// session's connection id to announce (so the dump can tell them from its own streams).
+func openSnapshots(ctx context.Context, db *sql.DB, n int, announce func(id int64)) ([]*sql.Conn, error) {
+	sessions := make([]*sql.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		session, err := db.Conn(ctx)
+		if err != nil {
+			return sessions, err
+		}
+		sessions = append(sessions, session)
+		for _, statement := range []string{
+			"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+			"START TRANSACTION WITH CONSISTENT SNAPSHOT",
+		} {
+			if _, err := session.ExecContext(ctx, statement); err != nil {
+				return sessions, fmt.Errorf("opening a snapshot: %w", err)
+			}
+		}
+		var id int64
+		if err := session.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			return sessions, err
+		}
+		if announce != nil {
+			announce(id)
+		}
+	}
+	return sessions, nil
+}
+
+func closeAll(sessions []*sql.Conn) {
+	for _, s := range sessions {
+		_ = s.Close()
+	}
+}
+
+// progress logs how far the content digests are, at most every 10 seconds.
+func progress(total int) func(digest.Object) {
+	var mu sync.Mutex
+	done := 0
+	var rows int64
+	started := time.Now()
+	last := started
+	return func(o digest.Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		rows += o.Rows
+		if time.Since(last) >= 10*time.Second || done == total {
+			last = time.Now()
+			logf("digested %d of %d tables and sequences, %d rows, %.0fs", done, total, rows, time.Since(started).Seconds())
+		}
+	}
+}
+
+func countContent(objects []digest.Object) int {
+	n := 0
+	for _, o := range objects {
+		if o.HasContent() {
+			n++
+		}
+	}
+	return n
+}
+
+// runDigest: the source side. It prints "connection\t<id>" for each session, then "ready" once
+// every session has its snapshot and every definition is read (the dump holds its global read
+// lock until then), and "finished" when DIGEST_FILE is written.
+func runDigest(ctx context.Context) error {
+	databases := strings.Fields(os.Getenv("DATABASES"))
+	if len(databases) == 0 {
+		return errors.New("environment variable DATABASES is not set")
+	}
+	out, err := requireEnv("DIGEST_FILE")
+	if err != nil {
+		return err
+	}
+	n, err := sessionCount()
+	if err != nil {
+		return err
+	}
+	settings, err := conn.FromEnvironment("SOURCE")
+	if err != nil {
+		return err
+	}
+	db, err := conn.Open(settings)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	stdout := bufio.NewWriter(os.Stdout)
+	sessions, err := openSnapshots(ctx, db, n, func(id int64) {
+		fmt.Fprintf(stdout, "connection\t%d\n", id)
+	})
+	defer closeAll(sessions)
+	if err != nil {
+		return errors.New(conn.Explain(err, "the source database", "ferry:source"))
+	}
+	objects, err := digest.Catalog(ctx, sessions[0], databases)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ready")
+	if err := stdout.Flush(); err != nil {
+		return err
+	}
+	if err := digest.Contents(ctx, sessions, objects, progress(countContent(objects))); err != nil {
+		return err
+	}
+	file, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := manifest.WriteDigestFields(file, objects); err != nil {
+		file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return err
+	}
+	fmt.Println("finished")
+	return nil
+}
+
+// Result is what the verification stores beside the manifest (runs/<runId>/verification.json).
+type Result struct {
+	RunID            string            `json:"runId"`
+	OK               bool              `json:"ok"`
+	Tables           int               `json:"tables"`
+	Rows             int64             `json:"rows"`
+	Objects          int               `json:"objects"`
+	MismatchedTables int               `json:"mismatchedTables"`
+	Mismatches       []verify.Mismatch `json:"mismatches"`
+	VerifiedAt       string            `json:"verifiedAt"`
+}
+
+func runVerify(ctx context.Context) error {
+	manifestFile, err := requireEnv("MANIFEST")
+	if err != nil {
+		return err
+	}
+	resultFile, err := requireEnv("RESULT_FILE")
+	if err != nil {
+		return err
+	}
+	m, err := manifest.Read(manifestFile)
+	if err != nil {
+		return err
+	}
+	settings, err := conn.FromEnvironment("DEST")
+	if err != nil {
+		return err
+	}
+	db, err := conn.Open(settings)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n := m.DataStreams()
+	if n < 1 {
+		n = 1
+	}
+	sessions, err := openSnapshots(ctx, db, n, nil)
+	defer closeAll(sessions)
+	if err != nil {
+		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
+	}
+	logf("digesting %d objects of %s on the destination in %d sessions", len(m.Digests), m.Databases, n)
+	actual, err := digest.Catalog(ctx, sessions[0], m.DatabaseList())
+	if err != nil {
+		return err
+	}
+	if err := digest.Contents(ctx, sessions, actual, progress(countContent(actual))); err != nil {
+		return err
+	}
+	mismatches := verify.Compare(m.Digests, actual)
+	result := Result{RunID: m.RunID, OK: len(mismatches) == 0, Objects: len(m.Digests),
+		MismatchedTables: len(mismatches), Mismatches: mismatches,
+		VerifiedAt: time.Now().UTC().Format("2006-01-02T15:04:05Z")}
+	if result.Mismatches == nil {
+		result.Mismatches = []verify.Mismatch{}
+	}
+	for _, o := range m.Digests {
+		if o.Kind == digest.Table {
+			result.Tables++
+			result.Rows += o.Rows
+		}
+	}
+	data, err := json.MarshalIndent(result, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(resultFile, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	for _, mismatch := range mismatches {
+		logf("differs: %s: %s", mismatch.Object, mismatch.Problem)
+	}
+	if !result.OK {
+		return fmt.Errorf("verification failed: %d of %d objects differ from the dump of run %s (details above)", len(mismatches), len(m.Digests), m.RunID)
+	}
+	logf("verified: all %d objects, %d tables (%d rows), match the dump of run %s", len(m.Digests), result.Tables, result.Rows, m.RunID)
+	return nil
+}

@@ -1,0 +1,100 @@
+// Package conn opens ferry's connections to a MySQL or MariaDB server with only ferry's settings:
+// no option file is read (so an operator's ~/.my.cnf cannot redirect or reshape a session), the
+// password comes from a file or the environment and goes nowhere else, and every session has the
+// same time zone, character set and SQL mode on both sides of a migration.
+package conn
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Settings say how to reach one server.
+type Settings struct {
+	Host     string
+	Port     string
+	User     string
+	Password string
+}
+
+// FromEnvironment reads <PREFIX>_HOST, _PORT, _USER and the password from the file named by
+// <PREFIX>_PASSWORD_FILE or else <PREFIX>_PASSWORD, which it then removes from the environment so
+// no child process could inherit it.
+func FromEnvironment(prefix string) (Settings, error) {
+	s := Settings{
+		Host: os.Getenv(prefix + "_HOST"),
+		Port: os.Getenv(prefix + "_PORT"),
+		User: os.Getenv(prefix + "_USER"),
+	}
+	for _, name := range []string{"HOST", "PORT", "USER"} {
+		if os.Getenv(prefix+"_"+name) == "" {
+			return s, fmt.Errorf("environment variable %s_%s is not set", prefix, name)
+		}
+	}
+	if file := os.Getenv(prefix + "_PASSWORD_FILE"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return s, fmt.Errorf("secret file for %s_PASSWORD is not readable: %v", prefix, err)
+		}
+		s.Password = string(data)
+	} else {
+		s.Password = os.Getenv(prefix + "_PASSWORD")
+	}
+	_ = os.Unsetenv(prefix + "_PASSWORD")
+	return s, nil
+}
+
+// SessionSettings are set in every session ferry opens, on the source and the destination alike,
+// so that values and definitions read the same on both: TIMESTAMPs in UTC, the server's default
+// SQL mode (SHOW CREATE output depends on it), and utf8mb4 with a binary collation.
+var SessionSettings = map[string]string{
+	"time_zone": "'+00:00'",
+	"sql_mode":  "''",
+}
+
+// Open returns a pool of sessions with ferry's settings.
+func Open(s Settings) (*sql.DB, error) {
+	config := mysql.NewConfig()
+	config.User = s.User
+	config.Passwd = s.Password
+	config.Net = "tcp"
+	config.Addr = net.JoinHostPort(s.Host, s.Port)
+	config.Params = SessionSettings
+	config.Collation = "utf8mb4_bin"
+	config.Timeout = 10 * time.Second
+	config.AllowNativePasswords = true
+	config.InterpolateParams = false
+	config.MaxAllowedPacket = 0 // ask the server
+	connector, err := mysql.NewConnector(config)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(connector), nil
+}
+
+// Explain turns a connection error into a sentence that names the config to fix.
+func Explain(err error, role, key string) string {
+	text := err.Error()
+	switch {
+	case strings.Contains(text, "Access denied"):
+		return fmt.Sprintf("%s refused the login (%s); check %s.user and %s.password", role, text, key, key)
+	case strings.Contains(text, "connection refused"), strings.Contains(text, "no such host"),
+		strings.Contains(text, "i/o timeout"), strings.Contains(text, "invalid connection"):
+		return fmt.Sprintf("%s is unreachable (%s); check %s.host and %s.port and that the server is up", role, text, key, key)
+	}
+	return fmt.Sprintf("%s failed: %s", role, text)
+}
+
+// Ping checks the server answers, with a bounded wait.
+func Ping(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}

@@ -1,0 +1,401 @@
+// Package digest computes what ferry's verification compares: for every object of the migrated
+// databases a digest of its definition, and for tables and sequences a digest of their content.
+// The same code runs on the source, inside the dump's snapshot, and on the destination after the
+// import, in sessions with the same time zone, character set and SQL mode (package conn).
+//
+// Rows are read exactly: every value is compared by its bytes (CAST ... AS BINARY, so no collation
+// can make two different strings equal and no mix of character sets can fail), FLOAT through
+// DOUBLE (whose text form round-trips), TIMESTAMPs in UTC, long values by their MD5, NULL apart
+// from every value; system-versioned tables with their whole history. A row's digest is the MD5
+// of its encoded values; a table's is the row count with the 64-bit sum of one half of the row
+// digests (so duplicated rows count) and the XOR of the other half.
+package digest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"ferry.local/dataplane/internal/sqlident"
+)
+
+// Kind is the kind of a database object.
+type Kind string
+
+const (
+	Table     Kind = "table"
+	Sequence  Kind = "sequence"
+	View      Kind = "view"
+	Trigger   Kind = "trigger"
+	Procedure Kind = "procedure"
+	Function  Kind = "function"
+	Event     Kind = "event"
+)
+
+// Object is one object of a migrated database as the manifest records it.
+type Object struct {
+	Kind     Kind   `json:"kind"`
+	Database string `json:"database"`
+	Name     string `json:"name"`
+	// Definition is the sha256 of the normalised SHOW CREATE text (DEFINER and a table's
+	// AUTO_INCREMENT counter left out).
+	Definition string `json:"definition"`
+	// Rows of a table, every version of a system-versioned one.
+	Rows int64 `json:"rows,omitempty"`
+	// Content is a table's row digest or a sequence's state.
+	Content string `json:"content,omitempty"`
+	// History is true for a system-versioned table: Rows and Content cover its history too.
+	History bool `json:"history,omitempty"`
+
+	size    int64
+	columns []column
+}
+
+type column struct {
+	name, dataType, extra string
+}
+
+// Key identifies the object across servers.
+func (o Object) Key() string { return string(o.Kind) + "\x00" + o.Database + "\x00" + o.Name }
+
+// String names the object for a person: table `shop`.`it's`.
+func (o Object) String() string {
+	return fmt.Sprintf("%s %s", o.Kind, sqlident.Qualified(o.Database, o.Name))
+}
+
+// HasContent tells whether the object holds data whose digest is compared.
+func (o Object) HasContent() bool { return o.Kind == Table || o.Kind == Sequence }
+
+// Catalog lists the objects of the databases and reads each definition and each table's columns.
+// Run it while DDL cannot change them (under the dump's global read lock), in one session.
+func Catalog(ctx context.Context, session *sql.Conn, databases []string) ([]Object, error) {
+	if len(databases) == 0 {
+		return nil, errors.New("no databases to read")
+	}
+	for _, name := range databases {
+		if err := sqlident.Check(name); err != nil {
+			return nil, fmt.Errorf("database name: %w", err)
+		}
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(databases)), ",") + ")"
+	args := make([]any, len(databases))
+	for i, name := range databases {
+		args[i] = name
+	}
+	var objects []Object
+	listings := []struct {
+		query string
+		kind  func(string) (Kind, bool)
+	}{
+		{`SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE,
+		    COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
+		  FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ` + in, tableKind},
+		{`SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER', 0
+		  FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN ` + in, fixedKind(Trigger)},
+		{`SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, 0
+		  FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ` + in, routineKind},
+		{`SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT', 0
+		  FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN ` + in, fixedKind(Event)},
+	}
+	for _, listing := range listings {
+		rows, err := session.QueryContext(ctx, listing.query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("listing the objects: %w", err)
+		}
+		for rows.Next() {
+			var o Object
+			var kind string
+			if err := rows.Scan(&o.Database, &o.Name, &kind, &o.size); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			k, known := listing.kind(kind)
+			if !known {
+				rows.Close()
+				return nil, fmt.Errorf("%s: an object of type %q, which ferry cannot verify", sqlident.Qualified(o.Database, o.Name), kind)
+			}
+			o.Kind = k
+			o.History = kind == "SYSTEM VERSIONED"
+			objects = append(objects, o)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	for i := range objects {
+		o := &objects[i]
+		text, err := showCreate(ctx, session, *o)
+		if err != nil {
+			return nil, err
+		}
+		o.Definition = definitionDigest(*o, text)
+		if o.Kind == Table {
+			if o.columns, err = columns(ctx, session, *o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(objects, func(a, b int) bool { return objects[a].Key() < objects[b].Key() })
+	return objects, nil
+}
+
+func tableKind(t string) (Kind, bool) {
+	switch t {
+	case "BASE TABLE", "SYSTEM VERSIONED":
+		return Table, true
+	case "SEQUENCE":
+		return Sequence, true
+	case "VIEW":
+		return View, true
+	}
+	return "", false
+}
+
+func routineKind(t string) (Kind, bool) {
+	switch t {
+	case "PROCEDURE":
+		return Procedure, true
+	case "FUNCTION":
+		return Function, true
+	}
+	return "", false
+}
+
+func fixedKind(k Kind) func(string) (Kind, bool) { return func(string) (Kind, bool) { return k, true } }
+
+// The column of SHOW CREATE's result that holds the statement, by kind.
+var createColumn = map[Kind]string{
+	Table: "Create Table", Sequence: "Create Table", View: "Create View",
+	Trigger: "SQL Original Statement", Procedure: "Create Procedure",
+	Function: "Create Function", Event: "Create Event",
+}
+
+func showCreate(ctx context.Context, session *sql.Conn, o Object) (string, error) {
+	keyword := strings.ToUpper(string(o.Kind))
+	rows, err := session.QueryContext(ctx, "SHOW CREATE "+keyword+" "+sqlident.Qualified(o.Database, o.Name))
+	if err != nil {
+		return "", fmt.Errorf("reading the definition of %s: %w", o, err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	if !rows.Next() {
+		return "", fmt.Errorf("reading the definition of %s: no result (it was dropped meanwhile?)", o)
+	}
+	values := make([]sql.NullString, len(names))
+	pointers := make([]any, len(names))
+	for i := range values {
+		pointers[i] = &values[i]
+	}
+	if err := rows.Scan(pointers...); err != nil {
+		return "", err
+	}
+	var statement, mode string
+	for i, name := range names {
+		switch name {
+		case createColumn[o.Kind]:
+			if !values[i].Valid {
+				return "", fmt.Errorf("the definition of %s is hidden from this user: grant it SELECT on mysql.proc (or SHOW CREATE ROUTINE)", o)
+			}
+			statement = values[i].String
+		case "sql_mode":
+			mode = values[i].String
+		}
+	}
+	if statement == "" {
+		return "", fmt.Errorf("reading the definition of %s: no %q in SHOW CREATE's result", o, createColumn[o.Kind])
+	}
+	// A stored program runs in the SQL mode it was created in, so that is part of its definition.
+	return statement + "\x00" + mode, rows.Err()
+}
+
+var (
+	definerClause = regexp.MustCompile("DEFINER=`(?:[^`]|``)*`(?:@`(?:[^`]|``)*`)? ?")
+	autoIncrement = regexp.MustCompile(` AUTO_INCREMENT=[0-9]+`)
+)
+
+// normalise leaves out what a faithful migration may change: the DEFINER clause (stripped on
+// request, or an account the destination names differently) and a table's next AUTO_INCREMENT
+// value, a counter rather than a definition. Only the clause in the statement's head and the
+// table options after the last column are touched, never text inside a body or a default value.
+func normalise(kind Kind, statement string) string {
+	if loc := definerClause.FindStringIndex(statement); loc != nil {
+		statement = statement[:loc[0]] + statement[loc[1]:]
+	}
+	if kind == Table {
+		if cut := strings.LastIndex(statement, "\n)"); cut >= 0 {
+			statement = statement[:cut] + autoIncrement.ReplaceAllString(statement[cut:], "")
+		}
+	}
+	return statement
+}
+
+func definitionDigest(o Object, text string) string {
+	sum := sha256.Sum256([]byte(normalise(o.Kind, text)))
+	return hex.EncodeToString(sum[:])
+}
+
+func columns(ctx context.Context, session *sql.Conn, o Object) ([]column, error) {
+	rows, err := session.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, o.Database, o.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the columns of %s: %w", o, err)
+	}
+	defer rows.Close()
+	var list []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.dataType, &c.extra); err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%s has no columns this user can see", o)
+	}
+	return list, rows.Err()
+}
+
+// longTypes are read by their MD5: a long value would otherwise make a row's text exceed
+// max_allowed_packet, which turns CONCAT into NULL.
+var longTypes = map[string]bool{
+	"tinyblob": true, "blob": true, "mediumblob": true, "longblob": true,
+	"tinytext": true, "text": true, "mediumtext": true, "longtext": true, "json": true,
+	"geometry": true, "point": true, "linestring": true, "polygon": true, "multipoint": true,
+	"multilinestring": true, "multipolygon": true, "geometrycollection": true,
+}
+
+// valueExpression encodes one column's value so that no two different values, nor NULL and any
+// value, encode alike: 'N' for NULL, else the length and the bytes (or the MD5 of a long value).
+func valueExpression(c column) string {
+	value := sqlident.Quote(c.name)
+	if c.dataType == "float" {
+		// A FLOAT's own text has 6 significant digits; widened to DOUBLE it prints exactly.
+		value = "CAST(" + value + " AS DOUBLE)"
+	}
+	bytes := "CAST(" + value + " AS BINARY)"
+	encoded := "CONCAT(LENGTH(" + bytes + "), ':', " + bytes + ")"
+	if longTypes[c.dataType] {
+		encoded = "MD5(" + bytes + ")"
+	}
+	return "IF(" + sqlident.Quote(c.name) + " IS NULL, 'N', " + encoded + ")"
+}
+
+// rowDigestQuery is the statement that digests every row of a table.
+func rowDigestQuery(o Object) string {
+	parts := make([]string, 0, len(o.columns)+2)
+	explicitPeriod := false
+	for _, c := range o.columns {
+		parts = append(parts, valueExpression(c))
+		if strings.Contains(strings.ToUpper(c.extra), "ROW START") {
+			explicitPeriod = true
+		}
+	}
+	from := sqlident.Qualified(o.Database, o.Name)
+	if o.History {
+		from += " FOR SYSTEM_TIME ALL"
+		if !explicitPeriod {
+			// Implicit period columns are invisible to information_schema but part of each version.
+			for _, name := range []string{"ROW_START", "ROW_END"} {
+				parts = append(parts, valueExpression(column{name: name, dataType: "timestamp"}))
+			}
+		}
+	}
+	return "SELECT COUNT(*), COALESCE(SUM(h IS NULL), 0)," +
+		" CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR)," +
+		" CAST(COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR)" +
+		" FROM (SELECT MD5(CONCAT(" + strings.Join(parts, ", ") + ")) AS h FROM " + from + ") AS versions"
+}
+
+func tableContent(ctx context.Context, session *sql.Conn, o *Object) error {
+	var count, undigested int64
+	var sum, xor string
+	if err := session.QueryRowContext(ctx, rowDigestQuery(*o)).Scan(&count, &undigested, &sum, &xor); err != nil {
+		return fmt.Errorf("digesting the rows of %s: %w", o, err)
+	}
+	if undigested > 0 {
+		return fmt.Errorf("digesting the rows of %s: %d rows could not be read whole (a value beyond max_allowed_packet?)", o, undigested)
+	}
+	o.Rows = count
+	o.Content = fmt.Sprintf("%d:%s:%s", count, sum, xor)
+	return nil
+}
+
+func sequenceContent(ctx context.Context, session *sql.Conn, o *Object) error {
+	var state [8]sql.NullString
+	err := session.QueryRowContext(ctx, "SELECT next_not_cached_value, minimum_value, maximum_value,"+
+		" start_value, increment, cache_size, cycle_option, cycle_count FROM "+sqlident.Qualified(o.Database, o.Name)).
+		Scan(&state[0], &state[1], &state[2], &state[3], &state[4], &state[5], &state[6], &state[7])
+	if err != nil {
+		return fmt.Errorf("reading the state of %s: %w", o, err)
+	}
+	parts := make([]string, len(state))
+	for i, v := range state {
+		parts[i] = v.String
+	}
+	o.Content = strings.Join(parts, ":")
+	return nil
+}
+
+// Contents fills in the content digests of the tables and sequences, spread over the sessions
+// (each already inside the snapshot it must read), largest first, dealt out in turn.
+func Contents(ctx context.Context, sessions []*sql.Conn, objects []Object, done func(Object)) error {
+	var work []*Object
+	for i := range objects {
+		if objects[i].HasContent() {
+			work = append(work, &objects[i])
+		}
+	}
+	sort.SliceStable(work, func(a, b int) bool { return work[a].size > work[b].size })
+	shares := make([][]*Object, len(sessions))
+	for i, o := range work {
+		turn := i % (2 * len(sessions))
+		if turn >= len(sessions) {
+			turn = 2*len(sessions) - 1 - turn
+		}
+		shares[turn] = append(shares[turn], o)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(sessions))
+	for s := range sessions {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for _, o := range shares[s] {
+				var err error
+				if o.Kind == Table {
+					err = tableContent(ctx, sessions[s], o)
+				} else {
+					err = sequenceContent(ctx, sessions[s], o)
+				}
+				if err != nil {
+					errs[s] = err
+					cancel()
+					return
+				}
+				if done != nil {
+					done(*o)
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	// One session's failure cancels the others; report the cause, not the cancellations.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
