@@ -248,7 +248,7 @@ start_stream() {
     wc -c <"$dir/bytes.fifo" >"$dir/bytes.out" &
     wc -c <"$dir/sqlbytes.fifo" >"$dir/sqlbytes.out" &
     # shellcheck disable=SC2086 # DUMP_FLAGS and DATABASES are lists of words without spaces
-    { rc=0; "$SQL_DUMP" --defaults-extra-file="$CNF" $DUMP_FLAGS "$@" --databases $DATABASES 2>"$dir/dump.err" || rc=$?; echo "$rc" >"$dir/dump.rc"; } |
+    { rc=0; "$SQL_DUMP" --defaults-file="$CNF" $DUMP_FLAGS "$@" --databases $DATABASES 2>"$dir/dump.err" || rc=$?; echo "$rc" >"$dir/dump.rc"; } |
       { rc=0; tee "$dir/sqlbytes.fifo" || rc=$?; echo "$rc" >"$dir/tee-sql.rc"; } |
       { rc=0; compress || rc=$?; echo "$rc" >"$dir/compress.rc"; } |
       { rc=0; tee "$dir/sha.fifo" "$dir/bytes.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |

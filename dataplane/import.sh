@@ -114,8 +114,14 @@ fail_import() {
 # DEFINER accounts of views, triggers and routines may not exist on the destination; with
 # STRIP_DEFINERS the objects are created for the importing account instead.
 if [ "${STRIP_DEFINERS:-false}" = true ]; then
+  # Only outside INSERT statements: a row's text is data, whatever it says. The dump writes one
+  # row a line (newlines inside values escaped), the statement's last row ending in ");".
   # shellcheck disable=SC2016 # backticks are SQL quotes here, not command substitution
-  definers() { sed 's/DEFINER=`[^`]*`@`[^`]*`//g'; }
+  definers() {
+    awk '/^INSERT INTO / { in_insert = 1 }
+      in_insert { print; if (/\);$/) in_insert = 0; next }
+      { sub(/DEFINER=`[^`]*`@`[^`]*`/, ""); print }'
+  }
 else
   definers() { cat; }
 fi

@@ -72,11 +72,13 @@ pick_client_tools() {
   command -v "$SQL_CLIENT" >/dev/null 2>&1 || die "no mysql or mariadb client on PATH"
 }
 
-# sql CNF [client args...]: runs the client in batch mode with the option file given first.
+# sql CNF [client args...]: runs the client in batch mode with ferry's option file as the only one
+# it reads (--defaults-file, not --defaults-extra-file): an operator's ~/.my.cnf or /etc/my.cnf must
+# not redirect, re-authenticate or reshape a session.
 sql() {
   sql_cnf=$1
   shift
-  "$SQL_CLIENT" --defaults-extra-file="$sql_cnf" --batch --skip-column-names "$@"
+  "$SQL_CLIENT" --defaults-file="$sql_cnf" --batch --skip-column-names "$@"
 }
 
 # hold_lock CNF NAME: takes the server-wide named lock NAME in a session that stays open until the
