@@ -51,9 +51,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+secrets_to_files SOURCE_PASSWORD S3_SECRET_KEY
 pick_client_tools
 CNF="$FERRY_WORK/source.cnf"
-write_client_cnf "$CNF" "$SOURCE_HOST" "$SOURCE_PORT" "$SOURCE_USER" "$(secret SOURCE_PASSWORD)"
+write_client_cnf "$CNF" SOURCE
 write_mc_config "$FERRY_WORK/mc"
 
 if mc_run stat "$(run_prefix)/manifest.json" >/dev/null 2>&1; then
@@ -191,18 +192,13 @@ dump_transactions() {
 # taken by ferry-dataplane in one session a data stream, each with a snapshot opened under the lock
 # like the dump's; it reads every definition before it says "ready", while DDL is still blocked.
 # Reads are not blocked by the lock, so it starts at once; its connections are noted so none is
-# taken for a stream's. Its password comes from a 0600 file, never from this environment.
-command -v ferry-dataplane >/dev/null 2>&1 ||
-  die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+# taken for a stream's.
 digest_sessions=$streams
 [ "$digest_sessions" -ge 1 ] || digest_sessions=1
-secret SOURCE_PASSWORD >"$FERRY_WORK/source.password"
 (
-  unset SOURCE_PASSWORD S3_SECRET_KEY
-  SOURCE_PASSWORD_FILE="$FERRY_WORK/source.password"
   SESSIONS=$digest_sessions
   DIGEST_FILE="$FERRY_WORK/digest.fields"
-  export SOURCE_PASSWORD_FILE SESSIONS DIGEST_FILE
+  export SESSIONS DIGEST_FILE
   exec ferry-dataplane digest
 ) >"$FERRY_WORK/digest.out" &
 DIGEST_PID=$!

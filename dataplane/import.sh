@@ -27,9 +27,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+secrets_to_files DEST_PASSWORD S3_SECRET_KEY
 pick_client_tools
 CNF="$FERRY_WORK/destination.cnf"
-write_client_cnf "$CNF" "$DEST_HOST" "$DEST_PORT" "$DEST_USER" "$(secret DEST_PASSWORD)"
+write_client_cnf "$CNF" DEST
 write_mc_config "$FERRY_WORK/mc"
 
 # A fresh database pod takes a while to accept connections; a refused login will not get better.

@@ -53,16 +53,31 @@ make_work_dir() {
   FERRY_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX")
 }
 
-# write_client_cnf FILE HOST PORT USER PASSWORD: a client option file, so the password stays off argv.
+# secrets_to_files NAME...: a secret given in the environment (local and SSH mode, where the
+# program and its settings arrive on stdin) moves into a 0600 file of the work dir, NAME_FILE points
+# at it and NAME is unset, so no child process inherits it; one given as a file stays where it is.
+secrets_to_files() {
+  for secret_name in "$@"; do
+    secret_set=
+    eval "secret_set=\${$secret_name+set}"
+    [ "$secret_set" = set ] || continue
+    eval "secret_file=\${${secret_name}_FILE:-}"
+    if [ -z "$secret_file" ]; then
+      secret "$secret_name" >"$FERRY_WORK/$secret_name"
+      eval "${secret_name}_FILE=\$FERRY_WORK/\$secret_name"
+      export "${secret_name}_FILE"
+    fi
+    unset "$secret_name"
+  done
+}
+
+# write_client_cnf FILE PREFIX: the client option file for PREFIX_HOST, _PORT, _USER and the
+# password (PREFIX_PASSWORD_FILE), written by ferry-dataplane so a password of any bytes reads back
+# whole; the password stays off argv and out of the log.
 write_client_cnf() {
-  {
-    printf '[client]\n'
-    printf 'host="%s"\n' "$(escape_quoted "$2")"
-    printf 'port=%s\n' "$3"
-    printf 'user="%s"\n' "$(escape_quoted "$4")"
-    printf 'password="%s"\n' "$(escape_quoted "$5")"
-    printf 'protocol=TCP\n'
-  } >"$1"
+  command -v ferry-dataplane >/dev/null 2>&1 ||
+    die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+  ferry-dataplane client-options "$2" "$1" || die "cannot write the client settings for $2"
 }
 
 # The MariaDB client tools are preferred when both are installed; both speak to either server.
@@ -157,6 +172,7 @@ open_run() {
   make_work_dir
   trap 'rm -rf "$FERRY_WORK"' EXIT
   trap 'exit 130' INT TERM
+  secrets_to_files S3_SECRET_KEY
   write_mc_config "$FERRY_WORK/mc"
   fetch_manifest "$FERRY_WORK/manifest.json"
 }

@@ -16,23 +16,20 @@ require_env DEST_HOST DEST_PORT DEST_USER
 open_run
 command -v ferry-dataplane >/dev/null 2>&1 || die "ferry-dataplane is not on PATH; the tools image has it"
 
+secrets_to_files DEST_PASSWORD
 pick_client_tools
 CNF="$FERRY_WORK/destination.cnf"
-write_client_cnf "$CNF" "$DEST_HOST" "$DEST_PORT" "$DEST_USER" "$(secret DEST_PASSWORD)"
+write_client_cnf "$CNF" DEST
 sql "$CNF" -e 'SELECT 1' >/dev/null 2>"$FERRY_WORK/connect.err" ||
   die "$(explain_sql_error "$FERRY_WORK/connect.err" "the destination database" "ferry:destination")"
 state=$(sql "$CNF" -e "SELECT state FROM ferry.runs WHERE run_id = '$RUN_ID'" 2>/dev/null || true)
 [ "$state" = imported ] || die "run $RUN_ID was not imported (state: ${state:-none}); the import step must succeed first"
 
-# The verifier reads the password from a 0600 file; neither it nor the bucket key is in its environment.
-secret DEST_PASSWORD >"$FERRY_WORK/destination.password"
 verify_status=0
 (
-  unset DEST_PASSWORD S3_SECRET_KEY
-  DEST_PASSWORD_FILE="$FERRY_WORK/destination.password"
   MANIFEST="$FERRY_WORK/manifest.json"
   RESULT_FILE="$FERRY_WORK/verification.json"
-  export DEST_PASSWORD_FILE MANIFEST RESULT_FILE
+  export MANIFEST RESULT_FILE
   exec ferry-dataplane verify
 ) || verify_status=$?
 [ -s "$FERRY_WORK/verification.json" ] ||

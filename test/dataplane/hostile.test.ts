@@ -1,9 +1,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { spawn } from "child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { shellQuote } from "../../components/specs/dataPlane";
 import { DataPlane } from "../support/fixture";
-import { runScript, type MariaDb } from "../support/servers";
+import { dataPlaneDir, descendsFrom, runScript, type MariaDb } from "../support/servers";
 
 /**
  * Inputs an adversary or an unlucky operator controls: the operator's own MySQL option file, and
@@ -11,6 +13,8 @@ import { runScript, type MariaDb } from "../support/servers";
  */
 
 const bucket = "ferry-hostile";
+/** A source password of the bytes that break option files, shells and logs. */
+const sourcePassword = `pw\n"q'\\ #h\tt $(id) ${Math.random().toString(36).slice(2)} `;
 let plane: DataPlane;
 let source: MariaDb;
 let destination: MariaDb;
@@ -30,7 +34,7 @@ function rows(server: MariaDb): string {
 }
 
 beforeAll(async () => {
-  plane = await DataPlane.start("hostile", bucket, `h'pw ${Math.random()}`);
+  plane = await DataPlane.start("hostile", bucket, sourcePassword);
   ({ source, destination } = plane);
   source.must(seed, "mysql");
 }, 180_000);
@@ -73,5 +77,56 @@ describe("hostile inputs", () => {
         .must("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'notes'")
         .trim(),
     ).toBe("ferry_root@127.0.0.1");
+  });
+
+  it("in local and SSH mode, no child process sees a secret in its arguments or environment", async () => {
+    // As the command provider runs it: the settings and secrets exported at the top of the
+    // program that sh reads on stdin.
+    const env: Record<string, string> = {
+      ...plane.dumpEnv("stdin-mode", "notes"),
+      SOURCE_PASSWORD: sourcePassword,
+      S3_SECRET_KEY: plane.dataPlaneSecret,
+    };
+    delete env.SOURCE_PASSWORD_FILE;
+    delete env.S3_SECRET_KEY_FILE;
+    const program = [
+      "set -eu",
+      ...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}; export ${k}`),
+      fs.readFileSync(path.join(dataPlaneDir, "lib.sh"), "utf8"),
+      fs.readFileSync(path.join(dataPlaneDir, "dump.sh"), "utf8"),
+    ].join("\n");
+    const secrets = [sourcePassword, plane.dataPlaneSecret];
+    const exposed: string[] = [];
+    const child = spawn("sh", ["-s"], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const finished = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    let running = true;
+    void finished.then(() => (running = false));
+    child.stdin.end(program);
+    while (running) {
+      for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+        if (!descendsFrom(Number(pid), child.pid!)) continue;
+        for (const part of ["cmdline", "environ"]) {
+          try {
+            const text = fs.readFileSync(`/proc/${pid}/${part}`, "utf8");
+            if (secrets.some((secret) => text.includes(secret)))
+              exposed.push(`${part} of ${text.split("\0")[0]}`);
+          } catch {
+            // The process ended while we looked.
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await finished, stderr).toBe(0);
+    expect(exposed).toEqual([]);
+    for (const secret of secrets) expect(stderr).not.toContain(secret);
+    // The password of odd bytes worked: the dump is complete and imports.
+    const imported = await runScript("import.sh", plane.destinationEnv("stdin-mode"));
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(rows(destination)).toBe(rows(source));
   });
 });

@@ -5,6 +5,9 @@
 //	         object of DATABASES, written as the manifest's digest fields to DIGEST_FILE
 //	verify   on the destination: the same digests, compared with the run's manifest (MANIFEST);
 //	         the result goes to RESULT_FILE, and any difference fails the command
+//	client-options PREFIX FILE
+//	         a MySQL client option file (0600) for the mariadb client and dump tool, from PREFIX_HOST,
+//	         _PORT, _USER and the password, whatever bytes it holds, written so they read it back
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD); no MySQL option file is ever read.
@@ -39,7 +42,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ferry-dataplane digest | verify")
+		fmt.Fprintln(os.Stderr, "usage: ferry-dataplane digest | verify | client-options PREFIX FILE")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,8 +55,14 @@ func main() {
 	case "verify":
 		step = "ferry-verify"
 		err = runVerify(ctx)
+	case "client-options":
+		if len(os.Args) != 4 {
+			fmt.Fprintln(os.Stderr, "usage: ferry-dataplane client-options PREFIX FILE")
+			os.Exit(2)
+		}
+		err = writeClientOptions(os.Args[2], os.Args[3])
 	default:
-		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify, client-options)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {
@@ -284,4 +293,26 @@ func runVerify(ctx context.Context) error {
 	}
 	logf("verified: all %d objects, %d tables (%d rows), match the dump of run %s", len(m.Digests), result.Tables, result.Rows, m.RunID)
 	return nil
+}
+
+// writeClientOptions writes the [client] group the shell steps hand to the mariadb client and dump
+// tool as their only option file (--defaults-file).
+func writeClientOptions(prefix, path string) error {
+	settings, err := conn.FromEnvironment(prefix)
+	if err != nil {
+		return err
+	}
+	text, err := conn.ClientOptions(settings)
+	if err != nil {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := file.WriteString(text); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
 }

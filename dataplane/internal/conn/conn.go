@@ -98,3 +98,50 @@ func Ping(ctx context.Context, db *sql.DB) error {
 	defer cancel()
 	return db.PingContext(ctx)
 }
+
+// optionValue quotes a value for a MySQL option file. The client reads these escapes back inside
+// double quotes; NUL is the one byte an option file cannot carry.
+func optionValue(value string) (string, error) {
+	if strings.ContainsRune(value, 0) {
+		return "", fmt.Errorf("a value with a NUL byte cannot be passed to the MySQL client")
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String(), nil
+}
+
+// ClientOptions is a [client] option group with the settings, for the mariadb/mysql tools.
+func ClientOptions(s Settings) (string, error) {
+	var b strings.Builder
+	b.WriteString("[client]\n")
+	for _, option := range []struct{ name, value string }{
+		{"host", s.Host}, {"port", s.Port}, {"user", s.User}, {"password", s.Password},
+	} {
+		quoted, err := optionValue(option.value)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", option.name, err)
+		}
+		b.WriteString(option.name + "=" + quoted + "\n")
+	}
+	b.WriteString("protocol=TCP\n")
+	return b.String(), nil
+}
