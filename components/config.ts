@@ -55,7 +55,7 @@ const sourceFields = {
   host: nonEmpty.describe("the source server as the dump reaches it"),
   port: port.default(mysqlPort).describe("the source server's port"),
   user: nonEmpty.describe(
-    "needs SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT",
+    "needs SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT (EXECUTE: a view may call a stored function)",
   ),
   databases: z
     .array(mysqlIdentifier, { error: "must be a list of database names" })

@@ -7,6 +7,18 @@ export const mysqlPort = 3306;
 /** The key of the database's root password in its Secret, and so the file name where it is mounted. */
 export const rootPasswordKey = "root-password";
 
+/**
+ * Settings of the server ferry runs, passed as its arguments (the MySQL and MariaDB images hand
+ * them to the server): room for the largest row a dump carries (a BLOB is written as hex, twice its
+ * size, in one statement), and stored functions accepted as dumped even with the binary log on
+ * (without it, a function declared neither DETERMINISTIC, NO SQL nor READS SQL DATA is refused,
+ * whatever the importer's privileges).
+ */
+export const destinationServerSettings = [
+  "--max-allowed-packet=1073741824",
+  "--log-bin-trust-function-creators=1",
+];
+
 /** Where the database's container reads its credentials. */
 const credentialsMountPath = "/var/run/ferry/secrets";
 
@@ -49,6 +61,7 @@ export function databaseDeploymentSpec(
             name: "mysql",
             image: args.image,
             imagePullPolicy: args.imagePullPolicy,
+            args: destinationServerSettings,
             env: [
               {
                 name: "MYSQL_ROOT_PASSWORD_FILE",

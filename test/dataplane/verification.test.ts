@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { destinationServerSettings } from "../../components/specs/database";
 import { DataPlane } from "../support/fixture";
 import { runScript, type MariaDb } from "../support/servers";
 
@@ -37,6 +38,17 @@ CREATE TRIGGER app.no_negative BEFORE INSERT ON app.measures FOR EACH ROW SET NE
 CREATE PROCEDURE app.tidy() DELETE FROM app.measures WHERE f IS NULL;
 CREATE FUNCTION app.double_it(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
 CREATE EVENT app.hourly ON SCHEDULE EVERY 1 HOUR DISABLE DO DELETE FROM app.children WHERE parent IS NULL;
+CREATE VIEW app.doubled AS SELECT app.double_it(id) AS d FROM app.parents;
+CREATE FUNCTION app.roll() RETURNS INT NOT DETERMINISTIC MODIFIES SQL DATA RETURN FLOOR(RAND() * 6);
+DELIMITER //
+CREATE PROCEDURE app.commented() BEGIN
+  /* a comment the import must keep */ SELECT 1; -- and this one
+END //
+DELIMITER ;
+CREATE TABLE app.big (id INT PRIMARY KEY, payload LONGBLOB) ENGINE=InnoDB;
+INSERT INTO app.big VALUES (1, REPEAT(UNHEX('00FF'), 4 * 1024 * 1024));
+CREATE TABLE app.\`café ☕ 雪\` (id INT PRIMARY KEY) ENGINE=InnoDB;
+INSERT INTO app.\`café ☕ 雪\` VALUES (1);
 CREATE TABLE app.\`it's\` (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB;
 INSERT INTO app.\`it's\` VALUES (1, 'x');
 CREATE TABLE app.\`say"hi\` (id INT PRIMARY KEY) ENGINE=InnoDB;
@@ -63,7 +75,11 @@ async function importRun(runId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  plane = await DataPlane.start("verification", bucket, `v'pw ${Math.random()}`);
+  // The destination runs with the settings ferry gives the server it deploys; the source with a
+  // DBA's (it holds a non-deterministic function, which needs the same trust of its creators).
+  plane = await DataPlane.start("verification", bucket, `v'pw ${Math.random()}`, [
+    ...destinationServerSettings,
+  ]);
   ({ source, destination } = plane);
   source.must(seed, "mysql");
   const dumped = await run("dump.sh", plane.dumpEnv("digests", "app"));
@@ -77,11 +93,11 @@ afterAll(async () => {
 beforeEach(() => resetDestination());
 
 describe("verification", () => {
-  it("passes for an exact migration: history, sequence state, odd names and mixed character sets", async () => {
+  it("passes for an exact migration: history, sequence state, odd names, mixed character sets, an 8 MiB BLOB, a view over a function, a non-deterministic function, comments in a body", async () => {
     await importRun("digests");
     const verified = await run("verify.sh", plane.destinationEnv("digests"));
     expect(verified.stderr).toMatch(
-      /verified: all 14 objects, 8 tables \(\d+ rows\), match the dump/,
+      /verified: all 19 objects, 10 tables \(\d+ rows\), match the dump/,
     );
     expect(verified.status).toBe(0);
     // The history came along: every version of app.prices, with its period.
@@ -91,6 +107,13 @@ describe("verification", () => {
       );
     expect(history(destination)).toBe(history(source));
     expect(history(destination).trim().split("\n")).toHaveLength(3);
+    const body = (server: MariaDb) =>
+      server.must(
+        "SELECT ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_NAME = 'commented'",
+      );
+    expect(body(destination)).toContain("/* a comment the import must keep */");
+    expect(body(destination)).toBe(body(source));
+    expect(destination.must("SELECT LENGTH(payload) FROM app.big").trim()).toBe("8388608");
   });
 
   it("passes when the destination's time zone differs from the source's", async () => {
@@ -163,7 +186,7 @@ describe("verification", () => {
     destination.must(change, "mysql");
     const verified = await run("verify.sh", plane.destinationEnv("digests"));
     expect(verified.status).not.toBe(0);
-    expect(verified.stderr).toMatch(/verification failed: 1 of 14 objects differ from the dump/);
+    expect(verified.stderr).toMatch(/verification failed: 1 of 19 objects differ from the dump/);
     expect(verified.stderr).toMatch(named);
   });
 });

@@ -41,7 +41,7 @@ export class DataPlane {
 
     const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
     source.must(`CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${quoted}';
-      GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`);
+      GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT ON *.* TO 'dumper'@'127.0.0.1';`);
     plane.grantImporter(destination);
 
     minio.mustMc(["mb", `admin/${bucket}`]);

@@ -121,6 +121,8 @@ export class MariaDb {
         "--batch",
         "--skip-column-names",
         "--default-character-set=utf8mb4",
+        // As a DBA's own sessions may: comments inside stored programs stay in their bodies.
+        "--comments",
         ...(database ? [database] : []),
       ],
       // Room for a binary log's events, which the tests read back whole.

@@ -291,6 +291,11 @@ describe("the destination database", () => {
       { name: "MYSQL_ROOT_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
     ]);
     expect(container.readinessProbe.exec.command.join(" ")).toContain("ping");
+    // Room for a BLOB written as hex, and stored functions accepted as dumped with a binary log.
+    expect(container.args).toEqual([
+      "--max-allowed-packet=1073741824",
+      "--log-bin-trust-function-creators=1",
+    ]);
     expect(deployment.inputs.spec.strategy).toEqual({ type: "Recreate" });
     expect(JSON.stringify(deployment.inputs)).not.toContain(secretValues.destinationRootPassword);
   });
