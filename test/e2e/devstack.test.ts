@@ -229,7 +229,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    expect(steps).toHaveLength(36);
+    // 36 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(37);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
