@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import type { FerryConfig } from "./config";
 import type { BucketAccess } from "./specs/bucketAccess";
 import { reportEnvironment, stdinProgram } from "./specs/dataPlane";
@@ -10,41 +11,53 @@ export interface RunReportArgs {
   readonly bucket: BucketAccess;
 }
 
-/** What the dump recorded and the verification found, read back from the bucket. */
-export interface RunRecord {
-  readonly manifest: {
-    readonly runId: string;
-    readonly compression: string;
-    readonly bytes: number;
-    readonly sqlBytes: number;
-    readonly objects: {
-      stream: string;
-      object: string;
-      bytes: number;
-      sqlBytes: number;
-      sha256: string;
-    }[];
-    readonly databases: string;
-    readonly tableCount: number;
-    readonly serverVersion: string;
-    readonly binlogFile: string;
-    readonly binlogPosition: string;
-    readonly gtid: string;
-    readonly dumpTool: string;
-    readonly startedAt: string;
-    readonly finishedAt: string;
-    readonly tables: { database: string; table: string; rows: number; checksum: string }[];
-  };
-  readonly verification: {
-    readonly ok: boolean;
-    readonly tables: number;
-    readonly rows: number;
-    readonly mismatchedTables: number;
-    readonly verifiedAt: string;
-  } | null;
+const count = z.number().int().nonnegative();
+
+/** The run record report.sh prints: the manifest (format ferry-dump/3) and the verification. */
+const runRecordSchema = z.object({
+  manifest: z.object({
+    format: z.literal("ferry-dump/3"),
+    runId: z.string(),
+    compression: z.string(),
+    bytes: count,
+    sqlBytes: count,
+    objects: z.array(
+      z.object({
+        stream: z.string(),
+        object: z.string(),
+        bytes: count,
+        sqlBytes: count,
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+    ),
+    databases: z.string(),
+    tableCount: count,
+    serverVersion: z.string(),
+    binlogFile: z.string(),
+    binlogPosition: z.string(),
+    gtid: z.string(),
+    dumpTool: z.string(),
+    startedAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime(),
+    tables: z.array(
+      z.object({ database: z.string(), table: z.string(), rows: count, checksum: z.string() }),
+    ),
+  }),
+  verification: z
+    .object({
+      ok: z.boolean(),
+      tables: count,
+      rows: count,
+      mismatchedTables: count,
+      verifiedAt: z.iso.datetime(),
+    })
+    .nullable(),
   /** How many of the dump's objects were still in the bucket when the report was read. */
-  readonly dumpObjectsPresent: number;
-}
+  dumpObjectsPresent: count,
+});
+
+/** What the dump recorded and the verification found, read back from the bucket. */
+export type RunRecord = z.infer<typeof runRecordSchema>;
 
 /**
  * Reads the run's manifest and verification result from the bucket at the end of `pulumi up`, so
@@ -72,15 +85,25 @@ export class RunReport extends pulumi.ComponentResource {
   }
 }
 
-/** Parses report.sh's output; a clear error rather than a half-filled report. */
+/** Parses report.sh's output against the record's schema; a clear error rather than a half-filled report. */
 export function parseRunRecord(stdout: string): RunRecord {
+  let value: unknown;
   try {
-    return JSON.parse(stdout) as RunRecord;
+    value = JSON.parse(stdout);
   } catch (error) {
     throw new Error(
       `ferry: the run report is not valid JSON (${String(error)}): ${stdout.slice(0, 200)}`,
     );
   }
+  const parsed = runRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+      .join("; ");
+    throw new Error(`ferry: the run report does not have the expected shape (${problems})`);
+  }
+  return parsed.data;
 }
 
 /** The summary `pulumi up` ends with. */

@@ -15,7 +15,7 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/2",
+  format: "ferry-dump/3" as const,
   runId: "run-1",
   compression: "zstd",
   bytes: 1470,
@@ -86,11 +86,15 @@ export function installMocks(): void {
           state.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
         }
         if (args.type === "command:local:Command" || args.type === "command:remote:Command") {
+          // The bucket as the declared steps would leave it: a verification result only where a
+          // verify Job ran, the dump removed only where a cleanup Job ran.
+          const ran = (suffix: string) =>
+            registered.some((r) => r.type === "kubernetes:batch/v1:Job" && r.name.endsWith(suffix));
           state.stdout = args.name.endsWith("-report-read")
             ? JSON.stringify({
                 manifest: sampleManifest,
-                verification: sampleVerification,
-                dumpObjectsPresent: 0,
+                verification: ran("-verification-job") ? sampleVerification : null,
+                dumpObjectsPresent: ran("-cleanup-job") ? 0 : sampleManifest.objects.length,
               })
             : JSON.stringify(sampleManifest);
         }

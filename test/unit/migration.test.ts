@@ -193,7 +193,9 @@ describe("the whole graph", () => {
     expect(ofType("ferry:components:Cleanup")).toHaveLength(0);
     expect(ofType("kubernetes:batch/v1:Job")).toHaveLength(1);
     expect(report.verification).toBe("not run (ferry:verification.enabled is false)");
-    expect(report.dumpObjects).toBe("removed: 2 objects under s3://ferry-abc123/runs/run-1/");
+    expect(report.dumpObjects).toBe(
+      "still stored: 2 of 2 objects under s3://ferry-abc123/runs/run-1/",
+    );
   });
 });
 
@@ -435,5 +437,17 @@ describe("the object store", () => {
       policyName: "ferry-test-p1",
     });
     expect(named("-user").inputs.name).toBe("ferry-test");
+  });
+});
+
+describe("the run record", () => {
+  it("refuses a record of another shape with the fields that are wrong", () => {
+    const record = { manifest: { ...sampleManifest, format: "ferry-dump/2" }, verification: null };
+    expect(() => reportModule.parseRunRecord(JSON.stringify(record))).toThrow(
+      /the run report does not have the expected shape \(manifest\.format: .*; dumpObjectsPresent: /,
+    );
+    expect(() => reportModule.parseRunRecord("not json")).toThrow(
+      "ferry: the run report is not valid JSON",
+    );
   });
 });
