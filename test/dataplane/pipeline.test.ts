@@ -334,29 +334,46 @@ describe("a full run", () => {
   });
 
   it("takes counts and checksums in the dump's snapshot while the source is being written", async () => {
+    const orders = () => Number(source.must("SELECT COUNT(*) FROM shop.orders").trim());
+    const before = orders();
     let writing = true;
+    let firstWrite: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => (firstWrite = resolve));
+    const failedWrites: number[] = [];
     const writer = (async () => {
-      let inserted = 0;
       while (writing) {
-        await new Promise<void>((resolve) => {
+        // seq_1_to_50 is a table of the sequence engine in the current database: shop.
+        const status = await new Promise<number>((resolve) => {
           const child = spawn("mariadb", [
             "--no-defaults",
             `--socket=${source.socket}`,
             "-uroot",
+            "shop",
             "-e",
             "INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 3000, 1 FROM seq_1_to_50; UPDATE shop.products SET price = price + 1 WHERE id % 97 = 0",
           ]);
-          child.on("close", () => resolve());
+          child.on("close", (code) => resolve(code ?? -1));
         });
-        inserted += 50;
+        if (status !== 0) failedWrites.push(status);
+        firstWrite();
       }
-      return inserted;
     })();
+    // The dump starts once writes are under way, and they go on until it ends.
+    await written;
     const dump = await run("dump.sh", dumpEnv("under-load"));
     writing = false;
-    const inserted = await writer;
-    expect(dump.status).toBe(0);
-    expect(inserted).toBeGreaterThan(0);
+    await writer;
+    expect(failedWrites).toEqual([]);
+    expect(dump.status, dump.stderr).toBe(0);
+    const manifest = JSON.parse(
+      plane.minio.mustMc(["cat", `admin/${bucket}/runs/under-load/manifest.json`]).toString(),
+    );
+    const dumped = manifest.tables.find(
+      (t: { database: string; table: string }) => t.database === "shop" && t.table === "orders",
+    ).rows;
+    // Writes landed before the snapshot and after it: the dump is a point in the middle.
+    expect(dumped).toBeGreaterThan(before);
+    expect(orders()).toBeGreaterThan(dumped);
     expect((await run("import.sh", destinationEnv("under-load"))).status).toBe(0);
     const verified = await run("verify.sh", destinationEnv("under-load"));
     expect(verified.stderr).toContain("match the dump of run under-load");
