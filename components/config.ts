@@ -13,8 +13,11 @@ const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
  * program touches pulumi.Config. Every error names the key (`ferry:source.databases`) and the fix.
  */
 
-const mysqlIdentifier = z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_$]{1,64}$/, {
-  error: "must be a plain MySQL database name: letters, digits, _ or $, at most 64 characters",
+// Names the data plane passes through unquoted word lists (DATABASES); others are refused here,
+// before anything is written, rather than split or globbed later.
+const mysqlIdentifier = z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_$-]{1,64}$/, {
+  error:
+    "must be a MySQL database name of letters, digits, _, $ or -, at most 64 characters (ferry cannot yet migrate a database whose name holds other characters)",
 });
 
 const dnsLabel = z
