@@ -46,6 +46,7 @@ cleanup() {
   exec 3>&- 2>/dev/null || true
   [ -z "$STATS_PID" ] || kill "$STATS_PID" 2>/dev/null || true
   [ -z "${DIGEST_PID:-}" ] || kill "$DIGEST_PID" 2>/dev/null || true
+  [ -z "${PROGRESS_PID:-}" ] || kill "$PROGRESS_PID" 2>/dev/null || true
   rm -rf "$FERRY_WORK"
 }
 trap cleanup EXIT
@@ -244,15 +245,14 @@ start_stream() {
   shift
   dir="$FERRY_WORK/$stream"
   mkdir "$dir"
-  mkfifo "$dir/sha.fifo" "$dir/bytes.fifo" "$dir/sqlbytes.fifo"
+  mkfifo "$dir/sha.fifo" "$dir/bytes.fifo"
   printf '%s\n' "runs/$RUN_ID/$stream.sql.$EXT" >"$dir/object"
   (
     sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
     wc -c <"$dir/bytes.fifo" >"$dir/bytes.out" &
-    wc -c <"$dir/sqlbytes.fifo" >"$dir/sqlbytes.out" &
     # shellcheck disable=SC2086 # DUMP_FLAGS and DATABASES are lists of words without spaces
     { rc=0; "$SQL_DUMP" --defaults-file="$CNF" $DUMP_FLAGS "$@" --databases $DATABASES 2>"$dir/dump.err" || rc=$?; echo "$rc" >"$dir/dump.rc"; } |
-      { rc=0; tee "$dir/sqlbytes.fifo" || rc=$?; echo "$rc" >"$dir/tee-sql.rc"; } |
+      { rc=0; ferry-dataplane count "$dir/sqlbytes.out" || rc=$?; echo "$rc" >"$dir/count.rc"; } |
       { rc=0; compress || rc=$?; echo "$rc" >"$dir/compress.rc"; } |
       { rc=0; tee "$dir/sha.fifo" "$dir/bytes.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
       { rc=0; GOMEMLIMIT=40MiB mc_run pipe --part-size "${part_mib}MiB" "ferry/$S3_BUCKET/$(cat "$dir/object")" >/dev/null 2>"$dir/upload.err" || rc=$?; echo "$rc" >"$dir/upload.rc"; }
@@ -266,7 +266,24 @@ ignored_tables() {
   awk -F '\t' -v stream="$1" '$1 != stream { print "--ignore-table=" $2 "." $3 }' "$FERRY_WORK/assignment.tsv"
 }
 
+# report_progress: every PROGRESS_SECONDS, the SQL the streams have written against the tables' size
+# on the source, which is only an estimate of the SQL to come (so is the time left).
+report_progress() {
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  estimate=$(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$FERRY_WORK/tables.tsv")
+  while :; do
+    sleep "${PROGRESS_SECONDS:-10}" &
+    sleeper=$!
+    wait "$sleeper"
+    log_progress dump "$(sum_counts "$FERRY_WORK"/*/sqlbytes.out)" "$estimate" "$dump_started" \
+      "total=estimated-from-table-sizes"
+  done
+}
+
 log "dumping $DATABASES in $streams data stream(s) and one of definitions to s3://$S3_BUCKET/runs/$RUN_ID/ ($COMPRESSION)"
+dump_started=$(date +%s)
+report_progress &
+PROGRESS_PID=$!
 stream_names=
 stream_number=1
 while [ "$stream_number" -le "$streams" ]; do
@@ -290,11 +307,13 @@ printf "UNLOCK TABLES;\nSELECT 'finished';\nCOMMIT;\n" >&3
 log "writes on the source released; the streams and the digests go on in the snapshot"
 
 for stream in $stream_names; do wait "$(cat "$FERRY_WORK/$stream/pid")" || true; done
+kill "$PROGRESS_PID" 2>/dev/null || true
+PROGRESS_PID=
 # The root cause is the failing stage nearest the end that did not just die of a broken pipe
 # (exit 141): when the upload fails, every stage before it gets SIGPIPE.
 for stream in $stream_names; do
   failed_stage=
-  for stage in upload tee compress tee-sql dump; do
+  for stage in upload tee compress count dump; do
     rc=$(cat "$FERRY_WORK/$stream/$stage.rc" 2>/dev/null || echo missing)
     [ "$rc" = 0 ] && continue
     if [ -z "$failed_stage" ] || [ "$failed_rc" = 141 ]; then

@@ -186,12 +186,14 @@ report_progress() {
   # The sleep runs in the background so that stopping the reporter stops it too, instead of
   # leaving it holding the log open.
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  stored_total=$(manifest_field "$MANIFEST" bytes)
   while :; do
     sleep "${PROGRESS_SECONDS:-10}" &
     sleeper=$!
     wait "$sleeper"
-    present=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ($(sql_name_list "$databases"))" 2>/dev/null || echo '?')
-    log "importing: $present of $table_count tables created, $(($(date +%s) - import_started))s"
+    present=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN ($(sql_name_list "$databases"))" 2>/dev/null || echo '?')
+    log_progress import "$(sum_counts "$FERRY_WORK"/*/downloaded)" "$stored_total" "$import_started" \
+      "tables=$present/$table_count"
   done
 }
 
@@ -228,6 +230,7 @@ import_stream() {
   sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
   sha_pid=$!
   { rc=0; download "$2" "$dir" || rc=$?; echo "$rc" >"$dir/download.rc"; } |
+    ferry-dataplane count "$dir/downloaded" |
     { rc=0; tee "$dir/sha.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
     { rc=0; decompress 2>"$dir/decompress.err" || rc=$?; echo "$rc" >"$dir/decompress.rc"; cat >/dev/null; } |
     definers |

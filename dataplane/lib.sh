@@ -193,3 +193,24 @@ sql_name_list() {
   # shellcheck disable=SC2086 # split on purpose: one name a line
   printf '%s\n' $1 | sed "s/'/''/g; s/.*/'&'/" | paste -sd, -
 }
+
+# log_progress STEP DONE TOTAL STARTED [DETAIL]: one structured progress line: bytes done of the
+# total, the rate since STARTED (epoch seconds), and the time left at that rate.
+log_progress() {
+  progress_elapsed=$(($(date +%s) - $4))
+  progress=$(awk -v done="$2" -v total="$3" -v elapsed="$progress_elapsed" 'BEGIN {
+    rate = elapsed > 0 ? done / elapsed : 0
+    pct = total > 0 ? 100 * done / total : 0
+    if (pct > 100) pct = 100
+    left = total - done
+    eta = (rate > 0 && left > 0) ? sprintf("%ds", left / rate) : (left > 0 ? "unknown" : "0s")
+    printf "bytes=%d/%d (%d%%) rate=%.1fMiB/s eta=%s", done, total, pct, rate / 1048576, eta
+  }')
+  log "progress step=$1 $progress elapsed=${progress_elapsed}s${5:+ $5}"
+}
+
+# sum_counts FILE...: the sum of the byte counts ferry-dataplane count keeps in FILEs (0 if none).
+sum_counts() {
+  cat "$@" 2>/dev/null | awk '{ n += $1 } END { print n + 0 }'
+}
+

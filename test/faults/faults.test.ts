@@ -161,8 +161,15 @@ describe("fault matrix", () => {
 
   it("object store restarted mid-download: the import resumes where it broke off and completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
-    const dump = await runScript("dump.sh", dumpEnv("download-resumed"));
+    const dump = await runScript("dump.sh", {
+      ...dumpEnv("download-resumed"),
+      PROGRESS_SECONDS: "1",
+    });
     expect(dump.status, dump.stderr).toBe(0);
+    // Progress while it works: bytes against the estimate, rate and time left.
+    expect(dump.stderr).toMatch(
+      /ferry-dump: progress step=dump bytes=[1-9]\d*\/[1-9]\d* \(\d+%\) rate=[\d.]+MiB\/s eta=\S+ elapsed=\d+s total=estimated-from-table-sizes/,
+    );
     // The store comes back as soon as the import has seen the download break off: no sleep.
     let brokeOff: () => void = () => undefined;
     const brokenOff = new Promise<void>((resolve) => (brokeOff = resolve));
@@ -189,6 +196,9 @@ describe("fault matrix", () => {
     expect(imported.status, imported.stderr).toBe(0);
     expect(imported.stderr).toMatch(
       /the download of s3:\/\/ferry-faults\/runs\/download-resumed\/data-1\.sql\.zst broke off at byte [1-9][0-9]* .*; resuming/,
+    );
+    expect(imported.stderr).toMatch(
+      /ferry-import: progress step=import bytes=[1-9]\d*\/[1-9]\d* \(\d+%\) rate=[\d.]+MiB\/s eta=\S+ elapsed=\d+s tables=\d+\/1/,
     );
     const verified = await runScript("verify.sh", destinationEnv("download-resumed"));
     expect(verified.status, verified.stderr).toBe(0);

@@ -5,6 +5,9 @@
 //	         object of DATABASES, written as the manifest's digest fields to DIGEST_FILE
 //	verify   on the destination: the same digests, compared with the run's manifest (MANIFEST);
 //	         the result goes to RESULT_FILE, and any difference fails the command
+//	count FILE
+//	         copies stdin to stdout and keeps the number of bytes passed so far in FILE (every
+//	         second and at the end), for the progress lines of the shell steps
 //	client-options PREFIX FILE
 //	         a MySQL client option file (0600) for the mariadb client and dump tool, from PREFIX_HOST,
 //	         _PORT, _USER and the password, whatever bytes it holds, written so they read it back
@@ -20,11 +23,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,6 +60,12 @@ func main() {
 	case "verify":
 		step = "ferry-verify"
 		err = runVerify(ctx)
+	case "count":
+		if len(os.Args) != 3 {
+			fmt.Fprintln(os.Stderr, "usage: ferry-dataplane count FILE")
+			os.Exit(2)
+		}
+		err = count(os.Args[2])
 	case "client-options":
 		if len(os.Args) != 4 {
 			fmt.Fprintln(os.Stderr, "usage: ferry-dataplane client-options PREFIX FILE")
@@ -62,7 +73,7 @@ func main() {
 		}
 		err = writeClientOptions(os.Args[2], os.Args[3])
 	default:
-		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify, client-options)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify, count, client-options)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {
@@ -315,4 +326,51 @@ func writeClientOptions(prefix, path string) error {
 		return err
 	}
 	return file.Close()
+}
+
+// count copies stdin to stdout, recording the bytes passed in file: written to a temporary name
+// and renamed, so a reader never sees half a number.
+func count(file string) error {
+	var passed atomic.Int64
+	record := func() {
+		tmp := file + ".tmp"
+		if os.WriteFile(tmp, []byte(strconv.FormatInt(passed.Load(), 10)+"\n"), 0o600) == nil {
+			_ = os.Rename(tmp, file)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		ticker := time.NewTicker(time.Second)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ticker.C:
+				record()
+			case <-done:
+				return
+			}
+		}
+	}()
+	buffer := make([]byte, 256<<10)
+	var err error
+	for {
+		n, readErr := os.Stdin.Read(buffer)
+		if n > 0 {
+			if _, writeErr := os.Stdout.Write(buffer[:n]); writeErr != nil {
+				err = writeErr
+				break
+			}
+			passed.Add(int64(n))
+		}
+		if readErr == io.EOF {
+			break
+		}
+		if readErr != nil {
+			err = readErr
+			break
+		}
+	}
+	close(done)
+	record()
+	return err
 }
