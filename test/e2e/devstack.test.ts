@@ -234,6 +234,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
+  // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: dump, import, verification and read/write test in real pods; the rows read back equal the source's", () => {
     expectMigrated(stack, hostSource);
     expect(
@@ -244,7 +245,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
         "{.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class}",
       ),
     ).toBe("true");
-  });
+  }, 300_000);
 
   it("keeps every secret out of the state file, the stack file and the cluster's objects", () => {
     const secrets = secretKeys.map(secret);
@@ -326,10 +327,11 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
   }, 120_000);
   afterAll(() => stack?.remove(), 600_000);
 
+  // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: the dump Job runs in the source cluster, the rows read back equal the source's", () => {
     expectMigrated(stack, clusterSource());
     expect(
       kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n"),
     ).toEqual([expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/)]);
-  });
+  }, 300_000);
 });
