@@ -21,7 +21,6 @@ export class ObjectStore extends pulumi.ComponentResource {
   public readonly bucket: pulumi.Output<string>;
   public readonly accessKey: pulumi.Output<string>;
   public readonly secretKey: pulumi.Output<string>;
-  public readonly policyName: pulumi.Output<string>;
 
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ObjectStore", name, {}, opts);
@@ -72,12 +71,10 @@ export class ObjectStore extends pulumi.ComponentResource {
     this.bucket = bucket.bucket;
     this.accessKey = user.name;
     this.secretKey = pulumi.secret(user.secret);
-    this.policyName = policy.name;
     this.registerOutputs({
       bucket: this.bucket,
       accessKey: this.accessKey,
       secretKey: this.secretKey,
-      policyName: this.policyName,
     });
   }
 }

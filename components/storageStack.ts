@@ -22,7 +22,6 @@ export const defaultClassAnnotation = "storageclass.kubernetes.io/is-default-cla
  */
 export class StorageStack extends pulumi.ComponentResource {
   public readonly storageClassName: pulumi.Output<string>;
-  public readonly releases: pulumi.Output<string[]>;
 
   constructor(name: string, args: StorageStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:StorageStack", name, {}, opts);
@@ -93,8 +92,7 @@ export class StorageStack extends pulumi.ComponentResource {
     this.storageClassName = storageClass
       ? storageClass.metadata.name
       : pulumi.output(classSpec.name);
-    this.releases = pulumi.all([crds.name, system.name, csi.name]);
-    this.registerOutputs({ storageClassName: this.storageClassName, releases: this.releases });
+    this.registerOutputs({ storageClassName: this.storageClassName });
   }
 }
 

@@ -6,9 +6,9 @@
 // Rows are read exactly: every value is compared by its bytes (CAST ... AS BINARY, so no collation
 // can make two different strings equal and no mix of character sets can fail), FLOAT through
 // DOUBLE (whose text form round-trips), TIMESTAMPs in UTC, long values by their MD5, NULL apart
-// from every value; system-versioned tables with their whole history. A row's digest is the MD5
-// of its encoded values; a table's is the row count with the 64-bit sum of one half of the row
-// digests (so duplicated rows count) and the XOR of the other half.
+// from every value; system-versioned tables with their whole history. A row's digest is the first
+// 64 bits of the MD5 of its encoded values; a table's is the row count and the exact sum of its
+// rows' digests (so a duplicated row counts).
 package digest
 
 import (
@@ -265,8 +265,9 @@ func columns(ctx context.Context, session *sql.Conn, o Object) ([]column, error)
 	return list, rows.Err()
 }
 
-// longTypes are read by their MD5: a long value would otherwise make a row's text exceed
-// max_allowed_packet, which turns CONCAT into NULL.
+// longTypes are read by their length and MD5: so a row's text stays within InnoDB's 65535-byte
+// limit for the other columns (twice that once quoted), far below any max_allowed_packet, and the
+// row's CONCAT can never turn into NULL.
 var longTypes = map[string]bool{
 	"tinyblob": true, "blob": true, "mediumblob": true, "longblob": true,
 	"tinytext": true, "text": true, "mediumtext": true, "longtext": true, "json": true,
@@ -275,7 +276,8 @@ var longTypes = map[string]bool{
 }
 
 // valueExpression encodes one column's value so that no two different values, nor NULL and any
-// value, encode alike: 'N' for NULL, else the length and the bytes (or the MD5 of a long value).
+// value, encode alike: QUOTE of its bytes (NULL becomes the bare word NULL, every value is
+// quoted and escaped), or for a long value its length and MD5.
 func valueExpression(c column) string {
 	value := sqlident.Quote(c.name)
 	if c.dataType == "float" {
@@ -283,14 +285,16 @@ func valueExpression(c column) string {
 		value = "CAST(" + value + " AS DOUBLE)"
 	}
 	bytes := "CAST(" + value + " AS BINARY)"
-	encoded := "CONCAT(LENGTH(" + bytes + "), ':', " + bytes + ")"
 	if longTypes[c.dataType] {
-		encoded = "MD5(" + bytes + ")"
+		return "IFNULL(CONCAT(LENGTH(" + bytes + "), ':', MD5(" + bytes + ")), 'NULL')"
 	}
-	return "IF(" + sqlident.Quote(c.name) + " IS NULL, 'N', " + encoded + ")"
+	return "QUOTE(" + bytes + ")"
 }
 
-// rowDigestQuery is the statement that digests every row of a table.
+// rowDigestQuery is the statement that digests every row of a table: the row count, and the sum
+// (exact, as DECIMAL, so a duplicated row counts) of the first 64 bits of each row's MD5. MD5,
+// CONV and QUOTE exist on MySQL and MariaDB alike, so both sides compute the same digest; the
+// row's text is referenced once, so each row is hashed once.
 func rowDigestQuery(o Object) string {
 	parts := make([]string, 0, len(o.columns)+2)
 	explicitPeriod := false
@@ -310,23 +314,18 @@ func rowDigestQuery(o Object) string {
 			}
 		}
 	}
-	return "SELECT COUNT(*), COALESCE(SUM(h IS NULL), 0)," +
-		" CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR)," +
-		" CAST(COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR)" +
-		" FROM (SELECT MD5(CONCAT(" + strings.Join(parts, ", ") + ")) AS h FROM " + from + ") AS versions"
+	return "SELECT COUNT(*), CAST(COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(','," +
+		strings.Join(parts, ", ") + ")), 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) FROM " + from
 }
 
 func tableContent(ctx context.Context, session *sql.Conn, o *Object) error {
-	var count, undigested int64
-	var sum, xor string
-	if err := session.QueryRowContext(ctx, rowDigestQuery(*o)).Scan(&count, &undigested, &sum, &xor); err != nil {
+	var count int64
+	var sum string
+	if err := session.QueryRowContext(ctx, rowDigestQuery(*o)).Scan(&count, &sum); err != nil {
 		return fmt.Errorf("digesting the rows of %s: %w", o, err)
 	}
-	if undigested > 0 {
-		return fmt.Errorf("digesting the rows of %s: %d rows could not be read whole (a value beyond max_allowed_packet?)", o, undigested)
-	}
 	o.Rows = count
-	o.Content = fmt.Sprintf("%d:%s:%s", count, sum, xor)
+	o.Content = fmt.Sprintf("%d:%s", count, sum)
 	return nil
 }
 
