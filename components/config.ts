@@ -296,7 +296,7 @@ const migrationSchema = z
       .max(16, { error: "must be between 1 and 16" })
       .default(2)
       .describe(
-        "dump streams sharing one snapshot, imported side by side, and as many checksum sessions on each side; at most one per group of tables joined by foreign keys",
+        "dump streams sharing one snapshot, imported side by side, and as many digest sessions on each side; at most one per group of tables joined by foreign keys",
       ),
     keepDump: z
       .boolean({ error: "must be true or false" })
