@@ -182,11 +182,7 @@ func runDigest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	settings, err := conn.FromEnvironment("SOURCE")
-	if err != nil {
-		return err
-	}
-	db, err := conn.Open(settings)
+	db, err := conn.OpenFromEnvironment("SOURCE")
 	if err != nil {
 		return err
 	}
@@ -250,11 +246,7 @@ func runVerify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	settings, err := conn.FromEnvironment("DEST")
-	if err != nil {
-		return err
-	}
-	db, err := conn.Open(settings)
+	db, err := conn.OpenFromEnvironment("DEST")
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,15 @@ func Open(s Settings) (*sql.DB, error) {
 	return sql.OpenDB(connector), nil
 }
 
+// OpenFromEnvironment opens a pool with the settings FromEnvironment reads for prefix.
+func OpenFromEnvironment(prefix string) (*sql.DB, error) {
+	settings, err := FromEnvironment(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return Open(settings)
+}
+
 // Explain turns a connection error into a sentence that names the config to fix.
 func Explain(err error, role, key string) string {
 	text := err.Error()
