@@ -76,6 +76,9 @@ for database in $DATABASES; do
   found=$(sql "$CNF" -e "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$database'")
   [ "$found" = 1 ] || die "database '$database' does not exist on the source; fix ferry:source.databases"
 done
+# Values the dump tool would change (a FLOAT with more than 6 significant digits) are refused now,
+# naming each column, before the lock is taken and before anything is written.
+ferry-dataplane preflight || die "the source cannot be dumped exactly as it is (the reasons are above); nothing was written"
 
 # The dump tools of MySQL 8 and MariaDB take different flags; ask the tool, not the version.
 dump_help=$("$SQL_DUMP" --help 2>/dev/null || true)

@@ -159,4 +159,27 @@ describe("hostile inputs", () => {
     expect(verified.status, verified.stderr).toBe(0);
     expect(destination.must("SELECT COUNT(*) FROM `my-app`.t").trim()).toBe("2");
   });
+
+  it("refuses, before anything is written, FLOAT values the dump tool would round, naming the column", async () => {
+    source.must(`DROP DATABASE IF EXISTS floats; CREATE DATABASE floats;
+      CREATE TABLE floats.readings (id INT PRIMARY KEY, exact FLOAT, fine FLOAT);
+      INSERT INTO floats.readings VALUES (1, 16777216, 1.5), (2, 3.1415927, 2.25), (3, NULL, NULL);`);
+    const dumped = await runScript("dump.sh", plane.dumpEnv("floats", "floats"));
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain(
+      "refused: table `floats`.`readings` column `exact`: 2 FLOAT values have more significant digits than the dump tool writes",
+    );
+    expect(dumped.stderr).not.toContain("column `fine`");
+    for (const object of ["manifest.json", "data-1.sql.zst", "definitions.sql.zst"])
+      expect(plane.objectExists(`runs/floats/${object}`)).toBe(false);
+    // Values of 6 significant digits or fewer travel exactly and verify.
+    source.must(
+      "UPDATE floats.readings SET exact = 16777200 WHERE id = 1; UPDATE floats.readings SET exact = 3.14159 WHERE id = 2",
+    );
+    destination.must("DROP DATABASE IF EXISTS floats");
+    expect((await runScript("dump.sh", plane.dumpEnv("floats-fine", "floats"))).status).toBe(0);
+    expect((await runScript("import.sh", plane.destinationEnv("floats-fine"))).status).toBe(0);
+    const verified = await runScript("verify.sh", plane.destinationEnv("floats-fine"));
+    expect(verified.status, verified.stderr).toBe(0);
+  });
 });

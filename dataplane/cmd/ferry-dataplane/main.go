@@ -1,6 +1,7 @@
 // ferry-dataplane is the typed part of ferry's data plane, run in the Jobs' pods and by the dump
 // on a source host. Subcommands:
 //
+//	preflight on the source, before the dump: refuses what the dump could not carry exactly
 //	digest   on the source, inside the dump's snapshot: the definition and content digests of every
 //	         object of DATABASES, written as the manifest's digest fields to DIGEST_FILE
 //	verify   on the destination: the same digests, compared with the run's manifest (MANIFEST);
@@ -36,6 +37,7 @@ import (
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/preflight"
 	"ferry.local/dataplane/internal/verify"
 )
 
@@ -47,7 +49,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ferry-dataplane digest | verify | client-options PREFIX FILE")
+		fmt.Fprintln(os.Stderr, "usage: ferry-dataplane preflight | digest | verify | count FILE | client-options PREFIX FILE")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,6 +59,9 @@ func main() {
 	case "digest":
 		step = "ferry-dump"
 		err = runDigest(ctx)
+	case "preflight":
+		step = "ferry-dump"
+		err = runPreflight(ctx)
 	case "verify":
 		step = "ferry-verify"
 		err = runVerify(ctx)
@@ -73,7 +78,7 @@ func main() {
 		}
 		err = writeClientOptions(os.Args[2], os.Args[3])
 	default:
-		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (digest, verify, count, client-options)\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q (preflight, digest, verify, count, client-options)\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {
@@ -365,4 +370,25 @@ func count(file string) error {
 	close(done)
 	record()
 	return err
+}
+
+// runPreflight: every problem at once, each naming the object and the fix.
+func runPreflight(ctx context.Context) error {
+	databases := strings.Fields(os.Getenv("DATABASES"))
+	db, err := conn.OpenFromEnvironment("SOURCE")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	problems, err := preflight.InexactFloats(ctx, db, databases)
+	if err != nil {
+		return err
+	}
+	for _, problem := range problems {
+		logf("refused: %s", problem)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the source holds %d thing(s) the dump cannot carry exactly (above); nothing was written", len(problems))
+	}
+	return nil
 }
