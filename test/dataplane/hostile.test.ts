@@ -55,13 +55,17 @@ describe("hostile inputs", () => {
         "[mysqldump]\nno-data\n[mariadb-dump]\nno-data\n[mysql]\ndatabase=mysql\n",
     );
     const withHome = (env: Record<string, string>) => ({ ...env, HOME: home });
-    const dumped = await runScript("dump.sh", withHome(plane.dumpEnv("my-cnf", "notes")));
-    expect(dumped.status, dumped.stderr).toBe(0);
-    const imported = await runScript("import.sh", withHome(plane.destinationEnv("my-cnf")));
-    expect(imported.status, imported.stderr).toBe(0);
-    const verified = await runScript("verify.sh", withHome(plane.destinationEnv("my-cnf")));
-    expect(verified.status, verified.stderr).toBe(0);
-    expect(rows(destination)).toBe(rows(source));
+    try {
+      const dumped = await runScript("dump.sh", withHome(plane.dumpEnv("my-cnf", "notes")));
+      expect(dumped.status, dumped.stderr).toBe(0);
+      const imported = await runScript("import.sh", withHome(plane.destinationEnv("my-cnf")));
+      expect(imported.status, imported.stderr).toBe(0);
+      const verified = await runScript("verify.sh", withHome(plane.destinationEnv("my-cnf")));
+      expect(verified.status, verified.stderr).toBe(0);
+      expect(rows(destination)).toBe(rows(source));
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("strips definers from definitions only: a row holding DEFINER text arrives unchanged", async () => {
