@@ -1,25 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { BucketAccess } from "./specs/bucketAccess";
 import { scriptsConfigMapData } from "./specs/dataPlane";
-import type { DestinationJobContext, SecretFile } from "./specs/jobs";
+import type { DestinationJobContext } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 
-export interface DestinationJobsArgs {
-  /** The namespace of the database, where the Jobs run. */
-  readonly namespace: pulumi.Input<string>;
-  readonly image: string;
-  readonly imagePullPolicy: string;
-  /** The database's Service name. */
-  readonly databaseHost: pulumi.Input<string>;
-  /** The database's root password, from the database's own Secret. */
-  readonly rootPasswordFile: SecretFile;
-  /** The bucket as pods of the destination cluster reach it. */
-  readonly bucket: BucketAccess;
-  readonly runId: string;
-  /** The destination cluster. */
-  readonly provider: k8s.Provider;
-}
+/** Everything of the Jobs' context but what this component makes: the scripts and the bucket key. */
+export type DestinationJobsArgs = Omit<
+  DestinationJobContext,
+  "scriptsConfigMap" | "bucketSecretKey"
+>;
 
 /**
  * What the destination's import, verify and cleanup Jobs share: the bucket key as a Secret, their
@@ -54,16 +43,9 @@ export class DestinationJobs extends pulumi.ComponentResource {
     );
 
     this.context = {
-      namespace: args.namespace,
-      image: args.image,
-      imagePullPolicy: args.imagePullPolicy,
+      ...args,
       scriptsConfigMap: scripts.metadata.name,
-      rootPassword: args.rootPasswordFile,
       bucketSecretKey: { secretName: bucketKey.metadata.name, key: "s3-secret-key" },
-      databaseHost: args.databaseHost,
-      bucket: args.bucket,
-      runId: args.runId,
-      provider,
     };
     this.registerOutputs({});
   }

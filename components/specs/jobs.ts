@@ -106,7 +106,7 @@ export interface DestinationJobContext {
   /** ConfigMap holding the data-plane scripts. */
   readonly scriptsConfigMap: pulumi.Input<string>;
   /** The database's root password: the database's own Secret. */
-  readonly rootPassword: SecretFile;
+  readonly rootPasswordFile: SecretFile;
   /** The bucket user's secret key. */
   readonly bucketSecretKey: SecretFile;
   /** The database's Service name. */
@@ -147,7 +147,7 @@ export function destinationJob(
       ...spec.env,
     },
     secretFiles: spec.usesDatabase
-      ? { DEST_PASSWORD_FILE: context.rootPassword, ...bucketKey }
+      ? { DEST_PASSWORD_FILE: context.rootPasswordFile, ...bucketKey }
       : bucketKey,
     timeoutMinutes: spec.timeoutMinutes,
     backoffLimit: spec.backoffLimit,

@@ -63,6 +63,22 @@ async function whenRunning(
   return false;
 }
 
+/** Stops (SIGSTOP) the run's own process matching `prefix` and `part`; returns its pid. */
+async function holdMidway(prefix: string, part: string, runPid: number): Promise<number> {
+  let stopped = -1;
+  const found = await whenRunning(
+    prefix,
+    part,
+    (pid) => {
+      process.kill(pid, "SIGSTOP");
+      stopped = pid;
+    },
+    (pid) => descendsFrom(pid, runPid),
+  );
+  expect(found).toBe(true);
+  return stopped;
+}
+
 async function migrateCleanly(runId: string): Promise<void> {
   const dump = await runScript("dump.sh", dumpEnv(runId));
   expect(dump.status, dump.stderr).toBe(0);
@@ -280,18 +296,7 @@ describe("fault matrix", () => {
     // the second run takes, whatever the speed of this machine.
     let firstPid = -1;
     const first = runScript("dump.sh", dumpEnv("concurrent"), (pid) => (firstPid = pid));
-    let stopped = -1;
-    expect(
-      await whenRunning(
-        "mariadb-dump\0",
-        "--triggers\0--databases\0bulk",
-        (pid) => {
-          process.kill(pid, "SIGSTOP");
-          stopped = pid;
-        },
-        (pid) => descendsFrom(pid, firstPid),
-      ),
-    ).toBe(true);
+    let stopped = await holdMidway("mariadb-dump\0", "--triggers\0--databases\0bulk", firstPid);
     const second = await runScript("dump.sh", dumpEnv("concurrent"));
     process.kill(stopped, "SIGCONT");
     expect(second.status).not.toBe(0);
@@ -306,17 +311,7 @@ describe("fault matrix", () => {
       destinationEnv("concurrent"),
       (pid) => (importPid = pid),
     );
-    expect(
-      await whenRunning(
-        "mariadb\0",
-        "--comments",
-        (pid) => {
-          process.kill(pid, "SIGSTOP");
-          stopped = pid;
-        },
-        (pid) => descendsFrom(pid, importPid),
-      ),
-    ).toBe(true);
+    stopped = await holdMidway("mariadb\0", "--comments", importPid);
     const rival = await runScript("import.sh", destinationEnv("concurrent"));
     process.kill(stopped, "SIGCONT");
     expect(rival.status).not.toBe(0);
