@@ -375,7 +375,6 @@ export type StorageConfig = z.infer<typeof storageSchema>;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 export type MigrationConfig = z.infer<typeof migrationSchema>;
 export type VerificationConfig = z.infer<typeof verificationSchema>;
-export type SourceMode = SourceConfig["mode"];
 
 export interface FerryConfig {
   readonly stack: string;

@@ -5,7 +5,6 @@
 package conn
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"net"
@@ -99,13 +98,6 @@ func Explain(err error, role, key string) string {
 		return fmt.Sprintf("%s is unreachable (%s); check %s.host and %s.port and that the server is up", role, text, key, key)
 	}
 	return fmt.Sprintf("%s failed: %s", role, text)
-}
-
-// Ping checks the server answers, with a bounded wait.
-func Ping(ctx context.Context, db *sql.DB) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	return db.PingContext(ctx)
 }
 
 // optionValue quotes a value for a MySQL option file. The client reads these escapes back inside

@@ -36,25 +36,3 @@ func Quote(name string) string {
 func Qualified(schema, name string) string {
 	return Quote(schema) + "." + Quote(name)
 }
-
-// Unquote reads back one quoted identifier from the start of text: the name and the rest of the
-// text after it. It is the inverse of Quote, used by tests and by the parsing of SHOW CREATE output.
-func Unquote(text string) (name, rest string, err error) {
-	if !strings.HasPrefix(text, "`") {
-		return "", text, fmt.Errorf("not a quoted identifier: %q", text)
-	}
-	var b strings.Builder
-	for i := 1; i < len(text); i++ {
-		if text[i] != '`' {
-			b.WriteByte(text[i])
-			continue
-		}
-		if i+1 < len(text) && text[i+1] == '`' {
-			b.WriteByte('`')
-			i++
-			continue
-		}
-		return b.String(), text[i+1:], nil
-	}
-	return "", text, fmt.Errorf("unterminated quoted identifier: %q", text)
-}

@@ -1,6 +1,7 @@
 package sqlident
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -57,4 +58,26 @@ func FuzzQuote(f *testing.F) {
 			t.Fatalf("Quote(%q) = %q swallows or adds text: rest %q", name, quoted, rest)
 		}
 	})
+}
+
+// Unquote reads back one quoted identifier from the start of text, as the server does: the name
+// and the rest of the text after it. The tests hold Quote to being its inverse.
+func Unquote(text string) (name, rest string, err error) {
+	if !strings.HasPrefix(text, "`") {
+		return "", text, fmt.Errorf("not a quoted identifier: %q", text)
+	}
+	var b strings.Builder
+	for i := 1; i < len(text); i++ {
+		if text[i] != '`' {
+			b.WriteByte(text[i])
+			continue
+		}
+		if i+1 < len(text) && text[i+1] == '`' {
+			b.WriteByte('`')
+			i++
+			continue
+		}
+		return b.String(), text[i+1:], nil
+	}
+	return "", text, fmt.Errorf("unterminated quoted identifier: %q", text)
 }
