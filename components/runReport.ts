@@ -13,24 +13,30 @@ export interface RunReportArgs {
 
 const count = z.number().int().nonnegative();
 
-/** The run record report.sh prints: the manifest (format ferry-dump/3) and the verification. */
+/** The run record report.sh prints: the manifest (format ferry-dump/4) and the verification. */
 const runRecordSchema = z.object({
   manifest: z.object({
-    format: z.literal("ferry-dump/3"),
+    format: z.literal("ferry-dump/4"),
     runId: z.string(),
     compression: z.string(),
     bytes: count,
     sqlBytes: count,
-    objects: z.array(
+    streams: z.array(
       z.object({
-        stream: z.string(),
-        object: z.string(),
+        name: z.string(),
         bytes: count,
         sqlBytes: count,
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        chunks: z.array(
+          z.object({
+            object: z.string(),
+            bytes: count,
+            sqlBytes: count,
+            sha256: z.string().regex(/^[0-9a-f]{64}$/),
+          }),
+        ),
       }),
     ),
-    databases: z.string(),
+    databases: z.array(z.string()),
     tableCount: count,
     serverVersion: z.string(),
     binlogFile: z.string(),
@@ -135,7 +141,7 @@ export interface MigrationReport {
 }
 
 function dumpObjectsLine(record: RunRecord, prefix: string): string {
-  const total = record.manifest.objects.length;
+  const total = record.manifest.streams.reduce((sum, stream) => sum + stream.chunks.length, 0);
   const present = record.dumpObjectsPresent;
   if (present === 0) return `removed: ${total} objects under ${prefix}`;
   return `still stored: ${present} of ${total} objects under ${prefix}`;
@@ -170,7 +176,7 @@ export function summarize(
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       compression: manifest.compression,
-      streams: manifest.objects.length,
+      streams: manifest.streams.length,
       serverVersion: manifest.serverVersion,
       binlogFile: manifest.binlogFile,
       binlogPosition: manifest.binlogPosition,

@@ -1,14 +1,15 @@
 #!/bin/sh
-# ferry import: waits for the destination database, streams the run's dump objects from the object
-# store (the data streams side by side, each on its own connection, then the definitions), checks
-# each object's sha256 against the manifest while importing, and records the run in ferry.runs.
+# ferry import: waits for the destination database, streams the run's dump from the object store
+# (the data streams side by side, each on its own connection, then the definitions; ferry-dataplane
+# fetch checks each chunk against its sha256 before a byte of it reaches the client), and records
+# the run in ferry.runs.
 # Refuses a run without a manifest, a corrupt object, and a non-empty target unless OVERWRITE.
 # If the import fails on a target that was empty, the databases it created are dropped again so
 # nothing half-imported is left looking like data.
 #
 # Environment: DEST_HOST DEST_PORT DEST_USER DEST_PASSWORD[_FILE] RUN_ID S3_ENDPOINT S3_ACCESS_KEY
 # S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE] [OVERWRITE=false] [STRIP_DEFINERS=false]
-# [WRITE_BINLOG=false] [WAIT_SECONDS=600] [MC_BIN]
+# [WRITE_BINLOG=false] [WAIT_SECONDS=600] [DOWNLOAD_ATTEMPTS=5] [STALL_SECONDS=120] [PROGRESS_SECONDS=10]
 set -eu
 FERRY_STEP=ferry-import
 # shellcheck source=dataplane/lib.sh
@@ -31,7 +32,6 @@ secrets_to_files DEST_PASSWORD S3_SECRET_KEY
 pick_client_tools
 CNF="$FERRY_WORK/destination.cnf"
 write_client_cnf "$CNF" DEST
-write_mc_config "$FERRY_WORK/mc"
 
 # A fresh database pod takes a while to accept connections; a refused login will not get better.
 wait_seconds=${WAIT_SECONDS:-600}
@@ -52,24 +52,14 @@ hold_lock "$CNF" "ferry-import" ||
   die "another ferry import into $DEST_HOST:$DEST_PORT is in progress; wait for it to finish, then run again"
 
 MANIFEST="$FERRY_WORK/manifest.json"
-fetch_manifest "$MANIFEST"
-compression=$(manifest_field "$MANIFEST" compression)
-databases=$(manifest_field "$MANIFEST" databases)
-table_count=$(manifest_field "$MANIFEST" tableCount)
-format=$(manifest_field "$MANIFEST" format)
-[ "$format" = ferry-dump/3 ] ||
-  die "the manifest of run $RUN_ID is in format '$format', which this version of ferry does not import; dump again under a new ferry:migration.runId"
-manifest_objects "$MANIFEST" >"$FERRY_WORK/objects.tsv"
-if [ -z "$databases" ] || ! grep -q '^definitions	' "$FERRY_WORK/objects.tsv"; then
-  die "the manifest of run $RUN_ID is unreadable"
-fi
-case "$compression" in
-  gzip) decompress() { gzip -dc; } ;;
-  zstd) decompress() { zstd -q -dc; } ;;
-  *) die "the manifest names an unknown compression '$compression'" ;;
-esac
-# One digest for the run's record: the sha256 of the objects' own digests, in manifest order.
-expected_sha=$(cut -f 4 "$FERRY_WORK/objects.tsv" | sha256sum | cut -d ' ' -f 1)
+export MANIFEST
+# The reasons (no complete dump, another format, a damaged manifest) are in ferry-dataplane's words.
+ferry-dataplane manifest get "$MANIFEST" || exit 1
+compression=$(ferry-dataplane manifest field "$MANIFEST" compression)
+databases=$(ferry-dataplane manifest field "$MANIFEST" databases)
+table_count=$(ferry-dataplane manifest field "$MANIFEST" tableCount)
+ferry-dataplane manifest field "$MANIFEST" streams >"$FERRY_WORK/streams"
+expected_sha=$(ferry-dataplane manifest field "$MANIFEST" digest)
 
 sql "$CNF" -e "CREATE DATABASE IF NOT EXISTS ferry;
   CREATE TABLE IF NOT EXISTS ferry.runs (
@@ -141,14 +131,16 @@ fi
 # by one ALTER TABLE once its rows are in, so InnoDB builds each by sorting instead of inserting
 # into it row by row (a quarter less import time on bench/'s dataset). Tables with foreign keys,
 # FULLTEXT or SPATIAL indexes, no primary key (InnoDB would cluster on a unique key), system
-# versioning, or an AUTO_INCREMENT column that does not lead the primary key are left as dumped.
+# versioning, an AUTO_INCREMENT column that does not lead the primary key, or a name that holds a
+# newline are left as dumped.
 defer_indexes() {
   # shellcheck disable=SC2016 # backticks are SQL quotes here, not command substitution
   awk '
     function flush_alter() {
       if (pending != "") { print pending ";"; pending = "" }
     }
-    /^CREATE TABLE `/ {
+    # A name with a newline in it spans lines: such a table is left as dumped.
+    /^CREATE TABLE `/ && / \($/ {
       flush_alter()
       in_create = 1; n = 0; table = $0; sub(/^CREATE TABLE /, "", table); sub(/ \($/, "", table)
       print; next
@@ -170,6 +162,7 @@ defer_indexes() {
     }
     in_create {
       lines[++n] = $0; is_key[n] = /^  (UNIQUE )?KEY `/
+      if (!/^  /) unsafe = 1
       if (/^  PRIMARY KEY \(/) { has_primary = 1; primary_first = $0; sub(/^  PRIMARY KEY \(/, "", primary_first); sub(/[,(].*$/, "", primary_first); sub(/\)$/, "", primary_first) }
       if (/^  (CONSTRAINT|FULLTEXT|SPATIAL|FOREIGN)/) unsafe = 1
       if (/^  `/ && / AUTO_INCREMENT/) { auto_column = $0; sub(/^  /, "", auto_column); sub(/` .*$/, "`", auto_column) }
@@ -186,7 +179,7 @@ report_progress() {
   # The sleep runs in the background so that stopping the reporter stops it too, instead of
   # leaving it holding the log open.
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-  stored_total=$(manifest_field "$MANIFEST" bytes)
+  stored_total=$(ferry-dataplane manifest field "$MANIFEST" bytes)
   while :; do
     sleep "${PROGRESS_SECONDS:-10}" &
     sleeper=$!
@@ -197,89 +190,53 @@ report_progress() {
   done
 }
 
-# download OBJECT DIR: the object's bytes on stdout. While an index is built the import reads
-# nothing for minutes, and the object store may drop the idle connection ("unexpected EOF"), so a
-# dropped download resumes at the byte where it stopped, up to DOWNLOAD_ATTEMPTS times.
-download() {
-  offset=0
-  attempt=1
-  while :; do
-    mkfifo "$2/count.$attempt"
-    wc -c <"$2/count.$attempt" >"$2/count.$attempt.out" &
-    count_pid=$!
-    { rc=0; mc_run cat --offset "$offset" "ferry/$S3_BUCKET/$1" 2>>"$2/download.err" || rc=$?; echo "$rc" >"$2/cat.$attempt.rc"; } |
-      tee "$2/count.$attempt"
-    wait "$count_pid"
-    rc=$(cat "$2/cat.$attempt.rc")
-    # 141: the reader went away (the import is stopping), not the object store.
-    if [ "$rc" = 0 ] || [ "$rc" = 141 ] || [ "$attempt" -ge "${DOWNLOAD_ATTEMPTS:-5}" ]; then return "$rc"; fi
-    offset=$((offset + $(tr -d ' ' <"$2/count.$attempt.out")))
-    log "the download of s3://$S3_BUCKET/$1 broke off at byte $offset ($(tail -n 1 "$2/download.err")); resuming"
-    attempt=$((attempt + 1))
-    sleep 2
-  done
-}
-
-# import_stream STREAM OBJECT: one object into one connection. A stage that fails drains the rest
-# of its input, so the object is always read to its end and its sha256 always describes the whole
-# object: a damaged dump is then told apart from a destination that refused it.
+# import_stream STREAM: one stream into one connection. A stage that fails drains the rest of its
+# input, so ferry-dataplane fetch always ends on its own terms: a damaged dump is then told apart
+# from a destination that refused it.
 import_stream() {
   dir="$FERRY_WORK/$1"
   mkdir "$dir"
-  mkfifo "$dir/sha.fifo"
-  sha256sum <"$dir/sha.fifo" >"$dir/sha.out" &
-  sha_pid=$!
-  { rc=0; download "$2" "$dir" || rc=$?; echo "$rc" >"$dir/download.rc"; } |
-    ferry-dataplane count "$dir/downloaded" |
-    { rc=0; tee "$dir/sha.fifo" || rc=$?; echo "$rc" >"$dir/tee.rc"; } |
-    { rc=0; decompress 2>"$dir/decompress.err" || rc=$?; echo "$rc" >"$dir/decompress.rc"; cat >/dev/null; } |
+  { rc=0; DOWNLOADED_FILE="$dir/downloaded" FAILURE_FILE="$dir/fetch.failure" ferry-dataplane fetch "$1" || rc=$?; echo "$rc" >"$dir/fetch.rc"; } |
     definers |
     defer_indexes |
     { rc=0; import_client 2>"$dir/import.err" || rc=$?; echo "$rc" >"$dir/import.rc"; cat >/dev/null; }
-  wait "$sha_pid"
 }
 
-# check_stream STREAM OBJECT SHA256: the first problem of the stream, as a sentence, or nothing.
+# check_stream STREAM: the first problem of the stream, as a sentence, or nothing.
 check_stream() {
   dir="$FERRY_WORK/$1"
-  if [ "$(cat "$dir/download.rc" 2>/dev/null)" != 0 ]; then
-    echo "downloading s3://$S3_BUCKET/$2 failed: $(tail -n 2 "$dir/download.err" 2>/dev/null)."
-  elif [ "$(cut -d ' ' -f 1 "$dir/sha.out")" != "$3" ]; then
-    echo "checksum mismatch: s3://$S3_BUCKET/$2 has sha256 $(cut -d ' ' -f 1 "$dir/sha.out") but the manifest of run $RUN_ID says $3; the stored dump is damaged. Dump again under a new ferry:migration.runId."
-  elif [ "$(cat "$dir/decompress.rc")" != 0 ]; then
-    echo "decompressing s3://$S3_BUCKET/$2 failed: $(tail -n 2 "$dir/decompress.err")."
+  if [ "$(cat "$dir/fetch.rc" 2>/dev/null)" != 0 ]; then
+    cat "$dir/fetch.failure" 2>/dev/null || echo "reading the $1 stream failed (its error is above)."
   elif [ "$(cat "$dir/import.rc")" != 0 ]; then
     echo "the destination rejected the import: $(grep '^ERROR' "$dir/import.err" | tail -n 1 || tail -n 1 "$dir/import.err")."
   fi
 }
 
-data_streams=$(grep -vc '^definitions	' "$FERRY_WORK/objects.tsv" || true)
+data_streams=$(grep -vcx definitions "$FERRY_WORK/streams" || true)
 log "importing run $RUN_ID ($compression, $data_streams data stream(s) side by side, then definitions) into $databases"
 import_started=$(date +%s)
 report_progress &
 PROGRESS_PID=$!
 stream_pids=
-while IFS="$(printf '\t')" read -r stream object _ _; do
+while IFS= read -r stream; do
   [ "$stream" != definitions ] || continue
-  import_stream "$stream" "$object" &
+  import_stream "$stream" &
   stream_pids="$stream_pids $!"
-done <"$FERRY_WORK/objects.tsv"
+done <"$FERRY_WORK/streams"
 for pid in $stream_pids; do wait "$pid" || true; done
 problem=
-while IFS="$(printf '\t')" read -r stream object _ sha; do
+while IFS= read -r stream; do
   [ "$stream" != definitions ] || continue
-  problem=$(check_stream "$stream" "$object" "$sha")
+  problem=$(check_stream "$stream")
   [ -z "$problem" ] || break
-done <"$FERRY_WORK/objects.tsv"
+done <"$FERRY_WORK/streams"
 if [ -z "$problem" ]; then
   # Views, routines and events last: a view can only be created once its tables exist.
-  definitions=$(grep '^definitions	' "$FERRY_WORK/objects.tsv")
-  definitions_object=$(printf '%s\n' "$definitions" | cut -f 2)
-  import_stream definitions "$definitions_object"
-  problem=$(check_stream definitions "$definitions_object" "$(printf '%s\n' "$definitions" | cut -f 4)")
+  import_stream definitions
+  problem=$(check_stream definitions)
 fi
 kill "$PROGRESS_PID" 2>/dev/null || true
 PROGRESS_PID=
 [ -z "$problem" ] || fail_import "$problem"
 sql "$CNF" -e "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = '$RUN_ID'"
-log "imported run $RUN_ID: $table_count tables of $databases in $(($(date +%s) - import_started))s, every object's sha256 verified"
+log "imported run $RUN_ID: $table_count tables of $databases in $(($(date +%s) - import_started))s, every chunk's sha256 verified"

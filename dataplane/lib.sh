@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC2034 # the globals set here are read by the sourcing script
-# Helpers shared by ferry's data-plane scripts (dump, import, verify, cleanup). Sourced, never run.
+# Helpers shared by ferry's data-plane scripts. Sourced, never run.
 # Every secret arrives in the environment or in a file named by <NAME>_FILE; none is ever put on a
 # command line, because argv is readable by every user of the host through /proc.
 
@@ -31,15 +31,11 @@ require_env() {
   done
 }
 
-# Values inside double quotes in a MySQL option file and in JSON both treat \ and " as special.
-escape_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }
-
 # sql_string VALUE: VALUE escaped for use between single quotes in SQL.
 sql_string() { printf '%s' "$1" | sed "s/\\\\/\\\\\\\\/g; s/'/''/g"; }
 
 # Run ids name Kubernetes objects and object-store keys, and appear in SQL: the one rule of
-# ferry:migration.runId (runIdPattern in components/config.ts), checked again here because the data
-# plane also runs on its own.
+# ferry:migration.runId (runIdPattern in components/config.ts), as ferry-dataplane checks it too.
 check_run_id() {
   case "$RUN_ID" in
     "" | *[!a-z0-9-]* | -* | *-) die "RUN_ID '$RUN_ID' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)" ;;
@@ -71,12 +67,44 @@ secrets_to_files() {
   done
 }
 
+# require_dataplane: ferry-dataplane does the work; its log lines carry this step's name.
+require_dataplane() {
+  command -v ferry-dataplane >/dev/null 2>&1 ||
+    die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+  export FERRY_STEP
+}
+
+# run_dataplane SUBCOMMAND...: ferry-dataplane does this step's work. In a pod the secrets are
+# files already and the program replaces the shell. Secrets that arrived in the environment (local
+# and SSH mode, inside the program on stdin) move first into 0600 files of a private directory, so
+# that no process, ferry-dataplane included, holds one in its environment; the directory goes
+# when the step ends, and a TERM or INT is passed on.
+run_dataplane() {
+  require_dataplane
+  if [ -z "${SOURCE_PASSWORD+set}${DEST_PASSWORD+set}${S3_SECRET_KEY+set}" ]; then
+    exec ferry-dataplane "$@"
+  fi
+  make_work_dir
+  trap 'rm -rf "$FERRY_WORK"' EXIT
+  secrets_to_files SOURCE_PASSWORD DEST_PASSWORD S3_SECRET_KEY
+  ferry-dataplane "$@" &
+  dataplane_pid=$!
+  trap 'kill -TERM "$dataplane_pid" 2>/dev/null' INT TERM
+  dataplane_status=0
+  wait "$dataplane_pid" || dataplane_status=$?
+  # A trapped signal ends the first wait early; the second waits for the program's own end.
+  if kill -0 "$dataplane_pid" 2>/dev/null; then
+    dataplane_status=0
+    wait "$dataplane_pid" || dataplane_status=$?
+  fi
+  exit "$dataplane_status"
+}
+
 # write_client_cnf FILE PREFIX: the client option file for PREFIX_HOST, _PORT, _USER and the
 # password (PREFIX_PASSWORD_FILE), written by ferry-dataplane so a password of any bytes reads back
 # whole; the password stays off argv and out of the log.
 write_client_cnf() {
-  command -v ferry-dataplane >/dev/null 2>&1 ||
-    die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+  require_dataplane
   ferry-dataplane client-options "$2" "$1" || die "cannot write the client settings for $2"
 }
 
@@ -131,63 +159,6 @@ explain_sql_error() {
   esac
 }
 
-# write_mc_config DIR: an mc config dir holding the alias "ferry"; the keys live in a 0600 file.
-write_mc_config() {
-  require_env S3_ENDPOINT S3_ACCESS_KEY S3_BUCKET
-  mc_secret=$(secret S3_SECRET_KEY)
-  [ -n "$mc_secret" ] || die "S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set"
-  mkdir -p "$1"
-  cat >"$1/config.json" <<MCCONFIG
-{"version": "10", "aliases": {"ferry": {"url": "$(escape_quoted "$S3_ENDPOINT")", "accessKey": "$(escape_quoted "$S3_ACCESS_KEY")", "secretKey": "$(escape_quoted "$mc_secret")", "api": "S3v4", "path": "auto"}}}
-MCCONFIG
-  command -v "${MC_BIN:-mc}" >/dev/null 2>&1 ||
-    die "the object-store client mc is not on PATH (install it, or set MC_BIN to its path)"
-  MC_FLAGS="--config-dir $1 --quiet --no-color"
-  if [ "${S3_INSECURE:-false}" = true ]; then MC_FLAGS="$MC_FLAGS --insecure"; fi
-}
-
-# mc_run ARGS...: mc with ferry's private config; MC_BIN lets a test point at a built mc.
-mc_run() {
-  # shellcheck disable=SC2086 # MC_FLAGS is a list of flags without spaces inside them
-  "${MC_BIN:-mc}" $MC_FLAGS "$@"
-}
-
-run_prefix() { printf 'ferry/%s/runs/%s' "$S3_BUCKET" "$RUN_ID"; }
-
-# fetch_manifest FILE: the manifest is written last by the dump, so its absence means no dump.
-fetch_manifest() {
-  if ! mc_run cat "$(run_prefix)/manifest.json" >"$1" 2>"$1.err"; then
-    if grep -qi "does not exist\|not found\|NoSuchKey" "$1.err"; then
-      die "no manifest at s3://$S3_BUCKET/runs/$RUN_ID/manifest.json: the dump of run $RUN_ID never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed."
-    fi
-    die "cannot read the manifest of run $RUN_ID from the object store: $(tail -n 2 "$1.err")"
-  fi
-}
-
-# open_run: the start shared by the steps that act on one finished run: a private work dir, the
-# object store, and the run's manifest in $FERRY_WORK/manifest.json.
-open_run() {
-  require_env RUN_ID
-  check_run_id
-  make_work_dir
-  trap 'rm -rf "$FERRY_WORK"' EXIT
-  trap 'exit 130' INT TERM
-  secrets_to_files S3_SECRET_KEY
-  write_mc_config "$FERRY_WORK/mc"
-  fetch_manifest "$FERRY_WORK/manifest.json"
-}
-
-# manifest_field FILE NAME: the manifest keeps one top-level field a line, so sed can read it.
-manifest_field() {
-  sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1" | head -n 1
-}
-
-# manifest_objects FILE: "stream<TAB>object<TAB>bytes<TAB>sha256" for every object of the dump, the
-# data streams first and the definitions stream last, as the import must apply them.
-manifest_objects() {
-  sed -n 's/^    {"stream": "\([^"]*\)", "object": "\([^"]*\)", "bytes": \([0-9]*\), "sqlBytes": [0-9]*, "sha256": "\([0-9a-f]*\)"},\{0,1\}$/\1	\2	\3	\4/p' "$1"
-}
-
 # sql_name_list "a b c": 'a','b','c' for an IN (...) list; names are validated identifiers.
 sql_name_list() {
   # shellcheck disable=SC2086 # split on purpose: one name a line
@@ -209,7 +180,7 @@ log_progress() {
   log "progress step=$1 $progress elapsed=${progress_elapsed}s${5:+ $5}"
 }
 
-# sum_counts FILE...: the sum of the byte counts ferry-dataplane count keeps in FILEs (0 if none).
+# sum_counts FILE...: the sum of the byte counts ferry-dataplane fetch keeps in FILEs (0 if none).
 sum_counts() {
   cat "$@" 2>/dev/null | awk '{ n += $1 } END { print n + 0 }'
 }

@@ -50,6 +50,24 @@ function destinationEnv(runId: string): Record<string, string> {
   return plane.destinationEnv(runId);
 }
 
+interface Chunk {
+  object: string;
+  bytes: number;
+  sha256: string;
+}
+interface Stream {
+  name: string;
+  chunks: Chunk[];
+}
+
+/** The key of the first chunk of a stream, from the manifest the dump printed. */
+function firstChunk(manifestText: string, stream: string): string {
+  const manifest = JSON.parse(manifestText) as { streams: Stream[] };
+  const found = manifest.streams.find((s) => s.name === stream);
+  if (!found) throw new Error(`no stream ${stream} in the manifest`);
+  return found.chunks[0].object;
+}
+
 function objectExists(key: string): boolean {
   return plane.objectExists(key);
 }
@@ -156,19 +174,22 @@ describe("a full run", () => {
     expect(manifest.tableCount).toBe(5);
     expect(manifest.binlogFile).toMatch(/^binlog\.[0-9]+$/);
     expect(manifest.serverVersion).toContain("MariaDB");
-    // Two data streams (the default parallelism) and the definitions, each stored whole.
-    expect(manifest.objects.map((o: { stream: string }) => o.stream)).toEqual([
+    // Two data streams (the default parallelism) and the definitions, each stored in chunks that
+    // are exactly what the manifest says.
+    expect(manifest.streams.map((s: Stream) => s.name)).toEqual([
       "data-1",
       "data-2",
       "definitions",
     ]);
-    for (const object of manifest.objects) {
-      const stored = minio.mustMc(["cat", `admin/${bucket}/${object.object}`]);
-      expect(stored.length).toBe(object.bytes);
-      expect(createHash("sha256").update(stored).digest("hex")).toBe(object.sha256);
+    const chunks = manifest.streams.flatMap((s: Stream) => s.chunks);
+    for (const chunk of chunks) {
+      const stored = minio.mustMc(["cat", `admin/${bucket}/${chunk.object}`]);
+      expect(stored.length).toBe(chunk.bytes);
+      expect(createHash("sha256").update(stored).digest("hex")).toBe(chunk.sha256);
     }
-    expect(manifest.objects.reduce((sum: number, o: { bytes: number }) => sum + o.bytes, 0)).toBe(
-      manifest.bytes,
+    expect(chunks.reduce((sum: number, c: Chunk) => sum + c.bytes, 0)).toBe(manifest.bytes);
+    expect(plane.keysUnder("runs/round-trip/").sort()).toEqual(
+      [...chunks.map((c: Chunk) => c.object), "runs/round-trip/manifest.json"].sort(),
     );
 
     const imported = await run("import.sh", destinationEnv("round-trip"));
@@ -218,14 +239,15 @@ describe("a full run", () => {
 
     const cleaned = await run("cleanup.sh", destinationEnv("round-trip"));
     expect(cleaned.status).toBe(0);
-    for (const object of manifest.objects) expect(objectExists(object.object)).toBe(false);
-    expect(objectExists("runs/round-trip/manifest.json")).toBe(true);
-    expect(objectExists("runs/round-trip/verification.json")).toBe(true);
+    expect(plane.keysUnder("runs/round-trip/").sort()).toEqual([
+      "runs/round-trip/manifest.json",
+      "runs/round-trip/verification.json",
+    ]);
 
     const report = await run("report.sh", destinationEnv("round-trip"));
     expect(report.status).toBe(0);
     const record = JSON.parse(report.stdout);
-    expect(record.manifest.objects).toEqual(manifest.objects);
+    expect(record.manifest.streams).toEqual(manifest.streams);
     expect(record.verification).toMatchObject({ ok: true, tables: 5, rows: 8009 });
     expect(record.dumpObjectsPresent).toBe(0);
   });
@@ -237,7 +259,7 @@ describe("a full run", () => {
       const dump = await run("dump.sh", { ...dumpEnv(runId), PARALLELISM: parallelism });
       expect(dump.status, dump.stderr).toBe(0);
       // Five tables, but shop.orders references shop.products, so they form four groups.
-      const streams = JSON.parse(dump.stdout).objects.map((o: { stream: string }) => o.stream);
+      const streams = JSON.parse(dump.stdout).streams.map((s: Stream) => s.name);
       expect(streams).toEqual(
         parallelism === "1"
           ? ["data-1", "definitions"]
@@ -383,15 +405,17 @@ describe("a full run", () => {
 
 describe("refusals", () => {
   it("refuses an object with one byte flipped and leaves the destination empty", async () => {
-    expect((await run("dump.sh", dumpEnv("flipped"))).status).toBe(0);
-    const key = `admin/${bucket}/runs/flipped/data-1.sql.zst`;
+    const dumped = await run("dump.sh", dumpEnv("flipped"));
+    expect(dumped.status).toBe(0);
+    const chunk = firstChunk(dumped.stdout, "data-1");
+    const key = `admin/${bucket}/${chunk}`;
     const object = minio.mustMc(["cat", key]);
     object[Math.floor(object.length / 2)] ^= 0x01;
     minio.mustMc(["pipe", key], object);
     const imported = await run("import.sh", destinationEnv("flipped"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toMatch(
-      /checksum mismatch: s3:\/\/ferry-test\/runs\/flipped\/data-1\.sql\.zst has sha256 [0-9a-f]{64} but the manifest of run flipped says [0-9a-f]{64}/,
+      /checksum mismatch: s3:\/\/ferry-test\/runs\/flipped\/data-1\/000000\.sql\.zst has sha256 [0-9a-f]{64} \(\d+ bytes\) but the manifest of run flipped says [0-9a-f]{64}/,
     );
     expect(imported.stderr).toContain("the destination is empty again");
     expect(migratedDatabasesOnDestination()).toBe(0);
@@ -403,12 +427,13 @@ describe("refusals", () => {
     expect(verified.stderr).toContain("run flipped was not imported (state: failed)");
     const cleaned = await run("cleanup.sh", destinationEnv("flipped"));
     expect(cleaned.status).not.toBe(0);
-    expect(objectExists("runs/flipped/data-1.sql.zst")).toBe(true);
+    expect(objectExists(chunk)).toBe(true);
   });
 
   it("refuses a truncated object", async () => {
-    expect((await run("dump.sh", dumpEnv("truncated"))).status).toBe(0);
-    const key = `admin/${bucket}/runs/truncated/data-1.sql.zst`;
+    const dumped = await run("dump.sh", dumpEnv("truncated"));
+    expect(dumped.status).toBe(0);
+    const key = `admin/${bucket}/${firstChunk(dumped.stdout, "data-1")}`;
     const object = minio.mustMc(["cat", key]);
     minio.mustMc(["pipe", key], object.subarray(0, Math.floor(object.length * 0.6)));
     const imported = await run("import.sh", destinationEnv("truncated"));
@@ -440,7 +465,8 @@ describe("refusals", () => {
           const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
           if (
             cmdline.startsWith("mariadb-dump") &&
-            cmdline.includes("--triggers\0--databases\0bulk") &&
+            cmdline.includes("--triggers\0") &&
+            cmdline.includes("--databases\0--\0bulk\0") &&
             descendsFrom(Number(pid), scriptPid)
           ) {
             killed = await killMidStream(Number(pid));
@@ -455,8 +481,7 @@ describe("refusals", () => {
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit");
-    expect(objectExists("runs/killed/manifest.json")).toBe(false);
-    expect(objectExists("runs/killed/data-1.sql.gz")).toBe(false);
+    expect(plane.keysUnder("runs/killed/")).toEqual([]);
     const imported = await run("import.sh", destinationEnv("killed"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toContain(
@@ -482,7 +507,8 @@ describe("refusals", () => {
   });
 
   it("fails verification when a row differs, naming the table", async () => {
-    expect((await run("dump.sh", dumpEnv("tampered"))).status).toBe(0);
+    const dumped = await run("dump.sh", dumpEnv("tampered"));
+    expect(dumped.status).toBe(0);
     expect((await run("import.sh", destinationEnv("tampered"))).status).toBe(0);
     destination.must("UPDATE crm.people SET city = 'Bern' WHERE city IS NULL LIMIT 1");
     const verified = await run("verify.sh", destinationEnv("tampered"));
@@ -495,7 +521,7 @@ describe("refusals", () => {
     );
     const cleaned = await run("cleanup.sh", destinationEnv("tampered"));
     expect(cleaned.stderr).toContain("did not pass verification; the dump is kept");
-    expect(objectExists("runs/tampered/data-1.sql.zst")).toBe(true);
+    expect(objectExists(firstChunk(dumped.stdout, "data-1"))).toBe(true);
   });
 
   it("holds run ids to the one rule of ferry:migration.runId, in every step", async () => {
@@ -527,10 +553,19 @@ describe("refusals", () => {
     expect(objectExists("runs/wrong-password/manifest.json")).toBe(false);
   });
 
-  it("says clearly when the source is unreachable", async () => {
-    const dump = await run("dump.sh", { ...dumpEnv("unreachable"), SOURCE_PORT: "1" });
+  it("waits a while for a source that refuses connections, then says clearly it is unreachable", async () => {
+    const dump = await run("dump.sh", {
+      ...dumpEnv("unreachable"),
+      SOURCE_PORT: "1",
+      SOURCE_WAIT_SECONDS: "4",
+    });
     expect(dump.status).not.toBe(0);
-    expect(dump.stderr).toContain("the source database is unreachable");
+    expect(dump.stderr).toMatch(
+      /waiting for the source database \(\d+s\): the source database is unreachable/,
+    );
+    expect(dump.stderr).toMatch(
+      /ERROR: the source database is unreachable .*; check ferry:source.host and ferry:source.port and that the server is up/,
+    );
   });
 
   it("keeps the data plane's user inside its bucket", () => {

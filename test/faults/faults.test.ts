@@ -32,6 +32,17 @@ function destinationEnv(runId: string, port = destination.port): Record<string, 
   return { ...plane.destinationEnv(runId, port), WAIT_SECONDS: "90", PROGRESS_SECONDS: "2" };
 }
 
+/** The command line of the data stream's dump tool (the definitions stream's has --routines). */
+const dataStreamTool = ["--triggers\0", "--databases\0--\0bulk\0"];
+
+function readCmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 function objectExists(key: string): boolean {
   return plane.objectExists(key);
 }
@@ -39,7 +50,7 @@ function objectExists(key: string): boolean {
 /** Calls `act` once a process whose command line starts with `prefix` and holds `part` runs. */
 async function whenRunning(
   prefix: string,
-  part: string,
+  part: string | string[],
   act: (pid: number) => void | Promise<void>,
   accept: (pid: number) => boolean = () => true,
 ): Promise<boolean> {
@@ -52,7 +63,12 @@ async function whenRunning(
       } catch {
         continue; // The process ended while we looked.
       }
-      if (cmdline.startsWith(prefix) && cmdline.includes(part) && accept(Number(pid))) {
+      const parts = typeof part === "string" ? [part] : part;
+      if (
+        cmdline.startsWith(prefix) &&
+        parts.every((p) => cmdline.includes(p)) &&
+        accept(Number(pid))
+      ) {
         // Outside any catch: a failed expectation inside `act` fails the test.
         await act(Number(pid));
         return true;
@@ -64,7 +80,11 @@ async function whenRunning(
 }
 
 /** Stops (SIGSTOP) the run's own process matching `prefix` and `part`; returns its pid. */
-async function holdMidway(prefix: string, part: string, runPid: number): Promise<number> {
+async function holdMidway(
+  prefix: string,
+  part: string | string[],
+  runPid: number,
+): Promise<number> {
   let stopped = -1;
   const found = await whenRunning(
     prefix,
@@ -119,7 +139,7 @@ describe("fault matrix", () => {
     // Only this script's own mariadb-dump: other suites may be dumping at the same time.
     const killed = await whenRunning(
       "mariadb-dump\0",
-      "--triggers\0--databases\0bulk",
+      dataStreamTool,
       async (pid) => expect(await killMidStream(pid, 4 << 20)).toBe(true),
       (pid) => descendsFrom(pid, scriptPid),
     );
@@ -127,55 +147,119 @@ describe("fault matrix", () => {
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit 137)");
-    expect(objectExists("runs/dump-killed/manifest.json")).toBe(false);
-    expect(objectExists("runs/dump-killed/data-1.sql.zst")).toBe(false);
-    expect(objectExists("runs/dump-killed/definitions.sql.zst")).toBe(false);
+    // Nothing of the failed dump stays: no manifest, and no chunk a reader could mistake for one.
+    expect(plane.keysUnder("runs/dump-killed/")).toEqual([]);
     await migrateCleanly("dump-killed");
   }, 240_000);
 
-  it("upload killed mid-stream: the dump fails naming the upload, leaves no manifest, and a re-run completes", async () => {
+  it("the dump program itself SIGKILLed mid-upload: no manifest, the import refuses the run, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
-    const dumping = runScript("dump.sh", dumpEnv("upload-killed"));
+    let scriptPid = -1;
+    // 4 MiB chunks: by the time the dump tool has written 24 MiB, some are stored and one is under way.
+    const env = { ...dumpEnv("program-killed"), CHUNK_MIB: "4" };
+    const dumping = runScript("dump.sh", env, (pid) => (scriptPid = pid));
     const killed = await whenRunning(
-      "mc\0",
-      "ferry-faults/runs/upload-killed/data-1",
-      async (pid) => expect(await killMidStream(pid, 4 << 20)).toBe(true),
+      "mariadb-dump\0",
+      dataStreamTool,
+      async (pid) => {
+        expect(await streamed(pid, 24 << 20)).toBe(true);
+        const program = fs
+          .readdirSync("/proc")
+          .filter((p) => /^\d+$/.test(p))
+          .map(Number)
+          .find(
+            (p) => readCmdline(p).startsWith("ferry-dataplane\0dump") && descendsFrom(p, scriptPid),
+          );
+        expect(program).toBeDefined();
+        process.kill(program!, "SIGKILL");
+      },
+      (pid) => descendsFrom(pid, scriptPid),
     );
     expect(killed).toBe(true);
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
-    expect(dump.stderr).toContain(
-      "the upload to s3://ferry-faults/runs/upload-killed/data-1.sql.zst failed (exit 137)",
+    expect(objectExists("runs/program-killed/manifest.json")).toBe(false);
+    expect(plane.keysUnder("runs/program-killed/").length).toBeGreaterThan(0);
+    const refused = await runScript("import.sh", destinationEnv("program-killed"));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the dump of run program-killed never completed");
+    // The re-run removes what the killed one left and stores a whole dump.
+    const rerun = await runScript("dump.sh", env);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(
+      /removing \d+ objects an interrupted dump of run program-killed left/,
     );
-    expect(objectExists("runs/upload-killed/manifest.json")).toBe(false);
-    const refused = await runScript("import.sh", destinationEnv("upload-killed"));
-    expect(refused.stderr).toContain("the dump of run upload-killed never completed");
-    await migrateCleanly("upload-killed");
+    const manifest = JSON.parse(rerun.stdout) as { streams: { chunks: { object: string }[] }[] };
+    expect(plane.keysUnder("runs/program-killed/").sort()).toEqual(
+      [
+        ...manifest.streams.flatMap((s) => s.chunks.map((c) => c.object)),
+        "runs/program-killed/manifest.json",
+      ].sort(),
+    );
+    await migrateCleanly("program-killed");
   }, 240_000);
 
-  it("object store stopped and restarted mid-upload: a clear error, no manifest, and a re-run completes", async () => {
+  it("object store stopped mid-upload: a clear error naming the upload, no manifest, and a re-run completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
-    const dumping = runScript("dump.sh", dumpEnv("store-restarted"));
+    let scriptPid = -1;
+    const dumping = runScript("dump.sh", dumpEnv("store-stopped"), (pid) => (scriptPid = pid));
     const interrupted = await whenRunning(
-      "mc\0",
-      "ferry-faults/runs/store-restarted/data-1",
+      "mariadb-dump\0",
+      dataStreamTool,
       async (pid) => {
         expect(await streamed(pid, 4 << 20)).toBe(true);
         await minio.pause();
       },
+      (pid) => descendsFrom(pid, scriptPid),
     );
     expect(interrupted).toBe(true);
     const dump = await dumping;
     await minio.resume();
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toMatch(
-      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-restarted\/data-1\.sql\.zst failed/,
+      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-stopped\/(data-1|definitions)\/\d{6}\.sql\.zst failed: .*connection refused/,
     );
-    expect(objectExists("runs/store-restarted/manifest.json")).toBe(false);
-    await migrateCleanly("store-restarted");
+    expect(objectExists("runs/store-stopped/manifest.json")).toBe(false);
+    await migrateCleanly("store-stopped");
   }, 240_000);
 
-  it("object store restarted mid-download: the import resumes where it broke off and completes", async () => {
+  it("object store frozen (answering nothing) mid-upload: the stalled upload is abandoned, nothing of it stays, and a re-run completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    let scriptPid = -1;
+    let gaveUp: () => void = () => undefined;
+    const stallLogged = new Promise<void>((resolve) => (gaveUp = resolve));
+    const dumping = runScript(
+      "dump.sh",
+      { ...dumpEnv("store-frozen"), STALL_SECONDS: "5" },
+      (pid) => (scriptPid = pid),
+      (log) => {
+        if (/made no progress for 5s/.test(log)) gaveUp();
+      },
+    );
+    const interrupted = await whenRunning(
+      "mariadb-dump\0",
+      dataStreamTool,
+      async (pid) => {
+        expect(await streamed(pid, 4 << 20)).toBe(true);
+        minio.freeze();
+      },
+      (pid) => descendsFrom(pid, scriptPid),
+    );
+    expect(interrupted).toBe(true);
+    // The store answers again once the dump has given up on it, so the dump can remove what it
+    // stored.
+    await Promise.race([stallLogged, dumping]);
+    minio.thaw();
+    const dump = await dumping;
+    expect(dump.status).not.toBe(0);
+    expect(dump.stderr).toMatch(
+      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-frozen\/(data-1|definitions)\/\d{6}\.sql\.zst failed: the upload of runs\/store-frozen\/\1\/\d{6}\.sql\.zst made no progress for 5s/,
+    );
+    expect(plane.keysUnder("runs/store-frozen/")).toEqual([]);
+    await migrateCleanly("store-frozen");
+  }, 240_000);
+
+  it("object store restarted mid-download: the download resumes once the store is back, and the import completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
     const dump = await runScript("dump.sh", {
       ...dumpEnv("download-resumed"),
@@ -197,21 +281,17 @@ describe("fault matrix", () => {
         if (/the download of .* broke off at byte/.test(log)) brokeOff();
       },
     );
-    const interrupted = await whenRunning(
-      "mc\0",
-      "ferry-faults/runs/download-resumed/data-1",
-      async (pid) => {
-        expect(await streamed(pid, 4 << 20)).toBe(true);
-        await minio.pause();
-        await brokenOff;
-        await minio.resume();
-      },
-    );
+    const interrupted = await whenRunning("ferry-dataplane\0", "fetch\0data-1", async (pid) => {
+      expect(await streamed(pid, 4 << 20)).toBe(true);
+      await minio.pause();
+      await brokenOff;
+      await minio.resume();
+    });
     expect(interrupted).toBe(true);
     const imported = await importing;
     expect(imported.status, imported.stderr).toBe(0);
     expect(imported.stderr).toMatch(
-      /the download of s3:\/\/ferry-faults\/runs\/download-resumed\/data-1\.sql\.zst broke off at byte [1-9][0-9]* .*; resuming/,
+      /the download of s3:\/\/ferry-faults\/runs\/download-resumed\/data-1\/\d{6}\.sql\.zst broke off at byte \d+ .*; resuming/,
     );
     expect(imported.stderr).toMatch(
       /ferry-import: progress step=import bytes=[1-9]\d*\/[1-9]\d* \(\d+%\) rate=[\d.]+MiB\/s eta=\S+ elapsed=\d+s tables=\d+\/1/,
@@ -219,6 +299,36 @@ describe("fault matrix", () => {
     const verified = await runScript("verify.sh", destinationEnv("download-resumed"));
     expect(verified.status, verified.stderr).toBe(0);
     expect(destination.must("SELECT COUNT(*) FROM bulk.payloads").trim()).toBe("200000");
+  }, 240_000);
+
+  it("object store frozen (answering nothing) mid-download: the stalled download resumes once it answers, and the import completes", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    const dump = await runScript("dump.sh", dumpEnv("download-frozen"));
+    expect(dump.status, dump.stderr).toBe(0);
+    let brokeOff: () => void = () => undefined;
+    const brokenOff = new Promise<void>((resolve) => (brokeOff = resolve));
+    const importing = runScript(
+      "import.sh",
+      { ...destinationEnv("download-frozen"), STALL_SECONDS: "3" },
+      undefined,
+      (log) => {
+        if (/made no progress for 3s\); resuming/.test(log)) brokeOff();
+      },
+    );
+    const interrupted = await whenRunning("ferry-dataplane\0", "fetch\0data-1", async (pid) => {
+      expect(await streamed(pid, 4 << 20)).toBe(true);
+      minio.freeze();
+      await Promise.race([brokenOff, importing]);
+      minio.thaw();
+    });
+    expect(interrupted).toBe(true);
+    const imported = await importing;
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(
+      /the download of s3:\/\/ferry-faults\/runs\/download-frozen\/data-1\/\d{6}\.sql\.zst broke off at byte \d+ \(the download of runs\/download-frozen\/data-1\/\d{6}\.sql\.zst made no progress for 3s\); resuming/,
+    );
+    const verified = await runScript("verify.sh", destinationEnv("download-frozen"));
+    expect(verified.status, verified.stderr).toBe(0);
   }, 240_000);
 
   it("destination not accepting connections at first: the import waits, logs progress, then completes", async () => {
@@ -296,7 +406,7 @@ describe("fault matrix", () => {
     // the second run takes, whatever the speed of this machine.
     let firstPid = -1;
     const first = runScript("dump.sh", dumpEnv("concurrent"), (pid) => (firstPid = pid));
-    let stopped = await holdMidway("mariadb-dump\0", "--triggers\0--databases\0bulk", firstPid);
+    let stopped = await holdMidway("mariadb-dump\0", dataStreamTool, firstPid);
     const second = await runScript("dump.sh", dumpEnv("concurrent"));
     process.kill(stopped, "SIGCONT");
     expect(second.status).not.toBe(0);

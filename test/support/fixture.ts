@@ -114,6 +114,21 @@ export class DataPlane {
     return this.minio.mc(["stat", `admin/${this.bucket}/${key}`]).status === 0;
   }
 
+  /** Every key stored under prefix (e.g. `runs/<runId>/`). */
+  keysUnder(prefix: string): string[] {
+    const listing = this.minio.mustMc([
+      "ls",
+      "--recursive",
+      "--json",
+      `admin/${this.bucket}/${prefix}`,
+    ]);
+    return listing
+      .toString()
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => prefix + (JSON.parse(line) as { key: string }).key);
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.source.stop(), this.destination.stop(), this.minio.stop()]);
     fs.rmSync(this.secretsDir, { recursive: true, force: true });

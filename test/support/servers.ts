@@ -225,6 +225,15 @@ export class Minio {
     }
   }
 
+  /** Freezes the server (SIGSTOP): it keeps its connections open and answers nothing. */
+  freeze(): void {
+    this.process?.kill("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.process?.kill("SIGCONT");
+  }
+
   /** Runs mc as the admin. */
   mc(args: string[], input?: Buffer | string): { status: number; stdout: Buffer; stderr: string } {
     const result = spawnSync(

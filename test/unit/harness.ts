@@ -15,28 +15,40 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/3" as const,
+  format: "ferry-dump/4" as const,
   runId: "run-1",
   compression: "zstd",
   bytes: 1470,
   sqlBytes: 4599,
-  objects: [
+  streams: [
     {
-      stream: "data-1",
-      object: "runs/run-1/data-1.sql.zst",
+      name: "data-1",
       bytes: 1100,
       sqlBytes: 3900,
-      sha256: "4cbb61fbd2f632a72e234b17afe84134858eacd71eba647c2529392cb1d1a542",
+      chunks: [
+        {
+          object: "runs/run-1/data-1/000000.sql.zst",
+          bytes: 1100,
+          sqlBytes: 3900,
+          sha256: "4cbb61fbd2f632a72e234b17afe84134858eacd71eba647c2529392cb1d1a542",
+        },
+      ],
     },
     {
-      stream: "definitions",
-      object: "runs/run-1/definitions.sql.zst",
+      name: "definitions",
       bytes: 370,
       sqlBytes: 699,
-      sha256: "9b1c8f0e3a0b7b5fa1a1f1cbd4c1c5dd3e4e0f1f6b9f3c2a4d5e6f708192a3b4",
+      chunks: [
+        {
+          object: "runs/run-1/definitions/000000.sql.zst",
+          bytes: 370,
+          sqlBytes: 699,
+          sha256: "9b1c8f0e3a0b7b5fa1a1f1cbd4c1c5dd3e4e0f1f6b9f3c2a4d5e6f708192a3b4",
+        },
+      ],
     },
   ],
-  databases: "shop crm",
+  databases: ["shop", "crm"],
   tableCount: 2,
   serverVersion: "10.11.19-MariaDB",
   binlogFile: "binlog.000001",
@@ -94,7 +106,9 @@ export function installMocks(): void {
             ? JSON.stringify({
                 manifest: sampleManifest,
                 verification: ran("-verification-job") ? sampleVerification : null,
-                dumpObjectsPresent: ran("-cleanup-job") ? 0 : sampleManifest.objects.length,
+                dumpObjectsPresent: ran("-cleanup-job")
+                  ? 0
+                  : sampleManifest.streams.flatMap((s) => s.chunks).length,
               })
             : JSON.stringify(sampleManifest);
         }

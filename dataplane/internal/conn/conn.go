@@ -5,6 +5,7 @@
 package conn
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net"
@@ -145,4 +146,41 @@ func ClientOptions(s Settings) (string, error) {
 	}
 	b.WriteString("protocol=TCP\n")
 	return b.String(), nil
+}
+
+// OpenSnapshots opens n sessions of db, each inside its own consistent snapshot, and reports each
+// session's connection id to announce (so a dump can tell them from its own streams' sessions).
+// On error the sessions opened so far are returned too, for the caller to close.
+func OpenSnapshots(ctx context.Context, db *sql.DB, n int, announce func(id int64)) ([]*sql.Conn, error) {
+	sessions := make([]*sql.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		session, err := db.Conn(ctx)
+		if err != nil {
+			return sessions, err
+		}
+		sessions = append(sessions, session)
+		for _, statement := range []string{
+			"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+			"START TRANSACTION WITH CONSISTENT SNAPSHOT",
+		} {
+			if _, err := session.ExecContext(ctx, statement); err != nil {
+				return sessions, fmt.Errorf("opening a snapshot: %w", err)
+			}
+		}
+		var id int64
+		if err := session.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			return sessions, err
+		}
+		if announce != nil {
+			announce(id)
+		}
+	}
+	return sessions, nil
+}
+
+// CloseAll closes every session.
+func CloseAll(sessions []*sql.Conn) {
+	for _, s := range sessions {
+		_ = s.Close()
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"ferry.local/dataplane/internal/sqlident"
 )
@@ -397,4 +398,30 @@ func Contents(ctx context.Context, sessions []*sql.Conn, objects []Object, done 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Progress returns a callback for Contents that logs how far the content digests are, at most
+// every 10 seconds and once at the end.
+func Progress(logf func(format string, args ...any), objects []Object) func(Object) {
+	total := 0
+	for _, o := range objects {
+		if o.HasContent() {
+			total++
+		}
+	}
+	var mu sync.Mutex
+	done := 0
+	var rows int64
+	started := time.Now()
+	last := started
+	return func(o Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		rows += o.Rows
+		if time.Since(last) >= 10*time.Second || done == total {
+			last = time.Now()
+			logf("digested %d of %d tables and sequences, %d rows, %.0fs", done, total, rows, time.Since(started).Seconds())
+		}
+	}
 }

@@ -1,40 +1,38 @@
-// Package manifest reads and writes the parts of a run's manifest (runs/<runId>/manifest.json)
-// that the Go data plane owns. Format ferry-dump/3: the ferry-dump/2 fields plus "digests", one
-// entry per object of the dump (package digest).
+// Package manifest is the schema of a run's manifest (runs/<runId>/manifest.json), written last
+// by the dump and read by every later step. Format ferry-dump/4: each stream of the dump is stored
+// as chunks of tens of MiB, each a whole compressed frame with its own sha256, so a reader checks
+// a chunk before a byte of it is used.
 package manifest
 
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 
 	"ferry.local/dataplane/internal/digest"
 )
 
 // Format is the manifest format this data plane writes and reads.
-const Format = "ferry-dump/3"
+const Format = "ferry-dump/4"
 
-// StoredObject is one stored stream of the dump.
-type StoredObject struct {
-	Stream   string `json:"stream"`
+// Chunk is one stored object: a run of whole lines of its stream's SQL, compressed as one frame.
+type Chunk struct {
 	Object   string `json:"object"`
 	Bytes    int64  `json:"bytes"`
 	SQLBytes int64  `json:"sqlBytes"`
 	SHA256   string `json:"sha256"`
 }
 
-// Manifest is what the verification needs of a run's manifest.
-type Manifest struct {
-	Format     string          `json:"format"`
-	RunID      string          `json:"runId"`
-	Databases  string          `json:"databases"`
-	TableCount int             `json:"tableCount"`
-	Objects    []StoredObject  `json:"objects"`
-	Digests    []digest.Object `json:"digests"`
-	Tables     []TableSummary  `json:"tables"`
+// Stream is one dump stream: a data stream holds a disjoint set of tables with their triggers,
+// the "definitions" stream views, routines and events. Its chunks concatenated are its SQL.
+type Stream struct {
+	Name     string  `json:"name"`
+	Bytes    int64   `json:"bytes"`
+	SQLBytes int64   `json:"sqlBytes"`
+	Chunks   []Chunk `json:"chunks"`
 }
+
+// Definitions names the stream the import applies last.
+const Definitions = "definitions"
 
 // TableSummary is the per-table line the report shows.
 type TableSummary struct {
@@ -44,59 +42,103 @@ type TableSummary struct {
 	Checksum string `json:"checksum"`
 }
 
-// DatabaseList is the manifest's databases, one name each.
-func (m Manifest) DatabaseList() []string { return strings.Fields(m.Databases) }
+// Manifest is the record of one complete dump.
+type Manifest struct {
+	Format         string          `json:"format"`
+	RunID          string          `json:"runId"`
+	Compression    string          `json:"compression"`
+	Bytes          int64           `json:"bytes"`
+	SQLBytes       int64           `json:"sqlBytes"`
+	Databases      []string        `json:"databases"`
+	TableCount     int             `json:"tableCount"`
+	Tables         []TableSummary  `json:"tables"`
+	Digests        []digest.Object `json:"digests"`
+	ServerVersion  string          `json:"serverVersion"`
+	BinlogFile     string          `json:"binlogFile"`
+	BinlogPosition string          `json:"binlogPosition"`
+	GTID           string          `json:"gtid"`
+	DumpTool       string          `json:"dumpTool"`
+	Compressor     string          `json:"compressor"`
+	StartedAt      string          `json:"startedAt"`
+	FinishedAt     string          `json:"finishedAt"`
+	Streams        []Stream        `json:"streams"`
+}
+
+// SetDigests records the digests and the per-table summary derived from them.
+func (m *Manifest) SetDigests(objects []digest.Object) {
+	m.Digests = objects
+	m.Tables = []TableSummary{}
+	for _, o := range objects {
+		if o.Kind == digest.Table {
+			m.Tables = append(m.Tables, TableSummary{Database: o.Database, Table: o.Name, Rows: o.Rows, Checksum: o.Content})
+		}
+	}
+	m.TableCount = len(m.Tables)
+	if m.Digests == nil {
+		m.Digests = []digest.Object{}
+	}
+}
 
 // DataStreams counts the streams that hold rows (all but the definitions).
 func (m Manifest) DataStreams() int {
 	n := 0
-	for _, o := range m.Objects {
-		if o.Stream != "definitions" {
+	for _, s := range m.Streams {
+		if s.Name != Definitions {
 			n++
 		}
 	}
 	return n
 }
 
-// Read parses a manifest file and refuses one of another format.
-func Read(path string) (Manifest, error) {
-	var m Manifest
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return m, err
+// Stream finds a stream by name.
+func (m Manifest) Stream(name string) (Stream, bool) {
+	for _, s := range m.Streams {
+		if s.Name == name {
+			return s, true
+		}
 	}
+	return Stream{}, false
+}
+
+// Objects is every stored chunk's key, in stream order.
+func (m Manifest) Objects() []string {
+	var keys []string
+	for _, s := range m.Streams {
+		for _, c := range s.Chunks {
+			keys = append(keys, c.Object)
+		}
+	}
+	return keys
+}
+
+// Marshal is the manifest as stored.
+func (m Manifest) Marshal() ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// Parse reads a manifest and refuses one of another format or one that does not hang together.
+func Parse(data []byte) (Manifest, error) {
+	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("the manifest is not valid JSON: %w", err)
 	}
 	if m.Format != Format {
 		return m, fmt.Errorf("the manifest is in format %q, which this version of ferry does not read; dump again under a new ferry:migration.runId", m.Format)
 	}
-	if len(m.Digests) == 0 {
-		return m, fmt.Errorf("the manifest records no objects")
+	if len(m.Databases) == 0 || len(m.Digests) == 0 {
+		return m, fmt.Errorf("the manifest records no databases or no objects")
 	}
-	return m, nil
-}
-
-// WriteDigestFields writes the manifest's "tableCount", "tables" and "digests" fields, each on
-// its own line with a trailing comma, for the dump to place inside the manifest it assembles.
-func WriteDigestFields(w io.Writer, objects []digest.Object) error {
-	tables := []TableSummary{}
-	for _, o := range objects {
-		if o.Kind == digest.Table {
-			tables = append(tables, TableSummary{Database: o.Database, Table: o.Name, Rows: o.Rows, Checksum: o.Content})
+	if _, ok := m.Stream(Definitions); !ok {
+		return m, fmt.Errorf("the manifest has no %s stream", Definitions)
+	}
+	for _, s := range m.Streams {
+		if len(s.Chunks) == 0 {
+			return m, fmt.Errorf("the manifest's stream %s has no chunks", s.Name)
 		}
 	}
-	tablesJSON, err := json.Marshal(tables)
-	if err != nil {
-		return err
-	}
-	if objects == nil {
-		objects = []digest.Object{}
-	}
-	digestsJSON, err := json.Marshal(objects)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "  \"tableCount\": %d,\n  \"tables\": %s,\n  \"digests\": %s,\n", len(tables), tablesJSON, digestsJSON)
-	return err
+	return m, nil
 }

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"ferry.local/dataplane/internal/chunks"
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/dump"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/objstore"
+	"ferry.local/dataplane/internal/verify"
+)
+
+// runIDPattern is the one rule of ferry:migration.runId (runIdPattern in components/config.ts),
+// checked again here because the data plane also runs on its own.
+var runIDPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$`)
+
+func runID() (string, error) {
+	id := os.Getenv("RUN_ID")
+	if !runIDPattern.MatchString(id) {
+		return "", fmt.Errorf("RUN_ID '%s' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)", id)
+	}
+	return id, nil
+}
+
+func wholeNumber(name string, fallback, lowest, highest int) (int, error) {
+	text := os.Getenv(name)
+	if text == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < lowest || n > highest {
+		return 0, fmt.Errorf("%s must be a whole number from %d to %d, not '%s'", name, lowest, highest, text)
+	}
+	return n, nil
+}
+
+func seconds(name string, fallback int) (time.Duration, error) {
+	n, err := wholeNumber(name, fallback, 1, 86400)
+	return time.Duration(n) * time.Second, err
+}
+
+func dumpTool() string {
+	for _, tool := range []string{"mariadb-dump", "mysqldump"} {
+		if _, err := lookPath(tool); err == nil {
+			return tool
+		}
+	}
+	return "mariadb-dump"
+}
+
+func runDump(ctx context.Context) error {
+	id, err := runID()
+	if err != nil {
+		return err
+	}
+	databases := strings.Fields(os.Getenv("DATABASES"))
+	if len(databases) == 0 {
+		return errors.New("environment variable DATABASES is not set")
+	}
+	parallelism, err := wholeNumber("PARALLELISM", 2, 1, 16)
+	if err != nil {
+		return fmt.Errorf("%v (ferry:migration.parallelism)", err)
+	}
+	compression := os.Getenv("COMPRESSION")
+	if compression == "" {
+		compression = "zstd"
+	}
+	if _, err := chunks.Extension(compression); err != nil {
+		return err
+	}
+	chunkMiB, err := wholeNumber("CHUNK_MIB", 32, 1, 4096)
+	if err != nil {
+		return err
+	}
+	every, err := seconds("PROGRESS_SECONDS", 10)
+	if err != nil {
+		return err
+	}
+	snapshotWait, err := seconds("SNAPSHOT_WAIT_SECONDS", 120)
+	if err != nil {
+		return err
+	}
+	sourceWait, err := seconds("SOURCE_WAIT_SECONDS", 30)
+	if err != nil {
+		return err
+	}
+	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultStall.Seconds()))
+	if err != nil {
+		return err
+	}
+	source, err := conn.FromEnvironment("SOURCE")
+	if err != nil {
+		return err
+	}
+	store, err := objstore.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	m, err := dump.Run(ctx, dump.Options{RunID: id, Databases: databases, Compression: compression,
+		Parallelism: parallelism, ChunkBytes: int64(chunkMiB) << 20, ProgressEvery: every,
+		SnapshotWait: snapshotWait, SourceWait: sourceWait, Stall: stall, Source: source, Store: store,
+		DumpTool: dumpTool(), Log: logf})
+	if err != nil {
+		return err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(data)
+	return err
+}
+
+// loadManifest reads the run's manifest from the store. The dump writes it last, so its absence
+// means no complete dump.
+func loadManifest(ctx context.Context, store *objstore.Store, id string) (manifest.Manifest, []byte, error) {
+	data, err := store.ReadAll(ctx, dump.ManifestKey(id))
+	if err != nil {
+		if objstore.IsNotFound(err) {
+			return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(dump.ManifestKey(id)), id)
+		}
+		return manifest.Manifest{}, nil, fmt.Errorf("cannot read the manifest of run %s from the object store: %v", id, err)
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return m, nil, fmt.Errorf("the manifest of run %s: %v", id, err)
+	}
+	if m.RunID != id {
+		return m, nil, fmt.Errorf("the manifest at %s is of run %q, not %s", store.URL(dump.ManifestKey(id)), m.RunID, id)
+	}
+	return m, data, nil
+}
+
+func openRun(ctx context.Context) (*objstore.Store, manifest.Manifest, []byte, error) {
+	id, err := runID()
+	if err != nil {
+		return nil, manifest.Manifest{}, nil, err
+	}
+	store, err := objstore.FromEnvironment()
+	if err != nil {
+		return nil, manifest.Manifest{}, nil, err
+	}
+	m, data, err := loadManifest(ctx, store, id)
+	return store, m, data, err
+}
+
+func getManifest(ctx context.Context, file string) error {
+	_, _, data, err := openRun(ctx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o600)
+}
+
+func readManifestFile(file string) (manifest.Manifest, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	return manifest.Parse(data)
+}
+
+// manifestField prints one field for the shell glue, one value a line.
+func manifestField(file, name string) error {
+	m, err := readManifestFile(file)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "compression":
+		fmt.Println(m.Compression)
+	case "databases":
+		fmt.Println(strings.Join(m.Databases, " "))
+	case "tableCount":
+		fmt.Println(m.TableCount)
+	case "bytes":
+		fmt.Println(m.Bytes)
+	case "streams":
+		// The data streams first, the definitions last, as the import applies them.
+		for _, s := range m.Streams {
+			if s.Name != manifest.Definitions {
+				fmt.Println(s.Name)
+			}
+		}
+		fmt.Println(manifest.Definitions)
+	case "digest":
+		// One digest for the run's record: the sha256 of every chunk's sha256, in manifest order.
+		hash := sha256.New()
+		for _, s := range m.Streams {
+			for _, c := range s.Chunks {
+				fmt.Fprintln(hash, c.SHA256)
+			}
+		}
+		fmt.Println(hex.EncodeToString(hash.Sum(nil)))
+	default:
+		return fmt.Errorf("the manifest has no field %q for the glue (compression, databases, tableCount, bytes, streams, digest)", name)
+	}
+	return nil
+}
+
+// runFetch writes the SQL of one stream to stdout, each chunk checked before it is used.
+// MANIFEST is the manifest file; DOWNLOADED_FILE, when set, keeps the bytes downloaded so far.
+func runFetch(ctx context.Context, streamName string) error {
+	file, err := requireEnv("MANIFEST")
+	if err != nil {
+		return err
+	}
+	m, err := readManifestFile(file)
+	if err != nil {
+		return err
+	}
+	stream, ok := m.Stream(streamName)
+	if !ok {
+		return fmt.Errorf("the manifest of run %s has no stream %q", m.RunID, streamName)
+	}
+	attempts, err := wholeNumber("DOWNLOAD_ATTEMPTS", 5, 1, 100)
+	if err != nil {
+		return err
+	}
+	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultStall.Seconds()))
+	if err != nil {
+		return err
+	}
+	store, err := objstore.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "ferry-fetch-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var downloaded atomic.Int64
+	if counter := os.Getenv("DOWNLOADED_FILE"); counter != "" {
+		stop := keepCount(counter, &downloaded)
+		defer stop()
+	}
+	out := bufioWriter()
+	fetcher := &chunks.Fetcher{Store: store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
+		Attempts: attempts, Stall: stall, Downloaded: &downloaded, Log: logf}
+	if err := fetcher.Fetch(ctx, stream, out); err != nil {
+		return err
+	}
+	return out.Flush()
+}
+
+// Result is what the verification stores beside the manifest (runs/<runId>/verification.json).
+type Result struct {
+	RunID            string            `json:"runId"`
+	OK               bool              `json:"ok"`
+	Tables           int               `json:"tables"`
+	Rows             int64             `json:"rows"`
+	Objects          int               `json:"objects"`
+	MismatchedTables int               `json:"mismatchedTables"`
+	Mismatches       []verify.Mismatch `json:"mismatches"`
+	VerifiedAt       string            `json:"verifiedAt"`
+}
+
+func verificationKey(id string) string { return dump.Prefix(id) + "verification.json" }
+
+func runVerify(ctx context.Context) error {
+	store, m, _, err := openRun(ctx)
+	if err != nil {
+		return err
+	}
+	db, err := conn.OpenFromEnvironment("DEST")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var state sql.NullString
+	err = db.QueryRowContext(ctx, "SELECT state FROM ferry.runs WHERE run_id = ?", m.RunID).Scan(&state)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "doesn't exist") {
+		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
+	}
+	if state.String != "imported" {
+		return fmt.Errorf("run %s was not imported (state: %s); the import step must succeed first", m.RunID, orNone(state.String))
+	}
+	sessions, err := conn.OpenSnapshots(ctx, db, max(1, m.DataStreams()), nil)
+	defer conn.CloseAll(sessions)
+	if err != nil {
+		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
+	}
+	logf("digesting %d objects of %s on the destination in %d sessions", len(m.Digests), strings.Join(m.Databases, " "), len(sessions))
+	actual, err := digest.Catalog(ctx, sessions[0], m.Databases)
+	if err != nil {
+		return err
+	}
+	if err := digest.Contents(ctx, sessions, actual, digest.Progress(logf, actual)); err != nil {
+		return err
+	}
+	mismatches := verify.Compare(m.Digests, actual)
+	result := Result{RunID: m.RunID, OK: len(mismatches) == 0, Objects: len(m.Digests),
+		MismatchedTables: len(mismatches), Mismatches: mismatches,
+		VerifiedAt: time.Now().UTC().Format("2006-01-02T15:04:05Z")}
+	if result.Mismatches == nil {
+		result.Mismatches = []verify.Mismatch{}
+	}
+	for _, o := range m.Digests {
+		if o.Kind == digest.Table {
+			result.Tables++
+			result.Rows += o.Rows
+		}
+	}
+	data, err := json.MarshalIndent(result, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	// The result is stored whichever way it went: the report shows it, the cleanup reads it.
+	if _, err := store.Put(ctx, verificationKey(m.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("cannot store the verification result in the object store: %v", err)
+	}
+	for _, mismatch := range mismatches {
+		logf("differs: %s: %s", mismatch.Object, mismatch.Problem)
+	}
+	if !result.OK {
+		return fmt.Errorf("verification failed: %d of %d objects differ from the dump of run %s (details above)", len(mismatches), len(m.Digests), m.RunID)
+	}
+	logf("verified: all %d objects, %d tables (%d rows), match the dump of run %s", len(m.Digests), result.Tables, result.Rows, m.RunID)
+	_, err = os.Stdout.Write(data)
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// readVerification is the stored result of the run's verification, or nil when there is none.
+func readVerification(ctx context.Context, store *objstore.Store, id string) (*Result, []byte, error) {
+	data, err := store.ReadAll(ctx, verificationKey(id))
+	if err != nil {
+		if objstore.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	var result Result
+	if err := json.Unmarshal(data, &result); err != nil {
+		return nil, nil, fmt.Errorf("the verification result of run %s is not valid JSON: %v", id, err)
+	}
+	return &result, data, nil
+}
+
+// runCleanup removes the run's chunks once verification has passed, unless KEEP_DUMP. The small
+// manifest and verification result stay as the run's record until the bucket's expiry rule
+// removes them.
+func runCleanup(ctx context.Context) error {
+	store, m, _, err := openRun(ctx)
+	if err != nil {
+		return err
+	}
+	result, _, err := readVerification(ctx, store, m.RunID)
+	if err != nil {
+		return err
+	}
+	if result == nil {
+		return fmt.Errorf("run %s has no verification result; the dump is kept", m.RunID)
+	}
+	if !result.OK {
+		return fmt.Errorf("run %s did not pass verification; the dump is kept for inspection", m.RunID)
+	}
+	objects := m.Objects()
+	prefix := store.URL(dump.Prefix(m.RunID))
+	if os.Getenv("KEEP_DUMP") == "true" {
+		logf("keeping the %d dump objects under %s (ferry:migration.keepDump is true)", len(objects), prefix)
+		return nil
+	}
+	removed := 0
+	for _, key := range objects {
+		present, err := store.Exists(ctx, key)
+		if err != nil {
+			return fmt.Errorf("cannot look for %s: %v", store.URL(key), err)
+		}
+		if !present {
+			continue
+		}
+		if err := store.Remove(ctx, key); err != nil {
+			return fmt.Errorf("cannot remove %s: %v", store.URL(key), err)
+		}
+		removed++
+	}
+	logf("removed %d dump objects under %s (the others were already gone); the manifest and verification result remain", removed, prefix)
+	return nil
+}
+
+// runReport prints the run's record: its manifest, its verification result (null when there is
+// none) and how many of its chunks are still stored (read, not inferred: only the cleanup removes
+// them).
+func runReport(ctx context.Context) error {
+	store, m, manifestData, err := openRun(ctx)
+	if err != nil {
+		return err
+	}
+	_, verification, err := readVerification(ctx, store, m.RunID)
+	if err != nil {
+		return err
+	}
+	if verification == nil {
+		verification = []byte("null")
+	}
+	present := 0
+	for _, key := range m.Objects() {
+		found, err := store.Exists(ctx, key)
+		if err != nil {
+			return fmt.Errorf("cannot look for %s: %v", store.URL(key), err)
+		}
+		if found {
+			present++
+		}
+	}
+	record := struct {
+		Manifest           json.RawMessage `json:"manifest"`
+		Verification       json.RawMessage `json:"verification"`
+		DumpObjectsPresent int             `json:"dumpObjectsPresent"`
+	}{manifestData, verification, present}
+	data, err := json.Marshal(record)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(append(data, '\n'))
+	return err
+}

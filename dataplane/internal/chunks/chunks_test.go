@@ -1,0 +1,222 @@
+package chunks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ferry.local/dataplane/internal/manifest"
+)
+
+// memoryStore is an object store in memory; failAfter > 0 makes an upload fail once it has
+// read that many bytes.
+type memoryStore struct {
+	mu        sync.Mutex
+	objects   map[string][]byte
+	failAfter int64
+}
+
+func (s *memoryStore) Put(_ context.Context, key string, body io.Reader, _ int64) (int64, error) {
+	var data []byte
+	var err error
+	if s.failAfter > 0 {
+		data, err = io.ReadAll(io.LimitReader(body, s.failAfter))
+		if err == nil {
+			err = errors.New("connection reset by peer")
+		}
+	} else {
+		data, err = io.ReadAll(body)
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects[key] = data
+	return int64(len(data)), nil
+}
+
+func (s *memoryStore) Get(_ context.Context, key string, offset int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.objects[key]
+	if !ok {
+		return nil, errors.New("The specified key does not exist.")
+	}
+	return io.NopCloser(bytes.NewReader(data[offset:])), nil
+}
+
+func (s *memoryStore) URL(key string) string { return "s3://test/" + key }
+
+// sqlText is lines of varied length and compressibility, as a dump has.
+func sqlText(lines int) []byte {
+	random := rand.New(rand.NewSource(1))
+	var b bytes.Buffer
+	for i := 0; i < lines; i++ {
+		fmt.Fprintf(&b, "INSERT INTO `t` VALUES (%d,'", i)
+		for j := random.Intn(400); j > 0; j-- {
+			b.WriteByte(byte('a' + random.Intn(26)))
+		}
+		b.WriteString("');\n")
+	}
+	return b.Bytes()
+}
+
+func store(t *testing.T, s *memoryStore, compression string, text []byte) manifest.Stream {
+	t.Helper()
+	w, err := NewWriter(context.Background(), s, compression, 16<<10, time.Minute, func(i int) string {
+		return fmt.Sprintf("runs/r/data-1/%06d.sql", i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Odd-sized writes, as a pipe delivers them.
+	for rest := text; len(rest) > 0; {
+		n := min(len(rest), 1000+len(rest)%7777)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	chunks, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return manifest.Stream{Name: "data-1", Chunks: chunks}
+}
+
+func fetch(t *testing.T, s *memoryStore, compression string, stream manifest.Stream) ([]byte, error) {
+	t.Helper()
+	var out bytes.Buffer
+	f := &Fetcher{Store: s, RunID: "r", Compression: compression, Dir: t.TempDir(), Attempts: 2,
+		Log: func(string, ...any) {}}
+	err := f.Fetch(context.Background(), stream, &out)
+	return out.Bytes(), err
+}
+
+func TestRoundTripInWholeLineChunks(t *testing.T) {
+	text := sqlText(5000)
+	for _, compression := range []string{"zstd", "gzip"} {
+		s := &memoryStore{objects: map[string][]byte{}}
+		stream := store(t, s, compression, text)
+		if len(stream.Chunks) < 5 {
+			t.Fatalf("%s: %d chunks of %d bytes of SQL; want several", compression, len(stream.Chunks), len(text))
+		}
+		var sqlBytes int64
+		for _, c := range stream.Chunks {
+			sqlBytes += c.SQLBytes
+			if c.Bytes != int64(len(s.objects[c.Object])) {
+				t.Fatalf("%s: chunk %s records %d bytes, stored %d", compression, c.Object, c.Bytes, len(s.objects[c.Object]))
+			}
+		}
+		if sqlBytes != int64(len(text)) {
+			t.Fatalf("%s: chunks hold %d bytes of SQL, want %d", compression, sqlBytes, len(text))
+		}
+		got, err := fetch(t, s, compression, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, text) {
+			t.Fatalf("%s: the SQL read back differs", compression)
+		}
+		// Each chunk alone is whole lines.
+		for i, c := range stream.Chunks {
+			one, err := fetch(t, s, compression, manifest.Stream{Chunks: []manifest.Chunk{c}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasSuffix(one, []byte(";\n")) {
+				t.Fatalf("%s: chunk %d does not end at the end of a line", compression, i)
+			}
+		}
+	}
+}
+
+func TestRefusesAChangedOrTruncatedChunkBeforeUsingIt(t *testing.T) {
+	text := sqlText(3000)
+	for name, damage := range map[string]func([]byte) []byte{
+		"one bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 1; return c },
+		"truncated":       func(b []byte) []byte { return b[:len(b)*6/10] },
+		"swapped":         nil,
+	} {
+		s := &memoryStore{objects: map[string][]byte{}}
+		stream := store(t, s, "zstd", text)
+		second := stream.Chunks[1].Object
+		if damage != nil {
+			s.objects[second] = damage(s.objects[second])
+		} else {
+			s.objects[second] = s.objects[stream.Chunks[2].Object]
+		}
+		got, err := fetch(t, s, "zstd", stream)
+		var damaged *DamagedError
+		if !errors.As(err, &damaged) || !strings.Contains(err.Error(), "checksum mismatch: s3://test/"+second) {
+			t.Fatalf("%s: got %v, want a checksum mismatch naming %s", name, err, second)
+		}
+		// Nothing of the damaged chunk was passed on: only the whole first chunk.
+		if int64(len(got)) != stream.Chunks[0].SQLBytes {
+			t.Fatalf("%s: %d bytes passed on, want exactly the first chunk's %d", name, len(got), stream.Chunks[0].SQLBytes)
+		}
+	}
+}
+
+func TestAFailedUploadIsAnUploadError(t *testing.T) {
+	s := &memoryStore{objects: map[string][]byte{}, failAfter: 4096}
+	w, err := NewWriter(context.Background(), s, "zstd", 1<<30, time.Minute, func(i int) string { return "runs/r/x" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Write(sqlText(20000))
+	if err == nil {
+		_, err = w.Close()
+	}
+	var upload *UploadError
+	if !errors.As(err, &upload) || !strings.Contains(err.Error(), "connection reset by peer") {
+		t.Fatalf("got %v, want the store's error as an UploadError", err)
+	}
+}
+
+// stuckStore takes a connection and then nothing more, as a paused object store does.
+type stuckStore struct{ memoryStore }
+
+func (s *stuckStore) Put(ctx context.Context, _ string, _ io.Reader, _ int64) (int64, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+type stuckBody struct{ ctx context.Context }
+
+func (b stuckBody) Read([]byte) (int, error) { <-b.ctx.Done(); return 0, b.ctx.Err() }
+func (b stuckBody) Close() error             { return nil }
+
+func (s *stuckStore) Get(ctx context.Context, _ string, _ int64) (io.ReadCloser, error) {
+	return stuckBody{ctx}, nil
+}
+
+func TestAStalledTransferIsAbandonedNamingTheStall(t *testing.T) {
+	s := &stuckStore{memoryStore{objects: map[string][]byte{}}}
+	w, err := NewWriter(context.Background(), s, "gzip", 1<<30, 300*time.Millisecond, func(int) string { return "runs/r/data-1/000000.sql.gz" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Write(sqlText(50000))
+	if err == nil {
+		_, err = w.Close()
+	}
+	var upload *UploadError
+	if !errors.As(err, &upload) || !strings.Contains(err.Error(), "the upload of runs/r/data-1/000000.sql.gz made no progress for 300ms") {
+		t.Fatalf("upload: got %v", err)
+	}
+	f := &Fetcher{Store: s, RunID: "r", Compression: "gzip", Dir: t.TempDir(), Attempts: 2,
+		Stall: 300 * time.Millisecond, Log: func(string, ...any) {}}
+	err = f.Fetch(context.Background(), manifest.Stream{Chunks: []manifest.Chunk{{Object: "runs/r/x"}}}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "the download of runs/r/x made no progress for 300ms") {
+		t.Fatalf("download: got %v", err)
+	}
+}

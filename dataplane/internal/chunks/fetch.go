@@ -1,0 +1,233 @@
+package chunks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"ferry.local/dataplane/internal/manifest"
+)
+
+// Downloader reads an object from a byte offset on.
+type Downloader interface {
+	Get(ctx context.Context, key string, offset int64) (io.ReadCloser, error)
+	URL(key string) string
+}
+
+// DamagedError: a stored chunk is not what the manifest says was stored.
+type DamagedError struct{ Message string }
+
+func (e *DamagedError) Error() string { return e.Message }
+
+// WriteError: the consumer of the SQL went away or refused it.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return fmt.Sprintf("writing the SQL on: %v", e.Err) }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// Fetcher writes a stream's SQL, chunk by chunk, each checked whole before it is used.
+type Fetcher struct {
+	Store       Downloader
+	RunID       string
+	Compression string
+	// Dir holds the downloaded chunks, at most two at a time (the one being read, the next).
+	Dir string
+	// Attempts is how often a broken download is resumed at the byte where it stopped.
+	Attempts int
+	// Stall is how long a download may receive nothing before it counts as broken.
+	Stall time.Duration
+	// Downloaded counts the bytes downloaded so far, for progress reports.
+	Downloaded *atomic.Int64
+	Log        func(format string, args ...any)
+}
+
+type downloaded struct {
+	path string
+	err  error
+}
+
+// Fetch writes the SQL of stream to out.
+func (f *Fetcher) Fetch(ctx context.Context, stream manifest.Stream, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The next chunk downloads while the current one is decompressed into out.
+	next := make(chan downloaded, 1)
+	fetchChunk := func(i int) {
+		path, err := f.download(ctx, stream.Chunks[i], i)
+		next <- downloaded{path, err}
+	}
+	go fetchChunk(0)
+	for i := range stream.Chunks {
+		got := <-next
+		if got.err != nil {
+			return got.err
+		}
+		if i+1 < len(stream.Chunks) {
+			go fetchChunk(i + 1)
+		}
+		err := f.decompress(got.path, stream.Chunks[i], out)
+		_ = os.Remove(got.path)
+		if err != nil {
+			if i+1 < len(stream.Chunks) {
+				cancel()
+				if later := <-next; later.path != "" {
+					_ = os.Remove(later.path)
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// download stores chunk i in a file of Dir and checks its length and sha256.
+func (f *Fetcher) download(ctx context.Context, chunk manifest.Chunk, i int) (string, error) {
+	path := filepath.Join(f.Dir, fmt.Sprintf("chunk-%06d", i))
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	hash := sha256.New()
+	var offset int64
+	for attempt := 1; ; attempt++ {
+		err := f.copyFrom(ctx, chunk.Object, offset, io.MultiWriter(file, hash), &offset)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || attempt >= f.Attempts {
+			_ = os.Remove(path)
+			return "", fmt.Errorf("downloading %s failed: %v", f.Store.URL(chunk.Object), err)
+		}
+		// While an index is built the import reads nothing for minutes and the store may drop an
+		// idle connection; the download goes on from the byte where it stopped.
+		f.Log("the download of %s broke off at byte %d (%v); resuming", f.Store.URL(chunk.Object), offset, err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	sum := hex.EncodeToString(hash.Sum(nil))
+	if sum != chunk.SHA256 || offset != chunk.Bytes {
+		_ = os.Remove(path)
+		return "", &DamagedError{fmt.Sprintf("checksum mismatch: %s has sha256 %s (%d bytes) but the manifest of run %s says %s (%d bytes); the stored dump is damaged. Dump again under a new ferry:migration.runId.",
+			f.Store.URL(chunk.Object), sum, offset, f.RunID, chunk.SHA256, chunk.Bytes)}
+	}
+	return path, nil
+}
+
+func (f *Fetcher) copyFrom(ctx context.Context, key string, offset int64, w io.Writer, done *int64) (err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// A download always wants data: receiving nothing for Stall means the connection is dead.
+	dog, stopGuard := guard(f.stall(), "the download of "+key, cancel)
+	defer stopGuard()
+	dog.busy.Store(true)
+	defer func() {
+		if err != nil && context.Cause(ctx) != nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	}()
+	body, err := f.Store.Get(ctx, key, offset)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	buffer := make([]byte, 256<<10)
+	for {
+		n, readErr := body.Read(buffer)
+		dog.progress()
+		if n > 0 {
+			if _, err := w.Write(buffer[:n]); err != nil {
+				return err
+			}
+			*done += int64(n)
+			if f.Downloaded != nil {
+				f.Downloaded.Add(int64(n))
+			}
+		}
+		if readErr == io.EOF {
+			return nil
+		}
+		if readErr != nil {
+			return readErr
+		}
+	}
+}
+
+func (f *Fetcher) stall() time.Duration {
+	if f.Stall > 0 {
+		return f.Stall
+	}
+	return DefaultStall
+}
+
+func (f *Fetcher) decompress(path string, chunk manifest.Chunk, out io.Writer) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	var reader io.Reader
+	switch f.Compression {
+	case "zstd":
+		decoder, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return err
+		}
+		defer decoder.Close()
+		reader = decoder
+	case "gzip":
+		decoder, err := gzip.NewReader(file)
+		if err != nil {
+			return &DamagedError{fmt.Sprintf("decompressing %s failed: %v", f.Store.URL(chunk.Object), err)}
+		}
+		defer decoder.Close()
+		reader = decoder
+	default:
+		return fmt.Errorf("the manifest names an unknown compression %q", f.Compression)
+	}
+	written, err := copyTo(out, reader)
+	if err != nil {
+		var writeErr *WriteError
+		if errors.As(err, &writeErr) {
+			return err
+		}
+		return &DamagedError{fmt.Sprintf("decompressing %s failed: %v", f.Store.URL(chunk.Object), err)}
+	}
+	if written != chunk.SQLBytes {
+		return &DamagedError{fmt.Sprintf("%s holds %d bytes of SQL but the manifest says %d", f.Store.URL(chunk.Object), written, chunk.SQLBytes)}
+	}
+	return nil
+}
+
+// copyTo tells a failure to read (a damaged frame) from a failure to write (the importer).
+func copyTo(out io.Writer, in io.Reader) (int64, error) {
+	buffer := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, readErr := in.Read(buffer)
+		if n > 0 {
+			if _, err := out.Write(buffer[:n]); err != nil {
+				return total, &WriteError{err}
+			}
+			total += int64(n)
+		}
+		if readErr == io.EOF {
+			return total, nil
+		}
+		if readErr != nil {
+			return total, readErr
+		}
+	}
+}

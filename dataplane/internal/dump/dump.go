@@ -1,0 +1,665 @@
+// Package dump takes a consistent online dump of the source databases: PARALLELISM data streams
+// and one of definitions, each a child dump tool whose snapshot is opened under one brief global
+// read lock, compressed and stored in chunks (package chunks), the digests of every object taken
+// in the same snapshot (package digest), and a manifest written LAST. A dump that did not finish
+// leaves no manifest, and the import refuses a run without one.
+package dump
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"ferry.local/dataplane/internal/chunks"
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/objstore"
+	"ferry.local/dataplane/internal/preflight"
+	"ferry.local/dataplane/internal/progress"
+)
+
+// Options are the dump's settings, read and checked by the caller.
+type Options struct {
+	RunID       string
+	Databases   []string
+	Compression string
+	Parallelism int
+	// ChunkBytes is the compressed size at which a chunk is cut (at the next line's end).
+	ChunkBytes int64
+	// ProgressEvery is the interval of the progress lines.
+	ProgressEvery time.Duration
+	// SnapshotWait bounds the wait for a stream's dump tool to open its snapshot.
+	SnapshotWait time.Duration
+	// SourceWait bounds the wait for a source that does not accept connections yet.
+	SourceWait time.Duration
+	// Stall is how long an upload may take no data before it is abandoned.
+	Stall  time.Duration
+	Source conn.Settings
+	Store  *objstore.Store
+	// DumpTool is mariadb-dump or mysqldump.
+	DumpTool string
+	Log      func(format string, args ...any)
+}
+
+// Prefix is where a run's objects live in the bucket.
+func Prefix(runID string) string { return "runs/" + runID + "/" }
+
+// ManifestKey is the run's manifest, the last object a dump writes.
+func ManifestKey(runID string) string { return Prefix(runID) + "manifest.json" }
+
+// Run dumps and returns the manifest written; an existing complete dump of the run is kept.
+func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
+	if existing, err := o.Store.ReadAll(ctx, ManifestKey(o.RunID)); err == nil {
+		o.Log("run %s already has a complete dump; keeping it", o.RunID)
+		return manifest.Parse(existing)
+	} else if !objstore.IsNotFound(err) {
+		return manifest.Manifest{}, fmt.Errorf("cannot read s3://%s/%s: %v; check ferry:objectStore", o.Store.Bucket, ManifestKey(o.RunID), err)
+	}
+	work, err := os.MkdirTemp("", "ferry-dump-")
+	if err != nil {
+		return manifest.Manifest{}, err
+	}
+	defer os.RemoveAll(work)
+	d := &dumper{Options: o, work: work, cancel: func() {}}
+	m, err := d.run(ctx)
+	if err != nil {
+		// A stream's failure is the cause of whatever the dump was doing when it was stopped.
+		if cause := d.firstFailure(); cause != nil {
+			err = cause
+		}
+		d.removeStored()
+	}
+	return m, err
+}
+
+type dumper struct {
+	Options
+	work   string
+	db     *sql.DB
+	stored sync.Map // keys written by this dump, removed again if it fails
+	// The first stream to fail stops the others: its error is the cause, theirs consequences.
+	mu      sync.Mutex
+	failure error
+	cancel  func()
+}
+
+func (d *dumper) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failure == nil {
+		d.failure = err
+		d.cancel()
+		// Said at once: removing what was stored may take a while when the store is the fault.
+		d.Log("stopping the dump: %v", err)
+	}
+}
+
+func (d *dumper) firstFailure() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failure
+}
+
+// connect opens the pool and waits, up to SourceWait, for a source that refuses connections (a
+// pod still starting); a refused login fails at once.
+func (d *dumper) connect(ctx context.Context) (string, error) {
+	db, err := conn.Open(d.Source)
+	if err != nil {
+		return "", err
+	}
+	d.db = db
+	d.Log("connecting to %s:%s as %s", d.Source.Host, d.Source.Port, d.Source.User)
+	started := time.Now()
+	for {
+		var version string
+		err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version)
+		if err == nil {
+			return version, nil
+		}
+		explained := conn.Explain(err, "the source database", "ferry:source")
+		if strings.Contains(err.Error(), "Access denied") || ctx.Err() != nil || time.Since(started) >= d.SourceWait {
+			return "", errors.New(explained)
+		}
+		d.Log("waiting for the source database (%.0fs): %s", time.Since(started).Seconds(), explained)
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func (d *dumper) databaseArgs() []any {
+	args := make([]any, len(d.Databases))
+	for i, name := range d.Databases {
+		args[i] = name
+	}
+	return args
+}
+
+func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
+	m := manifest.Manifest{Format: manifest.Format, RunID: d.RunID, Compression: d.Compression,
+		Databases: d.Databases, StartedAt: now(), Compressor: chunks.Compressor(d.Compression)}
+	version, err := d.connect(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer d.db.Close()
+	m.ServerVersion = version
+	// Two dumps of one run would race for the same objects: the second one stops here.
+	lock, err := d.db.Conn(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer lock.Close()
+	var held sql.NullInt64
+	if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK(?, 5)", "ferry-dump-"+d.RunID).Scan(&held); err != nil {
+		return m, err
+	}
+	if held.Int64 != 1 {
+		return m, fmt.Errorf("another dump of run %s is in progress on this source; wait for it to finish (its manifest then makes this run a no-op)", d.RunID)
+	}
+	// Without a manifest, whatever is stored under the run's prefix is what a killed dump left.
+	if leftovers, err := d.Store.Keys(ctx, Prefix(d.RunID)); err != nil {
+		return m, fmt.Errorf("cannot list s3://%s/%s: %v; check ferry:objectStore", d.Store.Bucket, Prefix(d.RunID), err)
+	} else if len(leftovers) > 0 {
+		d.Log("removing %d objects an interrupted dump of run %s left", len(leftovers), d.RunID)
+		for _, key := range leftovers {
+			if err := d.Store.Remove(ctx, key); err != nil {
+				return m, fmt.Errorf("cannot remove %s: %v", d.Store.URL(key), err)
+			}
+		}
+	}
+	for _, database := range d.Databases {
+		var found int
+		if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", database).Scan(&found); err != nil {
+			return m, err
+		}
+		if found != 1 {
+			return m, fmt.Errorf("database %q does not exist on the source; fix ferry:source.databases", database)
+		}
+	}
+	// Values the dump tool would change are refused now, naming each column, before anything is
+	// written.
+	problems, err := preflight.InexactFloats(ctx, d.db, d.Databases)
+	if err != nil {
+		return m, err
+	}
+	for _, problem := range problems {
+		d.Log("refused: %s", problem)
+	}
+	if len(problems) > 0 {
+		return m, fmt.Errorf("the source cannot be dumped exactly as it is: %d thing(s) the dump cannot carry (above); nothing was written", len(problems))
+	}
+	flags, toolVersion, err := d.dumpFlags(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.DumpTool = toolVersion
+	options := filepath.Join(d.work, "source.cnf")
+	text, err := conn.ClientOptions(d.Source)
+	if err != nil {
+		return m, fmt.Errorf("SOURCE: %w", err)
+	}
+	if err := os.WriteFile(options, []byte(text), 0o600); err != nil {
+		return m, err
+	}
+
+	// The snapshot session: under a brief global read lock it opens a consistent snapshot and reads
+	// the binlog position, then holds the lock until every dump stream and digest session has opened
+	// its own snapshot, so all of them describe exactly the same rows.
+	snapshot, err := d.db.Conn(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer snapshot.Close()
+	var snapshotID int64
+	if err := snapshot.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&snapshotID); err != nil {
+		return m, err
+	}
+	if _, err := snapshot.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+		if strings.Contains(err.Error(), "RELOAD") {
+			return m, errors.New("the source user lacks the RELOAD privilege, which a consistent snapshot needs: GRANT RELOAD, PROCESS ON *.* TO the user in ferry:source.user")
+		}
+		return m, fmt.Errorf("cannot take a consistent snapshot: %v", err)
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			_, _ = snapshot.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
+			locked = false
+		}
+	}
+	defer unlock()
+	for _, statement := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"} {
+		if _, err := snapshot.ExecContext(ctx, statement); err != nil {
+			return m, fmt.Errorf("cannot take a consistent snapshot: %v", err)
+		}
+	}
+	m.GTID, m.BinlogFile, m.BinlogPosition = binlogPosition(ctx, snapshot)
+	d.Log("snapshot open under a global read lock (binlog %s %s; gtid %s)", orNone(m.BinlogFile, "off"), m.BinlogPosition, orNone(m.GTID, "none"))
+
+	// The lock also stops DDL, so the table list read now is the one every stream will see.
+	tables, foreignKeys, err := d.listTables(ctx, snapshot)
+	if err != nil {
+		return m, fmt.Errorf("cannot list the source tables: %v", err)
+	}
+	plan := Plan(tables, foreignKeys, d.Parallelism)
+	var estimate int64
+	for _, t := range tables {
+		estimate += t.Bytes
+	}
+
+	// The digests of every object are taken in sessions of their own, each with a snapshot opened
+	// under the lock like the dump's; every definition is read before the lock is released.
+	attributed := map[int64]bool{}
+	digestSessions, err := conn.OpenSnapshots(ctx, d.db, max(1, len(plan)-1), func(id int64) { attributed[id] = true })
+	defer conn.CloseAll(digestSessions)
+	if err != nil {
+		return m, fmt.Errorf("digesting the source's objects: %v", conn.Explain(err, "the source database", "ferry:source"))
+	}
+	objects, err := digest.Catalog(ctx, digestSessions[0], d.Databases)
+	if err != nil {
+		return m, fmt.Errorf("digesting the source's objects: %v", err)
+	}
+
+	ext, err := chunks.Extension(d.Compression)
+	if err != nil {
+		return m, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d.cancel = cancel
+	d.Log("dumping %s in %d data stream(s) and one of definitions to s3://%s/%s (%s)", strings.Join(d.Databases, " "), len(plan)-1, d.Store.Bucket, Prefix(d.RunID), d.Compression)
+	started := time.Now()
+	streams := make([]*stream, len(plan))
+	for i, planned := range plan {
+		args := append([]string{"--defaults-file=" + options}, flags...)
+		if planned.Name == manifest.Definitions {
+			args = append(args, "--routines", "--events", "--skip-triggers")
+		} else {
+			args = append(args, "--triggers")
+		}
+		args = append(args, IgnoreArguments(plan, planned.Name)...)
+		// "--" ends the options: a database named like an option is still a name.
+		args = append(append(args, "--databases", "--"), d.Databases...)
+		opening := time.Now()
+		s, err := d.start(ctx, planned.Name, args, ext)
+		if err != nil {
+			return m, err
+		}
+		streams[i] = s
+		if err := d.waitForSnapshot(ctx, s, snapshotID, attributed); err != nil {
+			return m, err
+		}
+		d.Log("stream %s has opened its snapshot (%.1fs)", s.name, time.Since(opening).Seconds())
+	}
+	unlock()
+	if _, err := snapshot.ExecContext(ctx, "COMMIT"); err != nil {
+		return m, err
+	}
+	d.Log("writes on the source released; the streams and the digests go on in the snapshot")
+
+	stopProgress := progress.Every(d.ProgressEvery, func() {
+		var done int64
+		for _, s := range streams {
+			done += s.writer.SQL.Load()
+		}
+		d.Log("%s", progress.Line("dump", done, estimate, started, "total=estimated-from-table-sizes"))
+	})
+	digested := make(chan error, 1)
+	go func() {
+		digested <- digest.Contents(ctx, digestSessions, objects, digest.Progress(d.Log, objects))
+	}()
+	for _, s := range streams {
+		<-s.done
+	}
+	stopProgress()
+	if err := d.firstFailure(); err != nil {
+		return m, err
+	}
+	d.Log("all streams stored; waiting for the digests")
+	if err := <-digested; err != nil {
+		return m, fmt.Errorf("digesting the source's objects failed: %v", err)
+	}
+	m.SetDigests(objects)
+	for _, s := range streams {
+		m.Streams = append(m.Streams, s.result)
+		m.Bytes += s.result.Bytes
+		m.SQLBytes += s.result.SQLBytes
+	}
+	m.FinishedAt = now()
+	data, err := m.Marshal()
+	if err != nil {
+		return m, err
+	}
+	if _, err := d.Store.Put(ctx, ManifestKey(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+		return m, fmt.Errorf("the dump is stored but its manifest could not be written (%v); run the dump again", err)
+	}
+	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()))
+	return m, nil
+}
+
+func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
+
+func orNone(value, none string) string {
+	if value == "" {
+		return none
+	}
+	return value
+}
+
+// binlogPosition reads the GTID position and binary log coordinates; each server knows only some
+// of these, and a server without a binary log has none.
+func binlogPosition(ctx context.Context, session *sql.Conn) (gtid, file, position string) {
+	for _, variable := range []string{"@@GLOBAL.gtid_binlog_pos", "@@GLOBAL.gtid_executed"} {
+		var value sql.NullString
+		if session.QueryRowContext(ctx, "SELECT "+variable).Scan(&value) == nil && value.String != "" {
+			gtid = value.String
+			break
+		}
+	}
+	rows, err := session.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return gtid, "", ""
+	}
+	defer rows.Close()
+	columns, err := rows.Columns()
+	if err != nil || len(columns) < 2 || !rows.Next() {
+		return gtid, "", ""
+	}
+	values := make([]sql.NullString, len(columns))
+	pointers := make([]any, len(columns))
+	for i := range values {
+		pointers[i] = &values[i]
+	}
+	if rows.Scan(pointers...) != nil {
+		return gtid, "", ""
+	}
+	return gtid, values[0].String, values[1].String
+}
+
+func (d *dumper) listTables(ctx context.Context, session *sql.Conn) ([]Table, []ForeignKey, error) {
+	in := placeholders(len(d.Databases))
+	args := append(d.databaseArgs(), d.databaseArgs()...)
+	rows, err := session.QueryContext(ctx, `SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE = 'VIEW',
+	    COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0),
+	    COALESCE(t.TABLE_ROWS, 0) * (1 + 0.77 * COALESCE(i.secondary, 0)) + COALESCE(t.DATA_LENGTH, 0) / 150 + 1
+	  FROM information_schema.TABLES t
+	  LEFT JOIN (SELECT TABLE_SCHEMA, TABLE_NAME, COUNT(DISTINCT INDEX_NAME) AS secondary
+	    FROM information_schema.STATISTICS WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA IN (`+in+`)
+	    GROUP BY TABLE_SCHEMA, TABLE_NAME) i ON i.TABLE_SCHEMA = t.TABLE_SCHEMA AND i.TABLE_NAME = t.TABLE_NAME
+	  WHERE t.TABLE_SCHEMA IN (`+in+`) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tables []Table
+	for rows.Next() {
+		var t Table
+		if err := rows.Scan(&t.Database, &t.Name, &t.View, &t.Bytes, &t.Cost); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = session.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME
+	  FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN (`+in+`)`, d.databaseArgs()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var keys []ForeignKey
+	for rows.Next() {
+		var k ForeignKey
+		if err := rows.Scan(&k.Database, &k.Table, &k.ParentDatabase, &k.ParentTable); err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return tables, keys, rows.Err()
+}
+
+// dumpFlags asks the tool which flags it takes (MySQL's and MariaDB's differ), not its version.
+func (d *dumper) dumpFlags(ctx context.Context) ([]string, string, error) {
+	help, err := exec.CommandContext(ctx, d.DumpTool, "--help").Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("the dump tool %s cannot run: %v", d.DumpTool, err)
+	}
+	version, _ := exec.CommandContext(ctx, d.DumpTool, "--version").Output()
+	flags := []string{"--single-transaction", "--quick", "--hex-blob", "--default-character-set=utf8mb4", "--max-allowed-packet=1G"}
+	for _, optional := range []struct{ probe, flag string }{
+		{"column-statistics", "--column-statistics=0"},
+		{"set-gtid-purged", "--set-gtid-purged=OFF"},
+		{"no-tablespaces", "--no-tablespaces"},
+		// System-versioned tables keep their history (MariaDB 10.11+); the verification reads it too.
+		{"dump-history", "--dump-history"},
+	} {
+		if bytes.Contains(help, []byte(optional.probe)) {
+			flags = append(flags, optional.flag)
+		}
+	}
+	return flags, strings.TrimSpace(strings.SplitN(string(version), "\n", 2)[0]), nil
+}
+
+// waitForSnapshot waits until the stream's dump tool holds an open transaction: the first
+// connection of the source user, newer than the snapshot session, not yet attributed to a digest
+// session or an earlier stream. A stream that ended before it was seen had opened its snapshot
+// under the lock all the same; its connection is let close, so the next stream's is not taken
+// for it.
+func (d *dumper) waitForSnapshot(ctx context.Context, s *stream, snapshotID int64, attributed map[int64]bool) error {
+	deadline := time.Now().Add(d.SnapshotWait)
+	for {
+		ids, err := d.dumpTransactions(ctx, snapshotID)
+		if err != nil {
+			return err
+		}
+		var fresh []int64
+		for _, id := range ids {
+			if !attributed[id] {
+				fresh = append(fresh, id)
+			}
+		}
+		if len(fresh) > 0 && !s.ended() {
+			for _, id := range fresh {
+				attributed[id] = true
+			}
+			return nil
+		}
+		if s.ended() {
+			if len(fresh) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the dump stream %s did not open its snapshot within %s", s.name, d.SnapshotWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		// InnoDB refreshes its INNODB_TRX table only when it was last read over 100 ms ago: a
+		// faster poll would read the same stale list for as long as it kept polling.
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+func (d *dumper) dumpTransactions(ctx context.Context, snapshotID int64) ([]int64, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t
+	  JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+	  WHERE p.ID > ? AND p.ID <> CONNECTION_ID() AND p.USER = ?`, snapshotID, d.Source.User)
+	if err != nil {
+		return nil, fmt.Errorf("cannot watch the dump's transactions (the source user needs PROCESS): %v", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// stream is one running dump tool whose output is stored in chunks.
+type stream struct {
+	name   string
+	cmd    *exec.Cmd
+	writer *chunks.Writer
+	stderr tail
+	done   chan struct{}
+	err    error
+	result manifest.Stream
+}
+
+func (s *stream) ended() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *dumper) start(ctx context.Context, name string, args []string, ext string) (*stream, error) {
+	s := &stream{name: name, done: make(chan struct{})}
+	writer, err := chunks.NewWriter(ctx, recordingStore{d}, d.Compression, d.ChunkBytes, d.Stall, func(i int) string {
+		return fmt.Sprintf("%s%s/%06d.sql.%s", Prefix(d.RunID), name, i, ext)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.writer = writer
+	cmd := exec.CommandContext(ctx, d.DumpTool, args...)
+	// The child inherits no secret: the source password is in its option file only, and the
+	// environment's were removed when they were read.
+	cmd.Env = os.Environ()
+	cmd.Stderr = &s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		writer.Abort(err)
+		return nil, fmt.Errorf("cannot start %s: %v", d.DumpTool, err)
+	}
+	s.cmd = cmd
+	go func() {
+		defer close(s.done)
+		defer func() {
+			if s.err != nil {
+				d.fail(s.err)
+			}
+		}()
+		_, copyErr := io.Copy(writer, stdout)
+		if copyErr != nil {
+			// The store failed: the dump tool gets nothing more read and is stopped.
+			_ = cmd.Process.Kill()
+			_, _ = io.Copy(io.Discard, stdout)
+		}
+		waitErr := cmd.Wait()
+		var upload *chunks.UploadError
+		switch {
+		case errors.As(copyErr, &upload):
+			s.err = fmt.Errorf("the upload to %s failed: %v", d.Store.URL(upload.Key), upload.Err)
+		case copyErr != nil:
+			s.err = fmt.Errorf("the %s stream failed: %v", name, copyErr)
+		case waitErr != nil:
+			s.err = fmt.Errorf("the dump (%s stream) failed (exit %d): %s", name, exitStatus(waitErr), s.stderr.String())
+		}
+		if s.err != nil {
+			writer.Abort(s.err)
+			return
+		}
+		stored, err := writer.Close()
+		if err != nil {
+			if errors.As(err, &upload) {
+				s.err = fmt.Errorf("the upload to %s failed: %v", d.Store.URL(upload.Key), upload.Err)
+			} else {
+				s.err = err
+			}
+			return
+		}
+		s.result = manifest.Stream{Name: name, Chunks: stored}
+		for _, c := range stored {
+			s.result.Bytes += c.Bytes
+			s.result.SQLBytes += c.SQLBytes
+		}
+	}()
+	return s, nil
+}
+
+// exitStatus is the shell's number for how a process ended: its code, or 128 + the signal.
+func exitStatus(err error) int {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if status, ok := exit.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+			return 128 + int(status.Signal())
+		}
+		return exit.ExitCode()
+	}
+	return -1
+}
+
+// recordingStore notes each key a chunk is stored under, so a failed dump removes them all.
+type recordingStore struct{ d *dumper }
+
+func (r recordingStore) Put(ctx context.Context, key string, body io.Reader, size int64) (int64, error) {
+	r.d.stored.Store(key, true)
+	return r.d.Store.Put(ctx, key, body, size)
+}
+
+// removeStored removes what a failed dump wrote, so nothing of it looks like a dump.
+func (d *dumper) removeStored() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d.stored.Range(func(key, _ any) bool {
+		if err := d.Store.Remove(ctx, key.(string)); err != nil {
+			d.Log("could not remove s3://%s/%s of the failed dump: %v", d.Store.Bucket, key, err)
+		}
+		return true
+	})
+}
+
+// tail keeps the last few KiB a child wrote to stderr, for the error message.
+type tail struct {
+	mu   sync.Mutex
+	data []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.data = append(t.data, p...)
+	if len(t.data) > 4096 {
+		t.data = t.data[len(t.data)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.data)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " ")
+}

@@ -1,0 +1,168 @@
+// Package objstore is the data plane's one client of the object store (S3 or MinIO), through
+// minio-go: every upload, download, listing and removal of a run's objects goes through here, so
+// one place knows each one's outcome.
+package objstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// PartSize is the size of the parts of an upload of unknown length: the memory one upload holds.
+const PartSize = 5 << 20
+
+// Store is one bucket.
+type Store struct {
+	client *minio.Client
+	Bucket string
+}
+
+// FromEnvironment reads S3_ENDPOINT (a URL), S3_ACCESS_KEY, the secret key from the file named by
+// S3_SECRET_KEY_FILE or else S3_SECRET_KEY (then removed from the environment, so no child process
+// inherits it), S3_BUCKET and S3_INSECURE (true: do not verify the server's certificate).
+func FromEnvironment() (*Store, error) {
+	for _, name := range []string{"S3_ENDPOINT", "S3_ACCESS_KEY", "S3_BUCKET"} {
+		if os.Getenv(name) == "" {
+			return nil, fmt.Errorf("environment variable %s is not set", name)
+		}
+	}
+	secret := os.Getenv("S3_SECRET_KEY")
+	if file := os.Getenv("S3_SECRET_KEY_FILE"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("secret file for S3_SECRET_KEY is not readable: %v", err)
+		}
+		secret = string(data)
+	}
+	_ = os.Unsetenv("S3_SECRET_KEY")
+	if secret == "" {
+		return nil, errors.New("S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set")
+	}
+	endpoint, err := url.Parse(os.Getenv("S3_ENDPOINT"))
+	if err != nil || endpoint.Host == "" || (endpoint.Scheme != "http" && endpoint.Scheme != "https") {
+		return nil, fmt.Errorf("S3_ENDPOINT %q is not an http:// or https:// URL (ferry:objectStore.endpoint)", os.Getenv("S3_ENDPOINT"))
+	}
+	transport, err := minio.DefaultTransport(endpoint.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv("S3_INSECURE") == "true" {
+		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit opt-out
+	}
+	client, err := minio.New(endpoint.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(os.Getenv("S3_ACCESS_KEY"), secret, ""),
+		Secure:       endpoint.Scheme == "https",
+		Transport:    transport,
+		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   3,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: client, Bucket: os.Getenv("S3_BUCKET")}, nil
+}
+
+// URL names an object the way the messages show it.
+func (s *Store) URL(key string) string { return "s3://" + s.Bucket + "/" + key }
+
+// Put stores everything read from body under key, in parts of PartSize when the length is not
+// known (size -1), and returns the number of bytes stored.
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64) (int64, error) {
+	info, err := s.client.PutObject(ctx, s.Bucket, key, body, size, minio.PutObjectOptions{
+		PartSize:    PartSize,
+		ContentType: "application/octet-stream",
+		// One part at a time: the memory an upload holds stays one part.
+		NumThreads: 1,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return info.Size, nil
+}
+
+// Get opens key from byte offset on.
+func (s *Store) Get(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	options := minio.GetObjectOptions{}
+	if offset > 0 {
+		if err := options.SetRange(offset, 0); err != nil {
+			return nil, err
+		}
+	}
+	object, err := s.client.GetObject(ctx, s.Bucket, key, options)
+	if err != nil {
+		return nil, err
+	}
+	// GetObject is lazy: Stat makes a missing object an error here rather than at the first read.
+	if _, err := object.Stat(); err != nil {
+		object.Close()
+		return nil, err
+	}
+	return object, nil
+}
+
+// ReadAll is the whole of a small object (a manifest, a verification result).
+func (s *Store) ReadAll(ctx context.Context, key string) ([]byte, error) {
+	object, err := s.Get(ctx, key, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer object.Close()
+	return io.ReadAll(object)
+}
+
+// Size is the stored length of key; an absent object is reported by IsNotFound.
+func (s *Store) Size(ctx context.Context, key string) (int64, error) {
+	info, err := s.client.StatObject(ctx, s.Bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return 0, err
+	}
+	return info.Size, nil
+}
+
+// Exists says whether key is stored; only a definite "no such key" counts as absent.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	_, err := s.Size(ctx, key)
+	if err == nil {
+		return true, nil
+	}
+	if IsNotFound(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+// Remove deletes key; an object already gone is not an error.
+func (s *Store) Remove(ctx context.Context, key string) error {
+	return s.client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
+}
+
+// Keys lists the keys under prefix.
+func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	for object := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if object.Err != nil {
+			return keys, object.Err
+		}
+		keys = append(keys, object.Key)
+	}
+	return keys, nil
+}
+
+// IsNotFound tells a missing object or bucket from every other failure.
+func IsNotFound(err error) bool {
+	response := minio.ToErrorResponse(err)
+	if response.StatusCode == http.StatusNotFound {
+		return true
+	}
+	return response.Code == "NoSuchKey" || strings.Contains(err.Error(), "does not exist")
+}
