@@ -13,12 +13,21 @@ const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
  * program touches pulumi.Config. Every error names the key (`ferry:source.databases`) and the fix.
  */
 
-// Names the data plane passes through unquoted word lists (DATABASES); others are refused here,
-// before anything is written, rather than split or globbed later.
-const mysqlIdentifier = z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_$-]{1,64}$/, {
-  error:
-    "must be a MySQL database name of letters, digits, _, $ or -, at most 64 characters (ferry cannot yet migrate a database whose name holds other characters)",
-});
+// A database name as MySQL and MariaDB accept one: the data plane gets the list as JSON and quotes
+// every name, so spaces, quotes and glob characters are names like any other.
+const mysqlIdentifier = z
+  .string({ error: "must be a string" })
+  .refine((name) => [...name].length >= 1 && [...name].length <= 64, {
+    error: "must be a database name of 1 to 64 characters",
+  })
+  .refine((name) => !name.endsWith(" "), {
+    error: "must not end with a space (MySQL does not allow it in a database name)",
+  })
+  .refine((name) => !name.includes("\0"), { error: "must not contain a NUL character" })
+  .refine((name) => [...name].every((c) => c.codePointAt(0)! <= 0xffff), {
+    error:
+      "must not contain characters beyond U+FFFF such as emoji (MySQL and MariaDB store names in 3-byte UTF-8)",
+  });
 
 const dnsLabel = z
   .string({ error: "must be a string" })

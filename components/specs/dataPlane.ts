@@ -87,7 +87,8 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
     SOURCE_HOST: settings.host,
     SOURCE_PORT: String(settings.port),
     SOURCE_USER: settings.user,
-    DATABASES: settings.databases.join(" "),
+    // JSON: a database name may hold spaces, quotes or anything else MySQL allows.
+    DATABASES: JSON.stringify(settings.databases),
     RUN_ID: settings.runId,
     COMPRESSION: settings.compression,
     PARALLELISM: String(settings.parallelism),

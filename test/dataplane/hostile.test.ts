@@ -164,6 +164,35 @@ describe("hostile inputs", () => {
     },
   );
 
+  it("migrates databases whose names hold spaces, quotes, glob characters, a comment opener and CJK, never split or globbed", async () => {
+    const names = ["my shop", `it's "q"*?[x] /* --`, "店舗 $(echo no)"];
+    const quote = (name: string) => "`" + name.replace(/`/g, "``") + "`";
+    for (const name of names) {
+      source.must(
+        `DROP DATABASE IF EXISTS ${quote(name)}; CREATE DATABASE ${quote(name)};
+         CREATE TABLE ${quote(name)}.t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ${quote(name)}.t VALUES (1, 'a'), (2, 'b');`,
+      );
+      destination.must(`DROP DATABASE IF EXISTS ${quote(name)}`);
+    }
+    // A database whose name a shell would split or glob into these must stay untouched.
+    source.must("DROP DATABASE IF EXISTS my; CREATE DATABASE my; CREATE TABLE my.t (id INT)");
+    destination.must("DROP DATABASE IF EXISTS my");
+    const env = { ...plane.dumpEnv("odd-databases", ""), DATABASES: JSON.stringify(names) };
+    const dumped = await runScript("dump.sh", env);
+    expect(dumped.status, dumped.stderr).toBe(0);
+    const imported = await runScript("import.sh", plane.destinationEnv("odd-databases"));
+    expect(imported.status, imported.stderr).toBe(0);
+    const verified = await runScript("verify.sh", plane.destinationEnv("odd-databases"));
+    expect(verified.status, verified.stderr).toBe(0);
+    for (const name of names)
+      expect(destination.must(`SELECT COUNT(*) FROM ${quote(name)}.t`).trim()).toBe("2");
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'my'")
+        .trim(),
+    ).toBe("0");
+  });
+
   it("migrates a database whose name holds a dash", async () => {
     source.must(
       "DROP DATABASE IF EXISTS `my-app`; CREATE DATABASE `my-app`; CREATE TABLE `my-app`.t (id INT PRIMARY KEY); INSERT INTO `my-app`.t VALUES (1), (2);",

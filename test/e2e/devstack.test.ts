@@ -168,7 +168,17 @@ class DevStack {
 /** What one migration must have done, whichever the source: checked, read back, cleaned up. */
 function expectMigrated(stack: DevStack, source: string[]): void {
   const up = stack.pulumi(["up", "--yes"]);
-  expect(up.status, up.output).toBe(0);
+  // A failed up says what the cluster looked like: which pods ran where, and what happened.
+  const cluster = () =>
+    [
+      kubectl(["get", "pods", "-A", "-o", "wide"]).stdout,
+      kubectl(["get", "endpoints", "-A"]).stdout,
+      kubectl(["get", "events", "-A", "--sort-by=.lastTimestamp"])
+        .stdout.split("\n")
+        .slice(-40)
+        .join("\n"),
+    ].join("\n");
+  expect(up.status, up.status === 0 ? "" : `${up.output}\n${cluster()}`).toBe(0);
   const report = stack.report();
   expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
   expect(report.verification).toBe("passed: 3 tables, 25003 rows match the dump");

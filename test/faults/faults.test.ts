@@ -281,7 +281,7 @@ describe("fault matrix", () => {
         if (/the download of .* broke off at byte/.test(log)) brokeOff();
       },
     );
-    const interrupted = await whenRunning("ferry-dataplane\0", "fetch\0data-1", async (pid) => {
+    const interrupted = await whenRunning("ferry-dataplane\0", "import", async (pid) => {
       expect(await streamed(pid, 4 << 20)).toBe(true);
       await minio.pause();
       await brokenOff;
@@ -315,7 +315,7 @@ describe("fault matrix", () => {
         if (/made no progress for 3s\); resuming/.test(log)) brokeOff();
       },
     );
-    const interrupted = await whenRunning("ferry-dataplane\0", "fetch\0data-1", async (pid) => {
+    const interrupted = await whenRunning("ferry-dataplane\0", "import", async (pid) => {
       expect(await streamed(pid, 4 << 20)).toBe(true);
       minio.freeze();
       await Promise.race([brokenOff, importing]);

@@ -60,10 +60,11 @@ describe("valid configuration", () => {
     },
   );
 
-  it("accepts database names MySQL accepts that hold a dash", () => {
+  it("accepts database names MySQL accepts: dashes, spaces, quotes, glob characters, CJK", () => {
     const raw = structuredClone(rawConfig("local")) as Raw;
-    raw.source.databases = ["my-app", "shop_2"];
-    expect(configFrom(raw).source.databases).toEqual(["my-app", "shop_2"]);
+    const names = ["my-app", "shop_2", "my shop", `it's "q"*?[x]`, "店舗", "x".repeat(64)];
+    raw.source.databases = names;
+    expect(configFrom(raw).source.databases).toEqual(names);
   });
 
   it("keeps every secret secret", async () => {
@@ -106,9 +107,19 @@ const badConfigs: [string, Raw, string][] = [
     "ferry:source.databases: must not include the system databases (mysql, information_schema, performance_schema, sys, ferry)",
   ],
   [
-    "a database name with a space",
-    withChange("local", (r) => (r.source.databases = ["my shop"])),
-    "ferry:source.databases.0: must be a MySQL database name of letters, digits, _, $ or -, at most 64 characters (ferry cannot yet migrate a database whose name holds other characters)",
+    "a database name ending in a space",
+    withChange("local", (r) => (r.source.databases = ["my shop "])),
+    "ferry:source.databases.0: must not end with a space (MySQL does not allow it in a database name)",
+  ],
+  [
+    "a database name of 65 characters",
+    withChange("local", (r) => (r.source.databases = ["x".repeat(65)])),
+    "ferry:source.databases.0: must be a database name of 1 to 64 characters",
+  ],
+  [
+    "a database name with an emoji",
+    withChange("local", (r) => (r.source.databases = ["shop🛒"])),
+    "ferry:source.databases.0: must not contain characters beyond U+FFFF such as emoji (MySQL and MariaDB store names in 3-byte UTF-8)",
   ],
   [
     "unknown mode",

@@ -4,22 +4,13 @@
 //	dump      on the source: a consistent dump of DATABASES, stored in chunks with their digests
 //	          and a manifest written last (package dump)
 //	preflight on the source: refuses what the dump could not carry exactly
-//	manifest get FILE
-//	          the run's manifest, read from the object store into FILE; a run without one is
-//	          explained (the dump never completed)
-//	manifest field FILE NAME
-//	          one field of a manifest for the import's glue: compression, databases, tableCount,
-//	          bytes, streams (data streams, then definitions), digest (of every chunk's sha256)
-//	fetch STREAM
-//	          the SQL of one stream of the run, each chunk checked against its sha256 before a
-//	          byte of it is written to stdout
+//	import    on the destination: the run's dump, each chunk checked against its sha256 before a
+//	          byte of it is used, into the destination's client sessions; recorded in ferry.runs
+//	          (package load)
 //	verify    on the destination: every object's digest, compared with the manifest's; the result
 //	          is stored as runs/<RUN_ID>/verification.json, and any difference fails the command
 //	cleanup   removes the run's chunks once it verified, unless KEEP_DUMP
 //	report    the run's manifest and verification result as one JSON document
-//	client-options PREFIX FILE
-//	          a MySQL client option file (0600) from PREFIX_HOST, _PORT, _USER and the password,
-//	          whatever bytes it holds, written so the client reads it back whole
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -28,15 +19,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,7 +38,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | manifest get FILE | manifest field FILE NAME | fetch STREAM | verify | cleanup | report | client-options PREFIX FILE"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -78,17 +65,9 @@ func main() {
 	case "preflight":
 		arity(0)
 		err = runPreflight(ctx)
-	case "manifest":
-		if len(args) == 2 && args[0] == "get" {
-			err = getManifest(ctx, args[1])
-		} else if len(args) == 3 && args[0] == "field" {
-			err = manifestField(args[1], args[2])
-		} else {
-			arity(-1)
-		}
-	case "fetch":
-		arity(1)
-		err = runFetch(ctx, args[0])
+	case "import":
+		arity(0)
+		err = runImport(ctx)
 	case "verify":
 		arity(0)
 		err = runVerify(ctx)
@@ -98,9 +77,6 @@ func main() {
 	case "report":
 		arity(0)
 		err = runReport(ctx)
-	case "client-options":
-		arity(2)
-		err = writeClientOptions(args[0], args[1])
 	default:
 		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
@@ -123,28 +99,6 @@ func requireEnv(name string) (string, error) {
 	return value, nil
 }
 
-// writeClientOptions writes the [client] group the shell steps hand to the mariadb client and dump
-// tool as their only option file (--defaults-file).
-func writeClientOptions(prefix, path string) error {
-	settings, err := conn.FromEnvironment(prefix)
-	if err != nil {
-		return err
-	}
-	text, err := conn.ClientOptions(settings)
-	if err != nil {
-		return fmt.Errorf("%s: %w", prefix, err)
-	}
-	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := file.WriteString(text); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
-}
-
 // runPreflight: every problem at once, each naming the object and the fix.
 func runPreflight(ctx context.Context) error {
 	databases := strings.Fields(os.Getenv("DATABASES"))
@@ -164,39 +118,4 @@ func runPreflight(ctx context.Context) error {
 		return fmt.Errorf("the source holds %d thing(s) the dump cannot carry exactly (above); nothing was written", len(problems))
 	}
 	return nil
-}
-
-var lookPath = exec.LookPath
-
-func bufioWriter() *bufio.Writer { return bufio.NewWriterSize(os.Stdout, 256<<10) }
-
-// keepCount writes the value of n to file every second and once more when stopped: written to a
-// temporary name and renamed, so a reader never sees half a number.
-func keepCount(file string, n *atomic.Int64) (stop func()) {
-	record := func() {
-		tmp := file + ".tmp"
-		if os.WriteFile(tmp, []byte(strconv.FormatInt(n.Load(), 10)+"\n"), 0o600) == nil {
-			_ = os.Rename(tmp, file)
-		}
-	}
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		ticker := time.NewTicker(time.Second)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ticker.C:
-				record()
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-ended
-		record()
-	}
 }

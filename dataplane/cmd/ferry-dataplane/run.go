@@ -3,23 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
 	"ferry.local/dataplane/internal/dump"
+	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/verify"
@@ -35,6 +34,28 @@ func runID() (string, error) {
 		return "", fmt.Errorf("RUN_ID '%s' must be lowercase letters, digits and inner dashes, at most 40 characters (ferry:migration.runId)", id)
 	}
 	return id, nil
+}
+
+// databaseList reads DATABASES: a JSON array of names (what ferry passes: a name may hold any
+// character MySQL allows, spaces and quotes included), or names separated by spaces (by hand).
+func databaseList(text string) ([]string, error) {
+	var names []string
+	if strings.HasPrefix(strings.TrimSpace(text), "[") {
+		if err := json.Unmarshal([]byte(text), &names); err != nil {
+			return nil, fmt.Errorf("DATABASES is not a JSON array of names: %v", err)
+		}
+	} else {
+		names = strings.Fields(text)
+	}
+	if len(names) == 0 {
+		return nil, errors.New("environment variable DATABASES is not set (ferry:source.databases)")
+	}
+	for _, name := range names {
+		if name == "" || strings.ContainsRune(name, 0) {
+			return nil, fmt.Errorf("DATABASES holds a name MySQL cannot have: %q", name)
+		}
+	}
+	return names, nil
 }
 
 func wholeNumber(name string, fallback, lowest, highest int) (int, error) {
@@ -54,13 +75,18 @@ func seconds(name string, fallback int) (time.Duration, error) {
 	return time.Duration(n) * time.Second, err
 }
 
-func dumpTool() string {
-	for _, tool := range []string{"mariadb-dump", "mysqldump"} {
-		if _, err := lookPath(tool); err == nil {
+// The MariaDB tools are preferred when both are installed; both speak to either server.
+func dumpTool() string { return firstOnPath("mariadb-dump", "mysqldump") }
+
+func clientTool() string { return firstOnPath("mariadb", "mysql") }
+
+func firstOnPath(tools ...string) string {
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err == nil {
 			return tool
 		}
 	}
-	return "mariadb-dump"
+	return tools[0]
 }
 
 func runDump(ctx context.Context) error {
@@ -68,9 +94,9 @@ func runDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	databases := strings.Fields(os.Getenv("DATABASES"))
-	if len(databases) == 0 {
-		return errors.New("environment variable DATABASES is not set")
+	databases, err := databaseList(os.Getenv("DATABASES"))
+	if err != nil {
+		return err
 	}
 	parallelism, err := wholeNumber("PARALLELISM", 2, 1, 16)
 	if err != nil {
@@ -159,74 +185,11 @@ func openRun(ctx context.Context) (*objstore.Store, manifest.Manifest, []byte, e
 	return store, m, data, err
 }
 
-func getManifest(ctx context.Context, file string) error {
-	_, _, data, err := openRun(ctx)
+// runImport imports the run's dump into the destination (package load).
+func runImport(ctx context.Context) error {
+	wait, err := seconds("WAIT_SECONDS", 600)
 	if err != nil {
 		return err
-	}
-	return os.WriteFile(file, data, 0o600)
-}
-
-func readManifestFile(file string) (manifest.Manifest, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return manifest.Manifest{}, err
-	}
-	return manifest.Parse(data)
-}
-
-// manifestField prints one field for the shell glue, one value a line.
-func manifestField(file, name string) error {
-	m, err := readManifestFile(file)
-	if err != nil {
-		return err
-	}
-	switch name {
-	case "compression":
-		fmt.Println(m.Compression)
-	case "databases":
-		fmt.Println(strings.Join(m.Databases, " "))
-	case "tableCount":
-		fmt.Println(m.TableCount)
-	case "bytes":
-		fmt.Println(m.Bytes)
-	case "streams":
-		// The data streams first, the definitions last, as the import applies them.
-		for _, s := range m.Streams {
-			if s.Name != manifest.Definitions {
-				fmt.Println(s.Name)
-			}
-		}
-		fmt.Println(manifest.Definitions)
-	case "digest":
-		// One digest for the run's record: the sha256 of every chunk's sha256, in manifest order.
-		hash := sha256.New()
-		for _, s := range m.Streams {
-			for _, c := range s.Chunks {
-				fmt.Fprintln(hash, c.SHA256)
-			}
-		}
-		fmt.Println(hex.EncodeToString(hash.Sum(nil)))
-	default:
-		return fmt.Errorf("the manifest has no field %q for the glue (compression, databases, tableCount, bytes, streams, digest)", name)
-	}
-	return nil
-}
-
-// runFetch writes the SQL of one stream to stdout, each chunk checked before it is used.
-// MANIFEST is the manifest file; DOWNLOADED_FILE, when set, keeps the bytes downloaded so far.
-func runFetch(ctx context.Context, streamName string) error {
-	file, err := requireEnv("MANIFEST")
-	if err != nil {
-		return err
-	}
-	m, err := readManifestFile(file)
-	if err != nil {
-		return err
-	}
-	stream, ok := m.Stream(streamName)
-	if !ok {
-		return fmt.Errorf("the manifest of run %s has no stream %q", m.RunID, streamName)
 	}
 	attempts, err := wholeNumber("DOWNLOAD_ATTEMPTS", 5, 1, 100)
 	if err != nil {
@@ -236,27 +199,22 @@ func runFetch(ctx context.Context, streamName string) error {
 	if err != nil {
 		return err
 	}
-	store, err := objstore.FromEnvironment()
+	every, err := seconds("PROGRESS_SECONDS", 10)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "ferry-fetch-")
+	destination, err := conn.FromEnvironment("DEST")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var downloaded atomic.Int64
-	if counter := os.Getenv("DOWNLOADED_FILE"); counter != "" {
-		stop := keepCount(counter, &downloaded)
-		defer stop()
-	}
-	out := bufioWriter()
-	fetcher := &chunks.Fetcher{Store: store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
-		Attempts: attempts, Stall: stall, Downloaded: &downloaded, Log: logf}
-	if err := fetcher.Fetch(ctx, stream, out); err != nil {
+	store, m, _, err := openRun(ctx)
+	if err != nil {
 		return err
 	}
-	return out.Flush()
+	return load.Run(ctx, load.Options{Manifest: m, Overwrite: os.Getenv("OVERWRITE") == "true",
+		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
+		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Attempts: attempts, Stall: stall,
+		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
 }
 
 // Result is what the verification stores beside the manifest (runs/<runId>/verification.json).

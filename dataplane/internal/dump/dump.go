@@ -17,9 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"ferry.local/dataplane/internal/child"
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
@@ -523,7 +523,7 @@ type stream struct {
 	name   string
 	cmd    *exec.Cmd
 	writer *chunks.Writer
-	stderr tail
+	stderr child.Tail
 	done   chan struct{}
 	err    error
 	result manifest.Stream
@@ -582,7 +582,7 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 		case copyErr != nil:
 			s.err = fmt.Errorf("the %s stream failed: %v", name, copyErr)
 		case waitErr != nil:
-			s.err = fmt.Errorf("the dump (%s stream) failed (exit %d): %s", name, exitStatus(waitErr), s.stderr.String())
+			s.err = fmt.Errorf("the dump (%s stream) failed (exit %d): %s", name, child.ExitStatus(waitErr), s.stderr.LastLines(3))
 		}
 		if s.err != nil {
 			writer.Abort(s.err)
@@ -606,18 +606,6 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 	return s, nil
 }
 
-// exitStatus is the shell's number for how a process ended: its code, or 128 + the signal.
-func exitStatus(err error) int {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		if status, ok := exit.Sys().(syscall.WaitStatus); ok && status.Signaled() {
-			return 128 + int(status.Signal())
-		}
-		return exit.ExitCode()
-	}
-	return -1
-}
-
 // recordingStore notes each key a chunk is stored under, so a failed dump removes them all.
 type recordingStore struct{ d *dumper }
 
@@ -636,30 +624,4 @@ func (d *dumper) removeStored() {
 		}
 		return true
 	})
-}
-
-// tail keeps the last few KiB a child wrote to stderr, for the error message.
-type tail struct {
-	mu   sync.Mutex
-	data []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.data = append(t.data, p...)
-	if len(t.data) > 4096 {
-		t.data = t.data[len(t.data)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.data)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return strings.Join(lines, " ")
 }

@@ -1,0 +1,317 @@
+// Package load imports a run's dump into the destination: it waits for the server, takes the
+// destination's import lock, refuses a non-empty target unless told to overwrite, feeds each stream
+// (package chunks checks every chunk before a byte of it is used) through the rewrite into its own
+// client session, the data streams side by side and the definitions last, and records the run in
+// ferry.runs. A failed import into a target that was empty is rolled back.
+package load
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ferry.local/dataplane/internal/child"
+	"ferry.local/dataplane/internal/chunks"
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/objstore"
+	"ferry.local/dataplane/internal/progress"
+	"ferry.local/dataplane/internal/sqlident"
+)
+
+// Options are the import's settings, read and checked by the caller.
+type Options struct {
+	Manifest      manifest.Manifest
+	Overwrite     bool
+	Rewrite       Rewrite
+	WriteBinlog   bool
+	Wait          time.Duration
+	Attempts      int
+	Stall         time.Duration
+	ProgressEvery time.Duration
+	Destination   conn.Settings
+	Store         *objstore.Store
+	// Client is the mariadb or mysql client the SQL is fed to.
+	Client string
+	Log    func(format string, args ...any)
+}
+
+// Digest is the run's one digest in ferry.runs: the sha256 of every chunk's sha256, in manifest
+// order. A run imported with the same digest is not imported again.
+func Digest(m manifest.Manifest) string {
+	hash := sha256.New()
+	for _, s := range m.Streams {
+		for _, c := range s.Chunks {
+			fmt.Fprintln(hash, c.SHA256)
+		}
+	}
+	return hex.EncodeToString(hash.Sum(nil))
+}
+
+// Run imports; a problem is returned as the sentence the step fails with.
+func Run(ctx context.Context, o Options) error {
+	work, err := os.MkdirTemp("", "ferry-import-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	db, err := conn.Open(o.Destination)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := waitFor(ctx, db, o); err != nil {
+		return err
+	}
+	// One import at a time into a destination: two would judge each other's tables as "not empty".
+	lock, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	var held sql.NullInt64
+	if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK('ferry-import', 5)").Scan(&held); err != nil {
+		return err
+	}
+	if held.Int64 != 1 {
+		return fmt.Errorf("another ferry import into %s:%s is in progress; wait for it to finish, then run again", o.Destination.Host, o.Destination.Port)
+	}
+	m := o.Manifest
+	for _, statement := range []string{
+		"CREATE DATABASE IF NOT EXISTS ferry",
+		`CREATE TABLE IF NOT EXISTS ferry.runs (
+		   run_id VARCHAR(63) PRIMARY KEY, state VARCHAR(16) NOT NULL, sha256 CHAR(64) NOT NULL,
+		   target_was_empty BOOLEAN NOT NULL, started_at DATETIME NOT NULL, finished_at DATETIME NULL,
+		   detail TEXT NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, statement); err != nil {
+			return fmt.Errorf("cannot create the ferry.runs bookkeeping table on the destination: %v", err)
+		}
+	}
+	digest := Digest(m)
+	var state, recorded sql.NullString
+	var wasEmpty sql.NullBool
+	err = db.QueryRowContext(ctx, "SELECT state, target_was_empty, sha256 FROM ferry.runs WHERE run_id = ?", m.RunID).
+		Scan(&state, &wasEmpty, &recorded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if state.String == "imported" && recorded.String == digest {
+		o.Log("run %s is already imported; nothing to do", m.RunID)
+		return nil
+	}
+	in := strings.TrimSuffix(strings.Repeat("?,", len(m.Databases)), ",")
+	names := make([]any, len(m.Databases))
+	for i, name := range m.Databases {
+		names[i] = name
+	}
+	var existing int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ("+in+")", names...).Scan(&existing); err != nil {
+		return err
+	}
+	targetWasEmpty := existing == 0
+	switch {
+	case state.String == "importing":
+		// A retry of this run's own interrupted import: the dump drops and recreates each table.
+		targetWasEmpty = wasEmpty.Bool
+		o.Log("resuming the interrupted import of run %s", m.RunID)
+	case existing > 0 && !o.Overwrite:
+		return fmt.Errorf("the destination is not empty: databases (%s) already hold %d tables or views. Set ferry:migration.overwrite to true to replace them, or migrate into an empty destination.", strings.Join(m.Databases, " "), existing)
+	}
+	if _, err := db.ExecContext(ctx, `REPLACE INTO ferry.runs (run_id, state, sha256, target_was_empty, started_at)
+	    VALUES (?, 'importing', ?, ?, UTC_TIMESTAMP())`, m.RunID, digest, targetWasEmpty); err != nil {
+		return err
+	}
+
+	options := filepath.Join(work, "destination.cnf")
+	text, err := conn.ClientOptions(o.Destination)
+	if err != nil {
+		return fmt.Errorf("DEST: %w", err)
+	}
+	if err := os.WriteFile(options, []byte(text), 0o600); err != nil {
+		return err
+	}
+	i := &importer{Options: o, work: work, options: options}
+	o.Log("importing run %s (%s, %d data stream(s) side by side, then definitions) into %s", m.RunID, m.Compression, m.DataStreams(), strings.Join(m.Databases, " "))
+	started := time.Now()
+	stopProgress := progress.Every(o.ProgressEvery, func() {
+		present := "?"
+		var n int
+		if db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN ("+in+")", names...).Scan(&n) == nil {
+			present = fmt.Sprint(n)
+		}
+		o.Log("%s", progress.Line("import", i.downloaded.Load(), m.Bytes, started, fmt.Sprintf("tables=%s/%d", present, m.TableCount)))
+	})
+	problem := i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name != manifest.Definitions })
+	if problem == nil {
+		// Views, routines and events last: a view can only be created once its tables exist.
+		problem = i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name == manifest.Definitions })
+	}
+	stopProgress()
+	if problem != nil {
+		return i.fail(db, m, targetWasEmpty, problem)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = ?", m.RunID); err != nil {
+		return err
+	}
+	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified", m.RunID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds())
+	return nil
+}
+
+// waitFor waits for a destination that does not accept connections yet (a fresh database pod); a
+// refused login will not get better.
+func waitFor(ctx context.Context, db *sql.DB, o Options) error {
+	started := time.Now()
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		explained := conn.Explain(err, "the destination database", "ferry:destination")
+		if strings.Contains(err.Error(), "Access denied") || ctx.Err() != nil {
+			return errors.New(explained)
+		}
+		if time.Since(started) >= o.Wait {
+			return fmt.Errorf("the destination database at %s:%s did not accept connections within %.0fs: %v", o.Destination.Host, o.Destination.Port, o.Wait.Seconds(), err)
+		}
+		o.Log("waiting for the destination database at %s:%s (%.0fs)", o.Destination.Host, o.Destination.Port, time.Since(started).Seconds())
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
+type importer struct {
+	Options
+	work       string
+	options    string
+	downloaded atomic.Int64
+}
+
+// streams imports the chosen streams side by side, each into its own session, and returns the
+// first problem.
+func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func(manifest.Stream) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, s := range m.Streams {
+		if !chosen(s) {
+			continue
+		}
+		wg.Add(1)
+		go func(s manifest.Stream) {
+			defer wg.Done()
+			if err := i.stream(ctx, m, s); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}(s)
+	}
+	wg.Wait()
+	return first
+}
+
+var clientError = regexp.MustCompile(`(?m)^ERROR .*$`)
+
+// stream: the stream's chunks, checked, rewritten and fed to one client session. The client's
+// exit status and the fetch's error are both known here: a damaged dump is told apart from a
+// destination that refused it.
+func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.Stream) error {
+	dir, err := os.MkdirTemp(i.work, s.Name+"-")
+	if err != nil {
+		return err
+	}
+	args := []string{"--defaults-file=" + i.options, "--batch", "--skip-column-names", "--max-allowed-packet=1G",
+		// The client would otherwise strip comments, also those inside stored programs' bodies.
+		"--comments"}
+	if !i.WriteBinlog {
+		// The import's sessions leave the destination's binary log out unless WRITE_BINLOG, as
+		// myloader does by default: the destination is the new server ferry deploys, with no replica
+		// to replay a bulk load, and the setting ends with each session.
+		args = append(args, "--init-command=SET SESSION sql_log_bin = 0")
+	}
+	client := exec.CommandContext(ctx, i.Client, args...)
+	client.Env = os.Environ()
+	var stderr child.Tail
+	client.Stderr = &stderr
+	input, err := client.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := client.Start(); err != nil {
+		return fmt.Errorf("cannot start %s: %v", i.Client, err)
+	}
+	sqlText, sqlPipe := io.Pipe()
+	fetcher := &chunks.Fetcher{Store: i.Store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
+		Attempts: i.Attempts, Stall: i.Stall, Downloaded: &i.downloaded, Log: i.Log}
+	fetched := make(chan error, 1)
+	go func() {
+		err := fetcher.Fetch(ctx, s, sqlPipe)
+		_ = sqlPipe.CloseWithError(err)
+		fetched <- err
+	}()
+	rewriteErr := i.Rewrite.Copy(input, sqlText)
+	if rewriteErr != nil {
+		// The client stopped reading (its own error says why), or the fetch failed: either way
+		// the fetch stops at its next write.
+		_ = sqlText.CloseWithError(rewriteErr)
+	}
+	_ = input.Close()
+	clientErr := client.Wait()
+	fetchErr := <-fetched
+	var writeErr *chunks.WriteError
+	switch {
+	case fetchErr != nil && !errors.As(fetchErr, &writeErr):
+		return fetchErr
+	case clientErr != nil:
+		detail := clientError.FindAllString(stderr.String(), -1)
+		reason := strings.TrimSpace(stderr.String())
+		if len(detail) > 0 {
+			reason = detail[len(detail)-1]
+		}
+		return fmt.Errorf("the destination rejected the import: %s.", reason)
+	case rewriteErr != nil:
+		return fmt.Errorf("the %s stream failed: %v", s.Name, rewriteErr)
+	}
+	return nil
+}
+
+// fail records the failure and, when the target was empty, removes the partial import.
+func (i *importer) fail(db *sql.DB, m manifest.Manifest, targetWasEmpty bool, problem error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	detail := problem.Error()
+	if targetWasEmpty {
+		removed := true
+		for _, database := range m.Databases {
+			if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(database)); err != nil {
+				i.Log("could not drop %s: %v", sqlident.Quote(database), err)
+				removed = false
+			}
+		}
+		if removed {
+			detail += " The partial import was removed; the destination is empty again."
+		}
+	}
+	_, _ = db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'failed', finished_at = UTC_TIMESTAMP(), detail = ? WHERE run_id = ?", detail, m.RunID)
+	return errors.New(detail)
+}
