@@ -164,6 +164,69 @@ describe("hostile inputs", () => {
     },
   );
 
+  it("migrates a generated corpus of hostile names for every kind of object, identical on both sides", async () => {
+    const names = [
+      "it's",
+      'say"hi',
+      "back\\slash",
+      "trailing\\",
+      "tick`tock",
+      "tab\there",
+      "new\nline",
+      "with space",
+      "$(touch /tmp/ferry-pwned)",
+      "semi;colon",
+      "dash -- dash",
+      "open /* comment",
+      "select",
+      "商品 テーブル",
+      "x".repeat(64),
+    ];
+    const q = (name: string) => "`" + name.replace(/`/g, "``") + "`";
+    // Every kind of object gets each name (cut to MySQL's 64 characters after a kind prefix).
+    const named = (prefix: string, name: string) => q([...(prefix + name)].slice(0, 64).join(""));
+    const statements = ["DROP DATABASE IF EXISTS corpus", "CREATE DATABASE corpus"];
+    names.forEach((name, i) => {
+      const table = `corpus.${q(name)}`;
+      statements.push(
+        `CREATE TABLE ${table} (id INT PRIMARY KEY, ${q(name)} VARCHAR(20), KEY ${q(name)} (${q(name)}))`,
+        `INSERT INTO ${table} VALUES (1, ${JSON.stringify(name.slice(0, 20)).replace(/\\u/g, "u")}), (2, NULL)`,
+        `CREATE VIEW corpus.${named("v", name)} AS SELECT ${q(name)} FROM ${table}`,
+        `CREATE TRIGGER corpus.${named("t", name)} BEFORE INSERT ON ${table} FOR EACH ROW SET NEW.id = NEW.id`,
+        `CREATE PROCEDURE corpus.${named("p", name)}() SELECT ${i}`,
+        `CREATE FUNCTION corpus.${named("f", name)}() RETURNS INT DETERMINISTIC RETURN ${i}`,
+        `CREATE EVENT corpus.${named("e", name)} ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT ${i}`,
+      );
+    });
+    source.must(statements.map((statement) => statement + ";").join("\n"));
+    destination.must("DROP DATABASE IF EXISTS corpus");
+    const dumped = await runScript("dump.sh", plane.dumpEnv("corpus", "corpus"));
+    expect(dumped.status, dumped.stderr).toBe(0);
+    const imported = await runScript("import.sh", plane.destinationEnv("corpus"));
+    expect(imported.status, imported.stderr).toBe(0);
+    const verified = await runScript("verify.sh", plane.destinationEnv("corpus"));
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(verified.stderr).toContain(`verified: all ${names.length * 6} objects`);
+    // Read independently of ferry's digests: every object's name and definition, both sides.
+    const catalog = (server: MariaDb) =>
+      server.must(
+        `SELECT 'table', TABLE_NAME, TABLE_TYPE, '' FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'corpus'
+         UNION ALL SELECT 'column', CONCAT(TABLE_NAME, '.', COLUMN_NAME), COLUMN_TYPE, '' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'corpus'
+         UNION ALL SELECT 'index', CONCAT(TABLE_NAME, '.', INDEX_NAME), COLUMN_NAME, '' FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'corpus'
+         UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'corpus'
+         UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'corpus'
+         UNION ALL SELECT 'event', EVENT_NAME, STATUS, EVENT_DEFINITION FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'corpus'
+         UNION ALL SELECT 'view', TABLE_NAME, '', VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'corpus'
+         ORDER BY 1, 2, 3`,
+      );
+    expect(catalog(destination)).toBe(catalog(source));
+    for (const name of names)
+      expect(destination.must(`CHECKSUM TABLE corpus.${q(name)}`).split("\t")[1]).toBe(
+        source.must(`CHECKSUM TABLE corpus.${q(name)}`).split("\t")[1],
+      );
+    expect(fs.existsSync("/tmp/ferry-pwned")).toBe(false);
+  });
+
   it("migrates databases whose names hold spaces, quotes, glob characters, a comment opener and CJK, never split or globbed", async () => {
     const names = ["my shop", `it's "q"*?[x] /* --`, "店舗 $(echo no)"];
     const quote = (name: string) => "`" + name.replace(/`/g, "``") + "`";

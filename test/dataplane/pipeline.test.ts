@@ -345,7 +345,9 @@ describe("a full run", () => {
     const before = minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString();
     const again = await run("dump.sh", dumpEnv("twice"));
     expect(again.status).toBe(0);
-    expect(again.stderr).toContain("run twice already has a complete dump; keeping it");
+    expect(again.stderr).toContain(
+      "run twice already has a complete dump of these databases from this source; keeping it",
+    );
     expect(minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString()).toBe(
       before,
     );
@@ -488,6 +490,47 @@ describe("refusals", () => {
       "no manifest at s3://ferry-test/runs/killed/manifest.json: the dump of run killed never completed",
     );
   }, 120_000);
+
+  it("refuses a run id reused for other databases or another source, naming ferry:migration.runId", async () => {
+    expect((await run("dump.sh", dumpEnv("identity", "shop"))).status).toBe(0);
+    // The same run again: kept, not dumped twice.
+    const again = await run("dump.sh", dumpEnv("identity", "shop"));
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toContain(
+      "already has a complete dump of these databases from this source",
+    );
+    const otherDatabases = await run("dump.sh", dumpEnv("identity", "crm"));
+    expect(otherDatabases.status).not.toBe(0);
+    expect(otherDatabases.stderr).toMatch(
+      /run identity already holds a dump of databases \["shop"\] from 127\.0\.0\.1:\d+ \(server .*\), not of \["crm"\] .*Set ferry:migration.runId to a new run id/,
+    );
+    // Another server with the same databases and the same user: the destination, as a source.
+    destination.must("CREATE DATABASE IF NOT EXISTS shop");
+    const otherSource = await run("dump.sh", {
+      ...dumpEnv("identity", "shop"),
+      SOURCE_PORT: String(destination.port),
+      SOURCE_USER: "ferry_root",
+      SOURCE_PASSWORD_FILE: destinationEnv("identity").DEST_PASSWORD_FILE,
+    });
+    expect(otherSource.status).not.toBe(0);
+    expect(otherSource.stderr).toContain("Set ferry:migration.runId to a new run id");
+  });
+
+  it("says so when the run's dump was removed by its cleanup, instead of failing a download", async () => {
+    expect((await run("dump.sh", dumpEnv("cleaned"))).status).toBe(0);
+    expect((await run("import.sh", destinationEnv("cleaned"))).status).toBe(0);
+    expect((await run("verify.sh", destinationEnv("cleaned"))).status).toBe(0);
+    expect((await run("cleanup.sh", destinationEnv("cleaned"))).status).toBe(0);
+    // A new, empty destination (its bookkeeping gone too) and the same run id.
+    resetDestination();
+    destination.must("DROP DATABASE IF EXISTS ferry");
+    const imported = await run("import.sh", destinationEnv("cleaned"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain(
+      "the dump of run cleaned was removed by its cleanup once the run had verified; there is nothing left to import. To migrate again, set ferry:migration.runId to a new run id",
+    );
+    expect(migratedDatabasesOnDestination()).toBe(0);
+  });
 
   it("refuses a non-empty target unless overwrite is set", async () => {
     expect((await run("dump.sh", dumpEnv("first"))).status).toBe(0);

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DataPlane } from "../support/fixture";
 import {
   descendsFrom,
@@ -129,6 +129,152 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await plane?.stop();
+});
+
+/** The statements the destination's sessions run now, with the importing user's. */
+function runningOnDestination(): string {
+  return destination.must(
+    "SELECT CONCAT(COALESCE(STATE, ''), ' | ', COALESCE(LEFT(INFO, 120), '')) FROM information_schema.PROCESSLIST WHERE USER = 'ferry_root'",
+  );
+}
+
+/** Resolves once `pattern` shows in what the destination runs, within 60 s. */
+async function destinationRuns(pattern: RegExp): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (pattern.test(runningOnDestination())) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** The import program of the run started as `scriptPid` (the script execs it). */
+function importProgram(scriptPid: number): number | undefined {
+  return fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .find(
+      (p) => readCmdline(p).startsWith("ferry-dataplane\0import") && descendsFrom(p, scriptPid),
+    );
+}
+
+describe("an import killed anywhere loses nothing", () => {
+  const killable = `
+    CREATE DATABASE killable;
+    CREATE TABLE killable.wide (id INT PRIMARY KEY, k INT, body VARBINARY(400), KEY by_k (k)) ENGINE=InnoDB;
+    INSERT INTO killable.wide SELECT seq, seq % 1000, RANDOM_BYTES(400) FROM seq_1_to_150000;
+    CREATE TABLE killable.small (id INT PRIMARY KEY, note VARCHAR(20));
+    INSERT INTO killable.small VALUES (1, 'one'), (2, 'two');
+    CREATE VIEW killable.wide_keys AS SELECT k, COUNT(*) AS n FROM killable.wide GROUP BY k;
+    CREATE PROCEDURE killable.count_wide() SELECT COUNT(*) FROM killable.wide;
+  `;
+  const env = () => ({ ...destinationEnv("kill-anywhere"), PROGRESS_SECONDS: "1" });
+
+  beforeAll(async () => {
+    source.must(killable, "mysql");
+    const dump = await runScript("dump.sh", plane.dumpEnv("kill-anywhere", "killable"));
+    expect(dump.status, dump.stderr).toBe(0);
+  }, 240_000);
+
+  /** Starts the import, kills it (SIGKILL unless told) once `when` holds, and returns its log. */
+  async function killedImport(
+    when: (scriptPid: number) => Promise<boolean>,
+    signal: NodeJS.Signals = "SIGKILL",
+  ) {
+    let scriptPid = -1;
+    const importing = runScript("import.sh", env(), (pid) => (scriptPid = pid));
+    expect(await when(scriptPid)).toBe(true);
+    const program = importProgram(scriptPid);
+    expect(program).toBeDefined();
+    process.kill(program!, signal);
+    return importing;
+  }
+
+  /** The next import completes and the destination then verifies, every row there once. */
+  async function recovers(): Promise<void> {
+    const imported = await runScript("import.sh", env());
+    expect(imported.status, imported.stderr).toBe(0);
+    const verified = await runScript("verify.sh", env());
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(destination.must("SELECT COUNT(*), COUNT(DISTINCT id) FROM killable.wide").trim()).toBe(
+      "150000\t150000",
+    );
+    expect(destination.must("CHECKSUM TABLE killable.wide").split("\t")[1]).toBe(
+      source.must("CHECKSUM TABLE killable.wide").split("\t")[1],
+    );
+  }
+
+  beforeEach(() =>
+    destination.must("DROP DATABASE IF EXISTS killable; DROP DATABASE IF EXISTS ferry;"),
+  );
+
+  it.each([
+    [
+      "while downloading, before a row is in",
+      () => async (pid: number) => {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && importProgram(pid) === undefined)
+          await new Promise((r) => setTimeout(r, 5));
+        return streamed(importProgram(pid)!, 1 << 20);
+      },
+    ],
+    ["mid-table, rows going in", () => () => destinationRuns(/INSERT INTO `wide`/)],
+    ["while a secondary index is built", () => () => destinationRuns(/ALTER TABLE `wide` ADD KEY/)],
+  ])(
+    "SIGKILLed %s: the next import completes, nothing lost or doubled",
+    async (_, condition) => {
+      await killedImport(condition());
+      await recovers();
+    },
+    240_000,
+  );
+
+  it("SIGKILLed while creating the views and routines: the next import completes", async () => {
+    // Replacing the procedure waits for a lock the test holds on the routines' system table, so
+    // the kill lands inside the definitions (the rows are all in by then).
+    const lock = destination.session();
+    try {
+      lock.send("LOCK TABLES mysql.proc WRITE;");
+      await killedImport(() => destinationRuns(/metadata lock \| .*PROCEDURE .*`count_wide`/));
+    } finally {
+      await lock.end();
+    }
+    await recovers();
+    expect(destination.must("SELECT COUNT(*) FROM killable.wide_keys").trim()).toBe("1000");
+    expect(destination.must("CALL killable.count_wide()").trim()).toBe("150000");
+  }, 240_000);
+
+  it("SIGKILLed during its bookkeeping, everything else done: the next import completes", async () => {
+    // The run's final record waits for a lock the test takes on ferry.runs once rows go in.
+    let scriptPid = -1;
+    const importing = runScript("import.sh", env(), (pid) => (scriptPid = pid));
+    expect(await destinationRuns(/INSERT INTO `wide`/)).toBe(true);
+    const lock = destination.session();
+    try {
+      lock.send("LOCK TABLES ferry.runs WRITE;");
+      expect(await destinationRuns(/UPDATE ferry\.runs SET state = 'imported'/)).toBe(true);
+      process.kill(importProgram(scriptPid)!, "SIGKILL");
+      await importing;
+    } finally {
+      await lock.end();
+    }
+    await recovers();
+  }, 240_000);
+
+  it("SIGTERMed mid-table: it stops, says so, removes the partial import; the next completes", async () => {
+    const stopped = await killedImport(() => destinationRuns(/INSERT INTO `wide`/), "SIGTERM");
+    expect(stopped.status).not.toBe(0);
+    expect(stopped.stderr).toContain(
+      "the import was stopped by a signal before it finished. The partial import was removed; the destination is empty again.",
+    );
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'killable'")
+        .trim(),
+    ).toBe("0");
+    await recovers();
+  }, 240_000);
 });
 
 describe("fault matrix", () => {

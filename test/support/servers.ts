@@ -131,6 +131,26 @@ export class MariaDb {
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /**
+   * An open root session over the socket: `send` writes statements to it, `end` closes it. Holds
+   * what a session holds (a table lock, a named lock) for as long as the test needs.
+   */
+  session(): { send: (sql: string) => void; end: () => Promise<void> } {
+    const client = spawn(
+      "mariadb",
+      ["--no-defaults", `--socket=${this.socket}`, "-uroot", "--batch", "--unbuffered"],
+      { stdio: ["pipe", "ignore", "inherit"] },
+    );
+    return {
+      send: (sql) => client.stdin.write(sql + "\n"),
+      end: () =>
+        new Promise((resolve) => {
+          client.once("close", () => resolve());
+          client.stdin.end();
+        }),
+    };
+  }
+
   /** Runs SQL and fails the test on any error. */
   must(query: string, database?: string): string {
     const result = this.sql(query, database);

@@ -155,10 +155,10 @@ func runDump(ctx context.Context) error {
 // loadManifest reads the run's manifest from the store. The dump writes it last, so its absence
 // means no complete dump.
 func loadManifest(ctx context.Context, store *objstore.Store, id string) (manifest.Manifest, []byte, error) {
-	data, err := store.ReadAll(ctx, dump.ManifestKey(id))
+	data, err := store.ReadAll(ctx, manifest.Key(id))
 	if err != nil {
 		if objstore.IsNotFound(err) {
-			return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(dump.ManifestKey(id)), id)
+			return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(manifest.Key(id)), id)
 		}
 		return manifest.Manifest{}, nil, fmt.Errorf("cannot read the manifest of run %s from the object store: %v", id, err)
 	}
@@ -167,7 +167,7 @@ func loadManifest(ctx context.Context, store *objstore.Store, id string) (manife
 		return m, nil, fmt.Errorf("the manifest of run %s: %v", id, err)
 	}
 	if m.RunID != id {
-		return m, nil, fmt.Errorf("the manifest at %s is of run %q, not %s", store.URL(dump.ManifestKey(id)), m.RunID, id)
+		return m, nil, fmt.Errorf("the manifest at %s is of run %q, not %s", store.URL(manifest.Key(id)), m.RunID, id)
 	}
 	return m, data, nil
 }
@@ -229,8 +229,6 @@ type Result struct {
 	VerifiedAt       string            `json:"verifiedAt"`
 }
 
-func verificationKey(id string) string { return dump.Prefix(id) + "verification.json" }
-
 func runVerify(ctx context.Context) error {
 	store, m, _, err := openRun(ctx)
 	if err != nil {
@@ -281,7 +279,7 @@ func runVerify(ctx context.Context) error {
 	}
 	data = append(data, '\n')
 	// The result is stored whichever way it went: the report shows it, the cleanup reads it.
-	if _, err := store.Put(ctx, verificationKey(m.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+	if _, err := store.Put(ctx, manifest.VerificationKey(m.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return fmt.Errorf("cannot store the verification result in the object store: %v", err)
 	}
 	for _, mismatch := range mismatches {
@@ -304,7 +302,7 @@ func orNone(s string) string {
 
 // readVerification is the stored result of the run's verification, or nil when there is none.
 func readVerification(ctx context.Context, store *objstore.Store, id string) (*Result, []byte, error) {
-	data, err := store.ReadAll(ctx, verificationKey(id))
+	data, err := store.ReadAll(ctx, manifest.VerificationKey(id))
 	if err != nil {
 		if objstore.IsNotFound(err) {
 			return nil, nil, nil
@@ -337,7 +335,7 @@ func runCleanup(ctx context.Context) error {
 		return fmt.Errorf("run %s did not pass verification; the dump is kept for inspection", m.RunID)
 	}
 	objects := m.Objects()
-	prefix := store.URL(dump.Prefix(m.RunID))
+	prefix := store.URL(manifest.Prefix(m.RunID))
 	if os.Getenv("KEEP_DUMP") == "true" {
 		logf("keeping the %d dump objects under %s (ferry:migration.keepDump is true)", len(objects), prefix)
 		return nil

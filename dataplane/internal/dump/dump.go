@@ -52,20 +52,10 @@ type Options struct {
 	Log      func(format string, args ...any)
 }
 
-// Prefix is where a run's objects live in the bucket.
-func Prefix(runID string) string { return "runs/" + runID + "/" }
-
-// ManifestKey is the run's manifest, the last object a dump writes.
-func ManifestKey(runID string) string { return Prefix(runID) + "manifest.json" }
-
-// Run dumps and returns the manifest written; an existing complete dump of the run is kept.
+// Run dumps and returns the manifest written. A complete dump of the run from the same source and
+// databases is kept; one of another source or other databases is refused, as a run id names one
+// dump.
 func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
-	if existing, err := o.Store.ReadAll(ctx, ManifestKey(o.RunID)); err == nil {
-		o.Log("run %s already has a complete dump; keeping it", o.RunID)
-		return manifest.Parse(existing)
-	} else if !objstore.IsNotFound(err) {
-		return manifest.Manifest{}, fmt.Errorf("cannot read s3://%s/%s: %v; check ferry:objectStore", o.Store.Bucket, ManifestKey(o.RunID), err)
-	}
 	work, err := os.MkdirTemp("", "ferry-dump-")
 	if err != nil {
 		return manifest.Manifest{}, err
@@ -77,6 +67,10 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		// A stream's failure is the cause of whatever the dump was doing when it was stopped.
 		if cause := d.firstFailure(); cause != nil {
 			err = cause
+		}
+		if ctx.Err() != nil {
+			// SIGTERM or SIGINT: what stopped the streams is the signal.
+			err = errors.New("the dump was stopped by a signal before it finished; what it stored is removed")
 		}
 		d.removeStored()
 	}
@@ -158,6 +152,23 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	}
 	defer d.db.Close()
 	m.ServerVersion = version
+	if m.Source, err = d.identify(ctx); err != nil {
+		return m, fmt.Errorf("cannot read the source's identity: %v", err)
+	}
+	if existing, err := d.Store.ReadAll(ctx, manifest.Key(d.RunID)); err == nil {
+		kept, err := manifest.Parse(existing)
+		if err != nil {
+			return m, fmt.Errorf("run %s has a manifest this version of ferry cannot read (%v); set ferry:migration.runId to a new run id", d.RunID, err)
+		}
+		if kept.Source != m.Source || strings.Join(kept.Databases, "\x00") != strings.Join(d.Databases, "\x00") {
+			return m, fmt.Errorf("run %s already holds a dump of databases %q from %s, not of %q from %s: a run id names one dump. Set ferry:migration.runId to a new run id to migrate this source",
+				d.RunID, kept.Databases, kept.Source, d.Databases, m.Source)
+		}
+		d.Log("run %s already has a complete dump of these databases from this source; keeping it", d.RunID)
+		return kept, nil
+	} else if !objstore.IsNotFound(err) {
+		return m, fmt.Errorf("cannot read %s: %v; check ferry:objectStore", d.Store.URL(manifest.Key(d.RunID)), err)
+	}
 	// Two dumps of one run would race for the same objects: the second one stops here.
 	lock, err := d.db.Conn(ctx)
 	if err != nil {
@@ -172,8 +183,8 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		return m, fmt.Errorf("another dump of run %s is in progress on this source; wait for it to finish (its manifest then makes this run a no-op)", d.RunID)
 	}
 	// Without a manifest, whatever is stored under the run's prefix is what a killed dump left.
-	if leftovers, err := d.Store.Keys(ctx, Prefix(d.RunID)); err != nil {
-		return m, fmt.Errorf("cannot list s3://%s/%s: %v; check ferry:objectStore", d.Store.Bucket, Prefix(d.RunID), err)
+	if leftovers, err := d.Store.Keys(ctx, manifest.Prefix(d.RunID)); err != nil {
+		return m, fmt.Errorf("cannot list s3://%s/%s: %v; check ferry:objectStore", d.Store.Bucket, manifest.Prefix(d.RunID), err)
 	} else if len(leftovers) > 0 {
 		d.Log("removing %d objects an interrupted dump of run %s left", len(leftovers), d.RunID)
 		for _, key := range leftovers {
@@ -282,7 +293,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.cancel = cancel
-	d.Log("dumping %s in %d data stream(s) and one of definitions to s3://%s/%s (%s)", strings.Join(d.Databases, " "), len(plan)-1, d.Store.Bucket, Prefix(d.RunID), d.Compression)
+	d.Log("dumping %s in %d data stream(s) and one of definitions to s3://%s/%s (%s)", strings.Join(d.Databases, " "), len(plan)-1, d.Store.Bucket, manifest.Prefix(d.RunID), d.Compression)
 	started := time.Now()
 	streams := make([]*stream, len(plan))
 	for i, planned := range plan {
@@ -345,11 +356,25 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if err != nil {
 		return m, err
 	}
-	if _, err := d.Store.Put(ctx, ManifestKey(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return m, fmt.Errorf("the dump is stored but its manifest could not be written (%v); run the dump again", err)
 	}
 	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()))
 	return m, nil
+}
+
+// identify reads what the server says of itself (MySQL also has a server_uuid; MariaDB has not).
+func (d *dumper) identify(ctx context.Context) (manifest.Source, error) {
+	source := manifest.Source{Host: d.Source.Host, Port: d.Source.Port}
+	err := d.db.QueryRowContext(ctx, "SELECT @@hostname, @@port, @@server_id").Scan(&source.Hostname, &source.ServerPort, &source.ServerID)
+	if err != nil {
+		return source, err
+	}
+	var uuid sql.NullString
+	if d.db.QueryRowContext(ctx, "SELECT @@server_uuid").Scan(&uuid) == nil {
+		source.ServerUUID = uuid.String
+	}
+	return source, nil
 }
 
 func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
@@ -541,7 +566,7 @@ func (s *stream) ended() bool {
 func (d *dumper) start(ctx context.Context, name string, args []string, ext string) (*stream, error) {
 	s := &stream{name: name, done: make(chan struct{})}
 	writer, err := chunks.NewWriter(ctx, recordingStore{d}, d.Compression, d.ChunkBytes, d.Stall, func(i int) string {
-		return fmt.Sprintf("%s%s/%06d.sql.%s", Prefix(d.RunID), name, i, ext)
+		return fmt.Sprintf("%s%s/%06d.sql.%s", manifest.Prefix(d.RunID), name, i, ext)
 	})
 	if err != nil {
 		return nil, err

@@ -112,6 +112,9 @@ func Run(ctx context.Context, o Options) error {
 		o.Log("run %s is already imported; nothing to do", m.RunID)
 		return nil
 	}
+	if err := complete(ctx, o.Store, m); err != nil {
+		return err
+	}
 	in := strings.TrimSuffix(strings.Repeat("?,", len(m.Databases)), ",")
 	names := make([]any, len(m.Databases))
 	for i, name := range m.Databases {
@@ -157,9 +160,14 @@ func Run(ctx context.Context, o Options) error {
 	problem := i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name != manifest.Definitions })
 	if problem == nil {
 		// Views, routines and events last: a view can only be created once its tables exist.
+		o.Log("tables imported; now the views, routines and events")
 		problem = i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name == manifest.Definitions })
 	}
 	stopProgress()
+	if problem != nil && ctx.Err() != nil {
+		// SIGTERM or SIGINT (a Job's deadline, an evicted pod, ^C): what stopped is the signal.
+		problem = errors.New("the import was stopped by a signal before it finished.")
+	}
 	if problem != nil {
 		return i.fail(db, m, targetWasEmpty, problem)
 	}
@@ -167,6 +175,27 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified", m.RunID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds())
+	return nil
+}
+
+// complete says why a run's dump cannot be imported when a chunk of it is gone: its cleanup
+// removed it after the run verified (the manifest and result stay as the run's record), or the
+// stored dump lost a part.
+func complete(ctx context.Context, store *objstore.Store, m manifest.Manifest) error {
+	for _, key := range m.Objects() {
+		present, err := store.Exists(ctx, key)
+		if err != nil {
+			return fmt.Errorf("cannot look for %s: %v; check ferry:objectStore", store.URL(key), err)
+		}
+		if present {
+			continue
+		}
+		verified, err := store.Exists(ctx, manifest.VerificationKey(m.RunID))
+		if err == nil && verified {
+			return fmt.Errorf("the dump of run %s was removed by its cleanup once the run had verified; there is nothing left to import. To migrate again, set ferry:migration.runId to a new run id", m.RunID)
+		}
+		return fmt.Errorf("%s of run %s is missing: the stored dump is incomplete. Dump again under a new ferry:migration.runId", store.URL(key), m.RunID)
+	}
 	return nil
 }
 

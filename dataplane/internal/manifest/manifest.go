@@ -14,6 +14,16 @@ import (
 // Format is the manifest format this data plane writes and reads.
 const Format = "ferry-dump/4"
 
+// Prefix is where a run's objects live in the bucket: its chunks, its manifest, its
+// verification result.
+func Prefix(runID string) string { return "runs/" + runID + "/" }
+
+// Key is the run's manifest, the last object a dump writes.
+func Key(runID string) string { return Prefix(runID) + "manifest.json" }
+
+// VerificationKey is the run's verification result.
+func VerificationKey(runID string) string { return Prefix(runID) + "verification.json" }
+
 // Chunk is one stored object: a run of whole lines of its stream's SQL, compressed as one frame.
 type Chunk struct {
 	Object   string `json:"object"`
@@ -42,10 +52,27 @@ type TableSummary struct {
 	Checksum string `json:"checksum"`
 }
 
+// Source says which server was dumped: the address ferry was given and what the server says of
+// itself. A run id names one dump of one source's databases.
+type Source struct {
+	Host       string `json:"host"`
+	Port       string `json:"port"`
+	Hostname   string `json:"hostname"`
+	ServerPort string `json:"serverPort"`
+	ServerID   string `json:"serverId"`
+	ServerUUID string `json:"serverUuid"`
+}
+
+// String names the source in messages.
+func (s Source) String() string {
+	return fmt.Sprintf("%s:%s (server %s, port %s, server_id %s)", s.Host, s.Port, s.Hostname, s.ServerPort, s.ServerID)
+}
+
 // Manifest is the record of one complete dump.
 type Manifest struct {
 	Format         string          `json:"format"`
 	RunID          string          `json:"runId"`
+	Source         Source          `json:"source"`
 	Compression    string          `json:"compression"`
 	Bytes          int64           `json:"bytes"`
 	SQLBytes       int64           `json:"sqlBytes"`
