@@ -4,30 +4,34 @@ import { scriptsConfigMapData } from "./specs/dataPlane";
 import type { DestinationJobContext } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 
-/** Everything of the Jobs' context but what this component makes: the scripts and the bucket key. */
-export type DestinationJobsArgs = Omit<
+/** Everything of the Jobs' context but what this component makes (the scripts, the keys' files). */
+export interface DestinationJobsArgs extends Omit<
   DestinationJobContext,
-  "scriptsConfigMap" | "bucketSecretKey"
->;
+  "scriptsConfigMap" | "bucketSecretKey" | "runKeyFile"
+> {
+  /** The run's key (a secret), which opens the sealed dump. */
+  readonly runKey: pulumi.Input<string>;
+}
 
 /**
- * What the destination's import, verify and cleanup Jobs share: the bucket key as a Secret, their
- * scripts as a ConfigMap, and the context each Job is built from.
+ * What the destination's import, verify and cleanup Jobs share: the bucket key and the run key as
+ * a Secret, their scripts as a ConfigMap, and the context each Job is built from.
  */
 export class DestinationJobs extends pulumi.ComponentResource {
   public readonly context: DestinationJobContext;
 
   constructor(name: string, args: DestinationJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:DestinationJobs", name, {}, opts);
-    const { provider } = args;
+    const { provider, runKey, ...shared } = args;
     const labels = ferryLabels("data-plane");
 
-    // The bucket user's key, mounted as a file; the root password stays in the database's Secret.
-    const bucketKey = new k8s.core.v1.Secret(
+    // The bucket user's key and the run key, mounted as files; the root password stays in the
+    // database's Secret.
+    const keys = new k8s.core.v1.Secret(
       `${name}-bucket-key`,
       {
         metadata: { namespace: args.namespace, labels },
-        stringData: { "s3-secret-key": args.bucket.secretKey },
+        stringData: { "s3-secret-key": args.bucket.secretKey, "run-key": runKey },
       },
       { parent: this, provider },
     );
@@ -43,9 +47,11 @@ export class DestinationJobs extends pulumi.ComponentResource {
     );
 
     this.context = {
-      ...args,
+      ...shared,
+      provider,
       scriptsConfigMap: scripts.metadata.name,
-      bucketSecretKey: { secretName: bucketKey.metadata.name, key: "s3-secret-key" },
+      bucketSecretKey: { secretName: keys.metadata.name, key: "s3-secret-key" },
+      runKeyFile: { secretName: keys.metadata.name, key: "run-key" },
     };
     this.registerOutputs({});
   }

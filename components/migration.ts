@@ -7,6 +7,7 @@ import { DestinationDatabase } from "./destinationDatabase";
 import { DestinationJobs } from "./destinationJobs";
 import { ImportJob } from "./importJob";
 import { ObjectStore } from "./objectStore";
+import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
 import { bucketUserName, objectStoreUrls, type BucketAccess } from "./specs/bucketAccess";
@@ -75,7 +76,10 @@ export class Migration extends pulumi.ComponentResource {
       secretKey: store.secretKey,
     });
 
-    // The consistent dump, uploaded with its manifest last.
+    // The key that seals the dump in the bucket: drawn once per run id, kept as a Pulumi secret.
+    const runKey = new RunKey(`${name}-run-key`, { runId }, { parent: this });
+
+    // The consistent dump, sealed and uploaded with its manifest last.
     const dump = new SourceDump(
       `${name}-dump`,
       {
@@ -89,6 +93,7 @@ export class Migration extends pulumi.ComponentResource {
           compression: migration.compression,
           parallelism: migration.parallelism,
           bucket: bucketFrom(urls.source),
+          runKey: runKey.key,
         },
         location: this.dumpLocation(name, config),
         timeoutMinutes: migration.dumpTimeoutMinutes,
@@ -136,6 +141,7 @@ export class Migration extends pulumi.ComponentResource {
         databaseHost: database.serviceName,
         rootPasswordFile: database.rootPasswordFile,
         bucket: bucketFrom(urls.cluster),
+        runKey: runKey.key,
         runId,
         provider: destinationProvider,
       },
@@ -183,7 +189,7 @@ export class Migration extends pulumi.ComponentResource {
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      { runId, bucket: bucketFrom(urls.operator) },
+      { runId, bucket: bucketFrom(urls.operator), runKey: runKey.key },
       { parent: this, dependsOn: finalSteps },
     );
 

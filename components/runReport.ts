@@ -9,6 +9,8 @@ export interface RunReportArgs {
   readonly runId: string;
   /** The bucket as this machine reaches it. */
   readonly bucket: BucketAccess;
+  /** The run's key, which opens its manifest and verification result. */
+  readonly runKey: pulumi.Input<string>;
 }
 
 const count = z.number().int().nonnegative();
@@ -80,8 +82,10 @@ export class RunReport extends pulumi.ComponentResource {
       `${name}-read`,
       {
         create: "sh -s",
-        stdin: stdinProgram("report.sh", reportEnvironment(args.runId, args.bucket)),
+        stdin: stdinProgram("report.sh", reportEnvironment(args.runId, args.bucket, args.runKey)),
         triggers: [args.runId],
+        // Only what goes wrong is logged; stdout is the record, parsed below.
+        logging: "stderr",
       },
       { parent: this },
     );

@@ -58,7 +58,8 @@ export class SourceDump extends pulumi.ComponentResource {
         const { provider, namespace } = location;
         const labels = ferryLabels("dump", settings.runId);
 
-        // The source password and the bucket key reach the pod as files, never as arguments.
+        // The source password, the bucket key and the run key reach the pod as files, never as
+        // arguments.
         const secret = new k8s.core.v1.Secret(
           `${name}-credentials`,
           {
@@ -66,6 +67,7 @@ export class SourceDump extends pulumi.ComponentResource {
             stringData: {
               "source-password": settings.password,
               "s3-secret-key": settings.bucket.secretKey,
+              "run-key": settings.runKey,
             },
           },
           { parent: this, provider },
@@ -92,6 +94,7 @@ export class SourceDump extends pulumi.ComponentResource {
             secretFiles: {
               SOURCE_PASSWORD_FILE: { secretName: secret.metadata.name, key: "source-password" },
               S3_SECRET_KEY_FILE: { secretName: secret.metadata.name, key: "s3-secret-key" },
+              RUN_KEY_FILE: { secretName: secret.metadata.name, key: "run-key" },
             },
             timeoutMinutes: args.timeoutMinutes,
             // A retry is safe: a complete dump is kept, an incomplete one has no manifest.
@@ -116,6 +119,8 @@ export class SourceDump extends pulumi.ComponentResource {
             create: "sh -s",
             stdin: stdinProgram("dump.sh", environment.all),
             triggers: [settings.runId],
+            // Its progress is on stderr; stdout is the manifest, kept as the command's output.
+            logging: "stderr",
           },
           { parent: this, customTimeouts: timeouts },
         );
@@ -128,6 +133,8 @@ export class SourceDump extends pulumi.ComponentResource {
             create: "sh -s",
             stdin: stdinProgram("dump.sh", environment.all),
             triggers: [settings.runId],
+            // Its progress is on stderr; stdout is the manifest, kept as the command's output.
+            logging: "stderr",
           },
           { parent: this, customTimeouts: timeouts },
         );

@@ -79,6 +79,8 @@ export interface DumpSettings {
   readonly compression: "gzip" | "zstd";
   readonly parallelism: number;
   readonly bucket: BucketAccess;
+  /** The run's key, which seals what the dump stores (64 hex digits, a secret). */
+  readonly runKey: pulumi.Input<string>;
 }
 
 /** dump.sh's environment. */
@@ -96,7 +98,12 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
   };
   return {
     plain,
-    all: { ...plain, SOURCE_PASSWORD: settings.password, S3_SECRET_KEY: settings.bucket.secretKey },
+    all: {
+      ...plain,
+      SOURCE_PASSWORD: settings.password,
+      S3_SECRET_KEY: settings.bucket.secretKey,
+      RUN_KEY: settings.runKey,
+    },
   };
 }
 
@@ -119,6 +126,12 @@ export function destinationEnvironment(
 export function reportEnvironment(
   runId: string,
   bucket: BucketAccess,
+  runKey: pulumi.Input<string>,
 ): Record<string, pulumi.Input<string>> {
-  return { RUN_ID: runId, ...bucketEnvironment(bucket), S3_SECRET_KEY: bucket.secretKey };
+  return {
+    RUN_ID: runId,
+    ...bucketEnvironment(bucket),
+    S3_SECRET_KEY: bucket.secretKey,
+    RUN_KEY: runKey,
+  };
 }

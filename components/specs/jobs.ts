@@ -109,6 +109,8 @@ export interface DestinationJobContext {
   readonly rootPasswordFile: SecretFile;
   /** The bucket user's secret key. */
   readonly bucketSecretKey: SecretFile;
+  /** The run's key, which opens the sealed dump (every step reads the manifest). */
+  readonly runKeyFile: SecretFile;
   /** The database's Service name. */
   readonly databaseHost: pulumi.Input<string>;
   /** The bucket as pods of the destination cluster reach it. */
@@ -134,7 +136,10 @@ export function destinationJob(
     readonly backoffLimit: number;
   },
 ): k8s.batch.v1.JobArgs {
-  const bucketKey = { S3_SECRET_KEY_FILE: context.bucketSecretKey };
+  const bucketKeys = {
+    S3_SECRET_KEY_FILE: context.bucketSecretKey,
+    RUN_KEY_FILE: context.runKeyFile,
+  };
   return dataPlaneJob({
     name: `ferry-${step}-${context.runId}`,
     namespace: context.namespace,
@@ -147,8 +152,8 @@ export function destinationJob(
       ...spec.env,
     },
     secretFiles: spec.usesDatabase
-      ? { DEST_PASSWORD_FILE: context.rootPasswordFile, ...bucketKey }
-      : bucketKey,
+      ? { DEST_PASSWORD_FILE: context.rootPasswordFile, ...bucketKeys }
+      : bucketKeys,
     timeoutMinutes: spec.timeoutMinutes,
     backoffLimit: spec.backoffLimit,
     labels: ferryLabels(step, context.runId),

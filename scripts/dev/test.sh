@@ -31,10 +31,12 @@ sh scripts/dev/shellcheck.sh
 step "typecheck"
 npx tsc --noEmit
 
-step "the data-plane program: gofmt, go vet, go test, and 30 s of fuzzing the identifier quoting"
+step "the Go programs: gofmt, go vet, go test, and 30 s of fuzzing the identifier quoting"
 unformatted=$(gofmt -l dataplane tools/cmd tools/internal)
 [ -z "$unformatted" ] || { printf 'not gofmt-formatted:\n%s\n' "$unformatted" >&2; exit 1; }
 (cd dataplane && go vet ./... && go test ./... && go test -run=NONE -fuzz=FuzzQuote -fuzztime=30s ./internal/sqlident)
+# ferry's own Pulumi plugins (the command and minio providers, the language host).
+(cd tools && go vet ./cmd/... ./internal/... && go test ./cmd/... ./internal/...)
 
 step "unit and data-plane tests"
 mkdir -p .ferry

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawn } from "child_process";
+import { randomBytes } from "crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { shellQuote } from "../../components/specs/dataPlane";
 import { DataPlane } from "../support/fixture";
@@ -84,12 +85,14 @@ describe("hostile inputs", () => {
   });
 
   it("in local and SSH mode, no child process sees a secret in its arguments or environment", async () => {
+    const runKey = randomBytes(32).toString("hex");
     // As the command provider runs it: the settings and secrets exported at the top of the
     // program that sh reads on stdin.
     const env: Record<string, string> = {
       ...plane.dumpEnv("stdin-mode", "notes"),
       SOURCE_PASSWORD: sourcePassword,
       S3_SECRET_KEY: plane.dataPlaneSecret,
+      RUN_KEY: runKey,
     };
     delete env.SOURCE_PASSWORD_FILE;
     delete env.S3_SECRET_KEY_FILE;
@@ -99,7 +102,7 @@ describe("hostile inputs", () => {
       fs.readFileSync(path.join(dataPlaneDir, "lib.sh"), "utf8"),
       fs.readFileSync(path.join(dataPlaneDir, "dump.sh"), "utf8"),
     ].join("\n");
-    const secrets = [sourcePassword, plane.dataPlaneSecret];
+    const secrets = [sourcePassword, plane.dataPlaneSecret, runKey];
     const exposed: string[] = [];
     const child = spawn("sh", ["-s"], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
@@ -117,7 +120,9 @@ describe("hostile inputs", () => {
           try {
             const text = fs.readFileSync(`/proc/${pid}/${part}`, "utf8");
             if (secrets.some((secret) => text.includes(secret)))
-              exposed.push(`${part} of ${text.split("\0")[0]}`);
+              exposed.push(
+                `${part} of ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]}`,
+              );
           } catch {
             // The process ended while we looked.
           }
@@ -129,7 +134,10 @@ describe("hostile inputs", () => {
     expect(exposed).toEqual([]);
     for (const secret of secrets) expect(stderr).not.toContain(secret);
     // The password of odd bytes worked: the dump is complete and imports.
-    const imported = await runScript("import.sh", plane.destinationEnv("stdin-mode"));
+    const imported = await runScript("import.sh", {
+      ...plane.destinationEnv("stdin-mode"),
+      RUN_KEY: runKey,
+    });
     expect(imported.status, imported.stderr).toBe(0);
     expect(rows(destination)).toBe(rows(source));
   });

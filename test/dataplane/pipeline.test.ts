@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "child_process";
-import { createHash } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -389,9 +389,7 @@ describe("a full run", () => {
     await writer;
     expect(failedWrites).toEqual([]);
     expect(dump.status, dump.stderr).toBe(0);
-    const manifest = JSON.parse(
-      plane.minio.mustMc(["cat", `admin/${bucket}/runs/under-load/manifest.json`]).toString(),
-    );
+    const manifest = JSON.parse(dump.stdout);
     const dumped = manifest.tables.find(
       (t: { database: string; table: string }) => t.database === "shop" && t.table === "orders",
     ).rows;
@@ -402,6 +400,76 @@ describe("a full run", () => {
     const verified = await run("verify.sh", destinationEnv("under-load"));
     expect(verified.stderr).toContain("match the dump of run under-load");
     expect(verified.status).toBe(0);
+  });
+});
+
+describe("a sealed run (RUN_KEY)", () => {
+  /** The environment with another run key given in place of the suite's. */
+  const withKey = (env: Record<string, string>, runKey: string | undefined) => {
+    const rest = { ...env };
+    delete rest.RUN_KEY_FILE;
+    return runKey === undefined ? rest : { ...rest, RUN_KEY: runKey };
+  };
+
+  it("stores nothing readable, migrates and verifies with the key, and refuses what another key sealed", async () => {
+    const dumped = await run("dump.sh", dumpEnv("sealed"));
+    expect(dumped.status, dumped.stderr).toBe(0);
+    // The bucket alone: no row, no name, no manifest field in any object.
+    for (const object of plane.keysUnder("runs/sealed/")) {
+      const stored = minio.mustMc(["cat", `admin/${bucket}/${object}`]);
+      expect(stored.subarray(0, 13).toString()).toBe("ferry-seal-1\n");
+      for (const visible of ["products", "咖啡", "ferry-dump/4", "INSERT"])
+        expect(stored.includes(Buffer.from(visible)), `${visible} in ${object}`).toBe(false);
+    }
+    const imported = await run("import.sh", destinationEnv("sealed"));
+    expect(imported.status, imported.stderr).toBe(0);
+    const verified = await run("verify.sh", destinationEnv("sealed"));
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(tableChecksums(destination, ["shop", "crm"])).toBe(
+      tableChecksums(source, ["shop", "crm"]),
+    );
+    const report = await run("report.sh", destinationEnv("sealed"));
+    expect(JSON.parse(report.stdout).verification).toMatchObject({ ok: true });
+    // Without the key, or with another, no step reads or writes anything of the run.
+    for (const script of ["dump.sh", "import.sh", "verify.sh", "cleanup.sh", "report.sh"]) {
+      const env = script === "dump.sh" ? dumpEnv("sealed") : destinationEnv("sealed");
+      const keyless = await run(script, withKey(env, undefined));
+      expect(keyless.status, script).not.toBe(0);
+      expect(keyless.stderr, script).toContain("no run key: RUN_KEY (or RUN_KEY_FILE)");
+    }
+    const otherKey = randomBytes(32).toString("hex");
+    for (const script of ["import.sh", "verify.sh", "cleanup.sh", "report.sh"]) {
+      const refused = await run(script, withKey(destinationEnv("sealed"), otherKey));
+      expect(refused.status, script).not.toBe(0);
+      expect(refused.stderr, script).toContain(
+        "the manifest of run sealed was not written by this run's dump",
+      );
+    }
+    const redump = await run("dump.sh", withKey(dumpEnv("sealed"), otherKey));
+    expect(redump.status).not.toBe(0);
+    expect(redump.stderr).toContain("run sealed has a manifest this run's key does not open");
+    // The refusals changed nothing: the dump is still whole and the cleanup removes it.
+    expect((await run("cleanup.sh", destinationEnv("sealed"))).status).toBe(0);
+  });
+
+  it("refuses a dump whose objects were swapped with another run's, though each is whole", async () => {
+    expect((await run("dump.sh", dumpEnv("sealed-a"))).status).toBe(0);
+    const other = await run("dump.sh", dumpEnv("sealed-b"));
+    expect(other.status).toBe(0);
+    // Run b's manifest and chunks put in run a's place: sealed with the same key, for other labels.
+    for (const object of plane.keysUnder("runs/sealed-b/")) {
+      const target = object.replace("runs/sealed-b/", "runs/sealed-a/");
+      minio.mustMc(
+        ["pipe", `admin/${bucket}/${target}`],
+        minio.mustMc(["cat", `admin/${bucket}/${object}`]),
+      );
+    }
+    const imported = await run("import.sh", destinationEnv("sealed-a"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain(
+      "the manifest of run sealed-a was not written by this run's dump",
+    );
+    expect(migratedDatabasesOnDestination()).toBe(0);
   });
 });
 

@@ -134,6 +134,21 @@ class DevStack {
     return JSON.parse(outputs.output.slice(0, outputs.output.lastIndexOf("}") + 1));
   }
 
+  /** The run key, as the stack's state holds it (a secret: shown only when asked). */
+  runKey(): string {
+    const exported = this.pulumi(["stack", "export", "--show-secrets"]);
+    expect(exported.status, exported.output).toBe(0);
+    const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
+    const draw = state.deployment.resources.find((r: { urn: string }) =>
+      r.urn.endsWith("-run-key-draw"),
+    );
+    // A secret is exported as an envelope whose plaintext is the value in JSON.
+    const stdout = draw?.outputs?.stdout;
+    const key = typeof stdout === "string" ? stdout : JSON.parse(stdout?.plaintext ?? "null");
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    return key;
+  }
+
   /** The data volume's directory on the node, through its claim and volume. */
   dataDirectory(): string {
     const volume = jsonpath("pvc", "mysql-data", this.namespace, "{.spec.volumeName}");
@@ -165,8 +180,11 @@ class DevStack {
   }
 }
 
-/** What one migration must have done, whichever the source: checked, read back, cleaned up. */
-function expectMigrated(stack: DevStack, source: string[]): void {
+/**
+ * What one migration must have done, whichever the source: checked, read back, cleaned up. Returns
+ * what `pulumi up` printed.
+ */
+function expectMigrated(stack: DevStack, source: string[]): string {
   const up = stack.pulumi(["up", "--yes"]);
   // A failed up says what the cluster looked like: which pods ran where, and what happened.
   const cluster = () =>
@@ -199,6 +217,7 @@ function expectMigrated(stack: DevStack, source: string[]): void {
     "jsonpath={range .items[*]}{.status.readyReplicas}{' '}{end}",
   ]).stdout;
   expect(ready.trim()).toBe("1 1");
+  return up.output;
 }
 
 beforeAll(() => {
@@ -232,6 +251,7 @@ afterAll(() => {
 
 describe("the dev stack with the source on this machine (mode local)", () => {
   let stack: DevStack;
+  let upOutput = "";
   beforeAll(() => {
     stack = new DevStack("e2e", "ferry-e2e", {});
   }, 120_000);
@@ -239,14 +259,14 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 36 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(37);
+    // 38 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(39);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
   // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: dump, import, verification and read/write test in real pods; the rows read back equal the source's", () => {
-    expectMigrated(stack, hostSource);
+    upOutput = expectMigrated(stack, hostSource);
     expect(
       jsonpath(
         "storageclass",
@@ -257,8 +277,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     ).toBe("true");
   }, 300_000);
 
-  it("keeps every secret out of the state file, the stack file and the cluster's objects", () => {
-    const secrets = secretKeys.map(secret);
+  it("keeps every secret and the run key out of the state file, the stack file, the cluster's objects and the output", () => {
+    const secrets = [...secretKeys.map(secret), stack.runKey()];
     const state = path.join(stack.workspace.work, "state");
     const stateFiles = fs
       .readdirSync(state, { recursive: true, encoding: "utf8" })
@@ -278,23 +298,29 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       ...stateFiles.map((file) => fs.readFileSync(file, "utf8")),
       fs.readFileSync(stack.stackFile, "utf8"),
       objects,
+      upOutput,
     ]) {
       for (const value of secrets) expect(text.includes(value)).toBe(false);
     }
   });
 
-  it("finds nothing to change on a second preview", () => {
+  it("finds nothing to change on a second preview, and keeps the run key on a second up", () => {
     const preview = stack.pulumi(["preview", "--expect-no-changes"]);
     expect(preview.status, preview.output).toBe(0);
+    const key = stack.runKey();
+    const up = stack.pulumi(["up", "--yes", "--expect-no-changes"]);
+    expect(up.status, up.output).toBe(0);
+    expect(stack.runKey()).toBe(key);
   });
 
-  it("replaces only the run's Jobs and commands when the run id changes", () => {
+  it("replaces only the run's Jobs and commands when the run id changes, and draws a new run key", () => {
     stack.setRunId(`e2e-next-${Date.now().toString(36)}`);
     const changed = stack.previewSteps().filter((s) => s.op !== "same");
-    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.map((s) => s.type)).toContain("command:local:Command");
+    // The Jobs' Secret is replaced too: it holds the new run's key.
     for (const step of changed) {
       expect(
-        ["kubernetes:batch/v1:Job", "command:local:Command"],
+        ["kubernetes:batch/v1:Job", "command:local:Command", "kubernetes:core/v1:Secret"],
         `${step.op} ${step.type}`,
       ).toContain(step.type);
     }

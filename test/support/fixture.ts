@@ -1,3 +1,4 @@
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +13,8 @@ import { MariaDb, Minio, secretFile } from "./servers";
 export class DataPlane {
   readonly destinationPassword = `dst-pw-${Math.random().toString(36).slice(2)}`;
   readonly dataPlaneSecret = `dp-secret-${Math.random().toString(36).slice(2)}`;
+  /** The key that seals every run of the suite (ferry's program makes one per run). */
+  readonly runKey = randomBytes(32).toString("hex");
 
   private constructor(
     readonly source: MariaDb,
@@ -38,6 +41,7 @@ export class DataPlane {
     secretFile(secretsDir, "source-password", sourcePassword);
     secretFile(secretsDir, "root-password", plane.destinationPassword);
     secretFile(secretsDir, "s3-secret-key", plane.dataPlaneSecret);
+    secretFile(secretsDir, "run-key", plane.runKey);
 
     const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
     source.must(`CREATE USER 'dumper'@'127.0.0.1' IDENTIFIED BY '${quoted}';
@@ -82,6 +86,7 @@ export class DataPlane {
       S3_BUCKET: this.bucket,
       S3_ACCESS_KEY: "ferry-dp",
       S3_SECRET_KEY_FILE: path.join(this.secretsDir, "s3-secret-key"),
+      RUN_KEY_FILE: path.join(this.secretsDir, "run-key"),
     };
   }
 

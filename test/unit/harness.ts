@@ -63,6 +63,9 @@ export const sampleManifest = {
   ],
 };
 
+/** What the run key's command prints under the mocks: 64 hex digits. */
+export const sampleRunKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 export const sampleVerification = {
   runId: "run-1",
   ok: true,
@@ -102,15 +105,17 @@ export function installMocks(): void {
           // verify Job ran, the dump removed only where a cleanup Job ran.
           const ran = (suffix: string) =>
             registered.some((r) => r.type === "kubernetes:batch/v1:Job" && r.name.endsWith(suffix));
-          state.stdout = args.name.endsWith("-report-read")
-            ? JSON.stringify({
-                manifest: sampleManifest,
-                verification: ran("-verification-job") ? sampleVerification : null,
-                dumpObjectsPresent: ran("-cleanup-job")
-                  ? 0
-                  : sampleManifest.streams.flatMap((s) => s.chunks).length,
-              })
-            : JSON.stringify(sampleManifest);
+          state.stdout = args.name.endsWith("-run-key-draw")
+            ? sampleRunKey
+            : args.name.endsWith("-report-read")
+              ? JSON.stringify({
+                  manifest: sampleManifest,
+                  verification: ran("-verification-job") ? sampleVerification : null,
+                  dumpObjectsPresent: ran("-cleanup-job")
+                    ? 0
+                    : sampleManifest.streams.flatMap((s) => s.chunks).length,
+                })
+              : JSON.stringify(sampleManifest);
         }
         return { id: `${args.name}-id`, state };
       },

@@ -1,6 +1,8 @@
+import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
+import { drawRunKeyScript } from "../../components/runKey";
 import type * as RunReportModule from "../../components/runReport";
 import {
   configFrom,
@@ -15,6 +17,7 @@ import {
   registered,
   resetRegistered,
   sampleManifest,
+  sampleRunKey,
   secretValues,
   settle,
 } from "./harness";
@@ -90,7 +93,8 @@ describe("the whole graph", () => {
       "ferry:components:Verification": 1,
       "ferry:components:Cleanup": 1,
       "ferry:components:RunReport": 1,
-      "command:local:Command": 1,
+      "ferry:components:RunKey": 1,
+      "command:local:Command": 2,
     });
   });
 
@@ -104,7 +108,8 @@ describe("the whole graph", () => {
       expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
       expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 1 : 0);
-      expect(counts["command:local:Command"]).toBe(mode === "local" ? 2 : 1);
+      // The run key's and the report's, and the dump's in local mode.
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 3 : 2);
     },
   );
 
@@ -395,11 +400,13 @@ describe("secrets", () => {
     });
     expect(revealSecret(named("-jobs-bucket-key").inputs.stringData)).toEqual({
       "s3-secret-key": "generated-user-secret",
+      "run-key": sampleRunKey,
     });
     const importVolumes = named("-import-job").inputs.spec.template.spec.volumes;
     expect(importVolumes[1].projected.sources.map((s: any) => s.secret.items[0].key)).toEqual([
       "root-password",
       "s3-secret-key",
+      "run-key",
     ]);
     expect(await pulumi.isSecret(migration.report)).toBe(false);
   });
@@ -419,6 +426,49 @@ describe("secrets", () => {
     expect(local.inputs.create).toBe("sh -s");
     expect(local.inputs.environment).toBeUndefined();
     expect(revealSecret(local.inputs.stdin)).toContain("S3_SECRET_KEY='generated-user-secret'");
+  });
+});
+
+describe("the run key", () => {
+  it("is drawn once per run id by a command that logs nothing, and kept as a secret", async () => {
+    await run("kubernetes");
+    const draw = named("-run-key-draw");
+    expect(draw.type).toBe("command:local:Command");
+    expect(draw.inputs).toEqual({ create: drawRunKeyScript, triggers: ["run-1"], logging: "none" });
+    expect(draw.opts?.additionalSecretOutputs).toEqual(["stdout"]);
+    // The script itself, run here: 64 hex digits and nothing else, different every time.
+    const drawn = [1, 2].map(() => spawnSync("sh", ["-c", drawRunKeyScript]).stdout.toString());
+    for (const key of drawn) expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(drawn[0]).not.toBe(drawn[1]);
+  });
+
+  it("reaches every step that touches the bucket, always as a secret", async () => {
+    await run("kubernetes");
+    expect(revealSecret(named("-dump-credentials").inputs.stringData)["run-key"]).toBe(
+      sampleRunKey,
+    );
+    const dumpEnv = named("-dump-job").inputs.spec.template.spec.containers[0].env;
+    expect(dumpEnv).toContainEqual({
+      name: "RUN_KEY_FILE",
+      value: "/var/run/ferry/secrets/run-key",
+    });
+    for (const job of ["-import-job", "-verification-job", "-cleanup-job"]) {
+      const sources = named(job).inputs.spec.template.spec.volumes[1].projected.sources;
+      expect(
+        sources.map((s: any) => s.secret.items[0].key),
+        job,
+      ).toContain("run-key");
+    }
+    const report = named("-report-read");
+    expect(isSecretInput(report.inputs.stdin)).toBe(true);
+    expect(revealSecret(report.inputs.stdin)).toContain(
+      `RUN_KEY='${sampleRunKey}'; export RUN_KEY`,
+    );
+    resetRegistered();
+    await run("local");
+    const local = named("-dump-local");
+    expect(revealSecret(local.inputs.stdin)).toContain(`RUN_KEY='${sampleRunKey}'; export RUN_KEY`);
+    expect(local.inputs.logging).toBe("stderr");
   });
 });
 

@@ -21,6 +21,7 @@ import (
 	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
+	"ferry.local/dataplane/internal/seal"
 	"ferry.local/dataplane/internal/verify"
 )
 
@@ -56,6 +57,39 @@ func databaseList(text string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// runKeyFromEnvironment reads the run's key from the file named by RUN_KEY_FILE or else RUN_KEY
+// (then removed from the environment, so no child process inherits it). Every step needs it: the
+// bucket is untrusted transit, so nothing is stored unsealed and nothing unsealed is read.
+func runKeyFromEnvironment() (*seal.Key, error) {
+	text := os.Getenv("RUN_KEY")
+	if file := os.Getenv("RUN_KEY_FILE"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("secret file for RUN_KEY is not readable: %v", err)
+		}
+		text = string(data)
+	}
+	_ = os.Unsetenv("RUN_KEY")
+	if strings.TrimSpace(text) == "" {
+		return nil, errors.New("no run key: RUN_KEY (or RUN_KEY_FILE) must hold the run's key, 64 hex digits. ferry's program makes one per run id and keeps it as a Pulumi secret; by hand, make one with `openssl rand -hex 32` and give the same to every step of the run")
+	}
+	key, err := seal.ParseKey(text)
+	if err != nil {
+		return nil, fmt.Errorf("RUN_KEY: %v", err)
+	}
+	return &key, nil
+}
+
+// openStored is a stored object's plain bytes, opened with the run key.
+func openStored(key *seal.Key, label string, data []byte) ([]byte, error) {
+	return seal.OpenBytes(*key, label, data)
+}
+
+// storedForm is what is stored for plain bytes: sealed with the run key.
+func storedForm(key *seal.Key, label string, plain []byte) ([]byte, error) {
+	return seal.Bytes(*key, label, plain)
 }
 
 func wholeNumber(name string, fallback, lowest, highest int) (int, error) {
@@ -133,11 +167,15 @@ func runDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	key, err := runKeyFromEnvironment()
+	if err != nil {
+		return err
+	}
 	store, err := objstore.FromEnvironment()
 	if err != nil {
 		return err
 	}
-	m, err := dump.Run(ctx, dump.Options{RunID: id, Databases: databases, Compression: compression,
+	m, err := dump.Run(ctx, dump.Options{RunKey: key, RunID: id, Databases: databases, Compression: compression,
 		Parallelism: parallelism, ChunkBytes: int64(chunkMiB) << 20, ProgressEvery: every,
 		SnapshotWait: snapshotWait, SourceWait: sourceWait, Stall: stall, Source: source, Store: store,
 		DumpTool: dumpTool(), Log: logf})
@@ -154,13 +192,17 @@ func runDump(ctx context.Context) error {
 
 // loadManifest reads the run's manifest from the store. The dump writes it last, so its absence
 // means no complete dump.
-func loadManifest(ctx context.Context, store *objstore.Store, id string) (manifest.Manifest, []byte, error) {
+func loadManifest(ctx context.Context, store *objstore.Store, key *seal.Key, id string) (manifest.Manifest, []byte, error) {
 	data, err := store.ReadAll(ctx, manifest.Key(id))
 	if err != nil {
 		if objstore.IsNotFound(err) {
 			return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(manifest.Key(id)), id)
 		}
 		return manifest.Manifest{}, nil, fmt.Errorf("cannot read the manifest of run %s from the object store: %v", id, err)
+	}
+	data, err = openStored(key, manifest.Key(id), data)
+	if err != nil {
+		return manifest.Manifest{}, nil, fmt.Errorf("the manifest of run %s was not written by this run's dump: %v", id, err)
 	}
 	m, err := manifest.Parse(data)
 	if err != nil {
@@ -172,17 +214,30 @@ func loadManifest(ctx context.Context, store *objstore.Store, id string) (manife
 	return m, data, nil
 }
 
-func openRun(ctx context.Context) (*objstore.Store, manifest.Manifest, []byte, error) {
+// run is one finished run as the later steps see it: its bucket, key and manifest.
+type run struct {
+	store    *objstore.Store
+	key      *seal.Key
+	manifest manifest.Manifest
+	// plain is the manifest's text, as the report prints it.
+	plain []byte
+}
+
+func openRun(ctx context.Context) (run, error) {
 	id, err := runID()
 	if err != nil {
-		return nil, manifest.Manifest{}, nil, err
+		return run{}, err
+	}
+	key, err := runKeyFromEnvironment()
+	if err != nil {
+		return run{}, err
 	}
 	store, err := objstore.FromEnvironment()
 	if err != nil {
-		return nil, manifest.Manifest{}, nil, err
+		return run{}, err
 	}
-	m, data, err := loadManifest(ctx, store, id)
-	return store, m, data, err
+	m, plain, err := loadManifest(ctx, store, key, id)
+	return run{store, key, m, plain}, err
 }
 
 // runImport imports the run's dump into the destination (package load).
@@ -207,11 +262,12 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, m, _, err := openRun(ctx)
+	r, err := openRun(ctx)
 	if err != nil {
 		return err
 	}
-	return load.Run(ctx, load.Options{Manifest: m, Overwrite: os.Getenv("OVERWRITE") == "true",
+	store, m := r.store, r.manifest
+	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true",
 		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Attempts: attempts, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
@@ -230,10 +286,11 @@ type Result struct {
 }
 
 func runVerify(ctx context.Context) error {
-	store, m, _, err := openRun(ctx)
+	r, err := openRun(ctx)
 	if err != nil {
 		return err
 	}
+	store, m := r.store, r.manifest
 	db, err := conn.OpenFromEnvironment("DEST")
 	if err != nil {
 		return err
@@ -279,7 +336,11 @@ func runVerify(ctx context.Context) error {
 	}
 	data = append(data, '\n')
 	// The result is stored whichever way it went: the report shows it, the cleanup reads it.
-	if _, err := store.Put(ctx, manifest.VerificationKey(m.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+	stored, err := storedForm(r.key, manifest.VerificationKey(m.RunID), data)
+	if err != nil {
+		return err
+	}
+	if _, err := store.Put(ctx, manifest.VerificationKey(m.RunID), bytes.NewReader(stored), int64(len(stored))); err != nil {
 		return fmt.Errorf("cannot store the verification result in the object store: %v", err)
 	}
 	for _, mismatch := range mismatches {
@@ -301,13 +362,17 @@ func orNone(s string) string {
 }
 
 // readVerification is the stored result of the run's verification, or nil when there is none.
-func readVerification(ctx context.Context, store *objstore.Store, id string) (*Result, []byte, error) {
-	data, err := store.ReadAll(ctx, manifest.VerificationKey(id))
+func readVerification(ctx context.Context, r run) (*Result, []byte, error) {
+	id := r.manifest.RunID
+	data, err := r.store.ReadAll(ctx, manifest.VerificationKey(id))
 	if err != nil {
 		if objstore.IsNotFound(err) {
 			return nil, nil, nil
 		}
 		return nil, nil, err
+	}
+	if data, err = openStored(r.key, manifest.VerificationKey(id), data); err != nil {
+		return nil, nil, fmt.Errorf("the verification result of run %s was not written by its verification: %v", id, err)
 	}
 	var result Result
 	if err := json.Unmarshal(data, &result); err != nil {
@@ -320,11 +385,12 @@ func readVerification(ctx context.Context, store *objstore.Store, id string) (*R
 // manifest and verification result stay as the run's record until the bucket's expiry rule
 // removes them.
 func runCleanup(ctx context.Context) error {
-	store, m, _, err := openRun(ctx)
+	r, err := openRun(ctx)
 	if err != nil {
 		return err
 	}
-	result, _, err := readVerification(ctx, store, m.RunID)
+	store, m := r.store, r.manifest
+	result, _, err := readVerification(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -362,11 +428,12 @@ func runCleanup(ctx context.Context) error {
 // none) and how many of its chunks are still stored (read, not inferred: only the cleanup removes
 // them).
 func runReport(ctx context.Context) error {
-	store, m, manifestData, err := openRun(ctx)
+	r, err := openRun(ctx)
 	if err != nil {
 		return err
 	}
-	_, verification, err := readVerification(ctx, store, m.RunID)
+	store, m, manifestData := r.store, r.manifest, r.plain
+	_, verification, err := readVerification(ctx, r)
 	if err != nil {
 		return err
 	}

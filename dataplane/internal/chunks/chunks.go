@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/seal"
 )
 
 // Uploader stores one object of unknown length (size -1) and says how many bytes it stored.
@@ -91,6 +92,7 @@ type Writer struct {
 	compression string
 	target      int64
 	stall       time.Duration
+	runKey      *seal.Key
 	key         func(i int) string
 	// SQL counts the uncompressed bytes taken so far, for progress reports; safe to read any time.
 	SQL atomic.Int64
@@ -105,6 +107,7 @@ type Writer struct {
 	upload   chan uploadResult
 	result   *uploadResult
 	cutSoon  bool
+	sealer   *seal.Writer
 	err      error
 }
 
@@ -130,12 +133,13 @@ type uploadResult struct {
 	err    error
 }
 
-// NewWriter starts the first chunk. An upload that takes no data for stall is abandoned.
-func NewWriter(ctx context.Context, store Uploader, compression string, target int64, stall time.Duration, key func(i int) string) (*Writer, error) {
+// NewWriter starts the first chunk. An upload that takes no data for stall is abandoned. With a
+// run key, each chunk is sealed with it (package seal) after compression, labelled with its key.
+func NewWriter(ctx context.Context, store Uploader, compression string, target int64, stall time.Duration, runKey *seal.Key, key func(i int) string) (*Writer, error) {
 	if _, err := Extension(compression); err != nil {
 		return nil, err
 	}
-	w := &Writer{ctx: ctx, store: store, compression: compression, target: target, stall: stall, key: key}
+	w := &Writer{ctx: ctx, store: store, compression: compression, target: target, stall: stall, runKey: runKey, key: key}
 	return w, w.start()
 }
 
@@ -148,15 +152,9 @@ func (w *Writer) start() error {
 	// A write into the pipe blocks while the upload takes nothing: that, and only that, is a stall
 	// (a dump tool that is slow to write is not).
 	dog, stopGuard := guard(w.stall, "the upload of "+key, cancel)
-	frame, err := newFrame(w.compression, io.MultiWriter(guardedWriter{pipe, dog}, hash, &w.size))
-	if err != nil {
-		stopGuard()
-		cancel(nil)
-		return err
-	}
-	w.frame, w.pipe, w.hash, w.sqlBytes, w.cutSoon = frame, pipe, hashWriter{hash}, 0, false
 	upload := make(chan uploadResult, 1)
-	w.upload, w.result = upload, nil
+	w.pipe, w.upload, w.result = pipe, upload, nil
+	// The upload reads from the start: a sealed chunk's header is written at once.
 	go func() {
 		defer cancel(nil)
 		stored, err := w.store.Put(ctx, key, reader, -1)
@@ -168,6 +166,20 @@ func (w *Writer) start() error {
 		_ = reader.CloseWithError(io.ErrClosedPipe)
 		upload <- uploadResult{stored, err}
 	}()
+	var stored io.Writer = io.MultiWriter(guardedWriter{pipe, dog}, hash, &w.size)
+	w.sealer = nil
+	if w.runKey != nil {
+		sealer, err := seal.NewWriter(stored, *w.runKey, key)
+		if err != nil {
+			return w.failed(err)
+		}
+		w.sealer, stored = sealer, sealer
+	}
+	frame, err := newFrame(w.compression, stored)
+	if err != nil {
+		return w.failed(err)
+	}
+	w.frame, w.hash, w.sqlBytes, w.cutSoon = frame, hashWriter{hash}, 0, false
 	return nil
 }
 
@@ -184,6 +196,9 @@ func (w *Writer) uploaded() uploadResult {
 func (w *Writer) finish() error {
 	key := w.key(len(w.chunks))
 	closeErr := w.frame.Close()
+	if closeErr == nil && w.sealer != nil {
+		closeErr = w.sealer.Close()
+	}
 	_ = w.pipe.Close()
 	result := w.uploaded()
 	if result.err != nil {
@@ -200,14 +215,19 @@ func (w *Writer) finish() error {
 	return nil
 }
 
+// failed ends the current chunk after a write into its pipe failed. The pipe fails when the upload
+// has ended, so the upload's error, when there is one, is the cause to report.
+func (w *Writer) failed(err error) error {
+	_ = w.pipe.CloseWithError(err)
+	if result := w.uploaded(); result.err != nil {
+		return &UploadError{Key: w.key(len(w.chunks)), Err: result.err}
+	}
+	return &UploadError{Key: w.key(len(w.chunks)), Err: err}
+}
+
 func (w *Writer) put(p []byte) error {
 	if _, err := w.frame.Write(p); err != nil {
-		// The pipe fails only when the upload has ended: its error is the one to report.
-		_ = w.pipe.Close()
-		if result := w.uploaded(); result.err != nil {
-			return &UploadError{Key: w.key(len(w.chunks)), Err: result.err}
-		}
-		return &UploadError{Key: w.key(len(w.chunks)), Err: err}
+		return w.failed(err)
 	}
 	w.sqlBytes += int64(len(p))
 	w.SQL.Add(int64(len(p)))

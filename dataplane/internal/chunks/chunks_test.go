@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/seal"
 )
 
 // memoryStore is an object store in memory; failAfter > 0 makes an upload fail once it has
@@ -26,6 +27,9 @@ type memoryStore struct {
 func (s *memoryStore) Put(_ context.Context, key string, body io.Reader, _ int64) (int64, error) {
 	var data []byte
 	var err error
+	if s.failAfter < 0 {
+		return 0, errors.New("connection refused")
+	}
 	if s.failAfter > 0 {
 		data, err = io.ReadAll(io.LimitReader(body, s.failAfter))
 		if err == nil {
@@ -71,7 +75,7 @@ func sqlText(lines int) []byte {
 
 func store(t *testing.T, s *memoryStore, compression string, text []byte) manifest.Stream {
 	t.Helper()
-	w, err := NewWriter(context.Background(), s, compression, 16<<10, time.Minute, func(i int) string {
+	w, err := NewWriter(context.Background(), s, compression, 16<<10, time.Minute, nil, func(i int) string {
 		return fmt.Sprintf("runs/r/data-1/%06d.sql", i)
 	})
 	if err != nil {
@@ -167,18 +171,32 @@ func TestRefusesAChangedOrTruncatedChunkBeforeUsingIt(t *testing.T) {
 }
 
 func TestAFailedUploadIsAnUploadError(t *testing.T) {
-	s := &memoryStore{objects: map[string][]byte{}, failAfter: 4096}
-	w, err := NewWriter(context.Background(), s, "zstd", 1<<30, time.Minute, func(i int) string { return "runs/r/x" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = w.Write(sqlText(20000))
-	if err == nil {
-		_, err = w.Close()
-	}
-	var upload *UploadError
-	if !errors.As(err, &upload) || !strings.Contains(err.Error(), "connection reset by peer") {
-		t.Fatalf("got %v, want the store's error as an UploadError", err)
+	runKey := seal.Key{}
+	for _, c := range []struct {
+		name      string
+		failAfter int64
+		key       *seal.Key
+		cause     string
+	}{
+		{"reset midway", 4096, nil, "connection reset by peer"},
+		{"reset midway, sealed", 4096, &runKey, "connection reset by peer"},
+		// The sealed chunk's header is written before any SQL: the store's refusal, not the
+		// closed pipe it leaves, is what the error says.
+		{"refused at once", -1, nil, "connection refused"},
+		{"refused at once, sealed", -1, &runKey, "connection refused"},
+	} {
+		s := &memoryStore{objects: map[string][]byte{}, failAfter: c.failAfter}
+		w, err := NewWriter(context.Background(), s, "zstd", 1<<30, time.Minute, c.key, func(i int) string { return "runs/r/x" })
+		if err == nil {
+			_, err = w.Write(sqlText(20000))
+		}
+		if err == nil {
+			_, err = w.Close()
+		}
+		var upload *UploadError
+		if !errors.As(err, &upload) || !strings.Contains(err.Error(), c.cause) {
+			t.Errorf("%s: got %v, want the store's error (%s) as an UploadError", c.name, err, c.cause)
+		}
 	}
 }
 
@@ -201,7 +219,7 @@ func (s *stuckStore) Get(ctx context.Context, _ string, _ int64) (io.ReadCloser,
 
 func TestAStalledTransferIsAbandonedNamingTheStall(t *testing.T) {
 	s := &stuckStore{memoryStore{objects: map[string][]byte{}}}
-	w, err := NewWriter(context.Background(), s, "gzip", 1<<30, 300*time.Millisecond, func(int) string { return "runs/r/data-1/000000.sql.gz" })
+	w, err := NewWriter(context.Background(), s, "gzip", 1<<30, 300*time.Millisecond, nil, func(int) string { return "runs/r/data-1/000000.sql.gz" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +236,47 @@ func TestAStalledTransferIsAbandonedNamingTheStall(t *testing.T) {
 	err = f.Fetch(context.Background(), manifest.Stream{Chunks: []manifest.Chunk{{Object: "runs/r/x"}}}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "the download of runs/r/x made no progress for 300ms") {
 		t.Fatalf("download: got %v", err)
+	}
+}
+
+func TestSealedChunksOpenOnlyWithTheRunKey(t *testing.T) {
+	key, _ := seal.NewKey()
+	other, _ := seal.NewKey()
+	text := sqlText(3000)
+	s := &memoryStore{objects: map[string][]byte{}}
+	w, err := NewWriter(context.Background(), s, "zstd", 16<<10, time.Minute, &key, func(i int) string {
+		return fmt.Sprintf("runs/r/data-1/%06d.sql.zst", i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(text); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := manifest.Stream{Name: "data-1", Chunks: stored}
+	for _, c := range stored {
+		if bytes.Contains(s.objects[c.Object], []byte("INSERT INTO")) {
+			t.Fatal("a sealed chunk shows its SQL")
+		}
+	}
+	fetch := func(k *seal.Key) ([]byte, error) {
+		var out bytes.Buffer
+		f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Attempts: 1,
+			RunKey: k, Log: func(string, ...any) {}}
+		err := f.Fetch(context.Background(), stream, &out)
+		return out.Bytes(), err
+	}
+	if got, err := fetch(&key); err != nil || !bytes.Equal(got, text) {
+		t.Fatalf("with the run key: %v", err)
+	}
+	// A manifest forged to match the stored bytes still cannot make another key's chunks open.
+	got, err := fetch(&other)
+	var damaged *DamagedError
+	if !errors.As(err, &damaged) || !strings.Contains(err.Error(), "does not open with the run's key") || len(got) != 0 {
+		t.Fatalf("with another key: %d bytes, %v", len(got), err)
 	}
 }

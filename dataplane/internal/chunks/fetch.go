@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/seal"
 )
 
 // Downloader reads an object from a byte offset on.
@@ -46,6 +47,8 @@ type Fetcher struct {
 	Attempts int
 	// Stall is how long a download may receive nothing before it counts as broken.
 	Stall time.Duration
+	// RunKey, when the run's chunks are sealed, opens them (package seal).
+	RunKey *seal.Key
 	// Downloaded counts the bytes downloaded so far, for progress reports.
 	Downloaded *atomic.Int64
 	Log        func(format string, args ...any)
@@ -178,17 +181,25 @@ func (f *Fetcher) decompress(path string, chunk manifest.Chunk, out io.Writer) e
 		return err
 	}
 	defer file.Close()
+	var stored io.Reader = file
+	if f.RunKey != nil {
+		opened, err := seal.NewReader(file, *f.RunKey, chunk.Object)
+		if err != nil {
+			return &DamagedError{fmt.Sprintf("%s: %v", f.Store.URL(chunk.Object), err)}
+		}
+		stored = opened
+	}
 	var reader io.Reader
 	switch f.Compression {
 	case "zstd":
-		decoder, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		decoder, err := zstd.NewReader(stored, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return err
 		}
 		defer decoder.Close()
 		reader = decoder
 	case "gzip":
-		decoder, err := gzip.NewReader(file)
+		decoder, err := gzip.NewReader(stored)
 		if err != nil {
 			return &DamagedError{fmt.Sprintf("decompressing %s failed: %v", f.Store.URL(chunk.Object), err)}
 		}
@@ -202,6 +213,9 @@ func (f *Fetcher) decompress(path string, chunk manifest.Chunk, out io.Writer) e
 		var writeErr *WriteError
 		if errors.As(err, &writeErr) {
 			return err
+		}
+		if errors.Is(err, seal.ErrRefused) {
+			return &DamagedError{fmt.Sprintf("%s: %v", f.Store.URL(chunk.Object), err)}
 		}
 		return &DamagedError{fmt.Sprintf("decompressing %s failed: %v", f.Store.URL(chunk.Object), err)}
 	}

@@ -27,6 +27,7 @@ import (
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/preflight"
 	"ferry.local/dataplane/internal/progress"
+	"ferry.local/dataplane/internal/seal"
 )
 
 // Options are the dump's settings, read and checked by the caller.
@@ -44,7 +45,9 @@ type Options struct {
 	// SourceWait bounds the wait for a source that does not accept connections yet.
 	SourceWait time.Duration
 	// Stall is how long an upload may take no data before it is abandoned.
-	Stall  time.Duration
+	Stall time.Duration
+	// RunKey seals every object the dump stores (package seal); required.
+	RunKey *seal.Key
 	Source conn.Settings
 	Store  *objstore.Store
 	// DumpTool is mariadb-dump or mysqldump.
@@ -56,6 +59,9 @@ type Options struct {
 // databases is kept; one of another source or other databases is refused, as a run id names one
 // dump.
 func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
+	if o.RunKey == nil {
+		return manifest.Manifest{}, errors.New("the dump needs the run's key: nothing is stored unsealed")
+	}
 	work, err := os.MkdirTemp("", "ferry-dump-")
 	if err != nil {
 		return manifest.Manifest{}, err
@@ -156,6 +162,9 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		return m, fmt.Errorf("cannot read the source's identity: %v", err)
 	}
 	if existing, err := d.Store.ReadAll(ctx, manifest.Key(d.RunID)); err == nil {
+		if existing, err = seal.OpenBytes(*d.RunKey, manifest.Key(d.RunID), existing); err != nil {
+			return m, fmt.Errorf("run %s has a manifest this run's key does not open (%v); set ferry:migration.runId to a new run id", d.RunID, err)
+		}
 		kept, err := manifest.Parse(existing)
 		if err != nil {
 			return m, fmt.Errorf("run %s has a manifest this version of ferry cannot read (%v); set ferry:migration.runId to a new run id", d.RunID, err)
@@ -354,6 +363,9 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	m.FinishedAt = now()
 	data, err := m.Marshal()
 	if err != nil {
+		return m, err
+	}
+	if data, err = seal.Bytes(*d.RunKey, manifest.Key(d.RunID), data); err != nil {
 		return m, err
 	}
 	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
@@ -565,11 +577,11 @@ func (s *stream) ended() bool {
 
 func (d *dumper) start(ctx context.Context, name string, args []string, ext string) (*stream, error) {
 	s := &stream{name: name, done: make(chan struct{})}
-	writer, err := chunks.NewWriter(ctx, recordingStore{d}, d.Compression, d.ChunkBytes, d.Stall, func(i int) string {
+	writer, err := chunks.NewWriter(ctx, recordingStore{d}, d.Compression, d.ChunkBytes, d.Stall, d.RunKey, func(i int) string {
 		return fmt.Sprintf("%s%s/%06d.sql.%s", manifest.Prefix(d.RunID), name, i, ext)
 	})
 	if err != nil {
-		return nil, err
+		return nil, d.uploadFailure(err)
 	}
 	s.writer = writer
 	cmd := exec.CommandContext(ctx, d.DumpTool, args...)
@@ -603,7 +615,7 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 		var upload *chunks.UploadError
 		switch {
 		case errors.As(copyErr, &upload):
-			s.err = fmt.Errorf("the upload to %s failed: %v", d.Store.URL(upload.Key), upload.Err)
+			s.err = d.uploadFailure(copyErr)
 		case copyErr != nil:
 			s.err = fmt.Errorf("the %s stream failed: %v", name, copyErr)
 		case waitErr != nil:
@@ -615,11 +627,7 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 		}
 		stored, err := writer.Close()
 		if err != nil {
-			if errors.As(err, &upload) {
-				s.err = fmt.Errorf("the upload to %s failed: %v", d.Store.URL(upload.Key), upload.Err)
-			} else {
-				s.err = err
-			}
+			s.err = d.uploadFailure(err)
 			return
 		}
 		s.result = manifest.Stream{Name: name, Chunks: stored}
@@ -632,6 +640,15 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 }
 
 // recordingStore notes each key a chunk is stored under, so a failed dump removes them all.
+// uploadFailure says which upload failed, by its URL, when err is a chunk's upload error.
+func (d *dumper) uploadFailure(err error) error {
+	var upload *chunks.UploadError
+	if errors.As(err, &upload) {
+		return fmt.Errorf("the upload to %s failed: %v", d.Store.URL(upload.Key), upload.Err)
+	}
+	return err
+}
+
 type recordingStore struct{ d *dumper }
 
 func (r recordingStore) Put(ctx context.Context, key string, body io.Reader, size int64) (int64, error) {

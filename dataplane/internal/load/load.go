@@ -28,6 +28,7 @@ import (
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/progress"
+	"ferry.local/dataplane/internal/seal"
 	"ferry.local/dataplane/internal/sqlident"
 )
 
@@ -41,8 +42,10 @@ type Options struct {
 	Attempts      int
 	Stall         time.Duration
 	ProgressEvery time.Duration
-	Destination   conn.Settings
-	Store         *objstore.Store
+	// RunKey opens the run's sealed chunks (package seal); required.
+	RunKey      *seal.Key
+	Destination conn.Settings
+	Store       *objstore.Store
 	// Client is the mariadb or mysql client the SQL is fed to.
 	Client string
 	Log    func(format string, args ...any)
@@ -62,6 +65,9 @@ func Digest(m manifest.Manifest) string {
 
 // Run imports; a problem is returned as the sentence the step fails with.
 func Run(ctx context.Context, o Options) error {
+	if o.RunKey == nil {
+		return errors.New("the import needs the run's key: nothing unsealed is read")
+	}
 	work, err := os.MkdirTemp("", "ferry-import-")
 	if err != nil {
 		return err
@@ -291,7 +297,7 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	}
 	sqlText, sqlPipe := io.Pipe()
 	fetcher := &chunks.Fetcher{Store: i.Store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
-		Attempts: i.Attempts, Stall: i.Stall, Downloaded: &i.downloaded, Log: i.Log}
+		Attempts: i.Attempts, Stall: i.Stall, RunKey: i.RunKey, Downloaded: &i.downloaded, Log: i.Log}
 	fetched := make(chan error, 1)
 	go func() {
 		err := fetcher.Fetch(ctx, s, sqlPipe)

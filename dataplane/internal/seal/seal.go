@@ -215,3 +215,29 @@ func (r *Reader) Read(p []byte) (int, error) {
 	r.plain = r.plain[n:]
 	return n, nil
 }
+
+// Bytes seals a small object (a manifest, a verification result) whole.
+func Bytes(key Key, label string, plain []byte) ([]byte, error) {
+	var out bytes.Buffer
+	w, err := NewWriter(&out, key, label)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// OpenBytes opens what Bytes sealed.
+func OpenBytes(key Key, label string, object []byte) ([]byte, error) {
+	r, err := NewReader(bytes.NewReader(object), key, label)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+

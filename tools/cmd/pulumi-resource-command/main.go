@@ -1,7 +1,7 @@
 // Command pulumi-resource-command is ferry's build of the `command` resource provider, for the
 // parts of the @pulumi/command SDK (1.x) that ferry uses: command:local:Command and
-// command:remote:Command with create/update/delete, stdin, environment, dir, interpreter and
-// triggers, returning stdout and stderr.
+// command:remote:Command with create/update/delete, stdin, environment, dir, interpreter, logging
+// and triggers, returning stdout and stderr.
 //
 // Pulumi's own provider (module github.com/pulumi/pulumi-command/provider) is not served by the Go
 // module proxy this project can reach, so ferry builds this one against the same engine protocol.
@@ -80,7 +80,22 @@ func (p *commandProvider) Check(_ context.Context, req plugin.CheckRequest) (plu
 	if req.Type != localType && req.Type != remoteType {
 		return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s: this provider implements %s and %s", req.Type, localType, remoteType)
 	}
+	if value, ok := req.News["logging"]; ok && value.IsString() {
+		if _, known := loggedStreams[value.StringValue()]; !known {
+			return plugin.CheckResponse{Failures: []plugin.CheckFailure{{Property: "logging",
+				Reason: fmt.Sprintf("logging must be one of stdout, stderr, stdoutAndStderr, none, not %q", value.StringValue())}}}, nil
+		}
+	}
 	return plugin.CheckResponse{Properties: req.News}, nil
+}
+
+// loggedStreams is what each value of `logging` sends to the engine's log as the command runs
+// (stdout, stderr), as the real provider does; stdoutAndStderr is its default.
+var loggedStreams = map[string][2]bool{
+	"stdout":          {true, false},
+	"stderr":          {false, true},
+	"stdoutAndStderr": {true, true},
+	"none":            {false, false},
 }
 
 // outputKeys are computed by the provider, never compared as inputs.
@@ -156,17 +171,37 @@ func (p *commandProvider) run(
 		return nil, fmt.Errorf("%s: no %s command", urn.Name(), step)
 	}
 	var stdout, stderr bytes.Buffer
-	logLines := &lineLogger{ctx: ctx, host: p.host, urn: urn}
-	errOut := io.MultiWriter(&stderr, logLines)
+	logging := property.Text(props, "logging")
+	if logging == "" {
+		logging = "stdoutAndStderr"
+	}
+	logged := loggedStreams[logging]
+	outLines := &lineLogger{ctx: ctx, host: p.host, urn: urn}
+	errLines := &lineLogger{ctx: ctx, host: p.host, urn: urn}
+	var out, errOut io.Writer = &stdout, &stderr
+	if logged[0] {
+		out = io.MultiWriter(&stdout, outLines)
+	}
+	if logged[1] {
+		errOut = io.MultiWriter(&stderr, errLines)
+	}
 	var err error
 	if typ.String() == remoteType {
-		err = runRemote(ctx, props, script, &stdout, errOut)
+		err = runRemote(ctx, props, script, out, errOut)
 	} else {
-		err = runLocal(ctx, props, script, &stdout, errOut)
+		err = runLocal(ctx, props, script, out, errOut)
 	}
-	logLines.flush()
+	outLines.flush()
+	errLines.flush()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w\nstdout: %s\nstderr: %s", step, err, tail(stdout.String()), tail(stderr.String()))
+		// What the command was told not to log is not put in the error either.
+		shown := func(text string, logs bool) string {
+			if !logs {
+				return "(not shown: logging is " + logging + ")"
+			}
+			return tail(text)
+		}
+		return nil, fmt.Errorf("%s: %w\nstdout: %s\nstderr: %s", step, err, shown(stdout.String(), logged[0]), shown(stderr.String(), logged[1]))
 	}
 	outputs := props.Copy()
 	outputs["stdout"] = resource.NewStringProperty(strings.TrimRight(stdout.String(), "\n"))
@@ -244,7 +279,7 @@ func runRemote(ctx context.Context, props resource.PropertyMap, script string, s
 	}
 }
 
-// lineLogger forwards each line a command writes to stderr to the engine, as progress.
+// lineLogger forwards each line a command writes to the engine, as progress.
 type lineLogger struct {
 	ctx     context.Context
 	host    *provider.HostClient
