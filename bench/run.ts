@@ -138,8 +138,9 @@ async function main(): Promise<void> {
       aliases: {
         ferry: {
           url: plane.minio.url,
-          accessKey: "ferry-dp",
-          secretKey: plane.dataPlaneSecret,
+          // The seed's pipeline is the design note's: one credential that reads and writes.
+          accessKey: plane.minio.rootUser,
+          secretKey: plane.minio.rootPassword,
           api: "S3v4",
           path: "auto",
         },

@@ -7,7 +7,7 @@ import { ferryLabels } from "./specs/labels";
 /** Everything of the Jobs' context but what this component makes (the scripts, the keys' files). */
 export interface DestinationJobsArgs extends Omit<
   DestinationJobContext,
-  "scriptsConfigMap" | "bucketSecretKey" | "runKeyFile"
+  "scriptsConfigMap" | "bucketSecretKeys" | "runKeyFile"
 > {
   /** The run's key (a secret), which opens the sealed dump. */
   readonly runKey: pulumi.Input<string>;
@@ -25,13 +25,17 @@ export class DestinationJobs extends pulumi.ComponentResource {
     const { provider, runKey, ...shared } = args;
     const labels = ferryLabels("data-plane");
 
-    // The bucket user's key and the run key, mounted as files; the root password stays in the
-    // database's Secret.
+    // The bucket users' keys and the run key, mounted as files (each Job mounts only the ones it
+    // reads); the root password stays in the database's Secret.
     const keys = new k8s.core.v1.Secret(
       `${name}-bucket-key`,
       {
         metadata: { namespace: args.namespace, labels },
-        stringData: { "s3-secret-key": args.bucket.secretKey, "run-key": runKey },
+        stringData: {
+          "s3-secret-key": args.buckets.read.secretKey,
+          "s3-cleanup-secret-key": args.buckets.cleanup.secretKey,
+          "run-key": runKey,
+        },
       },
       { parent: this, provider },
     );
@@ -50,7 +54,10 @@ export class DestinationJobs extends pulumi.ComponentResource {
       ...shared,
       provider,
       scriptsConfigMap: scripts.metadata.name,
-      bucketSecretKey: { secretName: keys.metadata.name, key: "s3-secret-key" },
+      bucketSecretKeys: {
+        read: { secretName: keys.metadata.name, key: "s3-secret-key" },
+        cleanup: { secretName: keys.metadata.name, key: "s3-cleanup-secret-key" },
+      },
       runKeyFile: { secretName: keys.metadata.name, key: "run-key" },
     };
     this.registerOutputs({});

@@ -10,7 +10,7 @@ import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
-import { bucketUserName, objectStoreUrls, type BucketAccess } from "./specs/bucketAccess";
+import { objectStoreUrls, type BucketAccess, type BucketRole } from "./specs/bucketAccess";
 import { StorageStack } from "./storageStack";
 import { Verification } from "./verification";
 
@@ -62,18 +62,20 @@ export class Migration extends pulumi.ComponentResource {
       {
         bucketPrefix: objectStore.bucketPrefix,
         expiryDays: objectStore.expiryDays,
-        userName: bucketUserName(config.stack),
+        project: pulumi.getProject(),
+        stack: config.stack,
         forceDestroy: !migration.keepDump,
       },
       { parent: this, providers: [minioProvider] },
     );
     const urls = objectStoreUrls(objectStore, source);
-    const bucketFrom = (url: string): BucketAccess => ({
+    // The bucket as one side reaches it, with the credentials of one role.
+    const bucketFrom = (url: string, role: BucketRole): BucketAccess => ({
       url,
       insecure: objectStore.insecureSkipVerify,
       bucket: store.bucket,
-      accessKey: store.accessKey,
-      secretKey: store.secretKey,
+      accessKey: store.credentials[role].accessKey,
+      secretKey: store.credentials[role].secretKey,
     });
 
     // The key that seals the dump in the bucket: drawn once per run id, kept as a Pulumi secret.
@@ -92,7 +94,7 @@ export class Migration extends pulumi.ComponentResource {
           runId,
           compression: migration.compression,
           parallelism: migration.parallelism,
-          bucket: bucketFrom(urls.source),
+          bucket: bucketFrom(urls.source, "dump"),
           runKey: runKey.key,
         },
         location: this.dumpLocation(name, config),
@@ -140,7 +142,10 @@ export class Migration extends pulumi.ComponentResource {
         imagePullPolicy: destination.imagePullPolicy,
         databaseHost: database.serviceName,
         rootPasswordFile: database.rootPasswordFile,
-        bucket: bucketFrom(urls.cluster),
+        buckets: {
+          read: bucketFrom(urls.cluster, "read"),
+          cleanup: bucketFrom(urls.cluster, "cleanup"),
+        },
         runKey: runKey.key,
         runId,
         provider: destinationProvider,
@@ -189,7 +194,7 @@ export class Migration extends pulumi.ComponentResource {
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      { runId, bucket: bucketFrom(urls.operator), runKey: runKey.key },
+      { runId, bucket: bucketFrom(urls.operator, "read"), runKey: runKey.key },
       { parent: this, dependsOn: finalSteps },
     );
 

@@ -1,26 +1,38 @@
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
-import { bucketPolicyDocument } from "./specs/bucketAccess";
+import {
+  bucketPolicyDocument,
+  bucketRoles,
+  bucketUserName,
+  type BucketRole,
+} from "./specs/bucketAccess";
 
 export interface ObjectStoreArgs {
   /** Prefix of the bucket's generated, unique name. */
   readonly bucketPrefix: string;
   /** Days after which the object store itself deletes a run's objects. */
   readonly expiryDays: number;
-  /** Name of the bucket-scoped user the dump and import use. */
-  readonly userName: string;
+  /** The Pulumi project and stack, which with the bucket make the users' names unique. */
+  readonly project: string;
+  readonly stack: string;
   /** When true, `pulumi destroy` empties the bucket before deleting it. */
   readonly forceDestroy: boolean;
 }
 
+/** One bucket user's credentials. */
+export interface BucketCredentials {
+  readonly accessKey: pulumi.Output<string>;
+  readonly secretKey: pulumi.Output<string>;
+}
+
 /**
- * The bucket that carries the dump from source to destination, a user that can touch only this
- * bucket, and an expiry rule so a forgotten dump does not stay forever.
+ * The bucket that carries the dump from source to destination, one user a role (BucketRole) that
+ * can do only that role's part in this bucket, and an expiry rule so a forgotten dump does not
+ * stay forever.
  */
 export class ObjectStore extends pulumi.ComponentResource {
   public readonly bucket: pulumi.Output<string>;
-  public readonly accessKey: pulumi.Output<string>;
-  public readonly secretKey: pulumi.Output<string>;
+  public readonly credentials: Record<BucketRole, BucketCredentials>;
 
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ObjectStore", name, {}, opts);
@@ -48,33 +60,35 @@ export class ObjectStore extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // The data plane gets its own credentials, never the admin's.
-    const user = new minio.IamUser(
-      `${name}-user`,
-      { name: args.userName, forceDestroy: true },
-      { parent: this },
-    );
-
-    // Read, write, list and delete in this bucket and nothing else.
-    const policy = new minio.IamPolicy(
-      `${name}-policy`,
-      { namePrefix: `${args.userName}-`, policy: bucket.bucket.apply(bucketPolicyDocument) },
-      { parent: this },
-    );
-
-    new minio.IamUserPolicyAttachment(
-      `${name}-attachment`,
-      { userName: user.name, policyName: policy.name },
-      { parent: this },
-    );
+    // Each side gets its own credentials, never the admin's, each only what its steps need.
+    const credentials = {} as Record<BucketRole, BucketCredentials>;
+    for (const role of bucketRoles) {
+      const userName = bucket.bucket.apply((b) =>
+        bucketUserName(args.project, args.stack, b, role),
+      );
+      const user = new minio.IamUser(
+        `${name}-${role}-user`,
+        { name: userName, forceDestroy: true },
+        { parent: this },
+      );
+      const policy = new minio.IamPolicy(
+        `${name}-${role}-policy`,
+        {
+          namePrefix: pulumi.interpolate`${userName}-`,
+          policy: bucket.bucket.apply((b) => bucketPolicyDocument(b, role)),
+        },
+        { parent: this },
+      );
+      new minio.IamUserPolicyAttachment(
+        `${name}-${role}-attachment`,
+        { userName: user.name, policyName: policy.name },
+        { parent: this },
+      );
+      credentials[role] = { accessKey: user.name, secretKey: pulumi.secret(user.secret) };
+    }
 
     this.bucket = bucket.bucket;
-    this.accessKey = user.name;
-    this.secretKey = pulumi.secret(user.secret);
-    this.registerOutputs({
-      bucket: this.bucket,
-      accessKey: this.accessKey,
-      secretKey: this.secretKey,
-    });
+    this.credentials = credentials;
+    this.registerOutputs({ bucket: this.bucket });
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ObjectStoreConfig, SourceConfig } from "../config";
 
@@ -48,32 +49,76 @@ export function objectStoreUrls(
   }
 }
 
-/** The bucket user's name: one per stack, in the characters MinIO accepts. */
-export function bucketUserName(stack: string): string {
-  return `ferry-${stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+/**
+ * What each side may do in the run's bucket, one user a role, so that no credential can do more
+ * than its step needs:
+ * - `dump` (the source side) writes the run's objects but not a verification result, and reads
+ *   back only manifests (to keep or refuse a run id already dumped); it can neither read a chunk
+ *   nor delete anything;
+ * - `read` (import, verification, report) reads the run's objects and writes only the
+ *   verification result;
+ * - `cleanup` reads and deletes the run's objects once verification has passed.
+ */
+export type BucketRole = "dump" | "read" | "cleanup";
+export const bucketRoles: readonly BucketRole[] = ["dump", "read", "cleanup"];
+
+/**
+ * A bucket user's name: unique per project, stack and bucket (two projects with a stack `prod` on
+ * one object store never share a user), readable by its stack and role.
+ */
+export function bucketUserName(
+  project: string,
+  stack: string,
+  bucket: string,
+  role: BucketRole,
+): string {
+  const owner = createHash("sha256")
+    .update(JSON.stringify([project, stack, bucket]))
+    .digest("hex")
+    .slice(0, 10);
+  const readable = stack
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .slice(0, 20);
+  return `ferry-${readable}-${owner}-${role}`;
 }
 
-/** The IAM policy that confines the data plane's user to one bucket. */
-export function bucketPolicyDocument(bucket: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-        Resource: [`arn:aws:s3:::${bucket}`],
-      },
-      {
-        Effect: "Allow",
-        Action: [
-          "s3:GetObject",
-          "s3:PutObject",
-          "s3:DeleteObject",
-          "s3:AbortMultipartUpload",
-          "s3:ListMultipartUploadParts",
-        ],
-        Resource: [`arn:aws:s3:::${bucket}/*`],
-      },
-    ],
+interface Statement {
+  readonly Effect: "Allow" | "Deny";
+  readonly Action: string[];
+  readonly Resource: string[];
+}
+
+/** The IAM policy of one role: this bucket's `runs/` and nothing else. */
+export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
+  const objects = (pattern: string) => [`arn:aws:s3:::${bucket}/runs/${pattern}`];
+  const allow = (Action: string[], Resource: string[]): Statement => ({
+    Effect: "Allow",
+    Action,
+    Resource,
   });
+  // Listing tells a missing object from a forbidden one; it shows names, never content.
+  const listing = allow(["s3:GetBucketLocation", "s3:ListBucket"], [`arn:aws:s3:::${bucket}`]);
+  const statements: Record<BucketRole, Statement[]> = {
+    dump: [
+      allow(
+        ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        [`arn:aws:s3:::${bucket}`],
+      ),
+      allow(
+        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        objects("*"),
+      ),
+      allow(["s3:GetObject"], objects("*/manifest.json")),
+      // The verification result is the destination's word, which the cleanup acts on.
+      { Effect: "Deny", Action: ["s3:PutObject"], Resource: objects("*/verification.json") },
+    ],
+    read: [
+      listing,
+      allow(["s3:GetObject"], objects("*")),
+      allow(["s3:PutObject"], objects("*/verification.json")),
+    ],
+    cleanup: [listing, allow(["s3:GetObject", "s3:DeleteObject"], objects("*"))],
+  };
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements[role] });
 }

@@ -107,17 +107,20 @@ export interface DestinationJobContext {
   readonly scriptsConfigMap: pulumi.Input<string>;
   /** The database's root password: the database's own Secret. */
   readonly rootPasswordFile: SecretFile;
-  /** The bucket user's secret key. */
-  readonly bucketSecretKey: SecretFile;
+  /** The bucket users' secret keys: the reading one, and the cleanup's that may also delete. */
+  readonly bucketSecretKeys: Record<DestinationBucketRole, SecretFile>;
   /** The run's key, which opens the sealed dump (every step reads the manifest). */
   readonly runKeyFile: SecretFile;
   /** The database's Service name. */
   readonly databaseHost: pulumi.Input<string>;
-  /** The bucket as pods of the destination cluster reach it. */
-  readonly bucket: BucketAccess;
+  /** The bucket as pods of the destination cluster reach it, with each role's credentials. */
+  readonly buckets: Record<DestinationBucketRole, BucketAccess>;
   readonly runId: string;
   readonly provider: k8s.Provider;
 }
+
+/** The bucket users of the destination side (BucketRole). */
+export type DestinationBucketRole = "read" | "cleanup";
 
 /** The destination's steps, each a Job running `<step>.sh`. */
 export type DestinationStep = "import" | "verify" | "cleanup";
@@ -136,8 +139,10 @@ export function destinationJob(
     readonly backoffLimit: number;
   },
 ): k8s.batch.v1.JobArgs {
+  // Only the cleanup may delete; the import and verification read (and write their result).
+  const role: DestinationBucketRole = step === "cleanup" ? "cleanup" : "read";
   const bucketKeys = {
-    S3_SECRET_KEY_FILE: context.bucketSecretKey,
+    S3_SECRET_KEY_FILE: context.bucketSecretKeys[role],
     RUN_KEY_FILE: context.runKeyFile,
   };
   return dataPlaneJob({
@@ -148,7 +153,7 @@ export function destinationJob(
     script: `${step}.sh`,
     scriptsConfigMap: context.scriptsConfigMap,
     env: {
-      ...destinationEnvironment(context.databaseHost, context.runId, context.bucket),
+      ...destinationEnvironment(context.databaseHost, context.runId, context.buckets[role]),
       ...spec.env,
     },
     secretFiles: spec.usesDatabase

@@ -145,7 +145,7 @@ INSERT INTO shop.\`odd name\` VALUES (1, 'a'), (2, NULL);
 beforeAll(async () => {
   plane = await DataPlane.start("pipeline", bucket, sourcePassword);
   ({ source, destination, minio, secretsDir } = plane);
-  secrets = [sourcePassword, plane.destinationPassword, plane.dataPlaneSecret];
+  secrets = [sourcePassword, plane.destinationPassword, ...Object.values(plane.bucketSecrets)];
   source.must(seed, "mysql");
   minio.mustMc(["mb", "admin/other-bucket"]);
 }, 180_000);
@@ -237,7 +237,7 @@ describe("a full run", () => {
         .trim(),
     ).toBe("0");
 
-    const cleaned = await run("cleanup.sh", destinationEnv("round-trip"));
+    const cleaned = await run("cleanup.sh", plane.cleanupEnv("round-trip"));
     expect(cleaned.status).toBe(0);
     expect(plane.keysUnder("runs/round-trip/").sort()).toEqual([
       "runs/round-trip/manifest.json",
@@ -431,15 +431,21 @@ describe("a sealed run (RUN_KEY)", () => {
     const report = await run("report.sh", destinationEnv("sealed"));
     expect(JSON.parse(report.stdout).verification).toMatchObject({ ok: true });
     // Without the key, or with another, no step reads or writes anything of the run.
+    const envOf = (script: string) =>
+      script === "dump.sh"
+        ? dumpEnv("sealed")
+        : script === "cleanup.sh"
+          ? plane.cleanupEnv("sealed")
+          : destinationEnv("sealed");
     for (const script of ["dump.sh", "import.sh", "verify.sh", "cleanup.sh", "report.sh"]) {
-      const env = script === "dump.sh" ? dumpEnv("sealed") : destinationEnv("sealed");
+      const env = envOf(script);
       const keyless = await run(script, withKey(env, undefined));
       expect(keyless.status, script).not.toBe(0);
       expect(keyless.stderr, script).toContain("no run key: RUN_KEY (or RUN_KEY_FILE)");
     }
     const otherKey = randomBytes(32).toString("hex");
     for (const script of ["import.sh", "verify.sh", "cleanup.sh", "report.sh"]) {
-      const refused = await run(script, withKey(destinationEnv("sealed"), otherKey));
+      const refused = await run(script, withKey(envOf(script), otherKey));
       expect(refused.status, script).not.toBe(0);
       expect(refused.stderr, script).toContain(
         "the manifest of run sealed was not written by this run's dump",
@@ -449,7 +455,7 @@ describe("a sealed run (RUN_KEY)", () => {
     expect(redump.status).not.toBe(0);
     expect(redump.stderr).toContain("run sealed has a manifest this run's key does not open");
     // The refusals changed nothing: the dump is still whole and the cleanup removes it.
-    expect((await run("cleanup.sh", destinationEnv("sealed"))).status).toBe(0);
+    expect((await run("cleanup.sh", plane.cleanupEnv("sealed"))).status).toBe(0);
   });
 
   it("refuses a dump whose objects were swapped with another run's, though each is whole", async () => {
@@ -495,7 +501,7 @@ describe("refusals", () => {
     const verified = await run("verify.sh", destinationEnv("flipped"));
     expect(verified.status).not.toBe(0);
     expect(verified.stderr).toContain("run flipped was not imported (state: failed)");
-    const cleaned = await run("cleanup.sh", destinationEnv("flipped"));
+    const cleaned = await run("cleanup.sh", plane.cleanupEnv("flipped"));
     expect(cleaned.status).not.toBe(0);
     expect(objectExists(chunk)).toBe(true);
   });
@@ -588,7 +594,7 @@ describe("refusals", () => {
     expect((await run("dump.sh", dumpEnv("cleaned"))).status).toBe(0);
     expect((await run("import.sh", destinationEnv("cleaned"))).status).toBe(0);
     expect((await run("verify.sh", destinationEnv("cleaned"))).status).toBe(0);
-    expect((await run("cleanup.sh", destinationEnv("cleaned"))).status).toBe(0);
+    expect((await run("cleanup.sh", plane.cleanupEnv("cleaned"))).status).toBe(0);
     // A new, empty destination (its bookkeeping gone too) and the same run id.
     resetDestination();
     destination.must("DROP DATABASE IF EXISTS ferry");
@@ -630,7 +636,7 @@ describe("refusals", () => {
     expect(verified.stderr).toMatch(
       /differs: table `crm`\.`people`: its 4 rows differ from the dump's \(digest /,
     );
-    const cleaned = await run("cleanup.sh", destinationEnv("tampered"));
+    const cleaned = await run("cleanup.sh", plane.cleanupEnv("tampered"));
     expect(cleaned.stderr).toContain("did not pass verification; the dump is kept");
     expect(objectExists(firstChunk(dumped.stdout, "data-1"))).toBe(true);
   });
@@ -679,33 +685,70 @@ describe("refusals", () => {
     );
   });
 
-  it("keeps the data plane's user inside its bucket", () => {
+  it("gives each side's user only its role's rights, in its bucket's runs/ only", async () => {
+    const dumped = await run("dump.sh", dumpEnv("rights"));
+    expect(dumped.status, dumped.stderr).toBe(0);
     const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-mc-"));
+    const aliases = Object.fromEntries(
+      (["dump", "read", "cleanup"] as const).map((role) => [
+        role,
+        {
+          url: minio.url,
+          accessKey: `ferry-dp-${role}`,
+          secretKey: plane.bucketSecrets[role],
+          api: "S3v4",
+          path: "auto",
+        },
+      ]),
+    );
     fs.writeFileSync(
       path.join(configDir, "config.json"),
-      JSON.stringify({
-        version: "10",
-        aliases: {
-          dp: {
-            url: minio.url,
-            accessKey: "ferry-dp",
-            secretKey: plane.dataPlaneSecret,
-            api: "S3v4",
-            path: "auto",
-          },
-        },
-      }),
+      JSON.stringify({ version: "10", aliases }),
     );
-    const own = spawnSync("mc", ["--config-dir", configDir, "ls", `dp/${bucket}`], {
-      encoding: "utf8",
+    const mc = (args: string[], input?: string) =>
+      spawnSync("mc", ["--config-dir", configDir, ...args], { encoding: "utf8", input }).status ===
+      0;
+    const chunk = `${bucket}/${firstChunk(dumped.stdout, "data-1")}`;
+    const manifest = `${bucket}/runs/rights/manifest.json`;
+    const can = (role: string) => ({
+      readChunk: mc(["cat", `${role}/${chunk}`]),
+      readManifest: mc(["cat", `${role}/${manifest}`]),
+      writeChunk: mc(["pipe", `${role}/${bucket}/runs/rights/data-9/000000.sql.zst`], "x"),
+      writeVerification: mc(["pipe", `${role}/${bucket}/runs/rights-other/verification.json`], "x"),
+      writeOutsideRuns: mc(["pipe", `${role}/${bucket}/elsewhere.txt`], "x"),
+      list: mc(["ls", `${role}/${bucket}/runs/`]),
+      otherBucket: mc(["ls", `${role}/other-bucket`]),
     });
-    const other = spawnSync("mc", ["--config-dir", configDir, "ls", "dp/other-bucket"], {
-      encoding: "utf8",
-    });
+    const rights = { dump: can("dump"), read: can("read") };
+    // Deleting last: only the cleanup may, and then the chunk is gone.
+    const deleteBy = (role: string) => mc(["rm", `${role}/${chunk}`]);
+    const deletes = {
+      dump: deleteBy("dump"),
+      read: deleteBy("read"),
+      cleanup: deleteBy("cleanup"),
+    };
     fs.rmSync(configDir, { recursive: true, force: true });
-    expect(own.status).toBe(0);
-    expect(other.status).not.toBe(0);
-    expect(other.stderr).toContain("Access Denied");
+    expect(rights).toEqual({
+      dump: {
+        readChunk: false,
+        readManifest: true,
+        writeChunk: true,
+        writeVerification: false,
+        writeOutsideRuns: false,
+        list: true,
+        otherBucket: false,
+      },
+      read: {
+        readChunk: true,
+        readManifest: true,
+        writeChunk: false,
+        writeVerification: true,
+        writeOutsideRuns: false,
+        list: true,
+        otherBucket: false,
+      },
+    });
+    expect(deletes).toEqual({ dump: false, read: false, cleanup: true });
   });
 });
 
@@ -730,7 +773,7 @@ describe("secrets", () => {
       ["dump.sh", dumpEnv("argv-watch")],
       ["import.sh", destinationEnv("argv-watch")],
       ["verify.sh", destinationEnv("argv-watch")],
-      ["cleanup.sh", destinationEnv("argv-watch")],
+      ["cleanup.sh", plane.cleanupEnv("argv-watch")],
     ] as const) {
       const result = await run(script, env);
       expect(result.status, result.stderr).toBe(0);

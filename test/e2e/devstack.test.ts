@@ -259,8 +259,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 38 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(39);
+    // 44 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(45);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 

@@ -136,9 +136,10 @@ describe("the real engine", () => {
       "ferry:components:ObjectStore": 1,
       "minio:index/s3Bucket:S3Bucket": 1,
       "minio:index/ilmPolicy:IlmPolicy": 1,
-      "minio:index/iamUser:IamUser": 1,
-      "minio:index/iamPolicy:IamPolicy": 1,
-      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 1,
+      // One bucket user a role: dump, read, cleanup.
+      "minio:index/iamUser:IamUser": 3,
+      "minio:index/iamPolicy:IamPolicy": 3,
+      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 3,
       "ferry:components:SourceDump": 1,
       "ferry:components:RunKey": 1,
       "command:local:Command": 3,

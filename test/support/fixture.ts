@@ -2,7 +2,11 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bucketPolicyDocument } from "../../components/specs/bucketAccess";
+import {
+  bucketPolicyDocument,
+  bucketRoles,
+  type BucketRole,
+} from "../../components/specs/bucketAccess";
 import { MariaDb, Minio, secretFile } from "./servers";
 
 /**
@@ -12,7 +16,14 @@ import { MariaDb, Minio, secretFile } from "./servers";
  */
 export class DataPlane {
   readonly destinationPassword = `dst-pw-${Math.random().toString(36).slice(2)}`;
-  readonly dataPlaneSecret = `dp-secret-${Math.random().toString(36).slice(2)}`;
+  /** One bucket user a role, confined by the policy ObjectStore declares for it. */
+  readonly bucketSecrets: Record<BucketRole, string> = {
+    dump: `dp-dump-${Math.random().toString(36).slice(2)}`,
+    read: `dp-read-${Math.random().toString(36).slice(2)}`,
+    cleanup: `dp-cleanup-${Math.random().toString(36).slice(2)}`,
+  };
+  /** The source side's bucket key (the one that travels furthest). */
+  readonly dataPlaneSecret = this.bucketSecrets.dump;
   /** The key that seals every run of the suite (ferry's program makes one per run). */
   readonly runKey = randomBytes(32).toString("hex");
 
@@ -40,7 +51,8 @@ export class DataPlane {
     const plane = new DataPlane(source, destination, minio, bucket, sourcePassword, secretsDir);
     secretFile(secretsDir, "source-password", sourcePassword);
     secretFile(secretsDir, "root-password", plane.destinationPassword);
-    secretFile(secretsDir, "s3-secret-key", plane.dataPlaneSecret);
+    for (const role of bucketRoles)
+      secretFile(secretsDir, `s3-${role}-secret-key`, plane.bucketSecrets[role]);
     secretFile(secretsDir, "run-key", plane.runKey);
 
     const quoted = sourcePassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
@@ -49,11 +61,14 @@ export class DataPlane {
     plane.grantImporter(destination);
 
     minio.mustMc(["mb", `admin/${bucket}`]);
-    const policyFile = path.join(secretsDir, "policy.json");
-    fs.writeFileSync(policyFile, bucketPolicyDocument(bucket));
-    minio.mustMc(["admin", "user", "add", "admin", "ferry-dp", plane.dataPlaneSecret]);
-    minio.mustMc(["admin", "policy", "create", "admin", "ferry-dp", policyFile]);
-    minio.mustMc(["admin", "policy", "attach", "admin", "ferry-dp", "--user", "ferry-dp"]);
+    for (const role of bucketRoles) {
+      const user = `ferry-dp-${role}`;
+      const policyFile = path.join(secretsDir, `policy-${role}.json`);
+      fs.writeFileSync(policyFile, bucketPolicyDocument(bucket, role));
+      minio.mustMc(["admin", "user", "add", "admin", user, plane.bucketSecrets[role]]);
+      minio.mustMc(["admin", "policy", "create", "admin", user, policyFile]);
+      minio.mustMc(["admin", "policy", "attach", "admin", user, "--user", user]);
+    }
     return plane;
   }
 
@@ -80,19 +95,20 @@ export class DataPlane {
     return `--init-file=${file}`;
   }
 
-  objectStoreEnv(): Record<string, string> {
+  /** The bucket as a step of `role` reaches it, and the run key. */
+  objectStoreEnv(role: BucketRole): Record<string, string> {
     return {
       S3_ENDPOINT: this.minio.url,
       S3_BUCKET: this.bucket,
-      S3_ACCESS_KEY: "ferry-dp",
-      S3_SECRET_KEY_FILE: path.join(this.secretsDir, "s3-secret-key"),
+      S3_ACCESS_KEY: `ferry-dp-${role}`,
+      S3_SECRET_KEY_FILE: path.join(this.secretsDir, `s3-${role}-secret-key`),
       RUN_KEY_FILE: path.join(this.secretsDir, "run-key"),
     };
   }
 
   dumpEnv(runId: string, databases: string): Record<string, string> {
     return {
-      ...this.objectStoreEnv(),
+      ...this.objectStoreEnv("dump"),
       SOURCE_HOST: "127.0.0.1",
       SOURCE_PORT: String(this.source.port),
       SOURCE_USER: "dumper",
@@ -103,9 +119,10 @@ export class DataPlane {
     };
   }
 
+  /** The import's, verification's and report's environment (the reading user). */
   destinationEnv(runId: string, port = this.destination.port): Record<string, string> {
     return {
-      ...this.objectStoreEnv(),
+      ...this.objectStoreEnv("read"),
       DEST_HOST: "127.0.0.1",
       DEST_PORT: String(port),
       DEST_USER: "ferry_root",
@@ -113,6 +130,11 @@ export class DataPlane {
       RUN_ID: runId,
       WAIT_SECONDS: "20",
     };
+  }
+
+  /** The cleanup's environment: the user that may also delete. */
+  cleanupEnv(runId: string): Record<string, string> {
+    return { ...this.objectStoreEnv("cleanup"), RUN_ID: runId };
   }
 
   objectExists(key: string): boolean {

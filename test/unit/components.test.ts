@@ -26,16 +26,23 @@ beforeAll(async () => {
 beforeEach(() => resetRegistered());
 
 describe("ObjectStore", () => {
-  it("exposes the data plane's secret key as a secret", async () => {
+  it("makes one user a role, each key a secret, each name unique to project, stack and bucket", async () => {
     const store = new objectStore.ObjectStore("os", {
       bucketPrefix: "ferry-",
       expiryDays: 3,
-      userName: "ferry-dev",
+      project: "ferry",
+      stack: "dev",
       forceDestroy: true,
     });
-    expect(await pulumi.isSecret(store.secretKey)).toBe(true);
-    expect(await settle(store.secretKey)).toBe("generated-user-secret");
-    expect(await pulumi.isSecret(store.accessKey)).toBe(false);
+    for (const role of ["dump", "read", "cleanup"] as const) {
+      const { accessKey, secretKey } = store.credentials[role];
+      expect(await pulumi.isSecret(secretKey)).toBe(true);
+      expect(await settle(secretKey)).toBe("generated-user-secret");
+      expect(await pulumi.isSecret(accessKey)).toBe(false);
+      expect(await settle(accessKey)).toBe(
+        bucketAccess.bucketUserName("ferry", "dev", "ferry-abc123", role),
+      );
+    }
   });
 });
 
@@ -177,7 +184,19 @@ describe("object store URLs", () => {
     expect(bucketAccess.objectStoreUrls(inCluster, ssh).source).toBe("https://10.0.0.1:9000");
   });
 
-  it("names the bucket user from the stack in the characters MinIO accepts", () => {
-    expect(bucketAccess.bucketUserName("Prod_EU.1")).toBe("ferry-prod-eu-1");
+  it("names bucket users apart for two projects with one stack name, in the characters MinIO accepts", () => {
+    const name = bucketAccess.bucketUserName;
+    expect(name("ferry", "Prod_EU.1", "ferry-abc", "dump")).toMatch(
+      /^ferry-prod-eu-1-[0-9a-f]{10}-dump$/,
+    );
+    const names = new Set([
+      name("ferry", "prod", "ferry-abc", "dump"),
+      name("other", "prod", "ferry-abc", "dump"),
+      name("ferry", "prod", "ferry-xyz", "dump"),
+      name("ferry", "prod", "ferry-abc", "read"),
+      // Parts that run together do not make the same name.
+      name("ferry-p", "rod", "ferry-abc", "dump"),
+    ]);
+    expect(names.size).toBe(5);
   });
 });

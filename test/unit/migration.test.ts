@@ -72,9 +72,10 @@ describe("the whole graph", () => {
       "ferry:components:ObjectStore": 1,
       "minio:index/s3Bucket:S3Bucket": 1,
       "minio:index/ilmPolicy:IlmPolicy": 1,
-      "minio:index/iamUser:IamUser": 1,
-      "minio:index/iamPolicy:IamPolicy": 1,
-      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 1,
+      // One bucket user a role: dump, read, cleanup.
+      "minio:index/iamUser:IamUser": 3,
+      "minio:index/iamPolicy:IamPolicy": 3,
+      "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 3,
       "ferry:components:SourceDump": 1,
       "kubernetes:core/v1:Secret": 3,
       "kubernetes:core/v1:ConfigMap": 2,
@@ -400,6 +401,7 @@ describe("secrets", () => {
     });
     expect(revealSecret(named("-jobs-bucket-key").inputs.stringData)).toEqual({
       "s3-secret-key": "generated-user-secret",
+      "s3-cleanup-secret-key": "generated-user-secret",
       "run-key": sampleRunKey,
     });
     const importVolumes = named("-import-job").inputs.spec.template.spec.volumes;
@@ -473,20 +475,43 @@ describe("the run key", () => {
 });
 
 describe("the object store", () => {
-  it("scopes the data plane's user to its bucket and expires runs", async () => {
-    await run("local");
+  it("gives each step the bucket user of its role, confined to the bucket's runs/, and expires runs", async () => {
+    await run("kubernetes");
     expect(named("-store-bucket").inputs).toMatchObject({ bucketPrefix: "ferry-", acl: "private" });
     expect(named("-store-expiry").inputs.rules).toEqual([
       { id: "expire-runs", status: "Enabled", filter: "runs/", expiration: "7d" },
     ]);
-    const policy = JSON.parse(named("-store-policy").inputs.policy as string);
-    const resources = policy.Statement.flatMap((s: { Resource: string[] }) => s.Resource);
-    expect(resources).toEqual(["arn:aws:s3:::ferry-abc123", "arn:aws:s3:::ferry-abc123/*"]);
-    expect(named("-store-attachment").inputs).toEqual({
-      userName: "ferry-test",
-      policyName: "ferry-test-p1",
-    });
-    expect(named("-user").inputs.name).toBe("ferry-test");
+    const userOf = (role: string) => named(`-store-${role}-user`).inputs.name as string;
+    for (const role of ["dump", "read", "cleanup"]) {
+      expect(userOf(role)).toMatch(new RegExp(`^ferry-test-[0-9a-f]{10}-${role}$`));
+      const policy = JSON.parse(named(`-store-${role}-policy`).inputs.policy as string);
+      const resources = policy.Statement.flatMap((s: { Resource: string[] }) => s.Resource);
+      for (const resource of resources)
+        expect(resource).toMatch(/^arn:aws:s3:::ferry-abc123($|\/runs\/)/);
+      expect(named(`-store-${role}-attachment`).inputs).toEqual({
+        userName: userOf(role),
+        policyName: `${userOf(role)}-p1`,
+      });
+    }
+    // Which step holds which user: the dump writes, the import and verification read, only the
+    // cleanup deletes.
+    const accessKey = (job: string) =>
+      named(job).inputs.spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === "S3_ACCESS_KEY",
+      ).value;
+    expect(accessKey("-dump-job")).toBe(userOf("dump"));
+    expect(accessKey("-import-job")).toBe(userOf("read"));
+    expect(accessKey("-verification-job")).toBe(userOf("read"));
+    expect(accessKey("-cleanup-job")).toBe(userOf("cleanup"));
+    const keyFiles = (job: string) =>
+      named(job).inputs.spec.template.spec.volumes[1].projected.sources.map(
+        (s: any) => s.secret.items[0].key,
+      );
+    expect(keyFiles("-import-job")).not.toContain("s3-cleanup-secret-key");
+    expect(keyFiles("-cleanup-job")).toEqual(["s3-cleanup-secret-key", "run-key"]);
+    expect(revealSecret(named("-report-read").inputs.stdin)).toContain(
+      `S3_ACCESS_KEY='${userOf("read")}'`,
+    );
   });
 });
 

@@ -400,19 +400,20 @@ func runCleanup(ctx context.Context) error {
 	if !result.OK {
 		return fmt.Errorf("run %s did not pass verification; the dump is kept for inspection", m.RunID)
 	}
-	objects := m.Objects()
 	prefix := store.URL(manifest.Prefix(m.RunID))
 	if os.Getenv("KEEP_DUMP") == "true" {
-		logf("keeping the %d dump objects under %s (ferry:migration.keepDump is true)", len(objects), prefix)
+		logf("keeping the %d dump objects under %s (ferry:migration.keepDump is true)", len(m.Objects()), prefix)
 		return nil
 	}
+	// Everything under the run's prefix but its record: the manifest's chunks, and whatever an
+	// earlier, failed dump of the run left (the dump's credential cannot delete).
+	stored, err := store.Keys(ctx, manifest.Prefix(m.RunID))
+	if err != nil {
+		return fmt.Errorf("cannot list %s: %v", prefix, err)
+	}
 	removed := 0
-	for _, key := range objects {
-		present, err := store.Exists(ctx, key)
-		if err != nil {
-			return fmt.Errorf("cannot look for %s: %v", store.URL(key), err)
-		}
-		if !present {
+	for _, key := range stored {
+		if key == manifest.Key(m.RunID) || key == manifest.VerificationKey(m.RunID) {
 			continue
 		}
 		if err := store.Remove(ctx, key); err != nil {
@@ -420,7 +421,7 @@ func runCleanup(ctx context.Context) error {
 		}
 		removed++
 	}
-	logf("removed %d dump objects under %s (the others were already gone); the manifest and verification result remain", removed, prefix)
+	logf("removed %d dump objects under %s; the manifest and verification result remain", removed, prefix)
 	return nil
 }
 

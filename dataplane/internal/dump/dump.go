@@ -76,9 +76,9 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		}
 		if ctx.Err() != nil {
 			// SIGTERM or SIGINT: what stopped the streams is the signal.
-			err = errors.New("the dump was stopped by a signal before it finished; what it stored is removed")
+			err = errors.New("the dump was stopped by a signal before it finished; it wrote no manifest, so nothing of it is ever imported")
 		}
-		d.removeStored()
+		d.logLeft()
 	}
 	return m, err
 }
@@ -87,7 +87,7 @@ type dumper struct {
 	Options
 	work   string
 	db     *sql.DB
-	stored sync.Map // keys written by this dump, removed again if it fails
+	stored sync.Map // keys written by this dump, counted when it fails
 	// The first stream to fail stops the others: its error is the cause, theirs consequences.
 	mu      sync.Mutex
 	failure error
@@ -100,7 +100,7 @@ func (d *dumper) fail(err error) {
 	if d.failure == nil {
 		d.failure = err
 		d.cancel()
-		// Said at once: removing what was stored may take a while when the store is the fault.
+		// Said at once: the streams may take a while to stop when the store is the fault.
 		d.Log("stopping the dump: %v", err)
 	}
 }
@@ -191,16 +191,13 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if held.Int64 != 1 {
 		return m, fmt.Errorf("another dump of run %s is in progress on this source; wait for it to finish (its manifest then makes this run a no-op)", d.RunID)
 	}
-	// Without a manifest, whatever is stored under the run's prefix is what a killed dump left.
+	// Without a manifest, whatever is stored under the run's prefix is what a failed dump left. The
+	// dump's credential cannot delete: this dump writes over those objects, and the run's cleanup
+	// removes any it does not.
 	if leftovers, err := d.Store.Keys(ctx, manifest.Prefix(d.RunID)); err != nil {
 		return m, fmt.Errorf("cannot list s3://%s/%s: %v; check ferry:objectStore", d.Store.Bucket, manifest.Prefix(d.RunID), err)
 	} else if len(leftovers) > 0 {
-		d.Log("removing %d objects an interrupted dump of run %s left", len(leftovers), d.RunID)
-		for _, key := range leftovers {
-			if err := d.Store.Remove(ctx, key); err != nil {
-				return m, fmt.Errorf("cannot remove %s: %v", d.Store.URL(key), err)
-			}
-		}
+		d.Log("%d objects of an earlier, unfinished dump of run %s are stored; they are written over, and the run's cleanup removes the rest", len(leftovers), d.RunID)
 	}
 	for _, database := range d.Databases {
 		var found int
@@ -656,14 +653,12 @@ func (r recordingStore) Put(ctx context.Context, key string, body io.Reader, siz
 	return r.d.Store.Put(ctx, key, body, size)
 }
 
-// removeStored removes what a failed dump wrote, so nothing of it looks like a dump.
-func (d *dumper) removeStored() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d.stored.Range(func(key, _ any) bool {
-		if err := d.Store.Remove(ctx, key.(string)); err != nil {
-			d.Log("could not remove s3://%s/%s of the failed dump: %v", d.Store.Bucket, key, err)
-		}
-		return true
-	})
+// logLeft says what a failed dump leaves: its credential may write but not delete, so its chunks
+// stay, sealed and named by no manifest, until the run's cleanup or the bucket's expiry rule.
+func (d *dumper) logLeft() {
+	left := 0
+	d.stored.Range(func(_, _ any) bool { left++; return true })
+	if left > 0 {
+		d.Log("the failed dump leaves %d sealed chunk objects under s3://%s/%s and no manifest: no import reads them, and the run's cleanup (after a dump that completes) or the bucket's expiry rule removes them", left, d.Store.Bucket, manifest.Prefix(d.RunID))
+	}
 }

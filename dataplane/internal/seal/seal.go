@@ -240,4 +240,3 @@ func OpenBytes(key Key, label string, object []byte) ([]byte, error) {
 	}
 	return io.ReadAll(r)
 }
-
