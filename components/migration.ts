@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
+import { BucketRevocation } from "./bucketRevocation";
 import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
@@ -10,7 +11,12 @@ import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
-import { objectStoreUrls, type BucketAccess, type BucketRole } from "./specs/bucketAccess";
+import {
+  bucketRoles,
+  objectStoreUrls,
+  type BucketAccess,
+  type BucketRole,
+} from "./specs/bucketAccess";
 import { StorageStack } from "./storageStack";
 import { Verification } from "./verification";
 
@@ -64,6 +70,7 @@ export class Migration extends pulumi.ComponentResource {
         expiryDays: objectStore.expiryDays,
         project: pulumi.getProject(),
         stack: config.stack,
+        runId,
         forceDestroy: !migration.keepDump,
       },
       { parent: this, providers: [minioProvider] },
@@ -196,6 +203,22 @@ export class Migration extends pulumi.ComponentResource {
       `${name}-report`,
       { runId, bucket: bucketFrom(urls.operator, "read"), runKey: runKey.key },
       { parent: this, dependsOn: finalSteps },
+    );
+
+    // Once the run is reported, no credential a step held opens the bucket any more.
+    new BucketRevocation(
+      `${name}-revocation`,
+      {
+        runId,
+        admin: {
+          url: urls.operator,
+          insecure: objectStore.insecureSkipVerify,
+          accessKey: objectStore.accessKey,
+          secretKey: config.secrets.objectStoreSecretKey,
+        },
+        users: bucketRoles.map((role) => store.credentials[role].accessKey),
+      },
+      { parent: this, dependsOn: [runReport] },
     );
 
     this.bucket = store.bucket;

@@ -15,6 +15,8 @@ export interface ObjectStoreArgs {
   /** The Pulumi project and stack, which with the bucket make the users' names unique. */
   readonly project: string;
   readonly stack: string;
+  /** The run id: each run has users of its own, turned off when it ends. */
+  readonly runId: string;
   /** When true, `pulumi destroy` empties the bucket before deleting it. */
   readonly forceDestroy: boolean;
 }
@@ -64,12 +66,7 @@ export class ObjectStore extends pulumi.ComponentResource {
     const credentials = {} as Record<BucketRole, BucketCredentials>;
     for (const role of bucketRoles) {
       const userName = bucket.bucket.apply((b) =>
-        bucketUserName(args.project, args.stack, b, role),
-      );
-      const user = new minio.IamUser(
-        `${name}-${role}-user`,
-        { name: userName, forceDestroy: true },
-        { parent: this },
+        bucketUserName(args.project, args.stack, b, args.runId, role),
       );
       const policy = new minio.IamPolicy(
         `${name}-${role}-policy`,
@@ -78,6 +75,14 @@ export class ObjectStore extends pulumi.ComponentResource {
           policy: bucket.bucket.apply((b) => bucketPolicyDocument(b, role)),
         },
         { parent: this },
+      );
+      // The user after its policy, so that it is deleted before it: MinIO will not detach a
+      // policy from a user the run's revocation turned off, and will not delete a policy still
+      // attached, but deleting the user lets the policy go.
+      const user = new minio.IamUser(
+        `${name}-${role}-user`,
+        { name: userName, forceDestroy: true },
+        { parent: this, dependsOn: [policy] },
       );
       new minio.IamUserPolicyAttachment(
         `${name}-${role}-attachment`,

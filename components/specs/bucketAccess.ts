@@ -63,17 +63,19 @@ export type BucketRole = "dump" | "read" | "cleanup";
 export const bucketRoles: readonly BucketRole[] = ["dump", "read", "cleanup"];
 
 /**
- * A bucket user's name: unique per project, stack and bucket (two projects with a stack `prod` on
- * one object store never share a user), readable by its stack and role.
+ * A bucket user's name: unique per project, stack, bucket and run (two projects with a stack
+ * `prod` on one object store never share a user, and a run's users are its own), readable by its
+ * stack and role.
  */
 export function bucketUserName(
   project: string,
   stack: string,
   bucket: string,
+  runId: string,
   role: BucketRole,
 ): string {
   const owner = createHash("sha256")
-    .update(JSON.stringify([project, stack, bucket]))
+    .update(JSON.stringify([project, stack, bucket, runId]))
     .digest("hex")
     .slice(0, 10);
   const readable = stack

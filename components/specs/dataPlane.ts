@@ -11,7 +11,8 @@ import type { BucketAccess } from "./bucketAccess";
  * Neither a setting nor a secret is ever on a command line.
  */
 
-export type DataPlaneScript = "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh";
+export type DataPlaneScript =
+  "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh" | "revoke.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");
@@ -133,5 +134,27 @@ export function reportEnvironment(
     ...bucketEnvironment(bucket),
     S3_SECRET_KEY: bucket.secretKey,
     RUN_KEY: runKey,
+  };
+}
+
+/** The object store's administrator as this machine reaches it (Pulumi's minio provider's). */
+export interface ObjectStoreAdmin {
+  readonly url: string;
+  readonly insecure: boolean;
+  readonly accessKey: string;
+  readonly secretKey: pulumi.Input<string>;
+}
+
+/** revoke.sh's environment: on this machine, everything on stdin. */
+export function revokeEnvironment(
+  admin: ObjectStoreAdmin,
+  users: pulumi.Input<string>[],
+): Record<string, pulumi.Input<string>> {
+  return {
+    S3_ENDPOINT: admin.url,
+    S3_INSECURE: String(admin.insecure),
+    S3_ACCESS_KEY: admin.accessKey,
+    S3_SECRET_KEY: admin.secretKey,
+    USERS: pulumi.all(users).apply((names) => JSON.stringify(names)),
   };
 }

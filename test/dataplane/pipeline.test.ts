@@ -752,6 +752,40 @@ describe("refusals", () => {
   });
 });
 
+describe("revoking the run's bucket users", () => {
+  it("turns each one off with the admin's credentials, after which none opens the bucket", async () => {
+    const users = ["dump", "read", "cleanup"].map((role) => `ferry-dp-${role}`);
+    const adminKey = secretFile(secretsDir, "admin-secret-key", minio.rootPassword);
+    const revokeEnv = (secretKeyFile: string) => ({
+      S3_ENDPOINT: minio.url,
+      S3_ACCESS_KEY: minio.rootUser,
+      S3_SECRET_KEY_FILE: secretKeyFile,
+      USERS: JSON.stringify(users),
+    });
+    try {
+      // A wrong admin secret: refused, naming every user still on.
+      const wrong = secretFile(secretsDir, "wrong-admin-key", "not-the-admin-secret");
+      const refused = await run("revoke.sh", revokeEnv(wrong));
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain(`bucket users ${users.join(", ")} are still on`);
+      expect((await run("dump.sh", dumpEnv("before-revoke"))).status).toBe(0);
+
+      const revoked = await run("revoke.sh", revokeEnv(adminKey));
+      expect(revoked.status, revoked.stderr).toBe(0);
+      for (const user of users) expect(revoked.stderr).toContain(`turned off bucket user ${user}`);
+      const dump = await run("dump.sh", dumpEnv("after-revoke"));
+      expect(dump.status).not.toBe(0);
+      for (const env of [destinationEnv("before-revoke"), plane.cleanupEnv("before-revoke")]) {
+        const step = await run("report.sh", env);
+        expect(step.status).not.toBe(0);
+        expect(step.stderr).toMatch(/cannot read the manifest of run before-revoke/);
+      }
+    } finally {
+      for (const user of users) minio.mustMc(["admin", "user", "enable", "admin", user]);
+    }
+  });
+});
+
 describe("secrets", () => {
   it("never puts a password on any process's command line during a run, nor in any output", async () => {
     const seen: string[] = [];

@@ -68,6 +68,42 @@ function destination(namespace: string): string[] {
   return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
 }
 
+/** What the dev stack's MinIO says of a user: "enabled" or "disabled" (its admin asks). */
+function objectStoreUserStatus(user: string): string {
+  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
+  const { endpoint, accessKey } = dev.config["ferry:objectStore"];
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-mc-"));
+  try {
+    fs.writeFileSync(
+      path.join(configDir, "config.json"),
+      JSON.stringify({
+        version: "10",
+        aliases: {
+          dev: {
+            url: `http://${endpoint}`,
+            accessKey,
+            secretKey: secret("objectStoreSecretKey"),
+            api: "S3v4",
+            path: "auto",
+          },
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const info = spawnSync(
+      "mc",
+      ["--config-dir", configDir, "admin", "user", "info", "dev", user, "--json"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(info.status, info.stdout + info.stderr).toBe(0);
+    return JSON.parse(info.stdout).userStatus;
+  } finally {
+    fs.rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
 const hostSource = [
   "--no-defaults",
   `--socket=${path.join(repoRoot, ".ferry", "devenv", "mariadb.sock")}`,
@@ -149,6 +185,16 @@ class DevStack {
     return key;
   }
 
+  /** The bucket users of the stack's current run, from its state. */
+  bucketUsers(): string[] {
+    const exported = this.pulumi(["stack", "export"]);
+    expect(exported.status, exported.output).toBe(0);
+    const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
+    return (state.deployment.resources as { type: string; outputs?: { name?: string } }[])
+      .filter((r) => r.type === "minio:index/iamUser:IamUser")
+      .map((r) => r.outputs?.name ?? "");
+  }
+
   /** The data volume's directory on the node, through its claim and volume. */
   dataDirectory(): string {
     const volume = jsonpath("pvc", "mysql-data", this.namespace, "{.spec.volumeName}");
@@ -217,6 +263,10 @@ function expectMigrated(stack: DevStack, source: string[]): string {
     "jsonpath={range .items[*]}{.status.readyReplicas}{' '}{end}",
   ]).stdout;
   expect(ready.trim()).toBe("1 1");
+  // The run's three bucket users are turned off now that it is reported.
+  const users = stack.bucketUsers();
+  expect(users).toHaveLength(3);
+  for (const user of users) expect(objectStoreUserStatus(user), user).toBe("disabled");
   return up.output;
 }
 
@@ -259,8 +309,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 44 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(45);
+    // 46 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(47);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
@@ -317,10 +367,18 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     stack.setRunId(`e2e-next-${Date.now().toString(36)}`);
     const changed = stack.previewSteps().filter((s) => s.op !== "same");
     expect(changed.map((s) => s.type)).toContain("command:local:Command");
-    // The Jobs' Secret is replaced too: it holds the new run's key.
+    // The Jobs' Secret is replaced too (it holds the new run's key and users' keys), and the
+    // bucket users: each run has its own.
     for (const step of changed) {
       expect(
-        ["kubernetes:batch/v1:Job", "command:local:Command", "kubernetes:core/v1:Secret"],
+        [
+          "kubernetes:batch/v1:Job",
+          "command:local:Command",
+          "kubernetes:core/v1:Secret",
+          "minio:index/iamUser:IamUser",
+          "minio:index/iamPolicy:IamPolicy",
+          "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment",
+        ],
         `${step.op} ${step.type}`,
       ).toContain(step.type);
     }

@@ -32,6 +32,7 @@ describe("ObjectStore", () => {
       expiryDays: 3,
       project: "ferry",
       stack: "dev",
+      runId: "r1",
       forceDestroy: true,
     });
     for (const role of ["dump", "read", "cleanup"] as const) {
@@ -40,7 +41,7 @@ describe("ObjectStore", () => {
       expect(await settle(secretKey)).toBe("generated-user-secret");
       expect(await pulumi.isSecret(accessKey)).toBe(false);
       expect(await settle(accessKey)).toBe(
-        bucketAccess.bucketUserName("ferry", "dev", "ferry-abc123", role),
+        bucketAccess.bucketUserName("ferry", "dev", "ferry-abc123", "r1", role),
       );
     }
   });
@@ -184,19 +185,20 @@ describe("object store URLs", () => {
     expect(bucketAccess.objectStoreUrls(inCluster, ssh).source).toBe("https://10.0.0.1:9000");
   });
 
-  it("names bucket users apart for two projects with one stack name, in the characters MinIO accepts", () => {
+  it("names bucket users apart for two projects with one stack name, and a run's apart from the next's, in the characters MinIO accepts", () => {
     const name = bucketAccess.bucketUserName;
-    expect(name("ferry", "Prod_EU.1", "ferry-abc", "dump")).toMatch(
+    expect(name("ferry", "Prod_EU.1", "ferry-abc", "r1", "dump")).toMatch(
       /^ferry-prod-eu-1-[0-9a-f]{10}-dump$/,
     );
     const names = new Set([
-      name("ferry", "prod", "ferry-abc", "dump"),
-      name("other", "prod", "ferry-abc", "dump"),
-      name("ferry", "prod", "ferry-xyz", "dump"),
-      name("ferry", "prod", "ferry-abc", "read"),
+      name("ferry", "prod", "ferry-abc", "r1", "dump"),
+      name("other", "prod", "ferry-abc", "r1", "dump"),
+      name("ferry", "prod", "ferry-xyz", "r1", "dump"),
+      name("ferry", "prod", "ferry-abc", "r2", "dump"),
+      name("ferry", "prod", "ferry-abc", "r1", "read"),
       // Parts that run together do not make the same name.
-      name("ferry-p", "rod", "ferry-abc", "dump"),
+      name("ferry-p", "rod", "ferry-abc", "r1", "dump"),
     ]);
-    expect(names.size).toBe(5);
+    expect(names.size).toBe(6);
   });
 });

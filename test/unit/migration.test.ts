@@ -95,7 +95,8 @@ describe("the whole graph", () => {
       "ferry:components:Cleanup": 1,
       "ferry:components:RunReport": 1,
       "ferry:components:RunKey": 1,
-      "command:local:Command": 2,
+      "ferry:components:BucketRevocation": 1,
+      "command:local:Command": 3,
     });
   });
 
@@ -109,8 +110,8 @@ describe("the whole graph", () => {
       expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
       expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 1 : 0);
-      // The run key's and the report's, and the dump's in local mode.
-      expect(counts["command:local:Command"]).toBe(mode === "local" ? 3 : 2);
+      // The run key's, the report's, the revocation's, and the dump's in local mode.
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 4 : 3);
     },
   );
 
@@ -135,7 +136,7 @@ describe("the whole graph", () => {
     expect(destinationTypes.every((t) => ofType(t).length > 0)).toBe(true);
   });
 
-  it("orders the steps: dump after the bucket, import after dump and database, then verify, cleanup, report", async () => {
+  it("orders the steps: dump after the bucket, import after dump and database, then verify, cleanup, report, revocation", async () => {
     await run("local");
     const dependsOnNames = (suffix: string) =>
       ((named(suffix).opts?.dependsOn as pulumi.Resource[]) ?? []).map(
@@ -154,6 +155,7 @@ describe("the whole graph", () => {
       expect.stringMatching(/-cleanup$/),
     ]);
     expect(dependsOnNames("-database")).toEqual([expect.stringMatching(/-storage$/)]);
+    expect(dependsOnNames("-revocation")).toEqual([expect.stringMatching(/-report$/)]);
   });
 
   it("ends with a report of what the dump recorded and the verification found", async () => {
@@ -488,6 +490,11 @@ describe("the object store", () => {
       const resources = policy.Statement.flatMap((s: { Resource: string[] }) => s.Resource);
       for (const resource of resources)
         expect(resource).toMatch(/^arn:aws:s3:::ferry-abc123($|\/runs\/)/);
+      // Deleted before its policy: a turned-off user's policy cannot be detached, only freed.
+      const userDeps = (named(`-store-${role}-user`).opts?.dependsOn as pulumi.Resource[]) ?? [];
+      expect(userDeps.map((d) => (d as any).__name)).toEqual([
+        expect.stringMatching(new RegExp(`-store-${role}-policy$`)),
+      ]);
       expect(named(`-store-${role}-attachment`).inputs).toEqual({
         userName: userOf(role),
         policyName: `${userOf(role)}-p1`,
@@ -512,6 +519,18 @@ describe("the object store", () => {
     expect(revealSecret(named("-report-read").inputs.stdin)).toContain(
       `S3_ACCESS_KEY='${userOf("read")}'`,
     );
+    // Once the run is reported, its three users are turned off with the admin's credentials.
+    const revoke = named("-revocation-revoke");
+    expect(revoke.inputs.create).toBe("sh -s");
+    expect(revoke.inputs.triggers).toEqual(["run-1"]);
+    const revokeProgram = revealSecret(revoke.inputs.stdin);
+    expect(revokeProgram).toContain(
+      `USERS='${JSON.stringify(["dump", "read", "cleanup"].map(userOf))}'`,
+    );
+    expect(revokeProgram).toContain(
+      `S3_SECRET_KEY='${secretValues.objectStoreSecretKey}'; export S3_SECRET_KEY`,
+    );
+    expect(revokeProgram).toContain("run_dataplane revoke");
   });
 });
 

@@ -11,6 +11,8 @@
 //	          is stored as runs/<RUN_ID>/verification.json, and any difference fails the command
 //	cleanup   removes the run's chunks once it verified, unless KEEP_DUMP
 //	report    the run's manifest and verification result as one JSON document
+//	revoke    with the object store's admin credentials: turns off the run's bucket users (USERS,
+//	          a JSON array) once the run is over
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -38,7 +40,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -77,6 +79,9 @@ func main() {
 	case "report":
 		arity(0)
 		err = runReport(ctx)
+	case "revoke":
+		arity(0)
+		err = runRevoke(ctx)
 	default:
 		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)

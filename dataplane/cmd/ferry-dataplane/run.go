@@ -463,3 +463,30 @@ func runReport(ctx context.Context) error {
 	_, err = os.Stdout.Write(append(data, '\n'))
 	return err
 }
+
+// runRevoke turns off the run's bucket users (USERS, a JSON array of names) with the object
+// store's admin credentials: once the run is reported, no credential a step held opens the bucket
+// any more. Every user is tried; the error names each one that is still on.
+func runRevoke(ctx context.Context) error {
+	var users []string
+	if err := json.Unmarshal([]byte(os.Getenv("USERS")), &users); err != nil || len(users) == 0 {
+		return fmt.Errorf("USERS must be a JSON array of the bucket users to turn off, not %q", os.Getenv("USERS"))
+	}
+	admin, err := objstore.AdminFromEnvironment()
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, user := range users {
+		if err := admin.DisableUser(ctx, user); err != nil {
+			logf("%v", err)
+			failed = append(failed, user)
+			continue
+		}
+		logf("turned off bucket user %s", user)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bucket users %s are still on; turn them off with the object store's admin tools (mc admin user disable), or run pulumi up again", strings.Join(failed, ", "))
+	}
+	return nil
+}

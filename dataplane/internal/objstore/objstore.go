@@ -31,38 +31,17 @@ type Store struct {
 // S3_SECRET_KEY_FILE or else S3_SECRET_KEY (then removed from the environment, so no child process
 // inherits it), S3_BUCKET and S3_INSECURE (true: do not verify the server's certificate).
 func FromEnvironment() (*Store, error) {
-	for _, name := range []string{"S3_ENDPOINT", "S3_ACCESS_KEY", "S3_BUCKET"} {
-		if os.Getenv(name) == "" {
-			return nil, fmt.Errorf("environment variable %s is not set", name)
-		}
+	if os.Getenv("S3_BUCKET") == "" {
+		return nil, errors.New("environment variable S3_BUCKET is not set")
 	}
-	secret := os.Getenv("S3_SECRET_KEY")
-	if file := os.Getenv("S3_SECRET_KEY_FILE"); file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("secret file for S3_SECRET_KEY is not readable: %v", err)
-		}
-		secret = string(data)
-	}
-	_ = os.Unsetenv("S3_SECRET_KEY")
-	if secret == "" {
-		return nil, errors.New("S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set")
-	}
-	endpoint, err := url.Parse(os.Getenv("S3_ENDPOINT"))
-	if err != nil || endpoint.Host == "" || (endpoint.Scheme != "http" && endpoint.Scheme != "https") {
-		return nil, fmt.Errorf("S3_ENDPOINT %q is not an http:// or https:// URL (ferry:objectStore.endpoint)", os.Getenv("S3_ENDPOINT"))
-	}
-	transport, err := minio.DefaultTransport(endpoint.Scheme == "https")
+	access, err := accessFromEnvironment()
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("S3_INSECURE") == "true" {
-		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit opt-out
-	}
-	client, err := minio.New(endpoint.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(os.Getenv("S3_ACCESS_KEY"), secret, ""),
-		Secure:       endpoint.Scheme == "https",
-		Transport:    transport,
+	client, err := minio.New(access.endpoint.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(access.accessKey, access.secretKey, ""),
+		Secure:       access.endpoint.Scheme == "https",
+		Transport:    access.transport,
 		BucketLookup: minio.BucketLookupPath,
 		MaxRetries:   3,
 	})
@@ -70,6 +49,45 @@ func FromEnvironment() (*Store, error) {
 		return nil, err
 	}
 	return &Store{client: client, Bucket: os.Getenv("S3_BUCKET")}, nil
+}
+
+// access is how a step reaches the object store: where, through what, as whom.
+type access struct {
+	endpoint             *url.URL
+	transport            *http.Transport
+	accessKey, secretKey string
+}
+
+func accessFromEnvironment() (access, error) {
+	for _, name := range []string{"S3_ENDPOINT", "S3_ACCESS_KEY"} {
+		if os.Getenv(name) == "" {
+			return access{}, fmt.Errorf("environment variable %s is not set", name)
+		}
+	}
+	secret := os.Getenv("S3_SECRET_KEY")
+	if file := os.Getenv("S3_SECRET_KEY_FILE"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return access{}, fmt.Errorf("secret file for S3_SECRET_KEY is not readable: %v", err)
+		}
+		secret = string(data)
+	}
+	_ = os.Unsetenv("S3_SECRET_KEY")
+	if secret == "" {
+		return access{}, errors.New("S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set")
+	}
+	endpoint, err := url.Parse(os.Getenv("S3_ENDPOINT"))
+	if err != nil || endpoint.Host == "" || (endpoint.Scheme != "http" && endpoint.Scheme != "https") {
+		return access{}, fmt.Errorf("S3_ENDPOINT %q is not an http:// or https:// URL (ferry:objectStore.endpoint)", os.Getenv("S3_ENDPOINT"))
+	}
+	transport, err := minio.DefaultTransport(endpoint.Scheme == "https")
+	if err != nil {
+		return access{}, err
+	}
+	if os.Getenv("S3_INSECURE") == "true" {
+		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit opt-out
+	}
+	return access{endpoint, transport, os.Getenv("S3_ACCESS_KEY"), secret}, nil
 }
 
 // URL names an object the way the messages show it.

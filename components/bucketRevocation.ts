@@ -1,0 +1,34 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { revokeEnvironment, stdinProgram, type ObjectStoreAdmin } from "./specs/dataPlane";
+
+export interface BucketRevocationArgs {
+  readonly runId: string;
+  /** The administrator's credentials, which alone may turn users off. */
+  readonly admin: ObjectStoreAdmin;
+  /** The run's bucket users (their access keys). */
+  readonly users: pulumi.Input<string>[];
+}
+
+/**
+ * Turns the run's bucket users off once the run is reported: from then on no credential that a
+ * step held (in the source namespace, on the SSH host, in the destination's Secrets) opens the
+ * bucket. The users stay, off, until a new run id replaces them or the stack is destroyed.
+ */
+export class BucketRevocation extends pulumi.ComponentResource {
+  constructor(name: string, args: BucketRevocationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ferry:components:BucketRevocation", name, {}, opts);
+    // Last in the graph (the caller orders it); runs once a run id, on this machine.
+    new command.local.Command(
+      `${name}-revoke`,
+      {
+        create: "sh -s",
+        stdin: stdinProgram("revoke.sh", revokeEnvironment(args.admin, args.users)),
+        triggers: [args.runId],
+        logging: "stderr",
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}
