@@ -114,3 +114,42 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+// The cost of sealing and opening, in the bytes a chunk stores (compressed SQL):
+// go test -run=NONE -bench=. ./internal/seal
+func BenchmarkSeal(b *testing.B) {
+	key := Key{}
+	data := make([]byte, 32<<20)
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		w, err := NewWriter(io.Discard, key, "runs/bench/data-1/000000.sql.zst")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	key := Key{}
+	data := make([]byte, 32<<20)
+	sealed, err := Bytes(key, "runs/bench/data-1/000000.sql.zst", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		r, err := NewReader(bytes.NewReader(sealed), key, "runs/bench/data-1/000000.sql.zst")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
