@@ -82,16 +82,6 @@ func runKeyFromEnvironment() (*seal.Key, error) {
 	return &key, nil
 }
 
-// openStored is a stored object's plain bytes, opened with the run key.
-func openStored(key *seal.Key, label string, data []byte) ([]byte, error) {
-	return seal.OpenBytes(*key, label, data)
-}
-
-// storedForm is what is stored for plain bytes: sealed with the run key.
-func storedForm(key *seal.Key, label string, plain []byte) ([]byte, error) {
-	return seal.Bytes(*key, label, plain)
-}
-
 func wholeNumber(name string, fallback, lowest, highest int) (int, error) {
 	text := os.Getenv(name)
 	if text == "" {
@@ -200,7 +190,7 @@ func loadManifest(ctx context.Context, store *objstore.Store, key *seal.Key, id 
 		}
 		return manifest.Manifest{}, nil, fmt.Errorf("cannot read the manifest of run %s from the object store: %v", id, err)
 	}
-	data, err = openStored(key, manifest.Key(id), data)
+	data, err = seal.OpenBytes(*key, manifest.Key(id), data)
 	if err != nil {
 		return manifest.Manifest{}, nil, fmt.Errorf("the manifest of run %s was not written by this run's dump: %v", id, err)
 	}
@@ -336,7 +326,7 @@ func runVerify(ctx context.Context) error {
 	}
 	data = append(data, '\n')
 	// The result is stored whichever way it went: the report shows it, the cleanup reads it.
-	stored, err := storedForm(r.key, manifest.VerificationKey(m.RunID), data)
+	stored, err := seal.Bytes(*r.key, manifest.VerificationKey(m.RunID), data)
 	if err != nil {
 		return err
 	}
@@ -371,7 +361,7 @@ func readVerification(ctx context.Context, r run) (*Result, []byte, error) {
 		}
 		return nil, nil, err
 	}
-	if data, err = openStored(r.key, manifest.VerificationKey(id), data); err != nil {
+	if data, err = seal.OpenBytes(*r.key, manifest.VerificationKey(id), data); err != nil {
 		return nil, nil, fmt.Errorf("the verification result of run %s was not written by its verification: %v", id, err)
 	}
 	var result Result
