@@ -189,7 +189,7 @@ const objectStoreSchema = z
       .default(false)
       .describe("skip TLS certificate checks"),
     accessKey: nonEmpty.describe(
-      "the store's admin access key (ferry creates a bucket-scoped user for the data)",
+      "the store's admin access key (ferry creates bucket-scoped users for the data)",
     ),
     region: nonEmpty.default("us-east-1").describe("the store's region"),
     bucketPrefix: z

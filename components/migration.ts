@@ -48,7 +48,7 @@ export class Migration extends pulumi.ComponentResource {
       { kubeconfig: destination.kubeconfig, context: destination.context },
       { parent: this },
     );
-    // The object store's admin credentials; the data plane gets a bucket-scoped user instead.
+    // The object store's admin credentials; the data plane gets bucket-scoped users instead.
     const minioProvider = new minio.Provider(
       `${name}-objectstore`,
       {
