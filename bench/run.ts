@@ -211,15 +211,13 @@ async function main(): Promise<void> {
     resetDestination();
     const runId = `bench-${++runNumber}`;
     const settings = { COMPRESSION: options.compression, PARALLELISM: String(options.parallelism) };
-    const env = {
-      ...plane.dumpEnv(runId, benchDatabases.join(" ")),
-      ...plane.destinationEnv(runId),
-      ...settings,
-    };
+    // Each step with its own side's bucket user, as the Jobs have them.
+    const dumpEnv = { ...plane.dumpEnv(runId, benchDatabases.join(" ")), ...settings };
+    const importEnv = { ...plane.destinationEnv(runId), ...settings };
     // The two steps the Jobs run, one after the other, as pulumi up orders them.
-    const dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], env);
+    const dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], dumpEnv);
     check("ferry's dump", dump);
-    const imported = await measure("sh", [path.join(dataPlaneDir, "import.sh")], env);
+    const imported = await measure("sh", [path.join(dataPlaneDir, "import.sh")], importEnv);
     check("ferry's import", imported);
     if (options.verbose) console.error(dump.stderr + imported.stderr);
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
