@@ -557,7 +557,16 @@ describe("refusals", () => {
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit");
-    expect(plane.keysUnder("runs/killed/")).toEqual([]);
+    // The dump's user cannot delete: what it stored stays, all of it sealed and no manifest.
+    expect(plane.objectExists("runs/killed/manifest.json")).toBe(false);
+    for (const key of plane.keysUnder("runs/killed/"))
+      expect(
+        minio
+          .mustMc(["cat", `admin/${bucket}/${key}`])
+          .subarray(0, 13)
+          .toString(),
+        key,
+      ).toBe("ferry-seal-1\n");
     const imported = await run("import.sh", destinationEnv("killed"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toContain(
