@@ -22,6 +22,7 @@ import (
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/seal"
+	"ferry.local/dataplane/internal/secret"
 	"ferry.local/dataplane/internal/verify"
 )
 
@@ -63,15 +64,10 @@ func databaseList(text string) ([]string, error) {
 // (then removed from the environment, so no child process inherits it). Every step needs it: the
 // bucket is untrusted transit, so nothing is stored unsealed and nothing unsealed is read.
 func runKeyFromEnvironment() (*seal.Key, error) {
-	text := os.Getenv("RUN_KEY")
-	if file := os.Getenv("RUN_KEY_FILE"); file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("secret file for RUN_KEY is not readable: %v", err)
-		}
-		text = string(data)
+	text, err := secret.FromEnvironment("RUN_KEY")
+	if err != nil {
+		return nil, err
 	}
-	_ = os.Unsetenv("RUN_KEY")
 	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("no run key: RUN_KEY (or RUN_KEY_FILE) must hold the run's key, 64 hex digits. ferry's program makes one per run id and keeps it as a Pulumi secret; by hand, make one with `openssl rand -hex 32` and give the same to every step of the run")
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"ferry.local/dataplane/internal/secret"
 )
 
 // Settings say how to reach one server.
@@ -38,17 +40,9 @@ func FromEnvironment(prefix string) (Settings, error) {
 			return s, fmt.Errorf("environment variable %s_%s is not set", prefix, name)
 		}
 	}
-	if file := os.Getenv(prefix + "_PASSWORD_FILE"); file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return s, fmt.Errorf("secret file for %s_PASSWORD is not readable: %v", prefix, err)
-		}
-		s.Password = string(data)
-	} else {
-		s.Password = os.Getenv(prefix + "_PASSWORD")
-	}
-	_ = os.Unsetenv(prefix + "_PASSWORD")
-	return s, nil
+	password, err := secret.FromEnvironment(prefix + "_PASSWORD")
+	s.Password = password
+	return s, err
 }
 
 // SessionSettings are set in every session ferry opens, on the source and the destination alike,

@@ -16,6 +16,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"ferry.local/dataplane/internal/secret"
 )
 
 // PartSize is the size of the parts of an upload of unknown length: the memory one upload holds.
@@ -64,16 +66,11 @@ func accessFromEnvironment() (access, error) {
 			return access{}, fmt.Errorf("environment variable %s is not set", name)
 		}
 	}
-	secret := os.Getenv("S3_SECRET_KEY")
-	if file := os.Getenv("S3_SECRET_KEY_FILE"); file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return access{}, fmt.Errorf("secret file for S3_SECRET_KEY is not readable: %v", err)
-		}
-		secret = string(data)
+	secretKey, err := secret.FromEnvironment("S3_SECRET_KEY")
+	if err != nil {
+		return access{}, err
 	}
-	_ = os.Unsetenv("S3_SECRET_KEY")
-	if secret == "" {
+	if secretKey == "" {
 		return access{}, errors.New("S3_SECRET_KEY (or S3_SECRET_KEY_FILE) is not set")
 	}
 	endpoint, err := url.Parse(os.Getenv("S3_ENDPOINT"))
@@ -87,7 +84,7 @@ func accessFromEnvironment() (access, error) {
 	if os.Getenv("S3_INSECURE") == "true" {
 		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit opt-out
 	}
-	return access{endpoint, transport, os.Getenv("S3_ACCESS_KEY"), secret}, nil
+	return access{endpoint, transport, os.Getenv("S3_ACCESS_KEY"), secretKey}, nil
 }
 
 // URL names an object the way the messages show it.
