@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { commandInputs } from "./specs/commands";
 import { revokeEnvironment, stdinProgram, type ObjectStoreAdmin } from "./specs/dataPlane";
 
 export interface BucketRevocationArgs {
@@ -26,6 +27,7 @@ export class BucketRevocation extends pulumi.ComponentResource {
         stdin: stdinProgram("revoke.sh", revokeEnvironment(args.admin, args.users)),
         triggers: [args.runId],
         logging: "stderr",
+        ...commandInputs,
       },
       { parent: this },
     );

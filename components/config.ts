@@ -108,6 +108,23 @@ const sshSourceSchema = z
       host: nonEmpty.describe("the source host's SSH address"),
       port: port.default(22).describe("its SSH port"),
       user: nonEmpty.describe("the SSH user"),
+      hostKey: z
+        .string({ error: "must be a string" })
+        .regex(
+          /^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,3}( .*)?$/,
+          {
+            error:
+              "must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
+          },
+        )
+        .optional()
+        .describe(
+          "the source host's SSH public host key, the only one accepted; required unless insecureIgnoreHostKey",
+        ),
+      insecureIgnoreHostKey: z
+        .boolean({ error: "must be true or false" })
+        .default(false)
+        .describe("accept any host key (no hostKey): an explicit, warned opt-out"),
       objectStoreEndpoint: httpUrl("http://10.0.0.5:9000")
         .optional()
         .describe("the object store's URL as the source host reaches it"),
@@ -528,11 +545,18 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
         ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
         : source,
     secrets: secrets as FerryConfig["secrets"],
-    warnings: verification.enabled
-      ? []
-      : [
-          "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
-        ],
+    warnings: [
+      ...(verification.enabled
+        ? []
+        : [
+            "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
+          ]),
+      ...(source.mode === "ssh" && source.ssh.insecureIgnoreHostKey
+        ? [
+            "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+          ]
+        : []),
+    ],
   };
 }
 
@@ -556,6 +580,21 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
   ) {
     problems.push(
       "ferry:source.ssh.objectStoreEndpoint: is required when objectStore.endpoint is a loopback address: the source host cannot reach this machine's loopback",
+    );
+  }
+  if (
+    source?.mode === "ssh" &&
+    source.ssh &&
+    !source.ssh.hostKey &&
+    !source.ssh.insecureIgnoreHostKey
+  ) {
+    problems.push(
+      "ferry:source.ssh.hostKey: is required so the dump's SSH connection reaches the source host and no other: set it to the host's public key (ssh-keyscan -t ed25519 HOST prints it after the host name), or set source.ssh.insecureIgnoreHostKey to true to accept any key",
+    );
+  }
+  if (source?.mode === "ssh" && source.ssh?.hostKey && source.ssh.insecureIgnoreHostKey) {
+    problems.push(
+      "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
     );
   }
   const storage = parsed.storage as StorageConfig | undefined;

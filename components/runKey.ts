@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { commandInputs } from "./specs/commands";
 
 export interface RunKeyArgs {
   readonly runId: string;
@@ -27,7 +28,7 @@ export class RunKey extends pulumi.ComponentResource {
     super("ferry:components:RunKey", name, {}, opts);
     const drawn = new command.local.Command(
       `${name}-draw`,
-      { create: drawRunKeyScript, triggers: [args.runId], logging: "none" },
+      { create: drawRunKeyScript, triggers: [args.runId], logging: "none", ...commandInputs },
       { parent: this, additionalSecretOutputs: ["stdout"] },
     );
     this.key = pulumi.secret(drawn.stdout);

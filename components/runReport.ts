@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { commandInputs } from "./specs/commands";
 import { z } from "zod";
 import type { FerryConfig } from "./config";
 import type { BucketAccess } from "./specs/bucketAccess";
@@ -86,6 +87,7 @@ export class RunReport extends pulumi.ComponentResource {
         triggers: [args.runId],
         // Only what goes wrong is logged; stdout is the record, parsed below.
         logging: "stderr",
+        ...commandInputs,
       },
       { parent: this },
     );

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { commandInputs } from "./specs/commands";
 import {
   dumpEnvironment,
   scriptsConfigMapData,
@@ -28,6 +29,8 @@ export type DumpLocation =
       readonly port: number;
       readonly user: string;
       readonly privateKey: pulumi.Input<string>;
+      /** The host's public key; without it (an explicit, warned opt-out) any key is accepted. */
+      readonly hostKey?: string;
     }
   | {
       /** A command on this machine. */
@@ -115,12 +118,14 @@ export class SourceDump extends pulumi.ComponentResource {
               port: location.port,
               user: location.user,
               privateKey: location.privateKey,
+              ...(location.hostKey ? { hostKey: location.hostKey } : {}),
             },
             create: "sh -s",
             stdin: stdinProgram("dump.sh", environment.all),
             triggers: [settings.runId],
             // Its progress is on stderr; stdout is the manifest, kept as the command's output.
             logging: "stderr",
+            ...commandInputs,
           },
           { parent: this, customTimeouts: timeouts },
         );
@@ -135,6 +140,7 @@ export class SourceDump extends pulumi.ComponentResource {
             triggers: [settings.runId],
             // Its progress is on stderr; stdout is the manifest, kept as the command's output.
             logging: "stderr",
+            ...commandInputs,
           },
           { parent: this, customTimeouts: timeouts },
         );

@@ -180,7 +180,13 @@ describe("object store URLs", () => {
     const ssh = {
       ...base,
       mode: "ssh" as const,
-      ssh: { host: "h", port: 22, user: "u", privateKey: pulumi.secret("k") },
+      ssh: {
+        host: "h",
+        port: 22,
+        user: "u",
+        insecureIgnoreHostKey: false,
+        privateKey: pulumi.secret("k"),
+      },
     };
     expect(bucketAccess.objectStoreUrls(inCluster, ssh).source).toBe("https://10.0.0.1:9000");
   });

@@ -74,6 +74,17 @@ describe("valid configuration", () => {
     }
   });
 
+  it("accepts any SSH host key only when told to, and warns", () => {
+    const pinned = configFrom(rawConfig("ssh"));
+    expect(pinned.warnings).toEqual([]);
+    const raw = structuredClone(rawConfig("ssh")) as Raw;
+    delete raw.source.ssh.hostKey;
+    raw.source.ssh.insecureIgnoreHostKey = true;
+    expect(configFrom(raw).warnings).toEqual([
+      "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+    ]);
+  });
+
   it("treats an empty optional secret as not set", () => {
     const config = configFrom(rawConfig("local"), {
       ...secretValues,
@@ -198,6 +209,24 @@ const badConfigs: [string, Raw, string][] = [
     "ssh object store not a URL",
     withChange("ssh", (r) => (r.source.ssh.objectStoreEndpoint = "minio:9000")),
     "ferry:source.ssh.objectStoreEndpoint: must be an http or https URL such as http://10.0.0.5:9000",
+  ],
+  [
+    "ssh without a host key",
+    withChange("ssh", (r) => delete r.source.ssh.hostKey),
+    "ferry:source.ssh.hostKey: is required so the dump's SSH connection reaches the source host and no other: set it to the host's public key (ssh-keyscan -t ed25519 HOST prints it after the host name), or set source.ssh.insecureIgnoreHostKey to true to accept any key",
+  ],
+  [
+    "ssh host key that is a fingerprint, not a key",
+    withChange(
+      "ssh",
+      (r) => (r.source.ssh.hostKey = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"),
+    ),
+    "ferry:source.ssh.hostKey: must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
+  ],
+  [
+    "ssh host key and the opt-out both",
+    withChange("ssh", (r) => (r.source.ssh.insecureIgnoreHostKey = true)),
+    "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
   ],
   [
     "destination tools image missing",

@@ -180,6 +180,10 @@ export function countByType(): Record<string, number> {
 }
 
 /** A complete, valid stack configuration as plain values, for one source mode. */
+/** An ed25519 host key line as ssh-keyscan prints it after the host name. */
+export const sampleHostKey =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq5b2x0b3Blbm9ib2R5c2hvdWxkdXNldGhpc2tleQ==";
+
 export function rawConfig(mode: "kubernetes" | "ssh" | "local"): Record<string, unknown> {
   return {
     source: {
@@ -195,6 +199,7 @@ export function rawConfig(mode: "kubernetes" | "ssh" | "local"): Record<string, 
             ssh: {
               host: "db1.example.internal",
               user: "ops",
+              hostKey: sampleHostKey,
               objectStoreEndpoint: "http://minio.example.internal:9000",
             },
           }

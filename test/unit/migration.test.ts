@@ -17,6 +17,7 @@ import {
   registered,
   resetRegistered,
   sampleManifest,
+  sampleHostKey,
   sampleRunKey,
   secretValues,
   settle,
@@ -423,6 +424,7 @@ describe("secrets", () => {
       `SOURCE_PASSWORD='${secretValues.sourcePassword}'; export SOURCE_PASSWORD`,
     );
     expect(revealSecret(ssh.inputs.connection).privateKey).toBe(secretValues.sshPrivateKey);
+    expect(revealSecret(ssh.inputs.connection).hostKey).toBe(sampleHostKey);
     expect(ssh.inputs.triggers).toEqual(["run-1"]);
     resetRegistered();
     await run("local");
@@ -433,12 +435,32 @@ describe("secrets", () => {
   });
 });
 
+describe("the commands", () => {
+  // The real provider would put a command's previous stdout (the dump's manifest, the run key) into
+  // the environment of its update and delete: too large for one environment string, and a secret.
+  it.each(["kubernetes", "ssh", "local"] as const)(
+    "never get their previous output in their environment (%s mode)",
+    async (mode) => {
+      await run(mode);
+      const commands = [...ofType("command:local:Command"), ...ofType("command:remote:Command")];
+      expect(commands.length).toBeGreaterThanOrEqual(3);
+      for (const c of commands)
+        expect([c.name, c.inputs.addPreviousOutputInEnv]).toEqual([c.name, false]);
+    },
+  );
+});
+
 describe("the run key", () => {
   it("is drawn once per run id by a command that logs nothing, and kept as a secret", async () => {
     await run("kubernetes");
     const draw = named("-run-key-draw");
     expect(draw.type).toBe("command:local:Command");
-    expect(draw.inputs).toEqual({ create: drawRunKeyScript, triggers: ["run-1"], logging: "none" });
+    expect(draw.inputs).toEqual({
+      create: drawRunKeyScript,
+      triggers: ["run-1"],
+      logging: "none",
+      addPreviousOutputInEnv: false,
+    });
     expect(draw.opts?.additionalSecretOutputs).toEqual(["stdout"]);
     // The script itself, run here: 64 hex digits and nothing else, different every time.
     const drawn = [1, 2].map(() => spawnSync("sh", ["-c", drawRunKeyScript]).stdout.toString());

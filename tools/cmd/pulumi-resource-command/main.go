@@ -1,7 +1,9 @@
 // Command pulumi-resource-command is ferry's build of the `command` resource provider, for the
 // parts of the @pulumi/command SDK (1.x) that ferry uses: command:local:Command and
-// command:remote:Command with create/update/delete, stdin, environment, dir, interpreter, logging
-// and triggers, returning stdout and stderr.
+// command:remote:Command with create/update/delete, stdin, environment, dir, interpreter, logging,
+// triggers and addPreviousOutputInEnv, the connection's hostKey, password, privateKey(Password),
+// dialErrorLimit and perDialTimeout, and custom timeouts, returning stdout and stderr. Check
+// refuses every other property, as well as the real schema's properties this build lacks.
 //
 // Pulumi's own provider (module github.com/pulumi/pulumi-command/provider) is not served by the Go
 // module proxy this project can reach, so ferry builds this one against the same engine protocol.
@@ -20,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"ferry.local/tools/internal/property"
@@ -77,16 +80,76 @@ func (p *commandProvider) Configure(context.Context, plugin.ConfigureRequest) (p
 }
 
 func (p *commandProvider) Check(_ context.Context, req plugin.CheckRequest) (plugin.CheckResponse, error) {
-	if req.Type != localType && req.Type != remoteType {
+	known, ok := inputs[string(req.Type)]
+	if !ok {
 		return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s: this provider implements %s and %s", req.Type, localType, remoteType)
+	}
+	failures := checkKeys(req.News, known, "", req.Type.String())
+	if req.Type == remoteType {
+		if connection := property.Object(req.News, "connection"); connection != nil {
+			failures = append(failures, checkKeys(connection, connectionInputs, "connection.", req.Type.String())...)
+			if value, ok := connection["host"]; !ok || value.IsNull() {
+				failures = append(failures, plugin.CheckFailure{Property: "connection.host", Reason: "connection.host is required"})
+			}
+		} else if value, ok := req.News["connection"]; !ok || value.IsNull() {
+			failures = append(failures, plugin.CheckFailure{Property: "connection", Reason: "connection is required"})
+		}
 	}
 	if value, ok := req.News["logging"]; ok && value.IsString() {
 		if _, known := loggedStreams[value.StringValue()]; !known {
-			return plugin.CheckResponse{Failures: []plugin.CheckFailure{{Property: "logging",
-				Reason: fmt.Sprintf("logging must be one of stdout, stderr, stdoutAndStderr, none, not %q", value.StringValue())}}}, nil
+			failures = append(failures, plugin.CheckFailure{Property: "logging",
+				Reason: fmt.Sprintf("logging must be one of stdout, stderr, stdoutAndStderr, none, not %q", value.StringValue())})
 		}
 	}
+	if len(failures) > 0 {
+		return plugin.CheckResponse{Failures: failures}, nil
+	}
 	return plugin.CheckResponse{Properties: req.News}, nil
+}
+
+// inputs are the properties of each resource in the schema of @pulumi/command 1.x (the real
+// provider's local.BaseInputs, remote's, and common.ResourceInputs); connectionInputs are those of
+// remote.Connection. What is "true" here this build implements; what is a sentence is in the real
+// schema but not built here, and Check refuses it with that sentence rather than ignore it.
+var inputs = map[string]map[string]string{
+	localType: {
+		"triggers": "", "create": "", "update": "", "delete": "", "stdin": "", "logging": "",
+		"interpreter": "", "dir": "", "environment": "", "addPreviousOutputInEnv": "",
+		"assetPaths":   "assetPaths is not implemented by ferry's build of the command provider",
+		"archivePaths": "archivePaths is not implemented by ferry's build of the command provider",
+	},
+	remoteType: {
+		"triggers": "", "create": "", "update": "", "delete": "", "stdin": "", "logging": "",
+		"connection": "", "environment": "", "addPreviousOutputInEnv": "",
+	},
+}
+
+var connectionInputs = map[string]string{
+	"host": "", "port": "", "user": "", "password": "", "privateKey": "", "privateKeyPassword": "",
+	"dialErrorLimit": "", "perDialTimeout": "", "hostKey": "",
+	"agentSocketPath": "connection.agentSocketPath is not implemented by ferry's build of the command provider: give connection.privateKey",
+	"proxy":           "connection.proxy is not implemented by ferry's build of the command provider",
+}
+
+// checkKeys refuses a property the schema does not have, and one it has that this build lacks.
+func checkKeys(props resource.PropertyMap, known map[string]string, prefix, typ string) []plugin.CheckFailure {
+	var failures []plugin.CheckFailure
+	keys := make([]string, 0, len(props))
+	for key := range props {
+		keys = append(keys, string(key))
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		missing, ok := known[key]
+		switch {
+		case !ok:
+			failures = append(failures, plugin.CheckFailure{Property: resource.PropertyKey(prefix + key),
+				Reason: fmt.Sprintf("%s has no input %s%s (@pulumi/command %s)", typ, prefix, key, version)})
+		case missing != "" && !props[resource.PropertyKey(key)].IsNull():
+			failures = append(failures, plugin.CheckFailure{Property: resource.PropertyKey(prefix + key), Reason: missing})
+		}
+	}
+	return failures
 }
 
 // loggedStreams is what each value of `logging` sends to the engine's log as the command runs
@@ -121,7 +184,7 @@ func (p *commandProvider) Create(ctx context.Context, req plugin.CreateRequest) 
 	if req.Preview {
 		return plugin.CreateResponse{ID: "", Properties: withUnknownOutputs(req.Properties)}, nil
 	}
-	outputs, err := p.run(ctx, req.URN, req.Type, req.Properties, "create")
+	outputs, err := p.run(ctx, invocation{urn: req.URN, typ: req.Type, props: req.Properties, step: "create", timeout: req.Timeout})
 	if err != nil {
 		return plugin.CreateResponse{}, err
 	}
@@ -136,7 +199,8 @@ func (p *commandProvider) Update(ctx context.Context, req plugin.UpdateRequest) 
 	if property.Text(req.NewInputs, "update") == "" {
 		step = "create"
 	}
-	outputs, err := p.run(ctx, req.URN, req.Type, req.NewInputs, step)
+	outputs, err := p.run(ctx, invocation{urn: req.URN, typ: req.Type, props: req.NewInputs, step: step,
+		previous: req.OldOutputs, timeout: req.Timeout})
 	if err != nil {
 		return plugin.UpdateResponse{}, err
 	}
@@ -151,7 +215,8 @@ func (p *commandProvider) Delete(ctx context.Context, req plugin.DeleteRequest) 
 	if property.Text(req.Outputs, "delete") == "" {
 		return plugin.DeleteResponse{}, nil
 	}
-	_, err := p.run(ctx, req.URN, req.Type, req.Outputs, "delete")
+	_, err := p.run(ctx, invocation{urn: req.URN, typ: req.Type, props: req.Outputs, step: "delete",
+		previous: req.Outputs, timeout: req.Timeout})
 	return plugin.DeleteResponse{}, err
 }
 
@@ -162,13 +227,29 @@ func withUnknownOutputs(inputs resource.PropertyMap) resource.PropertyMap {
 	return outputs
 }
 
+// invocation is one run of one of a resource's commands.
+type invocation struct {
+	urn   resource.URN
+	typ   interface{ String() string }
+	props resource.PropertyMap
+	step  string
+	// previous holds the outputs of the create or update before this one (update and delete).
+	previous resource.PropertyMap
+	// timeout is the resource's custom timeout for the step in seconds; 0 is none.
+	timeout float64
+}
+
 // run executes one of the resource's commands and returns its inputs plus stdout and stderr.
-func (p *commandProvider) run(
-	ctx context.Context, urn resource.URN, typ interface{ String() string }, props resource.PropertyMap, step string,
-) (resource.PropertyMap, error) {
+func (p *commandProvider) run(ctx context.Context, call invocation) (resource.PropertyMap, error) {
+	props, step, urn := call.props, call.step, call.urn
 	script := property.Text(props, resource.PropertyKey(step))
 	if script == "" {
 		return nil, fmt.Errorf("%s: no %s command", urn.Name(), step)
+	}
+	if call.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(call.timeout*float64(time.Second)))
+		defer cancel()
 	}
 	var stdout, stderr bytes.Buffer
 	logging := property.Text(props, "logging")
@@ -185,15 +266,28 @@ func (p *commandProvider) run(
 	if logged[1] {
 		errOut = io.MultiWriter(&stderr, errLines)
 	}
+	env := environment(props)
+	// As the real provider: the previous stdout and stderr, unless addPreviousOutputInEnv is false.
+	if value, ok := props["addPreviousOutputInEnv"]; !ok || !property.Reveal(value).IsBool() || property.Reveal(value).BoolValue() {
+		for _, previous := range []struct{ name, key string }{{"PULUMI_COMMAND_STDOUT", "stdout"}, {"PULUMI_COMMAND_STDERR", "stderr"}} {
+			if text := property.Text(call.previous, resource.PropertyKey(previous.key)); text != "" {
+				env = append(env, previous.name+"="+text)
+			}
+		}
+	}
 	var err error
-	if typ.String() == remoteType {
-		err = runRemote(ctx, props, script, out, errOut)
+	if call.typ.String() == remoteType {
+		err = runRemote(ctx, props, script, env, out, errOut)
 	} else {
-		err = runLocal(ctx, props, script, out, errOut)
+		err = runLocal(ctx, props, script, env, out, errOut)
 	}
 	outLines.flush()
 	errLines.flush()
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %s (the resource's custom timeout); the command and every process it started were stopped",
+				time.Duration(call.timeout*float64(time.Second)))
+		}
 		// What the command was told not to log is not put in the error either.
 		shown := func(text string, logs bool) string {
 			if !logs {
@@ -209,49 +303,50 @@ func (p *commandProvider) run(
 	return outputs, nil
 }
 
-func runLocal(ctx context.Context, props resource.PropertyMap, script string, stdout, stderr io.Writer) error {
+// stopGrace is how long a stopped command's processes get between SIGTERM and SIGKILL.
+var stopGrace = 10 * time.Second
+
+func runLocal(ctx context.Context, props resource.PropertyMap, script string, env []string, stdout, stderr io.Writer) error {
 	interpreter := strings.Fields("/bin/sh -c")
 	if list := property.Strings(props, "interpreter"); len(list) > 0 {
 		interpreter = list
 	}
 	cmd := exec.CommandContext(ctx, interpreter[0], append(interpreter[1:], script)...)
 	cmd.Dir = property.Text(props, "dir")
-	cmd.Env = append(os.Environ(), environment(props)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(property.Text(props, "stdin"))
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
+	// The command runs in a process group of its own: a timeout or a cancelled deployment stops
+	// everything it started (a dump's children too), SIGTERM first so each can clean up, then SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		group := cmd.Process.Pid
+		time.AfterFunc(stopGrace, func() { _ = syscall.Kill(-group, syscall.SIGKILL) })
+		return nil
+	}
+	cmd.WaitDelay = stopGrace + 5*time.Second
 	return cmd.Run()
 }
 
-func runRemote(ctx context.Context, props resource.PropertyMap, script string, stdout, stderr io.Writer) error {
+func runRemote(ctx context.Context, props resource.PropertyMap, script string, env []string, stdout, stderr io.Writer) error {
 	connection := property.Object(props, "connection")
 	if connection == nil {
 		return fmt.Errorf("connection is required")
+	}
+	config, err := sshConfig(connection)
+	if err != nil {
+		return err
 	}
 	port := 22
 	if v, ok := connection["port"]; ok && v.IsNumber() {
 		port = int(v.NumberValue())
 	}
-	config := &ssh.ClientConfig{
-		User: property.Text(connection, "user"),
-		// As the upstream provider does: the operator names the host, there is no known_hosts here.
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec
-		Timeout:         15 * time.Second,
-	}
-	if key := property.Text(connection, "privateKey"); key != "" {
-		signer, err := ssh.ParsePrivateKey([]byte(key))
-		if err != nil {
-			return fmt.Errorf("parsing connection.privateKey: %w", err)
-		}
-		config.Auth = append(config.Auth, ssh.PublicKeys(signer))
-	}
-	if password := property.Text(connection, "password"); password != "" {
-		config.Auth = append(config.Auth, ssh.Password(password))
-	}
 	address := net.JoinHostPort(property.Text(connection, "host"), strconv.Itoa(port))
-	client, err := ssh.Dial("tcp", address, config)
+	client, err := dial(ctx, address, config, dialLimit(connection))
 	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", address, err)
+		return err
 	}
 	defer client.Close()
 	session, err := client.NewSession()
@@ -259,7 +354,7 @@ func runRemote(ctx context.Context, props resource.PropertyMap, script string, s
 		return err
 	}
 	defer session.Close()
-	for _, assignment := range environment(props) {
+	for _, assignment := range env {
 		name, value, _ := strings.Cut(assignment, "=")
 		if err := session.Setenv(name, value); err != nil {
 			return fmt.Errorf("the SSH server refused environment variable %s (it needs AcceptEnv): %w", name, err)
@@ -275,7 +370,86 @@ func runRemote(ctx context.Context, props resource.PropertyMap, script string, s
 		return err
 	case <-ctx.Done():
 		_ = session.Signal(ssh.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(stopGrace):
+		}
 		return ctx.Err()
+	}
+}
+
+// sshConfig is the connection's client configuration. With connection.hostKey (a line of
+// known_hosts or authorized_keys form: "ssh-ed25519 AAAA...") only that host key is accepted; without
+// it any key is, as the real provider does.
+func sshConfig(connection resource.PropertyMap) (*ssh.ClientConfig, error) {
+	config := &ssh.ClientConfig{
+		User:            property.Text(connection, "user"),
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec // the real provider's default without hostKey
+		Timeout:         15 * time.Second,
+	}
+	if v, ok := connection["perDialTimeout"]; ok && v.IsNumber() {
+		config.Timeout = time.Duration(v.NumberValue()) * time.Second
+	}
+	if hostKey := property.Text(connection, "hostKey"); hostKey != "" {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey))
+		if err != nil {
+			return nil, fmt.Errorf("parsing connection.hostKey: %w", err)
+		}
+		config.HostKeyCallback = ssh.FixedHostKey(key)
+		config.HostKeyAlgorithms = []string{key.Type()}
+		if key.Type() == ssh.KeyAlgoRSA {
+			config.HostKeyAlgorithms = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+	}
+	if key := property.Text(connection, "privateKey"); key != "" {
+		var signer ssh.Signer
+		var err error
+		if passphrase := property.Text(connection, "privateKeyPassword"); passphrase != "" {
+			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(key), []byte(passphrase))
+		} else {
+			signer, err = ssh.ParsePrivateKey([]byte(key))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parsing connection.privateKey: %w", err)
+		}
+		config.Auth = append(config.Auth, ssh.PublicKeys(signer))
+	}
+	if password := property.Text(connection, "password"); password != "" {
+		config.Auth = append(config.Auth, ssh.Password(password))
+	}
+	return config, nil
+}
+
+// dialLimit is connection.dialErrorLimit: 10 by default, -1 for no limit.
+func dialLimit(connection resource.PropertyMap) int {
+	if v, ok := connection["dialErrorLimit"]; ok && v.IsNumber() {
+		return int(v.NumberValue())
+	}
+	return 10
+}
+
+// dial connects, retrying a failed dial up to limit times in all, as the real provider does. A host
+// key that does not match and a refused login are not retried: they will not get better.
+func dial(ctx context.Context, address string, config *ssh.ClientConfig, limit int) (*ssh.Client, error) {
+	for dials := 1; ; dials++ {
+		client, err := ssh.Dial("tcp", address, config)
+		if err == nil {
+			return client, nil
+		}
+		if strings.Contains(err.Error(), "host key mismatch") {
+			return nil, fmt.Errorf("connecting to %s: the server's host key is not connection.hostKey: %w", address, err)
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, fmt.Errorf("connecting to %s: %w", address, err)
+		}
+		if limit >= 0 && dials >= limit {
+			return nil, fmt.Errorf("connecting to %s failed %d times: %w", address, dials, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connecting to %s: %w (after %d tries)", address, ctx.Err(), dials)
+		case <-time.After(time.Duration(min(dials, 5)) * time.Second):
+		}
 	}
 }
 
