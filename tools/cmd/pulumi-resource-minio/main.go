@@ -9,12 +9,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,8 +174,123 @@ func (p *minioProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.
 	return result, nil
 }
 
-func (p *minioProvider) Read(_ context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
-	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}}, nil
+// Read asks the server what it holds (pulumi refresh, and an up with --refresh): a resource that is
+// gone is reported gone (an empty ID), so the next up creates it again; a user's status, a policy's
+// document and a bucket's lifecycle rules are what the server says.
+func (p *minioProvider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
+	state, inputs := req.State.Copy(), req.Inputs.Copy()
+	gone := plugin.ReadResponse{ReadResult: plugin.ReadResult{}}
+	if p.s3 == nil {
+		return plugin.ReadResponse{}, fmt.Errorf("the minio provider is not configured")
+	}
+	switch string(req.Type) {
+	case bucketType:
+		exists, err := p.s3.BucketExists(ctx, string(req.ID))
+		if err != nil {
+			return plugin.ReadResponse{}, fmt.Errorf("reading bucket %s: %w", req.ID, err)
+		}
+		if !exists {
+			return gone, nil
+		}
+	case ilmType:
+		config, err := p.s3.GetBucketLifecycle(ctx, string(req.ID))
+		if err != nil {
+			code := minio.ToErrorResponse(err).Code
+			if code == "NoSuchBucket" || code == "NoSuchLifecycleConfiguration" {
+				return gone, nil
+			}
+			return plugin.ReadResponse{}, fmt.Errorf("reading the lifecycle of bucket %s: %w", req.ID, err)
+		}
+		rules := lifecycleRules(config)
+		if len(rules) == 0 {
+			return gone, nil
+		}
+		if !sameRules(rules, property.List(state, "rules")) {
+			state["rules"], inputs["rules"] = resource.NewArrayProperty(rules), resource.NewArrayProperty(rules)
+		}
+	case userType:
+		info, err := p.admin.GetUserInfo(ctx, string(req.ID))
+		if err != nil {
+			if isNotFound(err) {
+				return gone, nil
+			}
+			return plugin.ReadResponse{}, fmt.Errorf("reading user %s: %w", req.ID, err)
+		}
+		state["status"] = resource.NewStringProperty(string(info.Status))
+	case policyType:
+		info, err := p.admin.InfoCannedPolicyV2(ctx, string(req.ID))
+		if err != nil {
+			if isNotFound(err) {
+				return gone, nil
+			}
+			return plugin.ReadResponse{}, fmt.Errorf("reading policy %s: %w", req.ID, err)
+		}
+		// The server keeps its own layout of the document: only a different policy is drift.
+		if !sameJSON(info.Policy, []byte(property.Text(state, "policy"))) {
+			state["policy"], inputs["policy"] = resource.NewStringProperty(string(info.Policy)), resource.NewStringProperty(string(info.Policy))
+		}
+	case attachmentType:
+		user, policy := property.Text(state, "userName"), property.Text(state, "policyName")
+		entities, err := p.admin.GetPolicyEntities(ctx, madmin.PolicyEntitiesQuery{Users: []string{user}})
+		if err != nil {
+			if isNotFound(err) {
+				return gone, nil
+			}
+			return plugin.ReadResponse{}, fmt.Errorf("reading the policies of user %s: %w", user, err)
+		}
+		attached := false
+		for _, mapping := range entities.UserMappings {
+			attached = attached || (mapping.User == user && slices.Contains(mapping.Policies, policy))
+		}
+		if !attached {
+			return gone, nil
+		}
+	default:
+		return plugin.ReadResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
+	}
+	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: inputs, Outputs: state}}, nil
+}
+
+// lifecycleRules are the server's rules in the shape of IlmPolicy's rules input.
+func lifecycleRules(config *lifecycle.Configuration) []resource.PropertyValue {
+	var rules []resource.PropertyValue
+	for _, rule := range config.Rules {
+		rules = append(rules, resource.NewObjectProperty(resource.PropertyMap{
+			"id":         resource.NewStringProperty(rule.ID),
+			"status":     resource.NewStringProperty(rule.Status),
+			"filter":     resource.NewStringProperty(rule.RuleFilter.Prefix),
+			"expiration": resource.NewStringProperty(fmt.Sprintf("%dd", rule.Expiration.Days)),
+		}))
+	}
+	return rules
+}
+
+// sameRules compares the server's rules with the state's on the fields ferry sets.
+func sameRules(server, state []resource.PropertyValue) bool {
+	if len(server) != len(state) {
+		return false
+	}
+	for i := range server {
+		a, b := server[i].ObjectValue(), property.Reveal(state[i]).ObjectValue()
+		status := property.Text(b, "status")
+		if status == "" {
+			status = "Enabled"
+		}
+		if property.Text(a, "id") != property.Text(b, "id") || property.Text(a, "filter") != property.Text(b, "filter") ||
+			property.Text(a, "expiration") != property.Text(b, "expiration") || property.Text(a, "status") != status {
+			return false
+		}
+	}
+	return true
+}
+
+// sameJSON: the two documents decode to the same value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
