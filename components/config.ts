@@ -174,8 +174,49 @@ const sourceSchema = z
   )
   .describe("the source database and where its dump runs");
 
+const databaseModes = {
+  managed:
+    "ferry runs MySQL on a volume of the new class (mysqlImage, storageSize, cpu, memory, serviceName)",
+  existing:
+    "a server the user already runs (their chart or operator); ferry imports and verifies there and never deletes it",
+} as const;
+
+/** The keys only a database ferry runs reads. */
+export const managedDatabaseKeys = [
+  "mysqlImage",
+  "storageSize",
+  "cpu",
+  "memory",
+  "serviceName",
+] as const;
+
+const databaseSchema = z
+  .discriminatedUnion(
+    "mode",
+    [
+      z.strictObject({ mode: z.literal("managed").describe(databaseModes.managed) }),
+      z.strictObject({
+        mode: z.literal("existing").describe(databaseModes.existing),
+        host: nonEmpty.describe(
+          "the server's address as the Jobs reach it, such as mariadb.apps.svc",
+        ),
+        port: port.default(3306).describe("its port"),
+        user: nonEmpty.describe(
+          "the user the import and verification log in as; its password is the secret destinationPassword",
+        ),
+      }),
+    ],
+    {
+      error: (issue) =>
+        issue.code === "invalid_union" ? "must be managed or existing" : undefined,
+    },
+  )
+  .default({ mode: "managed" })
+  .describe("the destination database: mode managed (the default) or existing");
+
 const destinationSchema = z
   .strictObject({
+    database: databaseSchema,
     kubeconfig: nonEmpty.optional().describe("kubeconfig file of the destination cluster"),
     context: nonEmpty.optional().describe("its context"),
     namespace: dnsLabel
@@ -338,9 +379,9 @@ const migrationSchema = z
       .describe("drop DEFINER clauses: views and routines belong to the importing account"),
     writeBinlog: z
       .boolean({ error: "must be true or false" })
-      .default(false)
+      .optional()
       .describe(
-        "keep the import in the destination's binary log (by default its sessions set sql_log_bin = 0, as myloader does)",
+        "keep the import in the destination's binary log; when not set: false for a managed database (its sessions set sql_log_bin = 0, as myloader does), true for an existing one, whose replicas must see the import",
       ),
     retainData: z
       .boolean({ error: "must be true or false" })
@@ -381,7 +422,10 @@ const optionalKeys = new Set<keyof typeof configSchemas>(["verification"]);
 /** The secret keys, read with requireSecret/getSecret so they stay secret end to end. */
 export const secretKeys = {
   sourcePassword: "the source database user's password",
-  destinationRootPassword: "the root password of the destination MySQL",
+  destinationRootPassword:
+    "the root password of the MySQL ferry runs (only when destination.database.mode is managed)",
+  destinationPassword:
+    "the password of destination.database.user (only when destination.database.mode is existing)",
   objectStoreSecretKey: "the object store's admin secret key",
   sshPrivateKey: "the private key for source.ssh (only when source.mode is ssh)",
   storageLicenseKey: "the storage system's license key (optional)",
@@ -395,11 +439,24 @@ export type SshSourceConfig = Omit<ParsedSshSource, "ssh"> & {
 };
 /** The source, one variant a mode. */
 export type SourceConfig = Exclude<ParsedSource, { mode: "ssh" }> | SshSourceConfig;
-export type DestinationConfig = z.infer<typeof destinationSchema>;
+type ParsedDestination = z.infer<typeof destinationSchema>;
+type ParsedDatabase = ParsedDestination["database"];
+/** The destination database, one variant a mode, each with the password it is reached with. */
+export type DatabaseConfig =
+  | (Extract<ParsedDatabase, { mode: "managed" }> & {
+      readonly rootPassword: pulumi.Output<string>;
+    })
+  | (Extract<ParsedDatabase, { mode: "existing" }> & { readonly password: pulumi.Output<string> });
+export type DestinationConfig = Omit<ParsedDestination, "database"> & {
+  readonly database: DatabaseConfig;
+};
 export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
-export type MigrationConfig = z.infer<typeof migrationSchema>;
+/** The run's settings, writeBinlog resolved for the destination's mode. */
+export type MigrationConfig = Omit<z.infer<typeof migrationSchema>, "writeBinlog"> & {
+  readonly writeBinlog: boolean;
+};
 export type VerificationConfig = z.infer<typeof verificationSchema>;
 
 export interface FerryConfig {
@@ -412,7 +469,6 @@ export interface FerryConfig {
   readonly verification: VerificationConfig;
   readonly secrets: {
     readonly sourcePassword: pulumi.Output<string>;
-    readonly destinationRootPassword: pulumi.Output<string>;
     readonly objectStoreSecretKey: pulumi.Output<string>;
     readonly storageLicenseKey?: pulumi.Output<string>;
   };
@@ -471,6 +527,8 @@ export interface RawConfig {
  */
 export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
   "sshPrivateKey",
+  "destinationRootPassword",
+  "destinationPassword",
   "storageLicenseKey",
 ];
 
@@ -481,6 +539,7 @@ export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
 export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
   const problems: string[] = [];
   const parsed: Record<string, unknown> = {};
+  const given: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(configSchemas)) {
     let value: unknown;
     try {
@@ -500,6 +559,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       }
       value = {};
     }
+    given[key] = value;
     const result = schema.safeParse(value);
     if (result.success) {
       parsed[key] = result.data;
@@ -524,26 +584,62 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     return value;
   };
   const source = parsed.source as ParsedSource | undefined;
+  const destination = parsed.destination as ParsedDestination | undefined;
   const secrets = {
     sourcePassword: secret("sourcePassword", true),
-    destinationRootPassword: secret("destinationRootPassword", true),
     objectStoreSecretKey: secret("objectStoreSecretKey", true),
     storageLicenseKey: secret("storageLicenseKey", false),
   };
   const sshPrivateKey = secret("sshPrivateKey", source?.mode === "ssh");
+  const existing = destination?.database.mode === "existing";
+  const rootPassword = secret("destinationRootPassword", destination !== undefined && !existing);
+  const password = secret("destinationPassword", existing);
+  if (existing && rootPassword !== undefined) {
+    problems.push(
+      "ferry:destinationRootPassword: is only read when destination.database.mode is managed; remove it with: pulumi config rm destinationRootPassword",
+    );
+  }
+  if (!existing && password !== undefined) {
+    problems.push(
+      "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
+    );
+  }
+  if (existing) {
+    // Keys of a database ferry runs mean nothing for one it does not: named, not ignored.
+    const givenDestination = (given.destination ?? {}) as Record<string, unknown>;
+    for (const key of managedDatabaseKeys.filter((k) => givenDestination[k] !== undefined)) {
+      problems.push(
+        `ferry:destination.${key}: is only read when destination.database.mode is managed (ferry does not run the existing server); remove it`,
+      );
+    }
+  }
 
   problems.push(...crossChecks(parsed));
-  if (problems.length > 0 || !source) {
+  if (problems.length > 0 || !source || !destination) {
     throw new FerryConfigError(problems);
   }
   const verification = parsed.verification as VerificationConfig;
   return {
     stack,
-    ...(parsed as Omit<FerryConfig, "stack" | "source" | "secrets" | "warnings">),
+    ...(parsed as Omit<
+      FerryConfig,
+      "stack" | "source" | "destination" | "migration" | "secrets" | "warnings"
+    >),
     source:
       source.mode === "ssh"
         ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
         : source,
+    migration: {
+      ...(parsed.migration as z.infer<typeof migrationSchema>),
+      writeBinlog: (parsed.migration as z.infer<typeof migrationSchema>).writeBinlog ?? existing,
+    },
+    destination: {
+      ...destination,
+      database:
+        destination.database.mode === "existing"
+          ? { ...destination.database, password: password as pulumi.Output<string> }
+          : { ...destination.database, rootPassword: rootPassword as pulumi.Output<string> },
+    },
     secrets: secrets as FerryConfig["secrets"],
     warnings: [
       ...(verification.enabled

@@ -7,7 +7,8 @@ import {
   rootPasswordKey,
   volumeClaimSpec,
 } from "./specs/database";
-import type { SecretFile } from "./specs/jobs";
+import type { DatabaseAccess } from "./specs/jobs";
+import type { DestinationLocation } from "./runReport";
 import { ferryLabels } from "./specs/labels";
 
 export interface DestinationDatabaseArgs {
@@ -39,9 +40,11 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly pvcName: pulumi.Output<string>;
-  /** The root password as the destination Jobs mount it. */
-  public readonly rootPasswordFile: SecretFile;
+  /** How the destination Jobs log in: as root, its password mounted from the database's Secret. */
+  public readonly access: DatabaseAccess;
   public readonly endpoint: pulumi.Output<string>;
+  /** Where the data lives, for the run's report. */
+  public readonly location: pulumi.Output<DestinationLocation>;
 
   constructor(name: string, args: DestinationDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:DestinationDatabase", name, {}, opts);
@@ -115,7 +118,20 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     this.namespace = namespace.metadata.name;
     this.serviceName = service.metadata.name;
     this.pvcName = pvc.metadata.name;
-    this.rootPasswordFile = { secretName: credentials.metadata.name, key: rootPasswordKey };
+    this.access = {
+      host: service.metadata.name,
+      port: mysqlPort,
+      user: "root",
+      passwordFile: { secretName: credentials.metadata.name, key: rootPasswordKey },
+    };
+    this.location = pulumi
+      .all([namespace.metadata.name, service.metadata.name, pvc.metadata.name])
+      .apply(([ns, svc, claim]) => ({
+        mode: "managed" as const,
+        namespace: ns,
+        service: svc,
+        dataVolumeClaim: claim,
+      }));
     this.endpoint = pulumi.interpolate`${service.metadata.name}.${namespace.metadata.name}.svc:${mysqlPort}`;
     this.registerOutputs({
       namespace: this.namespace,

@@ -6,6 +6,7 @@ import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
 import { DestinationJobs } from "./destinationJobs";
+import { ExistingDatabase } from "./existingDatabase";
 import { ImportJob } from "./importJob";
 import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
@@ -121,24 +122,38 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // The database the data lands in, on a volume of the new class.
-    const database = new DestinationDatabase(
-      `${name}-database`,
-      {
-        namespace: destination.namespace,
-        image: destination.mysqlImage,
-        imagePullPolicy: destination.imagePullPolicy,
-        storageClassName: storage.storageClassName,
-        storageSize: destination.storageSize,
-        cpu: destination.cpu,
-        memory: destination.memory,
-        serviceName: destination.serviceName,
-        rootPassword: config.secrets.destinationRootPassword,
-        retainData: migration.retainData,
-        provider: destinationProvider,
-      },
-      { parent: this, dependsOn: [storage] },
-    );
+    // The database the data lands in: on a volume of the new class, or the user's own server.
+    const database =
+      destination.database.mode === "existing"
+        ? new ExistingDatabase(
+            `${name}-database`,
+            {
+              namespace: destination.namespace,
+              host: destination.database.host,
+              port: destination.database.port,
+              user: destination.database.user,
+              password: destination.database.password,
+              provider: destinationProvider,
+            },
+            { parent: this },
+          )
+        : new DestinationDatabase(
+            `${name}-database`,
+            {
+              namespace: destination.namespace,
+              image: destination.mysqlImage,
+              imagePullPolicy: destination.imagePullPolicy,
+              storageClassName: storage.storageClassName,
+              storageSize: destination.storageSize,
+              cpu: destination.cpu,
+              memory: destination.memory,
+              serviceName: destination.serviceName,
+              rootPassword: destination.database.rootPassword,
+              retainData: migration.retainData,
+              provider: destinationProvider,
+            },
+            { parent: this, dependsOn: [storage] },
+          );
 
     // What the destination's Jobs share: scripts, the bucket key, the database's address.
     const jobs = new DestinationJobs(
@@ -147,8 +162,7 @@ export class Migration extends pulumi.ComponentResource {
         namespace: database.namespace,
         image: destination.toolsImage,
         imagePullPolicy: destination.imagePullPolicy,
-        databaseHost: database.serviceName,
-        rootPasswordFile: database.rootPasswordFile,
+        database: database.access,
         buckets: {
           read: bucketFrom(urls.cluster, "read"),
           cleanup: bucketFrom(urls.cluster, "cleanup"),
@@ -225,16 +239,9 @@ export class Migration extends pulumi.ComponentResource {
     this.storageClassName = storage.storageClassName;
     this.databaseEndpoint = database.endpoint;
     this.report = pulumi
-      .all([
-        runReport.record,
-        store.bucket,
-        storage.storageClassName,
-        database.namespace,
-        database.serviceName,
-        database.pvcName,
-      ])
-      .apply(([record, bucket, storageClass, namespace, service, pvc]) =>
-        summarize(config, record, { bucket, storageClass, namespace, service, pvc }),
+      .all([runReport.record, store.bucket, storage.storageClassName, database.location])
+      .apply(([record, bucket, storageClass, location]) =>
+        summarize(config, record, { bucket, storageClass, destination: location }),
       );
     this.registerOutputs({
       report: this.report,

@@ -119,13 +119,18 @@ export function parseRunRecord(stdout: string): RunRecord {
 }
 
 /** The summary `pulumi up` ends with. */
+/** Where the migrated data lives, as the report states it. */
+export type DestinationLocation =
+  | { mode: "managed"; namespace: string; service: string; dataVolumeClaim: string }
+  | { mode: "existing"; server: string; user: string; jobsNamespace: string };
+
 export interface MigrationReport {
   readonly runId: string;
   readonly sourceMode: FerryConfig["source"]["mode"];
   readonly databases: string[];
   readonly bucket: string;
   readonly storageClass: string;
-  readonly destination: { namespace: string; service: string; dataVolumeClaim: string };
+  readonly destination: DestinationLocation;
   readonly dump: {
     tables: number;
     rows: number;
@@ -157,7 +162,7 @@ function dumpObjectsLine(record: RunRecord, prefix: string): string {
 export function summarize(
   config: FerryConfig,
   record: RunRecord,
-  where: { bucket: string; storageClass: string; namespace: string; service: string; pvc: string },
+  where: { bucket: string; storageClass: string; destination: DestinationLocation },
 ): MigrationReport {
   const { manifest, verification } = record;
   // Each line states what the bucket holds, never what the steps were supposed to do: a Job
@@ -175,7 +180,7 @@ export function summarize(
     databases: config.source.databases,
     bucket: where.bucket,
     storageClass: where.storageClass,
-    destination: { namespace: where.namespace, service: where.service, dataVolumeClaim: where.pvc },
+    destination: where.destination,
     dump: {
       tables: manifest.tableCount,
       rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),
@@ -193,6 +198,8 @@ export function summarize(
     },
     verification: verdict,
     dumpObjects: dumpObjectsLine(record, `s3://${where.bucket}/runs/${manifest.runId}/`),
-    dataKeptOnDestroy: config.migration.retainData,
+    // ferry never owns an existing server, so nothing of it goes with the stack.
+    dataKeptOnDestroy:
+      config.destination.database.mode === "existing" || config.migration.retainData,
   };
 }

@@ -151,7 +151,8 @@ export function configFields(): ConfigField[] {
 /** When each secret is required. */
 const secretRequired: Record<keyof typeof secretKeys, string> = {
   sourcePassword: "yes",
-  destinationRootPassword: "yes",
+  destinationRootPassword: "in managed mode",
+  destinationPassword: "in existing mode",
   objectStoreSecretKey: "yes",
   sshPrivateKey: "in ssh mode",
   storageLicenseKey: "no",

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { mysqlPort } from "./database";
 import type { BucketAccess } from "./bucketAccess";
+import type { DatabaseAccess } from "./jobs";
 
 /**
  * The data plane's contract as the Pulumi program sees it: which program each step runs (from
@@ -110,14 +110,14 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
 
 /** The settings shared by the import, verify and cleanup scripts in the destination cluster. */
 export function destinationEnvironment(
-  databaseHost: pulumi.Input<string>,
+  database: Pick<DatabaseAccess, "host" | "port" | "user">,
   runId: string,
   bucket: BucketAccess,
 ): Record<string, pulumi.Input<string>> {
   return {
-    DEST_HOST: databaseHost,
-    DEST_PORT: String(mysqlPort),
-    DEST_USER: "root",
+    DEST_HOST: database.host,
+    DEST_PORT: String(database.port),
+    DEST_USER: database.user,
     RUN_ID: runId,
     ...bucketEnvironment(bucket),
   };

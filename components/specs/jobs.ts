@@ -98,6 +98,16 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
   };
 }
 
+/** How the destination's Jobs log in to the database, whichever runs it. */
+export interface DatabaseAccess {
+  /** Its address as pods reach it: the Service ferry runs, or the existing server's host. */
+  readonly host: pulumi.Input<string>;
+  readonly port: number;
+  readonly user: string;
+  /** The user's password, as a key of a Secret in the Jobs' namespace. */
+  readonly passwordFile: SecretFile;
+}
+
 /** What every destination Job needs to reach the database and the bucket. */
 export interface DestinationJobContext {
   readonly namespace: pulumi.Input<string>;
@@ -105,14 +115,12 @@ export interface DestinationJobContext {
   readonly imagePullPolicy: string;
   /** ConfigMap holding the data-plane scripts. */
   readonly scriptsConfigMap: pulumi.Input<string>;
-  /** The database's root password: the database's own Secret. */
-  readonly rootPasswordFile: SecretFile;
+  /** The database the import and verification log in to. */
+  readonly database: DatabaseAccess;
   /** The bucket users' secret keys: the reading one, and the cleanup's that may also delete. */
   readonly bucketSecretKeys: Record<DestinationBucketRole, SecretFile>;
   /** The run's key, which opens the sealed dump (every step reads the manifest). */
   readonly runKeyFile: SecretFile;
-  /** The database's Service name. */
-  readonly databaseHost: pulumi.Input<string>;
   /** The bucket as pods of the destination cluster reach it, with each role's credentials. */
   readonly buckets: Record<DestinationBucketRole, BucketAccess>;
   readonly runId: string;
@@ -153,11 +161,11 @@ export function destinationJob(
     script: `${step}.sh`,
     scriptsConfigMap: context.scriptsConfigMap,
     env: {
-      ...destinationEnvironment(context.databaseHost, context.runId, context.buckets[role]),
+      ...destinationEnvironment(context.database, context.runId, context.buckets[role]),
       ...spec.env,
     },
     secretFiles: spec.usesDatabase
-      ? { DEST_PASSWORD_FILE: context.rootPasswordFile, ...bucketKeys }
+      ? { DEST_PASSWORD_FILE: context.database.passwordFile, ...bucketKeys }
       : bucketKeys,
     timeoutMinutes: spec.timeoutMinutes,
     backoffLimit: spec.backoffLimit,

@@ -125,18 +125,25 @@ class DevStack {
     readonly stack: string,
     readonly namespace: string,
     sourceOverride: Record<string, unknown>,
+    options: {
+      destination?: (destination: Record<string, unknown>) => void;
+      secrets?: Record<string, string>;
+    } = {},
   ) {
     kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
     this.workspace = engineWorkspace(stack, [".ferry"]);
     const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
     dev.config["ferry:destination"].namespace = namespace;
+    options.destination?.(dev.config["ferry:destination"]);
     Object.assign(dev.config["ferry:source"], sourceOverride);
     this.stackFile = path.join(this.workspace.work, `Pulumi.${stack}.yaml`);
     fs.writeFileSync(this.stackFile, stringify(dev));
     const init = this.pulumi(["stack", "init"]);
     expect(init.status, init.output).toBe(0);
-    for (const key of secretKeys) {
-      const set = this.pulumi(["config", "set", "--secret", key], secret(key));
+    const secrets =
+      options.secrets ?? Object.fromEntries(secretKeys.map((key) => [key, secret(key)]));
+    for (const [key, value] of Object.entries(secrets)) {
+      const set = this.pulumi(["config", "set", "--secret", key], value);
       expect(set.status, set.output).toBe(0);
     }
     this.setRunId(`${stack}-${Date.now().toString(36)}`);
@@ -230,7 +237,15 @@ class DevStack {
  * What one migration must have done, whichever the source: checked, read back, cleaned up. Returns
  * what `pulumi up` printed.
  */
-function expectMigrated(stack: DevStack, source: string[]): string {
+function expectMigrated(
+  stack: DevStack,
+  source: string[],
+  // The destination as the rows are read back, and the Deployments ready in the stack's namespace.
+  into: { target: string[]; deployments: string } = {
+    target: destination(stack.namespace),
+    deployments: "1 1",
+  },
+): string {
   const up = stack.pulumi(["up", "--yes"]);
   // A failed up says what the cluster looked like: which pods ran where, and what happened.
   const cluster = () =>
@@ -247,7 +262,7 @@ function expectMigrated(stack: DevStack, source: string[]): string {
   expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
   expect(report.verification).toBe("passed: 3 tables, 25003 rows match the dump");
   expect(report.dumpObjects).toMatch(/^removed: \d+ objects under s3:\/\/ferry-[0-9a-f]+\/runs\//);
-  const target = destination(stack.namespace);
+  const target = into.target;
   for (const table of tables) {
     const expected = rows(source, table);
     expect(expected.length).toBeGreaterThan(0);
@@ -262,7 +277,7 @@ function expectMigrated(stack: DevStack, source: string[]): string {
     "-o",
     "jsonpath={range .items[*]}{.status.readyReplicas}{' '}{end}",
   ]).stdout;
-  expect(ready.trim()).toBe("1 1");
+  expect(ready.trim()).toBe(into.deployments);
   // The run's three bucket users are turned off now that it is reported.
   const users = stack.bucketUsers();
   expect(users).toHaveLength(3);
@@ -428,4 +443,163 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
       kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n"),
     ).toEqual([expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/)]);
   }, 300_000);
+});
+
+/**
+ * A MariaDB the user runs with plain manifests of their own (as their chart or operator would),
+ * with an import user of the rights the README lists; its data in an emptyDir of the test.
+ */
+function deployUsersDatabase(namespace: string, importPassword: string): string[] {
+  const rootPassword = `root-${Math.random().toString(36).slice(2)}`;
+  const init = [
+    "CREATE USER 'ferry_import'@'%' IDENTIFIED BY '" + importPassword + "';",
+    ...["shop", "crm", "ferry"].map(
+      (db) => `GRANT ALL PRIVILEGES ON \`${db}\`.* TO 'ferry_import'@'%';`,
+    ),
+    "GRANT SET USER ON *.* TO 'ferry_import'@'%';",
+    // A database of the user's own that the migration must not touch.
+    "CREATE DATABASE app_state; CREATE TABLE app_state.kept (id INT PRIMARY KEY); INSERT INTO app_state.kept VALUES (7);",
+  ].join("\n");
+  kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
+  expect(kubectl(["create", "namespace", namespace]).status).toBe(0);
+  const secretYaml = spawnSync(
+    kubectlBin,
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "-n",
+      namespace,
+      "create",
+      "secret",
+      "generic",
+      "users-db",
+      "--from-file=root-password=/dev/stdin",
+      `--from-literal=init.sql=${init}`,
+      "--dry-run=client",
+      "-o",
+      "yaml",
+    ],
+    { input: rootPassword, encoding: "utf8" },
+  );
+  expect(secretYaml.status, secretYaml.stderr).toBe(0);
+  const applied = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+    input: secretYaml.stdout,
+    encoding: "utf8",
+  });
+  expect(applied.status, applied.stderr).toBe(0);
+  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
+  const manifests = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: users-db, namespace: ${namespace} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: users-db } }
+  template:
+    metadata: { labels: { app: users-db } }
+    spec:
+      containers:
+        - name: mariadb
+          image: ${dev.config["ferry:destination"].mysqlImage}
+          imagePullPolicy: Never
+          args: [--log-bin=users-bin, --server-id=7, --character-set-server=utf8mb4]
+          env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/users-db/root-password }]
+          ports: [{ containerPort: 3306 }]
+          readinessProbe:
+            exec: { command: [mariadb-admin, ping, -h, 127.0.0.1, --silent] }
+            periodSeconds: 2
+          volumeMounts:
+            - { name: secrets, mountPath: /var/run/users-db, readOnly: true }
+            - { name: secrets, mountPath: /docker-entrypoint-initdb.d, readOnly: true }
+            - { name: data, mountPath: /var/lib/mysql }
+      volumes:
+        - name: secrets
+          secret: { secretName: users-db, items: [{ key: root-password, path: root-password }, { key: init.sql, path: init.sql }] }
+        - { name: data, emptyDir: {} }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: users-db, namespace: ${namespace} }
+spec: { selector: { app: users-db }, ports: [{ port: 3306 }] }
+`;
+  const deployed = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+    input: manifests,
+    encoding: "utf8",
+  });
+  expect(deployed.status, deployed.stderr).toBe(0);
+  const rollout = kubectl([
+    "-n",
+    namespace,
+    "rollout",
+    "status",
+    "deployment/users-db",
+    "--timeout=180s",
+  ]);
+  expect(rollout.status, rollout.stderr).toBe(0);
+  const address = jsonpath("service", "users-db", namespace, "{.spec.clusterIP}");
+  return [`--defaults-extra-file=${passwordOptions(rootPassword)}`, "-h", address, "-uroot"];
+}
+
+/** The size of every binary log of a server, summed. */
+function binaryLogBytes(connection: string[]): number {
+  const logs = spawnSync(
+    "mariadb",
+    [...connection, "--batch", "--skip-column-names", "-e", "SHOW BINARY LOGS"],
+    { encoding: "utf8" },
+  );
+  expect(logs.status, logs.stderr).toBe(0);
+  return logs.stdout
+    .trim()
+    .split("\n")
+    .reduce((sum, line) => sum + Number(line.split("\t")[1]), 0);
+}
+
+describe("the dev stack into a database the user already runs (destination.database.mode existing)", () => {
+  const usersNamespace = "ferry-e2e-users-db";
+  let stack: DevStack;
+  let usersDatabase: string[];
+  beforeAll(() => {
+    const importPassword = `import-${Math.random().toString(36).slice(2)}`;
+    usersDatabase = deployUsersDatabase(usersNamespace, importPassword);
+    stack = new DevStack(
+      "e2e-existing",
+      "ferry-e2e-existing",
+      {},
+      {
+        destination: (d) => {
+          // What only a server ferry runs reads is refused in this mode: the dev stack's are removed.
+          for (const key of ["mysqlImage", "storageSize", "cpu", "memory", "serviceName"])
+            delete d[key];
+          d.database = {
+            mode: "existing",
+            host: `users-db.${usersNamespace}.svc.cluster.local`,
+            user: "ferry_import",
+          };
+        },
+        secrets: {
+          sourcePassword: secret("sourcePassword"),
+          objectStoreSecretKey: secret("objectStoreSecretKey"),
+          destinationPassword: importPassword,
+        },
+      },
+    );
+  }, 300_000);
+  afterAll(() => {
+    stack?.remove();
+    kubectl(["delete", "namespace", usersNamespace, "--ignore-not-found", "--wait=true"]);
+  }, 600_000);
+
+  it("imports and verifies as its user, and pulumi destroy leaves the server and all its data", () => {
+    const logBefore = binaryLogBytes(usersDatabase);
+    expectMigrated(stack, hostSource, { target: usersDatabase, deployments: "1" });
+    // The import kept the server's binary log (its replicas must see the rows): it grew by more
+    // than the rows' own text.
+    expect(binaryLogBytes(usersDatabase) - logBefore).toBeGreaterThan(1_000_000);
+    const destroy = stack.pulumi(["destroy", "--yes"]);
+    expect(destroy.status, destroy.output).toBe(0);
+    expect(jsonpath("deployment", "users-db", usersNamespace, "{.status.readyReplicas}")).toBe("1");
+    for (const table of tables)
+      expect(rows(usersDatabase, table), table).toBe(rows(hostSource, table));
+    expect(rows(usersDatabase, "app_state.kept")).toBe("7\n");
+  }, 600_000);
 });

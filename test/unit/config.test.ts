@@ -9,7 +9,7 @@ import {
   secretKeys,
   undeclaredSecretKeys,
 } from "../../components/config";
-import { configFrom, rawConfig, secretValues } from "./harness";
+import { configFrom, rawConfig, secretsWithout, secretValues } from "./harness";
 
 type Raw = Record<string, any>;
 
@@ -82,6 +82,38 @@ describe("valid configuration", () => {
     raw.source.ssh.insecureIgnoreHostKey = true;
     expect(configFrom(raw).warnings).toEqual([
       "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+    ]);
+  });
+
+  it("takes an existing destination database with its user's password, and refuses what only a managed one reads", () => {
+    const others = secretsWithout("destinationRootPassword");
+    const raw = structuredClone(rawConfig("local")) as Raw;
+    raw.destination.database = { mode: "existing", host: "mariadb.apps.svc", user: "ferry" };
+    const config = configFrom(raw, { ...others, destinationPassword: "p" });
+    expect(config.destination.database).toMatchObject({
+      mode: "existing",
+      port: 3306,
+      user: "ferry",
+    });
+    expect(problemsOf(raw, others)).toEqual([
+      "ferry:destinationPassword: is required (the password of destination.database.user (only when destination.database.mode is existing)); set it with: pulumi config set --secret destinationPassword <value>",
+    ]);
+    expect(problemsOf(raw, { ...secretValues, destinationPassword: "p" })).toEqual([
+      "ferry:destinationRootPassword: is only read when destination.database.mode is managed; remove it with: pulumi config rm destinationRootPassword",
+    ]);
+    raw.destination.mysqlImage = "mariadb:11.4";
+    raw.destination.storageSize = "5Gi";
+    expect(problemsOf(raw, { ...others, destinationPassword: "p" })).toEqual([
+      "ferry:destination.mysqlImage: is only read when destination.database.mode is managed (ferry does not run the existing server); remove it",
+      "ferry:destination.storageSize: is only read when destination.database.mode is managed (ferry does not run the existing server); remove it",
+    ]);
+    const managed = structuredClone(rawConfig("local")) as Raw;
+    expect(problemsOf(managed, { ...secretValues, destinationPassword: "p" })).toEqual([
+      "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
+    ]);
+    const withoutRoot = secretsWithout("destinationRootPassword");
+    expect(problemsOf(managed, withoutRoot)).toEqual([
+      "ferry:destinationRootPassword: is required (the root password of the MySQL ferry runs (only when destination.database.mode is managed)); set it with: pulumi config set --secret destinationRootPassword <value>",
     ]);
   });
 

@@ -234,6 +234,11 @@ export const secretValues: Record<string, string> = {
   storageLicenseKey: "license-L1",
 };
 
+/** The secrets without one of them. */
+export function secretsWithout(key: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(secretValues).filter(([k]) => k !== key));
+}
+
 /** Parses a raw configuration the way loadConfig does, with the given secrets. */
 export function configFrom(
   raw: Record<string, unknown>,

@@ -19,6 +19,7 @@ import {
   sampleManifest,
   sampleHostKey,
   sampleRunKey,
+  secretsWithout,
   secretValues,
   settle,
 } from "./harness";
@@ -35,12 +36,16 @@ beforeAll(async () => {
 
 beforeEach(() => resetRegistered());
 
-async function run(mode: "kubernetes" | "ssh" | "local", change?: (raw: any) => void) {
+async function run(
+  mode: "kubernetes" | "ssh" | "local",
+  change?: (raw: any) => void,
+  secrets: Record<string, string> = secretValues,
+) {
   const raw = structuredClone(rawConfig(mode)) as any;
   change?.(raw);
   const migration = new migrationModule.Migration(
     `m-${mode}-${Math.random().toString(36).slice(2, 7)}`,
-    { config: configFrom(raw) },
+    { config: configFrom(raw, secrets) },
     { transformations: [recordOptions] },
   );
   const report = await settle(migration.report);
@@ -186,7 +191,11 @@ describe("the whole graph", () => {
     const report = reportModule.summarize(
       configFrom(rawConfig("local")),
       { manifest: sampleManifest, verification: null, dumpObjectsPresent: 2 },
-      { bucket: "b", storageClass: "c", namespace: "n", service: "s", pvc: "p" },
+      {
+        bucket: "b",
+        storageClass: "c",
+        destination: { mode: "managed", namespace: "n", service: "s", dataVolumeClaim: "p" },
+      },
     );
     expect(report.verification).toBe(
       "NOT RECORDED: no verification result in the bucket, so nothing was verified",
@@ -432,6 +441,54 @@ describe("secrets", () => {
     expect(local.inputs.create).toBe("sh -s");
     expect(local.inputs.environment).toBeUndefined();
     expect(revealSecret(local.inputs.stdin)).toContain("S3_SECRET_KEY='generated-user-secret'");
+  });
+});
+
+describe("an existing destination database", () => {
+  const existingSecrets = {
+    ...secretsWithout("destinationRootPassword"),
+    destinationPassword: "their-pw-E5",
+  };
+  const existing = (raw: any) =>
+    (raw.destination.database = { mode: "existing", host: "mariadb.apps.svc", user: "ferry" });
+
+  it("declares nothing of the server: no database Deployment, Service or data volume", async () => {
+    const { report } = await run("local", existing, existingSecrets);
+    const counts = countByType();
+    expect(counts["ferry:components:DestinationDatabase"] ?? 0).toBe(0);
+    expect(counts["ferry:components:ExistingDatabase"]).toBe(1);
+    // What remains is the read/write test's Deployment and volume, on the new class.
+    expect(counts["kubernetes:apps/v1:Deployment"]).toBe(1);
+    expect(counts["kubernetes:core/v1:PersistentVolumeClaim"]).toBe(1);
+    expect(counts["kubernetes:core/v1:Service"] ?? 0).toBe(0);
+    expect(ofType("kubernetes:core/v1:Namespace")[0].opts?.retainOnDelete ?? false).toBe(false);
+    expect(report.destination).toEqual({
+      mode: "existing",
+      server: "mariadb.apps.svc:3306",
+      user: "ferry",
+      jobsNamespace: "ferry",
+    });
+    expect(report.dataKeptOnDestroy).toBe(true);
+  });
+
+  it("logs the import and verification in as its user, with its password from a Secret", async () => {
+    await run("local", existing, existingSecrets);
+    const secret = named("-database-credentials");
+    expect(revealSecret(secret.inputs.stringData)).toEqual({ password: "their-pw-E5" });
+    for (const step of ["-import-job", "-verification-job"]) {
+      const pod = named(step).inputs.spec.template.spec;
+      const env = Object.fromEntries(
+        pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+      );
+      expect([env.DEST_HOST, env.DEST_PORT, env.DEST_USER]).toEqual([
+        "mariadb.apps.svc",
+        "3306",
+        "ferry",
+      ]);
+      const keys = pod.volumes[1].projected.sources.map((s: any) => s.secret.items[0].key);
+      expect(keys).toContain("password");
+      expect(keys).not.toContain("root-password");
+    }
   });
 });
 

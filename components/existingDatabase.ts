@@ -1,0 +1,67 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { DestinationLocation } from "./runReport";
+import type { DatabaseAccess } from "./specs/jobs";
+import { ferryLabels } from "./specs/labels";
+
+export interface ExistingDatabaseArgs {
+  /** Namespace of ferry's Jobs (and only of them), created by ferry. */
+  readonly namespace: string;
+  /** The server's address as pods reach it, such as mariadb.apps.svc. */
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: pulumi.Input<string>;
+  /** The destination cluster. */
+  readonly provider: k8s.Provider;
+}
+
+/**
+ * A destination database the user already runs (their own chart or operator). ferry declares
+ * nothing of it: no resource here owns the server, its volume or its data, so no `pulumi destroy`
+ * of a migration can delete them. ferry adds its Jobs' namespace and the user's password as a
+ * Secret the Jobs mount.
+ */
+export class ExistingDatabase extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly access: DatabaseAccess;
+  public readonly endpoint: pulumi.Output<string>;
+  public readonly location: pulumi.Output<DestinationLocation>;
+
+  constructor(name: string, args: ExistingDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ferry:components:ExistingDatabase", name, {}, opts);
+    const { provider } = args;
+
+    // The Jobs' namespace holds no data: it goes with the stack.
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      { metadata: { name: args.namespace, labels: ferryLabels("namespace") } },
+      { parent: this, provider },
+    );
+
+    const credentials = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { namespace: namespace.metadata.name, labels: ferryLabels("database") },
+        stringData: { password: args.password },
+      },
+      { parent: this, provider },
+    );
+
+    this.namespace = namespace.metadata.name;
+    this.access = {
+      host: args.host,
+      port: args.port,
+      user: args.user,
+      passwordFile: { secretName: credentials.metadata.name, key: "password" },
+    };
+    this.endpoint = pulumi.output(`${args.host}:${args.port}`);
+    this.location = namespace.metadata.name.apply((jobs) => ({
+      mode: "existing" as const,
+      server: `${args.host}:${args.port}`,
+      user: args.user,
+      jobsNamespace: jobs,
+    }));
+    this.registerOutputs({ namespace: this.namespace, endpoint: this.endpoint });
+  }
+}
