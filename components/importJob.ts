@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { postLogLines } from "./specs/dataPlane";
 import { destinationJob, type DestinationJobContext } from "./specs/jobs";
 import { awaitTimeouts, databaseStartSeconds } from "./specs/timeouts";
 
@@ -33,6 +34,8 @@ export class ImportJob extends pulumi.ComponentResource {
           STRIP_DEFINERS: String(args.stripDefiners),
           WRITE_BINLOG: String(args.writeBinlog),
           WAIT_SECONDS: String(databaseStartSeconds(args.timeoutMinutes)),
+          // Its log lines reach the operator's pulumi up (StepLog).
+          ...postLogLines,
         },
         usesDatabase: true,
         timeoutMinutes: args.timeoutMinutes,

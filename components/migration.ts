@@ -12,6 +12,7 @@ import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
+import { StepLog } from "./stepLog";
 import {
   bucketRoles,
   objectStoreUrls,
@@ -187,6 +188,38 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [dump, database, jobs] },
     );
 
+    // What the Jobs in the clusters are doing, shown in pulumi up while they run: the import, and
+    // the dump when it runs as a Job (in the other modes its command shows its own lines).
+    const operatorRead = bucketFrom(urls.operator, "read");
+    const watches = [
+      new StepLog(
+        `${name}-import-log`,
+        {
+          step: "import",
+          runId,
+          bucket: operatorRead,
+          runKey: runKey.key,
+          timeoutMinutes: migration.importTimeoutMinutes,
+        },
+        { parent: this, dependsOn: [dump, database, jobs] },
+      ),
+    ];
+    if (source.mode === "kubernetes") {
+      watches.push(
+        new StepLog(
+          `${name}-dump-log`,
+          {
+            step: "dump",
+            runId,
+            bucket: operatorRead,
+            runKey: runKey.key,
+            timeoutMinutes: migration.dumpTimeoutMinutes,
+          },
+          { parent: this, dependsOn: [store] },
+        ),
+      );
+    }
+
     // Proof the data arrived and the storage reads and writes.
     const checks = new Verification(
       `${name}-verification`,
@@ -201,7 +234,8 @@ export class Migration extends pulumi.ComponentResource {
     );
 
     // Without a verified import there is nothing that allows deleting the dump.
-    const finalSteps: pulumi.Resource[] = [checks];
+    // The report waits for the watches too: the users they read with are revoked after it.
+    const finalSteps: pulumi.Resource[] = [checks, ...watches];
     if (verification.enabled) {
       finalSteps.push(
         new Cleanup(
@@ -215,7 +249,7 @@ export class Migration extends pulumi.ComponentResource {
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      { runId, bucket: bucketFrom(urls.operator, "read"), runKey: runKey.key },
+      { runId, bucket: operatorRead, runKey: runKey.key },
       { parent: this, dependsOn: finalSteps },
     );
 

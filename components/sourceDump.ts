@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { commandInputs } from "./specs/commands";
 import {
   dumpEnvironment,
+  postLogLines,
   scriptsConfigMapData,
   stdinProgram,
   type DumpSettings,
@@ -93,7 +94,8 @@ export class SourceDump extends pulumi.ComponentResource {
             imagePullPolicy: location.imagePullPolicy,
             script: "dump.sh",
             scriptsConfigMap: scripts.metadata.name,
-            env: environment.plain,
+            // Its log lines reach the operator's pulumi up (StepLog).
+            env: { ...environment.plain, ...postLogLines },
             secretFiles: {
               SOURCE_PASSWORD_FILE: { secretName: secret.metadata.name, key: "source-password" },
               S3_SECRET_KEY_FILE: { secretName: secret.metadata.name, key: "s3-secret-key" },

@@ -55,8 +55,8 @@ export function objectStoreUrls(
  * - `dump` (the source side) writes the run's objects but not a verification result, and reads
  *   back only manifests (to keep or refuse a run id already dumped); it can neither read a chunk
  *   nor delete anything;
- * - `read` (import, verification, report) reads the run's objects and writes only the
- *   verification result;
+ * - `read` (import, verification, report, watch) reads the run's objects and writes only the
+ *   verification result and the import's log lines;
  * - `cleanup` reads and deletes the run's objects once verification has passed.
  */
 export type BucketRole = "dump" | "read" | "cleanup";
@@ -112,13 +112,19 @@ export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
         objects("*"),
       ),
       allow(["s3:GetObject"], objects("*/manifest.json")),
-      // The verification result is the destination's word, which the cleanup acts on.
-      { Effect: "Deny", Action: ["s3:PutObject"], Resource: objects("*/verification.json") },
+      // The verification result is the destination's word, which the cleanup acts on; the
+      // import's log lines are the destination's too.
+      {
+        Effect: "Deny",
+        Action: ["s3:PutObject"],
+        Resource: [...objects("*/verification.json"), ...objects("*/log/import.json")],
+      },
     ],
     read: [
       listing,
       allow(["s3:GetObject"], objects("*")),
-      allow(["s3:PutObject"], objects("*/verification.json")),
+      // The verification result, and the import's log lines for the operator's pulumi up.
+      allow(["s3:PutObject"], [...objects("*/verification.json"), ...objects("*/log/import.json")]),
     ],
     cleanup: [listing, allow(["s3:GetObject", "s3:DeleteObject"], objects("*"))],
   };

@@ -12,7 +12,7 @@ import type { DatabaseAccess } from "./jobs";
  */
 
 export type DataPlaneScript =
-  "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh" | "revoke.sh";
+  "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh" | "revoke.sh" | "watch.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");
@@ -134,6 +134,27 @@ export function reportEnvironment(
     ...bucketEnvironment(bucket),
     S3_SECRET_KEY: bucket.secretKey,
     RUN_KEY: runKey,
+  };
+}
+
+/** The steps that run in a cluster and post their log lines for the operator (package beacon). */
+export type WatchedStep = "dump" | "import";
+
+/** A Job's setting that makes its step post its log lines to the bucket. */
+export const postLogLines = { FERRY_BEACON: "true" } as const;
+
+/** watch.sh's environment: it runs on this machine, so everything arrives on stdin. */
+export function watchEnvironment(
+  step: WatchedStep,
+  runId: string,
+  bucket: BucketAccess,
+  runKey: pulumi.Input<string>,
+  startMinutes: number,
+): Record<string, pulumi.Input<string>> {
+  return {
+    ...reportEnvironment(runId, bucket, runKey),
+    WATCH_STEP: step,
+    WATCH_START_SECONDS: String(startMinutes * 60),
   };
 }
 

@@ -724,6 +724,7 @@ describe("refusals", () => {
       readManifest: mc(["cat", `${role}/${manifest}`]),
       writeChunk: mc(["pipe", `${role}/${bucket}/runs/rights/data-9/000000.sql.zst`], "x"),
       writeVerification: mc(["pipe", `${role}/${bucket}/runs/rights-other/verification.json`], "x"),
+      writeImportLog: mc(["pipe", `${role}/${bucket}/runs/rights-other/log/import.json`], "x"),
       writeOutsideRuns: mc(["pipe", `${role}/${bucket}/elsewhere.txt`], "x"),
       list: mc(["ls", `${role}/${bucket}/runs/`]),
       otherBucket: mc(["ls", `${role}/other-bucket`]),
@@ -743,6 +744,7 @@ describe("refusals", () => {
         readManifest: true,
         writeChunk: true,
         writeVerification: false,
+        writeImportLog: false,
         writeOutsideRuns: false,
         list: true,
         otherBucket: false,
@@ -752,12 +754,94 @@ describe("refusals", () => {
         readManifest: true,
         writeChunk: false,
         writeVerification: true,
+        writeImportLog: true,
         writeOutsideRuns: false,
         list: true,
         otherBucket: false,
       },
     });
     expect(deletes).toEqual({ dump: false, read: false, cleanup: true });
+  });
+});
+
+describe("a cluster step's log lines, for the operator's pulumi up", () => {
+  const watchEnv = (runId: string, step: string, extra: Record<string, string> = {}) => ({
+    ...plane.objectStoreEnv("read"),
+    RUN_ID: runId,
+    WATCH_STEP: step,
+    WATCH_POLL_SECONDS: "1",
+    ...extra,
+  });
+  /** The lines ferry-dataplane logged for a step, as its own stderr has them. */
+  const logged = (stderr: string, step: string) =>
+    stderr.split("\n").filter((line) => line.includes(` ${step}: `));
+
+  it("shows the dump's and the import's lines while they run, and ends with them", async () => {
+    resetDestination();
+    const watchingDump = run("watch.sh", watchEnv("watched", "dump"));
+    const dumped = await run("dump.sh", { ...dumpEnv("watched"), FERRY_BEACON: "true" });
+    expect(dumped.status, dumped.stderr).toBe(0);
+    const watchingImport = run("watch.sh", watchEnv("watched", "import"));
+    const imported = await run("import.sh", {
+      ...destinationEnv("watched"),
+      FERRY_BEACON: "true",
+      PROGRESS_SECONDS: "1",
+    });
+    expect(imported.status, imported.stderr).toBe(0);
+    // Each watch ends by itself once its step has: nothing here stops them.
+    const [dumpWatch, importWatch] = await Promise.all([watchingDump, watchingImport]);
+    expect(dumpWatch.status, dumpWatch.stderr).toBe(0);
+    expect(importWatch.status, importWatch.stderr).toBe(0);
+    const dumpLines = logged(dumped.stderr, "ferry-dump");
+    const importLines = logged(imported.stderr, "ferry-import");
+    expect(dumpLines.some((line) => line.includes("done:"))).toBe(true);
+    expect(importLines.some((line) => line.includes("imported run watched"))).toBe(true);
+    // Every line, in order, and nothing of the other step.
+    expect(logged(dumpWatch.stderr, "ferry-dump")).toEqual(dumpLines);
+    expect(logged(importWatch.stderr, "ferry-import")).toEqual(importLines);
+    // The log objects are sealed like everything else of the run.
+    const object = minio.mustMc(["cat", `admin/${bucket}/runs/watched/log/import.json`]);
+    expect(object.toString("latin1")).not.toContain("imported run");
+  });
+
+  it("does not replay an attempt that ended before the watch began, and gives up on a silent step", async () => {
+    // The import of the test above ended: a later watch of the same run waits for a new attempt.
+    const later = await run(
+      "watch.sh",
+      watchEnv("watched", "import", { WATCH_START_SECONDS: "3" }),
+    );
+    expect(later.status, later.stderr).toBe(0);
+    expect(logged(later.stderr, "ferry-import")).toEqual([]);
+    expect(later.stderr).toContain("watch import: the import step posted nothing within 3s");
+    // A step killed where it stood posts no last record: the watch says so after the stall time.
+    resetDestination();
+    expect((await run("dump.sh", dumpEnv("watched-kill"))).status).toBe(0);
+    const watching = run(
+      "watch.sh",
+      watchEnv("watched-kill", "import", { WATCH_STALL_SECONDS: "4", WATCH_START_SECONDS: "60" }),
+    );
+    let importPid = 0;
+    const importing = runScript(
+      "import.sh",
+      { ...destinationEnv("watched-kill"), FERRY_BEACON: "true", PROGRESS_SECONDS: "1" },
+      (pid) => (importPid = pid),
+      (log) => {
+        // Killed once it is importing and has posted its record (the script has become
+        // ferry-dataplane: with its secrets in files, the glue execs it).
+        if (
+          importPid &&
+          log.includes("importing run watched-kill") &&
+          objectExists("runs/watched-kill/log/import.json")
+        ) {
+          process.kill(importPid, "SIGKILL");
+          importPid = 0;
+        }
+      },
+    );
+    await importing;
+    const watched = await watching;
+    expect(watched.status).toBe(0);
+    expect(watched.stderr).toMatch(/no news from the import step for 4s/);
   });
 });
 

@@ -324,14 +324,19 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 46 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(47);
+    // 48 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(49);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
   // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: dump, import, verification and read/write test in real pods; the rows read back equal the source's", () => {
     upOutput = expectMigrated(stack, hostSource);
+    // The import Job's own lines appear in pulumi up while it runs, and no Job that did its work
+    // is a warning.
+    expect(upOutput).toMatch(/ferry-import: importing run e2e-/);
+    expect(upOutput).toMatch(/ferry-import: imported run e2e-/);
+    expect(upOutput.split("\n").filter((line) => /warning/i.test(line))).toEqual([]);
     expect(
       jsonpath(
         "storageclass",
@@ -438,7 +443,9 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
 
   // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: the dump Job runs in the source cluster, the rows read back equal the source's", () => {
-    expectMigrated(stack, clusterSource());
+    const output = expectMigrated(stack, clusterSource());
+    // The dump Job's lines, from the source cluster, appear in pulumi up too.
+    expect(output).toMatch(/ferry-dump: done: \d+ tables/);
     expect(
       kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n"),
     ).toEqual([expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/)]);

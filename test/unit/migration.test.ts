@@ -102,7 +102,9 @@ describe("the whole graph", () => {
       "ferry:components:RunReport": 1,
       "ferry:components:RunKey": 1,
       "ferry:components:BucketRevocation": 1,
-      "command:local:Command": 3,
+      // The dump's and the import's Job each have their log watched.
+      "ferry:components:StepLog": 2,
+      "command:local:Command": 5,
     });
   });
 
@@ -116,8 +118,9 @@ describe("the whole graph", () => {
       expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
       expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 1 : 0);
-      // The run key's, the report's, the revocation's, and the dump's in local mode.
-      expect(counts["command:local:Command"]).toBe(mode === "local" ? 4 : 3);
+      // The run key's, the report's, the revocation's, the import's log, and the dump's in
+      // local mode.
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 5 : 4);
     },
   );
 
@@ -156,8 +159,11 @@ describe("the whole graph", () => {
     ]);
     expect(dependsOnNames("-verification")).toEqual([expect.stringMatching(/-import$/)]);
     expect(dependsOnNames("-cleanup")).toEqual([expect.stringMatching(/-verification$/)]);
+    // The import's log is watched from the import's start; the report waits for the watch too.
+    expect(dependsOnNames("-import-log")).toEqual(dependsOnNames("-import"));
     expect(dependsOnNames("-report")).toEqual([
       expect.stringMatching(/-verification$/),
+      expect.stringMatching(/-import-log$/),
       expect.stringMatching(/-cleanup$/),
     ]);
     expect(dependsOnNames("-database")).toEqual([expect.stringMatching(/-storage$/)]);
@@ -488,6 +494,29 @@ describe("an existing destination database", () => {
       const keys = pod.volumes[1].projected.sources.map((s: any) => s.secret.items[0].key);
       expect(keys).toContain("password");
       expect(keys).not.toContain("root-password");
+    }
+  });
+});
+
+describe("the Jobs' log lines in pulumi up", () => {
+  it("are posted by the import and the kubernetes dump, and watched with the reading user from this machine", async () => {
+    await run("kubernetes");
+    for (const job of ["-import-job", "-dump-job"]) {
+      const env = named(job).inputs.spec.template.spec.containers[0].env;
+      expect(env).toContainEqual({ name: "FERRY_BEACON", value: "true" });
+    }
+    for (const [watch, step] of [
+      ["-import-log-watch", "import"],
+      ["-dump-log-watch", "dump"],
+    ]) {
+      const command = named(watch);
+      expect(command.inputs.create).toBe("sh -s");
+      expect(command.inputs.logging).toBe("stderr");
+      const program = revealSecret(command.inputs.stdin) as string;
+      expect(program).toContain(`WATCH_STEP='${step}'; export WATCH_STEP`);
+      expect(program).toMatch(/S3_ACCESS_KEY='ferry-test-[0-9a-f]{10}-read'; export/);
+      expect(program).toContain(`RUN_KEY='${sampleRunKey}'`);
+      expect(program).toContain("run_dataplane watch");
     }
   });
 });

@@ -13,6 +13,8 @@
 //	report    the run's manifest and verification result as one JSON document
 //	revoke    with the object store's admin credentials: turns off the run's bucket users (USERS,
 //	          a JSON array) once the run is over
+//	watch     on the operator's machine: prints the log lines a step in a cluster (WATCH_STEP, dump
+//	          or import) posts to the bucket, until it ends (package beacon)
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -29,18 +31,35 @@ import (
 	"syscall"
 	"time"
 
+	"ferry.local/dataplane/internal/beacon"
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/preflight"
+	"ferry.local/dataplane/internal/seal"
 )
 
 // step names the program in its log lines: the shell glue's step (FERRY_STEP) when it runs one.
 var step = "ferry-dataplane"
 
+// posted, when the step runs in a cluster, carries its log lines to the operator (package beacon).
+var posted *beacon.Beacon
+
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
+	line := fmt.Sprintf("%s %s: %s", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
+	fmt.Fprintln(os.Stderr, line)
+	if posted != nil {
+		posted.Add(line)
+	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke"
+// post starts carrying this step's log lines to the bucket when its Job asks for it
+// (FERRY_BEACON=true): pulumi up shows them through ferry-dataplane watch.
+func post(store beacon.Store, key *seal.Key, runID, name string) {
+	if os.Getenv("FERRY_BEACON") == "true" && posted == nil {
+		posted = beacon.Start(store, *key, runID, name, 5*time.Second)
+	}
+}
+
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | watch"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -82,12 +101,20 @@ func main() {
 	case "revoke":
 		arity(0)
 		err = runRevoke(ctx)
+	case "watch":
+		arity(0)
+		err = runWatch(ctx)
 	default:
 		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
 	}
 	if err != nil {
 		logf("ERROR: %v", err)
+	}
+	if posted != nil {
+		posted.Finish(err)
+	}
+	if err != nil {
 		// The glue reports a failed stage in its own words from this file.
 		if file := os.Getenv("FAILURE_FILE"); file != "" {
 			_ = os.WriteFile(file, []byte(err.Error()+"\n"), 0o600)

@@ -161,6 +161,7 @@ func runDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	post(store, key, id, "dump")
 	m, err := dump.Run(ctx, dump.Options{RunKey: key, RunID: id, Databases: databases, Compression: compression,
 		Parallelism: parallelism, ChunkBytes: int64(chunkMiB) << 20, ProgressEvery: every,
 		SnapshotWait: snapshotWait, SourceWait: sourceWait, Stall: stall, Source: source, Store: store,
@@ -209,7 +210,7 @@ type run struct {
 	plain []byte
 }
 
-func openRun(ctx context.Context) (run, error) {
+func openRun(ctx context.Context, logName string) (run, error) {
 	id, err := runID()
 	if err != nil {
 		return run{}, err
@@ -221,6 +222,9 @@ func openRun(ctx context.Context) (run, error) {
 	store, err := objstore.FromEnvironment()
 	if err != nil {
 		return run{}, err
+	}
+	if logName != "" {
+		post(store, key, id, logName)
 	}
 	m, plain, err := loadManifest(ctx, store, key, id)
 	return run{store, key, m, plain}, err
@@ -248,7 +252,7 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := openRun(ctx)
+	r, err := openRun(ctx, "import")
 	if err != nil {
 		return err
 	}
@@ -272,7 +276,7 @@ type Result struct {
 }
 
 func runVerify(ctx context.Context) error {
-	r, err := openRun(ctx)
+	r, err := openRun(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -371,7 +375,7 @@ func readVerification(ctx context.Context, r run) (*Result, []byte, error) {
 // manifest and verification result stay as the run's record until the bucket's expiry rule
 // removes them.
 func runCleanup(ctx context.Context) error {
-	r, err := openRun(ctx)
+	r, err := openRun(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -415,7 +419,7 @@ func runCleanup(ctx context.Context) error {
 // none) and how many of its chunks are still stored (read, not inferred: only the cleanup removes
 // them).
 func runReport(ctx context.Context) error {
-	r, err := openRun(ctx)
+	r, err := openRun(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { BucketAccess } from "./specs/bucketAccess";
+import { commandInputs } from "./specs/commands";
+import { stdinProgram, watchEnvironment, type WatchedStep } from "./specs/dataPlane";
+
+export interface StepLogArgs {
+  /** The step whose Job runs in a cluster. */
+  readonly step: WatchedStep;
+  readonly runId: string;
+  /** The bucket as this machine reaches it, with the reading user. */
+  readonly bucket: BucketAccess;
+  readonly runKey: pulumi.Input<string>;
+  /** How long the step's Job may take: the longest the watch waits for its first line. */
+  readonly timeoutMinutes: number;
+}
+
+/**
+ * What a Job in a cluster is doing, shown in `pulumi up` while it runs: the Job posts its log
+ * lines (progress with bytes, rate and ETA every 10 s) sealed to the bucket, and this command on the
+ * operator's machine prints each new one. The Job's own resource still decides success: the watch
+ * ends quietly when the step ends, goes silent, or never starts.
+ */
+export class StepLog extends pulumi.ComponentResource {
+  constructor(name: string, args: StepLogArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ferry:components:StepLog", name, {}, opts);
+    new command.local.Command(
+      `${name}-watch`,
+      {
+        create: "sh -s",
+        stdin: stdinProgram(
+          "watch.sh",
+          watchEnvironment(args.step, args.runId, args.bucket, args.runKey, args.timeoutMinutes),
+        ),
+        triggers: [args.runId],
+        // The step's lines are on stderr, each shown as it comes.
+        logging: "stderr",
+        ...commandInputs,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"ferry.local/dataplane/internal/beacon"
+	"ferry.local/dataplane/internal/objstore"
+)
+
+// runWatch prints, on stderr, the log lines a step in a cluster posts (package beacon), until the
+// step ends. It runs beside the step's Job in `pulumi up`, which awaits the Job itself and says
+// why it failed: the watch only shows what happens, and always ends quietly.
+//
+// An attempt of the step that ended before this watch began (an earlier up of the same run id) is
+// not this one's: the watch waits for a new attempt, or for the one it first saw to move on.
+func runWatch(ctx context.Context) error {
+	name := os.Getenv("WATCH_STEP")
+	if name != "dump" && name != "import" {
+		return fmt.Errorf("WATCH_STEP must be dump or import, not %q", name)
+	}
+	start, err := seconds("WATCH_START_SECONDS", 900)
+	if err != nil {
+		return err
+	}
+	stall, err := seconds("WATCH_STALL_SECONDS", 120)
+	if err != nil {
+		return err
+	}
+	poll, err := seconds("WATCH_POLL_SECONDS", 3)
+	if err != nil {
+		return err
+	}
+	id, err := runID()
+	if err != nil {
+		return err
+	}
+	key, err := runKeyFromEnvironment()
+	if err != nil {
+		return err
+	}
+	store, err := objstore.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { logf("watch %s: %s", name, fmt.Sprintf(format, args...)) }
+	read := func() *beacon.Record {
+		record, err := beacon.Read(ctx, store, *key, id, name, objstore.IsNotFound)
+		if err != nil && ctx.Err() == nil {
+			say("%v", err)
+		}
+		return record
+	}
+
+	began := time.Now()
+	earlier := read()
+	var following string
+	printed, lastChange := 0, time.Now()
+	var lastUpdate string
+	for {
+		record := read()
+		if record != nil {
+			ours := following == record.Attempt ||
+				earlier == nil || record.Attempt != earlier.Attempt ||
+				// The attempt seen first is running and moving: it began just before this watch.
+				(record.State == beacon.Running && record.UpdatedAt != earlier.UpdatedAt)
+			if ours && following != record.Attempt {
+				following, printed, lastUpdate, lastChange = record.Attempt, 0, "", time.Now()
+			}
+			if ours {
+				if record.UpdatedAt != lastUpdate {
+					lastUpdate, lastChange = record.UpdatedAt, time.Now()
+				}
+				if len(record.Lines) > 0 && record.Lines[0].Seq > printed+1 {
+					say("(%d earlier lines not shown)", record.Lines[0].Seq-printed-1)
+				}
+				for _, line := range record.Lines {
+					if line.Seq > printed {
+						fmt.Fprintln(os.Stderr, line.Text)
+						printed = line.Seq
+					}
+				}
+				if record.State != beacon.Running {
+					return nil
+				}
+			}
+		}
+		switch {
+		case following == "" && time.Since(began) > start:
+			say("the %s step posted nothing within %.0fs; its Job says why", name, start.Seconds())
+			return nil
+		case following != "" && time.Since(lastChange) > stall:
+			say("no news from the %s step for %.0fs (stopped or killed?); its Job says what happened", name, stall.Seconds())
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(poll):
+		}
+	}
+}
