@@ -429,6 +429,8 @@ export const secretKeys = {
   objectStoreSecretKey: "the object store's admin secret key",
   sshPrivateKey: "the private key for source.ssh (only when source.mode is ssh)",
   storageLicenseKey: "the storage system's license key (optional)",
+  registryCredentials:
+    "a Docker config.json with the credentials of the registry the images come from (optional)",
 } as const;
 
 type ParsedSource = z.infer<typeof sourceSchema>;
@@ -471,6 +473,7 @@ export interface FerryConfig {
     readonly sourcePassword: pulumi.Output<string>;
     readonly objectStoreSecretKey: pulumi.Output<string>;
     readonly storageLicenseKey?: pulumi.Output<string>;
+    readonly registryCredentials?: pulumi.Output<string>;
   };
   /** What the configuration leaves undone, for `pulumi up` to show as warnings. */
   readonly warnings: string[];
@@ -527,9 +530,10 @@ export interface RawConfig {
  */
 export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
   "sshPrivateKey",
+  "storageLicenseKey",
+  "registryCredentials",
   "destinationRootPassword",
   "destinationPassword",
-  "storageLicenseKey",
 ];
 
 /**
@@ -589,6 +593,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     sourcePassword: secret("sourcePassword", true),
     objectStoreSecretKey: secret("objectStoreSecretKey", true),
     storageLicenseKey: secret("storageLicenseKey", false),
+    registryCredentials: secret("registryCredentials", false),
   };
   const sshPrivateKey = secret("sshPrivateKey", source?.mode === "ssh");
   const existing = destination?.database.mode === "existing";

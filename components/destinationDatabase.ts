@@ -7,6 +7,7 @@ import {
   rootPasswordKey,
   volumeClaimSpec,
 } from "./specs/database";
+import { pullSecretNames } from "./registryPullSecret";
 import type { DatabaseAccess } from "./specs/jobs";
 import type { DestinationLocation } from "./runReport";
 import { ferryLabels } from "./specs/labels";
@@ -17,6 +18,8 @@ export interface DestinationDatabaseArgs {
   /** MySQL or MariaDB server image. */
   readonly image: string;
   readonly imagePullPolicy: string;
+  /** The registry's credentials (a Docker config.json), when the image needs them. */
+  readonly registryCredentials?: pulumi.Input<string>;
   /** StorageClass of the data volume: the new storage. */
   readonly storageClassName: pulumi.Input<string>;
   /** Size of the data volume, a Kubernetes quantity. */
@@ -43,6 +46,8 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   /** How the destination Jobs log in: as root, its password mounted from the database's Secret. */
   public readonly access: DatabaseAccess;
   public readonly endpoint: pulumi.Output<string>;
+  /** The namespace's pull Secrets, for every pod ferry runs there. */
+  public readonly imagePullSecrets: pulumi.Output<string>[];
   /** Where the data lives, for the run's report. */
   public readonly location: pulumi.Output<DestinationLocation>;
 
@@ -57,6 +62,12 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       `${name}-namespace`,
       { metadata: { name: args.namespace, labels: ferryLabels("namespace") } },
       retain,
+    );
+
+    this.imagePullSecrets = pullSecretNames(
+      `${name}-registry`,
+      { namespace: namespace.metadata.name, credentials: args.registryCredentials, provider },
+      this,
     );
 
     // The root password, read by the server at first start and by the Jobs as a mounted file.
@@ -96,6 +107,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           labels,
           image: args.image,
           imagePullPolicy: args.imagePullPolicy,
+          imagePullSecrets: this.imagePullSecrets,
           cpu: args.cpu,
           memory: args.memory,
           pvcName: pvc.metadata.name,

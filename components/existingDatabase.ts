@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { pullSecretNames } from "./registryPullSecret";
 import type { DestinationLocation } from "./runReport";
 import type { DatabaseAccess } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
@@ -12,6 +13,8 @@ export interface ExistingDatabaseArgs {
   readonly port: number;
   readonly user: string;
   readonly password: pulumi.Input<string>;
+  /** The registry's credentials (a Docker config.json), when the tools image needs them. */
+  readonly registryCredentials?: pulumi.Input<string>;
   /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
@@ -27,6 +30,8 @@ export class ExistingDatabase extends pulumi.ComponentResource {
   public readonly access: DatabaseAccess;
   public readonly endpoint: pulumi.Output<string>;
   public readonly location: pulumi.Output<DestinationLocation>;
+  /** The Jobs' namespace's pull Secrets. */
+  public readonly imagePullSecrets: pulumi.Output<string>[];
 
   constructor(name: string, args: ExistingDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ExistingDatabase", name, {}, opts);
@@ -37,6 +42,12 @@ export class ExistingDatabase extends pulumi.ComponentResource {
       `${name}-namespace`,
       { metadata: { name: args.namespace, labels: ferryLabels("namespace") } },
       { parent: this, provider },
+    );
+
+    this.imagePullSecrets = pullSecretNames(
+      `${name}-registry`,
+      { namespace: namespace.metadata.name, credentials: args.registryCredentials, provider },
+      this,
     );
 
     const credentials = new k8s.core.v1.Secret(

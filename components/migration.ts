@@ -108,6 +108,7 @@ export class Migration extends pulumi.ComponentResource {
         },
         location: this.dumpLocation(name, config),
         timeoutMinutes: migration.dumpTimeoutMinutes,
+        registryCredentials: config.secrets.registryCredentials,
       },
       { parent: this, dependsOn: [store] },
     );
@@ -134,6 +135,7 @@ export class Migration extends pulumi.ComponentResource {
               port: destination.database.port,
               user: destination.database.user,
               password: destination.database.password,
+              registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
             { parent: this },
@@ -151,6 +153,7 @@ export class Migration extends pulumi.ComponentResource {
               serviceName: destination.serviceName,
               rootPassword: destination.database.rootPassword,
               retainData: migration.retainData,
+              registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
             { parent: this, dependsOn: [storage] },
@@ -163,6 +166,7 @@ export class Migration extends pulumi.ComponentResource {
         namespace: database.namespace,
         image: destination.toolsImage,
         imagePullPolicy: destination.imagePullPolicy,
+        imagePullSecrets: database.imagePullSecrets,
         database: database.access,
         buckets: {
           read: bucketFrom(urls.cluster, "read"),

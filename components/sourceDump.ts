@@ -9,6 +9,7 @@ import {
   stdinProgram,
   type DumpSettings,
 } from "./specs/dataPlane";
+import { pullSecretNames } from "./registryPullSecret";
 import { dataPlaneJob } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 import { awaitTimeouts } from "./specs/timeouts";
@@ -44,6 +45,8 @@ export interface SourceDumpArgs {
   /** Where the dump runs. */
   readonly location: DumpLocation;
   readonly timeoutMinutes: number;
+  /** The registry's credentials (a Docker config.json), when the dump Job's image needs them. */
+  readonly registryCredentials?: pulumi.Input<string>;
 }
 
 /**
@@ -92,6 +95,11 @@ export class SourceDump extends pulumi.ComponentResource {
             namespace,
             image: location.image,
             imagePullPolicy: location.imagePullPolicy,
+            imagePullSecrets: pullSecretNames(
+              `${name}-registry`,
+              { namespace, credentials: args.registryCredentials, provider },
+              this,
+            ),
             script: "dump.sh",
             scriptsConfigMap: scripts.metadata.name,
             // Its log lines reach the operator's pulumi up (StepLog).

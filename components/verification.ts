@@ -64,6 +64,7 @@ export class Verification extends pulumi.ComponentResource {
             labels,
             context.image,
             context.imagePullPolicy,
+            context.imagePullSecrets,
             pvc.metadata.name,
           ),
         },

@@ -156,6 +156,7 @@ const secretRequired: Record<keyof typeof secretKeys, string> = {
   objectStoreSecretKey: "yes",
   sshPrivateKey: "in ssh mode",
   storageLicenseKey: "no",
+  registryCredentials: "no",
 };
 
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

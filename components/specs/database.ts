@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { pullSecretsSpec } from "./registry";
 
 /** The port MySQL listens on, in the pod and behind its Service. */
 export const mysqlPort = 3306;
@@ -38,6 +39,7 @@ export interface DatabaseDeploymentSpecArgs {
   readonly labels: Record<string, string>;
   readonly image: string;
   readonly imagePullPolicy: string;
+  readonly imagePullSecrets: readonly pulumi.Input<string>[];
   readonly cpu: string;
   readonly memory: string;
   readonly pvcName: pulumi.Input<string>;
@@ -56,6 +58,7 @@ export function databaseDeploymentSpec(
     template: {
       metadata: { labels: args.labels },
       spec: {
+        ...pullSecretsSpec(args.imagePullSecrets),
         containers: [
           {
             name: "mysql",

@@ -3,6 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { BucketAccess } from "./bucketAccess";
 import { destinationEnvironment, type DataPlaneScript } from "./dataPlane";
 import { ferryLabels } from "./labels";
+import { pullSecretsSpec } from "./registry";
 
 /** Where a Job's secret files are mounted (one projected volume, whichever Secrets they come from). */
 export const secretMountPath = "/var/run/ferry/secrets";
@@ -22,6 +23,8 @@ export interface DataPlaneJobSpec {
   readonly namespace: pulumi.Input<string>;
   readonly image: string;
   readonly imagePullPolicy: string;
+  /** Secrets with the registry's credentials, when the image needs them. */
+  readonly imagePullSecrets: readonly pulumi.Input<string>[];
   readonly script: DataPlaneScript;
   readonly scriptsConfigMap: pulumi.Input<string>;
   /** Plain settings. */
@@ -58,6 +61,7 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
         metadata: { labels: spec.labels },
         spec: {
           restartPolicy: "Never",
+          ...pullSecretsSpec(spec.imagePullSecrets),
           automountServiceAccountToken: false,
           containers: [
             {
@@ -113,6 +117,8 @@ export interface DestinationJobContext {
   readonly namespace: pulumi.Input<string>;
   readonly image: string;
   readonly imagePullPolicy: string;
+  /** Secrets with the registry's credentials, in the Jobs' namespace. */
+  readonly imagePullSecrets: readonly pulumi.Input<string>[];
   /** ConfigMap holding the data-plane scripts. */
   readonly scriptsConfigMap: pulumi.Input<string>;
   /** The database the import and verification log in to. */
@@ -158,6 +164,7 @@ export function destinationJob(
     namespace: context.namespace,
     image: context.image,
     imagePullPolicy: context.imagePullPolicy,
+    imagePullSecrets: context.imagePullSecrets,
     script: `${step}.sh`,
     scriptsConfigMap: context.scriptsConfigMap,
     env: {

@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { pullSecretsSpec } from "./registry";
 
 /** The probe writes a fresh token, syncs it to the volume and reads it back. */
 export const readWriteProbeScript =
@@ -13,6 +14,7 @@ export function readWriteDeploymentSpec(
   labels: Record<string, string>,
   image: string,
   imagePullPolicy: string,
+  imagePullSecrets: readonly pulumi.Input<string>[],
   pvcName: pulumi.Input<string>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   return {
@@ -23,6 +25,7 @@ export function readWriteDeploymentSpec(
       metadata: { labels },
       spec: {
         automountServiceAccountToken: false,
+        ...pullSecretsSpec(imagePullSecrets),
         containers: [
           {
             name: "read-write-test",

@@ -102,6 +102,7 @@ describe("data-plane helpers", () => {
       namespace: "ferry",
       image: "tools:1",
       imagePullPolicy: "IfNotPresent",
+      imagePullSecrets: [],
       script: "import.sh",
       scriptsConfigMap: "scripts",
       env: { RUN_ID: "run-1" },

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
 import { drawRunKeyScript } from "../../components/runKey";
+import { dockerConfigData } from "../../components/specs/registry";
 import type * as RunReportModule from "../../components/runReport";
 import {
   configFrom,
@@ -517,6 +518,40 @@ describe("the Jobs' log lines in pulumi up", () => {
       expect(program).toMatch(/S3_ACCESS_KEY='ferry-test-[0-9a-f]{10}-read'; export/);
       expect(program).toContain(`RUN_KEY='${sampleRunKey}'`);
       expect(program).toContain("run_dataplane watch");
+    }
+  });
+});
+
+describe("images from a registry that needs credentials", () => {
+  const dockerConfig = JSON.stringify({ auths: { "registry.example.com": { auth: "dTpw" } } });
+
+  it("gives every pod ferry runs a pull Secret of its namespace, made from registryCredentials", async () => {
+    await run("kubernetes", undefined, { ...secretValues, registryCredentials: dockerConfig });
+    const secrets = ofType("kubernetes:core/v1:Secret").filter(
+      (s) => s.inputs.type === "kubernetes.io/dockerconfigjson",
+    );
+    // The destination's namespace and the source's.
+    expect(secrets.map((s) => s.inputs.metadata.namespace).sort()).toEqual(["ferry", "legacy"]);
+    expect(revealSecret(secrets[0].inputs.stringData)).toEqual({
+      ".dockerconfigjson": dockerConfig,
+    });
+    const pods = [
+      ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
+      ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
+    ];
+    expect(pods).toHaveLength(6);
+    for (const pod of pods) expect(pod.imagePullSecrets).toHaveLength(1);
+  });
+
+  it("adds none without them, and refuses credentials that are not a Docker config", async () => {
+    await run("kubernetes");
+    for (const job of ofType("kubernetes:batch/v1:Job"))
+      expect(job.inputs.spec.template.spec.imagePullSecrets).toBeUndefined();
+    // A wrong paste fails the preview, naming the key (the Secret's data is built from it).
+    for (const wrong of ["user:password", "{}", '{"auths": {}}']) {
+      expect(() => dockerConfigData(wrong)).toThrow(
+        'ferry:registryCredentials: must be a Docker config.json with at least one registry under "auths"',
+      );
     }
   });
 });
