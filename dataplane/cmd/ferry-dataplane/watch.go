@@ -62,10 +62,7 @@ func runWatch(ctx context.Context) error {
 	for {
 		record := read()
 		if record != nil {
-			ours := following == record.Attempt ||
-				earlier == nil || record.Attempt != earlier.Attempt ||
-				// The attempt seen first is running and moving: it began just before this watch.
-				(record.State == beacon.Running && record.UpdatedAt != earlier.UpdatedAt)
+			ours := following == record.Attempt || isThisWatchs(earlier, record)
 			if ours && following != record.Attempt {
 				following, printed, lastUpdate, lastChange = record.Attempt, 0, "", time.Now()
 			}
@@ -101,4 +98,14 @@ func runWatch(ctx context.Context) error {
 		case <-time.After(poll):
 		}
 	}
+}
+
+// isThisWatchs says whether a step's record is of the attempt this watch is for: any attempt when
+// there was none at the watch's start, a new attempt, or the one seen at the start if it was
+// running then and has moved since (it began just before the watch, and may have ended already).
+// An attempt that had ended, or that was running but never moves again (killed), is an earlier
+// up's.
+func isThisWatchs(earlier, record *beacon.Record) bool {
+	return earlier == nil || record.Attempt != earlier.Attempt ||
+		(earlier.State == beacon.Running && record.UpdatedAt != earlier.UpdatedAt)
 }
