@@ -4,6 +4,13 @@ import type { BucketAccess } from "./specs/bucketAccess";
 import { commandInputs } from "./specs/commands";
 import { stdinProgram, watchEnvironment, type WatchedStep } from "./specs/dataPlane";
 
+/**
+ * The longest the watch waits for a step's first line. A Job posts as soon as its program starts,
+ * so this covers scheduling and the image pull; a step that dies before its first line (a missing
+ * key) leaves pulumi up waiting for the watch this long after the Job has failed, never longer.
+ */
+export const watchStartMinutes = 10;
+
 export interface StepLogArgs {
   /** The step whose Job runs in a cluster. */
   readonly step: WatchedStep;
@@ -11,7 +18,7 @@ export interface StepLogArgs {
   /** The bucket as this machine reaches it, with the reading user. */
   readonly bucket: BucketAccess;
   readonly runKey: pulumi.Input<string>;
-  /** How long the step's Job may take: the longest the watch waits for its first line. */
+  /** How long the step's Job may take. */
   readonly timeoutMinutes: number;
 }
 
@@ -30,7 +37,13 @@ export class StepLog extends pulumi.ComponentResource {
         create: "sh -s",
         stdin: stdinProgram(
           "watch.sh",
-          watchEnvironment(args.step, args.runId, args.bucket, args.runKey, args.timeoutMinutes),
+          watchEnvironment(
+            args.step,
+            args.runId,
+            args.bucket,
+            args.runKey,
+            Math.min(args.timeoutMinutes, watchStartMinutes),
+          ),
         ),
         triggers: [args.runId],
         // The step's lines are on stderr, each shown as it comes.

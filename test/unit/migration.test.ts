@@ -515,6 +515,8 @@ describe("the Jobs' log lines in pulumi up", () => {
       expect(command.inputs.logging).toBe("stderr");
       const program = revealSecret(command.inputs.stdin) as string;
       expect(program).toContain(`WATCH_STEP='${step}'; export WATCH_STEP`);
+      // The import may take 120 minutes; its first line comes within 10 or not at all.
+      expect(program).toContain("WATCH_START_SECONDS='600'; export WATCH_START_SECONDS");
       expect(program).toMatch(/S3_ACCESS_KEY='ferry-test-[0-9a-f]{10}-read'; export/);
       expect(program).toContain(`RUN_KEY='${sampleRunKey}'`);
       expect(program).toContain("run_dataplane watch");
