@@ -764,6 +764,66 @@ describe("refusals", () => {
   });
 });
 
+describe("the preflight, before anything is dumped or installed", () => {
+  const preflightEnv = (extra: Record<string, string> = {}) => ({
+    ...dumpEnv("preflight"),
+    DATABASES: JSON.stringify(["shop", "crm"]),
+    DEST_FLAVOUR: "mariadb 10.11",
+    ...extra,
+  });
+
+  it("passes a source the dump can carry, and says which definers the objects keep", async () => {
+    const passed = await run("preflight.sh", preflightEnv({ DEST_STORAGE_BYTES: String(1 << 30) }));
+    expect(passed.status, passed.stderr).toBe(0);
+    expect(passed.stderr).toContain("preflight passed: 2 database(s)");
+    expect(passed.stderr).toMatch(
+      /warning: views, routines, triggers or events keep their definers ghost@%, root@localhost: /,
+    );
+    const stripped = await run("preflight.sh", preflightEnv({ STRIP_DEFINERS: "true" }));
+    expect(stripped.status, stripped.stderr).toBe(0);
+    expect(stripped.stderr).not.toContain("keep their definers");
+    expect(objectExists("runs/preflight/manifest.json")).toBe(false);
+  });
+
+  it("refuses, all at once and each with its fix, a user without the dump's privileges and a volume too small", async () => {
+    const password = `narrow-${Math.random().toString(36).slice(2)}`;
+    source.must(
+      `CREATE USER 'narrow'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT SELECT, LOCK TABLES ON shop.* TO 'narrow'@'127.0.0.1';`,
+    );
+    try {
+      const refused = await run(
+        "preflight.sh",
+        preflightEnv({
+          SOURCE_USER: "narrow",
+          SOURCE_PASSWORD_FILE: secretFile(secretsDir, "narrow-password", password),
+          DEST_STORAGE_BYTES: "4096",
+        }),
+      );
+      expect(refused.status).not.toBe(0);
+      const refusals = refused.stderr.split("\n").filter((line) => line.includes("refused: "));
+      expect(refusals).toEqual([
+        expect.stringContaining(
+          "the source user lacks RELOAD, PROCESS, which the consistent snapshot needs: GRANT RELOAD, PROCESS ON *.* TO the user in ferry:source.user",
+        ),
+        expect.stringContaining(
+          "the source user lacks SHOW VIEW, TRIGGER, EVENT on database `shop`: GRANT SHOW VIEW, TRIGGER, EVENT ON `shop`.* TO the user in ferry:source.user",
+        ),
+        expect.stringContaining(
+          "the source user lacks SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES on database `crm`",
+        ),
+        expect.stringMatching(
+          /more than 90% of the destination's volume .*: set ferry:destination.storageSize to at least \d+Gi/,
+        ),
+      ]);
+      expect(refused.stderr).toContain(
+        "the preflight found 4 problem(s) (above); nothing was dumped or installed",
+      );
+    } finally {
+      source.must("DROP USER 'narrow'@'127.0.0.1'");
+    }
+  });
+});
+
 describe("a cluster step's log lines, for the operator's pulumi up", () => {
   const watchEnv = (runId: string, step: string, extra: Record<string, string> = {}) => ({
     ...plane.objectStoreEnv("read"),

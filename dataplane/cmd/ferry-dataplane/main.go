@@ -3,7 +3,9 @@
 //
 //	dump      on the source: a consistent dump of DATABASES, stored in chunks with their digests
 //	          and a manifest written last (package dump)
-//	preflight on the source: refuses what the dump could not carry exactly
+//	preflight on the source, before anything: the user's privileges, collations the destination
+//	          (DEST_FLAVOUR) cannot take, the size against DEST_STORAGE_BYTES, values the dump
+//	          cannot carry exactly; the definers the objects keep (package preflight)
 //	import    on the destination: the run's dump, each chunk checked against its sha256 before a
 //	          byte of it is used, into the destination's client sessions; recorded in ferry.runs
 //	          (package load)
@@ -27,7 +29,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -131,23 +133,38 @@ func requireEnv(name string) (string, error) {
 	return value, nil
 }
 
-// runPreflight: every problem at once, each naming the object and the fix.
+// runPreflight: every problem at once, each naming the object and the fix, before anything is
+// written or installed; warnings are said and do not stop the run.
 func runPreflight(ctx context.Context) error {
-	databases := strings.Fields(os.Getenv("DATABASES"))
+	databases, err := databaseList(os.Getenv("DATABASES"))
+	if err != nil {
+		return err
+	}
+	var storage int64
+	if text := os.Getenv("DEST_STORAGE_BYTES"); text != "" {
+		if storage, err = strconv.ParseInt(text, 10, 64); err != nil || storage < 0 {
+			return fmt.Errorf("DEST_STORAGE_BYTES must be a number of bytes, not %q", text)
+		}
+	}
+	destination := preflight.ParseDestination(os.Getenv("DEST_FLAVOUR"), storage)
 	db, err := conn.OpenFromEnvironment("SOURCE")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	problems, err := preflight.InexactFloats(ctx, db, databases)
+	report, err := preflight.Source(ctx, db, databases, destination, os.Getenv("STRIP_DEFINERS") == "true")
 	if err != nil {
-		return err
+		return fmt.Errorf("the preflight could not read the source: %v", conn.Explain(err, "the source database", "ferry:source"))
 	}
-	for _, problem := range problems {
+	for _, warning := range report.Warnings {
+		logf("warning: %s", warning)
+	}
+	for _, problem := range report.Problems {
 		logf("refused: %s", problem)
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("the source holds %d thing(s) the dump cannot carry exactly (above); nothing was written", len(problems))
+	if len(report.Problems) > 0 {
+		return fmt.Errorf("the preflight found %d problem(s) (above); nothing was dumped or installed", len(report.Problems))
 	}
+	logf("preflight passed: %d database(s) can be dumped and imported as configured", len(databases))
 	return nil
 }

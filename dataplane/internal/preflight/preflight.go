@@ -66,3 +66,197 @@ func InexactFloats(ctx context.Context, db *sql.DB, databases []string) ([]strin
 	}
 	return problems, nil
 }
+
+// Destination is what the import will meet, as far as the configuration tells.
+type Destination struct {
+	// Flavour is "mariadb" or "mysql"; "" when unknown (a server ferry does not run).
+	Flavour      string
+	Major, Minor int
+	// StorageBytes is the data volume's size; 0 when ferry does not size it.
+	StorageBytes int64
+}
+
+// ParseDestination reads DEST_FLAVOUR ("mariadb 10.11", "mysql 8.4", or empty) and the volume size.
+func ParseDestination(flavour string, storageBytes int64) Destination {
+	d := Destination{StorageBytes: storageBytes}
+	name, version, _ := strings.Cut(strings.TrimSpace(flavour), " ")
+	if name == "mariadb" || name == "mysql" {
+		d.Flavour = name
+		_, _ = fmt.Sscanf(version, "%d.%d", &d.Major, &d.Minor)
+	}
+	return d
+}
+
+// UnknownCollation says whether the destination cannot create a column of a collation the
+// source uses: MySQL 8's utf8mb4_0900_* before MariaDB 11.4 (which maps them), MariaDB 11's
+// utf8mb4_uca1400_* on MySQL.
+func UnknownCollation(sourceIsMariaDB bool, d Destination, collation string) bool {
+	switch {
+	case d.Flavour == "mariadb" && !sourceIsMariaDB:
+		return strings.Contains(collation, "_0900_") && (d.Major < 11 || (d.Major == 11 && d.Minor < 4))
+	case d.Flavour == "mysql" && sourceIsMariaDB:
+		return strings.Contains(collation, "_uca1400_")
+	}
+	return false
+}
+
+// Report is what the preflight found: problems refuse the run, warnings are said.
+type Report struct {
+	Problems []string
+	Warnings []string
+}
+
+// dumpPrivileges are what the dump needs on each database; globalPrivileges on the server (the
+// consistent snapshot's global read lock, the dump tool's tablespace query).
+var (
+	dumpPrivileges   = []string{"SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES"}
+	globalPrivileges = []string{"RELOAD", "PROCESS"}
+)
+
+// Source checks, before anything is written or installed, what would make the run fail later or
+// arrive changed: the source user's privileges, collations the destination cannot take, the size
+// against the volume, values the dump cannot carry; and says which definers the objects keep.
+func Source(ctx context.Context, db *sql.DB, databases []string, d Destination, stripDefiners bool) (Report, error) {
+	var r Report
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return r, err
+	}
+	sourceIsMariaDB := strings.Contains(strings.ToLower(version), "mariadb")
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(databases)), ",") + ")"
+	args := make([]any, len(databases))
+	for i, name := range databases {
+		args[i] = name
+	}
+
+	if err := checkPrivileges(ctx, db, databases, &r); err != nil {
+		return r, err
+	}
+
+	// Collations of databases, tables and columns, each place named once.
+	rows, err := db.QueryContext(ctx, `
+		SELECT CONCAT('database ', SCHEMA_NAME), DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN `+in+`
+		UNION ALL SELECT CONCAT('table ', TABLE_SCHEMA, '.', TABLE_NAME), TABLE_COLLATION FROM information_schema.TABLES
+		  WHERE TABLE_SCHEMA IN `+in+` AND TABLE_COLLATION IS NOT NULL
+		UNION ALL SELECT CONCAT('column ', TABLE_SCHEMA, '.', TABLE_NAME, '.', COLUMN_NAME), COLLATION_NAME FROM information_schema.COLUMNS
+		  WHERE TABLE_SCHEMA IN `+in+` AND COLLATION_NAME IS NOT NULL`, append(append(append([]any{}, args...), args...), args...)...)
+	if err != nil {
+		return r, fmt.Errorf("listing the collations: %w", err)
+	}
+	for rows.Next() {
+		var place, collation string
+		if err := rows.Scan(&place, &collation); err != nil {
+			rows.Close()
+			return r, err
+		}
+		if UnknownCollation(sourceIsMariaDB, d, collation) {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s uses the collation %s, which %s %d.%d does not have: convert it on the source (for example to utf8mb4_unicode_520_ci), or choose a destination image that has it (ferry:destination.mysqlImage)",
+				place, collation, d.Flavour, d.Major, d.Minor))
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return r, err
+	}
+
+	// The size the data takes on the source, against the volume it goes to.
+	var size sql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "+in, args...).Scan(&size); err != nil {
+		return r, err
+	}
+	if d.StorageBytes > 0 && size.Int64 > d.StorageBytes*9/10 {
+		r.Problems = append(r.Problems, fmt.Sprintf("the databases take about %.1f GiB on the source (data and indexes), more than 90%% of the destination's volume (%.1f GiB): set ferry:destination.storageSize to at least %dGi",
+			float64(size.Int64)/(1<<30), float64(d.StorageBytes)/(1<<30), size.Int64*3/2/(1<<30)+1))
+	}
+
+	if !stripDefiners {
+		definers, err := definers(ctx, db, in, args)
+		if err != nil {
+			return r, err
+		}
+		if len(definers) > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("views, routines, triggers or events keep their definers %s: those accounts must exist on the destination for them to run, and the importing user needs SET USER to create them; or set ferry:migration.stripDefiners to true",
+				strings.Join(definers, ", ")))
+		}
+	}
+
+	floats, err := InexactFloats(ctx, db, databases)
+	if err != nil {
+		return r, err
+	}
+	r.Problems = append(r.Problems, floats...)
+	return r, nil
+}
+
+// checkPrivileges refuses a source user without what the dump needs, naming the GRANT. Privileges
+// that come through a role are not listed by information_schema: with a role active the check
+// is said to be skipped rather than refuse a user who has them.
+func checkPrivileges(ctx context.Context, db *sql.DB, databases []string, r *Report) error {
+	var role sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT CURRENT_ROLE()").Scan(&role); err == nil && role.Valid && role.String != "" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the source user's privileges come with the role %s; they are not checked before the dump", role.String))
+		return nil
+	}
+	const grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+	held := map[string]bool{}
+	rows, err := db.QueryContext(ctx, "SELECT '*', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "+grantee+
+		" UNION ALL SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = "+grantee)
+	if err != nil {
+		return fmt.Errorf("reading the source user's privileges: %w", err)
+	}
+	for rows.Next() {
+		var scope, privilege string
+		if err := rows.Scan(&scope, &privilege); err != nil {
+			rows.Close()
+			return err
+		}
+		held[scope+"\x00"+privilege] = true
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	var missing []string
+	for _, p := range globalPrivileges {
+		if !held["*\x00"+p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("the source user lacks %s, which the consistent snapshot needs: GRANT %s ON *.* TO the user in ferry:source.user",
+			strings.Join(missing, ", "), strings.Join(missing, ", ")))
+	}
+	for _, database := range databases {
+		missing = nil
+		for _, p := range dumpPrivileges {
+			if !held["*\x00"+p] && !held[database+"\x00"+p] {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("the source user lacks %s on database %s: GRANT %s ON %s.* TO the user in ferry:source.user",
+				strings.Join(missing, ", "), sqlident.Quote(database), strings.Join(missing, ", "), sqlident.Quote(database)))
+		}
+	}
+	return nil
+}
+
+// definers lists, once each, the accounts the databases' views, routines, triggers and events run as.
+func definers(ctx context.Context, db *sql.DB, in string, args []any) ([]string, error) {
+	all := append(append(append(append([]any{}, args...), args...), args...), args...)
+	rows, err := db.QueryContext(ctx, `SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN `+in+`
+		UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN `+in+`
+		UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN `+in+`
+		UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN `+in+` ORDER BY 1`, all...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the definers: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var definer string
+		if err := rows.Scan(&definer); err != nil {
+			return nil, err
+		}
+		out = append(out, definer)
+	}
+	return out, rows.Err()
+}
