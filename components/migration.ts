@@ -12,6 +12,7 @@ import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
+import { imageFlavour, quantityBytes } from "./specs/preflight";
 import { StepLog } from "./stepLog";
 import {
   bucketRoles,
@@ -106,6 +107,14 @@ export class Migration extends pulumi.ComponentResource {
           bucket: bucketFrom(urls.source, "dump"),
           runKey: runKey.key,
         },
+        preflight: {
+          // What ferry knows of the destination: the server it runs, or nothing of one it does not.
+          destinationFlavour:
+            destination.database.mode === "managed" ? imageFlavour(destination.mysqlImage) : "",
+          storageBytes:
+            destination.database.mode === "managed" ? quantityBytes(destination.storageSize) : 0,
+          stripDefiners: migration.stripDefiners,
+        },
         location: this.dumpLocation(name, config),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
@@ -121,7 +130,8 @@ export class Migration extends pulumi.ComponentResource {
         licenseKey: config.secrets.storageLicenseKey,
         provider: destinationProvider,
       },
-      { parent: this },
+      // Nothing is installed for a source the preflight refuses.
+      { parent: this, dependsOn: [dump.preflight] },
     );
 
     // The database the data lands in: on a volume of the new class, or the user's own server.
@@ -138,7 +148,7 @@ export class Migration extends pulumi.ComponentResource {
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
-            { parent: this },
+            { parent: this, dependsOn: [dump.preflight] },
           )
         : new DestinationDatabase(
             `${name}-database`,

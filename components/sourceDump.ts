@@ -11,6 +11,7 @@ import {
 } from "./specs/dataPlane";
 import { pullSecretNames } from "./registryPullSecret";
 import { dataPlaneJob } from "./specs/jobs";
+import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
 import { awaitTimeouts } from "./specs/timeouts";
 
@@ -42,6 +43,8 @@ export type DumpLocation =
 export interface SourceDumpArgs {
   /** What to dump and where to put it. */
   readonly settings: DumpSettings;
+  /** What the preflight checks the source against. */
+  readonly preflight: PreflightSettings;
   /** Where the dump runs. */
   readonly location: DumpLocation;
   readonly timeoutMinutes: number;
@@ -50,14 +53,20 @@ export interface SourceDumpArgs {
 }
 
 /**
- * A consistent online dump of the source, compressed and streamed to the bucket with its manifest
- * written last. The same dump.sh runs in all three modes; only where it runs differs.
+ * The source's side of a run, where the source is reached: first the preflight (the user's
+ * privileges, collations the destination cannot take, the size against its volume), then a
+ * consistent online dump, compressed, sealed and streamed to the bucket with its manifest written
+ * last. The same scripts run in all three modes; only where they run differs.
  */
 export class SourceDump extends pulumi.ComponentResource {
+  /** The preflight: what must pass before anything is dumped or installed. */
+  public readonly preflight: pulumi.Resource;
+
   constructor(name: string, args: SourceDumpArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:SourceDump", name, {}, opts);
     const { settings, location } = args;
     const environment = dumpEnvironment(settings);
+    const checks = preflightEnvironment(settings, args.preflight);
     const timeouts = awaitTimeouts(args.timeoutMinutes);
 
     switch (location.mode) {
@@ -65,8 +74,8 @@ export class SourceDump extends pulumi.ComponentResource {
         const { provider, namespace } = location;
         const labels = ferryLabels("dump", settings.runId);
 
-        // The source password, the bucket key and the run key reach the pod as files, never as
-        // arguments.
+        // The source password, the bucket key and the run key reach the pods as files, never as
+        // arguments; the preflight mounts only the password.
         const secret = new k8s.core.v1.Secret(
           `${name}-credentials`,
           {
@@ -80,56 +89,98 @@ export class SourceDump extends pulumi.ComponentResource {
           { parent: this, provider },
         );
 
-        // The scripts the Job runs, mounted read-only.
+        // The scripts the Jobs run, mounted read-only.
         const scripts = new k8s.core.v1.ConfigMap(
           `${name}-scripts`,
-          { metadata: { namespace, labels }, data: scriptsConfigMapData(["dump.sh"]) },
+          {
+            metadata: { namespace, labels },
+            data: scriptsConfigMapData(["preflight.sh", "dump.sh"]),
+          },
           { parent: this, provider },
+        );
+        const pod = {
+          namespace,
+          image: location.image,
+          imagePullPolicy: location.imagePullPolicy,
+          imagePullSecrets: pullSecretNames(
+            `${name}-registry`,
+            { namespace, credentials: args.registryCredentials, provider },
+            this,
+          ),
+          scriptsConfigMap: scripts.metadata.name,
+          labels,
+        };
+        const password = { secretName: secret.metadata.name, key: "source-password" };
+
+        // The preflight: a refusal is final, so it is not retried.
+        this.preflight = new k8s.batch.v1.Job(
+          `${name}-preflight`,
+          dataPlaneJob({
+            ...pod,
+            name: `ferry-preflight-${settings.runId}`,
+            script: "preflight.sh",
+            env: checks.plain,
+            secretFiles: { SOURCE_PASSWORD_FILE: password },
+            timeoutMinutes: 10,
+            backoffLimit: 0,
+          }),
+          { parent: this, provider, customTimeouts: awaitTimeouts(10), deleteBeforeReplace: true },
         );
 
         // The dump itself, next to the source database; named from the run id so a new run replaces it.
         new k8s.batch.v1.Job(
           `${name}-job`,
           dataPlaneJob({
+            ...pod,
             name: `ferry-dump-${settings.runId}`,
-            namespace,
-            image: location.image,
-            imagePullPolicy: location.imagePullPolicy,
-            imagePullSecrets: pullSecretNames(
-              `${name}-registry`,
-              { namespace, credentials: args.registryCredentials, provider },
-              this,
-            ),
             script: "dump.sh",
-            scriptsConfigMap: scripts.metadata.name,
             // Its log lines reach the operator's pulumi up (StepLog).
             env: { ...environment.plain, ...postLogLines },
             secretFiles: {
-              SOURCE_PASSWORD_FILE: { secretName: secret.metadata.name, key: "source-password" },
+              SOURCE_PASSWORD_FILE: password,
               S3_SECRET_KEY_FILE: { secretName: secret.metadata.name, key: "s3-secret-key" },
               RUN_KEY_FILE: { secretName: secret.metadata.name, key: "run-key" },
             },
             timeoutMinutes: args.timeoutMinutes,
             // A retry is safe: a complete dump is kept, an incomplete one has no manifest.
             backoffLimit: 2,
-            labels,
           }),
-          { parent: this, provider, customTimeouts: timeouts, deleteBeforeReplace: true },
+          {
+            parent: this,
+            provider,
+            customTimeouts: timeouts,
+            deleteBeforeReplace: true,
+            dependsOn: [this.preflight],
+          },
         );
         break;
       }
-      case "ssh":
-        // The script and its secrets go over the SSH channel's stdin: nothing lands in argv or on disk.
+      case "ssh": {
+        // The scripts and their secrets go over the SSH channel's stdin: nothing lands in argv or
+        // on disk.
+        const connection = {
+          host: location.host,
+          port: location.port,
+          user: location.user,
+          privateKey: location.privateKey,
+          ...(location.hostKey ? { hostKey: location.hostKey } : {}),
+        };
+        this.preflight = new command.remote.Command(
+          `${name}-ssh-preflight`,
+          {
+            connection,
+            create: "sh -s",
+            stdin: stdinProgram("preflight.sh", checks.all),
+            triggers: [settings.runId],
+            logging: "stderr",
+            ...commandInputs,
+          },
+          { parent: this, customTimeouts: awaitTimeouts(10) },
+        );
         new command.remote.Command(
           `${name}-ssh`,
           {
-            connection: {
-              host: location.host,
-              port: location.port,
-              user: location.user,
-              privateKey: location.privateKey,
-              ...(location.hostKey ? { hostKey: location.hostKey } : {}),
-            },
+            connection,
             create: "sh -s",
             stdin: stdinProgram("dump.sh", environment.all),
             triggers: [settings.runId],
@@ -137,11 +188,23 @@ export class SourceDump extends pulumi.ComponentResource {
             logging: "stderr",
             ...commandInputs,
           },
-          { parent: this, customTimeouts: timeouts },
+          { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
         );
         break;
+      }
       case "local":
-        // The operator's machine reaches the source directly; the same program arrives on stdin.
+        // The operator's machine reaches the source directly; the same programs arrive on stdin.
+        this.preflight = new command.local.Command(
+          `${name}-local-preflight`,
+          {
+            create: "sh -s",
+            stdin: stdinProgram("preflight.sh", checks.all),
+            triggers: [settings.runId],
+            logging: "stderr",
+            ...commandInputs,
+          },
+          { parent: this, customTimeouts: awaitTimeouts(10) },
+        );
         new command.local.Command(
           `${name}-local`,
           {
@@ -152,7 +215,7 @@ export class SourceDump extends pulumi.ComponentResource {
             logging: "stderr",
             ...commandInputs,
           },
-          { parent: this, customTimeouts: timeouts },
+          { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
         );
         break;
       default: {

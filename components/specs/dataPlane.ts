@@ -12,7 +12,14 @@ import type { DatabaseAccess } from "./jobs";
  */
 
 export type DataPlaneScript =
-  "dump.sh" | "import.sh" | "verify.sh" | "cleanup.sh" | "report.sh" | "revoke.sh" | "watch.sh";
+  | "preflight.sh"
+  | "dump.sh"
+  | "import.sh"
+  | "verify.sh"
+  | "cleanup.sh"
+  | "report.sh"
+  | "revoke.sh"
+  | "watch.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");

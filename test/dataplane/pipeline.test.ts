@@ -876,10 +876,16 @@ describe("a cluster step's log lines, for the operator's pulumi up", () => {
     // A step killed where it stood posts no last record: the watch says so after the stall time.
     resetDestination();
     expect((await run("dump.sh", dumpEnv("watched-kill"))).status).toBe(0);
-    const watching = run(
+    // The import starts once the watch has looked (a Job's pod starts after its watch in an up).
+    let looked: () => void = () => undefined;
+    const lookedFirst = new Promise<void>((resolve) => (looked = resolve));
+    const watching = runScript(
       "watch.sh",
       watchEnv("watched-kill", "import", { WATCH_STALL_SECONDS: "4", WATCH_START_SECONDS: "60" }),
+      undefined,
+      (log) => log.includes("waiting for the import step's lines") && looked(),
     );
+    await lookedFirst;
     let importPid = 0;
     const importing = runScript(
       "import.sh",

@@ -322,8 +322,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 48 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(49);
+    // 49 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
+    expect(steps).toHaveLength(50);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
@@ -334,9 +334,11 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     // is a warning.
     expect(upOutput).toMatch(/ferry-import: importing run e2e-/);
     expect(upOutput).toMatch(/ferry-import: imported run e2e-/);
+    // The preflight ran first and said so.
+    expect(upOutput).toMatch(/ferry-preflight: preflight passed: 2 database\(s\)/);
     // (The kubernetes provider's own transient pod warnings, such as "Container ... completed with
     // exit code 0" while the kubelet delays a finished pod's terminal phase, are not ferry's.)
-    const ferryLines = /ferry-(dump|import|verify|cleanup|report|watch|revoke): /;
+    const ferryLines = /ferry-(preflight|dump|import|verify|cleanup|report|watch|revoke): /;
     expect(
       upOutput.split("\n").filter((line) => /warning|ERROR/.test(line) && ferryLines.test(line)),
     ).toEqual([]);
@@ -450,8 +452,11 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
     // The dump Job's lines, from the source cluster, appear in pulumi up too.
     expect(output).toMatch(/ferry-dump: done: \d+ tables/);
     expect(
-      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n"),
-    ).toEqual([expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/)]);
+      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n").sort(),
+    ).toEqual([
+      expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
+      expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
+    ]);
   }, 300_000);
 });
 

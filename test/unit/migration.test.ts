@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
 import { drawRunKeyScript } from "../../components/runKey";
+import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
 import { dockerConfigData } from "../../components/specs/registry";
 import type * as RunReportModule from "../../components/runReport";
 import {
@@ -86,7 +87,8 @@ describe("the whole graph", () => {
       "ferry:components:SourceDump": 1,
       "kubernetes:core/v1:Secret": 3,
       "kubernetes:core/v1:ConfigMap": 2,
-      "kubernetes:batch/v1:Job": 4,
+      // The preflight, the dump, the import, the verification, the cleanup.
+      "kubernetes:batch/v1:Job": 5,
       "ferry:components:StorageStack": 1,
       "kubernetes:helm.sh/v3:Release": 3,
       "kubernetes:storage.k8s.io/v1:StorageClass": 1,
@@ -118,10 +120,11 @@ describe("the whole graph", () => {
       expect(counts["kubernetes:batch/v1:Job"]).toBe(3);
       expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
       expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
-      expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 1 : 0);
-      // The run key's, the report's, the revocation's, the import's log, and the dump's in
-      // local mode.
-      expect(counts["command:local:Command"]).toBe(mode === "local" ? 5 : 4);
+      // The preflight and the dump, over SSH or here.
+      expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 2 : 0);
+      // The run key's, the report's, the revocation's, the import's log, and the preflight's and
+      // the dump's in local mode.
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 6 : 4);
     },
   );
 
@@ -336,6 +339,7 @@ describe("jobs", () => {
       "ferry-cleanup-run-1",
       "ferry-dump-run-1",
       "ferry-import-run-1",
+      "ferry-preflight-run-1",
       "ferry-verify-run-1",
     ]);
     for (const job of jobs) {
@@ -395,6 +399,7 @@ describe("jobs", () => {
       "ferry-cleanup-run-2",
       "ferry-dump-run-2",
       "ferry-import-run-2",
+      "ferry-preflight-run-2",
       "ferry-verify-run-2",
     ]);
   });
@@ -499,6 +504,55 @@ describe("an existing destination database", () => {
   });
 });
 
+describe("the preflight", () => {
+  it("runs where the dump runs, before it, and before anything is installed", async () => {
+    for (const mode of ["kubernetes", "ssh", "local"] as const) {
+      resetRegistered();
+      await run(mode);
+      const suffix = {
+        kubernetes: "-dump-preflight",
+        ssh: "-dump-ssh-preflight",
+        local: "-dump-local-preflight",
+      }[mode];
+      const preflight = named(suffix);
+      const dump = named({ kubernetes: "-dump-job", ssh: "-dump-ssh", local: "-dump-local" }[mode]);
+      expect((dump.opts?.dependsOn as pulumi.Resource[]).map((d) => (d as any).__name)).toEqual([
+        preflight.name,
+      ]);
+      // The storage (and so the database ferry runs on it) waits for the preflight.
+      const storageAfter = (named("-storage").opts?.dependsOn as pulumi.Resource[]).map(
+        (d) => (d as any).__name,
+      );
+      expect(storageAfter).toEqual([preflight.name]);
+    }
+  });
+
+  it("checks against the server ferry runs: its image's flavour and its volume", async () => {
+    await run(
+      "kubernetes",
+      (raw) => (raw.destination.mysqlImage = "registry.example.com/db/mariadb:10.11.6-jammy"),
+    );
+    const env = Object.fromEntries(
+      named("-dump-preflight").inputs.spec.template.spec.containers[0].env.map(
+        (e: { name: string; value: string }) => [e.name, e.value],
+      ),
+    );
+    expect(env).toMatchObject({
+      DEST_FLAVOUR: "mariadb 10.11",
+      DEST_STORAGE_BYTES: String(10 * 2 ** 30),
+      STRIP_DEFINERS: "false",
+      DATABASES: JSON.stringify(["shop", "crm"]),
+    });
+    expect(env.SOURCE_PASSWORD_FILE).toBe("/var/run/ferry/secrets/source-password");
+    expect(env.S3_SECRET_KEY_FILE).toBeUndefined();
+    expect(imageFlavour("mysql:8.4")).toBe("mysql 8.4");
+    expect(imageFlavour("mariadb@sha256:abc")).toBe("");
+    expect(imageFlavour("percona:8.0")).toBe("");
+    expect(quantityBytes("1Gi")).toBe(2 ** 30);
+    expect(quantityBytes("500M")).toBe(5e8);
+  });
+});
+
 describe("the Jobs' log lines in pulumi up", () => {
   it("are posted by the import and the kubernetes dump, and watched with the reading user from this machine", async () => {
     await run("kubernetes");
@@ -541,7 +595,7 @@ describe("images from a registry that needs credentials", () => {
       ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
       ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
     ];
-    expect(pods).toHaveLength(6);
+    expect(pods).toHaveLength(7);
     for (const pod of pods) expect(pod.imagePullSecrets).toHaveLength(1);
   });
 

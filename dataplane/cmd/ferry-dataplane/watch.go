@@ -56,6 +56,7 @@ func runWatch(ctx context.Context) error {
 
 	began := time.Now()
 	earlier := read()
+	say("waiting for the %s step's lines (run %s)", name, id)
 	var following string
 	printed, lastChange := 0, time.Now()
 	var lastUpdate string

@@ -146,7 +146,7 @@ func (b *Beacon) post(ctx context.Context) {
 		b.mu.Unlock()
 		return
 	}
-	b.record.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
+	b.record.UpdatedAt = time.Now().UTC().Format(time.RFC3339Nano)
 	data, err := json.Marshal(b.record)
 	b.changed = false
 	b.mu.Unlock()

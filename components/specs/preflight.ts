@@ -1,0 +1,75 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { StepEnvironment } from "./dataPlane";
+
+/** What the preflight checks the source against, from the destination's configuration. */
+export interface PreflightSettings {
+  /** "mariadb 10.11" or "mysql 8.4"; "" when ferry does not run the destination server. */
+  readonly destinationFlavour: string;
+  /** The data volume's size; 0 when ferry does not size it. */
+  readonly storageBytes: number;
+  readonly stripDefiners: boolean;
+}
+
+/**
+ * The server flavour and version an image reference names, as the preflight reads it:
+ * `registry.example.com/db/mariadb:10.11.6-jammy` is "mariadb 10.11". "" for anything else (a
+ * digest, an unfamiliar name): the collation check then has nothing to compare with.
+ */
+export function imageFlavour(image: string): string {
+  const last = image.split("/").pop() ?? "";
+  const [name, tag = ""] = last.split("@")[0].split(":");
+  const version = /^(\d+)\.(\d+)/.exec(tag);
+  if ((name !== "mariadb" && name !== "mysql") || !version) return "";
+  return `${name} ${version[1]}.${version[2]}`;
+}
+
+const binaryUnits: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const decimalUnits: Record<string, number> = {
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  m: 1e-3,
+};
+
+/** A Kubernetes quantity (`10Gi`, `500M`) in bytes, as the config's schema accepts one. */
+export function quantityBytes(quantity: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$/.exec(quantity);
+  if (!match) throw new Error(`not a Kubernetes quantity: ${quantity}`);
+  const unit = match[2];
+  const factor = unit === "" ? 1 : (binaryUnits[unit] ?? decimalUnits[unit]);
+  if (factor === undefined) throw new Error(`not a Kubernetes quantity: ${quantity}`);
+  return Math.floor(Number(match[1]) * factor);
+}
+
+/** preflight.sh's environment: the source's connection and what the destination can take. */
+export function preflightEnvironment(
+  source: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: pulumi.Input<string>;
+    readonly databases: string[];
+  },
+  settings: PreflightSettings,
+): StepEnvironment {
+  const plain: Record<string, pulumi.Input<string>> = {
+    SOURCE_HOST: source.host,
+    SOURCE_PORT: String(source.port),
+    SOURCE_USER: source.user,
+    DATABASES: JSON.stringify(source.databases),
+    DEST_FLAVOUR: settings.destinationFlavour,
+    DEST_STORAGE_BYTES: String(settings.storageBytes),
+    STRIP_DEFINERS: String(settings.stripDefiners),
+  };
+  return { plain, all: { ...plain, SOURCE_PASSWORD: source.password } };
+}
