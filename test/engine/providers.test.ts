@@ -60,6 +60,26 @@ switch (config.require("scenario")) {
     new minio.IamUserPolicyAttachment("attachment", { userName: user.name, policyName: policy.name }, { provider });
     break;
   }
+  case "minio-typo": {
+    // Each of ferry's five minio types, each with a property the substitute does not have.
+    const provider = new minio.Provider("store", {
+      minioServer: "127.0.0.1:1",
+      minioUser: "u",
+      minioPassword: "p",
+    });
+    const wrong = {
+      bucket: ["minio:index/s3Bucket:S3Bucket", { bucket: "b", objectLockingx: true }],
+      ilm: ["minio:index/ilmPolicy:IlmPolicy", { bucket: "b", rules: [], extra: 1 }],
+      user: ["minio:index/iamUser:IamUser", { name: "u", tags: {} }],
+      policy: ["minio:index/iamPolicy:IamPolicy", { name: "p", policy: "{}", polcy: "{}" }],
+      attachment: [
+        "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment",
+        { userName: "u", policyName: "p", groupName: "g" },
+      ],
+    }[config.require("kind")];
+    new pulumi.CustomResource(wrong[0], "wrong", wrong[1], { provider });
+    break;
+  }
   case "previous": {
     const round = config.require("round");
     const add = config.getBoolean("addPreviousOutputInEnv");
@@ -153,6 +173,21 @@ describe("ferry's minio provider under the real engine", () => {
   });
   afterAll(async () => {
     await store?.stop();
+  });
+
+  it.each([
+    ["bucket", "objectLockingx"],
+    ["ilm", "extra"],
+    ["user", "tags"],
+    ["policy", "polcy"],
+    ["attachment", "groupName"],
+  ])("refuses at preview a property it does not implement (%s)", (kind, property) => {
+    stack(`minio-typo-${kind}`, { scenario: "minio-typo", kind });
+    const preview = pulumi(`minio-typo-${kind}`, ["preview"]);
+    expect(preview.status, preview.output).not.toBe(0);
+    expect(preview.output).toMatch(
+      new RegExp(`${property}.*not supported by ferry's minio provider`),
+    );
   });
 
   it("sees on refresh what changed on the server: a disabled user, a removed user and bucket", () => {
