@@ -11,6 +11,7 @@ import { pullSecretNames } from "./registryPullSecret";
 import type { DatabaseAccess } from "./specs/jobs";
 import type { DestinationLocation } from "./runReport";
 import { ferryLabels } from "./specs/labels";
+import { restrictedNamespaceLabels } from "./specs/podSecurity";
 
 export interface DestinationDatabaseArgs {
   /** Namespace for the database and the migration's Jobs; created by ferry. */
@@ -60,7 +61,12 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     // Deleting a namespace deletes its PVCs, so it is retained whenever the data is.
     const namespace = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: args.namespace, labels: ferryLabels("namespace") } },
+      {
+        metadata: {
+          name: args.namespace,
+          labels: { ...ferryLabels("namespace"), ...restrictedNamespaceLabels },
+        },
+      },
       retain,
     );
 

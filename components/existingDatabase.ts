@@ -4,6 +4,7 @@ import { pullSecretNames } from "./registryPullSecret";
 import type { DestinationLocation } from "./runReport";
 import type { DatabaseAccess } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
+import { restrictedNamespaceLabels } from "./specs/podSecurity";
 
 export interface ExistingDatabaseArgs {
   /** Namespace of ferry's Jobs (and only of them), created by ferry. */
@@ -40,7 +41,12 @@ export class ExistingDatabase extends pulumi.ComponentResource {
     // The Jobs' namespace holds no data: it goes with the stack.
     const namespace = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: args.namespace, labels: ferryLabels("namespace") } },
+      {
+        metadata: {
+          name: args.namespace,
+          labels: { ...ferryLabels("namespace"), ...restrictedNamespaceLabels },
+        },
+      },
       { parent: this, provider },
     );
 

@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
 /** The port MySQL listens on, in the pod and behind its Service. */
@@ -59,6 +60,8 @@ export function databaseDeploymentSpec(
       metadata: { labels: args.labels },
       spec: {
         ...pullSecretsSpec(args.imagePullSecrets),
+        automountServiceAccountToken: false,
+        securityContext: restrictedPod,
         containers: [
           {
             name: "mysql",
@@ -90,7 +93,11 @@ export function databaseDeploymentSpec(
               timeoutSeconds: 5,
             },
             terminationMessagePolicy: "FallbackToLogsOnError",
+            securityContext: restrictedContainer,
             volumeMounts: [
+              // The server's socket and temporary files: the root filesystem is read-only.
+              { name: "run", mountPath: "/run/mysqld" },
+              { name: "tmp", mountPath: "/tmp" },
               // A subdirectory: a fresh filesystem's lost+found would make the server refuse the volume.
               { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" },
               { name: "credentials", mountPath: credentialsMountPath, readOnly: true },
@@ -101,8 +108,10 @@ export function databaseDeploymentSpec(
           { name: "data", persistentVolumeClaim: { claimName: args.pvcName } },
           {
             name: "credentials",
-            secret: { secretName: args.credentialsSecretName, defaultMode: 0o444 },
+            secret: { secretName: args.credentialsSecretName, defaultMode: 0o440 },
           },
+          { name: "run", emptyDir: {} },
+          { name: "tmp", emptyDir: {} },
         ],
       },
     },

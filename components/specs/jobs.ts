@@ -3,6 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { BucketAccess } from "./bucketAccess";
 import { destinationEnvironment, type DataPlaneScript } from "./dataPlane";
 import { ferryLabels } from "./labels";
+import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
 /** Where a Job's secret files are mounted (one projected volume, whichever Secrets they come from). */
@@ -43,6 +44,8 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
     ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
     ...secretFiles.map(([name, file]) => ({ name, value: `${secretMountPath}/${file.key}` })),
     { name: "TMPDIR", value: "/tmp" },
+    // The pod's user has no home in the image; nothing is read from one.
+    { name: "HOME", value: "/tmp" },
   ];
   return {
     metadata: {
@@ -61,6 +64,7 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
         metadata: { labels: spec.labels },
         spec: {
           restartPolicy: "Never",
+          securityContext: restrictedPod,
           ...pullSecretsSpec(spec.imagePullSecrets),
           automountServiceAccountToken: false,
           containers: [
@@ -71,10 +75,7 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
               command: ["/bin/sh", `${scriptMountPath}/${spec.script}`],
               env,
               terminationMessagePolicy: "FallbackToLogsOnError",
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-              },
+              securityContext: restrictedContainer,
               volumeMounts: [
                 { name: "scripts", mountPath: scriptMountPath, readOnly: true },
                 { name: "secrets", mountPath: secretMountPath, readOnly: true },
@@ -87,7 +88,8 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
             {
               name: "secrets",
               projected: {
-                defaultMode: 0o400,
+                // Readable by the pod's group (fsGroup), the only one that runs there.
+                defaultMode: 0o440,
                 // Only the keys this step reads, so a step never holds a secret it does not use.
                 sources: secretFiles.map(([, file]) => ({
                   secret: { name: file.secretName, items: [{ key: file.key, path: file.key }] },

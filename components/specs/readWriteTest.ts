@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
 /** The probe writes a fresh token, syncs it to the volume and reads it back. */
@@ -25,6 +26,7 @@ export function readWriteDeploymentSpec(
       metadata: { labels },
       spec: {
         automountServiceAccountToken: false,
+        securityContext: restrictedPod,
         ...pullSecretsSpec(imagePullSecrets),
         containers: [
           {
@@ -37,7 +39,7 @@ export function readWriteDeploymentSpec(
               periodSeconds: 10,
               timeoutSeconds: 10,
             },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+            securityContext: restrictedContainer,
             volumeMounts: [{ name: "data", mountPath: "/data" }],
           },
         ],

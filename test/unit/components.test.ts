@@ -124,16 +124,26 @@ describe("data-plane helpers", () => {
       { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
       { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
       { name: "TMPDIR", value: "/tmp" },
+      { name: "HOME", value: "/tmp" },
     ]);
+    // The restricted Pod Security Standard, field by field.
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(pod.containers[0].securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
     });
     // One projected volume: each step sees only the keys it reads, from whichever Secret holds them.
     expect(pod.volumes[1]).toEqual({
       name: "secrets",
       projected: {
-        defaultMode: 0o400,
+        defaultMode: 0o440,
         sources: [
           {
             secret: { name: "database", items: [{ key: "root-password", path: "root-password" }] },

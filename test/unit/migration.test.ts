@@ -504,6 +504,38 @@ describe("an existing destination database", () => {
   });
 });
 
+describe("Pod Security", () => {
+  it("runs every pod ferry makes under the restricted standard, in namespaces that enforce it", async () => {
+    await run("kubernetes");
+    const pods = [
+      ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
+      ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
+    ];
+    expect(pods).toHaveLength(7);
+    for (const pod of pods) {
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: expect.any(Number),
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      for (const container of pod.containers) {
+        expect(container.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
+      }
+    }
+    for (const namespace of ofType("kubernetes:core/v1:Namespace")) {
+      expect(namespace.inputs.metadata.labels).toMatchObject({
+        "pod-security.kubernetes.io/enforce": "restricted",
+      });
+    }
+  });
+});
+
 describe("the preflight", () => {
   it("runs where the dump runs, before it, and before anything is installed", async () => {
     for (const mode of ["kubernetes", "ssh", "local"] as const) {

@@ -9,8 +9,16 @@ password_file=${MYSQL_ROOT_PASSWORD_FILE:-${MARIADB_ROOT_PASSWORD_FILE:-}}
 
 say() { printf 'ferry-mariadb: %s\n' "$*" >&2; }
 
-mkdir -p "$datadir" /run/mysqld
-chown mysql:mysql "$datadir" /run/mysqld
+# As root (a plain pod) the server runs as mysql; as any other user (the restricted Pod Security
+# Standard: runAsNonRoot, a numeric runAsUser) it runs as that user, in a data directory the pod's
+# fsGroup makes writable.
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$datadir" /run/mysqld
+  chown mysql:mysql "$datadir" /run/mysqld
+  as_user=--user=mysql
+else
+  as_user=
+fi
 
 if [ ! -d "$datadir/mysql" ]; then
   if [ -z "$password_file" ] || [ ! -r "$password_file" ]; then
@@ -18,9 +26,11 @@ if [ ! -d "$datadir/mysql" ]; then
     exit 1
   fi
   say "initialising $datadir"
-  mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db \
+  # shellcheck disable=SC2086 # as_user is one option or none
+  mariadb-install-db $as_user --datadir="$datadir" --skip-test-db \
     --auth-root-authentication-method=normal >/dev/null
-  mariadbd --user=mysql --datadir="$datadir" --skip-networking --socket=/run/mysqld/init.sock &
+  # shellcheck disable=SC2086 # as_user is one option or none
+  mariadbd $as_user --datadir="$datadir" --skip-networking --socket=/run/mysqld/init.sock &
   init_pid=$!
   waited=0
   until mariadb --socket=/run/mysqld/init.sock -uroot -e 'SELECT 1' >/dev/null 2>&1; do
@@ -53,5 +63,6 @@ if [ ! -d "$datadir/mysql" ]; then
   say "initialised"
 fi
 
-exec mariadbd --user=mysql --datadir="$datadir" --bind-address=0.0.0.0 --port=3306 \
+# shellcheck disable=SC2086 # as_user is one option or none
+exec mariadbd $as_user --datadir="$datadir" --bind-address=0.0.0.0 --port=3306 \
   --socket=/run/mysqld/mysqld.sock "$@"
