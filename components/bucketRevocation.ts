@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { commandInputs } from "./specs/commands";
-import { revokeEnvironment, stdinProgram, type ObjectStoreAdmin } from "./specs/dataPlane";
+import { scriptCommand } from "./specs/commands";
+import { revokeEnvironment, type ObjectStoreAdmin } from "./specs/dataPlane";
 
 export interface BucketRevocationArgs {
   readonly runId: string;
@@ -22,13 +22,7 @@ export class BucketRevocation extends pulumi.ComponentResource {
     // Last in the graph (the caller orders it); runs once a run id, on this machine.
     new command.local.Command(
       `${name}-revoke`,
-      {
-        create: "sh -s",
-        stdin: stdinProgram("revoke.sh", revokeEnvironment(args.admin, args.users)),
-        triggers: [args.runId],
-        logging: "stderr",
-        ...commandInputs,
-      },
+      scriptCommand("revoke.sh", revokeEnvironment(args.admin, args.users), args.runId),
       { parent: this },
     );
     this.registerOutputs({});

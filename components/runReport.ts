@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { commandInputs } from "./specs/commands";
+import { scriptCommand } from "./specs/commands";
 import { z } from "zod";
 import type { FerryConfig } from "./config";
 import type { BucketAccess } from "./specs/bucketAccess";
-import { reportEnvironment, stdinProgram } from "./specs/dataPlane";
+import { reportEnvironment } from "./specs/dataPlane";
 
 export interface RunReportArgs {
   readonly runId: string;
@@ -81,14 +81,12 @@ export class RunReport extends pulumi.ComponentResource {
     // Runs on the operator's machine, after everything it reports on (the caller orders it).
     const read = new command.local.Command(
       `${name}-read`,
-      {
-        create: "sh -s",
-        stdin: stdinProgram("report.sh", reportEnvironment(args.runId, args.bucket, args.runKey)),
-        triggers: [args.runId],
-        // Only what goes wrong is logged; stdout is the record, parsed below.
-        logging: "stderr",
-        ...commandInputs,
-      },
+      // Only what goes wrong is logged; stdout is the record, parsed below.
+      scriptCommand(
+        "report.sh",
+        reportEnvironment(args.runId, args.bucket, args.runKey),
+        args.runId,
+      ),
       { parent: this },
     );
 

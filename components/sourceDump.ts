@@ -1,12 +1,11 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { commandInputs } from "./specs/commands";
+import { scriptCommand } from "./specs/commands";
 import {
   dumpEnvironment,
   postLogLines,
   scriptsConfigMapData,
-  stdinProgram,
   type DumpSettings,
 } from "./specs/dataPlane";
 import { pullSecretNames } from "./registryPullSecret";
@@ -167,27 +166,13 @@ export class SourceDump extends pulumi.ComponentResource {
         };
         this.preflight = new command.remote.Command(
           `${name}-ssh-preflight`,
-          {
-            connection,
-            create: "sh -s",
-            stdin: stdinProgram("preflight.sh", checks.all),
-            triggers: [settings.runId],
-            logging: "stderr",
-            ...commandInputs,
-          },
+          { connection, ...scriptCommand("preflight.sh", checks.all, settings.runId) },
           { parent: this, customTimeouts: awaitTimeouts(10) },
         );
         new command.remote.Command(
           `${name}-ssh`,
-          {
-            connection,
-            create: "sh -s",
-            stdin: stdinProgram("dump.sh", environment.all),
-            triggers: [settings.runId],
-            // Its progress is on stderr; stdout is the manifest, kept as the command's output.
-            logging: "stderr",
-            ...commandInputs,
-          },
+          // Its progress is on stderr; stdout is the manifest, kept as the command's output.
+          { connection, ...scriptCommand("dump.sh", environment.all, settings.runId) },
           { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
         );
         break;
@@ -196,25 +181,12 @@ export class SourceDump extends pulumi.ComponentResource {
         // The operator's machine reaches the source directly; the same programs arrive on stdin.
         this.preflight = new command.local.Command(
           `${name}-local-preflight`,
-          {
-            create: "sh -s",
-            stdin: stdinProgram("preflight.sh", checks.all),
-            triggers: [settings.runId],
-            logging: "stderr",
-            ...commandInputs,
-          },
+          scriptCommand("preflight.sh", checks.all, settings.runId),
           { parent: this, customTimeouts: awaitTimeouts(10) },
         );
         new command.local.Command(
           `${name}-local`,
-          {
-            create: "sh -s",
-            stdin: stdinProgram("dump.sh", environment.all),
-            triggers: [settings.runId],
-            // Its progress is on stderr; stdout is the manifest, kept as the command's output.
-            logging: "stderr",
-            ...commandInputs,
-          },
+          scriptCommand("dump.sh", environment.all, settings.runId),
           { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
         );
         break;

@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { BucketAccess } from "./specs/bucketAccess";
-import { commandInputs } from "./specs/commands";
-import { stdinProgram, watchEnvironment, type WatchedStep } from "./specs/dataPlane";
+import { scriptCommand } from "./specs/commands";
+import { watchEnvironment, type WatchedStep } from "./specs/dataPlane";
 
 /**
  * The longest the watch waits for a step's first line. A Job posts as soon as its program starts,
@@ -33,23 +33,18 @@ export class StepLog extends pulumi.ComponentResource {
     super("ferry:components:StepLog", name, {}, opts);
     new command.local.Command(
       `${name}-watch`,
-      {
-        create: "sh -s",
-        stdin: stdinProgram(
-          "watch.sh",
-          watchEnvironment(
-            args.step,
-            args.runId,
-            args.bucket,
-            args.runKey,
-            Math.min(args.timeoutMinutes, watchStartMinutes),
-          ),
+      // The step's lines are on stderr, each shown as it comes.
+      scriptCommand(
+        "watch.sh",
+        watchEnvironment(
+          args.step,
+          args.runId,
+          args.bucket,
+          args.runKey,
+          Math.min(args.timeoutMinutes, watchStartMinutes),
         ),
-        triggers: [args.runId],
-        // The step's lines are on stderr, each shown as it comes.
-        logging: "stderr",
-        ...commandInputs,
-      },
+        args.runId,
+      ),
       { parent: this },
     );
     this.registerOutputs({});

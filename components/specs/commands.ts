@@ -1,3 +1,6 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { stdinProgram, type DataPlaneScript } from "./dataPlane";
+
 /**
  * Inputs every ferry `Command` sets. The real provider puts the previous stdout and stderr into the
  * environment of an update and a delete (`addPreviousOutputInEnv` defaults to true): the dump's
@@ -6,3 +9,22 @@
  * environment. ferry's commands read nothing from their previous run.
  */
 export const commandInputs = { addPreviousOutputInEnv: false } as const;
+
+/**
+ * A Command's inputs that run one data-plane script, its settings and secrets on stdin (never in
+ * argv or a child's environment), once per run id. Its lines on stderr are logged as they come;
+ * stdout (the dump's manifest, the report's record) is kept as the output, not logged.
+ */
+export function scriptCommand(
+  script: DataPlaneScript,
+  environment: Record<string, pulumi.Input<string>>,
+  runId: string,
+) {
+  return {
+    create: "sh -s",
+    stdin: stdinProgram(script, environment),
+    triggers: [runId],
+    logging: "stderr" as const,
+    ...commandInputs,
+  };
+}
