@@ -229,7 +229,9 @@ export class Migration extends pulumi.ComponentResource {
             runKey: runKey.key,
             timeoutMinutes: migration.dumpTimeoutMinutes,
           },
-          { parent: this, dependsOn: [store] },
+          // Started with the dump, once the preflight has passed: a refused source has no dump to
+          // watch, and its up ends at once.
+          { parent: this, dependsOn: [dump.preflight] },
         ),
       );
     }

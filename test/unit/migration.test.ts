@@ -551,6 +551,13 @@ describe("the preflight", () => {
       expect((dump.opts?.dependsOn as pulumi.Resource[]).map((d) => (d as any).__name)).toEqual([
         preflight.name,
       ]);
+      if (mode === "kubernetes") {
+        // The dump's watch starts with the dump: after a refusal there is nothing to wait for.
+        const watchAfter = (named("-dump-log").opts?.dependsOn as pulumi.Resource[]).map(
+          (d) => (d as any).__name,
+        );
+        expect(watchAfter).toEqual([preflight.name]);
+      }
       // The storage (and so the database ferry runs on it) waits for the preflight.
       const storageAfter = (named("-storage").opts?.dependsOn as pulumi.Resource[]).map(
         (d) => (d as any).__name,
