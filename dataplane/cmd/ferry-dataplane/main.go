@@ -63,6 +63,18 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 
 const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | watch"
 
+// subcommands are the steps, by name.
+var subcommands = map[string]func(context.Context) error{
+	"dump":      runDump,
+	"preflight": runPreflight,
+	"import":    runImport,
+	"verify":    runVerify,
+	"cleanup":   runCleanup,
+	"report":    runReport,
+	"revoke":    runRevoke,
+	"watch":     runWatch,
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
@@ -73,43 +85,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[2:]
-	arity := func(n int) {
-		if len(args) != n {
-			fmt.Fprintln(os.Stderr, usage)
-			os.Exit(2)
-		}
-	}
-	var err error
-	switch os.Args[1] {
-	case "dump":
-		arity(0)
-		err = runDump(ctx)
-	case "preflight":
-		arity(0)
-		err = runPreflight(ctx)
-	case "import":
-		arity(0)
-		err = runImport(ctx)
-	case "verify":
-		arity(0)
-		err = runVerify(ctx)
-	case "cleanup":
-		arity(0)
-		err = runCleanup(ctx)
-	case "report":
-		arity(0)
-		err = runReport(ctx)
-	case "revoke":
-		arity(0)
-		err = runRevoke(ctx)
-	case "watch":
-		arity(0)
-		err = runWatch(ctx)
-	default:
+	// Every subcommand takes its settings from the environment and no arguments.
+	run, known := subcommands[os.Args[1]]
+	if !known {
 		fmt.Fprintf(os.Stderr, "ferry-dataplane: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
 	}
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	err := run(ctx)
 	if err != nil {
 		logf("ERROR: %v", err)
 	}
