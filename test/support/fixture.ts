@@ -156,6 +156,17 @@ export class DataPlane {
       .map((line) => prefix + (JSON.parse(line) as { key: string }).key);
   }
 
+  /** The keys under prefix whose object does not begin as a sealed record does (package seal). */
+  unsealedObjects(prefix: string): string[] {
+    return this.keysUnder(prefix).filter(
+      (key) =>
+        this.minio
+          .mustMc(["cat", `admin/${this.bucket}/${key}`])
+          .subarray(0, 13)
+          .toString() !== "ferry-seal-1\n",
+    );
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.source.stop(), this.destination.stop(), this.minio.stop()]);
     fs.rmSync(this.secretsDir, { recursive: true, force: true });
