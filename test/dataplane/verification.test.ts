@@ -170,6 +170,27 @@ describe("verification", () => {
       /procedure `app`\.`tidy`: its definition differs/,
     ],
     [
+      "a NULL became an empty string",
+      "UPDATE app.measures SET label = '' WHERE id = 3",
+      /table `app`\.`measures`: its 3 rows differ/,
+    ],
+    [
+      "a NULL became the text NULL",
+      "UPDATE app.measures SET label = 'NULL' WHERE id = 3",
+      /table `app`\.`measures`: its 3 rows differ/,
+    ],
+    [
+      "bytes moved from one column into the next",
+      // u was '雪 ☃' (E9 9B AA 20 E2 98 83) and b 0x00FF: the row's bytes in a row stay the same.
+      "UPDATE app.mixed SET u = '雪 ', b = 0xE2988300FF WHERE id = 1",
+      /table `app`\.`mixed`: its 1 rows differ/,
+    ],
+    [
+      "a BLOB's last byte changed",
+      "UPDATE app.big SET payload = CONCAT(LEFT(payload, LENGTH(payload) - 1), 0x00)",
+      /table `app`\.`big`: its 1 rows differ/,
+    ],
+    [
       "a row of an oddly named table changed",
       "UPDATE app.`it's` SET v = 'y'",
       /table `app`\.`it's`: its 1 rows differ/,

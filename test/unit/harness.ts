@@ -15,7 +15,7 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/4" as const,
+  format: "ferry-dump/5" as const,
   runId: "run-1",
   compression: "zstd",
   bytes: 1470,

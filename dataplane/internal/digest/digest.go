@@ -3,21 +3,27 @@
 // The same code runs on the source, inside the dump's snapshot, and on the destination after the
 // import, in sessions with the same time zone, character set and SQL mode (package conn).
 //
-// Rows are read exactly: every value is compared by its bytes (CAST ... AS BINARY, so no collation
-// can make two different strings equal and no mix of character sets can fail), FLOAT through
-// DOUBLE (whose text form round-trips), TIMESTAMPs in UTC, long values by their MD5, NULL apart
-// from every value; system-versioned tables with their whole history. A row's digest is the first
-// 64 bits of the MD5 of its encoded values; a table's is the row count and the exact sum of its
-// rows' digests (so a duplicated row counts).
+// Rows are read exactly: every value by its bytes (CAST ... AS BINARY, so no collation can make
+// two different strings equal and no mix of character sets can fail), FLOAT through DOUBLE (whose
+// text form round-trips), TIMESTAMPs in UTC, long values by their length and MD5, NULL apart from
+// every value; system-versioned tables with their whole history. The server sends each row's
+// values; this package encodes them (a NULL mark, or a length and the bytes, per value) and takes
+// the first 64 bits of the MD5 of that encoding as the row's digest. A table's digest is the row
+// count and the exact sum of its rows' digests (so a duplicated row counts). Hashing here rather
+// than in SQL (MD5, CONV and a DECIMAL sum per row) costs the server a third of the CPU.
 package digest
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
+	"math/bits"
 	"regexp"
 	"sort"
 	"strings"
@@ -266,9 +272,9 @@ func columns(ctx context.Context, session *sql.Conn, o Object) ([]column, error)
 	return list, rows.Err()
 }
 
-// longTypes are read by their length and MD5: so a row's text stays within InnoDB's 65535-byte
-// limit for the other columns (twice that once quoted), far below any max_allowed_packet, and the
-// row's CONCAT can never turn into NULL.
+// longTypes are read by their length and MD5, computed where the value is: a row read for its
+// digest then stays within InnoDB's 65535-byte limit for the other columns, however large its
+// BLOBs and texts.
 var longTypes = map[string]bool{
 	"tinyblob": true, "blob": true, "mediumblob": true, "longblob": true,
 	"tinytext": true, "text": true, "mediumtext": true, "longtext": true, "json": true,
@@ -276,9 +282,8 @@ var longTypes = map[string]bool{
 	"multilinestring": true, "multipolygon": true, "geometrycollection": true,
 }
 
-// valueExpression encodes one column's value so that no two different values, nor NULL and any
-// value, encode alike: QUOTE of its bytes (NULL becomes the bare word NULL, every value is
-// quoted and escaped), or for a long value its length and MD5.
+// valueExpression selects one column's value as exact bytes: its text form as binary (a FLOAT
+// widened to DOUBLE first), or for a long value its length and MD5 (NULL stays NULL).
 func valueExpression(c column) string {
 	value := sqlident.Quote(c.name)
 	if c.dataType == "float" {
@@ -287,16 +292,14 @@ func valueExpression(c column) string {
 	}
 	bytes := "CAST(" + value + " AS BINARY)"
 	if longTypes[c.dataType] {
-		return "IFNULL(CONCAT(LENGTH(" + bytes + "), ':', MD5(" + bytes + ")), 'NULL')"
+		return "CONCAT(LENGTH(" + bytes + "), ':', MD5(" + bytes + "))"
 	}
-	return "QUOTE(" + bytes + ")"
+	return bytes
 }
 
-// rowDigestQuery is the statement that digests every row of a table: the row count, and the sum
-// (exact, as DECIMAL, so a duplicated row counts) of the first 64 bits of each row's MD5. MD5,
-// CONV and QUOTE exist on MySQL and MariaDB alike, so both sides compute the same digest; the
-// row's text is referenced once, so each row is hashed once.
-func rowDigestQuery(o Object) string {
+// rowQuery is the statement that reads every row of a table (every version of a system-versioned
+// one) as the values its digest covers. Only quoted names and fixed SQL go into it.
+func rowQuery(o Object) string {
 	parts := make([]string, 0, len(o.columns)+2)
 	explicitPeriod := false
 	for _, c := range o.columns {
@@ -315,18 +318,72 @@ func rowDigestQuery(o Object) string {
 			}
 		}
 	}
-	return "SELECT COUNT(*), CAST(COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(','," +
-		strings.Join(parts, ", ") + ")), 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) FROM " + from
+	return "SELECT " + strings.Join(parts, ", ") + " FROM " + from
+}
+
+// RowSum is a table's content digest: the row count and the exact (128-bit) sum of the rows'
+// digests.
+type RowSum struct {
+	Count  int64
+	hi, lo uint64
+	buf    []byte
+}
+
+// Add counts one row. A NULL is one byte 0; a value is a byte 1, its length as a uvarint and its
+// bytes: no two different rows encode alike, whatever bytes their values hold.
+func (s *RowSum) Add(values []sql.RawBytes) {
+	s.buf = s.buf[:0]
+	for _, v := range values {
+		if v == nil {
+			s.buf = append(s.buf, 0)
+			continue
+		}
+		s.buf = append(s.buf, 1)
+		s.buf = binary.AppendUvarint(s.buf, uint64(len(v)))
+		s.buf = append(s.buf, v...)
+	}
+	sum := md5.Sum(s.buf)
+	var carry uint64
+	s.lo, carry = bits.Add64(s.lo, binary.BigEndian.Uint64(sum[:8]), 0)
+	s.hi += carry
+	s.Count++
+}
+
+// String is the digest as the manifest records it: count and sum in decimal.
+func (s *RowSum) String() string {
+	total := new(big.Int).SetUint64(s.hi)
+	total.Lsh(total, 64)
+	total.Add(total, new(big.Int).SetUint64(s.lo))
+	return fmt.Sprintf("%d:%s", s.Count, total.String())
 }
 
 func tableContent(ctx context.Context, session *sql.Conn, o *Object) error {
-	var count int64
-	var sum string
-	if err := session.QueryRowContext(ctx, rowDigestQuery(*o)).Scan(&count, &sum); err != nil {
+	rows, err := session.QueryContext(ctx, rowQuery(*o))
+	if err != nil {
 		return fmt.Errorf("digesting the rows of %s: %w", o, err)
 	}
-	o.Rows = count
-	o.Content = fmt.Sprintf("%d:%s", count, sum)
+	defer rows.Close()
+	width := len(o.columns)
+	if names, err := rows.Columns(); err == nil {
+		width = len(names)
+	}
+	values := make([]sql.RawBytes, width)
+	pointers := make([]any, width)
+	for i := range values {
+		pointers[i] = &values[i]
+	}
+	var sum RowSum
+	for rows.Next() {
+		if err := rows.Scan(pointers...); err != nil {
+			return fmt.Errorf("digesting the rows of %s: %w", o, err)
+		}
+		sum.Add(values)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("digesting the rows of %s: %w", o, err)
+	}
+	o.Rows = sum.Count
+	o.Content = sum.String()
 	return nil
 }
 

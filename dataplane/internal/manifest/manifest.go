@@ -1,7 +1,8 @@
 // Package manifest is the schema of a run's manifest (runs/<runId>/manifest.json), written last
-// by the dump and read by every later step. Format ferry-dump/4: each stream of the dump is stored
+// by the dump and read by every later step. Format ferry-dump/5: each stream of the dump is stored
 // as chunks of tens of MiB, each a whole compressed frame with its own sha256, so a reader checks
-// a chunk before a byte of it is used.
+// a chunk before a byte of it is used. Its table digests are package digest's (rows hashed by the
+// data plane since /5), so a manifest of another format is refused rather than compared.
 package manifest
 
 import (
@@ -12,7 +13,7 @@ import (
 )
 
 // Format is the manifest format this data plane writes and reads.
-const Format = "ferry-dump/4"
+const Format = "ferry-dump/5"
 
 // Prefix is where a run's objects live in the bucket: its chunks, its manifest, its
 // verification result.
