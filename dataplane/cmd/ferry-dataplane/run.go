@@ -258,7 +258,7 @@ func runImport(ctx context.Context) error {
 	}
 	store, m := r.store, r.manifest
 	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true",
-		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
+		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true, DropTableLocks: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Attempts: attempts, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
 }

@@ -93,3 +93,10 @@ func TestNothingAskedChangesNothingAndLongLinesPass(t *testing.T) {
 		t.Fatal("a long row's line did not pass whole")
 	}
 }
+
+func TestDropTableLocksLeavesOutOnlyTheLockLine(t *testing.T) {
+	got := rewrite(t, Rewrite{DropTableLocks: true}, dumped)
+	if want := strings.Replace(dumped, "LOCK TABLES `t` WRITE;\n", "", 1); got != want {
+		t.Fatalf("more than the lock line changed:\n%s", got)
+	}
+}
