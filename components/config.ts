@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { mysqlPort } from "./specs/database";
+import { quantityBytes } from "./specs/preflight";
 
 // The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -221,11 +222,13 @@ const destinationSchema = z
     context: nonEmpty.optional().describe("its context"),
     namespace: dnsLabel
       .default("ferry")
-      .describe("namespace of the database and the Jobs; created by ferry and kept on destroy"),
+      .describe(
+        "namespace of the database and the Jobs; created by ferry and kept on destroy (not one the cluster owns, nor storage.namespace)",
+      ),
     mysqlImage: image.default("mariadb:10.11").describe("the MySQL or MariaDB server image"),
     toolsImage: image.describe("the image the import, verify and cleanup Jobs run"),
     imagePullPolicy: pullPolicy.describe("the pull policy of both images"),
-    storageSize: quantity.default("10Gi").describe("the data volume's size"),
+    storageSize: quantity.default("10Gi").describe("the data volume's size, at least 1Gi"),
     cpu: quantity.default("500m").describe("the database's CPU request"),
     memory: quantity.default("1Gi").describe("the database's memory request and limit"),
     serviceName: dnsLabel
@@ -234,12 +237,22 @@ const destinationSchema = z
   })
   .describe("the destination cluster and the database ferry runs there");
 
+/** host:port with a DNS name, an IPv4 address or a bracketed IPv6 literal, and a real port. */
+const hostPort =
+  /^(?:\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})$/;
+const endpointError =
+  "must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535";
+
 const objectStoreSchema = z
   .strictObject({
     endpoint: nonEmpty
-      .regex(/^[^/:]+:[0-9]+$/, {
-        error: "must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000",
-      })
+      .refine(
+        (endpoint) => {
+          const match = hostPort.exec(endpoint);
+          return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+        },
+        { error: endpointError },
+      )
       .describe("host:port of the S3/MinIO store as this machine reaches it"),
     useTls: z.boolean({ error: "must be true or false" }).default(false).describe("https"),
     insecureSkipVerify: z
@@ -661,7 +674,13 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
   };
 }
 
-const loopback = /^(127\.[0-9.]+|localhost|\[?::1\]?)(:|$)/;
+const loopback = /^(127\.[0-9.]+|localhost|\[?::1\]?|0\.0\.0\.0|\[?::\]?)(:|$)/;
+
+/** Namespaces the cluster itself owns: ferry creates, labels and keeps its own, never these. */
+const clusterNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** The smallest data volume a MySQL server fits on with room for data (redo log, undo, system tables). */
+const smallestStorage = "1Gi";
 
 /** Checks that span keys: what one key means for another. */
 function crossChecks(parsed: Record<string, unknown>): string[] {
@@ -698,7 +717,49 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
     );
   }
+  if (source?.mode === "kubernetes" && loopback.test(source.host)) {
+    problems.push(
+      `ferry:source.host: is "${source.host}", a loopback address, which in kubernetes mode is the dump pod itself; give the database's address as pods of the source cluster reach it, such as mysql.shop.svc`,
+    );
+  }
+  if (objectStore) {
+    const scheme = objectStore.useTls ? "https" : "http";
+    const endpoints: [string, string | undefined][] = [
+      ["objectStore.clusterEndpoint", objectStore.clusterEndpoint],
+      [
+        "source.ssh.objectStoreEndpoint",
+        source?.mode === "ssh" ? source.ssh?.objectStoreEndpoint : undefined,
+      ],
+    ];
+    for (const [key, url] of endpoints) {
+      if (url && !url.startsWith(`${scheme}://`)) {
+        problems.push(
+          `ferry:${key}: is ${url.split(":")[0]}:// while objectStore.useTls is ${objectStore.useTls}; one store speaks one protocol: use ${scheme}://, or change objectStore.useTls`,
+        );
+      }
+    }
+  }
   const storage = parsed.storage as StorageConfig | undefined;
+  const destination = parsed.destination as ParsedDestination | undefined;
+  if (destination) {
+    if (clusterNamespaces.includes(destination.namespace)) {
+      problems.push(
+        `ferry:destination.namespace: is "${destination.namespace}", which the cluster owns; ferry creates its namespace, labels it restricted and keeps it on destroy, so give one of its own such as ferry`,
+      );
+    } else if (storage && destination.namespace === storage.namespace) {
+      problems.push(
+        `ferry:destination.namespace: is "${destination.namespace}", the storage system's namespace (storage.namespace); the migration needs a namespace of its own`,
+      );
+    }
+    if (
+      destination.database.mode === "managed" &&
+      quantityBytes(destination.storageSize) < quantityBytes(smallestStorage)
+    ) {
+      problems.push(
+        `ferry:destination.storageSize: is ${destination.storageSize}, below ${smallestStorage}: the server's own files (redo log, undo, system tables) need most of that before any data; set at least ${smallestStorage}, and more than the data (the preflight checks it against the source)`,
+      );
+    }
+  }
   if (storage && storage.previousDefaultClass === storage.storageClass.name) {
     problems.push(
       `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,

@@ -288,7 +288,80 @@ const badConfigs: [string, Raw, string][] = [
   [
     "object store endpoint with scheme",
     withChange("local", (r) => (r.objectStore.endpoint = "http://minio:9000")),
-    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000",
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535",
+  ],
+  [
+    "object store endpoint with a space and a port past 65535",
+    withChange("local", (r) => (r.objectStore.endpoint = "a b:99999")),
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535",
+  ],
+  [
+    "object store endpoint on port 0",
+    withChange("local", (r) => (r.objectStore.endpoint = "minio:0")),
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535",
+  ],
+  [
+    "object store endpoint an IPv6 address without brackets",
+    withChange("local", (r) => (r.objectStore.endpoint = "fd00::5:9000")),
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535",
+  ],
+  [
+    "object store endpoint without a port",
+    withChange("local", (r) => (r.objectStore.endpoint = "minio.example.internal")),
+    "ferry:objectStore.endpoint: must be host:port as the operator's machine reaches it, such as 127.0.0.1:9000 or [fd00::5]:9000, with a port between 1 and 65535",
+  ],
+  [
+    "IPv6 loopback endpoint without cluster endpoint",
+    withChange("local", (r) => (r.objectStore.endpoint = "[::1]:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "useTls with an http cluster endpoint",
+    withChange("local", (r) => {
+      r.objectStore.useTls = true;
+      r.objectStore.clusterEndpoint = "http://minio.storage:9000";
+    }),
+    "ferry:objectStore.clusterEndpoint: is http:// while objectStore.useTls is true; one store speaks one protocol: use https://, or change objectStore.useTls",
+  ],
+  [
+    "an https cluster endpoint without useTls",
+    withChange("local", (r) => (r.objectStore.clusterEndpoint = "https://minio.storage:9000")),
+    "ferry:objectStore.clusterEndpoint: is https:// while objectStore.useTls is false; one store speaks one protocol: use http://, or change objectStore.useTls",
+  ],
+  [
+    "useTls with an http endpoint for the SSH host",
+    withChange("ssh", (r) => (r.objectStore.useTls = true)),
+    "ferry:source.ssh.objectStoreEndpoint: is http:// while objectStore.useTls is true; one store speaks one protocol: use https://, or change objectStore.useTls",
+  ],
+  [
+    "a loopback source host in kubernetes mode",
+    withChange("kubernetes", (r) => (r.source.host = "127.0.0.1")),
+    'ferry:source.host: is "127.0.0.1", a loopback address, which in kubernetes mode is the dump pod itself; give the database\'s address as pods of the source cluster reach it, such as mysql.shop.svc',
+  ],
+  [
+    "localhost as the source host in kubernetes mode",
+    withChange("kubernetes", (r) => (r.source.host = "localhost")),
+    'ferry:source.host: is "localhost", a loopback address, which in kubernetes mode is the dump pod itself; give the database\'s address as pods of the source cluster reach it, such as mysql.shop.svc',
+  ],
+  [
+    "the destination in the default namespace",
+    withChange("local", (r) => (r.destination.namespace = "default")),
+    'ferry:destination.namespace: is "default", which the cluster owns; ferry creates its namespace, labels it restricted and keeps it on destroy, so give one of its own such as ferry',
+  ],
+  [
+    "the destination in kube-system",
+    withChange("local", (r) => (r.destination.namespace = "kube-system")),
+    'ferry:destination.namespace: is "kube-system", which the cluster owns; ferry creates its namespace, labels it restricted and keeps it on destroy, so give one of its own such as ferry',
+  ],
+  [
+    "the destination in the storage system's namespace",
+    withChange("local", (r) => (r.destination.namespace = r.storage.namespace ?? "storage-system")),
+    'ferry:destination.namespace: is "storage-system", the storage system\'s namespace (storage.namespace); the migration needs a namespace of its own',
+  ],
+  [
+    "a data volume below the floor",
+    withChange("local", (r) => (r.destination.storageSize = "512Mi")),
+    "ferry:destination.storageSize: is 512Mi, below 1Gi: the server's own files (redo log, undo, system tables) need most of that before any data; set at least 1Gi, and more than the data (the preflight checks it against the source)",
   ],
   [
     "loopback endpoint without cluster endpoint",
@@ -388,12 +461,22 @@ const badConfigs: [string, Raw, string][] = [
 ];
 
 describe("invalid configuration", () => {
-  it("has at least 30 cases", () => {
-    expect(badConfigs.length).toBeGreaterThanOrEqual(30);
+  it("has at least 60 cases", () => {
+    expect(badConfigs.length).toBeGreaterThanOrEqual(60);
   });
 
   it.each(badConfigs)("rejects %s with the key and the fix", (_, raw, message) => {
     expect(problemsOf(raw)).toEqual([message]);
+  });
+
+  it("accepts what MySQL accepts: a database named my-app, an IPv6 store, https with useTls", () => {
+    const raw = withChange("local", (r) => {
+      r.source.databases = ["my-app", "café", "a.b"];
+      r.objectStore.endpoint = "[fd00::5]:9000";
+      r.objectStore.useTls = true;
+      r.objectStore.clusterEndpoint = "https://[fd00::5]:9000";
+    });
+    expect(configFrom(raw, secretValues).source.databases).toEqual(["my-app", "café", "a.b"]);
   });
 
   it("names a missing required secret and how to set it", () => {
