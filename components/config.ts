@@ -189,6 +189,7 @@ export const managedDatabaseKeys = [
   "cpu",
   "memory",
   "serviceName",
+  "allowFrom",
 ] as const;
 
 const databaseSchema = z
@@ -234,6 +235,24 @@ const destinationSchema = z
     serviceName: dnsLabel
       .default("mysql")
       .describe("the database's Service, which applications connect to"),
+    allowFrom: z
+      .array(
+        z
+          .strictObject({
+            namespace: dnsLabel.optional().describe("a namespace, by name"),
+            podLabels: stringMap
+              .optional()
+              .describe("pods with these labels (in namespace, or in ferry's own without one)"),
+          })
+          .refine((client) => client.namespace !== undefined || client.podLabels !== undefined, {
+            error: "must give a namespace, podLabels or both",
+          }),
+        { error: "must be a list of {namespace, podLabels}" },
+      )
+      .default([])
+      .describe(
+        "who besides ferry's Jobs may connect to the database: the applications that will use it (NetworkPolicy)",
+      ),
   })
   .describe("the destination cluster and the database ferry runs there");
 

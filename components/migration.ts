@@ -8,10 +8,12 @@ import { DestinationDatabase } from "./destinationDatabase";
 import { DestinationJobs } from "./destinationJobs";
 import { ExistingDatabase } from "./existingDatabase";
 import { ImportJob } from "./importJob";
+import { NetworkPolicies } from "./networkPolicies";
 import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
+import { urlPort } from "./specs/networkPolicy";
 import { imageFlavour, quantityBytes } from "./specs/preflight";
 import { StepLog } from "./stepLog";
 import {
@@ -169,6 +171,21 @@ export class Migration extends pulumi.ComponentResource {
             { parent: this, dependsOn: [storage] },
           );
 
+    // Traffic in ferry's namespace, denied unless named; in place before any Job runs.
+    const policies = new NetworkPolicies(
+      `${name}-network`,
+      {
+        namespace: database.namespace,
+        database:
+          destination.database.mode === "existing"
+            ? { managed: false, port: destination.database.port }
+            : { managed: true, allowFrom: destination.allowFrom },
+        objectStorePort: urlPort(urls.cluster),
+        provider: destinationProvider,
+      },
+      { parent: this },
+    );
+
     // What the destination's Jobs share: scripts, the bucket key, the database's address.
     const jobs = new DestinationJobs(
       `${name}-jobs`,
@@ -186,7 +203,7 @@ export class Migration extends pulumi.ComponentResource {
         runId,
         provider: destinationProvider,
       },
-      { parent: this },
+      { parent: this, dependsOn: [policies] },
     );
 
     // The import waits for both ends: a complete dump and a running database.

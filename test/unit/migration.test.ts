@@ -98,6 +98,9 @@ describe("the whole graph", () => {
       "kubernetes:core/v1:PersistentVolumeClaim": 2,
       "kubernetes:apps/v1:Deployment": 2,
       "kubernetes:core/v1:Service": 1,
+      "ferry:components:NetworkPolicies": 1,
+      // Default deny, the database's ingress, the Jobs' egress.
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
       "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
@@ -171,6 +174,8 @@ describe("the whole graph", () => {
       expect.stringMatching(/-cleanup$/),
     ]);
     expect(dependsOnNames("-database")).toEqual([expect.stringMatching(/-storage$/)]);
+    // The namespace's NetworkPolicies are in place before a Job's Secret, ConfigMap or pod.
+    expect(dependsOnNames("-jobs")).toEqual([expect.stringMatching(/-network$/)]);
     expect(dependsOnNames("-revocation")).toEqual([expect.stringMatching(/-report$/)]);
   });
 
@@ -505,6 +510,115 @@ describe("an existing destination database", () => {
 });
 
 describe("Pod Security", () => {
+  it("denies the namespace's traffic but what is named: the Jobs to the database and the store, allowFrom to the database", async () => {
+    await run("kubernetes", (raw) => {
+      raw.destination.allowFrom = [
+        { namespace: "shop", podLabels: { app: "storefront" } },
+        { namespace: "reporting" },
+      ];
+    });
+    const policies: Record<string, any> = Object.fromEntries(
+      ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => [
+        p.inputs.metadata.name,
+        p.inputs,
+      ]),
+    );
+    expect(Object.keys(policies).sort()).toEqual([
+      "ferry-database-ingress",
+      "ferry-default-deny",
+      "ferry-jobs-egress",
+    ]);
+    for (const policy of Object.values(policies)) expect(policy.metadata.namespace).toBe("ferry");
+    const dns = {
+      ports: [
+        { protocol: "UDP", port: 53 },
+        { protocol: "TCP", port: 53 },
+      ],
+    };
+    expect(policies["ferry-default-deny"].spec).toEqual({
+      podSelector: {},
+      policyTypes: ["Ingress", "Egress"],
+      egress: [dns],
+    });
+    const jobPods = {
+      matchLabels: { "app.kubernetes.io/part-of": "ferry" },
+      matchExpressions: [
+        {
+          key: "app.kubernetes.io/component",
+          operator: "In",
+          values: ["import", "verify", "cleanup"],
+        },
+      ],
+    };
+    const databasePods = {
+      matchLabels: {
+        "app.kubernetes.io/part-of": "ferry",
+        "app.kubernetes.io/component": "database",
+      },
+    };
+    expect(policies["ferry-database-ingress"].spec).toEqual({
+      podSelector: databasePods,
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [
+            { podSelector: jobPods },
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "shop" } },
+              podSelector: { matchLabels: { app: "storefront" } },
+            },
+            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "reporting" } } },
+          ],
+          ports: [{ protocol: "TCP", port: 3306 }],
+        },
+      ],
+    });
+    // The store as the destination's pods reach it: minio.storage:9000 in the sample config.
+    expect(policies["ferry-jobs-egress"].spec).toEqual({
+      podSelector: jobPods,
+      policyTypes: ["Egress"],
+      egress: [
+        { to: [{ podSelector: databasePods }], ports: [{ protocol: "TCP", port: 3306 }] },
+        { ports: [{ protocol: "TCP", port: 9000 }] },
+      ],
+    });
+    // The selectors match what the pods carry.
+    const deployment = ofType("kubernetes:apps/v1:Deployment").find(
+      (d) => d.inputs.metadata.labels["app.kubernetes.io/component"] === "database",
+    )!;
+    expect(deployment.inputs.spec.template.metadata.labels).toMatchObject(databasePods.matchLabels);
+    const destinationJobs = ofType("kubernetes:batch/v1:Job").filter(
+      (j) => j.inputs.metadata.namespace === "ferry",
+    );
+    expect(destinationJobs).toHaveLength(3);
+    for (const job of destinationJobs) {
+      const labels = job.inputs.spec.template.metadata.labels;
+      expect(labels["app.kubernetes.io/part-of"]).toBe("ferry");
+      expect(jobPods.matchExpressions[0].values).toContain(labels["app.kubernetes.io/component"]);
+    }
+  });
+
+  it("lets the Jobs reach an existing server by its port, and leaves that server's ingress to its owner", async () => {
+    await run(
+      "local",
+      (raw) =>
+        (raw.destination.database = {
+          mode: "existing",
+          host: "mariadb.apps.svc",
+          port: 3307,
+          user: "importer",
+        }),
+      { ...secretsWithout("destinationRootPassword"), destinationPassword: "p" },
+    );
+    const policies = ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    expect(policies.map((p) => p.inputs.metadata.name).sort()).toEqual([
+      "ferry-default-deny",
+      "ferry-jobs-egress",
+    ]);
+    const egress = policies.find((p) => p.inputs.metadata.name === "ferry-jobs-egress")!;
+    expect(egress.inputs.spec.egress[0]).toEqual({ ports: [{ protocol: "TCP", port: 3307 }] });
+  });
+
   it("runs every pod ferry makes under the restricted standard, in namespaces that enforce it", async () => {
     await run("kubernetes");
     const pods = [

@@ -1,0 +1,95 @@
+import type * as k8s from "@pulumi/kubernetes";
+import { mysqlPort } from "./database";
+import { ferryLabels } from "./labels";
+
+type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
+type NetworkPolicyPeer = k8s.types.input.networking.v1.NetworkPolicyPeer;
+
+/** Someone besides ferry's Jobs who may connect to the database ferry runs (`destination.allowFrom`). */
+export interface AllowedClient {
+  /** A namespace, by name. */
+  readonly namespace?: string;
+  /** Pods with these labels (in `namespace`, or in the database's own namespace without one). */
+  readonly podLabels?: Record<string, string>;
+}
+
+/** The steps whose Jobs talk to the database and the object store. */
+export const databaseClientSteps = ["import", "verify", "cleanup"] as const;
+
+/** The pods of ferry's destination Jobs, whatever their run. */
+const jobPods = {
+  matchLabels: { "app.kubernetes.io/part-of": "ferry" },
+  matchExpressions: [
+    { key: "app.kubernetes.io/component", operator: "In", values: [...databaseClientSteps] },
+  ],
+};
+
+/** Name resolution, which every pod needs (a Service name, the store's host name). */
+const dns = {
+  ports: [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ],
+};
+
+/** Every pod of the namespace: no traffic in, and out only to DNS, unless another policy allows it. */
+export function defaultDenySpec(): NetworkPolicySpec {
+  return { podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [dns] };
+}
+
+function peer(client: AllowedClient): NetworkPolicyPeer {
+  return {
+    ...(client.namespace
+      ? {
+          namespaceSelector: {
+            matchLabels: { "kubernetes.io/metadata.name": client.namespace },
+          },
+        }
+      : {}),
+    ...(client.podLabels ? { podSelector: { matchLabels: client.podLabels } } : {}),
+  };
+}
+
+/** The database ferry runs accepts MySQL connections from ferry's Jobs and the allowed clients only. */
+export function databaseIngressSpec(allowFrom: readonly AllowedClient[]): NetworkPolicySpec {
+  return {
+    podSelector: { matchLabels: ferryLabels("database") },
+    policyTypes: ["Ingress"],
+    ingress: [
+      {
+        from: [{ podSelector: jobPods }, ...allowFrom.map(peer)],
+        ports: [{ protocol: "TCP", port: mysqlPort }],
+      },
+    ],
+  };
+}
+
+/**
+ * The Jobs reach the database and the object store, nothing else. A server ferry runs is named
+ * by its pods; an existing server and the store are reached by host name or address, which a
+ * policy cannot name, so those are allowed by port.
+ */
+export function jobsEgressSpec(args: {
+  readonly database:
+    { readonly managed: true } | { readonly managed: false; readonly port: number };
+  readonly objectStorePort: number;
+}): NetworkPolicySpec {
+  const database = args.database.managed
+    ? {
+        to: [{ podSelector: { matchLabels: ferryLabels("database") } }],
+        ports: [{ protocol: "TCP", port: mysqlPort }],
+      }
+    : { ports: [{ protocol: "TCP", port: args.database.port }] };
+  return {
+    podSelector: jobPods,
+    policyTypes: ["Egress"],
+    egress: [database, { ports: [{ protocol: "TCP", port: args.objectStorePort }] }],
+  };
+}
+
+/** The port of an http(s) URL, its scheme's default when it names none. */
+export function urlPort(url: string): number {
+  const parsed = new URL(url);
+  if (parsed.port) return Number(parsed.port);
+  return parsed.protocol === "https:" ? 443 : 80;
+}
