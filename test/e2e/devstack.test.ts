@@ -5,6 +5,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
+import { SecretWatch, type SecretHolder } from "../support/secretWatch";
 
 /**
  * The dev stack end to end on the real engine, the providers ferry builds and the local cluster
@@ -315,6 +316,7 @@ afterAll(() => {
 describe("the dev stack with the source on this machine (mode local)", () => {
   let stack: DevStack;
   let upOutput = "";
+  let holders: SecretHolder[] = [];
   beforeAll(() => {
     stack = new DevStack("e2e", "ferry-e2e", {});
   }, 120_000);
@@ -322,14 +324,21 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 49 resources and the DestinationJobs component that groups the Jobs' Secret and scripts.
-    expect(steps).toHaveLength(50);
+    // 49 resources and the DestinationJobs component that groups the Jobs' Secret and scripts,
+    // and the namespace's three NetworkPolicies with their component.
+    expect(steps).toHaveLength(54);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
   // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
   it("migrates: dump, import, verification and read/write test in real pods; the rows read back equal the source's", () => {
-    upOutput = expectMigrated(stack, hostSource);
+    // Every process of this machine and of the cluster's containers is watched during the up.
+    const watch = SecretWatch.start(Object.fromEntries(secretKeys.map((k) => [k, secret(k)])));
+    try {
+      upOutput = expectMigrated(stack, hostSource);
+    } finally {
+      holders = watch.stop();
+    }
     // The import Job's own lines appear in pulumi up while it runs, and no Job that did its work
     // is a warning.
     expect(upOutput).toMatch(/ferry-import: importing run e2e-/);
@@ -369,6 +378,20 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       ),
     ).toBe("true");
   }, 300_000);
+
+  it("puts no secret on any process's command line, nor in the environment of any process but the one that needs it", () => {
+    expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
+    // Those that need one: the Pulumi program, to which the engine hands the stack's config (its
+    // secrets decrypted) in PULUMI_CONFIG, once for the preview and once for the update; and the
+    // object store's own server, whose root credential the admin key is.
+    const needs = (h: SecretHolder) =>
+      (h.comm === "node" && /@pulumi\/pulumi\/cmd\/run/.test(h.args)) ||
+      (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`));
+    const inEnvironment = holders.filter((h) => h.where === "environ");
+    expect(inEnvironment.filter((h) => !needs(h))).toEqual([]);
+    // The watch saw the program: it would have seen any other holder.
+    expect(inEnvironment.some((h) => h.comm === "node")).toBe(true);
+  });
 
   it("keeps every secret and the run key out of the state file, the stack file, the cluster's objects and the output", () => {
     const secrets = [...secretKeys.map(secret), stack.runKey()];
