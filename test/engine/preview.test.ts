@@ -157,6 +157,8 @@ describe("the real engine", () => {
       "kubernetes:core/v1:ConfigMap": 1,
       "kubernetes:apps/v1:Deployment": 2,
       "kubernetes:core/v1:Service": 1,
+      "ferry:components:NetworkPolicies": 1,
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
       "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
