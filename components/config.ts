@@ -182,6 +182,17 @@ const databaseModes = {
     "a server the user already runs (their chart or operator); ferry imports and verifies there and never deletes it",
 } as const;
 
+/** The storage keys only an install reads. */
+const installedStorageKeys = [
+  "namespace",
+  "crds",
+  "system",
+  "csi",
+  "licenseKeyValue",
+  "makeDefault",
+  "previousDefaultClass",
+] as const;
+
 /** The keys only a database ferry runs reads. */
 export const managedDatabaseKeys = [
   "mysqlImage",
@@ -322,10 +333,22 @@ const releaseSchema = z
 
 const storageSchema = z
   .strictObject({
+    install: z
+      .boolean({ error: "must be true or false" })
+      .default(true)
+      .describe(
+        "install the storage system, its CSI driver and the class here; false: use storageClass.name as someone else installed it (the vendor's install, or another stack's)",
+      ),
     namespace: dnsLabel.default("storage-system").describe("namespace of the Helm releases"),
-    crds: releaseSchema.describe("the storage system's CRDs, a Helm chart installed first"),
-    system: releaseSchema.describe("the storage system, a Helm chart"),
-    csi: releaseSchema.describe("its CSI driver, a Helm chart installed last"),
+    crds: releaseSchema
+      .optional()
+      .describe("the storage system's CRDs, a Helm chart installed first (required with install)"),
+    system: releaseSchema
+      .optional()
+      .describe("the storage system, a Helm chart (required with install)"),
+    csi: releaseSchema
+      .optional()
+      .describe("its CSI driver, a Helm chart installed last (required with install)"),
     licenseKeyValue: nonEmpty
       .default("license.key")
       .describe("where the secret storageLicenseKey goes in the system chart's values"),
@@ -336,7 +359,9 @@ const storageSchema = z
           .boolean({ error: "must be true or false" })
           .default(true)
           .describe("create the class (false: a chart creates it)"),
-        provisioner: nonEmpty.describe("the CSI driver's name"),
+        provisioner: nonEmpty
+          .optional()
+          .describe("the CSI driver's name (required when ferry installs and creates the class)"),
         parameters: stringMap.default({}).describe("the class's parameters"),
         reclaimPolicy: z
           .enum(["Retain", "Delete"], { error: "must be Retain or Delete" })
@@ -485,7 +510,20 @@ export type DestinationConfig = Omit<ParsedDestination, "database"> & {
   readonly database: DatabaseConfig;
 };
 export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
-export type StorageConfig = z.infer<typeof storageSchema>;
+type ParsedStorage = z.infer<typeof storageSchema>;
+/** The storage ferry installs: its charts and, when it creates the class, the provisioner. */
+export type InstalledStorageConfig = ParsedStorage & {
+  readonly install: true;
+  readonly crds: ReleaseConfig;
+  readonly system: ReleaseConfig;
+  readonly csi: ReleaseConfig;
+};
+/** A class someone else installed, used as it is. */
+export interface ExistingStorageConfig {
+  readonly install: false;
+  readonly storageClass: { readonly name: string };
+}
+export type StorageConfig = InstalledStorageConfig | ExistingStorageConfig;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 /** The run's settings, writeBinlog resolved for the destination's mode. */
 export type MigrationConfig = Omit<z.infer<typeof migrationSchema>, "writeBinlog"> & {
@@ -651,6 +689,38 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     }
   }
 
+  const givenStorage = (given.storage ?? {}) as Record<string, unknown>;
+  const storageParsed = parsed.storage as ParsedStorage | undefined;
+  if (storageParsed && !storageParsed.install) {
+    // Keys of a storage install mean nothing for a class ferry only uses: named, not ignored.
+    const givenClass = (givenStorage.storageClass ?? {}) as Record<string, unknown>;
+    for (const key of installedStorageKeys.filter((k) => givenStorage[k] !== undefined)) {
+      problems.push(
+        `ferry:storage.${key}: is only read when storage.install is true (ferry uses the class as it is); remove it`,
+      );
+    }
+    for (const key of Object.keys(givenClass).filter((k) => k !== "name")) {
+      problems.push(
+        `ferry:storage.storageClass.${key}: is only read when storage.install is true (ferry uses the class as it is); remove it`,
+      );
+    }
+    if (secrets.storageLicenseKey !== undefined) {
+      problems.push(
+        "ferry:storageLicenseKey: is only read when storage.install is true; remove it with: pulumi config rm storageLicenseKey",
+      );
+    }
+  }
+  if (storageParsed?.install) {
+    for (const key of ["crds", "system", "csi"] as const) {
+      if (!storageParsed[key]) problems.push(`ferry:storage.${key}: is required`);
+    }
+    if (storageParsed.storageClass.create && !storageParsed.storageClass.provisioner) {
+      problems.push(
+        "ferry:storage.storageClass.provisioner: is required when ferry creates the class (the CSI driver's name)",
+      );
+    }
+  }
+
   problems.push(...crossChecks(parsed));
   if (problems.length > 0 || !source || !destination) {
     throw new FerryConfigError(problems);
@@ -666,6 +736,9 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       source.mode === "ssh"
         ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
         : source,
+    storage: storageParsed?.install
+      ? (storageParsed as InstalledStorageConfig)
+      : { install: false, storageClass: { name: storageParsed!.storageClass.name } },
     migration: {
       ...(parsed.migration as z.infer<typeof migrationSchema>),
       writeBinlog: (parsed.migration as z.infer<typeof migrationSchema>).writeBinlog ?? existing,
@@ -758,14 +831,14 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       }
     }
   }
-  const storage = parsed.storage as StorageConfig | undefined;
+  const storage = parsed.storage as ParsedStorage | undefined;
   const destination = parsed.destination as ParsedDestination | undefined;
   if (destination) {
     if (clusterNamespaces.includes(destination.namespace)) {
       problems.push(
         `ferry:destination.namespace: is "${destination.namespace}", which the cluster owns; ferry creates its namespace, labels it restricted and keeps it on destroy, so give one of its own such as ferry`,
       );
-    } else if (storage && destination.namespace === storage.namespace) {
+    } else if (storage?.install && destination.namespace === storage.namespace) {
       problems.push(
         `ferry:destination.namespace: is "${destination.namespace}", the storage system's namespace (storage.namespace); the migration needs a namespace of its own`,
       );
@@ -779,7 +852,7 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       );
     }
   }
-  if (storage && storage.previousDefaultClass === storage.storageClass.name) {
+  if (storage?.install && storage.previousDefaultClass === storage.storageClass.name) {
     problems.push(
       `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,
     );

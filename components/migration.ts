@@ -7,6 +7,7 @@ import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
 import { DestinationJobs } from "./destinationJobs";
 import { ExistingDatabase } from "./existingDatabase";
+import { ExistingStorageClass } from "./existingStorageClass";
 import { ImportJob } from "./importJob";
 import { NetworkPolicies } from "./networkPolicies";
 import { ObjectStore } from "./objectStore";
@@ -124,17 +125,24 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [store] },
     );
 
-    // The new storage, made the cluster's default.
-    const storage = new StorageStack(
-      `${name}-storage`,
-      {
-        storage: config.storage,
-        licenseKey: config.secrets.storageLicenseKey,
-        provider: destinationProvider,
-      },
-      // Nothing is installed for a source the preflight refuses.
-      { parent: this, dependsOn: [dump.preflight] },
-    );
+    // The new storage, made the cluster's default; or a class someone else installed, used as it is.
+    const storage = config.storage.install
+      ? new StorageStack(
+          `${name}-storage`,
+          {
+            storage: config.storage,
+            licenseKey: config.secrets.storageLicenseKey,
+            retain: migration.retainData,
+            provider: destinationProvider,
+          },
+          // Nothing is installed for a source the preflight refuses.
+          { parent: this, dependsOn: [dump.preflight] },
+        )
+      : new ExistingStorageClass(
+          `${name}-storage`,
+          { name: config.storage.storageClass.name, provider: destinationProvider },
+          { parent: this },
+        );
 
     // The database the data lands in: on a volume of the new class, or the user's own server.
     const database =
@@ -306,9 +314,20 @@ export class Migration extends pulumi.ComponentResource {
     this.storageClassName = storage.storageClassName;
     this.databaseEndpoint = database.endpoint;
     this.report = pulumi
-      .all([runReport.record, store.bucket, storage.storageClassName, database.location])
-      .apply(([record, bucket, storageClass, location]) =>
-        summarize(config, record, { bucket, storageClass, destination: location }),
+      .all([
+        runReport.record,
+        store.bucket,
+        storage.storageClassName,
+        storage.description,
+        database.location,
+      ])
+      .apply(([record, bucket, storageClass, storageDescription, location]) =>
+        summarize(config, record, {
+          bucket,
+          storageClass,
+          storage: storageDescription,
+          destination: location,
+        }),
       );
     this.registerOutputs({
       report: this.report,

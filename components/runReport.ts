@@ -128,6 +128,8 @@ export interface MigrationReport {
   readonly databases: string[];
   readonly bucket: string;
   readonly storageClass: string;
+  /** Who installed the class, and what a volume of it gets. */
+  readonly storage: string;
   readonly destination: DestinationLocation;
   readonly dump: {
     tables: number;
@@ -160,7 +162,12 @@ function dumpObjectsLine(record: RunRecord, prefix: string): string {
 export function summarize(
   config: FerryConfig,
   record: RunRecord,
-  where: { bucket: string; storageClass: string; destination: DestinationLocation },
+  where: {
+    bucket: string;
+    storageClass: string;
+    storage: string;
+    destination: DestinationLocation;
+  },
 ): MigrationReport {
   const { manifest, verification } = record;
   // Each line states what the bucket holds, never what the steps were supposed to do: a Job
@@ -178,6 +185,7 @@ export function summarize(
     databases: config.source.databases,
     bucket: where.bucket,
     storageClass: where.storageClass,
+    storage: where.storage,
     destination: where.destination,
     dump: {
       tables: manifest.tableCount,

@@ -1,13 +1,18 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ReleaseConfig, StorageConfig } from "./config";
+import type { InstalledStorageConfig, ReleaseConfig } from "./config";
 import { timeouts } from "./specs/timeouts";
 
 export interface StorageStackArgs {
   /** The storage system's charts, StorageClass and default-class choice (ferry:storage). */
-  readonly storage: StorageConfig;
+  readonly storage: InstalledStorageConfig;
   /** The license key, put into the storage system's values at `storage.licenseKeyValue`. */
   readonly licenseKey?: pulumi.Input<string>;
+  /**
+   * Keep the releases and the class on `pulumi destroy` (ferry:migration.retainData): the migrated
+   * volume lives on this storage, and other migrations' volumes may too.
+   */
+  readonly retain: boolean;
   /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
@@ -22,16 +27,19 @@ export const defaultClassAnnotation = "storageclass.kubernetes.io/is-default-cla
  */
 export class StorageStack extends pulumi.ComponentResource {
   public readonly storageClassName: pulumi.Output<string>;
+  /** For the report: who installed the class. */
+  public readonly description: pulumi.Output<string>;
 
   constructor(name: string, args: StorageStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:StorageStack", name, {}, opts);
     const { storage, provider } = args;
+    const retainOnDelete = args.retain;
 
     // CRDs first: the storage system's own objects cannot be created before their types exist.
     const crds = new k8s.helm.v3.Release(
       `${name}-crds`,
       releaseArgs(storage.crds, storage.namespace, {}),
-      { parent: this, provider },
+      { parent: this, provider, retainOnDelete },
     );
 
     // The storage system itself; the license key is a secret value, so the release's values are too.
@@ -42,14 +50,14 @@ export class StorageStack extends pulumi.ComponentResource {
         storage.namespace,
         args.licenseKey ? valuesAt(storage.licenseKeyValue, args.licenseKey) : {},
       ),
-      { parent: this, provider, dependsOn: [crds] },
+      { parent: this, provider, retainOnDelete, dependsOn: [crds] },
     );
 
     // The CSI driver last: it registers with the running storage system.
     const csi = new k8s.helm.v3.Release(
       `${name}-csi`,
       releaseArgs(storage.csi, storage.namespace, {}),
-      { parent: this, provider, dependsOn: [system] },
+      { parent: this, provider, retainOnDelete, dependsOn: [system] },
     );
 
     const classSpec = storage.storageClass;
@@ -59,13 +67,14 @@ export class StorageStack extends pulumi.ComponentResource {
           `${name}-class`,
           {
             metadata: { name: classSpec.name, labels: { "app.kubernetes.io/part-of": "ferry" } },
-            provisioner: classSpec.provisioner,
+            // Checked present with the config when ferry creates the class.
+            provisioner: classSpec.provisioner!,
             parameters: classSpec.parameters,
             reclaimPolicy: classSpec.reclaimPolicy,
             volumeBindingMode: classSpec.volumeBindingMode,
             allowVolumeExpansion: classSpec.allowVolumeExpansion,
           },
-          { parent: this, provider, dependsOn: [csi] },
+          { parent: this, provider, retainOnDelete, dependsOn: [csi] },
         )
       : undefined;
 
@@ -92,7 +101,11 @@ export class StorageStack extends pulumi.ComponentResource {
     this.storageClassName = storageClass
       ? storageClass.metadata.name
       : pulumi.output(classSpec.name);
-    this.registerOutputs({ storageClassName: this.storageClassName });
+    this.description = pulumi.interpolate`installed by this stack: Helm releases in ${storage.namespace}, class ${this.storageClassName}${storage.makeDefault ? " made the default" : ""}`;
+    this.registerOutputs({
+      storageClassName: this.storageClassName,
+      description: this.description,
+    });
   }
 }
 

@@ -117,6 +117,43 @@ function clusterSource(): string[] {
   return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
 }
 
+/** The dev stack's storage as a later stack uses it: the class by name, nothing installed. */
+function existingStorage(stack: { config: Record<string, any> }) {
+  return {
+    install: false,
+    storageClass: { name: stack.config["ferry:storage"].storageClass.name },
+  };
+}
+
+/**
+ * The dev storage the first stack installed and every destroy keeps (its Helm releases' objects,
+ * the class): removed when this test leaves a cluster it did not start, so the next run installs
+ * it again. A cluster it started goes away whole.
+ */
+function removeDevStorage(): void {
+  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
+  const storageNamespace = dev.config["ferry:storage"].namespace as string;
+  const listed = kubectl([
+    "get",
+    "clusterrole,clusterrolebinding,csidriver,customresourcedefinition,storageclass",
+    "-o",
+    "json",
+  ]);
+  const items = (
+    JSON.parse(listed.stdout || '{"items":[]}') as {
+      items: { kind: string; metadata: { name: string; annotations?: Record<string, string> } }[];
+    }
+  ).items.filter(
+    (item) =>
+      item.metadata.annotations?.["meta.helm.sh/release-namespace"] === storageNamespace ||
+      (item.kind === "StorageClass" &&
+        item.metadata.name === dev.config["ferry:storage"].storageClass.name),
+  );
+  for (const item of items)
+    kubectl(["delete", item.kind, item.metadata.name, "--ignore-not-found"]);
+  kubectl(["delete", "namespace", storageNamespace, "--ignore-not-found", "--wait=true"]);
+}
+
 /** One stack of the dev project in its own namespace, run from a throw-away workspace. */
 class DevStack {
   readonly workspace: EngineWorkspace;
@@ -129,6 +166,8 @@ class DevStack {
     options: {
       destination?: (destination: Record<string, unknown>) => void;
       secrets?: Record<string, string>;
+      /** Use the class an earlier stack installed (storage.install false), as a platform team would. */
+      existingStorage?: boolean;
     } = {},
   ) {
     kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
@@ -137,6 +176,7 @@ class DevStack {
     dev.config["ferry:destination"].namespace = namespace;
     options.destination?.(dev.config["ferry:destination"]);
     Object.assign(dev.config["ferry:source"], sourceOverride);
+    if (options.existingStorage) dev.config["ferry:storage"] = existingStorage(dev);
     this.stackFile = path.join(this.workspace.work, `Pulumi.${stack}.yaml`);
     fs.writeFileSync(this.stackFile, stringify(dev));
     const init = this.pulumi(["stack", "init"]);
@@ -154,6 +194,13 @@ class DevStack {
   pulumi(args: string[], input?: string) {
     const configFile = args[0] === "stack" ? [] : ["--config-file", this.stackFile];
     return this.workspace.pulumi([...args, "--stack", this.stack, ...configFile], input);
+  }
+
+  /** From now on, the storage an earlier up installed is used as it is. */
+  useExistingStorage(): void {
+    const stack = parse(fs.readFileSync(this.stackFile, "utf8"));
+    stack.config["ferry:storage"] = existingStorage(stack);
+    fs.writeFileSync(this.stackFile, stringify(stack));
   }
 
   setRunId(runId: string): void {
@@ -307,6 +354,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (clientOptions) fs.rmSync(clientOptions, { recursive: true, force: true });
+  if (!startedHere) removeDevStorage();
   if (startedHere) {
     execFileSync("sh", ["scripts/dev/devenv.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
     execFileSync("sh", ["scripts/dev/cluster.sh", "down"], { cwd: repoRoot, stdio: "inherit" });
@@ -458,9 +506,18 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(kubectl(["get", "deployment", "-n", stack.namespace, "-o", "name"]).stdout).toBe("");
     expect(kubectl(["get", "job", "-n", stack.namespace, "-o", "name"]).stdout).toBe("");
     expect(fs.existsSync(path.join(directory, "mysql", "shop", "products.ibd"))).toBe(true);
+    // The storage the volume lives on stays installed, for this data and other migrations'.
+    expect(jsonpath("storageclass", "neuronsan", null, "{.provisioner}")).toBe(
+      "csi.neuronsan.local",
+    );
+    expect(kubectl(["get", "pods", "-n", "neuronsan-system", "-o", "name"]).stdout).toContain(
+      "pod/",
+    );
   });
 
   it("refuses, on a new pulumi up without overwrite, to import over the kept data", () => {
+    // The storage is kept, so the next up uses it rather than installing it again.
+    stack.useExistingStorage();
     stack.setRunId(`e2e-again-${Date.now().toString(36)}`);
     const up = stack.pulumi(["up", "--yes"]);
     expect(up.status, up.output).not.toBe(0);
@@ -473,17 +530,23 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 describe("the dev stack with the source in a pod of the cluster (mode kubernetes)", () => {
   let stack: DevStack;
   beforeAll(() => {
-    stack = new DevStack("e2e-k8s", "ferry-e2e-k8s", {
-      mode: "kubernetes",
-      host: "source-db.ferry-source.svc.cluster.local",
-      port: 3306,
-      kubernetes: {
-        kubeconfig: ".ferry/kubeconfig",
-        context: "source",
-        namespace: "ferry-source",
-        toolsImage: "ferry.local/tools:1",
+    stack = new DevStack(
+      "e2e-k8s",
+      "ferry-e2e-k8s",
+      {
+        mode: "kubernetes",
+        host: "source-db.ferry-source.svc.cluster.local",
+        port: 3306,
+        kubernetes: {
+          kubeconfig: ".ferry/kubeconfig",
+          context: "source",
+          namespace: "ferry-source",
+          toolsImage: "ferry.local/tools:1",
+        },
       },
-    });
+      // A second migration into the same cluster uses the storage the first installed.
+      { existingStorage: true },
+    );
   }, 120_000);
   afterAll(() => stack?.remove(), 600_000);
 
@@ -642,6 +705,7 @@ describe("the dev stack into a database the user already runs (destination.datab
           objectStoreSecretKey: secret("objectStoreSecretKey"),
           destinationPassword: importPassword,
         },
+        existingStorage: true,
       },
     );
   }, 300_000);

@@ -41,6 +41,7 @@ describe("valid configuration", () => {
       expect(config.destination.storageSize).toBe("10Gi");
       expect(config.objectStore.bucketPrefix).toBe("ferry-");
       expect(config.objectStore.expiryDays).toBe(7);
+      if (!config.storage.install) throw new Error("storage.install defaults to true");
       expect(config.storage.storageClass.reclaimPolicy).toBe("Retain");
       expect(config.storage.makeDefault).toBe(true);
       expect(config.migration).toEqual({
@@ -454,6 +455,21 @@ const badConfigs: [string, Raw, string][] = [
     "ferry:verification.enabled: must be true or false",
   ],
   [
+    "storage.install false without a class",
+    withChange("local", (r) => (r.storage = { install: false })),
+    "ferry:storage.storageClass: is required",
+  ],
+  [
+    "an install without its CSI chart",
+    withChange("local", (r) => delete r.storage.csi),
+    "ferry:storage.csi: is required",
+  ],
+  [
+    "a class ferry creates without a provisioner",
+    withChange("local", (r) => delete r.storage.storageClass.provisioner),
+    "ferry:storage.storageClass.provisioner: is required when ferry creates the class (the CSI driver's name)",
+  ],
+  [
     "no destination at all",
     withChange("local", (r) => delete r.destination),
     "ferry:destination: is required; add it to Pulumi.test.yaml (see the README's configuration reference)",
@@ -477,6 +493,30 @@ describe("invalid configuration", () => {
       r.objectStore.clusterEndpoint = "https://[fd00::5]:9000";
     });
     expect(configFrom(raw, secretValues).source.databases).toEqual(["my-app", "café", "a.b"]);
+  });
+
+  it("takes a class someone else installed with its name alone, and refuses the license key then", () => {
+    const raw = withChange(
+      "local",
+      (r) => (r.storage = { install: false, storageClass: { name: "vendor-fast" } }),
+    );
+    const secrets = secretsWithout("storageLicenseKey");
+    expect(configFrom(raw, secrets).storage).toEqual({
+      install: false,
+      storageClass: { name: "vendor-fast" },
+    });
+    expect(problemsOf(raw, { ...secretValues, storageLicenseKey: "key" })).toEqual([
+      "ferry:storageLicenseKey: is only read when storage.install is true; remove it with: pulumi config rm storageLicenseKey",
+    ]);
+    const charts = structuredClone(raw);
+    charts.storage.csi = { chart: "csi" };
+    charts.storage.storageClass.reclaimPolicy = "Retain";
+    charts.storage.namespace = "vendor-system";
+    expect(problemsOf(charts, secrets)).toEqual([
+      "ferry:storage.namespace: is only read when storage.install is true (ferry uses the class as it is); remove it",
+      "ferry:storage.csi: is only read when storage.install is true (ferry uses the class as it is); remove it",
+      "ferry:storage.storageClass.reclaimPolicy: is only read when storage.install is true (ferry uses the class as it is); remove it",
+    ]);
   });
 
   it("names a missing required secret and how to set it", () => {

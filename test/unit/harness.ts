@@ -8,6 +8,8 @@ export interface Registered {
   readonly inputs: Record<string, any>;
   readonly provider?: string;
   readonly opts?: pulumi.CustomResourceOptions;
+  /** Set for a resource read from the cluster (`Resource.get`), not made. */
+  readonly readId?: string;
 }
 
 export const registered: Registered[] = [];
@@ -86,8 +88,21 @@ export function installMocks(): void {
           inputs: args.inputs,
           provider: args.provider,
           opts: optionsByName.get(`${args.type}::${args.name}`),
+          readId: args.id ? args.id : undefined,
         });
         const state: Record<string, unknown> = { ...args.inputs };
+        if (args.id && args.type === "kubernetes:storage.k8s.io/v1:StorageClass") {
+          // A vendor's class as the cluster would return it.
+          return {
+            id: args.id,
+            state: {
+              metadata: { name: args.id },
+              provisioner: "csi.vendor.example.com",
+              volumeBindingMode: "WaitForFirstConsumer",
+              reclaimPolicy: "Delete",
+            },
+          };
+        }
         if (args.type === "minio:index/iamUser:IamUser") state.secret = "generated-user-secret";
         if (args.type === "minio:index/s3Bucket:S3Bucket")
           state.bucket = `${args.inputs.bucketPrefix}abc123`;

@@ -187,6 +187,8 @@ describe("the whole graph", () => {
       databases: ["shop", "crm"],
       bucket: "ferry-abc123",
       storageClass: "neuronsan",
+      storage:
+        "installed by this stack: Helm releases in storage-system, class neuronsan made the default",
       destination: { namespace: "ferry", service: "mysql", dataVolumeClaim: "mysql-data" },
       dump: {
         tables: 2,
@@ -209,6 +211,7 @@ describe("the whole graph", () => {
       {
         bucket: "b",
         storageClass: "c",
+        storage: "installed by this stack",
         destination: { mode: "managed", namespace: "n", service: "s", dataVolumeClaim: "p" },
       },
     );
@@ -255,6 +258,34 @@ describe("storage", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(deps("-storage-system")).toEqual([expect.stringMatching(/-storage-crds$/)]);
     expect(deps("-storage-csi")).toEqual([expect.stringMatching(/-storage-system$/)]);
+  });
+
+  it("installs nothing with storage.install false: reads the class, puts the data on it, and reports what it is", async () => {
+    const secrets = secretsWithout("storageLicenseKey");
+    const { report } = await run(
+      "local",
+      (raw) => (raw.storage = { install: false, storageClass: { name: "vendor-fast" } }),
+      secrets,
+    );
+    const made = registered.filter((r) => r.readId === undefined).map((r) => r.type);
+    for (const type of [
+      "kubernetes:helm.sh/v3:Release",
+      "kubernetes:storage.k8s.io/v1:StorageClass",
+      "kubernetes:storage.k8s.io/v1:StorageClassPatch",
+    ])
+      expect(made).not.toContain(type);
+    const read = registered.filter((r) => r.readId !== undefined);
+    expect(read.map((r) => [r.type, r.readId])).toEqual([
+      ["kubernetes:storage.k8s.io/v1:StorageClass", "vendor-fast"],
+    ]);
+    const claim = ofType("kubernetes:core/v1:PersistentVolumeClaim").find((c) =>
+      c.name.endsWith("-database-data"),
+    );
+    expect(claim?.inputs.spec.storageClassName).toBe("vendor-fast");
+    expect(report.storageClass).toBe("vendor-fast");
+    expect(report.storage).toBe(
+      "existing class vendor-fast, not installed by ferry: provisioner csi.vendor.example.com, binding WaitForFirstConsumer, reclaim Delete",
+    );
   });
 
   it("makes the new class the default by a forced, retained patch and steps the old default down first", async () => {
@@ -309,12 +340,17 @@ describe("the destination database", () => {
     expect(pvc.inputs.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
     expect(pvc.opts?.retainOnDelete).toBe(true);
     expect(named("-database-namespace").opts?.retainOnDelete).toBe(true);
+    // The storage the volume lives on stays too: its releases and its class.
+    for (const suffix of ["-storage-crds", "-storage-system", "-storage-csi", "-storage-class"])
+      expect(named(suffix).opts?.retainOnDelete, suffix).toBe(true);
   });
 
   it("lets the data go on destroy only when retainData is false", async () => {
     await run("local", (raw) => (raw.migration.retainData = false));
     expect(named("-database-data").opts?.retainOnDelete).toBe(false);
     expect(named("-database-namespace").opts?.retainOnDelete).toBe(false);
+    for (const suffix of ["-storage-crds", "-storage-system", "-storage-csi", "-storage-class"])
+      expect(named(suffix).opts?.retainOnDelete, suffix).toBe(false);
   });
 
   it("runs the configured image with its password from a Secret file and a readiness probe", async () => {
