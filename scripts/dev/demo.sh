@@ -63,7 +63,7 @@ down() {
   pulumi_env
   if [ -d "$project" ]; then
     prepare_project
-    say "pulumi destroy of the dev stack (the data volume and its namespace are kept)"
+    say "pulumi destroy of the dev stack (the data volume, its namespace and the storage it lives on are kept)"
     pulumi destroy --yes --non-interactive --stack dev
   fi
   cd "$repo"
