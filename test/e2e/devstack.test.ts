@@ -240,6 +240,21 @@ class DevStack {
     return key;
   }
 
+  /** The bucket users' secret keys (made by the minio provider during the up), from its state. */
+  bucketUserKeys(): string[] {
+    const exported = this.pulumi(["stack", "export", "--show-secrets"]);
+    expect(exported.status, exported.output).toBe(0);
+    const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
+    const keys = (state.deployment.resources as { type: string; outputs?: { secret?: unknown } }[])
+      .filter((r) => r.type === "minio:index/iamUser:IamUser")
+      .map((r) => {
+        const value = r.outputs?.secret as string | { plaintext?: string } | undefined;
+        return typeof value === "string" ? value : JSON.parse(value?.plaintext ?? "null");
+      });
+    for (const key of keys) expect(typeof key === "string" && key.length >= 8).toBe(true);
+    return keys as string[];
+  }
+
   /** The bucket users of the stack's current run, from its state. */
   bucketUsers(): string[] {
     const exported = this.pulumi(["stack", "export"]);
@@ -441,8 +456,10 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(inEnvironment.some((h) => h.comm === "node")).toBe(true);
   });
 
-  it("keeps every secret and the run key out of the state file, the stack file, the cluster's objects and the output", () => {
-    const secrets = [...secretKeys.map(secret), stack.runKey()];
+  it("keeps every secret, the run key and the bucket users' keys out of the state file, the stack file, the cluster's objects, the pods' logs, the events and the output", () => {
+    const userKeys = stack.bucketUserKeys();
+    expect(userKeys).toHaveLength(3);
+    const secrets = [...secretKeys.map(secret), stack.runKey(), ...userKeys];
     const state = path.join(stack.workspace.work, "state");
     const stateFiles = fs
       .readdirSync(state, { recursive: true, encoding: "utf8" })
@@ -458,10 +475,24 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       "yaml",
     ]).stdout;
     expect(objects).toContain("ferry-import-");
+    // Every container's log in the namespace (the Jobs' and the database's), and its events.
+    const pods = kubectl(["get", "pods", "-n", stack.namespace, "-o", "name"])
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean);
+    expect(pods.some((pod) => pod.includes("ferry-import-"))).toBe(true);
+    const logs = pods.map(
+      (pod) => kubectl(["logs", pod, "-n", stack.namespace, "--all-containers"]).stdout,
+    );
+    expect(logs.join("\n")).toContain("ferry-import: imported run");
+    const events = kubectl(["get", "events", "-n", stack.namespace, "-o", "yaml"]).stdout;
+    expect(events).toContain("kind: Event");
     for (const text of [
       ...stateFiles.map((file) => fs.readFileSync(file, "utf8")),
       fs.readFileSync(stack.stackFile, "utf8"),
       objects,
+      ...logs,
+      events,
       upOutput,
     ]) {
       for (const value of secrets) expect(text.includes(value)).toBe(false);
