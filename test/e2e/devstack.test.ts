@@ -154,6 +154,20 @@ function removeDevStorage(): void {
   kubectl(["delete", "namespace", storageNamespace, "--ignore-not-found", "--wait=true"]);
 }
 
+/** A resource as `pulumi stack export` prints it. */
+interface ExportedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly outputs?: Record<string, unknown>;
+}
+
+/** An output's value: a secret is exported as an envelope whose plaintext is the value in JSON. */
+function revealed(value: unknown): unknown {
+  if (typeof value === "string") return value;
+  const plaintext = (value as { plaintext?: string } | undefined)?.plaintext;
+  return JSON.parse(plaintext ?? "null");
+}
+
 /** One stack of the dev project in its own namespace, run from a throw-away workspace. */
 class DevStack {
   readonly workspace: EngineWorkspace;
@@ -225,44 +239,36 @@ class DevStack {
     return JSON.parse(outputs.output.slice(0, outputs.output.lastIndexOf("}") + 1));
   }
 
-  /** The run key, as the stack's state holds it (a secret: shown only when asked). */
-  runKey(): string {
-    const exported = this.pulumi(["stack", "export", "--show-secrets"]);
+  /** The resources of the stack's state, its secrets shown only when asked. */
+  private stateResources(showSecrets: boolean): ExportedResource[] {
+    const exported = this.pulumi(["stack", "export", ...(showSecrets ? ["--show-secrets"] : [])]);
     expect(exported.status, exported.output).toBe(0);
     const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
-    const draw = state.deployment.resources.find((r: { urn: string }) =>
-      r.urn.endsWith("-run-key-draw"),
-    );
-    // A secret is exported as an envelope whose plaintext is the value in JSON.
-    const stdout = draw?.outputs?.stdout;
-    const key = typeof stdout === "string" ? stdout : JSON.parse(stdout?.plaintext ?? "null");
+    return state.deployment.resources as ExportedResource[];
+  }
+
+  /** The run key, as the stack's state holds it (a secret: shown only when asked). */
+  runKey(): string {
+    const draw = this.stateResources(true).find((r) => r.urn.endsWith("-run-key-draw"));
+    const key = revealed(draw?.outputs?.stdout);
     expect(key).toMatch(/^[0-9a-f]{64}$/);
-    return key;
+    return key as string;
   }
 
   /** The bucket users' secret keys (made by the minio provider during the up), from its state. */
   bucketUserKeys(): string[] {
-    const exported = this.pulumi(["stack", "export", "--show-secrets"]);
-    expect(exported.status, exported.output).toBe(0);
-    const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
-    const keys = (state.deployment.resources as { type: string; outputs?: { secret?: unknown } }[])
+    const keys = this.stateResources(true)
       .filter((r) => r.type === "minio:index/iamUser:IamUser")
-      .map((r) => {
-        const value = r.outputs?.secret as string | { plaintext?: string } | undefined;
-        return typeof value === "string" ? value : JSON.parse(value?.plaintext ?? "null");
-      });
+      .map((r) => revealed(r.outputs?.secret));
     for (const key of keys) expect(typeof key === "string" && key.length >= 8).toBe(true);
     return keys as string[];
   }
 
   /** The bucket users of the stack's current run, from its state. */
   bucketUsers(): string[] {
-    const exported = this.pulumi(["stack", "export"]);
-    expect(exported.status, exported.output).toBe(0);
-    const state = JSON.parse(exported.output.slice(0, exported.output.lastIndexOf("}") + 1));
-    return (state.deployment.resources as { type: string; outputs?: { name?: string } }[])
+    return this.stateResources(false)
       .filter((r) => r.type === "minio:index/iamUser:IamUser")
-      .map((r) => r.outputs?.name ?? "");
+      .map((r) => (r.outputs?.name as string | undefined) ?? "");
   }
 
   /** The data volume's directory on the node, through its claim and volume. */
