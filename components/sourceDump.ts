@@ -13,6 +13,7 @@ import { dataPlaneJob } from "./specs/jobs";
 import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
 import { awaitTimeouts } from "./specs/timeouts";
+import { reachableSshHost } from "./sshReachability";
 
 /** Where the dump runs, one variant a source mode. */
 export type DumpLocation =
@@ -158,7 +159,8 @@ export class SourceDump extends pulumi.ComponentResource {
         // The scripts and their secrets go over the SSH channel's stdin: nothing lands in argv or
         // on disk.
         const connection = {
-          host: location.host,
+          // Reached first by ferry's own probe, whose error names the setting to fix.
+          host: reachableSshHost(location.host, location.port),
           port: location.port,
           user: location.user,
           privateKey: location.privateKey,

@@ -19,37 +19,10 @@ say() { printf 'ferry devenv: %s\n' "$*" >&2; }
 # shellcheck source=scripts/dev/processes.sh
 . scripts/dev/processes.sh
 
-secret() {
-  if [ ! -s "$secrets/$1" ]; then
-    (umask 077 && mkdir -p "$secrets" && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secrets/$1")
-  fi
-  cat "$secrets/$1"
-}
+# shellcheck source=scripts/dev/sample-data.sh
+. scripts/dev/sample-data.sh
 
 sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
-
-# seed_sql USER_HOST: the sample databases and the dump user, who connects from USER_HOST.
-seed_sql() {
-  password=$(secret sourcePassword)
-  cat <<SQL
-CREATE DATABASE shop CHARACTER SET utf8mb4;
-CREATE DATABASE crm CHARACTER SET utf8mb4;
-USE shop;
-CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
-  price DECIMAL(10,2), photo BLOB, created DATETIME(6)) ENGINE=InnoDB;
-INSERT INTO shop.products (name, price, photo, created)
-  SELECT CONCAT('product ', seq), seq / 7, RANDOM_BYTES(32), NOW(6) FROM seq_1_to_5000;
-CREATE TABLE shop.orders (id INT PRIMARY KEY AUTO_INCREMENT, product_id INT NOT NULL, qty INT NOT NULL,
-  FOREIGN KEY (product_id) REFERENCES shop.products (id)) ENGINE=InnoDB;
-INSERT INTO shop.orders (product_id, qty) SELECT 1 + seq % 5000, 1 + seq % 4 FROM seq_1_to_20000;
-CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE qty > 2;
-CREATE TABLE crm.people (id INT PRIMARY KEY, name VARCHAR(50), city VARCHAR(50)) ENGINE=InnoDB;
-INSERT INTO crm.people VALUES (1, 'Zoë', 'Zürich'), (2, 'Ὀδυσσεύς', 'Ithaca'), (3, '李雷', '北京');
-CREATE USER 'ferry_dump'@'$1' IDENTIFIED BY '$password';
-GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT
-  ON *.* TO 'ferry_dump'@'$1';
-SQL
-}
 
 up() {
   tools_path=$(sh scripts/build/tools.sh)

@@ -1,3 +1,4 @@
+import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type FerryConfig } from "../../components/config";
 
@@ -199,6 +200,18 @@ export function countByType(): Record<string, number> {
 export const sampleHostKey =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq5b2x0b3Blbm9ib2R5c2hvdWxkdXNldGhpc2tleQ==";
 
+/**
+ * A server on this machine's loopback that answers as an SSH server does, with its identification
+ * line: the source host of the ssh mode's graph, which ferry reaches before its commands do.
+ */
+let sshServerPort = 22;
+export async function startSshServer(): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.end("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  sshServerPort = (server.address() as net.AddressInfo).port;
+  return server;
+}
+
 export function rawConfig(mode: "kubernetes" | "ssh" | "local"): Record<string, unknown> {
   return {
     source: {
@@ -212,7 +225,8 @@ export function rawConfig(mode: "kubernetes" | "ssh" | "local"): Record<string, 
       ...(mode === "ssh"
         ? {
             ssh: {
-              host: "db1.example.internal",
+              host: "127.0.0.1",
+              port: sshServerPort,
               user: "ops",
               hostKey: sampleHostKey,
               objectStoreEndpoint: "http://minio.example.internal:9000",

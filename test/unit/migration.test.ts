@@ -24,16 +24,19 @@ import {
   secretsWithout,
   secretValues,
   settle,
+  startSshServer,
 } from "./harness";
 
 let migrationModule: typeof MigrationModule;
 let reportModule: typeof RunReportModule;
 
 beforeAll(async () => {
+  const sshServer = await startSshServer();
   installMocks();
   // Imported after the mocks: a static import would be hoisted above them.
   migrationModule = await import("../../components/migration");
   reportModule = await import("../../components/runReport");
+  return () => void sshServer.close();
 });
 
 beforeEach(() => resetRegistered());
