@@ -1,8 +1,8 @@
 #!/bin/sh
 # A source host reached over SSH, for the e2e test of the source mode ssh: a network namespace of
-# its own joined to this machine by a veth pair (this machine 10.89.0.1, the host 10.89.0.2), with
-# Debian's OpenSSH server (unpacked from its package into the cache, not installed as a service)
-# and a MariaDB seeded with the sample databases that listens on the host's own loopback only, so
+# its own joined to this machine by a veth pair (this machine 10.89.0.1, the host 10.89.0.2, and
+# nothing at 10.89.0.3: an unreachable host for the tests), with Debian's OpenSSH server (unpacked
+# from its package into the cache, not installed as a service) and a MariaDB seeded with the sample databases that listens on the host's own loopback only, so
 # only a dump that runs on the host reaches it. Its SSH user, ferry-ssh, logs in with a key made
 # here; its host key is made here too and printed by `host-key`. In the server's mount namespace
 # /usr/local/bin holds ferry-dataplane, as the README asks of a source host, and /etc/passwd the
@@ -55,9 +55,9 @@ network() {
   ip netns list | grep -q "^$namespace\b" || ip netns add "$namespace"
   if ! ip link show "$link" >/dev/null 2>&1; then
     ip link add "$link" type veth peer name eth0 netns "$namespace"
-    ip addr add "$gateway/30" dev "$link"
+    ip addr add "$gateway/29" dev "$link"
     ip link set "$link" up
-    ip -n "$namespace" addr add "$address/30" dev eth0
+    ip -n "$namespace" addr add "$address/29" dev eth0
     ip -n "$namespace" link set eth0 up
     ip -n "$namespace" link set lo up
     ip -n "$namespace" route add default via "$gateway"

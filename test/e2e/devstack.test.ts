@@ -601,6 +601,116 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
   }, 300_000);
 });
 
+/** The SSH host's MariaDB (scripts/dev/sshhost.sh), through its socket on this machine's disk. */
+const sshHostSource = [
+  "--no-defaults",
+  `--socket=${path.join(repoRoot, ".ferry", "sshhost", "mariadb.sock")}`,
+  "-uroot",
+];
+
+function sshHost(command: "up" | "down" | "host-key"): string {
+  return execFileSync("sh", ["scripts/dev/sshhost.sh", command], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+}
+
+describe("the dev stack with the source on a host reached over SSH (mode ssh)", () => {
+  const sshDir = path.join(repoRoot, ".ferry", "sshhost");
+  let stack: DevStack;
+  let hostKey: string;
+  const sshSecrets = () => ({
+    sourcePassword: secret("sshSourcePassword"),
+    destinationRootPassword: secret("destinationRootPassword"),
+    objectStoreSecretKey: secret("objectStoreSecretKey"),
+    sshPrivateKey: secret("sshPrivateKey"),
+  });
+  /** The stack's source.ssh, changed. */
+  const setSsh = (ssh: Record<string, unknown>) => {
+    const file = parse(fs.readFileSync(stack.stackFile, "utf8"));
+    Object.assign(file.config["ferry:source"].ssh, ssh);
+    fs.writeFileSync(stack.stackFile, stringify(file));
+  };
+  beforeAll(() => {
+    sshHost("up");
+    hostKey = sshHost("host-key");
+    stack = new DevStack(
+      "e2e-ssh",
+      "ferry-e2e-ssh",
+      {
+        // The database as the SSH host reaches it: its own loopback, which nothing else reaches.
+        mode: "ssh",
+        host: "127.0.0.1",
+        port: 3306,
+        ssh: { host: "10.89.0.2", user: "ferry-ssh", hostKey },
+      },
+      { existingStorage: true, secrets: sshSecrets() },
+    );
+  }, 300_000);
+  afterAll(() => {
+    stack?.remove();
+    sshHost("down");
+  }, 600_000);
+
+  it("refuses a host that does not answer, naming ferry:source.ssh.host, and dumps nothing", () => {
+    setSsh({ host: "10.89.0.3" });
+    const up = stack.pulumi(["up", "--yes"]);
+    expect(up.status, up.output).not.toBe(0);
+    expect(up.output).toMatch(
+      /ferry:source\.ssh\.host: 10\.89\.0\.3:22 (is unreachable from this machine|did not accept a connection)/,
+    );
+    expect(up.output).not.toMatch(/ferry-(preflight|dump): /);
+  }, 300_000);
+
+  it("refuses a host whose key is not the pinned one, and dumps nothing", () => {
+    const other = fs.mkdtempSync(path.join(clientOptions, "other-host-key-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "key")]);
+    const otherKey = fs.readFileSync(path.join(other, "key.pub"), "utf8").trim();
+    fs.rmSync(other, { recursive: true, force: true });
+    setSsh({ host: "10.89.0.2", hostKey: otherKey });
+    const up = stack.pulumi(["up", "--yes"]);
+    expect(up.status, up.output).not.toBe(0);
+    expect(up.output).toMatch(/host key mismatch/);
+    expect(up.output).not.toMatch(/ferry-(preflight|dump): /);
+    // The server saw a client that left at the key exchange: no session was opened.
+    expect(fs.readFileSync(path.join(sshDir, "sshd.log"), "utf8")).not.toMatch(
+      /Accepted publickey/,
+    );
+  }, 300_000);
+
+  it("migrates: the dump runs on the SSH host, the rows read back equal its database's, and no secret is in any process's command line, another process's environment, or the host's logs", () => {
+    setSsh({ host: "10.89.0.2", hostKey });
+    const secrets = sshSecrets();
+    // The private key is many lines; one line of its body stands for it in the process watch.
+    const keyLine = secrets.sshPrivateKey
+      .split("\n")
+      .filter((line) => !line.startsWith("-----"))
+      .sort((a, b) => b.length - a.length)[0];
+    const watch = SecretWatch.start({ ...secrets, sshPrivateKey: keyLine });
+    let output: string;
+    let holders: SecretHolder[];
+    try {
+      output = expectMigrated(stack, sshHostSource);
+    } finally {
+      holders = watch.stop();
+    }
+    expect(output).toMatch(/ferry-dump: done: \d+ tables/);
+    const log = fs.readFileSync(path.join(sshDir, "sshd.log"), "utf8");
+    expect(log).toMatch(/Accepted publickey for ferry-ssh from 10\.89\.0\.1/);
+    // As in mode local: only the Pulumi program (handed the config by the engine) and the object
+    // store's server (whose root credential the admin key is) hold a secret, in their environment.
+    expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
+    const needs = (h: SecretHolder) =>
+      (h.comm === "node" && /@pulumi\/pulumi\/cmd\/run/.test(h.args)) ||
+      (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`));
+    expect(holders.filter((h) => !needs(h))).toEqual([]);
+    const hostLogs = [log, fs.readFileSync(path.join(sshDir, "mariadb.log"), "utf8")].join("\n");
+    for (const [key, value] of Object.entries({ ...secrets, sshPrivateKey: keyLine }))
+      expect(hostLogs.includes(value), key).toBe(false);
+  }, 300_000);
+});
+
 /**
  * A MariaDB the user runs with plain manifests of their own (as their chart or operator would),
  * with an import user of the rights the README lists; its data in an emptyDir of the test.
