@@ -52,7 +52,7 @@ openssh_server() {
 }
 
 network() {
-  ip netns list | grep -q "^$namespace\b" || ip netns add "$namespace"
+  ip netns list 2>/dev/null | grep -q "^$namespace\b" || ip netns add "$namespace"
   if ! ip link show "$link" >/dev/null 2>&1; then
     ip link add "$link" type veth peer name eth0 netns "$namespace"
     ip addr add "$gateway/29" dev "$link"

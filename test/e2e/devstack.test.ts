@@ -313,7 +313,16 @@ function expectMigrated(
   // exists), and the Deployments ready in the stack's namespace.
   into: { target?: string[]; deployments: string } = { deployments: "1 1" },
 ): string {
-  const up = stack.pulumi(["up", "--yes"]);
+  return expectMigratedBy(stack.pulumi(["up", "--yes"]), stack, source, into);
+}
+
+/** expectMigrated, for an up that has already run (one of several at the same time). */
+function expectMigratedBy(
+  up: { status: number | null; output: string },
+  stack: DevStack,
+  source: string[],
+  into: { target?: string[]; deployments: string } = { deployments: "1 1" },
+): string {
   // A failed up says what the cluster looked like: which pods ran where, and what happened.
   const cluster = () =>
     [
@@ -564,10 +573,52 @@ describe("the dev stack with the source on this machine (mode local)", () => {
   });
 });
 
-describe("the dev stack with the source in a pod of the cluster (mode kubernetes)", () => {
-  let stack: DevStack;
+/** The SSH host's MariaDB (scripts/dev/sshhost.sh), through its socket on this machine's disk. */
+const sshHostSource = [
+  "--no-defaults",
+  `--socket=${path.join(repoRoot, ".ferry", "sshhost", "mariadb.sock")}`,
+  "-uroot",
+];
+
+/** The arguments of `pulumi up` for a stack, as DevStack.pulumi gives them. */
+function upArgs(stack: DevStack): string[] {
+  return ["up", "--yes", "--stack", stack.stack, "--config-file", stack.stackFile];
+}
+
+function sshHost(command: "up" | "down" | "host-key"): string {
+  return execFileSync("sh", ["scripts/dev/sshhost.sh", command], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+}
+
+/**
+ * Two migrations into the one destination cluster at the same time, as a platform team runs them:
+ * different sources (a pod of the source cluster, and a host reached over SSH), namespaces, buckets
+ * and run ids, both on the storage the first stack installed.
+ */
+describe("two dev stacks at the same time: the source in a pod of the cluster (mode kubernetes) and on a host reached over SSH (mode ssh)", () => {
+  const sshDir = path.join(repoRoot, ".ferry", "sshhost");
+  let k8sStack: DevStack;
+  let sshStack: DevStack;
+  let hostKey: string;
+  const sshSecrets = () => ({
+    sourcePassword: secret("sshSourcePassword"),
+    destinationRootPassword: secret("destinationRootPassword"),
+    objectStoreSecretKey: secret("objectStoreSecretKey"),
+    sshPrivateKey: secret("sshPrivateKey"),
+  });
+  /** The SSH stack's source.ssh, changed. */
+  const setSsh = (ssh: Record<string, unknown>) => {
+    const file = parse(fs.readFileSync(sshStack.stackFile, "utf8"));
+    Object.assign(file.config["ferry:source"].ssh, ssh);
+    fs.writeFileSync(sshStack.stackFile, stringify(file));
+  };
   beforeAll(() => {
-    stack = new DevStack(
+    sshHost("up");
+    hostKey = sshHost("host-key");
+    k8sStack = new DevStack(
       "e2e-k8s",
       "ferry-e2e-k8s",
       {
@@ -581,61 +632,10 @@ describe("the dev stack with the source in a pod of the cluster (mode kubernetes
           toolsImage: "ferry.local/tools:1",
         },
       },
-      // A second migration into the same cluster uses the storage the first installed.
+      // A later migration into the same cluster uses the storage the first installed.
       { existingStorage: true },
     );
-  }, 120_000);
-  afterAll(() => stack?.remove(), 600_000);
-
-  // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
-  it("migrates: the dump Job runs in the source cluster, the rows read back equal the source's", () => {
-    const output = expectMigrated(stack, clusterSource());
-    // The dump Job's lines, from the source cluster, appear in pulumi up too.
-    expect(output).toMatch(/ferry-dump: done: \d+ tables/);
-    expect(
-      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n").sort(),
-    ).toEqual([
-      expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
-      expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
-    ]);
-  }, 300_000);
-});
-
-/** The SSH host's MariaDB (scripts/dev/sshhost.sh), through its socket on this machine's disk. */
-const sshHostSource = [
-  "--no-defaults",
-  `--socket=${path.join(repoRoot, ".ferry", "sshhost", "mariadb.sock")}`,
-  "-uroot",
-];
-
-function sshHost(command: "up" | "down" | "host-key"): string {
-  return execFileSync("sh", ["scripts/dev/sshhost.sh", command], {
-    cwd: repoRoot,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  }).trim();
-}
-
-describe("the dev stack with the source on a host reached over SSH (mode ssh)", () => {
-  const sshDir = path.join(repoRoot, ".ferry", "sshhost");
-  let stack: DevStack;
-  let hostKey: string;
-  const sshSecrets = () => ({
-    sourcePassword: secret("sshSourcePassword"),
-    destinationRootPassword: secret("destinationRootPassword"),
-    objectStoreSecretKey: secret("objectStoreSecretKey"),
-    sshPrivateKey: secret("sshPrivateKey"),
-  });
-  /** The stack's source.ssh, changed. */
-  const setSsh = (ssh: Record<string, unknown>) => {
-    const file = parse(fs.readFileSync(stack.stackFile, "utf8"));
-    Object.assign(file.config["ferry:source"].ssh, ssh);
-    fs.writeFileSync(stack.stackFile, stringify(file));
-  };
-  beforeAll(() => {
-    sshHost("up");
-    hostKey = sshHost("host-key");
-    stack = new DevStack(
+    sshStack = new DevStack(
       "e2e-ssh",
       "ferry-e2e-ssh",
       {
@@ -649,13 +649,14 @@ describe("the dev stack with the source on a host reached over SSH (mode ssh)", 
     );
   }, 300_000);
   afterAll(() => {
-    stack?.remove();
+    k8sStack?.remove();
+    sshStack?.remove();
     sshHost("down");
-  }, 600_000);
+  }, 900_000);
 
-  it("refuses a host that does not answer, naming ferry:source.ssh.host, and dumps nothing", () => {
+  it("refuses an SSH host that does not answer, naming ferry:source.ssh.host, and dumps nothing", () => {
     setSsh({ host: "10.89.0.3" });
-    const up = stack.pulumi(["up", "--yes"]);
+    const up = sshStack.pulumi(["up", "--yes"]);
     expect(up.status, up.output).not.toBe(0);
     expect(up.output).toMatch(
       /ferry:source\.ssh\.host: 10\.89\.0\.3:22 (is unreachable from this machine|did not accept a connection)/,
@@ -663,13 +664,13 @@ describe("the dev stack with the source on a host reached over SSH (mode ssh)", 
     expect(up.output).not.toMatch(/ferry-(preflight|dump): /);
   }, 300_000);
 
-  it("refuses a host whose key is not the pinned one, and dumps nothing", () => {
+  it("refuses an SSH host whose key is not the pinned one, and dumps nothing", () => {
     const other = fs.mkdtempSync(path.join(clientOptions, "other-host-key-"));
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "key")]);
     const otherKey = fs.readFileSync(path.join(other, "key.pub"), "utf8").trim();
     fs.rmSync(other, { recursive: true, force: true });
     setSsh({ host: "10.89.0.2", hostKey: otherKey });
-    const up = stack.pulumi(["up", "--yes"]);
+    const up = sshStack.pulumi(["up", "--yes"]);
     expect(up.status, up.output).not.toBe(0);
     expect(up.output).toMatch(/host key mismatch/);
     expect(up.output).not.toMatch(/ferry-(preflight|dump): /);
@@ -679,26 +680,49 @@ describe("the dev stack with the source on a host reached over SSH (mode ssh)", 
     );
   }, 300_000);
 
-  it("migrates: the dump runs on the SSH host, the rows read back equal its database's, and no secret is in any process's command line, another process's environment, or the host's logs", () => {
+  // Two whole pulumi ups with real pods, side by side: a few minutes on a loaded machine.
+  it("migrates both at the same time: the dump Job in the source cluster and the dump on the SSH host; each stack's rows read back equal its source's; no secret in any process's command line, another process's environment, or the SSH host's logs", async () => {
     setSsh({ host: "10.89.0.2", hostKey });
-    const secrets = sshSecrets();
-    // The private key is many lines; one line of its body stands for it in the process watch.
-    const keyLine = secrets.sshPrivateKey
-      .split("\n")
-      .filter((line) => !line.startsWith("-----"))
-      .sort((a, b) => b.length - a.length)[0];
-    const watch = SecretWatch.start({ ...secrets, sshPrivateKey: keyLine });
-    let output: string;
+    const sshKey = secret("sshPrivateKey");
+    // Every secret of both stacks and both sources; the private key is many lines, and one line of
+    // its body stands for it.
+    const watched = {
+      sourcePassword: secret("sourcePassword"),
+      sourceRootPassword: secret("sourceRootPassword"),
+      sshSourcePassword: secret("sshSourcePassword"),
+      destinationRootPassword: secret("destinationRootPassword"),
+      objectStoreSecretKey: secret("objectStoreSecretKey"),
+      sshPrivateKey: sshKey
+        .split("\n")
+        .filter((line) => !line.startsWith("-----"))
+        .sort((a, b) => b.length - a.length)[0],
+    };
+    const watch = SecretWatch.start(watched);
+    let ups: { status: number | null; output: string }[];
     let holders: SecretHolder[];
+    const started = Date.now();
     try {
-      output = expectMigrated(stack, sshHostSource);
+      ups = await Promise.all(
+        [k8sStack, sshStack].map((stack) => stack.workspace.pulumiAsync(upArgs(stack))),
+      );
     } finally {
       holders = watch.stop();
     }
-    expect(output).toMatch(/ferry-dump: done: \d+ tables/);
+    const k8sOutput = expectMigratedBy(ups[0], k8sStack, clusterSource());
+    const sshOutput = expectMigratedBy(ups[1], sshStack, sshHostSource);
+    console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
+    // The dump Job's lines, from the source cluster, appear in pulumi up too.
+    expect(k8sOutput).toMatch(/ferry-dump: done: \d+ tables/);
+    expect(
+      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n").sort(),
+    ).toEqual([
+      expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
+      expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
+    ]);
+    expect(sshOutput).toMatch(/ferry-dump: done: \d+ tables/);
     const log = fs.readFileSync(path.join(sshDir, "sshd.log"), "utf8");
     expect(log).toMatch(/Accepted publickey for ferry-ssh from 10\.89\.0\.1/);
-    // As in mode local: only the Pulumi program (handed the config by the engine) and the object
+    // As in mode local: only the Pulumi programs (handed the config by the engine) and the object
     // store's server (whose root credential the admin key is) hold a secret, in their environment.
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
     const needs = (h: SecretHolder) =>
@@ -706,9 +730,33 @@ describe("the dev stack with the source on a host reached over SSH (mode ssh)", 
       (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`));
     expect(holders.filter((h) => !needs(h))).toEqual([]);
     const hostLogs = [log, fs.readFileSync(path.join(sshDir, "mariadb.log"), "utf8")].join("\n");
-    for (const [key, value] of Object.entries({ ...secrets, sshPrivateKey: keyLine }))
+    for (const [key, value] of Object.entries(watched))
       expect(hostLogs.includes(value), key).toBe(false);
-  }, 300_000);
+  }, 900_000);
+
+  it("pulumi destroy of one leaves the other migration, its data and the storage untouched", () => {
+    const destroy = sshStack.pulumi(["destroy", "--yes"]);
+    expect(destroy.status, destroy.output).toBe(0);
+    for (const table of tables)
+      expect(rows(destination(k8sStack.namespace), table), table).toBe(
+        rows(clusterSource(), table),
+      );
+    expect(
+      kubectl([
+        "get",
+        "deployments",
+        "-n",
+        k8sStack.namespace,
+        "-o",
+        "jsonpath={range .items[*]}{.status.readyReplicas}{' '}{end}",
+      ]).stdout.trim(),
+    ).toBe("1 1");
+    expect(jsonpath("storageclass", "neuronsan", null, "{.metadata.name}")).toBe("neuronsan");
+    // Its own data stays too: the destroyed stack's database answers from its kept volume.
+    expect(sshStack.dataDirectory()).not.toBe("");
+    const preview = k8sStack.pulumi(["preview", "--expect-no-changes"]);
+    expect(preview.status, preview.output).toBe(0);
+  }, 600_000);
 });
 
 /**

@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -15,6 +15,8 @@ export interface EngineWorkspace {
   readonly env: NodeJS.ProcessEnv;
   /** Runs `pulumi ARGS --non-interactive` in the project; stdout and stderr together. */
   pulumi(args: string[], input?: string): { status: number | null; output: string };
+  /** The same, without blocking: for runs that must overlap. */
+  pulumiAsync(args: string[]): Promise<{ status: number | null; output: string }>;
 }
 
 export function engineWorkspace(name: string, extraEntries: string[] = []): EngineWorkspace {
@@ -72,6 +74,22 @@ export function engineWorkspace(name: string, extraEntries: string[] = []): Engi
         timeout: 600_000,
       });
       return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+    },
+    pulumiAsync(args) {
+      const child = spawn("pulumi", [...args, "--non-interactive"], {
+        cwd: project,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: 600_000,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      return new Promise((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, output: `${stdout}\n${stderr}` }));
+      });
     },
   };
 }
