@@ -4,6 +4,11 @@
 # prints the migration report. `scripts/dev/demo.sh down` destroys the stack (the data volume is kept)
 # and stops everything.
 #
+# `scripts/dev/demo.sh many` goes on as a platform team would: on the storage the dev stack
+# installed, two more migrations at the same time into the same cluster, each a stack of its own
+# with its own namespace, bucket and run id: dev-k8s (the source in a pod of the source cluster)
+# and dev-ssh (the source on the SSH host of scripts/dev/sshhost.sh).
+#
 # Everything runs for real: the dump on this machine, the import, verification and read/write
 # test in pods on the local cluster's node, MySQL on a volume its storage provisioner made.
 set -eu
@@ -34,13 +39,80 @@ prepare_project() {
   ferry_link_project "$repo" "$project"
   [ -e "$project/.ferry" ] || ln -s .. "$project/.ferry"
   salt=$(sed -n 's/^encryptionsalt: //p' "$project/Pulumi.dev.yaml" 2>/dev/null || true)
-  cp Pulumi.dev.yaml "$project/Pulumi.dev.yaml"
+  cp "$repo/Pulumi.dev.yaml" "$project/Pulumi.dev.yaml"
   [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"$project/Pulumi.dev.yaml"
   cd "$project"
   pulumi stack select dev --create --non-interactive >/dev/null
   for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
     pulumi config set --secret "$key" <"$secrets/$key" >/dev/null
   done
+}
+
+# prepare_stack STACK: STACK selected in the linked project, its stack file the dev stack's with
+# its own salt, and the dev secrets set.
+prepare_stack() {
+  prepare_project
+  salt=$(sed -n 's/^encryptionsalt: //p' "Pulumi.$1.yaml" 2>/dev/null || true)
+  cp "$repo/Pulumi.dev.yaml" "Pulumi.$1.yaml"
+  [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"Pulumi.$1.yaml"
+  pulumi stack select "$1" --create --non-interactive >/dev/null
+  for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
+    pulumi config set --stack "$1" --secret "$key" <"$secrets/$key" >/dev/null
+  done
+  # The storage the dev stack installed, used as it is.
+  pulumi config rm --stack "$1" ferry:storage
+  pulumi config set --stack "$1" --path ferry:storage.install false
+  pulumi config set --stack "$1" --path ferry:storage.storageClass.name neuronsan
+  pulumi config set --stack "$1" --path ferry:migration.runId "$1-1"
+}
+
+# set_config STACK KEY VALUE...: sets each --path KEY of STACK to its VALUE.
+set_config() {
+  config_stack=$1
+  shift
+  while [ $# -ge 2 ]; do
+    pulumi config set --stack "$config_stack" --path "$1" "$2"
+    shift 2
+  done
+}
+
+many() {
+  up
+  cd "$repo"
+  say "starting the SSH source host"
+  sh scripts/dev/sshhost.sh up
+  host_key=$(sh scripts/dev/sshhost.sh host-key)
+  prepare_stack dev-k8s
+  set_config dev-k8s ferry:destination.namespace ferry-k8s ferry:source.mode kubernetes \
+    ferry:source.host source-db.ferry-source.svc.cluster.local ferry:source.port 3306 \
+    ferry:source.kubernetes.kubeconfig .ferry/kubeconfig ferry:source.kubernetes.context source \
+    ferry:source.kubernetes.namespace ferry-source ferry:source.kubernetes.toolsImage ferry.local/tools:1
+  prepare_stack dev-ssh
+  set_config dev-ssh ferry:destination.namespace ferry-ssh ferry:source.mode ssh \
+    ferry:source.host 127.0.0.1 ferry:source.port 3306 ferry:source.ssh.host 10.89.0.2 \
+    ferry:source.ssh.user ferry-ssh ferry:source.ssh.hostKey "$host_key"
+  pulumi config set --stack dev-ssh --secret sourcePassword <"$secrets/sshSourcePassword" >/dev/null
+  pulumi config set --stack dev-ssh --secret sshPrivateKey <"$secrets/sshPrivateKey" >/dev/null
+  say "pulumi up of dev-k8s and dev-ssh at the same time (their lines prefixed with the stack)"
+  for stack in dev-k8s dev-ssh; do
+    rm -f "$repo/.ferry/$stack.status"
+    (
+      status=0
+      pulumi up --yes --non-interactive --stack "$stack" 2>&1 || status=$?
+      echo "$status" >"$repo/.ferry/$stack.status"
+    ) | sed "s/^/$stack | /" &
+  done
+  wait
+  for stack in dev-k8s dev-ssh; do
+    status=$(cat "$repo/.ferry/$stack.status")
+    [ "$status" = 0 ] || {
+      say "pulumi up of $stack failed (exit $status); its lines are above"
+      exit 1
+    }
+    say "the migration report of $stack"
+    pulumi stack output report --json --stack "$stack"
+  done
+  say "three migrations on one storage. Explore with: kubectl --kubeconfig .ferry/kubeconfig get deploy,pvc -A; remove with: npm run demo -- down"
 }
 
 up() {
@@ -63,19 +135,27 @@ down() {
   pulumi_env
   if [ -d "$project" ]; then
     prepare_project
+    for stack in dev-k8s dev-ssh; do
+      if pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
+        say "pulumi destroy of $stack (its data volume and namespace are kept)"
+        pulumi destroy --yes --non-interactive --stack "$stack"
+      fi
+    done
     say "pulumi destroy of the dev stack (the data volume, its namespace and the storage it lives on are kept)"
     pulumi destroy --yes --non-interactive --stack dev
   fi
   cd "$repo"
+  sh scripts/dev/sshhost.sh down
   sh scripts/dev/devenv.sh down
   sh scripts/dev/cluster.sh down
 }
 
 case "${1:-up}" in
   up) up ;;
+  many) many ;;
   down) down ;;
   *)
-    echo "usage: scripts/dev/demo.sh [up | down]" >&2
+    echo "usage: scripts/dev/demo.sh [up | many | down]" >&2
     exit 2
     ;;
 esac
