@@ -15,8 +15,14 @@ export interface EngineWorkspace {
   readonly env: NodeJS.ProcessEnv;
   /** Runs `pulumi ARGS --non-interactive` in the project; stdout and stderr together. */
   pulumi(args: string[], input?: string): { status: number | null; output: string };
-  /** The same, without blocking: for runs that must overlap. */
-  pulumiAsync(args: string[]): Promise<{ status: number | null; output: string }>;
+  /**
+   * The same, without blocking, for runs that must overlap. The CLI leads a process group of its
+   * own (its plugins join it), whose id `started` gets: `process.kill(-id)` stops them all.
+   */
+  pulumiAsync(
+    args: string[],
+    started?: (pid: number) => void,
+  ): Promise<{ status: number | null; output: string }>;
 }
 
 export function engineWorkspace(name: string, extraEntries: string[] = []): EngineWorkspace {
@@ -75,13 +81,15 @@ export function engineWorkspace(name: string, extraEntries: string[] = []): Engi
       });
       return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
     },
-    pulumiAsync(args) {
+    pulumiAsync(args, started) {
       const child = spawn("pulumi", [...args, "--non-interactive"], {
         cwd: project,
         env,
         stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
         timeout: 600_000,
       });
+      if (child.pid !== undefined) started?.(child.pid);
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

@@ -14,8 +14,11 @@ import (
 // step ends. It runs beside the step's Job in `pulumi up`, which awaits the Job itself and says
 // why it failed: the watch only shows what happens, and always ends quietly.
 //
-// An attempt of the step that ended before this watch began (an earlier up of the same run id) is
-// not this one's: the watch waits for a new attempt, or for the one it first saw to move on.
+// An attempt of the step that failed before this watch began (an earlier up of the same run id) is
+// not this one's: the watch waits for a new attempt (the Job's retry), or for the one it first saw
+// to move on. One that had already succeeded is shown and ends the watch: that is a Job this up
+// adopts as it is (the up that made it was killed before it saw the Job finish), and no new
+// attempt is coming to wait for.
 func runWatch(ctx context.Context) error {
 	name := os.Getenv("WATCH_STEP")
 	if name != "dump" && name != "import" {
@@ -56,6 +59,13 @@ func runWatch(ctx context.Context) error {
 
 	began := time.Now()
 	earlier := read()
+	if earlier != nil && earlier.State == beacon.Done {
+		say("the %s step of run %s finished before this pulumi up began; its lines:", name, id)
+		for _, line := range earlier.Lines {
+			fmt.Fprintln(os.Stderr, line.Text)
+		}
+		return nil
+	}
 	say("waiting for the %s step's lines (run %s)", name, id)
 	var following string
 	printed, lastChange := 0, time.Now()
