@@ -857,15 +857,31 @@ describe("a cluster step's log lines, for the operator's pulumi up", () => {
     expect(object.toString("latin1")).not.toContain("imported run");
   });
 
-  it("does not replay an attempt that ended before the watch began, and gives up on a silent step", async () => {
-    // The import of the test above ended: a later watch of the same run waits for a new attempt.
+  it("shows an attempt that finished before the watch began and ends at once, and gives up on a silent step", async () => {
+    // The import of the test above finished: a later watch of the same run (the next pulumi up
+    // adopts that finished Job; no new attempt is coming) shows its lines and ends, not waiting out
+    // its start window.
+    const started = Date.now();
     const later = await run(
       "watch.sh",
-      watchEnv("watched", "import", { WATCH_START_SECONDS: "3" }),
+      watchEnv("watched", "import", { WATCH_START_SECONDS: "60" }),
     );
     expect(later.status, later.stderr).toBe(0);
-    expect(logged(later.stderr, "ferry-import")).toEqual([]);
-    expect(later.stderr).toContain("watch import: the import step posted nothing within 3s");
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(later.stderr).toContain(
+      "watch import: the import step of run watched finished before this pulumi up began; its lines:",
+    );
+    expect(
+      logged(later.stderr, "ferry-import").some((line) => line.includes("imported run watched")),
+    ).toBe(true);
+    // A step that never posts: the watch gives up after its start window and says where to look.
+    const silent = await run(
+      "watch.sh",
+      watchEnv("watched-silent", "import", { WATCH_START_SECONDS: "3" }),
+    );
+    expect(silent.status, silent.stderr).toBe(0);
+    expect(logged(silent.stderr, "ferry-import")).toEqual([]);
+    expect(silent.stderr).toContain("watch import: the import step posted nothing within 3s");
     // A step killed where it stood posts no last record: the watch says so after the stall time.
     resetDestination();
     expect((await run("dump.sh", dumpEnv("watched-kill"))).status).toBe(0);

@@ -942,6 +942,37 @@ function createBulkDatabase(): void {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Every process below `pid`, from each process's parent in /proc. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent is the second field after the command's closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const below: number[] = [];
+  for (let frontier = [pid]; frontier.length > 0;) {
+    const next = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([p]) => p);
+    below.push(...next);
+    frontier = next;
+  }
+  return below;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\S+ \S+ Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/\(.*\)/, "x"));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Faults of a real cluster during the import, each injected while a `pulumi up` runs, each with
  * the four checks: the cause is in the up's output, the run is recorded as imported only once it
@@ -1056,14 +1087,20 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     expectWhole(up, runId);
   }, 600_000);
 
-  it("pulumi up SIGKILLed mid-import (the CLI and its plugins), then pulumi up again: the lock names pulumi cancel, after which the up adopts the finished import and completes, every row once", async () => {
+  it("pulumi up SIGKILLed mid-import (the CLI and every plugin it started), then pulumi up again: the lock names pulumi cancel, after which the up adopts the finished import and completes, every row once", async () => {
     const runId = `faults-cli-${Date.now().toString(36)}`;
     stack.setRunId(runId);
     let cli = 0;
     const running = stack.workspace.pulumiAsync(upArgs(stack), (pid) => (cli = pid));
     await importing(runId);
-    process.kill(-cli, "SIGKILL");
+    // The CLI starts each plugin (language host, providers) in a process group of its own: the
+    // whole tree is found first, then killed at once, as a lost machine or session would.
+    const tree = descendants(cli);
+    expect(tree.length).toBeGreaterThanOrEqual(2);
+    for (const pid of [cli, ...tree]) process.kill(pid, "SIGKILL");
     const killed = await running;
+    for (let waited = 0; waited < 50 && tree.some(alive); waited++) await sleep(100);
+    expect(tree.filter(alive)).toEqual([]);
     expect(killed.status).toBeNull();
     // The import goes on in its pod without the CLI; the next up starts once it has finished.
     const finished = kubectl([

@@ -15,10 +15,7 @@ export interface EngineWorkspace {
   readonly env: NodeJS.ProcessEnv;
   /** Runs `pulumi ARGS --non-interactive` in the project; stdout and stderr together. */
   pulumi(args: string[], input?: string): { status: number | null; output: string };
-  /**
-   * The same, without blocking, for runs that must overlap. The CLI leads a process group of its
-   * own (its plugins join it), whose id `started` gets: `process.kill(-id)` stops them all.
-   */
+  /** The same, without blocking, for runs that must overlap; `started` gets the CLI's pid. */
   pulumiAsync(
     args: string[],
     started?: (pid: number) => void,
@@ -86,7 +83,6 @@ export function engineWorkspace(name: string, extraEntries: string[] = []): Engi
         cwd: project,
         env,
         stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
         timeout: 600_000,
       });
       if (child.pid !== undefined) started?.(child.pid);
