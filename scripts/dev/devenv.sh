@@ -22,8 +22,6 @@ say() { printf 'ferry devenv: %s\n' "$*" >&2; }
 # shellcheck source=scripts/dev/sample-data.sh
 . scripts/dev/sample-data.sh
 
-sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
-
 up() {
   tools_path=$(sh scripts/build/tools.sh)
   PATH="$tools_path:$PATH"

@@ -2,7 +2,11 @@
 # The dev sources' sample databases and their secrets, sourced by scripts/dev/devenv.sh and
 # scripts/dev/sshhost.sh: each secret is made once into $secrets (0600) and read from there.
 
-# shellcheck disable=SC2154 # secrets is the sourcing script's
+# shellcheck disable=SC2154 # secrets and dir are the sourcing script's
+
+# sql ARGS...: the client, as root, on the sourcing script's MariaDB ($dir/mariadb.sock).
+sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
+
 secret() {
   if [ ! -s "$secrets/$1" ]; then
     (umask 077 && mkdir -p "$secrets" && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secrets/$1")

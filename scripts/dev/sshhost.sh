@@ -28,8 +28,6 @@ say() { printf 'ferry sshhost: %s\n' "$*" >&2; }
 # shellcheck source=scripts/dev/sample-data.sh
 . scripts/dev/sample-data.sh
 
-sql() { mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
-
 # openssh_server: the directory of Debian's openssh-server package, unpacked once per version.
 openssh_server() {
   version=$(apt-cache show --no-all-versions openssh-server 2>/dev/null | sed -n 's/^Version: //p')

@@ -393,6 +393,18 @@ afterAll(() => {
   }
 }, 600_000);
 
+/**
+ * The processes that need a secret in their environment: the Pulumi program, to which the engine
+ * hands the stack's config (its secrets decrypted) in PULUMI_CONFIG, once for the preview and once
+ * for the update; and the object store's own server, whose root credential the admin key is.
+ */
+function needsSecret(h: SecretHolder): boolean {
+  return (
+    (h.comm === "node" && /@pulumi\/pulumi\/cmd\/run/.test(h.args)) ||
+    (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`))
+  );
+}
+
 describe("the dev stack with the source on this machine (mode local)", () => {
   let stack: DevStack;
   let upOutput = "";
@@ -461,14 +473,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("puts no secret on any process's command line, nor in the environment of any process but the one that needs it", () => {
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
-    // Those that need one: the Pulumi program, to which the engine hands the stack's config (its
-    // secrets decrypted) in PULUMI_CONFIG, once for the preview and once for the update; and the
-    // object store's own server, whose root credential the admin key is.
-    const needs = (h: SecretHolder) =>
-      (h.comm === "node" && /@pulumi\/pulumi\/cmd\/run/.test(h.args)) ||
-      (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`));
     const inEnvironment = holders.filter((h) => h.where === "environ");
-    expect(inEnvironment.filter((h) => !needs(h))).toEqual([]);
+    expect(inEnvironment.filter((h) => !needsSecret(h))).toEqual([]);
     // The watch saw the program: it would have seen any other holder.
     expect(inEnvironment.some((h) => h.comm === "node")).toBe(true);
   });
@@ -727,10 +733,7 @@ describe("two dev stacks at the same time: the source in a pod of the cluster (m
     // As in mode local: only the Pulumi programs (handed the config by the engine) and the object
     // store's server (whose root credential the admin key is) hold a secret, in their environment.
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
-    const needs = (h: SecretHolder) =>
-      (h.comm === "node" && /@pulumi\/pulumi\/cmd\/run/.test(h.args)) ||
-      (h.key === "objectStoreSecretKey" && h.comm === "minio" && / server /.test(` ${h.args}`));
-    expect(holders.filter((h) => !needs(h))).toEqual([]);
+    expect(holders.filter((h) => !needsSecret(h))).toEqual([]);
     const hostLogs = [log, fs.readFileSync(path.join(sshDir, "mariadb.log"), "utf8")].join("\n");
     for (const [key, value] of Object.entries(watched))
       expect(hostLogs.includes(value), key).toBe(false);
