@@ -1,14 +1,33 @@
 #!/bin/sh
-# Builds the local cluster's programs from their Go modules (and the pause container from the C
+# Builds the local clusters' programs from their Go modules (and the pause container from the C
 # source in k8s.io/kubernetes), cached under $FERRY_CACHE keyed by version and by the wrapper
 # modules' content; each is built only when missing. Prints the directory that holds them.
+#
+# Usage: scripts/build/cluster-tools.sh [source]
+#   (none)   the destination cluster's programs: Kubernetes $KUBERNETES_VERSION from tools/kube,
+#            kubectl, etcd, CoreDNS, local-path-provisioner and pause (both clusters share these)
+#   source   the source cluster's control plane, kubelet and kube-proxy: Kubernetes
+#            $SOURCE_KUBERNETES_VERSION, an older minor, from tools/kube-source
 set -eu
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/build/versions.env
 . scripts/build/versions.env
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
-key="$KUBERNETES_VERSION-$ETCD_VERSION-$(cat tools/kube/go.mod tools/kube/go.sum tools/etcd/go.mod tools/etcd/go.sum | sha256sum | cut -c 1-12)"
-bin="$FERRY_CACHE/tools/cluster-$key"
+
+case "${1:-}" in
+  source)
+    key="$SOURCE_KUBERNETES_VERSION-$(cat tools/kube-source/go.mod tools/kube-source/go.sum | sha256sum | cut -c 1-12)"
+    bin="$FERRY_CACHE/tools/cluster-source-$key"
+    ;;
+  "")
+    key="$KUBERNETES_VERSION-$ETCD_VERSION-$(cat tools/kube/go.mod tools/kube/go.sum tools/etcd/go.mod tools/etcd/go.sum | sha256sum | cut -c 1-12)"
+    bin="$FERRY_CACHE/tools/cluster-$key"
+    ;;
+  *)
+    echo "usage: scripts/build/cluster-tools.sh [source]" >&2
+    exit 2
+    ;;
+esac
 
 say() { printf 'ferry cluster tools: %s\n' "$*" >&2; }
 
@@ -25,10 +44,16 @@ build() {
   say "built $name in $(($(date +%s) - started))s"
 }
 
+# kubernetes_program MODULE_DIR VERSION PROGRAM: a program of k8s.io/kubernetes, reporting VERSION
+# (vMAJOR.MINOR.PATCH) the way a release build does.
 kubernetes_program() {
-  (cd tools/kube && go build -o "$output" \
-    -ldflags "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34" \
-    "k8s.io/kubernetes/cmd/$1")
+  minor=${2#v*.}
+  minor=${minor%%.*}
+  major=${2#v}
+  major=${major%%.*}
+  (cd "$1" && go build -o "$output" \
+    -ldflags "-X k8s.io/component-base/version.gitVersion=$2 -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor" \
+    "k8s.io/kubernetes/cmd/$3")
 }
 
 # go_program MODULE VERSION: a module whose root is its main package, static (it runs in images).
@@ -47,8 +72,15 @@ pause_program() {
 }
 
 mkdir -p "$bin"
+if [ "${1:-}" = source ]; then
+  for program in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+    build "$program" kubernetes_program tools/kube-source "$SOURCE_KUBERNETES_VERSION" "$program"
+  done
+  printf '%s\n' "$bin"
+  exit 0
+fi
 for program in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
-  build "$program" kubernetes_program "$program"
+  build "$program" kubernetes_program tools/kube "$KUBERNETES_VERSION" "$program"
 done
 build etcd sh -c "cd tools/etcd && go build -o '$bin/etcd.partial' go.etcd.io/etcd/server/v3"
 build coredns go_program "$COREDNS_MODULE" "$COREDNS_VERSION"

@@ -1,16 +1,16 @@
 #!/bin/sh
 # ferry's main job on the local default stack (dev): builds what is missing, starts the local
-# cluster and the source database and object store, and runs `pulumi up` of the dev stack, then
+# clusters (an old source cluster and the destination) and the source databases and object store, and runs `pulumi up` of the dev stack, then
 # prints the migration report. `scripts/dev/demo.sh down` destroys the stack (the data volume is kept)
 # and stops everything.
 #
 # `scripts/dev/demo.sh many` goes on as a platform team would: on the storage the dev stack
-# installed, two more migrations at the same time into the same cluster, each a stack of its own
-# with its own namespace, bucket and run id: dev-k8s (the source in a pod of the source cluster)
-# and dev-ssh (the source on the SSH host of scripts/dev/sshhost.sh).
+# installed, two more migrations at the same time into the destination cluster, each a stack of its
+# own with its own namespace, bucket and run id: dev-k8s (from the old cluster: the source in a pod
+# there, dumped by a Job there) and dev-ssh (the source on the SSH host of scripts/dev/sshhost.sh).
 #
 # Everything runs for real: the dump on this machine, the import, verification and read/write
-# test in pods on the local cluster's node, MySQL on a volume its storage provisioner made.
+# test in pods on the destination cluster's node, MySQL on a volume its storage provisioner made.
 set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -19,6 +19,8 @@ secrets="$repo/.ferry/dev-secrets"
 
 say() { printf '\nferry demo: %s\n' "$*" >&2; }
 
+# shellcheck source=scripts/build/versions.env
+. scripts/build/versions.env
 # shellcheck source=scripts/dev/pulumi-env.sh
 . scripts/dev/pulumi-env.sh
 
@@ -35,31 +37,25 @@ pulumi_env() {
 
 # The stack runs from a linked copy of the project, so its stack file (with the encryption salt
 # and encrypted secrets) lives under .ferry and never in the repo's Pulumi.dev.yaml.
+# prepare_project [STACK]: STACK (dev) selected there, its stack file the repo's Pulumi.dev.yaml
+# with the stack's own salt kept, and the dev secrets set.
 prepare_project() {
+  stack_name=${1:-dev}
   ferry_link_project "$repo" "$project"
   [ -e "$project/.ferry" ] || ln -s .. "$project/.ferry"
-  salt=$(sed -n 's/^encryptionsalt: //p' "$project/Pulumi.dev.yaml" 2>/dev/null || true)
-  cp "$repo/Pulumi.dev.yaml" "$project/Pulumi.dev.yaml"
-  [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"$project/Pulumi.dev.yaml"
+  salt=$(sed -n 's/^encryptionsalt: //p' "$project/Pulumi.$stack_name.yaml" 2>/dev/null || true)
+  cp "$repo/Pulumi.dev.yaml" "$project/Pulumi.$stack_name.yaml"
+  [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"$project/Pulumi.$stack_name.yaml"
   cd "$project"
-  pulumi stack select dev --create --non-interactive >/dev/null
+  pulumi stack select "$stack_name" --create --non-interactive >/dev/null
   for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
-    pulumi config set --secret "$key" <"$secrets/$key" >/dev/null
+    pulumi config set --stack "$stack_name" --secret "$key" <"$secrets/$key" >/dev/null
   done
 }
 
-# prepare_stack STACK: STACK selected in the linked project, its stack file the dev stack's with
-# its own salt, and the dev secrets set.
+# prepare_stack STACK: a later migration's stack, on the storage the dev stack installed.
 prepare_stack() {
-  prepare_project
-  salt=$(sed -n 's/^encryptionsalt: //p' "Pulumi.$1.yaml" 2>/dev/null || true)
-  cp "$repo/Pulumi.dev.yaml" "Pulumi.$1.yaml"
-  [ -z "$salt" ] || printf 'encryptionsalt: %s\n' "$salt" >>"Pulumi.$1.yaml"
-  pulumi stack select "$1" --create --non-interactive >/dev/null
-  for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
-    pulumi config set --stack "$1" --secret "$key" <"$secrets/$key" >/dev/null
-  done
-  # The storage the dev stack installed, used as it is.
+  prepare_project "$1"
   pulumi config rm --stack "$1" ferry:storage
   pulumi config set --stack "$1" --path ferry:storage.install false
   pulumi config set --stack "$1" --path ferry:storage.storageClass.name neuronsan
@@ -93,7 +89,7 @@ many() {
     ferry:source.ssh.user ferry-ssh ferry:source.ssh.hostKey "$host_key"
   pulumi config set --stack dev-ssh --secret sourcePassword <"$secrets/sshSourcePassword" >/dev/null
   pulumi config set --stack dev-ssh --secret sshPrivateKey <"$secrets/sshPrivateKey" >/dev/null
-  say "pulumi up of dev-k8s and dev-ssh at the same time (their lines prefixed with the stack)"
+  say "pulumi up of dev-k8s (from the source cluster, Kubernetes $SOURCE_KUBERNETES_VERSION) and dev-ssh (from the SSH host) at the same time (their lines prefixed with the stack)"
   for stack in dev-k8s dev-ssh; do
     rm -f "$repo/.ferry/$stack.status"
     (
@@ -119,7 +115,7 @@ up() {
   started=$(date +%s)
   say "installing and building what is missing (cached after the first run)"
   pulumi_env
-  say "starting the local cluster"
+  say "starting the local clusters: the source on Kubernetes $SOURCE_KUBERNETES_VERSION, the destination on $KUBERNETES_VERSION"
   sh scripts/dev/cluster.sh up
   say "starting the source database and the object store"
   sh scripts/dev/devenv.sh up

@@ -59,11 +59,13 @@ up() {
   fi
   secret destinationRootPassword >/dev/null
   cluster_source
-  say "up: MariaDB source on 127.0.0.1:13306 (shop, crm), MinIO on $minio_host:19000"
+  say "up: MariaDB source on 127.0.0.1:13306 and in the source cluster (NodePort 10.90.0.2:30306) (shop, crm), MinIO on $minio_host:19000"
 }
 
-# The same sample databases in a MariaDB pod of the local cluster (namespace ferry-source, Service
-# source-db), for the source mode kubernetes. Its data is an emptyDir: a throw-away source.
+# The same sample databases in a MariaDB pod of the local source cluster (namespace ferry-source,
+# Service source-db), for the source mode kubernetes. Its data is an emptyDir: a throw-away source.
+# Outside that cluster it is reached the way a database in a real one is: on its node's address at
+# the Service's node port, 10.90.0.2:30306 (the tests read it there to compare).
 cluster_source() {
   kubectl_bin="$(sh scripts/build/cluster-tools.sh)/kubectl"
   k() { "$kubectl_bin" --kubeconfig "$repo/.ferry/kubeconfig" --context source "$@"; }
@@ -107,7 +109,7 @@ spec:
 apiVersion: v1
 kind: Service
 metadata: { name: source-db, namespace: ferry-source }
-spec: { selector: { app: source-db }, ports: [{ port: 3306 }] }
+spec: { type: NodePort, selector: { app: source-db }, ports: [{ port: 3306, nodePort: 30306 }] }
 YAML
   k -n ferry-source rollout status deployment/source-db --timeout=180s >&2
 }

@@ -1,32 +1,58 @@
 #!/bin/sh
-# The local cluster's one real node, on this machine: containerd and runc from Debian, a CNI
-# bridge (ferry0, 10.88.0.0/16) whose traffic never leaves the machine, the kubelet (cgroupfs
-# driver, for this host's cgroup v1), kube-proxy in iptables mode, the locally built images
-# imported into containerd, and CoreDNS for Service names. Started by scripts/dev/cluster.sh once the
-# API server is up; state in .ferry/cluster/node, sockets in /run/ferry.
+# A local cluster's one real node, on this machine: containerd and runc from Debian, a CNI bridge
+# whose traffic never leaves the machine, the kubelet (cgroupfs driver, for this host's cgroup v1),
+# kube-proxy in iptables mode, the locally built images imported into containerd, and CoreDNS for
+# Service names. Started by scripts/dev/cluster.sh once the cluster's API server is up, for the
+# cluster it names (scripts/dev/cluster-settings.sh: the destination's node on this machine's own
+# network, the source's in a network namespace of its own); state in the cluster's directory under
+# node/, sockets under /run.
 #
-# Usage: scripts/dev/node.sh network | up | down   (cluster.sh passes its directories in the environment)
+# Usage: scripts/dev/node.sh network | up | down   (cluster.sh passes the cluster and its directories
+# in the environment)
 set -eu
 cd "$(dirname "$0")/../.."
+repo=$(pwd)
 # shellcheck source=scripts/build/versions.env
 . scripts/build/versions.env
-: "${FERRY_CLUSTER_DIR:?set by scripts/dev/cluster.sh}" "${FERRY_CLUSTER_BIN:?set by scripts/dev/cluster.sh}"
-: "${FERRY_KUBECONFIG:?set by scripts/dev/cluster.sh}" "${FERRY_API_SERVER:?set by scripts/dev/cluster.sh}"
-dir="$FERRY_CLUSTER_DIR/node"
+# shellcheck source=scripts/dev/cluster-settings.sh
+. scripts/dev/cluster-settings.sh
+: "${FERRY_CLUSTER:?set by scripts/dev/cluster.sh}" "${FERRY_CLUSTER_BIN:?set by scripts/dev/cluster.sh}"
+: "${FERRY_TOOLS_BIN:?set by scripts/dev/cluster.sh}" "${FERRY_KUBECONFIG:?set by scripts/dev/cluster.sh}"
+: "${FERRY_API_SERVER:?set by scripts/dev/cluster.sh}"
+cluster_settings "$FERRY_CLUSTER"
+dir="$cluster_dir/node"
 bin=$FERRY_CLUSTER_BIN
-pki="$FERRY_CLUSTER_DIR/pki"
-run=/run/ferry
+tools_bin=$FERRY_TOOLS_BIN
+pki="$cluster_dir/pki"
+run=$node_run
 socket="$run/containerd/containerd.sock"
-node_name=ferry-node-1
-bridge=ferry0
-node_ip=$NODE_ADDRESS
-pod_subnet=10.88.0.0/16
-dns_ip=10.96.0.10
 
 say() { printf 'ferry node: %s\n' "$*" >&2; }
 # shellcheck source=scripts/dev/processes.sh
 . scripts/dev/processes.sh
-k() { "$bin/kubectl" --kubeconfig "$FERRY_KUBECONFIG" "$@"; }
+k() { "$tools_bin/kubectl" --kubeconfig "$FERRY_KUBECONFIG" "$@"; }
+
+# in_node COMMAND...: COMMAND on the node's network (its own namespace, or this machine's); only the
+# network namespace changes, so the kubelet's mounts are the ones containerd and this machine see.
+in_node() {
+  if [ -n "$node_netns" ]; then
+    nsenter --net="/run/netns/$node_netns" "$@"
+  else
+    "$@"
+  fi
+}
+
+# start_in_node NAME COMMAND...: start (processes.sh) on the node's network; nsenter execs COMMAND,
+# so the pid kept is COMMAND's own.
+start_in_node() {
+  name=$1
+  shift
+  if [ -n "$node_netns" ]; then
+    start "$name" nsenter --net="/run/netns/$node_netns" "$@"
+  else
+    start "$name" "$@"
+  fi
+}
 ctr_() { ctr --address "$socket" --namespace k8s.io "$@"; }
 
 # client_certificate NAME SUBJECT: a client certificate signed by the cluster's CA.
@@ -42,9 +68,9 @@ kubeconfig() {
   cat >"$dir/$1.kubeconfig" <<KUBECONFIG
 apiVersion: v1
 kind: Config
-clusters: [{ name: ferry-local, cluster: { server: "$FERRY_API_SERVER", certificate-authority: "$pki/ca.crt" } }]
+clusters: [{ name: ferry-$FERRY_CLUSTER, cluster: { server: "$FERRY_API_SERVER", certificate-authority: "$pki/ca.crt" } }]
 users: [{ name: $1, user: { client-certificate: "$pki/$1.crt", client-key: "$pki/$1.key" } }]
-contexts: [{ name: $1, context: { cluster: ferry-local, user: $1 } }]
+contexts: [{ name: $1, context: { cluster: ferry-$FERRY_CLUSTER, user: $1 } }]
 current-context: $1
 KUBECONFIG
   chmod 600 "$dir/$1.kubeconfig"
@@ -53,16 +79,18 @@ KUBECONFIG
 # The bridge exists before any pod so the node, and services on this machine that pods use (the
 # dev object store), have an address on it from the start.
 network() {
-  if ! ip link show "$bridge" >/dev/null 2>&1; then
+  if [ -n "$node_netns" ]; then
+    node_network
+  elif ! ip link show "$bridge" >/dev/null 2>&1; then
     ip link add "$bridge" type bridge
     ip addr add "$node_ip/16" dev "$bridge"
   fi
-  ip link set "$bridge" up
-  echo 1 >/proc/sys/net/ipv4/ip_forward
-  echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
+  in_node ip link set "$bridge" up
+  in_node sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward && echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables'
   # Pod traffic stays on this machine: nothing from the bridge is forwarded anywhere else.
-  iptables -C FORWARD -i "$bridge" ! -o "$bridge" -j DROP 2>/dev/null ||
-    iptables -I FORWARD 1 -i "$bridge" ! -o "$bridge" -j DROP
+  in_node iptables -C FORWARD -i "$bridge" ! -o "$bridge" -j DROP 2>/dev/null ||
+    in_node iptables -I FORWARD 1 -i "$bridge" ! -o "$bridge" -j DROP
+  [ -z "$node_netns" ] || node_network_rules
   mkdir -p "$dir/cni/net.d"
   cat >"$dir/cni/net.d/10-ferry.conflist" <<CNI
 {
@@ -73,7 +101,7 @@ network() {
       "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
       "ipam": {
         "type": "host-local", "dataDir": "$dir/cni/ipam",
-        "ranges": [[{ "subnet": "$pod_subnet", "rangeStart": "10.88.1.0", "gateway": "$node_ip" }]],
+        "ranges": [[{ "subnet": "$pod_subnet", "rangeStart": "$pod_range_start", "gateway": "$pod_gateway" }]],
         "routes": [{ "dst": "0.0.0.0/0" }]
       }
     },
@@ -81,6 +109,35 @@ network() {
   ]
 }
 CNI
+}
+
+# A node in a namespace of its own: a veth pair to this machine (the node's address inside, the API
+# server's outside) and its pods' bridge inside.
+node_network() {
+  ip netns list 2>/dev/null | grep -q "^$node_netns\b" || ip netns add "$node_netns"
+  if ! ip link show "$node_link" >/dev/null 2>&1; then
+    ip link add "$node_link" type veth peer name eth0 netns "$node_netns"
+    ip addr add "$api_host/30" dev "$node_link"
+    ip link set "$node_link" up
+    ip -n "$node_netns" addr add "$node_ip/30" dev eth0
+    ip -n "$node_netns" link set eth0 up
+    ip -n "$node_netns" link set lo up
+    ip -n "$node_netns" route add default via "$api_host"
+  fi
+  if ! ip -n "$node_netns" link show "$bridge" >/dev/null 2>&1; then
+    ip -n "$node_netns" link add "$bridge" type bridge
+    ip -n "$node_netns" addr add "$pod_gateway/16" dev "$bridge"
+  fi
+}
+
+# ...whose pods reach this machine as the node does, and only this machine: the node hides their
+# addresses behind its own, and this machine forwards nothing that comes from the node.
+node_network_rules() {
+  in_node iptables -C FORWARD -i "$bridge" -o eth0 -j ACCEPT 2>/dev/null ||
+    in_node iptables -I FORWARD 1 -i "$bridge" -o eth0 -j ACCEPT
+  in_node iptables -t nat -C POSTROUTING -s "$pod_subnet" -o eth0 -j MASQUERADE 2>/dev/null ||
+    in_node iptables -t nat -A POSTROUTING -s "$pod_subnet" -o eth0 -j MASQUERADE
+  iptables -C FORWARD -i "$node_link" -j DROP 2>/dev/null || iptables -I FORWARD 1 -i "$node_link" -j DROP
 }
 
 containerd_up() {
@@ -106,13 +163,13 @@ state = "$run/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$dir/cni/net.d"
 TOML
-  start containerd containerd --config "$dir/containerd.toml"
+  start_in_node containerd containerd --config "$dir/containerd.toml"
   wait_for containerd 30 ctr_ version
 }
 
 # Images are imported whenever containerd lacks them at the digest just built; nothing is pulled.
 images_up() {
-  images=$(sh scripts/build/images.sh "$bin" "$FERRY_MC_BINARY" "$FERRY_DATAPLANE_BINARY")
+  images=$(sh scripts/build/images.sh "$tools_bin" "$FERRY_MC_BINARY" "$FERRY_DATAPLANE_BINARY")
   present=$(ctr_ images ls | awk 'NR > 1 { print $1, $3 }')
   while read -r name reference digest; do
     printf '%s\n' "$present" | grep -qx "$reference $digest" && continue
@@ -124,7 +181,17 @@ images_up() {
 kubelet_up() {
   client_certificate kubelet "/O=system:nodes/CN=system:node:$node_name"
   kubeconfig kubelet
-  mkdir -p "$dir/kubelet"
+  mkdir -p "$dir/kubelet" "$pod_logs"
+  # The cgroup the kubelet puts its pods under must exist in every hierarchy; cpuset's needs this
+  # machine's CPUs and memory nodes before anything can join it.
+  if [ "$cgroup_root" != / ]; then
+    for hierarchy in /sys/fs/cgroup/*/; do
+      [ -f "$hierarchy/cgroup.procs" ] && mkdir -p "$hierarchy${cgroup_root#/}"
+    done
+    for setting in cpus mems; do
+      cat "/sys/fs/cgroup/cpuset/cpuset.$setting" >"/sys/fs/cgroup/cpuset${cgroup_root}/cpuset.$setting"
+    done
+  fi
   cat >"$dir/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -134,6 +201,8 @@ containerRuntimeEndpoint: unix://$socket
 address: $node_ip
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
+cgroupRoot: $cgroup_root
+podLogsDir: $pod_logs
 authentication:
   anonymous: { enabled: false }
   webhook: { enabled: false }
@@ -149,20 +218,20 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: { memory.available: 100Mi, nodefs.available: "1%", imagefs.available: "1%" }
 YAML
-  start kubelet "$bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" \
+  start_in_node kubelet "$bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" \
     --hostname-override "$node_name" --node-ip "$node_ip" --root-dir "$dir/kubelet" \
     --cert-dir "$dir/kubelet/pki"
-  wait_for kubelet 90 sh -c "'$bin/kubectl' --kubeconfig '$FERRY_KUBECONFIG' get node $node_name -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+  wait_for kubelet 90 sh -c "'$tools_bin/kubectl' --kubeconfig '$FERRY_KUBECONFIG' get node $node_name -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 }
 
 kube_proxy_up() {
   client_certificate kube-proxy "/CN=system:kube-proxy"
   kubeconfig kube-proxy
-  start kube-proxy "$bin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
+  start_in_node kube-proxy "$bin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
     --hostname-override "$node_name" --proxy-mode iptables --cluster-cidr "$pod_subnet" \
     --conntrack-max-per-core 0 --healthz-bind-address 127.0.0.1:10256 \
     --metrics-bind-address 127.0.0.1:10249
-  wait_for kube-proxy 30 curl -fsS http://127.0.0.1:10256/healthz
+  wait_for kube-proxy 30 in_node curl -fsS http://127.0.0.1:10256/healthz
 }
 
 coredns_up() {

@@ -2,8 +2,8 @@
 # ferry's test command (npm test): installs and builds what the tests need, then runs lint,
 # typecheck, the data-plane program's Go tests (with a fuzz budget), the unit tests (Pulumi mocks),
 # the data-plane tests (real MariaDB, MinIO and mc), the engine tests (the real Pulumi CLI built by
-# scripts/build/toolchain.sh) and the end-to-end test of the dev stack, both source modes, on a
-# local cluster whose node runs real pods (scripts/dev/cluster.sh).
+# scripts/build/toolchain.sh) and the end-to-end test of the dev stacks, every source mode, on two
+# local clusters of different Kubernetes versions whose nodes run real pods (scripts/dev/cluster.sh).
 # Ends with one line "tests: N passed, N failed, N skipped".
 set -eu
 cd "$(dirname "$0")/../.."
@@ -20,8 +20,9 @@ FERRY_PULUMI_BIN=$(sh scripts/build/toolchain.sh)
 PULUMI_HOME="$(pwd)/.ferry/pulumi-home"
 export FERRY_PULUMI_BIN PULUMI_HOME
 
-step "building the local cluster's programs"
+step "building the local clusters' programs"
 sh scripts/build/cluster-tools.sh >/dev/null
+sh scripts/build/cluster-tools.sh source >/dev/null
 
 step "lint: eslint, prettier, shellcheck"
 npx eslint .

@@ -23,8 +23,22 @@ let kubectlBin: string;
 let startedHere = false;
 let clientOptions: string;
 
+/** kubectl on the destination cluster (the kubeconfig's current context). */
 function kubectl(args: string[]) {
   return spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
+}
+
+/** kubectl on the source cluster, a cluster of its own on an older Kubernetes. */
+function sourceKubectl(args: string[]) {
+  return kubectl(["--context", "source", ...args]);
+}
+
+/** A setting of scripts/build/versions.env, as the scripts that build the clusters read it. */
+function pinnedVersion(name: string): string {
+  const file = fs.readFileSync(path.join(repoRoot, "scripts/build/versions.env"), "utf8");
+  const value = new RegExp(`^${name}=(\\S+)$`, "m").exec(file)?.[1];
+  if (!value) throw new Error(`scripts/build/versions.env has no ${name}`);
+  return value;
 }
 
 function jsonpath(kind: string, name: string, namespace: string | null, expression: string) {
@@ -111,10 +125,10 @@ const hostSource = [
   "-uroot",
 ];
 
+/** The source cluster's database, from outside that cluster: its node's address, the node port. */
 function clusterSource(): string[] {
-  const address = jsonpath("service", "source-db", "ferry-source", "{.spec.clusterIP}");
   const options = passwordOptions(secret("sourceRootPassword"));
-  return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
+  return [`--defaults-extra-file=${options}`, "-h", "10.90.0.2", "-P", "30306", "-uroot"];
 }
 
 /** The dev stack's storage as a later stack uses it: the class by name, nothing installed. */
@@ -208,21 +222,33 @@ class DevStack {
 
   /** Runs the CLI on this stack; `stack` commands take no config file. */
   pulumi(args: string[], input?: string) {
+    return this.workspace.pulumi(this.cliArgs(args), input);
+  }
+
+  /** The same, without blocking (runs that overlap); `started` gets the CLI's pid. */
+  pulumiAsync(args: string[], started?: (pid: number) => void) {
+    return this.workspace.pulumiAsync(this.cliArgs(args), started);
+  }
+
+  private cliArgs(args: string[]): string[] {
     const configFile = args[0] === "stack" ? [] : ["--config-file", this.stackFile];
-    return this.workspace.pulumi([...args, "--stack", this.stack, ...configFile], input);
+    return [...args, "--stack", this.stack, ...configFile];
+  }
+
+  /** Changes the stack file's config in place. */
+  changeConfig(change: (config: Record<string, any>) => void): void {
+    const stack = parse(fs.readFileSync(this.stackFile, "utf8"));
+    change(stack.config);
+    fs.writeFileSync(this.stackFile, stringify(stack));
   }
 
   /** From now on, the storage an earlier up installed is used as it is. */
   useExistingStorage(): void {
-    const stack = parse(fs.readFileSync(this.stackFile, "utf8"));
-    stack.config["ferry:storage"] = existingStorage(stack);
-    fs.writeFileSync(this.stackFile, stringify(stack));
+    this.changeConfig((config) => (config["ferry:storage"] = existingStorage({ config })));
   }
 
   setRunId(runId: string): void {
-    const stack = parse(fs.readFileSync(this.stackFile, "utf8"));
-    stack.config["ferry:migration"].runId = runId;
-    fs.writeFileSync(this.stackFile, stringify(stack));
+    this.changeConfig((config) => (config["ferry:migration"].runId = runId));
   }
 
   previewSteps(): { op: string; type: string }[] {
@@ -588,11 +614,6 @@ const sshHostSource = [
   "-uroot",
 ];
 
-/** The arguments of `pulumi up` for a stack, as DevStack.pulumi gives them. */
-function upArgs(stack: DevStack): string[] {
-  return ["up", "--yes", "--stack", stack.stack, "--config-file", stack.stackFile];
-}
-
 function sshHost(command: "up" | "down" | "host-key"): string {
   return execFileSync("sh", ["scripts/dev/sshhost.sh", command], {
     cwd: repoRoot,
@@ -606,7 +627,7 @@ function sshHost(command: "up" | "down" | "host-key"): string {
  * different sources (a pod of the source cluster, and a host reached over SSH), namespaces, buckets
  * and run ids, both on the storage the first stack installed.
  */
-describe("two dev stacks at the same time: the source in a pod of the cluster (mode kubernetes) and on a host reached over SSH (mode ssh)", () => {
+describe("two dev stacks at the same time: the source in a pod of the older source cluster (mode kubernetes) and on a host reached over SSH (mode ssh)", () => {
   const sshDir = path.join(repoRoot, ".ferry", "sshhost");
   let k8sStack: DevStack;
   let sshStack: DevStack;
@@ -618,11 +639,8 @@ describe("two dev stacks at the same time: the source in a pod of the cluster (m
     sshPrivateKey: secret("sshPrivateKey"),
   });
   /** The SSH stack's source.ssh, changed. */
-  const setSsh = (ssh: Record<string, unknown>) => {
-    const file = parse(fs.readFileSync(sshStack.stackFile, "utf8"));
-    Object.assign(file.config["ferry:source"].ssh, ssh);
-    fs.writeFileSync(sshStack.stackFile, stringify(file));
-  };
+  const setSsh = (ssh: Record<string, unknown>) =>
+    sshStack.changeConfig((config) => Object.assign(config["ferry:source"].ssh, ssh));
   beforeAll(() => {
     sshHost("up");
     hostKey = sshHost("host-key");
@@ -661,6 +679,25 @@ describe("two dev stacks at the same time: the source in a pod of the cluster (m
     sshStack?.remove();
     sshHost("down");
   }, 900_000);
+
+  it("the source and destination are two clusters, each its own API server and node, on the Kubernetes versions the scripts pin", () => {
+    const serverVersion = (run: typeof kubectl) => {
+      const version = run(["version", "-o", "json"]);
+      return JSON.parse(version.stdout).serverVersion.gitVersion;
+    };
+    const nodes = (run: typeof kubectl) =>
+      run(["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"]).stdout;
+    expect(serverVersion(sourceKubectl)).toBe(pinnedVersion("SOURCE_KUBERNETES_VERSION"));
+    expect(serverVersion(kubectl)).toBe(pinnedVersion("KUBERNETES_VERSION"));
+    expect(pinnedVersion("SOURCE_KUBERNETES_VERSION")).not.toBe(
+      pinnedVersion("KUBERNETES_VERSION"),
+    );
+    expect(nodes(sourceKubectl)).toBe("ferry-source-node-1");
+    expect(nodes(kubectl)).toBe("ferry-node-1");
+    // The source database lives in the source cluster only.
+    expect(sourceKubectl(["get", "deployment", "source-db", "-n", "ferry-source"]).status).toBe(0);
+    expect(kubectl(["get", "namespace", "ferry-source"]).status).not.toBe(0);
+  });
 
   it("refuses an SSH host that does not answer, naming ferry:source.ssh.host, and dumps nothing", () => {
     setSsh({ host: "10.89.0.3" });
@@ -711,7 +748,7 @@ describe("two dev stacks at the same time: the source in a pod of the cluster (m
     const started = Date.now();
     try {
       ups = await Promise.all(
-        [k8sStack, sshStack].map((stack) => stack.workspace.pulumiAsync(upArgs(stack))),
+        [k8sStack, sshStack].map((stack) => stack.pulumiAsync(["up", "--yes"])),
       );
     } finally {
       holders = watch.stop();
@@ -722,7 +759,10 @@ describe("two dev stacks at the same time: the source in a pod of the cluster (m
     // The dump Job's lines, from the source cluster, appear in pulumi up too.
     expect(k8sOutput).toMatch(/ferry-dump: done: \d+ tables/);
     expect(
-      kubectl(["get", "job", "-n", "ferry-source", "-o", "name"]).stdout.trim().split("\n").sort(),
+      sourceKubectl(["get", "job", "-n", "ferry-source", "-o", "name"])
+        .stdout.trim()
+        .split("\n")
+        .sort(),
     ).toEqual([
       expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
       expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
@@ -1053,7 +1093,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   it("the import pod deleted mid-import: the Job's next pod imports again, every row once", async () => {
     const runId = `faults-pod-${Date.now().toString(36)}`;
     stack.setRunId(runId);
-    const running = stack.workspace.pulumiAsync(upArgs(stack));
+    const running = stack.pulumiAsync(["up", "--yes"]);
     const pod = await importing(runId);
     await sleep(2_000);
     expect(kubectl(["delete", "pod", pod, "-n", stack.namespace, "--wait=false"]).status).toBe(0);
@@ -1067,7 +1107,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   it("the destination MySQL pod killed mid-import: the import's retry waits for the restarted server and resumes, every row once", async () => {
     const runId = `faults-mysql-${Date.now().toString(36)}`;
     stack.setRunId(runId);
-    const running = stack.workspace.pulumiAsync(upArgs(stack));
+    const running = stack.pulumiAsync(["up", "--yes"]);
     await importing(runId);
     await sleep(2_000);
     const killed = kubectl([
@@ -1094,7 +1134,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     const runId = `faults-cli-${Date.now().toString(36)}`;
     stack.setRunId(runId);
     let cli = 0;
-    const running = stack.workspace.pulumiAsync(upArgs(stack), (pid) => (cli = pid));
+    const running = stack.pulumiAsync(["up", "--yes"], (pid) => (cli = pid));
     await importing(runId);
     // The CLI starts each plugin (language host, providers) in a process group of its own: the
     // whole tree is found first, then killed at once, as a lost machine or session would.

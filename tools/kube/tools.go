@@ -1,6 +1,7 @@
 //go:build tools
 
-// Package kube pins the Kubernetes programs scripts/cluster-tools.sh builds for the local cluster.
+// Package kube pins the Kubernetes programs scripts/build/cluster-tools.sh builds for the local
+// destination cluster.
 // k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with paths inside its
 // own tree, so it cannot be built with `go install`; this module requires it and replaces each
 // staging module with the published k8s.io module of the same release instead.
