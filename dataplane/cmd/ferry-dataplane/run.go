@@ -236,7 +236,7 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	attempts, err := wholeNumber("DOWNLOAD_ATTEMPTS", 5, 1, 100)
+	patience, err := seconds("DOWNLOAD_PATIENCE_SECONDS", int(chunks.DefaultPatience.Seconds()))
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func runImport(ctx context.Context) error {
 	store, m := r.store, r.manifest
 	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true",
 		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true, DropTableLocks: true},
-		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Attempts: attempts, Stall: stall,
+		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Patience: patience, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,7 +100,7 @@ func store(t *testing.T, s *memoryStore, compression string, text []byte) manife
 func fetch(t *testing.T, s *memoryStore, compression string, stream manifest.Stream) ([]byte, error) {
 	t.Helper()
 	var out bytes.Buffer
-	f := &Fetcher{Store: s, RunID: "r", Compression: compression, Dir: t.TempDir(), Attempts: 2,
+	f := &Fetcher{Store: s, RunID: "r", Compression: compression, Dir: t.TempDir(), Patience: 3 * time.Second,
 		Log: func(string, ...any) {}}
 	err := f.Fetch(context.Background(), stream, &out)
 	return out.Bytes(), err
@@ -231,7 +232,7 @@ func TestAStalledTransferIsAbandonedNamingTheStall(t *testing.T) {
 	if !errors.As(err, &upload) || !strings.Contains(err.Error(), "the upload of runs/r/data-1/000000.sql.gz made no progress for 300ms") {
 		t.Fatalf("upload: got %v", err)
 	}
-	f := &Fetcher{Store: s, RunID: "r", Compression: "gzip", Dir: t.TempDir(), Attempts: 2,
+	f := &Fetcher{Store: s, RunID: "r", Compression: "gzip", Dir: t.TempDir(), Patience: time.Second,
 		Stall: 300 * time.Millisecond, Log: func(string, ...any) {}}
 	err = f.Fetch(context.Background(), manifest.Stream{Chunks: []manifest.Chunk{{Object: "runs/r/x"}}}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "the download of runs/r/x made no progress for 300ms") {
@@ -265,7 +266,7 @@ func TestSealedChunksOpenOnlyWithTheRunKey(t *testing.T) {
 	}
 	fetch := func(k *seal.Key) ([]byte, error) {
 		var out bytes.Buffer
-		f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Attempts: 1,
+		f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Patience: time.Second,
 			RunKey: k, Log: func(string, ...any) {}}
 		err := f.Fetch(context.Background(), stream, &out)
 		return out.Bytes(), err
@@ -278,5 +279,95 @@ func TestSealedChunksOpenOnlyWithTheRunKey(t *testing.T) {
 	var damaged *DamagedError
 	if !errors.As(err, &damaged) || !strings.Contains(err.Error(), "does not open with the run's key") || len(got) != 0 {
 		t.Fatalf("with another key: %d bytes, %v", len(got), err)
+	}
+}
+
+// downStore is an object store that is down (every Get fails, no byte sent) until `up`, and whose
+// reads break off after every `burst` bytes while it is up, as a restarting server's would.
+type downStore struct {
+	memoryStore
+	up    time.Time
+	burst int
+	gets  atomic.Int64
+}
+
+func (s *downStore) Get(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	s.gets.Add(1)
+	if time.Now().Before(s.up) {
+		return nil, errors.New("connection refused")
+	}
+	body, err := s.memoryStore.Get(ctx, key, offset)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&brokenReader{body, s.burst}), nil
+}
+
+type brokenReader struct {
+	r    io.Reader
+	left int
+}
+
+func (b *brokenReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("connection reset by peer")
+	}
+	p = p[:min(len(p), b.left)]
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
+
+func TestADownloadWaitsOutAStoreThatIsAwayForLessThanItsPatience(t *testing.T) {
+	text := sqlText(3000)
+	s := &downStore{memoryStore: memoryStore{objects: map[string][]byte{}}, burst: 1 << 30}
+	stream := store(t, &s.memoryStore, "zstd", text)
+	// Away for 2.5 s: retries at 1 s and 2 s find it down, the one after comes back with the rest.
+	s.up = time.Now().Add(2500 * time.Millisecond)
+	var lines []string
+	f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Patience: 10 * time.Second,
+		Log: func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }}
+	var out bytes.Buffer
+	if err := f.Fetch(context.Background(), stream, &out); err != nil || !bytes.Equal(out.Bytes(), text) {
+		t.Fatalf("got %d of %d bytes, %v", out.Len(), len(text), err)
+	}
+	if len(lines) < 2 || !strings.Contains(lines[0], "connection refused); resuming in 1s") ||
+		!strings.Contains(lines[1], "resuming in 2s") {
+		t.Fatalf("the retries' lines: %q", lines)
+	}
+}
+
+func TestADownloadThatReceivesBytesKeepsItsPatience(t *testing.T) {
+	// A store that breaks every read after 4 KiB: each try brings bytes, so the clock restarts and
+	// the download completes however many breaks it takes, each resumed at once.
+	text := sqlText(3000)
+	s := &downStore{memoryStore: memoryStore{objects: map[string][]byte{}}, burst: 4 << 10}
+	stream := store(t, &s.memoryStore, "gzip", text)
+	f := &Fetcher{Store: s, RunID: "r", Compression: "gzip", Dir: t.TempDir(), Patience: 1500 * time.Millisecond,
+		Log: func(string, ...any) {}}
+	start := time.Now()
+	var out bytes.Buffer
+	if err := f.Fetch(context.Background(), stream, &out); err != nil || !bytes.Equal(out.Bytes(), text) {
+		t.Fatalf("got %d of %d bytes, %v", out.Len(), len(text), err)
+	}
+	if s.gets.Load() < 4 {
+		t.Fatalf("%d reads: the store did not break as meant", s.gets.Load())
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("%d reads took %s: a try that brought bytes is resumed at once", s.gets.Load(), took)
+	}
+}
+
+func TestADownloadGivesUpOnAStoreAwayLongerThanItsPatience(t *testing.T) {
+	s := &downStore{memoryStore: memoryStore{objects: map[string][]byte{}}, up: time.Now().Add(time.Hour)}
+	f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Patience: 2 * time.Second,
+		Log: func(string, ...any) {}}
+	start := time.Now()
+	err := f.Fetch(context.Background(), manifest.Stream{Chunks: []manifest.Chunk{{Object: "runs/r/x"}}}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "downloading s3://test/runs/r/x failed (nothing received for 1s; the object store's last answer: connection refused)") {
+		t.Fatalf("got %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("gave up after %s, patience 2s", took)
 	}
 }

@@ -43,8 +43,10 @@ type Fetcher struct {
 	Compression string
 	// Dir holds the downloaded chunks, at most two at a time (the one being read, the next).
 	Dir string
-	// Attempts is how often a broken download is resumed at the byte where it stopped.
-	Attempts int
+	// Patience is how long a broken download goes on being resumed, at the byte where it stopped,
+	// without receiving a byte: an object store restarted or unreachable for a minute is waited
+	// out, one that stays away fails the import with the store's last error.
+	Patience time.Duration
 	// Stall is how long a download may receive nothing before it counts as broken.
 	Stall time.Duration
 	// RunKey, when the run's chunks are sealed, opens them (package seal).
@@ -53,6 +55,15 @@ type Fetcher struct {
 	Downloaded *atomic.Int64
 	Log        func(format string, args ...any)
 }
+
+// The first wait before a broken download is resumed, doubled after each try that received
+// nothing, up to maxRetryWait.
+const (
+	retryWait    = time.Second
+	maxRetryWait = 15 * time.Second
+	// DefaultPatience outlasts an object store's restart or a minute's network outage.
+	DefaultPatience = 5 * time.Minute
+)
 
 type downloaded struct {
 	path string
@@ -103,22 +114,38 @@ func (f *Fetcher) download(ctx context.Context, chunk manifest.Chunk, i int) (st
 	defer file.Close()
 	hash := sha256.New()
 	var offset int64
-	for attempt := 1; ; attempt++ {
+	lastByte := time.Now()
+	wait := retryWait
+	for {
+		before := offset
 		err := f.copyFrom(ctx, chunk.Object, offset, io.MultiWriter(file, hash), &offset)
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil || attempt >= f.Attempts {
+		if ctx.Err() != nil {
 			_ = os.Remove(path)
-			return "", fmt.Errorf("downloading %s failed: %v", f.Store.URL(chunk.Object), err)
+			return "", err
 		}
 		// While an index is built the import reads nothing for minutes and the store may drop an
-		// idle connection; the download goes on from the byte where it stopped.
-		f.Log("the download of %s broke off at byte %d (%v); resuming", f.Store.URL(chunk.Object), offset, err)
+		// idle connection, or the store itself restarts; the download goes on from the byte where
+		// it stopped: at once after a try that brought bytes, else after a wait that doubles each
+		// time nothing came, until nothing has come for longer than the patience.
+		if offset > before {
+			lastByte, wait = time.Now(), retryWait
+			f.Log("the download of %s broke off at byte %d (%v); resuming", f.Store.URL(chunk.Object), offset, err)
+			continue
+		}
+		if time.Since(lastByte)+wait > f.Patience {
+			_ = os.Remove(path)
+			return "", fmt.Errorf("downloading %s failed (nothing received for %s; the object store's last answer: %v)",
+				f.Store.URL(chunk.Object), time.Since(lastByte).Round(time.Second), err)
+		}
+		f.Log("the download of %s broke off at byte %d (%v); resuming in %s", f.Store.URL(chunk.Object), offset, err, wait)
 		select {
 		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, maxRetryWait)
 	}
 	sum := hex.EncodeToString(hash.Sum(nil))
 	if sum != chunk.SHA256 || offset != chunk.Bytes {

@@ -34,12 +34,13 @@ import (
 
 // Options are the import's settings, read and checked by the caller.
 type Options struct {
-	Manifest      manifest.Manifest
-	Overwrite     bool
-	Rewrite       Rewrite
-	WriteBinlog   bool
-	Wait          time.Duration
-	Attempts      int
+	Manifest    manifest.Manifest
+	Overwrite   bool
+	Rewrite     Rewrite
+	WriteBinlog bool
+	Wait        time.Duration
+	// Patience: how long a broken download is resumed without receiving a byte (chunks.Fetcher).
+	Patience      time.Duration
 	Stall         time.Duration
 	ProgressEvery time.Duration
 	// RunKey opens the run's sealed chunks (package seal); required.
@@ -297,7 +298,7 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	}
 	sqlText, sqlPipe := io.Pipe()
 	fetcher := &chunks.Fetcher{Store: i.Store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
-		Attempts: i.Attempts, Stall: i.Stall, RunKey: i.RunKey, Downloaded: &i.downloaded, Log: i.Log}
+		Patience: i.Patience, Stall: i.Stall, RunKey: i.RunKey, Downloaded: &i.downloaded, Log: i.Log}
 	fetched := make(chan error, 1)
 	go func() {
 		err := fetcher.Fetch(ctx, s, sqlPipe)
