@@ -1,4 +1,4 @@
-# shellcheck shell=sh disable=SC2034 # the sourcing script reads them
+# shellcheck shell=sh disable=SC2034,SC2153,SC2154 # set and read by the sourcing scripts
 # The two local clusters, sourced by scripts/dev/cluster.sh and scripts/dev/node.sh (after
 # scripts/build/versions.env, with $repo set): `cluster_settings NAME` sets NAME's addresses,
 # directories and version.

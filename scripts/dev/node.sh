@@ -319,12 +319,24 @@ up() {
 down() {
   stop kube-proxy
   stop kubelet
+  pod_networks=
   if running containerd; then
+    # The pods' network namespaces (the CNI's /run/netns/cni-*, which the kubelet would have
+    # removed with each pod): those of this node's containers, known by their inode.
+    for pid in $(ctr_ tasks ls 2>/dev/null | awk 'NR > 1 { print $2 }'); do
+      pod_networks="$pod_networks $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null || true)"
+    done
     for container in $(ctr_ tasks ls -q 2>/dev/null); do
       ctr_ tasks kill --signal SIGKILL "$container" >/dev/null 2>&1 || true
       ctr_ tasks delete --force "$container" >/dev/null 2>&1 || true
     done
   fi
+  for namespace in /run/netns/cni-*; do
+    [ -e "$namespace" ] || continue
+    case " $pod_networks " in
+      *" $(stat -L -c %i "$namespace" 2>/dev/null) "*) ip netns del "${namespace#/run/netns/}" 2>/dev/null || true ;;
+    esac
+  done
   stop containerd
   pkill -f "containerd-shim-runc-v2 .*-address $socket" 2>/dev/null || true
   # Volumes the kubelet mounted for pods (Secrets are tmpfs) and the sandboxes' shm, deepest first.
