@@ -422,6 +422,15 @@ const migrationSchema = z
       .describe(
         "dump streams sharing one snapshot, imported side by side, and as many digest sessions on each side; at most one per group of tables joined by foreign keys",
       ),
+    chunkMiB: z
+      .number({ error: "must be a number" })
+      .int({ error: "must be a whole number" })
+      .min(1, { error: "must be between 1 and 4096" })
+      .max(4096, { error: "must be between 1 and 4096" })
+      .default(32)
+      .describe(
+        "SQL per stored chunk before compression; each chunk is checked whole before its first byte is imported, so smaller chunks start the import sooner and lose less to a broken download",
+      ),
     keepDump: z
       .boolean({ error: "must be true or false" })
       .default(false)

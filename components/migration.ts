@@ -107,6 +107,7 @@ export class Migration extends pulumi.ComponentResource {
           runId,
           compression: migration.compression,
           parallelism: migration.parallelism,
+          chunkMiB: migration.chunkMiB,
           bucket: bucketFrom(urls.source, "dump"),
           runKey: runKey.key,
         },

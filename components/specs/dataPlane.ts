@@ -86,6 +86,8 @@ export interface DumpSettings {
   readonly runId: string;
   readonly compression: "gzip" | "zstd";
   readonly parallelism: number;
+  /** MiB of SQL per stored chunk. */
+  readonly chunkMiB: number;
   readonly bucket: BucketAccess;
   /** The run's key, which seals what the dump stores (64 hex digits, a secret). */
   readonly runKey: pulumi.Input<string>;
@@ -102,6 +104,7 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
     RUN_ID: settings.runId,
     COMPRESSION: settings.compression,
     PARALLELISM: String(settings.parallelism),
+    CHUNK_MIB: String(settings.chunkMiB),
     ...bucketEnvironment(settings.bucket),
   };
   return {

@@ -48,6 +48,7 @@ describe("valid configuration", () => {
         runId: "run-1",
         compression: "zstd",
         parallelism: 2,
+        chunkMiB: 32,
         keepDump: false,
         overwrite: false,
         stripDefiners: false,
@@ -438,6 +439,16 @@ const badConfigs: [string, Raw, string][] = [
     "parallelism too high",
     withChange("local", (r) => (r.migration.parallelism = 64)),
     "ferry:migration.parallelism: must be between 1 and 16",
+  ],
+  [
+    "chunks of no size",
+    withChange("local", (r) => (r.migration.chunkMiB = 0)),
+    "ferry:migration.chunkMiB: must be between 1 and 4096",
+  ],
+  [
+    "chunks in fractions of a MiB",
+    withChange("local", (r) => (r.migration.chunkMiB = 0.5)),
+    "ferry:migration.chunkMiB: must be a whole number",
   ],
   [
     "timeout of zero",

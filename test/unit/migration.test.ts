@@ -454,6 +454,14 @@ describe("jobs", () => {
     expect(env("-import-job")).toContainEqual({ name: "OVERWRITE", value: "true" });
     expect(env("-cleanup-job")).toContainEqual({ name: "KEEP_DUMP", value: "true" });
   });
+
+  it("gives the dump its chunk size", async () => {
+    await run("kubernetes", (raw) => (raw.migration.chunkMiB = 4));
+    expect(named("-dump-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "CHUNK_MIB",
+      value: "4",
+    });
+  });
 });
 
 describe("secrets", () => {
