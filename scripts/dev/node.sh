@@ -114,16 +114,7 @@ CNI
 # A node in a namespace of its own: a veth pair to this machine (the node's address inside, the API
 # server's outside) and its pods' bridge inside.
 node_network() {
-  ip netns list 2>/dev/null | grep -q "^$node_netns\b" || ip netns add "$node_netns"
-  if ! ip link show "$node_link" >/dev/null 2>&1; then
-    ip link add "$node_link" type veth peer name eth0 netns "$node_netns"
-    ip addr add "$api_host/30" dev "$node_link"
-    ip link set "$node_link" up
-    ip -n "$node_netns" addr add "$node_ip/30" dev eth0
-    ip -n "$node_netns" link set eth0 up
-    ip -n "$node_netns" link set lo up
-    ip -n "$node_netns" route add default via "$api_host"
-  fi
+  namespace_link "$node_netns" "$node_link" "$api_host" "$node_ip" 30
   if ! ip -n "$node_netns" link show "$bridge" >/dev/null 2>&1; then
     ip -n "$node_netns" link add "$bridge" type bridge
     ip -n "$node_netns" addr add "$pod_gateway/16" dev "$bridge"

@@ -50,16 +50,7 @@ openssh_server() {
 }
 
 network() {
-  ip netns list 2>/dev/null | grep -q "^$namespace\b" || ip netns add "$namespace"
-  if ! ip link show "$link" >/dev/null 2>&1; then
-    ip link add "$link" type veth peer name eth0 netns "$namespace"
-    ip addr add "$gateway/29" dev "$link"
-    ip link set "$link" up
-    ip -n "$namespace" addr add "$address/29" dev eth0
-    ip -n "$namespace" link set eth0 up
-    ip -n "$namespace" link set lo up
-    ip -n "$namespace" route add default via "$gateway"
-  fi
+  namespace_link "$namespace" "$link" "$gateway" "$address" 29
 }
 
 keys() {
