@@ -1033,7 +1033,8 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
       {
         existingStorage: true,
         // Each fault is a new run into the same server: the runs after the first replace its rows.
-        migration: (migration) => (migration.overwrite = true),
+        // Chunks of 1 MiB: the import downloads all along, so a fault lands mid-download.
+        migration: (migration) => Object.assign(migration, { overwrite: true, chunkMiB: 1 }),
       },
     );
   }, 300_000);
@@ -1043,9 +1044,18 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 600_000);
 
   /** The run's import pod once it has started to import, by its log. */
-  async function importing(runId: string): Promise<string> {
+  /**
+   * The run's import pod once it has started to import, by its log; if the up it waits on ends
+   * first, its output says why.
+   */
+  async function importing(
+    runId: string,
+    up: Promise<{ status: number | null; output: string }>,
+  ): Promise<string> {
+    let ended: { status: number | null; output: string } | undefined;
+    void up.then((result) => (ended = result));
     const deadline = Date.now() + 240_000;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !ended) {
       const pods = kubectl([
         "get",
         "pods",
@@ -1064,7 +1074,11 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
         return pod;
       await sleep(500);
     }
-    throw new Error(`the import of run ${runId} did not start`);
+    throw new Error(
+      ended
+        ? `pulumi up ended (${ended.status}) before the import of run ${runId} started:\n${ended.output}`
+        : `the import of run ${runId} did not start`,
+    );
   }
 
   /** The checks every fault ends with. */
@@ -1094,7 +1108,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     const runId = `faults-pod-${Date.now().toString(36)}`;
     stack.setRunId(runId);
     const running = stack.pulumiAsync(["up", "--yes"]);
-    const pod = await importing(runId);
+    const pod = await importing(runId, running);
     await sleep(2_000);
     expect(kubectl(["delete", "pod", pod, "-n", stack.namespace, "--wait=false"]).status).toBe(0);
     const up = await running;
@@ -1108,7 +1122,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     const runId = `faults-mysql-${Date.now().toString(36)}`;
     stack.setRunId(runId);
     const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId);
+    await importing(runId, running);
     await sleep(2_000);
     const killed = kubectl([
       "delete",
@@ -1135,7 +1149,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     stack.setRunId(runId);
     let cli = 0;
     const running = stack.pulumiAsync(["up", "--yes"], (pid) => (cli = pid));
-    await importing(runId);
+    await importing(runId, running);
     // The CLI starts each plugin (language host, providers) in a process group of its own: the
     // whole tree is found first, then killed at once, as a lost machine or session would.
     const tree = descendants(cli);
@@ -1172,5 +1186,100 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     expect(again.output).toMatch(/ferry-import: imported run faults-cli-/);
     expect(Date.now() - started).toBeLessThan(300_000);
     expectWhole(again, runId);
+  }, 900_000);
+
+  /** Kills the process whose pid a local script keeps in FILE (under .ferry) and waits until it is gone. */
+  async function killKept(file: string): Promise<void> {
+    const pid = Number(fs.readFileSync(path.join(repoRoot, ".ferry", file), "utf8"));
+    expect(alive(pid), file).toBe(true);
+    process.kill(pid, "SIGKILL");
+    for (let waited = 0; waited < 100 && alive(pid); waited++) await sleep(100);
+    expect(alive(pid), file).toBe(false);
+  }
+
+  it("the object store down for 60 s during the import's download: the download waits it out and resumes where it broke off, every row once", async () => {
+    const runId = `faults-store-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    await importing(runId, running);
+    await killKept("devenv/minio.pid");
+    await sleep(60_000);
+    execFileSync("sh", ["scripts/dev/devenv.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+    const up = await running;
+    expect(up.output).toMatch(
+      /ferry-import: the download of s3:\/\/\S+ broke off at byte \d+ \(.+\); resuming in \d+s/,
+    );
+    expectWhole(up, runId);
+  }, 900_000);
+
+  it("the source server killed mid-dump and started again: pulumi up fails naming the dump's lost connection, stores no manifest and imports nothing; the next pulumi up dumps again, every row once", async () => {
+    const runId = `faults-source-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    // Mid-dump: the dump tool's session is reading the large table (the preflight, as the same
+    // user, reads information_schema.EVENTS: not that).
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const reading = spawnSync(
+        "mariadb",
+        [
+          ...hostSource,
+          "--batch",
+          "--skip-column-names",
+          "-e",
+          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'ferry_dump' AND INFO LIKE '%FROM `events`%'",
+        ],
+        { encoding: "utf8" },
+      );
+      if (Number(reading.stdout.trim()) > 0) break;
+      if (Date.now() > deadline) throw new Error(`the dump of run ${runId} did not start`);
+      await sleep(100);
+    }
+    await killKept("devenv/mariadb.pid");
+    execFileSync("sh", ["scripts/dev/devenv.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+    const failed = await running;
+    expect(failed.status, failed.output).not.toBe(0);
+    // The cause, whichever of the dump's sessions noticed first (it once blamed a privilege).
+    expect(failed.output).toMatch(
+      /ferry-dump: ERROR: the source server at 127\.0\.0\.1:13306 (stopped answering|restarted) during the dump .*run pulumi up again once the source is up/,
+    );
+    expect(failed.output).not.toMatch(/needs PROCESS/);
+    expect(failed.output).not.toMatch(/ferry-dump: done:/);
+    expect(failed.output).not.toMatch(/ferry-import: importing run/);
+    const again = stack.pulumi(["up", "--yes"]);
+    expect(again.output).toMatch(/ferry-dump: done:/);
+    expectWhole(again, runId);
+  }, 900_000);
+
+  it("kubelet and containerd killed mid-import and started again: the import goes on in its pod, every row once", async () => {
+    const runId = `faults-node-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    const pod = await importing(runId, running);
+    await killKept("cluster/node/kubelet.pid");
+    await killKept("cluster/node/containerd.pid");
+    // The node's containers run on under their shims; cluster.sh up starts what is not running.
+    execFileSync("sh", ["scripts/dev/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+    const up = await running;
+    expectWhole(up, runId);
+    // The pod that was importing when its node's agents died is the one that finished the import.
+    expect(
+      jsonpath(
+        "pod",
+        pod,
+        stack.namespace,
+        "{.status.phase} {.status.containerStatuses[0].restartCount}",
+      ),
+    ).toBe("Succeeded 0");
+    // ...and the Job needed no other (pulumi up repeats a step's latest line in its status lines,
+    // so the output's count of them says nothing).
+    expect(
+      jsonpath(
+        "job",
+        `ferry-import-${runId}`,
+        stack.namespace,
+        "{.status.succeeded} {.status.failed}",
+      ),
+    ).toBe("1 ");
   }, 900_000);
 });

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +69,7 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 	}
 	defer os.RemoveAll(work)
 	d := &dumper{Options: o, work: work, cancel: func() {}}
+	started := time.Now()
 	m, err := d.run(ctx)
 	if err != nil {
 		// A stream's failure is the cause of whatever the dump was doing when it was stopped.
@@ -77,6 +79,12 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		if ctx.Err() != nil {
 			// SIGTERM or SIGINT: what stopped the streams is the signal.
 			err = errors.New("the dump was stopped by a signal before it finished; it wrote no manifest, so nothing of it is ever imported")
+		} else if d.db != nil {
+			// Whichever session noticed first, a source that went away is the cause, not what that
+			// session was doing.
+			if lost := d.sourceLost(started); lost != "" {
+				err = fmt.Errorf("%s: the dump is incomplete and wrote no manifest, so nothing of it is imported; run pulumi up again once the source is up, and the run dumps again from a new snapshot (what the dump saw: %v)", lost, err)
+			}
 		}
 		d.logLeft()
 	}
@@ -109,6 +117,29 @@ func (d *dumper) firstFailure() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.failure
+}
+
+// sourceLost says whether the source went away while the dump ran, asked in a session of its own:
+// a server that no longer answers, or one whose uptime is shorter than the dump has run (it
+// restarted, and every snapshot of the dump went with it). "" when it stayed up.
+func (d *dumper) sourceLost(started time.Time) string {
+	where := net.JoinHostPort(d.Source.Host, d.Source.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	session, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Sprintf("the source server at %s stopped answering during the dump (%v)", where, err)
+	}
+	defer session.Close()
+	var name string
+	var uptime int64
+	if err := session.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
+		return fmt.Sprintf("the source server at %s stopped answering during the dump (%v)", where, err)
+	}
+	if ran := time.Since(started); time.Duration(uptime)*time.Second < ran {
+		return fmt.Sprintf("the source server at %s restarted during the dump (up %ds of the dump's %.0fs)", where, uptime, ran.Seconds())
+	}
+	return ""
 }
 
 // connect opens the pool and waits, up to SourceWait, for a source that refuses connections (a
@@ -538,7 +569,11 @@ func (d *dumper) dumpTransactions(ctx context.Context, snapshotID int64) ([]int6
 	  JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
 	  WHERE p.ID > ? AND p.ID <> CONNECTION_ID() AND p.USER = ?`, snapshotID, d.Source.User)
 	if err != nil {
-		return nil, fmt.Errorf("cannot watch the dump's transactions (the source user needs PROCESS): %v", err)
+		// Only a refusal is about the privilege; a lost connection is the server's (Run says so).
+		if strings.Contains(err.Error(), "denied") {
+			return nil, fmt.Errorf("cannot watch the dump's transactions (the source user needs PROCESS): %v", err)
+		}
+		return nil, fmt.Errorf("cannot watch the dump's transactions: %v", err)
 	}
 	defer rows.Close()
 	var ids []int64
