@@ -69,7 +69,6 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 	}
 	defer os.RemoveAll(work)
 	d := &dumper{Options: o, work: work, cancel: func() {}}
-	started := time.Now()
 	m, err := d.run(ctx)
 	if err != nil {
 		// A stream's failure is the cause of whatever the dump was doing when it was stopped.
@@ -79,10 +78,10 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		if ctx.Err() != nil {
 			// SIGTERM or SIGINT: what stopped the streams is the signal.
 			err = errors.New("the dump was stopped by a signal before it finished; it wrote no manifest, so nothing of it is ever imported")
-		} else if d.db != nil {
+		} else if !d.connected.IsZero() {
 			// Whichever session noticed first, a source that went away is the cause, not what that
 			// session was doing.
-			if lost := d.sourceLost(started); lost != "" {
+			if lost := d.sourceLost(); lost != "" {
 				err = fmt.Errorf("%s: the dump is incomplete and wrote no manifest, so nothing of it is imported; run pulumi up again once the source is up, and the run dumps again from a new snapshot (what the dump saw: %v)", lost, err)
 			}
 		}
@@ -93,9 +92,11 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 
 type dumper struct {
 	Options
-	work   string
-	db     *sql.DB
-	stored sync.Map // keys written by this dump, counted when it fails
+	work string
+	db   *sql.DB
+	// connected is when the source first answered; zero if it never did.
+	connected time.Time
+	stored    sync.Map // keys written by this dump, counted when it fails
 	// The first stream to fail stops the others: its error is the cause, theirs consequences.
 	mu      sync.Mutex
 	failure error
@@ -119,25 +120,26 @@ func (d *dumper) firstFailure() error {
 	return d.failure
 }
 
-// sourceLost says whether the source went away while the dump ran, asked in a session of its own:
-// a server that no longer answers, or one whose uptime is shorter than the dump has run (it
-// restarted, and every snapshot of the dump went with it). "" when it stayed up.
-func (d *dumper) sourceLost(started time.Time) string {
+// sourceLost says whether the source went away after the dump had connected, asked in a pool of
+// its own (the dump's is closed by now): a server that no longer answers, or one whose uptime is
+// shorter than the time since the dump connected (it restarted, and every snapshot of the dump
+// went with it). "" when it stayed up.
+func (d *dumper) sourceLost() string {
 	where := net.JoinHostPort(d.Source.Host, d.Source.Port)
+	db, err := conn.Open(d.Source)
+	if err != nil {
+		return ""
+	}
+	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	session, err := d.db.Conn(ctx)
-	if err != nil {
-		return fmt.Sprintf("the source server at %s stopped answering during the dump (%v)", where, err)
-	}
-	defer session.Close()
 	var name string
 	var uptime int64
-	if err := session.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
 		return fmt.Sprintf("the source server at %s stopped answering during the dump (%v)", where, err)
 	}
-	if ran := time.Since(started); time.Duration(uptime)*time.Second < ran {
-		return fmt.Sprintf("the source server at %s restarted during the dump (up %ds of the dump's %.0fs)", where, uptime, ran.Seconds())
+	if since := time.Since(d.connected); time.Duration(uptime)*time.Second < since {
+		return fmt.Sprintf("the source server at %s restarted during the dump (up %ds, the dump began %.0fs ago)", where, uptime, since.Seconds())
 	}
 	return ""
 }
@@ -187,6 +189,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if err != nil {
 		return m, err
 	}
+	d.connected = time.Now()
 	defer d.db.Close()
 	m.ServerVersion = version
 	if m.Source, err = d.identify(ctx); err != nil {
