@@ -135,7 +135,6 @@ tools() {
 up() {
   for name in $clusters; do
     use "$name"
-    binaries
     mkdir -p "$dir"
     certificates
   done

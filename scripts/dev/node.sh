@@ -35,11 +35,8 @@ k() { "$tools_bin/kubectl" --kubeconfig "$FERRY_KUBECONFIG" "$@"; }
 # in_node COMMAND...: COMMAND on the node's network (its own namespace, or this machine's); only the
 # network namespace changes, so the kubelet's mounts are the ones containerd and this machine see.
 in_node() {
-  if [ -n "$node_netns" ]; then
-    nsenter --net="/run/netns/$node_netns" "$@"
-  else
-    "$@"
-  fi
+  [ -z "$node_netns" ] || set -- nsenter --net="/run/netns/$node_netns" "$@"
+  "$@"
 }
 
 # start_in_node NAME COMMAND...: start (processes.sh) on the node's network; nsenter execs COMMAND,
@@ -47,11 +44,8 @@ in_node() {
 start_in_node() {
   name=$1
   shift
-  if [ -n "$node_netns" ]; then
-    start "$name" nsenter --net="/run/netns/$node_netns" "$@"
-  else
-    start "$name" "$@"
-  fi
+  [ -z "$node_netns" ] || set -- nsenter --net="/run/netns/$node_netns" "$@"
+  start "$name" "$@"
 }
 ctr_() { ctr --address "$socket" --namespace k8s.io "$@"; }
 
