@@ -6,7 +6,10 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,31 +21,143 @@ import (
 	"ferry.local/dataplane/internal/secret"
 )
 
+// TLSMode says how a session protects its connection and what it checks of the server, with the
+// meanings of MySQL's --ssl-mode.
+type TLSMode string
+
+const (
+	// TLSDisabled speaks plaintext.
+	TLSDisabled TLSMode = "disabled"
+	// TLSRequired encrypts and checks nothing of the server's certificate.
+	TLSRequired TLSMode = "required"
+	// TLSVerifyCA encrypts and requires a certificate signed by the CA (any host name).
+	TLSVerifyCA TLSMode = "verify-ca"
+	// TLSVerifyIdentity encrypts and requires a certificate signed by the CA for the host dialled.
+	TLSVerifyIdentity TLSMode = "verify-identity"
+)
+
 // Settings say how to reach one server.
 type Settings struct {
 	Host     string
 	Port     string
 	User     string
 	Password string
+	// TLS is how the connection is protected; "" is TLSDisabled.
+	TLS TLSMode
+	// CAFile names a PEM file of the certificates that may sign the server's; "" trusts the
+	// system's. verify-ca needs one (the MySQL and MariaDB clients check a chain only against it).
+	CAFile string
 }
 
-// FromEnvironment reads <PREFIX>_HOST, _PORT, _USER and the password from the file named by
+// FromEnvironment reads <PREFIX>_HOST, _PORT, _USER, the password from the file named by
 // <PREFIX>_PASSWORD_FILE or else <PREFIX>_PASSWORD, which it then removes from the environment so
-// no child process could inherit it.
+// no child process could inherit it, and <PREFIX>_TLS (a TLSMode, default disabled) with
+// <PREFIX>_TLS_CA_FILE.
 func FromEnvironment(prefix string) (Settings, error) {
 	s := Settings{
-		Host: os.Getenv(prefix + "_HOST"),
-		Port: os.Getenv(prefix + "_PORT"),
-		User: os.Getenv(prefix + "_USER"),
+		Host:   os.Getenv(prefix + "_HOST"),
+		Port:   os.Getenv(prefix + "_PORT"),
+		User:   os.Getenv(prefix + "_USER"),
+		TLS:    TLSMode(os.Getenv(prefix + "_TLS")),
+		CAFile: os.Getenv(prefix + "_TLS_CA_FILE"),
 	}
 	for _, name := range []string{"HOST", "PORT", "USER"} {
 		if os.Getenv(prefix+"_"+name) == "" {
 			return s, fmt.Errorf("environment variable %s_%s is not set", prefix, name)
 		}
 	}
+	if err := s.checkTLS(); err != nil {
+		return s, fmt.Errorf("%s_TLS: %w", prefix, err)
+	}
 	password, err := secret.FromEnvironment(prefix + "_PASSWORD")
 	s.Password = password
 	return s, err
+}
+
+func (s Settings) tlsMode() TLSMode {
+	if s.TLS == "" {
+		return TLSDisabled
+	}
+	return s.TLS
+}
+
+func (s Settings) checkTLS() error {
+	switch s.tlsMode() {
+	case TLSDisabled, TLSRequired:
+		if s.CAFile != "" {
+			return fmt.Errorf("a CA file is given while TLS is %s, which checks no certificate", s.tlsMode())
+		}
+	case TLSVerifyIdentity:
+	case TLSVerifyCA:
+		if s.CAFile == "" {
+			return errors.New("verify-ca needs the CA's certificate (a CA file)")
+		}
+	default:
+		return fmt.Errorf("%q is not one of disabled, required, verify-ca, verify-identity", s.TLS)
+	}
+	return nil
+}
+
+// tlsConfig is the Go client's configuration for s; nil for plaintext.
+func (s Settings) tlsConfig() (*tls.Config, error) {
+	if err := s.checkTLS(); err != nil {
+		return nil, err
+	}
+	mode := s.tlsMode()
+	if mode == TLSDisabled {
+		return nil, nil
+	}
+	var roots *x509.CertPool
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the CA file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the CA file %s holds no PEM certificate", s.CAFile)
+		}
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch mode {
+	case TLSRequired:
+		config.InsecureSkipVerify = true //nolint:gosec // required means encrypted, not verified
+	case TLSVerifyCA:
+		// Go checks a chain only together with a host name; verify-ca checks the chain alone.
+		config.InsecureSkipVerify = true //nolint:gosec // the chain is verified below
+		config.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			return verifyChain(raw, roots)
+		}
+	case TLSVerifyIdentity:
+		config.RootCAs = roots
+		config.ServerName = s.Host
+	}
+	return config, nil
+}
+
+// verifyChain checks that the server's certificate chains to roots, whatever name it carries.
+func verifyChain(raw [][]byte, roots *x509.CertPool) error {
+	if len(raw) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	certificates := make([]*x509.Certificate, len(raw))
+	for i, der := range raw {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("the server's certificate cannot be read: %w", err)
+		}
+		certificates[i] = c
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range certificates[1:] {
+		intermediates.AddCert(c)
+	}
+	_, err := certificates[0].Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: intermediates,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	return err
 }
 
 // SessionSettings are set in every session ferry opens, on the source and the destination alike,
@@ -66,6 +181,11 @@ func Open(s Settings) (*sql.DB, error) {
 	config.AllowNativePasswords = true
 	config.InterpolateParams = false
 	config.MaxAllowedPacket = 0 // ask the server
+	tlsConfig, err := s.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	config.TLS = tlsConfig
 	connector, err := mysql.NewConnector(config)
 	if err != nil {
 		return nil, err
@@ -86,6 +206,10 @@ func OpenFromEnvironment(prefix string) (*sql.DB, error) {
 func Explain(err error, role, key string) string {
 	text := err.Error()
 	switch {
+	case strings.Contains(text, "does not support TLS"):
+		return fmt.Sprintf("%s offers no TLS (%s); configure TLS on the server, or set %s.tls.mode to disabled to accept plaintext", role, text, key)
+	case strings.Contains(text, "x509:"), strings.Contains(text, "tls:"):
+		return fmt.Sprintf("%s refused the server's TLS certificate (%s); check %s.tls and its CA", role, text, key)
 	case strings.Contains(text, "Access denied"):
 		return fmt.Sprintf("%s refused the login (%s); check %s.user and %s.password", role, text, key, key)
 	case strings.Contains(text, "connection refused"), strings.Contains(text, "no such host"),
@@ -125,8 +249,55 @@ func optionValue(value string) (string, error) {
 	return b.String(), nil
 }
 
-// ClientOptions is a [client] option group with the settings, for the mariadb/mysql tools.
-func ClientOptions(s Settings) (string, error) {
+// Flavor is whose client tools read an option file: MySQL's and MariaDB's spell TLS differently.
+type Flavor string
+
+const (
+	MariaDB Flavor = "MariaDB"
+	MySQL   Flavor = "MySQL"
+)
+
+// FlavorOf tells from a tool's --version output whose tool it is.
+func FlavorOf(version string) Flavor {
+	if strings.Contains(version, "MariaDB") {
+		return MariaDB
+	}
+	return MySQL
+}
+
+// tlsOptions are the option lines that make flavor's tools protect and check the connection as
+// the Go client does for s.
+func (s Settings) tlsOptions(flavor Flavor) []struct{ name, value string } {
+	type option = struct{ name, value string }
+	var options []option
+	mode := s.tlsMode()
+	if flavor == MySQL {
+		options = append(options, option{"ssl-mode", strings.ToUpper(strings.ReplaceAll(string(mode), "-", "_"))})
+	} else {
+		switch mode {
+		case TLSDisabled:
+			options = append(options, option{"skip-ssl", ""})
+		case TLSRequired:
+			options = append(options, option{"ssl", ""}, option{"skip-ssl-verify-server-cert", ""})
+		case TLSVerifyCA:
+			// MariaDB's client checks the chain against an ssl-ca it is given, the name only with
+			// ssl-verify-server-cert.
+			options = append(options, option{"ssl", ""}, option{"skip-ssl-verify-server-cert", ""})
+		case TLSVerifyIdentity:
+			options = append(options, option{"ssl", ""}, option{"ssl-verify-server-cert", ""})
+		}
+	}
+	if s.CAFile != "" {
+		options = append(options, option{"ssl-ca", s.CAFile})
+	}
+	return options
+}
+
+// ClientOptions is a [client] option group with the settings, for flavor's mariadb/mysql tools.
+func ClientOptions(s Settings, flavor Flavor) (string, error) {
+	if err := s.checkTLS(); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("[client]\n")
 	for _, option := range []struct{ name, value string }{
@@ -139,6 +310,17 @@ func ClientOptions(s Settings) (string, error) {
 		b.WriteString(option.name + "=" + quoted + "\n")
 	}
 	b.WriteString("protocol=TCP\n")
+	for _, option := range s.tlsOptions(flavor) {
+		if option.value == "" {
+			b.WriteString(option.name + "\n")
+			continue
+		}
+		quoted, err := optionValue(option.value)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", option.name, err)
+		}
+		b.WriteString(option.name + "=" + quoted + "\n")
+	}
 	return b.String(), nil
 }
 

@@ -260,7 +260,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	}
 	m.DumpTool = toolVersion
 	options := filepath.Join(d.work, "source.cnf")
-	text, err := conn.ClientOptions(d.Source)
+	text, err := conn.ClientOptions(d.Source, conn.FlavorOf(toolVersion))
 	if err != nil {
 		return m, fmt.Errorf("SOURCE: %w", err)
 	}

@@ -146,7 +146,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	options := filepath.Join(work, "destination.cnf")
-	text, err := conn.ClientOptions(o.Destination)
+	version, err := exec.CommandContext(ctx, o.Client, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("the client %s cannot run: %v", o.Client, err)
+	}
+	text, err := conn.ClientOptions(o.Destination, conn.FlavorOf(string(version)))
 	if err != nil {
 		return fmt.Errorf("DEST: %w", err)
 	}
