@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { mysqlPort } from "./specs/database";
@@ -64,6 +65,58 @@ const otherModeOnly = (mode: string) =>
     .never({ error: `is only read when mode is ${mode}; remove it, or set mode: ${mode}` })
     .optional();
 
+/** A PEM certificate (or several), checked by Node's own parser. */
+const pemCertificates = z.string({ error: "must be a string" }).refine(
+  (text) => {
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g);
+    if (!blocks) return false;
+    try {
+      blocks.forEach((block) => new X509Certificate(block));
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be the CA's certificate in PEM (-----BEGIN CERTIFICATE----- ...)" },
+);
+
+export const tlsModes = ["disabled", "required", "verify-ca", "verify-identity"] as const;
+
+/**
+ * How ferry's sessions with a MySQL server are protected: MySQL's --ssl-mode, verify-identity by
+ * default. Anything weaker is an explicit choice, warned about at every run.
+ */
+const tlsSchema = z
+  .strictObject({
+    mode: z
+      .enum(tlsModes, { error: `must be one of ${tlsModes.join(", ")}` })
+      .default("verify-identity")
+      .describe(
+        "verify-identity (the default): TLS, the certificate signed by caCert (or a CA the system trusts) and naming the host; verify-ca: signed, any name; required: encrypted, unchecked; disabled: plaintext",
+      ),
+    caCert: pemCertificates
+      .optional()
+      .describe("the CA that signs the server's certificate (PEM); none trusts the system's CAs"),
+  })
+  .superRefine((tls, context) => {
+    if (tls.mode === "verify-ca" && tls.caCert === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["caCert"],
+        message:
+          "is required when mode is verify-ca (the MySQL and MariaDB clients check a chain only against a CA they are given)",
+      });
+    }
+    if ((tls.mode === "disabled" || tls.mode === "required") && tls.caCert !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["caCert"],
+        message: `is not used when mode is ${tls.mode}, which checks no certificate; remove it, or set mode: verify-identity`,
+      });
+    }
+  })
+  .default({ mode: "verify-identity" });
+
 const sourceFields = {
   host: nonEmpty.describe("the source server as the dump reaches it"),
   port: port.default(mysqlPort).describe("the source server's port"),
@@ -80,6 +133,7 @@ const sourceFields = {
       error: `must not include the system databases (${systemDatabases.join(", ")})`,
     })
     .describe("the databases to migrate (not the system ones)"),
+  tls: tlsSchema.describe("TLS of the dump's sessions with the source"),
 };
 
 const kubernetesSourceSchema = z
@@ -217,6 +271,7 @@ const databaseSchema = z
         user: nonEmpty.describe(
           "the user the import and verification log in as; its password is the secret destinationPassword",
         ),
+        tls: tlsSchema.describe("TLS of the import's and verification's sessions with the server"),
       }),
     ],
     {
@@ -771,8 +826,34 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
             "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
           ]
         : []),
+      ...weakTlsWarnings(
+        "ferry:source.tls.mode",
+        source.tls.mode,
+        "the source password and every row",
+      ),
+      ...(destination.database.mode === "existing"
+        ? weakTlsWarnings(
+            "ferry:destination.database.tls.mode",
+            destination.database.tls.mode,
+            "the destination password and every row",
+          )
+        : []),
     ],
   };
+}
+
+/** What a TLS mode short of verification risks, said at every run. */
+function weakTlsWarnings(key: string, mode: (typeof tlsModes)[number], exposed: string): string[] {
+  switch (mode) {
+    case "disabled":
+      return [`${key} is disabled: ${exposed} cross the network in plaintext`];
+    case "required":
+      return [
+        `${key} is required: the sessions are encrypted but the server's certificate is not checked, so a server that takes its address gets ${exposed}`,
+      ];
+    default:
+      return [];
+  }
 }
 
 const loopback = /^(127\.[0-9.]+|localhost|\[?::1\]?|0\.0\.0\.0|\[?::\]?)(:|$)/;

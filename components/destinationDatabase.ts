@@ -1,10 +1,13 @@
+import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { runCertificates, serviceDnsNames } from "./specs/certificates";
 import {
   databaseDeploymentSpec,
   databaseServiceSpec,
   mysqlPort,
   rootPasswordKey,
+  tlsFiles,
   volumeClaimSpec,
 } from "./specs/database";
 import { pullSecretNames } from "./registryPullSecret";
@@ -30,6 +33,8 @@ export interface DestinationDatabaseArgs {
   /** Name of the Service the import and applications connect to. */
   readonly serviceName: string;
   readonly rootPassword: pulumi.Input<string>;
+  /** The run's key (a secret, 64 hex digits), from which the server's TLS certificate is made. */
+  readonly runKey: pulumi.Input<string>;
   /** When true, `pulumi destroy` leaves the namespace and data volume in place. */
   readonly retainData: boolean;
   /** The destination cluster. */
@@ -51,6 +56,8 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   public readonly imagePullSecrets: pulumi.Output<string>[];
   /** Where the data lives, for the run's report. */
   public readonly location: pulumi.Output<DestinationLocation>;
+  /** The CA that signs the server's certificate (PEM): what applications trust to reach it. */
+  public readonly caCertificate: pulumi.Output<string>;
 
   constructor(name: string, args: DestinationDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:DestinationDatabase", name, {}, opts);
@@ -82,6 +89,31 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       {
         metadata: { namespace: namespace.metadata.name, labels },
         stringData: { [rootPasswordKey]: args.rootPassword },
+      },
+      { parent: this, provider },
+    );
+
+    // The server's TLS certificate, made from the run key: the same on every run of the program,
+    // new with every run id. The Jobs verify it against the CA and the Service's name.
+    const certificates = pulumi
+      .all([args.runKey, namespace.metadata.name])
+      .apply(([runKey, ns]) => runCertificates(runKey, serviceDnsNames(args.serviceName, ns)));
+    // Certificates are public; only the key stays a secret.
+    this.caCertificate = pulumi.unsecret(certificates.caCertificate);
+    const serverCertificate = pulumi.unsecret(certificates.serverCertificate);
+    const tlsSecretName = `${args.serviceName}-tls`;
+    const tls = new k8s.core.v1.Secret(
+      `${name}-tls`,
+      {
+        // Named, so applications can mount its ca.crt to verify the server as the Jobs do.
+        metadata: { name: tlsSecretName, namespace: namespace.metadata.name, labels },
+        type: "Opaque",
+        // Whole, a secret: the key is one.
+        stringData: pulumi.secret({
+          [tlsFiles.ca]: this.caCertificate,
+          [tlsFiles.certificate]: serverCertificate,
+          [tlsFiles.key]: certificates.serverKey,
+        }),
       },
       { parent: this, provider },
     );
@@ -118,9 +150,14 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           memory: args.memory,
           pvcName: pvc.metadata.name,
           credentialsSecretName: credentials.metadata.name,
+          // By its name, known at preview: a new run's certificate updates the server in place.
+          tlsSecretName,
+          tlsFingerprint: serverCertificate.apply((pem) =>
+            crypto.createHash("sha256").update(pem).digest("hex"),
+          ),
         }),
       },
-      { parent: this, provider },
+      { parent: this, provider, dependsOn: [tls] },
     );
 
     // A stable name for the import, the verification and the applications.
@@ -141,6 +178,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       port: mysqlPort,
       user: "root",
       passwordFile: { secretName: credentials.metadata.name, key: rootPasswordKey },
+      tls: { mode: "verify-identity", caFile: { secretName: tls.metadata.name, key: tlsFiles.ca } },
     };
     this.location = pulumi
       .all([namespace.metadata.name, service.metadata.name, pvc.metadata.name])
@@ -156,6 +194,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       serviceName: this.serviceName,
       pvcName: this.pvcName,
       endpoint: this.endpoint,
+      caCertificate: this.caCertificate,
     });
   }
 }

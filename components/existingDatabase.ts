@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { pullSecretNames } from "./registryPullSecret";
 import type { DestinationLocation } from "./runReport";
-import type { DatabaseAccess } from "./specs/jobs";
+import { caCertKey, type DatabaseAccess, type TlsSettings } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 import { restrictedNamespaceLabels } from "./specs/podSecurity";
 
@@ -17,6 +17,8 @@ export interface ExistingDatabaseArgs {
   /** The registry's credentials (a Docker config.json), when the tools image needs them. */
   readonly registryCredentials?: pulumi.Input<string>;
   /** The destination cluster. */
+  /** How the Jobs' sessions with the server are protected. */
+  readonly tls: TlsSettings;
   readonly provider: k8s.Provider;
 }
 
@@ -56,11 +58,15 @@ export class ExistingDatabase extends pulumi.ComponentResource {
       this,
     );
 
+    // The password, and the CA the server's certificate is checked against, as the Jobs' files.
     const credentials = new k8s.core.v1.Secret(
       `${name}-credentials`,
       {
         metadata: { namespace: namespace.metadata.name, labels: ferryLabels("database") },
-        stringData: { password: args.password },
+        stringData: {
+          password: args.password,
+          ...(args.tls.caCert ? { [caCertKey]: args.tls.caCert } : {}),
+        },
       },
       { parent: this, provider },
     );
@@ -71,6 +77,12 @@ export class ExistingDatabase extends pulumi.ComponentResource {
       port: args.port,
       user: args.user,
       passwordFile: { secretName: credentials.metadata.name, key: "password" },
+      tls: {
+        mode: args.tls.mode,
+        ...(args.tls.caCert
+          ? { caFile: { secretName: credentials.metadata.name, key: caCertKey } }
+          : {}),
+      },
     };
     this.endpoint = pulumi.output(`${args.host}:${args.port}`);
     this.location = namespace.metadata.name.apply((jobs) => ({

@@ -9,7 +9,7 @@ import {
   type DumpSettings,
 } from "./specs/dataPlane";
 import { pullSecretNames } from "./registryPullSecret";
-import { dataPlaneJob } from "./specs/jobs";
+import { caCertKey, dataPlaneJob } from "./specs/jobs";
 import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
 import { awaitTimeouts } from "./specs/timeouts";
@@ -84,6 +84,7 @@ export class SourceDump extends pulumi.ComponentResource {
               "source-password": settings.password,
               "s3-secret-key": settings.bucket.secretKey,
               "run-key": settings.runKey,
+              ...(settings.tls.caCert ? { [caCertKey]: settings.tls.caCert } : {}),
             },
           },
           { parent: this, provider },
@@ -110,7 +111,13 @@ export class SourceDump extends pulumi.ComponentResource {
           scriptsConfigMap: scripts.metadata.name,
           labels,
         };
-        const password = { secretName: secret.metadata.name, key: "source-password" };
+        // What each source session reads: the password, and the CA when one is configured.
+        const sourceFiles = {
+          SOURCE_PASSWORD_FILE: { secretName: secret.metadata.name, key: "source-password" },
+          ...(settings.tls.caCert
+            ? { SOURCE_TLS_CA_FILE: { secretName: secret.metadata.name, key: caCertKey } }
+            : {}),
+        };
 
         // The preflight: a refusal is final, so it is not retried.
         this.preflight = new k8s.batch.v1.Job(
@@ -120,7 +127,7 @@ export class SourceDump extends pulumi.ComponentResource {
             name: `ferry-preflight-${settings.runId}`,
             script: "preflight.sh",
             env: checks.plain,
-            secretFiles: { SOURCE_PASSWORD_FILE: password },
+            secretFiles: sourceFiles,
             timeoutMinutes: 10,
             backoffLimit: 0,
           }),
@@ -137,7 +144,7 @@ export class SourceDump extends pulumi.ComponentResource {
             // Its log lines reach the operator's pulumi up (StepLog).
             env: { ...environment.plain, ...postLogLines },
             secretFiles: {
-              SOURCE_PASSWORD_FILE: password,
+              ...sourceFiles,
               S3_SECRET_KEY_FILE: { secretName: secret.metadata.name, key: "s3-secret-key" },
               RUN_KEY_FILE: { secretName: secret.metadata.name, key: "run-key" },
             },

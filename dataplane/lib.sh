@@ -53,13 +53,14 @@ run_dataplane() {
   command -v ferry-dataplane >/dev/null 2>&1 ||
     die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
   export FERRY_STEP
-  if [ -z "${SOURCE_PASSWORD+set}${DEST_PASSWORD+set}${S3_SECRET_KEY+set}${RUN_KEY+set}" ]; then
+  if [ -z "${SOURCE_PASSWORD+set}${DEST_PASSWORD+set}${S3_SECRET_KEY+set}${RUN_KEY+set}${SOURCE_TLS_CA+set}" ]; then
     exec ferry-dataplane "$@"
   fi
   umask 077
   FERRY_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX")
   trap 'rm -rf "$FERRY_WORK"' EXIT
-  secrets_to_files SOURCE_PASSWORD DEST_PASSWORD S3_SECRET_KEY RUN_KEY
+  # The source's CA is no secret, but the programs read it from a file as a pod does.
+  secrets_to_files SOURCE_PASSWORD DEST_PASSWORD S3_SECRET_KEY RUN_KEY SOURCE_TLS_CA
   ferry-dataplane "$@" &
   dataplane_pid=$!
   trap 'kill -TERM "$dataplane_pid" 2>/dev/null' INT TERM

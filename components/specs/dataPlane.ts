@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { BucketAccess } from "./bucketAccess";
-import type { DatabaseAccess } from "./jobs";
+import type { DatabaseAccess, TlsSettings } from "./jobs";
 
 /**
  * The data plane's contract as the Pulumi program sees it: which program each step runs (from
@@ -82,6 +82,8 @@ export interface DumpSettings {
   readonly port: number;
   readonly user: string;
   readonly password: pulumi.Input<string>;
+  /** How the dump's sessions with the source are protected. */
+  readonly tls: TlsSettings;
   readonly databases: string[];
   readonly runId: string;
   readonly compression: "gzip" | "zstd";
@@ -93,12 +95,21 @@ export interface DumpSettings {
   readonly runKey: pulumi.Input<string>;
 }
 
+/**
+ * The source's CA certificate for a step fed on stdin: lib.sh moves it into a file and names it by
+ * SOURCE_TLS_CA_FILE, which is what a pod gets from its Secret.
+ */
+export function sourceCaEnvironment(tls: TlsSettings): Record<string, string> {
+  return tls.caCert ? { SOURCE_TLS_CA: tls.caCert } : {};
+}
+
 /** dump.sh's environment. */
 export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
   const plain: Record<string, pulumi.Input<string>> = {
     SOURCE_HOST: settings.host,
     SOURCE_PORT: String(settings.port),
     SOURCE_USER: settings.user,
+    SOURCE_TLS: settings.tls.mode,
     // JSON: a database name may hold spaces, quotes or anything else MySQL allows.
     DATABASES: JSON.stringify(settings.databases),
     RUN_ID: settings.runId,
@@ -112,6 +123,7 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
     all: {
       ...plain,
       SOURCE_PASSWORD: settings.password,
+      ...sourceCaEnvironment(settings.tls),
       S3_SECRET_KEY: settings.bucket.secretKey,
       RUN_KEY: settings.runKey,
     },
@@ -120,7 +132,7 @@ export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
 
 /** The settings shared by the import, verify and cleanup scripts in the destination cluster. */
 export function destinationEnvironment(
-  database: Pick<DatabaseAccess, "host" | "port" | "user">,
+  database: Pick<DatabaseAccess, "host" | "port" | "user" | "tls">,
   runId: string,
   bucket: BucketAccess,
 ): Record<string, pulumi.Input<string>> {
@@ -128,6 +140,7 @@ export function destinationEnvironment(
     DEST_HOST: database.host,
     DEST_PORT: String(database.port),
     DEST_USER: database.user,
+    DEST_TLS: database.tls.mode,
     RUN_ID: runId,
     ...bucketEnvironment(bucket),
   };

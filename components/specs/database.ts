@@ -21,6 +21,26 @@ export const destinationServerSettings = [
   "--log-bin-trust-function-creators=1",
 ];
 
+/** The keys of the server's TLS Secret, and so the file names where it is mounted. */
+export const tlsFiles = { ca: "ca.crt", certificate: "tls.crt", key: "tls.key" } as const;
+
+/** Where the server reads its certificate and key. */
+export const serverTlsMountPath = "/var/run/ferry/tls";
+
+/**
+ * Settings that make the server speak TLS with the run's certificate (`certificates.ts`) and refuse
+ * every TCP session without it: the migrated rows and the root password never cross the network
+ * in plaintext. Sessions over the server's socket (its own probes) are not TCP and stay allowed.
+ */
+export function serverTlsSettings(dir = serverTlsMountPath): string[] {
+  return [
+    `--ssl-ca=${dir}/${tlsFiles.ca}`,
+    `--ssl-cert=${dir}/${tlsFiles.certificate}`,
+    `--ssl-key=${dir}/${tlsFiles.key}`,
+    "--require-secure-transport=ON",
+  ];
+}
+
 /** Where the database's container reads its credentials. */
 const credentialsMountPath = "/var/run/ferry/secrets";
 
@@ -45,6 +65,13 @@ export interface DatabaseDeploymentSpecArgs {
   readonly memory: string;
   readonly pvcName: pulumi.Input<string>;
   readonly credentialsSecretName: pulumi.Input<string>;
+  /** The Secret with the server's certificate, key and CA (`tlsFiles`). */
+  readonly tlsSecretName: pulumi.Input<string>;
+  /**
+   * Changes whenever the certificate does (a new run): a pod annotation, so a new certificate
+   * restarts the server, which reads its certificate only when it starts.
+   */
+  readonly tlsFingerprint: pulumi.Input<string>;
 }
 
 /** The database Deployment's spec. */
@@ -57,7 +84,10 @@ export function databaseDeploymentSpec(
     strategy: { type: "Recreate" },
     selector: { matchLabels: args.labels },
     template: {
-      metadata: { labels: args.labels },
+      metadata: {
+        labels: args.labels,
+        annotations: { "ferry.dev/tls-certificate-sha256": args.tlsFingerprint },
+      },
       spec: {
         ...pullSecretsSpec(args.imagePullSecrets),
         automountServiceAccountToken: false,
@@ -67,7 +97,7 @@ export function databaseDeploymentSpec(
             name: "mysql",
             image: args.image,
             imagePullPolicy: args.imagePullPolicy,
-            args: destinationServerSettings,
+            args: [...destinationServerSettings, ...serverTlsSettings()],
             env: [
               {
                 name: "MYSQL_ROOT_PASSWORD_FILE",
@@ -101,6 +131,7 @@ export function databaseDeploymentSpec(
               // A subdirectory: a fresh filesystem's lost+found would make the server refuse the volume.
               { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" },
               { name: "credentials", mountPath: credentialsMountPath, readOnly: true },
+              { name: "tls", mountPath: serverTlsMountPath, readOnly: true },
             ],
           },
         ],
@@ -110,6 +141,8 @@ export function databaseDeploymentSpec(
             name: "credentials",
             secret: { secretName: args.credentialsSecretName, defaultMode: 0o440 },
           },
+          // The key is read by the server as the pod's user (fsGroup), by no one else.
+          { name: "tls", secret: { secretName: args.tlsSecretName, defaultMode: 0o440 } },
           { name: "run", emptyDir: {} },
           { name: "tmp", emptyDir: {} },
         ],

@@ -104,6 +104,25 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
   };
 }
 
+/** How a MySQL session protects its connection: the data plane's TLSMode (package conn). */
+export type TlsMode = "disabled" | "required" | "verify-ca" | "verify-identity";
+
+/** TLS settings as configured: the mode, and the CA's certificate (PEM) when one is given. */
+export interface TlsSettings {
+  readonly mode: TlsMode;
+  readonly caCert?: string;
+}
+
+/** The file name of a configured CA certificate in a Secret, and so under the Jobs' mount. */
+export const caCertKey = "ca.crt";
+
+/** How the Jobs protect their sessions with a database, and the CA they check it against. */
+export interface DatabaseTls {
+  readonly mode: TlsMode;
+  /** The CA's certificate, as a key of a Secret in the Jobs' namespace; none trusts the system's. */
+  readonly caFile?: SecretFile;
+}
+
 /** How the destination's Jobs log in to the database, whichever runs it. */
 export interface DatabaseAccess {
   /** Its address as pods reach it: the Service ferry runs, or the existing server's host. */
@@ -112,6 +131,7 @@ export interface DatabaseAccess {
   readonly user: string;
   /** The user's password, as a key of a Secret in the Jobs' namespace. */
   readonly passwordFile: SecretFile;
+  readonly tls: DatabaseTls;
 }
 
 /** What every destination Job needs to reach the database and the bucket. */
@@ -174,7 +194,11 @@ export function destinationJob(
       ...spec.env,
     },
     secretFiles: spec.usesDatabase
-      ? { DEST_PASSWORD_FILE: context.database.passwordFile, ...bucketKeys }
+      ? {
+          DEST_PASSWORD_FILE: context.database.passwordFile,
+          ...(context.database.tls.caFile ? { DEST_TLS_CA_FILE: context.database.tls.caFile } : {}),
+          ...bucketKeys,
+        }
       : bucketKeys,
     timeoutMinutes: spec.timeoutMinutes,
     backoffLimit: spec.backoffLimit,

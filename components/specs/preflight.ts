@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { StepEnvironment } from "./dataPlane";
+import { sourceCaEnvironment, type StepEnvironment } from "./dataPlane";
+import type { TlsSettings } from "./jobs";
 
 /** What the preflight checks the source against, from the destination's configuration. */
 export interface PreflightSettings {
@@ -58,6 +59,7 @@ export function preflightEnvironment(
     readonly port: number;
     readonly user: string;
     readonly password: pulumi.Input<string>;
+    readonly tls: TlsSettings;
     readonly databases: string[];
   },
   settings: PreflightSettings,
@@ -66,10 +68,14 @@ export function preflightEnvironment(
     SOURCE_HOST: source.host,
     SOURCE_PORT: String(source.port),
     SOURCE_USER: source.user,
+    SOURCE_TLS: source.tls.mode,
     DATABASES: JSON.stringify(source.databases),
     DEST_FLAVOUR: settings.destinationFlavour,
     DEST_STORAGE_BYTES: String(settings.storageBytes),
     STRIP_DEFINERS: String(settings.stripDefiners),
   };
-  return { plain, all: { ...plain, SOURCE_PASSWORD: source.password } };
+  return {
+    plain,
+    all: { ...plain, SOURCE_PASSWORD: source.password, ...sourceCaEnvironment(source.tls) },
+  };
 }

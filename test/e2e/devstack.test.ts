@@ -76,11 +76,30 @@ function rows(connection: string[], table: string): string {
   return result.stdout;
 }
 
-/** The destination MySQL through its Service's cluster address (kube-proxy on this machine). */
-function destination(namespace: string): string[] {
+/**
+ * The destination MySQL through its Service's cluster address (kube-proxy on this machine), over
+ * TLS checked against the run's CA from the server's Secret (the chain: the address is an IP the
+ * certificate does not name). `tls: false` tries plaintext, which the server must refuse.
+ */
+function destination(namespace: string, tls = true): string[] {
   const address = jsonpath("service", "mysql", namespace, "{.spec.clusterIP}");
   const options = passwordOptions(secret("destinationRootPassword"));
-  return [`--defaults-extra-file=${options}`, "-h", address, "-uroot"];
+  if (!tls) return [`--defaults-extra-file=${options}`, "-h", address, "-uroot", "--skip-ssl"];
+  const ca = Buffer.from(
+    jsonpath("secret", "mysql-tls", namespace, "{.data.ca\\.crt}"),
+    "base64",
+  ).toString();
+  expect(ca).toContain("BEGIN CERTIFICATE");
+  const caFile = path.join(clientOptions, `ca-${Math.random().toString(36).slice(2)}.crt`);
+  fs.writeFileSync(caFile, ca);
+  return [
+    `--defaults-extra-file=${options}`,
+    "-h",
+    address,
+    "-uroot",
+    "--ssl",
+    `--ssl-ca=${caFile}`,
+  ];
 }
 
 /** What the dev stack's MinIO says of a user: "enabled" or "disabled" (its admin asks). */
@@ -251,13 +270,14 @@ class DevStack {
     this.changeConfig((config) => (config["ferry:migration"].runId = runId));
   }
 
-  previewSteps(): { op: string; type: string }[] {
+  previewSteps(): { op: string; type: string; name: string }[] {
     const preview = this.pulumi(["preview", "--json"]);
     expect(preview.status, preview.output).toBe(0);
     const json = JSON.parse(preview.output.slice(0, preview.output.lastIndexOf("}") + 1));
     return (json.steps as { op: string; urn: string }[]).map((s) => ({
       op: s.op,
       type: s.urn.split("::")[2].split("$").pop()!,
+      name: s.urn.split("::")[3],
     }));
   }
 
@@ -442,9 +462,10 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 49 resources and the DestinationJobs component that groups the Jobs' Secret and scripts,
-    // and the namespace's three NetworkPolicies with their component.
-    expect(steps).toHaveLength(54);
+    // 50 resources (the server's TLS Secret among them) and the DestinationJobs component that
+    // groups the Jobs' Secret and scripts, and the namespace's three NetworkPolicies with their
+    // component.
+    expect(steps).toHaveLength(55);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 
@@ -461,6 +482,29 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     // is a warning.
     expect(upOutput).toMatch(/ferry-import: importing run e2e-/);
     expect(upOutput).toMatch(/ferry-import: imported run e2e-/);
+    // The server requires TLS of every TCP session, so the Jobs' sessions were TLS: plaintext is
+    // refused, a session checked against the run's CA is encrypted.
+    const plaintext = spawnSync(
+      "mariadb",
+      [...destination(stack.namespace, false), "-e", "SELECT 1"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(plaintext.status, plaintext.stdout).not.toBe(0);
+    expect(
+      spawnSync(
+        "mariadb",
+        [
+          ...destination(stack.namespace),
+          "--batch",
+          "--skip-column-names",
+          "-e",
+          "SHOW SESSION STATUS LIKE 'Ssl_version'",
+        ],
+        { encoding: "utf8" },
+      ).stdout,
+    ).toMatch(/^Ssl_version\tTLSv1\.[23]\n$/);
     // Every pod ran in a namespace that enforces the restricted Pod Security Standard, and the API
     // server warned of none (its warnings reach the up's output).
     expect(
@@ -562,8 +606,15 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const changed = stack.previewSteps().filter((s) => s.op !== "same");
     expect(changed.map((s) => s.type)).toContain("command:local:Command");
     // The Jobs' Secret is replaced too (it holds the new run's key and users' keys), and the
-    // bucket users: each run has its own.
-    for (const step of changed) {
+    // bucket users: each run has its own. The server's TLS Secret holds the new run's certificate,
+    // and its Deployment is updated in place (a new pod reads it); nothing of the data changes.
+    const server = {
+      op: "update",
+      type: "kubernetes:apps/v1:Deployment",
+      name: "ferry-database-server",
+    };
+    expect(changed).toContainEqual(server);
+    for (const step of changed.filter((s) => s.name !== server.name)) {
       expect(
         [
           "kubernetes:batch/v1:Job",
@@ -938,6 +989,8 @@ describe("the dev stack into a database the user already runs (destination.datab
             mode: "existing",
             host: `users-db.${usersNamespace}.svc.cluster.local`,
             user: "ferry_import",
+            // The users' dev server does not serve TLS yet: plaintext, warned at every run.
+            tls: { mode: "disabled" },
           };
         },
         secrets: {

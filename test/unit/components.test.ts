@@ -165,7 +165,13 @@ describe("object store URLs", () => {
     bucketPrefix: "ferry-",
     expiryDays: 7,
   };
-  const base = { host: "db", port: 3306, user: "u", databases: ["shop"] };
+  const base = {
+    host: "db",
+    port: 3306,
+    user: "u",
+    databases: ["shop"],
+    tls: { mode: "verify-identity" as const },
+  };
 
   it("gives each side its own setting first, then the nearest default", () => {
     expect(bucketAccess.objectStoreUrls(store, { ...base, mode: "local" })).toEqual({

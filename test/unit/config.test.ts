@@ -9,6 +9,7 @@ import {
   secretKeys,
   undeclaredSecretKeys,
 } from "../../components/config";
+import { runCertificates } from "../../components/specs/certificates";
 import { configFrom, rawConfig, secretsWithout, secretValues } from "./harness";
 
 type Raw = Record<string, any>;
@@ -87,6 +88,21 @@ describe("valid configuration", () => {
     ]);
   });
 
+  it("verifies TLS to the source by default, and warns of anything weaker at every run", () => {
+    expect(configFrom(rawConfig("local")).source.tls).toEqual({ mode: "verify-identity" });
+    const weaker = (mode: string) => {
+      const raw = structuredClone(rawConfig("local")) as Raw;
+      raw.source.tls = { mode };
+      return configFrom(raw).warnings;
+    };
+    expect(weaker("disabled")).toEqual([
+      "ferry:source.tls.mode is disabled: the source password and every row cross the network in plaintext",
+    ]);
+    expect(weaker("required")).toEqual([
+      "ferry:source.tls.mode is required: the sessions are encrypted but the server's certificate is not checked, so a server that takes its address gets the source password and every row",
+    ]);
+  });
+
   it("takes an existing destination database with its user's password, and refuses what only a managed one reads", () => {
     const others = secretsWithout("destinationRootPassword");
     const raw = structuredClone(rawConfig("local")) as Raw;
@@ -129,6 +145,9 @@ describe("valid configuration", () => {
     expect(config.source.mode).toBe("local");
   });
 });
+
+/** A CA certificate as a user would paste it. */
+const sampleCa = runCertificates("22".repeat(32), ["db"]).caCertificate;
 
 const badConfigs: [string, Raw, string][] = [
   [
@@ -243,6 +262,42 @@ const badConfigs: [string, Raw, string][] = [
     "ssh object store not a URL",
     withChange("ssh", (r) => (r.source.ssh.objectStoreEndpoint = "minio:9000")),
     "ferry:source.ssh.objectStoreEndpoint: must be an http or https URL such as http://10.0.0.5:9000",
+  ],
+  [
+    "source TLS mode MySQL does not have",
+    withChange("local", (r) => (r.source.tls = { mode: "preferred" })),
+    "ferry:source.tls.mode: must be one of disabled, required, verify-ca, verify-identity",
+  ],
+  [
+    "source verify-ca without the CA",
+    withChange("local", (r) => (r.source.tls = { mode: "verify-ca" })),
+    "ferry:source.tls.caCert: is required when mode is verify-ca (the MySQL and MariaDB clients check a chain only against a CA they are given)",
+  ],
+  [
+    "source CA that is not a certificate",
+    withChange(
+      "local",
+      (r) =>
+        (r.source.tls = { caCert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----" }),
+    ),
+    "ferry:source.tls.caCert: must be the CA's certificate in PEM (-----BEGIN CERTIFICATE----- ...)",
+  ],
+  [
+    "source CA given while TLS is disabled",
+    withChange("local", (r) => (r.source.tls = { mode: "disabled", caCert: sampleCa })),
+    "ferry:source.tls.caCert: is not used when mode is disabled, which checks no certificate; remove it, or set mode: verify-identity",
+  ],
+  [
+    "existing destination CA given while TLS is only required",
+    withChange("local", (r) => {
+      r.destination.database = {
+        mode: "existing",
+        host: "db.apps",
+        user: "u",
+        tls: { mode: "required", caCert: sampleCa },
+      };
+    }),
+    "ferry:destination.database.tls.caCert: is not used when mode is required, which checks no certificate; remove it, or set mode: verify-identity",
   ],
   [
     "ssh without a host key",

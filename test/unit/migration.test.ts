@@ -1,8 +1,10 @@
 import { spawnSync } from "child_process";
+import { createHash, X509Certificate } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
 import { drawRunKeyScript } from "../../components/runKey";
+import { runCertificates } from "../../components/specs/certificates";
 import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
 import { dockerConfigData } from "../../components/specs/registry";
 import type * as RunReportModule from "../../components/runReport";
@@ -88,7 +90,7 @@ describe("the whole graph", () => {
       "minio:index/iamPolicy:IamPolicy": 3,
       "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 3,
       "ferry:components:SourceDump": 1,
-      "kubernetes:core/v1:Secret": 3,
+      "kubernetes:core/v1:Secret": 4,
       "kubernetes:core/v1:ConfigMap": 2,
       // The preflight, the dump, the import, the verification, the cleanup.
       "kubernetes:batch/v1:Job": 5,
@@ -124,7 +126,7 @@ describe("the whole graph", () => {
       const counts = countByType();
       expect(counts["pulumi:providers:kubernetes"]).toBe(1);
       expect(counts["kubernetes:batch/v1:Job"]).toBe(3);
-      expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
+      expect(counts["kubernetes:core/v1:Secret"]).toBe(3);
       expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
       // The preflight and the dump, over SSH or here.
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 2 : 0);
@@ -369,9 +371,89 @@ describe("the destination database", () => {
     expect(container.args).toEqual([
       "--max-allowed-packet=1073741824",
       "--log-bin-trust-function-creators=1",
+      // TLS with the run's certificate, required of every TCP session.
+      "--ssl-ca=/var/run/ferry/tls/ca.crt",
+      "--ssl-cert=/var/run/ferry/tls/tls.crt",
+      "--ssl-key=/var/run/ferry/tls/tls.key",
+      "--require-secure-transport=ON",
     ]);
     expect(deployment.inputs.spec.strategy).toEqual({ type: "Recreate" });
     expect(JSON.stringify(deployment.inputs)).not.toContain(secretValues.destinationRootPassword);
+  });
+});
+
+describe("TLS to the database ferry runs", () => {
+  it("serves the run's certificate from a Secret and restarts the server when it changes", async () => {
+    await run("local");
+    const tls = named("-database-tls");
+    expect(isSecretInput(tls.inputs.stringData)).toBe(true);
+    const files = revealSecret(tls.inputs.stringData) as Record<string, string>;
+    expect(Object.keys(files).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+    const ca = new X509Certificate(files["ca.crt"]);
+    const server = new X509Certificate(files["tls.crt"]);
+    expect(server.verify(ca.publicKey)).toBe(true);
+    // The names the Jobs (the Service's short name) and applications dial.
+    for (const name of ["mysql", "mysql.ferry.svc", "mysql.ferry.svc.cluster.local"])
+      expect(server.checkHost(name), name).toBe(name);
+    const template = named("-database-server").inputs.spec.template;
+    expect(template.spec.volumes).toContainEqual({
+      name: "tls",
+      secret: { secretName: tls.inputs.metadata.name ?? expect.any(String), defaultMode: 0o440 },
+    });
+    expect(template.metadata.annotations["ferry.dev/tls-certificate-sha256"]).toBe(
+      createHash("sha256").update(files["tls.crt"]).digest("hex"),
+    );
+  });
+
+  it("has the import and verification verify it: the CA only, never the server's key", async () => {
+    await run("kubernetes");
+    for (const suffix of ["-import-job", "-verification-job"]) {
+      const pod = named(suffix).inputs.spec.template.spec;
+      const env = pod.containers[0].env as { name: string; value: string }[];
+      expect(env, suffix).toContainEqual({ name: "DEST_TLS", value: "verify-identity" });
+      expect(env, suffix).toContainEqual({
+        name: "DEST_TLS_CA_FILE",
+        value: "/var/run/ferry/secrets/ca.crt",
+      });
+      const projected = JSON.stringify(pod.volumes);
+      expect(projected, suffix).toContain('"key":"ca.crt"');
+      expect(projected, suffix).not.toContain("tls.key");
+    }
+  });
+
+  it("gives the dump the source's TLS mode and CA, and an existing server's to the Jobs", async () => {
+    const ca = runCertificates("11".repeat(32), ["db"]).caCertificate;
+    const existingSecrets = {
+      ...secretsWithout("destinationRootPassword"),
+      destinationPassword: "their-pw-T1",
+    };
+    await run(
+      "kubernetes",
+      (raw) => {
+        raw.source.tls = { mode: "verify-ca", caCert: ca };
+        raw.destination.database = {
+          mode: "existing",
+          host: "mariadb.apps.svc",
+          user: "ferry",
+          tls: { mode: "verify-identity", caCert: ca },
+        };
+      },
+      existingSecrets,
+    );
+    const dumpEnv = named("-dump-job").inputs.spec.template.spec.containers[0].env;
+    expect(dumpEnv).toContainEqual({ name: "SOURCE_TLS", value: "verify-ca" });
+    expect(dumpEnv).toContainEqual({
+      name: "SOURCE_TLS_CA_FILE",
+      value: "/var/run/ferry/secrets/ca.crt",
+    });
+    expect(revealSecret(named("-dump-credentials").inputs.stringData)).toMatchObject({
+      "ca.crt": ca,
+    });
+    const importEnv = named("-import-job").inputs.spec.template.spec.containers[0].env;
+    expect(importEnv).toContainEqual({ name: "DEST_TLS", value: "verify-identity" });
+    expect(revealSecret(named("-database-credentials").inputs.stringData)).toMatchObject({
+      "ca.crt": ca,
+    });
   });
 });
 
@@ -468,7 +550,7 @@ describe("secrets", () => {
   it("keeps Secret data and the data plane's key secret", async () => {
     const { migration } = await run("kubernetes");
     const secrets = ofType("kubernetes:core/v1:Secret");
-    expect(secrets).toHaveLength(3);
+    expect(secrets).toHaveLength(4);
     for (const secret of secrets)
       expect(isSecretInput(secret.inputs.stringData), secret.name).toBe(true);
     // The root password lives in one Secret, the database's; the Jobs' Secret holds the bucket key.
@@ -483,6 +565,8 @@ describe("secrets", () => {
     const importVolumes = named("-import-job").inputs.spec.template.spec.volumes;
     expect(importVolumes[1].projected.sources.map((s: any) => s.secret.items[0].key)).toEqual([
       "root-password",
+      // The CA of the server's certificate, from its TLS Secret: never the server's key.
+      "ca.crt",
       "s3-secret-key",
       "run-key",
     ]);

@@ -202,6 +202,15 @@ func OpenFromEnvironment(prefix string) (*sql.DB, error) {
 	return Open(settings)
 }
 
+// Lasting says whether a failed connection will fail the same way however long one waits: a
+// refused login, a certificate the settings refuse, a server without TLS. Anything else (refused,
+// reset, timed out) may be a server still starting.
+func Lasting(err error) bool {
+	text := err.Error()
+	return strings.Contains(text, "Access denied") || strings.Contains(text, "x509:") ||
+		strings.Contains(text, "does not support TLS")
+}
+
 // Explain turns a connection error into a sentence that names the config to fix.
 func Explain(err error, role, key string) string {
 	text := err.Error()
@@ -211,7 +220,8 @@ func Explain(err error, role, key string) string {
 	case strings.Contains(text, "x509:"), strings.Contains(text, "tls:"):
 		return fmt.Sprintf("%s refused the server's TLS certificate (%s); check %s.tls and its CA", role, text, key)
 	case strings.Contains(text, "Access denied"):
-		return fmt.Sprintf("%s refused the login (%s); check %s.user and %s.password", role, text, key, key)
+		// MariaDB refuses a plaintext session to a server that requires TLS with the same words.
+		return fmt.Sprintf("%s refused the login (%s); check %s.user and %s.password, and %s.tls if the server requires TLS", role, text, key, key, key)
 	case strings.Contains(text, "connection refused"), strings.Contains(text, "no such host"),
 		strings.Contains(text, "i/o timeout"), strings.Contains(text, "invalid connection"):
 		return fmt.Sprintf("%s is unreachable (%s); check %s.host and %s.port and that the server is up", role, text, key, key)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -179,5 +180,20 @@ func TestFlavorOfTheTools(t *testing.T) {
 	}
 	if f := FlavorOf("mysqldump  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)"); f != MySQL {
 		t.Error(f)
+	}
+}
+
+func TestACertificateRefusedIsNotWaitedOut(t *testing.T) {
+	ca, other := newAuthority(t, "ferry run CA"), newAuthority(t, "someone else")
+	addr := serve(t, ca, "mysql.ferry.svc")
+	err := handshake(t, Settings{Host: "mysql.ferry.svc", TLS: TLSVerifyIdentity, CAFile: caFile(t, other)}, addr)
+	if err == nil || !Lasting(err) {
+		t.Fatalf("a refused certificate is waited out as if the server were starting: %v", err)
+	}
+	if !strings.Contains(Explain(err, "the source database", "ferry:source"), "check ferry:source.tls") {
+		t.Errorf("the explanation does not name the setting: %s", Explain(err, "the source database", "ferry:source"))
+	}
+	if Lasting(errors.New("dial tcp 10.0.0.1:3306: connect: connection refused")) {
+		t.Error("a server not listening yet is not waited for")
 	}
 }

@@ -161,7 +161,7 @@ func (d *dumper) connect(ctx context.Context) (string, error) {
 			return version, nil
 		}
 		explained := conn.Explain(err, "the source database", "ferry:source")
-		if strings.Contains(err.Error(), "Access denied") || ctx.Err() != nil || time.Since(started) >= d.SourceWait {
+		if conn.Lasting(err) || ctx.Err() != nil || time.Since(started) >= d.SourceWait {
 			return "", errors.New(explained)
 		}
 		d.Log("waiting for the source database (%.0fs): %s", time.Since(started).Seconds(), explained)

@@ -220,7 +220,7 @@ func waitFor(ctx context.Context, db *sql.DB, o Options) error {
 			return nil
 		}
 		explained := conn.Explain(err, "the destination database", "ferry:destination")
-		if strings.Contains(err.Error(), "Access denied") || ctx.Err() != nil {
+		if conn.Lasting(err) || ctx.Err() != nil {
 			return errors.New(explained)
 		}
 		if time.Since(started) >= o.Wait {

@@ -1,0 +1,125 @@
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCertificates } from "../../components/specs/certificates";
+import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
+import { DataPlane } from "../support/fixture";
+import { runScript } from "../support/servers";
+
+/**
+ * TLS between the data plane and both servers: each server serves the certificate ferry makes for
+ * the server it deploys (`runCertificates`) with ferry's server settings, so every TCP session must
+ * be TLS; the dump, the import and the verification check the certificate as they are told to.
+ */
+
+const bucket = "ferry-tls";
+let plane: DataPlane;
+let certificatesDir: string;
+let otherCaFile: string;
+
+/** The name both servers' certificates carry and the data plane dials. */
+const serverName = "localhost";
+
+beforeAll(async () => {
+  certificatesDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-tls-"));
+  const made = runCertificates(randomBytes(32).toString("hex"), [serverName]);
+  fs.writeFileSync(path.join(certificatesDir, tlsFiles.ca), made.caCertificate);
+  fs.writeFileSync(path.join(certificatesDir, tlsFiles.certificate), made.serverCertificate);
+  fs.writeFileSync(path.join(certificatesDir, tlsFiles.key), made.serverKey, { mode: 0o600 });
+  otherCaFile = path.join(certificatesDir, "other-ca.crt");
+  fs.writeFileSync(
+    otherCaFile,
+    runCertificates(randomBytes(32).toString("hex"), [serverName]).caCertificate,
+  );
+  plane = await DataPlane.start("tls", bucket, `t'pw ${Math.random()}`, [
+    ...serverTlsSettings(certificatesDir),
+  ]);
+  plane.source.must(`CREATE DATABASE app;
+    CREATE TABLE app.notes (id INT PRIMARY KEY, body VARCHAR(20));
+    INSERT INTO app.notes VALUES (1, 'over TLS'), (2, 'only');`);
+}, 120_000);
+
+afterAll(async () => {
+  await plane?.stop();
+  if (certificatesDir) fs.rmSync(certificatesDir, { recursive: true, force: true });
+});
+
+const caFile = () => path.join(certificatesDir, tlsFiles.ca);
+
+function sourceTls(mode: string, ca?: string, host = serverName): Record<string, string> {
+  return { SOURCE_HOST: host, SOURCE_TLS: mode, ...(ca ? { SOURCE_TLS_CA_FILE: ca } : {}) };
+}
+
+function destinationTls(mode: string, ca?: string, host = serverName): Record<string, string> {
+  return { DEST_HOST: host, DEST_TLS: mode, ...(ca ? { DEST_TLS_CA_FILE: ca } : {}) };
+}
+
+describe("TLS to the servers", () => {
+  it("dumps, imports and verifies with every session verified against the run's CA", async () => {
+    const dumped = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-ok", "app"),
+      ...sourceTls("verify-identity", caFile()),
+    });
+    expect(dumped.status, dumped.stderr).toBe(0);
+    for (const script of ["import.sh", "verify.sh"]) {
+      const ran = await runScript(script, {
+        ...plane.destinationEnv("tls-ok"),
+        ...destinationTls("verify-identity", caFile()),
+      });
+      expect(ran.status, `${script}: ${ran.stderr}`).toBe(0);
+    }
+    expect(plane.destination.must("SELECT body FROM app.notes ORDER BY id")).toBe(
+      "over TLS\nonly\n",
+    );
+    // The servers counted TLS sessions: the data plane's own and its tools'.
+    for (const server of [plane.source, plane.destination]) {
+      const accepted = Number(server.must("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'").split("\t")[1]);
+      expect(accepted).toBeGreaterThan(1);
+    }
+  }, 120_000);
+
+  it("is refused by the servers in plaintext", async () => {
+    const dumped = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-plain", "app"),
+      ...sourceTls("disabled"),
+    });
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain("ferry:source.tls if the server requires TLS");
+    expect(plane.keysUnder("runs/tls-plain/")).toEqual([]);
+  }, 60_000);
+
+  it("refuses a server whose certificate another CA signed, naming the setting", async () => {
+    const dumped = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-other-ca", "app"),
+      ...sourceTls("verify-ca", otherCaFile),
+    });
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain("refused the server's TLS certificate");
+    expect(dumped.stderr).toContain("ferry:source.tls");
+    expect(plane.keysUnder("runs/tls-other-ca/")).toEqual([]);
+
+    const imported = await runScript("import.sh", {
+      ...plane.destinationEnv("tls-ok"),
+      ...destinationTls("verify-identity", otherCaFile),
+    });
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain("refused the server's TLS certificate");
+  }, 60_000);
+
+  it("refuses a certificate for another name under verify-identity, takes it under verify-ca", async () => {
+    const wrongName = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-name", "app"),
+      ...sourceTls("verify-identity", caFile(), "127.0.0.1"),
+    });
+    expect(wrongName.status).not.toBe(0);
+    expect(wrongName.stderr).toContain("refused the server's TLS certificate");
+
+    const anyName = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-ca-only", "app"),
+      ...sourceTls("verify-ca", caFile(), "127.0.0.1"),
+    });
+    expect(anyName.status, anyName.stderr).toBe(0);
+  }, 120_000);
+});
