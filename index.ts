@@ -10,3 +10,5 @@ export const report = migration.report;
 export const bucket = migration.bucket;
 export const storageClass = migration.storageClassName;
 export const databaseEndpoint = migration.databaseEndpoint;
+/** What applications trust to verify the database's TLS certificate. */
+export const databaseCaCertificate = migration.databaseCaCertificate;

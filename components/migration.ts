@@ -41,6 +41,11 @@ export class Migration extends pulumi.ComponentResource {
   public readonly bucket: pulumi.Output<string>;
   public readonly storageClassName: pulumi.Output<string>;
   public readonly databaseEndpoint: pulumi.Output<string>;
+  /**
+   * The CA (PEM) the database's certificate is checked against: the run's, for the server ferry
+   * runs; the configured one for an existing server; "" when none is configured.
+   */
+  public readonly databaseCaCertificate: pulumi.Output<string>;
 
   constructor(name: string, args: MigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Migration", name, {}, opts);
@@ -317,6 +322,12 @@ export class Migration extends pulumi.ComponentResource {
     this.bucket = store.bucket;
     this.storageClassName = storage.storageClassName;
     this.databaseEndpoint = database.endpoint;
+    this.databaseCaCertificate =
+      database instanceof DestinationDatabase
+        ? database.caCertificate
+        : pulumi.output(
+            destination.database.mode === "existing" ? (destination.database.tls.caCert ?? "") : "",
+          );
     this.report = pulumi
       .all([
         runReport.record,
@@ -338,6 +349,7 @@ export class Migration extends pulumi.ComponentResource {
       bucket: this.bucket,
       storageClassName: this.storageClassName,
       databaseEndpoint: this.databaseEndpoint,
+      databaseCaCertificate: this.databaseCaCertificate,
     });
   }
 

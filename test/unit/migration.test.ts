@@ -384,7 +384,7 @@ describe("the destination database", () => {
 
 describe("TLS to the database ferry runs", () => {
   it("serves the run's certificate from a Secret and restarts the server when it changes", async () => {
-    await run("local");
+    const { migration } = await run("local");
     const tls = named("-database-tls");
     expect(isSecretInput(tls.inputs.stringData)).toBe(true);
     const files = revealSecret(tls.inputs.stringData) as Record<string, string>;
@@ -403,6 +403,9 @@ describe("TLS to the database ferry runs", () => {
     expect(template.metadata.annotations["ferry.dev/tls-certificate-sha256"]).toBe(
       createHash("sha256").update(files["tls.crt"]).digest("hex"),
     );
+    // What applications trust, as a stack output: the CA, not a secret.
+    expect(await settle(migration.databaseCaCertificate)).toBe(files["ca.crt"]);
+    expect(await pulumi.isSecret(migration.databaseCaCertificate)).toBe(false);
   });
 
   it("has the import and verification verify it: the CA only, never the server's key", async () => {
