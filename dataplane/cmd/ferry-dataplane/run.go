@@ -240,7 +240,7 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultStall.Seconds()))
+	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultDownloadStall.Seconds()))
 	if err != nil {
 		return err
 	}

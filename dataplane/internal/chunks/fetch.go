@@ -199,7 +199,7 @@ func (f *Fetcher) stall() time.Duration {
 	if f.Stall > 0 {
 		return f.Stall
 	}
-	return DefaultStall
+	return DefaultDownloadStall
 }
 
 func (f *Fetcher) decompress(path string, chunk manifest.Chunk, out io.Writer) error {

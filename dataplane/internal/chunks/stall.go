@@ -12,6 +12,12 @@ import (
 // connection open without error, and nothing else would ever end the wait.
 const DefaultStall = 2 * time.Minute
 
+// DefaultDownloadStall is the same for a download, shorter: a GET streams from its first byte, so
+// a download that receives nothing for this long has a dead connection (a network path that drops
+// packets leaves it open and silent for many minutes), and resuming it from the byte where it
+// stopped, on a new connection, costs nothing.
+const DefaultDownloadStall = 30 * time.Second
+
 // watchdog cancels an operation that has been busy without progress for longer than limit.
 type watchdog struct {
 	last atomic.Int64 // unix nanoseconds of the last progress
