@@ -21,20 +21,25 @@ say() { printf 'ferry devenv: %s\n' "$*" >&2; }
 
 # shellcheck source=scripts/dev/sample-data.sh
 . scripts/dev/sample-data.sh
+# shellcheck source=scripts/dev/dev-tls.sh
+. scripts/dev/dev-tls.sh
 
 up() {
   tools_path=$(sh scripts/build/tools.sh)
   PATH="$tools_path:$PATH"
   mkdir -p "$dir"
+  tls=$(dev_tls "$repo")
   if ! running mariadb; then
     if [ ! -d "$dir/mariadb" ]; then
       mariadb-install-db --no-defaults --datadir="$dir/mariadb" --auth-root-authentication-method=socket \
         --skip-test-db --user=root >"$dir/mariadb-install.log" 2>&1
       fresh=1
     fi
+    # TLS required of every TCP session, with the dev sources' certificate (dev-tls.sh).
+    # shellcheck disable=SC2046 # one option a line, none with a space
     start mariadb mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" --port=13306 \
       --bind-address=127.0.0.1 --user=root --log-bin="$dir/binlog" --server-id=1 \
-      --character-set-server=utf8mb4
+      --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
     wait_for mariadb 60 sql -e 'SELECT 1'
     if [ "${fresh:-0}" = 1 ]; then
       say "seeding the source databases shop and crm"
@@ -76,6 +81,9 @@ cluster_source() {
   k -n ferry-source create secret generic source-db --from-file=root-password=/dev/stdin \
     --from-file=init.sql="$dir/source-db-init.sql" --dry-run=client -o yaml <"$secrets/sourceRootPassword" |
     k apply -f - >/dev/null
+  k -n ferry-source create secret generic source-db-tls --from-file=ca.crt="$tls/ca.crt" \
+    --from-file=server.crt="$tls/server.crt" --from-file=server.key="$tls/server.key" \
+    --dry-run=client -o yaml | k apply -f - >/dev/null
   rm -f "$dir/source-db-init.sql"
   k apply -f - >/dev/null <<YAML
 apiVersion: apps/v1
@@ -91,8 +99,12 @@ spec:
         - name: mariadb
           image: $IMAGE_MARIADB
           imagePullPolicy: Never
-          args: [--log-bin=source-bin, --server-id=1, --character-set-server=utf8mb4]
-          env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/source-db/root-password }]
+          args: [--log-bin=source-bin, --server-id=1, --character-set-server=utf8mb4,
+            --ssl-ca=/var/run/source-db-tls/ca.crt, --ssl-cert=/var/run/source-db-tls/server.crt,
+            --ssl-key=/var/run/source-db-tls/server.key, --require-secure-transport=ON]
+          # A new certificate restarts the server, which reads it only when it starts.
+          env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/source-db/root-password },
+            { name: FERRY_DEV_TLS_SHA256, value: "$(sha256sum <"$tls/server.crt" | cut -c 1-64)" }]
           ports: [{ containerPort: 3306 }]
           readinessProbe:
             exec: { command: [mariadb-admin, ping, -h, 127.0.0.1, --silent] }
@@ -100,10 +112,12 @@ spec:
           volumeMounts:
             - { name: secrets, mountPath: /var/run/source-db, readOnly: true }
             - { name: secrets, mountPath: /docker-entrypoint-initdb.d, readOnly: true }
+            - { name: tls, mountPath: /var/run/source-db-tls, readOnly: true }
             - { name: data, mountPath: /var/lib/mysql }
       volumes:
         - name: secrets
           secret: { secretName: source-db, items: [{ key: root-password, path: root-password }, { key: init.sql, path: init.sql }] }
+        - { name: tls, secret: { secretName: source-db-tls, defaultMode: 0444 } }
         - { name: data, emptyDir: {} }
 ---
 apiVersion: v1

@@ -27,6 +27,8 @@ say() { printf 'ferry sshhost: %s\n' "$*" >&2; }
 . scripts/dev/processes.sh
 # shellcheck source=scripts/dev/sample-data.sh
 . scripts/dev/sample-data.sh
+# shellcheck source=scripts/dev/dev-tls.sh
+. scripts/dev/dev-tls.sh
 
 # openssh_server: the directory of Debian's openssh-server package, unpacked once per version.
 openssh_server() {
@@ -108,16 +110,18 @@ up() {
   server=$(openssh_server)
   keys
   network
+  tls=$(dev_tls "$repo")
   if ! running mariadb; then
     if [ ! -d "$dir/mariadb" ]; then
       mariadb-install-db --no-defaults --datadir="$dir/mariadb" --auth-root-authentication-method=socket \
         --skip-test-db --user=root >"$dir/mariadb-install.log" 2>&1
       fresh=1
     fi
-    # On the host's loopback: only what runs on the host reaches it.
+    # On the host's loopback: only what runs on the host reaches it; TLS required (dev-tls.sh).
+    # shellcheck disable=SC2046 # one option a line, none with a space
     start mariadb ip netns exec "$namespace" mariadbd --no-defaults --datadir="$dir/mariadb" \
       --socket="$dir/mariadb.sock" --port=3306 --bind-address=127.0.0.1 --user=root \
-      --log-bin="$dir/binlog" --server-id=2 --character-set-server=utf8mb4
+      --log-bin="$dir/binlog" --server-id=2 --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
     wait_for mariadb 60 sql -e 'SELECT 1'
     if [ "${fresh:-0}" = 1 ]; then
       say "seeding the sample databases shop and crm on the SSH host"

@@ -201,6 +201,11 @@ function revealed(value: unknown): unknown {
   return JSON.parse(plaintext ?? "null");
 }
 
+/** The CA of the dev sources' certificate (scripts/dev/dev-tls.sh, made by devenv.sh up). */
+function devSourcesCa(): string {
+  return fs.readFileSync(path.join(repoRoot, ".ferry", "dev-tls", "ca.crt"), "utf8");
+}
+
 /** One stack of the dev project in its own namespace, run from a throw-away workspace. */
 class DevStack {
   readonly workspace: EngineWorkspace;
@@ -224,6 +229,8 @@ class DevStack {
     dev.config["ferry:destination"].namespace = namespace;
     options.destination?.(dev.config["ferry:destination"]);
     options.migration?.(dev.config["ferry:migration"]);
+    // Every dev source requires TLS with a certificate of scripts/dev/dev-tls.sh: trust its CA.
+    dev.config["ferry:source"].tls = { mode: "verify-identity", caCert: devSourcesCa() };
     Object.assign(dev.config["ferry:source"], sourceOverride);
     if (options.existingStorage) dev.config["ferry:storage"] = existingStorage(dev);
     this.stackFile = path.join(this.workspace.work, `Pulumi.${stack}.yaml`);
@@ -818,6 +825,26 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
       expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
     ]);
+    // In the source cluster only the dump's Secret holds a secret: its Jobs, pods and ConfigMaps,
+    // their containers' logs and the namespace's events name none of either stack's.
+    const sourceSecrets = [
+      ...Object.values(watched),
+      k8sStack.runKey(),
+      ...k8sStack.bucketUserKeys(),
+    ];
+    const inSource = (args: string[]) => sourceKubectl([...args, "-n", "ferry-source"]).stdout;
+    const sourceObjects = inSource(["get", "pods,jobs,configmaps", "-o", "yaml"]);
+    expect(sourceObjects).toContain("ferry-dump-e2e-k8s-");
+    const sourceLogs = inSource(["get", "pods", "-o", "name"])
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((pod) => inSource(["logs", pod, "--all-containers"]));
+    expect(sourceLogs.join("\n")).toContain("ferry-dump: ");
+    const sourceEvents = inSource(["get", "events", "-o", "yaml"]);
+    expect(sourceEvents).toContain("kind: Event");
+    for (const text of [sourceObjects, ...sourceLogs, sourceEvents])
+      for (const value of sourceSecrets) expect(text.includes(value)).toBe(false);
     expect(sshOutput).toMatch(/ferry-dump: done: \d+ tables/);
     const log = fs.readFileSync(path.join(sshDir, "sshd.log"), "utf8");
     expect(log).toMatch(/Accepted publickey for ferry-ssh from 10\.89\.0\.1/);
@@ -889,6 +916,10 @@ function deployUsersDatabase(namespace: string, importPassword: string): string[
       "users-db",
       `--from-file=root-password=${path.join(files, "root-password")}`,
       `--from-file=init.sql=${path.join(files, "init.sql")}`,
+      // The user's server requires TLS, with a certificate the dev sources' CA signed.
+      ...["ca.crt", "server.crt", "server.key"].map(
+        (file) => `--from-file=${file}=${path.join(repoRoot, ".ferry", "dev-tls", file)}`,
+      ),
       "--dry-run=client",
       "-o",
       "yaml",
@@ -917,7 +948,9 @@ spec:
         - name: mariadb
           image: ${dev.config["ferry:destination"].mysqlImage}
           imagePullPolicy: Never
-          args: [--log-bin=users-bin, --server-id=7, --character-set-server=utf8mb4]
+          args: [--log-bin=users-bin, --server-id=7, --character-set-server=utf8mb4,
+            --ssl-ca=/var/run/users-db-tls/ca.crt, --ssl-cert=/var/run/users-db-tls/server.crt,
+            --ssl-key=/var/run/users-db-tls/server.key, --require-secure-transport=ON]
           env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/users-db/root-password }]
           ports: [{ containerPort: 3306 }]
           readinessProbe:
@@ -927,9 +960,12 @@ spec:
             - { name: secrets, mountPath: /var/run/users-db, readOnly: true }
             - { name: secrets, mountPath: /docker-entrypoint-initdb.d, readOnly: true }
             - { name: data, mountPath: /var/lib/mysql }
+            - { name: tls, mountPath: /var/run/users-db-tls, readOnly: true }
       volumes:
         - name: secrets
           secret: { secretName: users-db, items: [{ key: root-password, path: root-password }, { key: init.sql, path: init.sql }] }
+        - name: tls
+          secret: { secretName: users-db, defaultMode: 0444, items: [{ key: ca.crt, path: ca.crt }, { key: server.crt, path: server.crt }, { key: server.key, path: server.key }] }
         - { name: data, emptyDir: {} }
 ---
 apiVersion: v1
@@ -989,8 +1025,8 @@ describe("the dev stack into a database the user already runs (destination.datab
             mode: "existing",
             host: `users-db.${usersNamespace}.svc.cluster.local`,
             user: "ferry_import",
-            // The users' dev server does not serve TLS yet: plaintext, warned at every run.
-            tls: { mode: "disabled" },
+            // The user's server requires TLS with a certificate of the dev sources' CA.
+            tls: { mode: "verify-identity", caCert: devSourcesCa() },
           };
         },
         secrets: {
@@ -1261,6 +1297,28 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     const up = await running;
     expect(up.output).toMatch(
       /ferry-import: the download of s3:\/\/\S+ broke off at byte \d+ \(.+\); resuming in \d+s/,
+    );
+    expectWhole(up, runId);
+  }, 900_000);
+
+  it("the pods' network to the object store dropped for 60 s during the import's download (iptables on the node's bridge): the stalled download is given up and resumed where it broke off, every row once", async () => {
+    const runId = `faults-network-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    await importing(runId, running);
+    // Every packet from the destination's pods to the store, dropped: no refusal, no reset, the
+    // connection just goes silent, as when a network path fails.
+    const rule = ["INPUT", "-i", "ferry0", "-p", "tcp", "--dport", "19000", "-j", "DROP"];
+    execFileSync("iptables", ["-w", "-I", ...rule]);
+    try {
+      await sleep(60_000);
+    } finally {
+      execFileSync("iptables", ["-w", "-D", ...rule]);
+    }
+    const up = await running;
+    // The silent connection is given up after 30 s without a byte, and resumed.
+    expect(up.output).toMatch(
+      /ferry-import: the download of s3:\/\/\S+ broke off at byte \d+ \(.*made no progress for 30s.*\); resuming/,
     );
     expectWhole(up, runId);
   }, 900_000);
