@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { mysqlPort } from "./specs/database";
+import { tlsModes, type TlsMode } from "./specs/jobs";
 import { quantityBytes } from "./specs/preflight";
 
 // The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
@@ -79,8 +80,6 @@ const pemCertificates = z.string({ error: "must be a string" }).refine(
   },
   { error: "must be the CA's certificate in PEM (-----BEGIN CERTIFICATE----- ...)" },
 );
-
-export const tlsModes = ["disabled", "required", "verify-ca", "verify-identity"] as const;
 
 /**
  * How ferry's sessions with a MySQL server are protected: MySQL's --ssl-mode, verify-identity by
@@ -843,7 +842,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
 }
 
 /** What a TLS mode short of verification risks, said at every run. */
-function weakTlsWarnings(key: string, mode: (typeof tlsModes)[number], exposed: string): string[] {
+function weakTlsWarnings(key: string, mode: TlsMode, exposed: string): string[] {
   switch (mode) {
     case "disabled":
       return [`${key} is disabled: ${exposed} cross the network in plaintext`];

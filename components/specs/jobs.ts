@@ -105,7 +105,8 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
 }
 
 /** How a MySQL session protects its connection: the data plane's TLSMode (package conn). */
-export type TlsMode = "disabled" | "required" | "verify-ca" | "verify-identity";
+export const tlsModes = ["disabled", "required", "verify-ca", "verify-identity"] as const;
+export type TlsMode = (typeof tlsModes)[number];
 
 /** TLS settings as configured: the mode, and the CA's certificate (PEM) when one is given. */
 export interface TlsSettings {

@@ -287,11 +287,9 @@ func (s Settings) tlsOptions(flavor Flavor) []struct{ name, value string } {
 		switch mode {
 		case TLSDisabled:
 			options = append(options, option{"skip-ssl", ""})
-		case TLSRequired:
-			options = append(options, option{"ssl", ""}, option{"skip-ssl-verify-server-cert", ""})
-		case TLSVerifyCA:
-			// MariaDB's client checks the chain against an ssl-ca it is given, the name only with
-			// ssl-verify-server-cert.
+		case TLSRequired, TLSVerifyCA:
+			// MariaDB's client checks the chain against an ssl-ca it is given (verify-ca has one,
+			// required none), the name only with ssl-verify-server-cert.
 			options = append(options, option{"ssl", ""}, option{"skip-ssl-verify-server-cert", ""})
 		case TLSVerifyIdentity:
 			options = append(options, option{"ssl", ""}, option{"ssl-verify-server-cert", ""})
