@@ -48,25 +48,31 @@ afterAll(async () => {
 
 const caFile = () => path.join(certificatesDir, tlsFiles.ca);
 
-function sourceTls(mode: string, ca?: string, host = serverName): Record<string, string> {
-  return { SOURCE_HOST: host, SOURCE_TLS: mode, ...(ca ? { SOURCE_TLS_CA_FILE: ca } : {}) };
-}
-
-function destinationTls(mode: string, ca?: string, host = serverName): Record<string, string> {
-  return { DEST_HOST: host, DEST_TLS: mode, ...(ca ? { DEST_TLS_CA_FILE: ca } : {}) };
+/** How a step of `side` (SOURCE or DEST) dials its server and checks it. */
+function tlsEnv(
+  side: "SOURCE" | "DEST",
+  mode: string,
+  ca?: string,
+  host = serverName,
+): Record<string, string> {
+  return {
+    [`${side}_HOST`]: host,
+    [`${side}_TLS`]: mode,
+    ...(ca ? { [`${side}_TLS_CA_FILE`]: ca } : {}),
+  };
 }
 
 describe("TLS to the servers", () => {
   it("dumps, imports and verifies with every session verified against the run's CA", async () => {
     const dumped = await runScript("dump.sh", {
       ...plane.dumpEnv("tls-ok", "app"),
-      ...sourceTls("verify-identity", caFile()),
+      ...tlsEnv("SOURCE", "verify-identity", caFile()),
     });
     expect(dumped.status, dumped.stderr).toBe(0);
     for (const script of ["import.sh", "verify.sh"]) {
       const ran = await runScript(script, {
         ...plane.destinationEnv("tls-ok"),
-        ...destinationTls("verify-identity", caFile()),
+        ...tlsEnv("DEST", "verify-identity", caFile()),
       });
       expect(ran.status, `${script}: ${ran.stderr}`).toBe(0);
     }
@@ -83,7 +89,7 @@ describe("TLS to the servers", () => {
   it("is refused by the servers in plaintext", async () => {
     const dumped = await runScript("dump.sh", {
       ...plane.dumpEnv("tls-plain", "app"),
-      ...sourceTls("disabled"),
+      ...tlsEnv("SOURCE", "disabled"),
     });
     expect(dumped.status).not.toBe(0);
     expect(dumped.stderr).toContain("ferry:source.tls if the server requires TLS");
@@ -93,7 +99,7 @@ describe("TLS to the servers", () => {
   it("refuses a server whose certificate another CA signed, naming the setting", async () => {
     const dumped = await runScript("dump.sh", {
       ...plane.dumpEnv("tls-other-ca", "app"),
-      ...sourceTls("verify-ca", otherCaFile),
+      ...tlsEnv("SOURCE", "verify-ca", otherCaFile),
     });
     expect(dumped.status).not.toBe(0);
     expect(dumped.stderr).toContain("refused the server's TLS certificate");
@@ -102,7 +108,7 @@ describe("TLS to the servers", () => {
 
     const imported = await runScript("import.sh", {
       ...plane.destinationEnv("tls-ok"),
-      ...destinationTls("verify-identity", otherCaFile),
+      ...tlsEnv("DEST", "verify-identity", otherCaFile),
     });
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toContain("refused the server's TLS certificate");
@@ -111,14 +117,14 @@ describe("TLS to the servers", () => {
   it("refuses a certificate for another name under verify-identity, takes it under verify-ca", async () => {
     const wrongName = await runScript("dump.sh", {
       ...plane.dumpEnv("tls-name", "app"),
-      ...sourceTls("verify-identity", caFile(), "127.0.0.1"),
+      ...tlsEnv("SOURCE", "verify-identity", caFile(), "127.0.0.1"),
     });
     expect(wrongName.status).not.toBe(0);
     expect(wrongName.stderr).toContain("refused the server's TLS certificate");
 
     const anyName = await runScript("dump.sh", {
       ...plane.dumpEnv("tls-ca-only", "app"),
-      ...sourceTls("verify-ca", caFile(), "127.0.0.1"),
+      ...tlsEnv("SOURCE", "verify-ca", caFile(), "127.0.0.1"),
     });
     expect(anyName.status, anyName.stderr).toBe(0);
   }, 120_000);
