@@ -153,7 +153,8 @@ describe("the real engine", () => {
       "ferry:components:DestinationDatabase": 1,
       "kubernetes:core/v1:Namespace": 1,
       "kubernetes:core/v1:PersistentVolumeClaim": 2,
-      "kubernetes:core/v1:Secret": 2,
+      // The database's password, its TLS certificate (the run's), the Jobs' keys.
+      "kubernetes:core/v1:Secret": 3,
       "kubernetes:core/v1:ConfigMap": 1,
       "kubernetes:apps/v1:Deployment": 2,
       "kubernetes:core/v1:Service": 1,
