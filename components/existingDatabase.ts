@@ -16,9 +16,9 @@ export interface ExistingDatabaseArgs {
   readonly password: pulumi.Input<string>;
   /** The registry's credentials (a Docker config.json), when the tools image needs them. */
   readonly registryCredentials?: pulumi.Input<string>;
-  /** The destination cluster. */
   /** How the Jobs' sessions with the server are protected. */
   readonly tls: TlsSettings;
+  /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
 
