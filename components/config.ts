@@ -342,7 +342,12 @@ const objectStoreSchema = z
     insecureSkipVerify: z
       .boolean({ error: "must be true or false" })
       .default(false)
-      .describe("skip TLS certificate checks"),
+      .describe("skip the check of the store's TLS certificate (warned at every run)"),
+    caCert: pemCertificates
+      .optional()
+      .describe(
+        "the CA that signs the store's certificate (PEM), trusted by every client of the store: this machine, the pods, the SSH host; none trusts the system's CAs",
+      ),
     accessKey: nonEmpty.describe(
       "the store's admin access key (ferry creates bucket-scoped users for the data)",
     ),
@@ -364,6 +369,32 @@ const objectStoreSchema = z
     clusterEndpoint: httpUrl("http://minio.storage:9000")
       .optional()
       .describe("the store's URL as pods reach it; required when endpoint is a loopback address"),
+  })
+  .superRefine((store, context) => {
+    if (!store.useTls && store.caCert !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["caCert"],
+        message:
+          "is not used while useTls is false (http://, no certificate); set useTls: true, or remove it",
+      });
+    }
+    if (!store.useTls && store.insecureSkipVerify) {
+      context.addIssue({
+        code: "custom",
+        path: ["insecureSkipVerify"],
+        message:
+          "is not used while useTls is false (http://, no certificate); set useTls: true, or remove it",
+      });
+    }
+    if (store.insecureSkipVerify && store.caCert !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["insecureSkipVerify"],
+        message:
+          "is true while caCert is set: a CA to check the store against, and no check; remove insecureSkipVerify so the certificate is checked against caCert",
+      });
+    }
   })
   .describe("the S3/MinIO store the dump travels through");
 
@@ -823,6 +854,11 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       ...(source.mode === "ssh" && source.ssh.insecureIgnoreHostKey
         ? [
             "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+          ]
+        : []),
+      ...((parsed.objectStore as ObjectStoreConfig).insecureSkipVerify
+        ? [
+            "ferry:objectStore.insecureSkipVerify is true: no client checks the object store's certificate, so a server that takes its address receives every signed request and the sealed dump, and can answer in the store's place",
           ]
         : []),
       ...weakTlsWarnings(

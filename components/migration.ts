@@ -1,3 +1,6 @@
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
@@ -19,6 +22,7 @@ import { imageFlavour, quantityBytes } from "./specs/preflight";
 import { StepLog } from "./stepLog";
 import {
   bucketRoles,
+  objectStoreTls,
   objectStoreUrls,
   type BucketAccess,
   type BucketRole,
@@ -69,6 +73,8 @@ export class Migration extends pulumi.ComponentResource {
         minioRegion: objectStore.region,
         minioSsl: objectStore.useTls,
         minioInsecure: objectStore.insecureSkipVerify,
+        // The provider reads its CA from a file only.
+        ...(objectStore.caCert ? { minioCacertFile: caCertFile(objectStore.caCert) } : {}),
       },
       { parent: this },
     );
@@ -90,7 +96,7 @@ export class Migration extends pulumi.ComponentResource {
     // The bucket as one side reaches it, with the credentials of one role.
     const bucketFrom = (url: string, role: BucketRole): BucketAccess => ({
       url,
-      insecure: objectStore.insecureSkipVerify,
+      tls: objectStoreTls(objectStore),
       bucket: store.bucket,
       accessKey: store.credentials[role].accessKey,
       secretKey: store.credentials[role].secretKey,
@@ -310,7 +316,7 @@ export class Migration extends pulumi.ComponentResource {
         runId,
         admin: {
           url: urls.operator,
-          insecure: objectStore.insecureSkipVerify,
+          tls: objectStoreTls(objectStore),
           accessKey: objectStore.accessKey,
           secretKey: config.secrets.objectStoreSecretKey,
         },
@@ -379,4 +385,17 @@ export class Migration extends pulumi.ComponentResource {
       }
     }
   }
+}
+
+/**
+ * The object store's CA as a file for the minio provider, named by its content under the
+ * project's .ferry/: the same CA gives the same path on every run (no provider change), and it is
+ * still there for a `pulumi destroy` from this checkout, which configures the provider from state.
+ */
+function caCertFile(caCert: string): string {
+  const digest = createHash("sha256").update(caCert).digest("hex").slice(0, 16);
+  const file = path.resolve(".ferry", "object-store-ca", `${digest}.pem`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, caCert, { mode: 0o644 });
+  return file;
 }

@@ -3,7 +3,8 @@
 # The small manifest and verification result stay as the run's record until the bucket's expiry
 # rule removes them.
 #
-# Environment: RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE]
+# Environment: RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET [S3_CA_CERT]
+# [S3_INSECURE]
 # [KEEP_DUMP=false]
 set -eu
 FERRY_STEP=ferry-cleanup

@@ -6,7 +6,7 @@
 # runs/<RUN_ID>/verification.json. The work is ferry-dataplane's (internal/verify).
 #
 # Environment: DEST_HOST DEST_PORT DEST_USER DEST_PASSWORD[_FILE] RUN_ID S3_ENDPOINT S3_ACCESS_KEY
-# S3_SECRET_KEY[_FILE] S3_BUCKET [S3_INSECURE]
+# S3_SECRET_KEY[_FILE] S3_BUCKET [S3_CA_CERT] [S3_INSECURE]
 set -eu
 FERRY_STEP=ferry-verify
 # shellcheck source=dataplane/lib.sh

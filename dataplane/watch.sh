@@ -4,7 +4,8 @@
 # machine beside the Job, with the reading bucket user.
 #
 # Environment: WATCH_STEP RUN_ID S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY[_FILE] S3_BUCKET
-#   [S3_INSECURE] RUN_KEY[_FILE] [WATCH_START_SECONDS WATCH_STALL_SECONDS WATCH_POLL_SECONDS]
+#   [S3_CA_CERT] [S3_INSECURE] RUN_KEY[_FILE] [WATCH_START_SECONDS WATCH_STALL_SECONDS
+#   WATCH_POLL_SECONDS]
 set -eu
 FERRY_STEP=ferry-watch
 # shellcheck source=dataplane/lib.sh

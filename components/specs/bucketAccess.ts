@@ -2,12 +2,27 @@ import { createHash } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ObjectStoreConfig, SourceConfig } from "../config";
 
+/** How every client checks an https store's certificate (ferry:objectStore). */
+export interface ObjectStoreTls {
+  /** The CA that signs it (PEM); without one the system's CAs. */
+  readonly caCert?: string;
+  /** Skip the check (ferry:objectStore.insecureSkipVerify): explicit, and warned at every run. */
+  readonly insecure: boolean;
+}
+
+/** The object store's TLS settings as configured. */
+export function objectStoreTls(objectStore: ObjectStoreConfig): ObjectStoreTls {
+  return {
+    insecure: objectStore.insecureSkipVerify,
+    ...(objectStore.caCert ? { caCert: objectStore.caCert } : {}),
+  };
+}
+
 /** How one side of the migration reaches the run's bucket: the one S3 access tuple. */
 export interface BucketAccess {
   /** The object store as this side reaches it, a URL. */
   readonly url: pulumi.Input<string>;
-  /** Skip TLS certificate checks (ferry:objectStore.insecureSkipVerify). */
-  readonly insecure: boolean;
+  readonly tls: ObjectStoreTls;
   readonly bucket: pulumi.Input<string>;
   readonly accessKey: pulumi.Input<string>;
   readonly secretKey: pulumi.Input<string>;

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { BucketAccess } from "./bucketAccess";
+import type { BucketAccess, ObjectStoreTls } from "./bucketAccess";
 import type { DatabaseAccess, TlsSettings } from "./jobs";
 
 /**
@@ -66,11 +66,19 @@ export interface StepEnvironment {
   readonly all: Record<string, pulumi.Input<string>>;
 }
 
+/**
+ * How a step checks the store's certificate. The CA is public, so it travels as a setting (in a
+ * pod's spec, or on stdin) rather than as a secret file.
+ */
+function objectStoreTlsEnvironment(tls: ObjectStoreTls): Record<string, string> {
+  return { S3_INSECURE: String(tls.insecure), ...(tls.caCert ? { S3_CA_CERT: tls.caCert } : {}) };
+}
+
 /** The settings every step reads to reach the bucket; the secret key is not among them. */
 export function bucketEnvironment(access: BucketAccess): Record<string, pulumi.Input<string>> {
   return {
     S3_ENDPOINT: access.url,
-    S3_INSECURE: String(access.insecure),
+    ...objectStoreTlsEnvironment(access.tls),
     S3_BUCKET: access.bucket,
     S3_ACCESS_KEY: access.accessKey,
   };
@@ -184,7 +192,7 @@ export function watchEnvironment(
 /** The object store's administrator as this machine reaches it (Pulumi's minio provider's). */
 export interface ObjectStoreAdmin {
   readonly url: string;
-  readonly insecure: boolean;
+  readonly tls: ObjectStoreTls;
   readonly accessKey: string;
   readonly secretKey: pulumi.Input<string>;
 }
@@ -196,7 +204,7 @@ export function revokeEnvironment(
 ): Record<string, pulumi.Input<string>> {
   return {
     S3_ENDPOINT: admin.url,
-    S3_INSECURE: String(admin.insecure),
+    ...objectStoreTlsEnvironment(admin.tls),
     S3_ACCESS_KEY: admin.accessKey,
     S3_SECRET_KEY: admin.secretKey,
     USERS: pulumi.all(users).apply((names) => JSON.stringify(names)),

@@ -103,6 +103,23 @@ describe("valid configuration", () => {
     ]);
   });
 
+  it("checks the store's certificate against its CA, and warns of skipping the check at every run", () => {
+    const raw = withChange("local", (r) => {
+      r.objectStore.useTls = true;
+      r.objectStore.caCert = sampleCa;
+    });
+    const config = configFrom(raw, secretValues);
+    expect(config.objectStore.caCert).toBe(sampleCa);
+    expect(config.warnings).toEqual([]);
+    const unchecked = withChange("local", (r) => {
+      r.objectStore.useTls = true;
+      r.objectStore.insecureSkipVerify = true;
+    });
+    expect(configFrom(unchecked, secretValues).warnings).toEqual([
+      "ferry:objectStore.insecureSkipVerify is true: no client checks the object store's certificate, so a server that takes its address receives every signed request and the sealed dump, and can answer in the store's place",
+    ]);
+  });
+
   it("takes an existing destination database with its user's password, and refuses what only a managed one reads", () => {
     const others = secretsWithout("destinationRootPassword");
     const raw = structuredClone(rawConfig("local")) as Raw;
@@ -389,6 +406,33 @@ const badConfigs: [string, Raw, string][] = [
     "useTls with an http endpoint for the SSH host",
     withChange("ssh", (r) => (r.objectStore.useTls = true)),
     "ferry:source.ssh.objectStoreEndpoint: is http:// while objectStore.useTls is true; one store speaks one protocol: use https://, or change objectStore.useTls",
+  ],
+  [
+    "an object store CA while useTls is false",
+    withChange("local", (r) => (r.objectStore.caCert = sampleCa)),
+    "ferry:objectStore.caCert: is not used while useTls is false (http://, no certificate); set useTls: true, or remove it",
+  ],
+  [
+    "an object store CA that is not PEM",
+    withChange("local", (r) => {
+      r.objectStore.useTls = true;
+      r.objectStore.caCert = "MIIB...";
+    }),
+    "ferry:objectStore.caCert: must be the CA's certificate in PEM (-----BEGIN CERTIFICATE----- ...)",
+  ],
+  [
+    "skipping the store's certificate check without TLS",
+    withChange("local", (r) => (r.objectStore.insecureSkipVerify = true)),
+    "ferry:objectStore.insecureSkipVerify: is not used while useTls is false (http://, no certificate); set useTls: true, or remove it",
+  ],
+  [
+    "skipping the store's certificate check with a CA to check it against",
+    withChange("local", (r) => {
+      r.objectStore.useTls = true;
+      r.objectStore.caCert = sampleCa;
+      r.objectStore.insecureSkipVerify = true;
+    }),
+    "ferry:objectStore.insecureSkipVerify: is true while caCert is set: a CA to check the store against, and no check; remove insecureSkipVerify so the certificate is checked against caCert",
   ],
   [
     "a loopback source host in kubernetes mode",

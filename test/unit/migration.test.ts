@@ -1,11 +1,13 @@
 import { spawnSync } from "child_process";
 import { createHash, X509Certificate } from "crypto";
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
 import { drawRunKeyScript } from "../../components/runKey";
 import { runCertificates } from "../../components/specs/certificates";
 import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
+import { shellQuote } from "../../components/specs/dataPlane";
 import { dockerConfigData } from "../../components/specs/registry";
 import type * as RunReportModule from "../../components/runReport";
 import {
@@ -1017,6 +1019,56 @@ describe("the object store", () => {
       `S3_SECRET_KEY='${secretValues.objectStoreSecretKey}'; export S3_SECRET_KEY`,
     );
     expect(revokeProgram).toContain("run_dataplane revoke");
+  });
+});
+
+describe("TLS to the object store", () => {
+  it("has every client check the store's certificate against its CA: the provider, the Jobs, the commands", async () => {
+    const ca = runCertificates("33".repeat(32), ["minio.example.internal"]).caCertificate;
+    for (const mode of ["kubernetes", "ssh"] as const) {
+      resetRegistered();
+      await run(mode, (raw) => {
+        raw.objectStore.useTls = true;
+        raw.objectStore.caCert = ca;
+        if (mode === "ssh")
+          raw.source.ssh.objectStoreEndpoint = "https://minio.example.internal:9000";
+      });
+      const provider = registered.find((r) => r.type === "pulumi:providers:minio")!;
+      expect(provider.inputs).toMatchObject({ minioSsl: "true", minioInsecure: "false" });
+      expect(fs.readFileSync(provider.inputs.minioCacertFile, "utf8")).toBe(ca);
+      const jobs = ofType("kubernetes:batch/v1:Job");
+      const programs = registered
+        .filter((r) => r.type.startsWith("command:") && r.inputs.stdin !== undefined)
+        .map((r) => revealSecret(r.inputs.stdin) as string)
+        .filter((program) => program.includes("S3_ENDPOINT="));
+      // kubernetes: preflight and dump in the source cluster, import, verify, cleanup; then the
+      // report, the revocation and the watches from this machine. ssh: the dump on the host.
+      expect(jobs.length + programs.length).toBeGreaterThanOrEqual(mode === "kubernetes" ? 7 : 6);
+      for (const job of jobs) {
+        const env = job.inputs.spec.template.spec.containers[0].env;
+        if (!env.some((e: { name: string }) => e.name === "S3_ENDPOINT")) continue;
+        expect(env, job.name).toContainEqual({ name: "S3_CA_CERT", value: ca });
+        expect(env, job.name).toContainEqual({ name: "S3_INSECURE", value: "false" });
+        expect(env.find((e: { name: string }) => e.name === "S3_ENDPOINT").value).toMatch(
+          /^https:/,
+        );
+      }
+      for (const program of programs) {
+        expect(program).toContain(`S3_CA_CERT=${shellQuote(ca)}; export S3_CA_CERT`);
+        expect(program).toMatch(/S3_ENDPOINT='https:/);
+      }
+    }
+  });
+
+  it("tells the clients nothing of a CA when none is configured", async () => {
+    await run("kubernetes");
+    expect(registered.find((r) => r.type === "pulumi:providers:minio")!.inputs).not.toHaveProperty(
+      "minioCacertFile",
+    );
+    for (const job of ofType("kubernetes:batch/v1:Job")) {
+      const names = job.inputs.spec.template.spec.containers[0].env.map((e: any) => e.name);
+      expect(names).not.toContain("S3_CA_CERT");
+    }
   });
 });
 

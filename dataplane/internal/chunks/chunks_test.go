@@ -371,3 +371,31 @@ func TestADownloadGivesUpOnAStoreAwayLongerThanItsPatience(t *testing.T) {
 		t.Fatalf("gave up after %s, patience 2s", took)
 	}
 }
+
+// refusingStore refuses every read with an error that says it will not pass with waiting, as the
+// store's client marks a refused TLS certificate.
+type refusingStore struct{ memoryStore }
+
+type lastingError struct{}
+
+func (lastingError) Error() string { return "x509: certificate signed by unknown authority" }
+func (lastingError) Lasting() bool { return true }
+
+func (s *refusingStore) Get(context.Context, string, int64) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("get: %w", lastingError{})
+}
+
+func TestADownloadDoesNotWaitOutALastingRefusal(t *testing.T) {
+	s := &refusingStore{memoryStore{objects: map[string][]byte{}}}
+	var lines []string
+	f := &Fetcher{Store: s, RunID: "r", Compression: "zstd", Dir: t.TempDir(), Patience: 10 * time.Second,
+		Log: func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }}
+	start := time.Now()
+	err := f.Fetch(context.Background(), manifest.Stream{Chunks: []manifest.Chunk{{Object: "runs/r/x"}}}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") {
+		t.Fatalf("got %v", err)
+	}
+	if took := time.Since(start); took > time.Second || len(lines) != 0 {
+		t.Fatalf("a lasting refusal was retried for %s: %q", took, lines)
+	}
+}

@@ -6,6 +6,7 @@ package objstore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,8 @@ type Store struct {
 
 // FromEnvironment reads S3_ENDPOINT (a URL), S3_ACCESS_KEY, the secret key from the file named by
 // S3_SECRET_KEY_FILE or else S3_SECRET_KEY (then removed from the environment, so no child process
-// inherits it), S3_BUCKET and S3_INSECURE (true: do not verify the server's certificate).
+// inherits it), S3_BUCKET, S3_CA_CERT (PEM: the only CAs an https store's certificate may chain
+// to; without it the system's) and S3_INSECURE (true: do not verify the server's certificate).
 func FromEnvironment() (*Store, error) {
 	if os.Getenv("S3_BUCKET") == "" {
 		return nil, errors.New("environment variable S3_BUCKET is not set")
@@ -56,7 +58,7 @@ func FromEnvironment() (*Store, error) {
 // access is how a step reaches the object store: where, through what, as whom.
 type access struct {
 	endpoint             *url.URL
-	transport            *http.Transport
+	transport            http.RoundTripper
 	accessKey, secretKey string
 }
 
@@ -81,10 +83,67 @@ func accessFromEnvironment() (access, error) {
 	if err != nil {
 		return access{}, err
 	}
-	if os.Getenv("S3_INSECURE") == "true" {
-		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit opt-out
+	config, err := tlsConfig(os.Getenv("S3_CA_CERT"), os.Getenv("S3_INSECURE") == "true")
+	if err != nil {
+		return access{}, err
 	}
-	return access{endpoint, transport, os.Getenv("S3_ACCESS_KEY"), secretKey}, nil
+	transport.TLSClientConfig = config
+	return access{endpoint, explainingTransport{transport}, os.Getenv("S3_ACCESS_KEY"), secretKey}, nil
+}
+
+// tlsConfig is how an https store's certificate is checked: against caCert's certificates alone
+// when given, else the system's; not at all when insecure, the user's explicit and warned opt-out.
+func tlsConfig(caCert string, insecure bool) (*tls.Config, error) {
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure && caCert != "" {
+		return nil, errors.New("S3_CA_CERT and S3_INSECURE=true contradict each other: a CA to check against, and no check (ferry:objectStore.caCert, ferry:objectStore.insecureSkipVerify)")
+	}
+	if insecure {
+		config.InsecureSkipVerify = true //nolint:gosec // ferry:objectStore.insecureSkipVerify
+		return config, nil
+	}
+	if caCert != "" {
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(caCert)) {
+			return nil, errors.New("S3_CA_CERT holds no PEM certificate (ferry:objectStore.caCert)")
+		}
+		config.RootCAs = roots
+	}
+	return config, nil
+}
+
+// TLSError is a refused handshake with the object store: it fails the same way however often it is
+// tried, and the message names the config that decides it.
+type TLSError struct{ Err error }
+
+func (e *TLSError) Error() string {
+	return fmt.Sprintf("%v; the object store's TLS certificate was refused: check ferry:objectStore.caCert (the CA that signed it) and the endpoint's host name", e.Err)
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// Lasting says a refused certificate is not waited out as a store that is down.
+func (e *TLSError) Lasting() bool { return true }
+
+// explainingTransport marks every refused certificate as a TLSError, for every request of every
+// client of the store (data, listing, admin).
+type explainingTransport struct{ base http.RoundTripper }
+
+func (t explainingTransport) RoundTrip(request *http.Request) (*http.Response, error) {
+	response, err := t.base.RoundTrip(request)
+	if err != nil && certificateRefused(err) {
+		return nil, &TLSError{err}
+	}
+	return response, err
+}
+
+func certificateRefused(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verification *tls.CertificateVerificationError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &verification)
 }
 
 // URL names an object the way the messages show it.

@@ -127,10 +127,11 @@ func (p *minioProvider) Configure(_ context.Context, req plugin.ConfigureRequest
 	if region == "" {
 		region = "us-east-1"
 	}
-	options := &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Secure: useTLS, Region: region}
-	if property.Flag(args, "minioInsecure") {
-		options.Transport = insecureTransport()
+	roundTripper, err := transport(property.Text(args, "minioCacertFile"), property.Flag(args, "minioInsecure"))
+	if err != nil {
+		return plugin.ConfigureResponse{}, err
 	}
+	options := &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Secure: useTLS, Region: region, Transport: roundTripper}
 	s3, err := minio.New(server, options)
 	if err != nil {
 		return plugin.ConfigureResponse{}, fmt.Errorf("minio client for %s: %w", server, err)
@@ -139,9 +140,7 @@ func (p *minioProvider) Configure(_ context.Context, req plugin.ConfigureRequest
 	if err != nil {
 		return plugin.ConfigureResponse{}, fmt.Errorf("minio admin client for %s: %w", server, err)
 	}
-	if property.Flag(args, "minioInsecure") {
-		admin.SetCustomTransport(insecureTransport())
-	}
+	admin.SetCustomTransport(roundTripper)
 	p.s3, p.admin = s3, admin
 	return plugin.ConfigureResponse{}, nil
 }
