@@ -51,8 +51,11 @@ prepare_project() {
   for key in sourcePassword destinationRootPassword objectStoreSecretKey; do
     pulumi config set --stack "$stack_name" --secret "$key" <"$secrets/$key" >/dev/null
   done
-  # The dev sources' CA (scripts/dev/dev-tls.sh): every dump session verifies its source.
-  pulumi config set --stack "$stack_name" --path ferry:source.tls.caCert <"$repo/.ferry/dev-tls/ca.crt" >/dev/null
+  # The dev servers' CA (scripts/dev/dev-tls.sh): every dump session verifies its source, every
+  # client of the object store verifies MinIO.
+  for key in source.tls.caCert objectStore.caCert; do
+    pulumi config set --stack "$stack_name" --path "ferry:$key" <"$repo/.ferry/dev-tls/ca.crt" >/dev/null
+  done
 }
 
 # prepare_stack STACK: a later migration's stack, on the storage the dev stack installed.

@@ -1,13 +1,15 @@
 # shellcheck shell=sh
-# The dev sources' TLS: a CA of this checkout and one server certificate it signs for every name
-# and address a dev source is dialled by, made with openssl into .ferry/dev-tls once (again when a
+# The dev servers' TLS: a CA of this checkout and one server certificate it signs for every name
+# and address a dev server is dialled by, made with openssl into .ferry/dev-tls once (again when a
 # name is missing). The dev MariaDB servers (devenv.sh's on this machine and in the source cluster,
-# sshhost.sh's) serve it and require TLS; the dev stacks trust the CA (ferry:source.tls.caCert), so
-# every dump session is verified as a real one would be. Sourced, never run.
+# sshhost.sh's) and the dev MinIO serve it and require TLS; the dev stacks trust the CA
+# (ferry:source.tls.caCert, ferry:objectStore.caCert), so every session is verified as a real one
+# would be. Sourced, never run.
 
-# The names a dev source is dialled by: the local source and the SSH host's (127.0.0.1 on each),
-# the source cluster's Service, its node port's address, and the e2e's database of "the user's own".
-dev_tls_names="DNS:localhost,IP:127.0.0.1,DNS:source-db.ferry-source.svc.cluster.local,DNS:source-db.ferry-source.svc,DNS:source-db.ferry-source,IP:10.90.0.2,DNS:users-db.ferry-e2e-users-db.svc.cluster.local"
+# The names a dev server is dialled by: the local source and the SSH host's (127.0.0.1 on each),
+# the source cluster's Service, its node port's address, the e2e's database of "the user's own",
+# and MinIO on the local cluster's bridge (where this machine, the pods and the SSH host reach it).
+dev_tls_names="DNS:localhost,IP:127.0.0.1,DNS:source-db.ferry-source.svc.cluster.local,DNS:source-db.ferry-source.svc,DNS:source-db.ferry-source,IP:10.90.0.2,DNS:users-db.ferry-e2e-users-db.svc.cluster.local,IP:10.88.0.1"
 
 # dev_tls REPO: prints the directory holding ca.crt, server.crt and server.key, made if missing.
 dev_tls() {
@@ -37,6 +39,14 @@ dev_tls() {
   rm -rf "$tls_dir"
   mv "$tls_dir.partial" "$tls_dir"
   printf '%s\n' "$tls_dir"
+}
+
+# dev_tls_minio_certs DIR: a MinIO --certs-dir serving DIR's certificate (MinIO's own file names).
+dev_tls_minio_certs() {
+  mkdir -p "$1/minio"
+  cp "$1/server.crt" "$1/minio/public.crt"
+  cp "$1/server.key" "$1/minio/private.key"
+  printf '%s\n' "$1/minio"
 }
 
 # dev_tls_server_settings DIR: the server options that serve DIR's certificate and require TLS.

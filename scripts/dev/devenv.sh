@@ -57,10 +57,11 @@ up() {
       MINIO_ROOT_PASSWORD=$(secret objectStoreSecretKey)
       MINIO_BROWSER=off
       export MINIO_ROOT_USER MINIO_ROOT_PASSWORD MINIO_BROWSER
+      # https only, with the dev servers' certificate (dev-tls.sh).
       start minio minio server "$dir/minio" --address "$minio_host:19000" \
-        --console-address 127.0.0.1:19001 --quiet
+        --console-address 127.0.0.1:19001 --certs-dir "$(dev_tls_minio_certs "$tls")" --quiet
     )
-    wait_for minio 60 curl -fsS "http://$minio_host:19000/minio/health/ready"
+    wait_for minio 60 curl -fsS --cacert "$tls/ca.crt" "https://$minio_host:19000/minio/health/ready"
   fi
   secret destinationRootPassword >/dev/null
   cluster_source

@@ -9,9 +9,10 @@ import { DataPlane } from "../support/fixture";
 import { runScript } from "../support/servers";
 
 /**
- * TLS between the data plane and both servers: each server serves the certificate ferry makes for
- * the server it deploys (`runCertificates`) with ferry's server settings, so every TCP session must
- * be TLS; the dump, the import and the verification check the certificate as they are told to.
+ * TLS between the data plane and the three servers: each MariaDB server serves the certificate
+ * ferry makes for the server it deploys (`runCertificates`) with ferry's server settings, so every
+ * TCP session must be TLS, and MinIO serves https only with the same certificate; the dump, the
+ * import and the verification check each certificate as they are told to.
  */
 
 const bucket = "ferry-tls";
@@ -33,9 +34,14 @@ beforeAll(async () => {
     otherCaFile,
     runCertificates(randomBytes(32).toString("hex"), [serverName]).caCertificate,
   );
-  plane = await DataPlane.start("tls", bucket, `t'pw ${Math.random()}`, [
-    ...serverTlsSettings(certificatesDir),
-  ]);
+  // MinIO too serves https only, with the same certificate: every step checks it against the CA.
+  plane = await DataPlane.start(
+    "tls",
+    bucket,
+    `t'pw ${Math.random()}`,
+    [...serverTlsSettings(certificatesDir)],
+    { certificate: made.serverCertificate, key: made.serverKey, caCert: made.caCertificate },
+  );
   plane.source.must(`CREATE DATABASE app;
     CREATE TABLE app.notes (id INT PRIMARY KEY, body VARCHAR(20));
     INSERT INTO app.notes VALUES (1, 'over TLS'), (2, 'only');`);
@@ -128,4 +134,55 @@ describe("TLS to the servers", () => {
     });
     expect(anyName.status, anyName.stderr).toBe(0);
   }, 120_000);
+});
+
+describe("TLS to the object store", () => {
+  it("stored and read the run above over https, checked against the store's CA", () => {
+    expect(plane.minio.url).toMatch(/^https:\/\/localhost:/);
+    expect(plane.keysUnder("runs/tls-ok/")).toContain("runs/tls-ok/manifest.json");
+  });
+
+  it("refuses a store whose certificate another CA signed, at once and naming objectStore.caCert", async () => {
+    const otherCa = fs.readFileSync(otherCaFile, "utf8");
+    const started = Date.now();
+    const dumped = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-store-other-ca", "app"),
+      ...tlsEnv("SOURCE", "verify-identity", caFile()),
+      S3_CA_CERT: otherCa,
+    });
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain("the object store's TLS certificate was refused");
+    expect(dumped.stderr).toContain("ferry:objectStore.caCert");
+    expect(plane.keysUnder("runs/tls-store-other-ca/")).toEqual([]);
+
+    // The import reads a stored run through a store it cannot trust: refused, not waited out as a
+    // store that is down (its patience is 30 s).
+    const imported = await runScript("import.sh", {
+      ...plane.destinationEnv("tls-ok"),
+      ...tlsEnv("DEST", "verify-identity", caFile()),
+      S3_CA_CERT: otherCa,
+    });
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain("ferry:objectStore.caCert");
+    expect(Date.now() - started).toBeLessThan(25_000);
+  }, 60_000);
+
+  it("refuses a client that trusts only the system's CAs, and one that speaks plain http", async () => {
+    const systemOnly: Record<string, string> = plane.dumpEnv("tls-store-system", "app");
+    delete systemOnly.S3_CA_CERT;
+    const dumped = await runScript("dump.sh", {
+      ...systemOnly,
+      ...tlsEnv("SOURCE", "verify-identity", caFile()),
+    });
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain("ferry:objectStore.caCert");
+    const plain = await runScript("dump.sh", {
+      ...plane.dumpEnv("tls-store-plain", "app"),
+      ...tlsEnv("SOURCE", "verify-identity", caFile()),
+      S3_ENDPOINT: plane.minio.url.replace("https:", "http:"),
+    });
+    expect(plain.status).not.toBe(0);
+    expect(plane.keysUnder("runs/tls-store-system/")).toEqual([]);
+    expect(plane.keysUnder("runs/tls-store-plain/")).toEqual([]);
+  }, 60_000);
 });

@@ -108,13 +108,16 @@ function objectStoreUserStatus(user: string): string {
   const { endpoint, accessKey } = dev.config["ferry:objectStore"];
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-mc-"));
   try {
+    // mc trusts the CAs of its config's certs/CAs: the dev MinIO's, and no other.
+    fs.mkdirSync(path.join(configDir, "certs", "CAs"), { recursive: true });
+    fs.writeFileSync(path.join(configDir, "certs", "CAs", "ca.crt"), devServersCa());
     fs.writeFileSync(
       path.join(configDir, "config.json"),
       JSON.stringify({
         version: "10",
         aliases: {
           dev: {
-            url: `http://${endpoint}`,
+            url: `https://${endpoint}`,
             accessKey,
             secretKey: secret("objectStoreSecretKey"),
             api: "S3v4",
@@ -201,8 +204,8 @@ function revealed(value: unknown): unknown {
   return JSON.parse(plaintext ?? "null");
 }
 
-/** The CA of the dev sources' certificate (scripts/dev/dev-tls.sh, made by devenv.sh up). */
-function devSourcesCa(): string {
+/** The CA of the dev servers' certificate (scripts/dev/dev-tls.sh, made by devenv.sh up). */
+function devServersCa(): string {
   return fs.readFileSync(path.join(repoRoot, ".ferry", "dev-tls", "ca.crt"), "utf8");
 }
 
@@ -229,8 +232,10 @@ class DevStack {
     dev.config["ferry:destination"].namespace = namespace;
     options.destination?.(dev.config["ferry:destination"]);
     options.migration?.(dev.config["ferry:migration"]);
-    // Every dev source requires TLS with a certificate of scripts/dev/dev-tls.sh: trust its CA.
-    dev.config["ferry:source"].tls = { mode: "verify-identity", caCert: devSourcesCa() };
+    // Every dev server (the sources, MinIO) requires TLS with a certificate of
+    // scripts/dev/dev-tls.sh: trust its CA.
+    dev.config["ferry:source"].tls = { mode: "verify-identity", caCert: devServersCa() };
+    dev.config["ferry:objectStore"].caCert = devServersCa();
     Object.assign(dev.config["ferry:source"], sourceOverride);
     if (options.existingStorage) dev.config["ferry:storage"] = existingStorage(dev);
     this.stackFile = path.join(this.workspace.work, `Pulumi.${stack}.yaml`);
@@ -547,6 +552,32 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       ),
     ).toBe("true");
   }, 300_000);
+
+  it("went through the object store over verified TLS: the Jobs had its https URL and CA; a client without that CA, or plaintext, is refused", () => {
+    const jobs = JSON.parse(kubectl(["get", "jobs", "-n", stack.namespace, "-o", "json"]).stdout);
+    type Env = { name: string; value: string }[];
+    const envs: Env[] = jobs.items
+      .map((job: any) => job.spec.template.spec.containers[0].env as Env)
+      .filter((env: Env) => env.some((e) => e.name === "S3_ENDPOINT"));
+    expect(envs.length).toBeGreaterThanOrEqual(3);
+    for (const env of envs) {
+      expect(env.find((e) => e.name === "S3_ENDPOINT")!.value).toMatch(/^https:\/\//);
+      expect(env).toContainEqual({ name: "S3_CA_CERT", value: devServersCa() });
+      expect(env).toContainEqual({ name: "S3_INSECURE", value: "false" });
+    }
+    const endpoint = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8")).config[
+      "ferry:objectStore"
+    ].endpoint;
+    const health = `${endpoint}/minio/health/ready`;
+    const caFile = path.join(repoRoot, ".ferry", "dev-tls", "ca.crt");
+    const curl = (args: string[]) =>
+      spawnSync("curl", ["-sS", "-o", "/dev/null", "-m", "10", ...args]);
+    expect(curl(["--cacert", caFile, `https://${health}`]).status).toBe(0);
+    // 60: the peer's certificate could not be checked against the system's CAs.
+    expect(curl([`https://${health}`]).status).toBe(60);
+    const plaintext = curl(["-f", `http://${health}`]);
+    expect(plaintext.status).not.toBe(0);
+  });
 
   it("puts no secret on any process's command line, nor in the environment of any process but the one that needs it", () => {
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
@@ -1025,8 +1056,8 @@ describe("the dev stack into a database the user already runs (destination.datab
             mode: "existing",
             host: `users-db.${usersNamespace}.svc.cluster.local`,
             user: "ferry_import",
-            // The user's server requires TLS with a certificate of the dev sources' CA.
-            tls: { mode: "verify-identity", caCert: devSourcesCa() },
+            // The user's server requires TLS with a certificate of the dev servers' CA.
+            tls: { mode: "verify-identity", caCert: devServersCa() },
           };
         },
         secrets: {

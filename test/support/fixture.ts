@@ -36,16 +36,21 @@ export class DataPlane {
     readonly secretsDir: string,
   ) {}
 
+  /**
+   * `serverSettings` start both MariaDB servers; `objectStoreTls` makes MinIO serve https only with
+   * that certificate, and every step trust its CA (S3_CA_CERT).
+   */
   static async start(
     name: string,
     bucket: string,
     sourcePassword: string,
     serverSettings: string[] = [],
+    objectStoreTls?: Parameters<typeof Minio.start>[0],
   ): Promise<DataPlane> {
     const [source, destination, minio] = await Promise.all([
       MariaDb.start(`${name}-source`, undefined, undefined, serverSettings),
       MariaDb.start(`${name}-destination`, undefined, undefined, serverSettings),
-      Minio.start(),
+      Minio.start(objectStoreTls),
     ]);
     const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-secrets-`));
     const plane = new DataPlane(source, destination, minio, bucket, sourcePassword, secretsDir);
@@ -99,6 +104,7 @@ export class DataPlane {
   objectStoreEnv(role: BucketRole): Record<string, string> {
     return {
       S3_ENDPOINT: this.minio.url,
+      ...(this.minio.caCert ? { S3_CA_CERT: this.minio.caCert } : {}),
       S3_BUCKET: this.bucket,
       S3_ACCESS_KEY: `ferry-dp-${role}`,
       S3_SECRET_KEY_FILE: path.join(this.secretsDir, `s3-${role}-secret-key`),

@@ -178,17 +178,30 @@ export class Minio {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    /** The CA (PEM) of the certificate it serves https with; none: plain http. */
+    readonly caCert?: string,
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.caCert ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<Minio> {
+  /**
+   * Starts a server: plain http, or with `tls` https only, serving that certificate (for the name
+   * localhost) and trusted by the test's mc through that CA alone.
+   */
+  static async start(tls?: { certificate: string; key: string; caCert: string }): Promise<Minio> {
     requireTool("minio");
     requireTool("mc");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-minio-"));
-    const server = new Minio(dir, await freePort());
+    if (tls) {
+      fs.mkdirSync(path.join(dir, "certs"));
+      fs.writeFileSync(path.join(dir, "certs", "public.crt"), tls.certificate);
+      fs.writeFileSync(path.join(dir, "certs", "private.key"), tls.key, { mode: 0o600 });
+      fs.mkdirSync(path.join(dir, "mc", "certs", "CAs"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "mc", "certs", "CAs", "ca.crt"), tls.caCert);
+    }
+    const server = new Minio(dir, await freePort(), tls?.caCert);
     await server.resume();
     return server;
   }
@@ -205,6 +218,7 @@ export class Minio {
         `127.0.0.1:${this.port}`,
         "--console-address",
         `127.0.0.1:${consolePort}`,
+        ...(this.caCert ? ["--certs-dir", path.join(this.dir, "certs")] : []),
         "--quiet",
       ],
       {
