@@ -102,8 +102,8 @@ function destination(namespace: string, tls = true): string[] {
   ];
 }
 
-/** What the dev stack's MinIO says of a user: "enabled" or "disabled" (its admin asks). */
-function objectStoreUserStatus(user: string): string {
+/** mc as the dev MinIO's admin (alias dev), trusting the dev servers' CA alone. */
+function devMc(args: string[]) {
   const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
   const { endpoint, accessKey } = dev.config["ferry:objectStore"];
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-mc-"));
@@ -127,18 +127,19 @@ function objectStoreUserStatus(user: string): string {
       }),
       { mode: 0o600 },
     );
-    const info = spawnSync(
-      "mc",
-      ["--config-dir", configDir, "admin", "user", "info", "dev", user, "--json"],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(info.status, info.stdout + info.stderr).toBe(0);
-    return JSON.parse(info.stdout).userStatus;
+    const ran = spawnSync("mc", ["--config-dir", configDir, "--quiet", ...args], {
+      encoding: "utf8",
+    });
+    expect(ran.status, `mc ${args.join(" ")}: ${ran.stdout}${ran.stderr}`).toBe(0);
+    return ran.stdout;
   } finally {
     fs.rmSync(configDir, { recursive: true, force: true });
   }
+}
+
+/** What the dev stack's MinIO says of a user: "enabled" or "disabled" (its admin asks). */
+function objectStoreUserStatus(user: string): string {
+  return JSON.parse(devMc(["admin", "user", "info", "dev", user, "--json"])).userStatus;
 }
 
 const hostSource = [
@@ -1352,6 +1353,57 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
       /ferry-import: the download of s3:\/\/\S+ broke off at byte \d+ \(.*made no progress for 30s.*\); resuming/,
     );
     expectWhole(up, runId);
+  }, 900_000);
+
+  /** A setting of the run's import Job, as the cluster holds it. */
+  function importSetting(runId: string, name: string): string {
+    return jsonpath(
+      "job",
+      `ferry-import-${runId}`,
+      stack.namespace,
+      `{.spec.template.spec.containers[0].env[?(@.name=="${name}")].value}`,
+    );
+  }
+
+  it("the bucket deleted by someone else mid-import: pulumi up fails saying the bucket is gone, not that the dump never completed; pulumi up --refresh makes a new bucket, dumps again and completes, every row once", async () => {
+    const runId = `faults-bucket-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    await importing(runId, running);
+    const bucket = importSetting(runId, "S3_BUCKET");
+    expect(bucket).toMatch(/^ferry-/);
+    devMc(["rb", "--force", `dev/${bucket}`]);
+    const failed = await running;
+    expect(failed.status, failed.output).not.toBe(0);
+    expect(failed.output).toContain(`ferry-import: ERROR: `);
+    expect(failed.output).toContain(`the bucket ${bucket} does not exist`);
+    expect(failed.output).not.toMatch(/never completed/);
+    expect(failed.output).not.toMatch(/ferry-import: imported run/);
+    const again = stack.pulumi(["up", "--yes", "--refresh"]);
+    expect(again.output).toMatch(/ferry-dump: done:/);
+    expect(importSetting(runId, "S3_BUCKET")).not.toBe(bucket);
+    expectWhole(again, runId);
+  }, 900_000);
+
+  it("the reading bucket user turned off by someone else mid-import: pulumi up fails at once naming the user; a new run id (new users) completes, every row once", async () => {
+    const runId = `faults-revoked-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    await importing(runId, running);
+    const user = importSetting(runId, "S3_ACCESS_KEY");
+    expect(user).toMatch(/-read$/);
+    devMc(["admin", "user", "disable", "dev", user]);
+    const failed = await running;
+    expect(failed.status, failed.output).not.toBe(0);
+    expect(failed.output).toContain(`ferry-import: ERROR: `);
+    expect(failed.output).toContain(`the object store refused bucket user ${user}`);
+    expect(failed.output).not.toMatch(/ferry-import: imported run/);
+    // Refused, not waited out: no download was retried against the refusal.
+    expect(failed.output).not.toMatch(/ferry-import: the download of .* resuming in/);
+    const next = `faults-revoked-next-${Date.now().toString(36)}`;
+    stack.setRunId(next);
+    const again = stack.pulumi(["up", "--yes"]);
+    expectWhole(again, next);
   }, 900_000);
 
   it("the source server killed mid-dump and started again: pulumi up fails naming the dump's lost connection, stores no manifest and imports nothing; the next pulumi up dumps again, every row once", async () => {

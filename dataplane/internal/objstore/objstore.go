@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -28,6 +27,8 @@ const PartSize = 5 << 20
 type Store struct {
 	client *minio.Client
 	Bucket string
+	// user is the access key the store is reached as, for messages.
+	user string
 }
 
 // FromEnvironment reads S3_ENDPOINT (a URL), S3_ACCESS_KEY, the secret key from the file named by
@@ -52,7 +53,7 @@ func FromEnvironment() (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{client: client, Bucket: os.Getenv("S3_BUCKET")}, nil
+	return &Store{client: client, Bucket: os.Getenv("S3_BUCKET"), user: access.accessKey}, nil
 }
 
 // access is how a step reaches the object store: where, through what, as whom.
@@ -159,7 +160,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64)
 		NumThreads: 1,
 	})
 	if err != nil {
-		return 0, err
+		return 0, s.explain(ctx, err)
 	}
 	return info.Size, nil
 }
@@ -174,12 +175,12 @@ func (s *Store) Get(ctx context.Context, key string, offset int64) (io.ReadClose
 	}
 	object, err := s.client.GetObject(ctx, s.Bucket, key, options)
 	if err != nil {
-		return nil, err
+		return nil, s.explain(ctx, err)
 	}
 	// GetObject is lazy: Stat makes a missing object an error here rather than at the first read.
 	if _, err := object.Stat(); err != nil {
 		object.Close()
-		return nil, err
+		return nil, s.explain(ctx, err)
 	}
 	return object, nil
 }
@@ -198,7 +199,7 @@ func (s *Store) ReadAll(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) Size(ctx context.Context, key string) (int64, error) {
 	info, err := s.client.StatObject(ctx, s.Bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return 0, err
+		return 0, s.explain(ctx, err)
 	}
 	return info.Size, nil
 }
@@ -217,7 +218,10 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 
 // Remove deletes key; an object already gone is not an error.
 func (s *Store) Remove(ctx context.Context, key string) error {
-	return s.client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{})
+	if err := s.client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return s.explain(ctx, err)
+	}
+	return nil
 }
 
 // Keys lists the keys under prefix.
@@ -225,18 +229,61 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	for object := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if object.Err != nil {
-			return keys, object.Err
+			return keys, s.explain(ctx, object.Err)
 		}
 		keys = append(keys, object.Key)
 	}
 	return keys, nil
 }
 
-// IsNotFound tells a missing object or bucket from every other failure.
+// IsNotFound tells a missing object from every other failure, a missing bucket among them.
 func IsNotFound(err error) bool {
-	response := minio.ToErrorResponse(err)
-	if response.StatusCode == http.StatusNotFound {
-		return true
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return false
 	}
-	return response.Code == "NoSuchKey" || strings.Contains(err.Error(), "does not exist")
+	response := minio.ToErrorResponse(err)
+	return response.Code == "NoSuchKey" || (response.StatusCode == http.StatusNotFound && response.Code != "NoSuchBucket")
+}
+
+// RefusedError is the store's refusal of the run itself rather than of one object: its bucket
+// gone, or the credentials it is reached with turned off. Waiting does not change it, and the
+// message says what does.
+type RefusedError struct {
+	Err    error
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("%s (%v)", e.Reason, e.Err) }
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Lasting says a refusal is not waited out as a store that is down.
+func (e *RefusedError) Lasting() bool { return true }
+
+// What the store answers when the credentials a request is signed with are not (or no longer)
+// good: deleted, turned off, changed. MinIO's own code for a disabled user is among them.
+var credentialCodes = map[string]bool{
+	"InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "AccessDenied": true,
+	"XMinioAccountDisabled": true, "InvalidToken": true, "ExpiredToken": true,
+}
+
+// explain turns the store's answers that concern the whole run into a RefusedError. A HEAD request
+// has no body to say which of bucket or object is missing, so a missing object is checked against
+// the bucket itself.
+func (s *Store) explain(ctx context.Context, err error) error {
+	response := minio.ToErrorResponse(err)
+	gone := response.Code == "NoSuchBucket"
+	if !gone && IsNotFound(err) {
+		if exists, bucketErr := s.client.BucketExists(ctx, s.Bucket); bucketErr == nil && !exists {
+			gone = true
+		}
+	}
+	switch {
+	case gone:
+		return &RefusedError{err, fmt.Sprintf("the bucket %s does not exist: it was deleted outside ferry. Run pulumi up --refresh: Pulumi sees it gone, makes the bucket again and dumps again", s.Bucket)}
+	case credentialCodes[response.Code] || response.StatusCode == http.StatusForbidden:
+		return &RefusedError{err, fmt.Sprintf("the object store refused bucket user %s (%s): its credentials or policy were revoked, turned off or deleted outside this run (ferry turns a run's users off only after its report). Migrate under a new ferry:migration.runId, which makes new users", s.user, response.Code)}
+	}
+	return err
 }

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DataPlane } from "../support/fixture";
+import { runScript } from "../support/servers";
+
+/**
+ * The object store changed under a run by someone else: its bucket deleted, a bucket user's
+ * credentials turned off. Each step must say so, name what to do, and not take it for something
+ * else (a missing bucket is not "the dump never completed"); nothing partial may look complete.
+ */
+
+let plane: DataPlane;
+
+beforeAll(async () => {
+  plane = await DataPlane.start("storefaults", "ferry-storefaults", `s'pw ${Math.random()}`);
+  plane.source.must(`CREATE DATABASE app;
+    CREATE TABLE app.notes (id INT PRIMARY KEY, body VARCHAR(20));
+    INSERT INTO app.notes VALUES (1, 'kept'), (2, 'whole');`);
+}, 120_000);
+
+afterAll(async () => {
+  await plane?.stop();
+});
+
+async function dump(runId: string) {
+  const dumped = await runScript("dump.sh", plane.dumpEnv(runId, "app"));
+  expect(dumped.status, dumped.stderr).toBe(0);
+}
+
+describe("the object store changed by someone else", () => {
+  it("a bucket user turned off between dump and import: the import is refused at once, naming the user, and imports nothing", async () => {
+    await dump("revoked");
+    plane.minio.mustMc(["admin", "user", "disable", "admin", "ferry-dp-read"]);
+    try {
+      const started = Date.now();
+      const imported = await runScript("import.sh", plane.destinationEnv("revoked"));
+      expect(imported.status).not.toBe(0);
+      expect(imported.stderr).toContain("the object store refused bucket user ferry-dp-read");
+      expect(imported.stderr).toContain("revoked");
+      expect(imported.stderr).not.toContain("never completed");
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(plane.destination.must("SHOW DATABASES LIKE 'app'")).toBe("");
+    } finally {
+      plane.minio.mustMc(["admin", "user", "enable", "admin", "ferry-dp-read"]);
+    }
+  }, 120_000);
+
+  it("the bucket deleted between dump and import: the import says the bucket is gone, not that the dump never completed", async () => {
+    await dump("gone");
+    plane.minio.mustMc(["rb", "--force", `admin/${plane.bucket}`]);
+    try {
+      for (const script of ["import.sh", "verify.sh"]) {
+        const ran = await runScript(script, plane.destinationEnv("gone"));
+        expect(ran.status, script).not.toBe(0);
+        expect(ran.stderr, script).toContain(`the bucket ${plane.bucket} does not exist`);
+        expect(ran.stderr, script).toContain("pulumi up --refresh");
+        expect(ran.stderr, script).not.toContain("never completed");
+      }
+      const dumped = await runScript("dump.sh", plane.dumpEnv("gone-again", "app"));
+      expect(dumped.status).not.toBe(0);
+      expect(dumped.stderr).toContain(`the bucket ${plane.bucket} does not exist`);
+      expect(plane.destination.must("SHOW DATABASES LIKE 'app'")).toBe("");
+    } finally {
+      plane.minio.mustMc(["mb", `admin/${plane.bucket}`]);
+    }
+  }, 120_000);
+});
