@@ -18,11 +18,14 @@ import (
 	"time"
 )
 
-// An https store that answers every request "no such key": a finished handshake is all a test
-// needs to see, and Exists tells it from a refused one.
+// An https store whose bucket ferry-tls holds nothing: every object is "no such key". A finished
+// handshake is all a test needs to see, and Exists tells it from a refused one.
 func tlsStore(t *testing.T) *httptest.Server {
 	t.Helper()
-	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Trim(r.URL.Path, "/") == "ferry-tls" {
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
 	}))
 	t.Cleanup(server.Close)
