@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { postLogLines } from "./specs/dataPlane";
 import { destinationJob, type DestinationJobContext } from "./specs/jobs";
-import { awaitTimeouts, databaseStartSeconds } from "./specs/timeouts";
+import { databaseStartSeconds, jobAwaitTimeouts } from "./specs/timeouts";
 
 export interface ImportJobArgs {
   readonly context: DestinationJobContext;
@@ -39,13 +39,14 @@ export class ImportJob extends pulumi.ComponentResource {
         },
         usesDatabase: true,
         timeoutMinutes: args.timeoutMinutes,
+        timeoutKey: "ferry:migration.importTimeoutMinutes",
         // A retry resumes this run's own interrupted import; the script refuses anything else.
         backoffLimit: 1,
       }),
       {
         parent: this,
         provider: context.provider,
-        customTimeouts: awaitTimeouts(args.timeoutMinutes),
+        customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
         deleteBeforeReplace: true,
       },
     );

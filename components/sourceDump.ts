@@ -12,7 +12,7 @@ import { pullSecretNames } from "./registryPullSecret";
 import { caCertKey, dataPlaneJob } from "./specs/jobs";
 import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
-import { awaitTimeouts } from "./specs/timeouts";
+import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
 import { reachableSshHost } from "./sshReachability";
 
 /** Where the dump runs, one variant a source mode. */
@@ -131,7 +131,12 @@ export class SourceDump extends pulumi.ComponentResource {
             timeoutMinutes: 10,
             backoffLimit: 0,
           }),
-          { parent: this, provider, customTimeouts: awaitTimeouts(10), deleteBeforeReplace: true },
+          {
+            parent: this,
+            provider,
+            customTimeouts: jobAwaitTimeouts(10),
+            deleteBeforeReplace: true,
+          },
         );
 
         // The dump itself, next to the source database; named from the run id so a new run replaces it.
@@ -149,13 +154,14 @@ export class SourceDump extends pulumi.ComponentResource {
               RUN_KEY_FILE: { secretName: secret.metadata.name, key: "run-key" },
             },
             timeoutMinutes: args.timeoutMinutes,
+            timeoutKey: "ferry:migration.dumpTimeoutMinutes",
             // A retry is safe: a complete dump is kept, an incomplete one has no manifest.
             backoffLimit: 2,
           }),
           {
             parent: this,
             provider,
-            customTimeouts: timeouts,
+            customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
             deleteBeforeReplace: true,
             dependsOn: [this.preflight],
           },

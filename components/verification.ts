@@ -4,7 +4,7 @@ import { volumeClaimSpec } from "./specs/database";
 import { destinationJob, type DestinationJobContext } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 import { readWriteDeploymentSpec, readWriteVolumeSize } from "./specs/readWriteTest";
-import { awaitTimeouts, timeouts } from "./specs/timeouts";
+import { awaitTimeouts, jobAwaitTimeouts, timeouts } from "./specs/timeouts";
 
 export interface VerificationArgs {
   readonly context: DestinationJobContext;
@@ -34,11 +34,12 @@ export class Verification extends pulumi.ComponentResource {
         destinationJob(context, "verify", {
           usesDatabase: true,
           timeoutMinutes: args.timeoutMinutes,
+          timeoutKey: "ferry:migration.verifyTimeoutMinutes",
           backoffLimit: 0,
         }),
         {
           ...childOpts,
-          customTimeouts: awaitTimeouts(args.timeoutMinutes),
+          customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
           deleteBeforeReplace: true,
         },
       );

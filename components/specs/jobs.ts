@@ -33,6 +33,8 @@ export interface DataPlaneJobSpec {
   /** Secret files by environment variable (`DEST_PASSWORD_FILE`). */
   readonly secretFiles: Record<string, SecretFile>;
   readonly timeoutMinutes: number;
+  /** The setting timeoutMinutes comes from, which a step stopped by its deadline names. */
+  readonly timeoutKey?: string;
   readonly backoffLimit: number;
   readonly labels: Record<string, string>;
 }
@@ -43,6 +45,9 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
   const env: k8s.types.input.core.v1.EnvVar[] = [
     ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
     ...secretFiles.map(([name, file]) => ({ name, value: `${secretMountPath}/${file.key}` })),
+    // The step's deadline as the Job has it, so a step it stops can say so (package deadline).
+    { name: "STEP_DEADLINE_SECONDS", value: String(spec.timeoutMinutes * 60) },
+    ...(spec.timeoutKey ? [{ name: "STEP_DEADLINE_KEY", value: spec.timeoutKey }] : []),
     { name: "TMPDIR", value: "/tmp" },
     // The pod's user has no home in the image; nothing is read from one.
     { name: "HOME", value: "/tmp" },
@@ -173,6 +178,7 @@ export function destinationJob(
     readonly env?: Record<string, pulumi.Input<string>>;
     readonly usesDatabase: boolean;
     readonly timeoutMinutes: number;
+    readonly timeoutKey?: string;
     readonly backoffLimit: number;
   },
 ): k8s.batch.v1.JobArgs {
@@ -202,6 +208,7 @@ export function destinationJob(
         }
       : bucketKeys,
     timeoutMinutes: spec.timeoutMinutes,
+    ...(spec.timeoutKey ? { timeoutKey: spec.timeoutKey } : {}),
     backoffLimit: spec.backoffLimit,
     labels: ferryLabels(step, context.runId),
   });

@@ -20,6 +20,17 @@ export function awaitTimeouts(minutes: number): pulumi.CustomTimeouts {
   return { create: `${minutes}m`, update: `${minutes}m` };
 }
 
+/**
+ * How much longer Pulumi waits for a Job than the Job may run (its activeDeadlineSeconds): the
+ * Job's own failure, which says its deadline passed, is what ends the wait, not a bare timeout.
+ */
+export const jobDeadlineGraceMinutes = 2;
+
+/** Custom timeouts for a Job whose deadline is `minutes`. */
+export function jobAwaitTimeouts(minutes: number): pulumi.CustomTimeouts {
+  return awaitTimeouts(minutes + jobDeadlineGraceMinutes);
+}
+
 /** How long the import waits for the database: its whole timeout, up to the cap. */
 export function databaseStartSeconds(importTimeoutMinutes: number): number {
   return Math.min(importTimeoutMinutes * 60, timeouts.databaseStartSecondsMax);

@@ -1406,6 +1406,38 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     expectWhole(again, next);
   }, 900_000);
 
+  it("the import's Job deadline passed (importTimeoutMinutes 1, the server away meanwhile): pulumi up fails naming ferry:migration.importTimeoutMinutes; with the timeout raised, pulumi up again completes, every row once", async () => {
+    const runId = `faults-deadline-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    stack.changeConfig((config) => (config["ferry:migration"].importTimeoutMinutes = 1));
+    const server = [
+      "deployment",
+      "-n",
+      stack.namespace,
+      "-l",
+      "app.kubernetes.io/component=database",
+    ];
+    let failed: { status: number | null; output: string };
+    try {
+      const running = stack.pulumiAsync(["up", "--yes"]);
+      await importing(runId, running);
+      // The server gone for longer than the import may take: the import waits for it until its
+      // Job's deadline stops it.
+      expect(kubectl(["scale", ...server, "--replicas=0"]).status).toBe(0);
+      failed = await running;
+    } finally {
+      expect(kubectl(["scale", ...server, "--replicas=1"]).status).toBe(0);
+      stack.changeConfig((config) => delete config["ferry:migration"].importTimeoutMinutes);
+    }
+    expect(failed.status, failed.output).not.toBe(0);
+    expect(failed.output).toMatch(
+      /ferry-import: ERROR: the import ran out of time: its Job's deadline, ferry:migration\.importTimeoutMinutes \(1 minute\), passed after \d+s\. Raise ferry:migration\.importTimeoutMinutes/,
+    );
+    expect(failed.output).not.toMatch(/ferry-import: imported run/);
+    const again = stack.pulumi(["up", "--yes"]);
+    expectWhole(again, runId);
+  }, 900_000);
+
   it("the source server killed mid-dump and started again: pulumi up fails naming the dump's lost connection, stores no manifest and imports nothing; the next pulumi up dumps again, every row once", async () => {
     const runId = `faults-source-${Date.now().toString(36)}`;
     stack.setRunId(runId);

@@ -111,6 +111,7 @@ describe("data-plane helpers", () => {
         S3_SECRET_KEY_FILE: { secretName: "bucket", key: "s3-secret-key" },
       },
       timeoutMinutes: 30,
+      timeoutKey: "ferry:migration.importTimeoutMinutes",
       backoffLimit: 1,
       labels: { a: "b" },
     }) as any;
@@ -123,6 +124,9 @@ describe("data-plane helpers", () => {
       { name: "RUN_ID", value: "run-1" },
       { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
       { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
+      // The deadline a step stopped by it names, with the setting that makes it.
+      { name: "STEP_DEADLINE_SECONDS", value: "1800" },
+      { name: "STEP_DEADLINE_KEY", value: "ferry:migration.importTimeoutMinutes" },
       { name: "TMPDIR", value: "/tmp" },
       { name: "HOME", value: "/tmp" },
     ]);

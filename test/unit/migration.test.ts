@@ -483,12 +483,25 @@ describe("jobs", () => {
       expect(container.args).toBeUndefined();
       expect(job.opts?.deleteBeforeReplace).toBe(true);
     }
-    expect(named("-import-job").opts?.customTimeouts).toEqual({ create: "120m", update: "120m" });
-    expect(named("-dump-job").opts?.customTimeouts).toEqual({ create: "60m", update: "60m" });
-    expect(named("-verification-job").opts?.customTimeouts).toEqual({
-      create: "60m",
-      update: "60m",
-    });
+    // Pulumi waits two minutes past each Job's deadline, so that the Job's own failure (its
+    // deadline passed, named by the step) ends the wait rather than a bare timeout.
+    const deadlines = [
+      ["-import-job", 120, "importTimeoutMinutes"],
+      ["-dump-job", 60, "dumpTimeoutMinutes"],
+      ["-verification-job", 60, "verifyTimeoutMinutes"],
+    ] as const;
+    for (const [job, minutes, key] of deadlines) {
+      const { spec } = named(job).inputs;
+      expect(spec.activeDeadlineSeconds).toBe(minutes * 60);
+      expect(named(job).opts?.customTimeouts).toEqual({
+        create: `${minutes + 2}m`,
+        update: `${minutes + 2}m`,
+      });
+      expect(spec.template.spec.containers[0].env).toContainEqual({
+        name: "STEP_DEADLINE_KEY",
+        value: `ferry:migration.${key}`,
+      });
+    }
   });
 
   it("passes secrets as mounted files, never as values", async () => {

@@ -23,6 +23,7 @@ import (
 	"ferry.local/dataplane/internal/child"
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/deadline"
 	"ferry.local/dataplane/internal/digest"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
@@ -77,7 +78,7 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		}
 		if ctx.Err() != nil {
 			// SIGTERM or SIGINT: what stopped the streams is the signal.
-			err = errors.New("the dump was stopped by a signal before it finished; it wrote no manifest, so nothing of it is ever imported")
+			err = errors.New(deadline.Stopped("the dump") + "; it wrote no manifest, so nothing of it is ever imported")
 		} else if !d.connected.IsZero() {
 			// Whichever session noticed first, a source that went away is the cause, not what that
 			// session was doing.

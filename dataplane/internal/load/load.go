@@ -25,6 +25,7 @@ import (
 	"ferry.local/dataplane/internal/child"
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/deadline"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/progress"
@@ -177,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 	stopProgress()
 	if problem != nil && ctx.Err() != nil {
 		// SIGTERM or SIGINT (a Job's deadline, an evicted pod, ^C): what stopped is the signal.
-		problem = errors.New("the import was stopped by a signal before it finished.")
+		problem = errors.New(deadline.Stopped("the import") + ".")
 	}
 	if problem != nil {
 		return i.fail(db, m, targetWasEmpty, problem)
