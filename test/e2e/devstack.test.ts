@@ -1438,6 +1438,18 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     expectWhole(again, runId);
   }, 900_000);
 
+  it("pulumi destroy run while an import runs: refused by the stack's lock, naming it; the import goes on and its pulumi up completes, every row once", async () => {
+    const runId = `faults-destroy-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    await importing(runId, running);
+    const destroy = stack.pulumi(["destroy", "--yes"]);
+    expect(destroy.status).not.toBe(0);
+    expect(destroy.output).toMatch(/the stack is currently locked/);
+    const up = await running;
+    expectWhole(up, runId);
+  }, 900_000);
+
   it("the source server killed mid-dump and started again: pulumi up fails naming the dump's lost connection, stores no manifest and imports nothing; the next pulumi up dumps again, every row once", async () => {
     const runId = `faults-source-${Date.now().toString(36)}`;
     stack.setRunId(runId);
