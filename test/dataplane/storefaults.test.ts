@@ -26,6 +26,23 @@ async function dump(runId: string) {
   expect(dumped.status, dumped.stderr).toBe(0);
 }
 
+/**
+ * The operator's watch of the import's lines (pulumi up waits for it) meets the same refusal as the
+ * import, and ends with it at once instead of waiting out its start time for lines that can never
+ * come.
+ */
+async function expectWatchRefused(runId: string, refusal: string) {
+  const started = Date.now();
+  const watched = await runScript("watch.sh", {
+    ...plane.destinationEnv(runId),
+    WATCH_STEP: "import",
+    WATCH_START_SECONDS: "600",
+  });
+  expect(watched.status).not.toBe(0);
+  expect(watched.stderr).toContain(`watch import: ${refusal}`);
+  expect(Date.now() - started).toBeLessThan(20_000);
+}
+
 describe("the object store changed by someone else", () => {
   it("a bucket user turned off between dump and import: the import is refused at once, naming the user, and imports nothing", async () => {
     await dump("revoked");
@@ -39,6 +56,7 @@ describe("the object store changed by someone else", () => {
       expect(imported.stderr).not.toContain("never completed");
       expect(Date.now() - started).toBeLessThan(20_000);
       expect(plane.destination.must("SHOW DATABASES LIKE 'app'")).toBe("");
+      await expectWatchRefused("revoked", "the object store refused bucket user ferry-dp-read");
     } finally {
       plane.minio.mustMc(["admin", "user", "enable", "admin", "ferry-dp-read"]);
     }
@@ -59,6 +77,7 @@ describe("the object store changed by someone else", () => {
       expect(dumped.status).not.toBe(0);
       expect(dumped.stderr).toContain(`the bucket ${plane.bucket} does not exist`);
       expect(plane.destination.must("SHOW DATABASES LIKE 'app'")).toBe("");
+      await expectWatchRefused("gone", `the bucket ${plane.bucket} does not exist`);
     } finally {
       plane.minio.mustMc(["mb", `admin/${plane.bucket}`]);
     }

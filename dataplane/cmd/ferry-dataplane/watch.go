@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -49,16 +50,27 @@ func runWatch(ctx context.Context) error {
 		return err
 	}
 	say := func(format string, args ...any) { logf("watch %s: %s", name, fmt.Sprintf(format, args...)) }
+	// A refusal that waiting does not change (the bucket gone, the reading user revoked) ends the
+	// watch with it: its step meets the same refusal, and pulumi up must not wait on a watch that
+	// can never see a line.
+	var refused error
 	read := func() *beacon.Record {
 		record, err := beacon.Read(ctx, store, *key, id, name, objstore.IsNotFound)
 		if err != nil && ctx.Err() == nil {
-			say("%v", err)
+			if lasting(err) {
+				refused = fmt.Errorf("watch %s: %w", name, err)
+			} else {
+				say("%v", err)
+			}
 		}
 		return record
 	}
 
 	began := time.Now()
 	earlier := read()
+	if refused != nil {
+		return refused
+	}
 	if earlier != nil && earlier.State == beacon.Done {
 		say("the %s step of run %s finished before this pulumi up began; its lines:", name, id)
 		for _, line := range earlier.Lines {
@@ -72,6 +84,9 @@ func runWatch(ctx context.Context) error {
 	var lastUpdate string
 	for {
 		record := read()
+		if refused != nil {
+			return refused
+		}
 		if record != nil {
 			ours := following == record.Attempt || isThisWatchs(earlier, record)
 			if ours && following != record.Attempt {
@@ -119,4 +134,10 @@ func runWatch(ctx context.Context) error {
 func isThisWatchs(earlier, record *beacon.Record) bool {
 	return earlier == nil || record.Attempt != earlier.Attempt ||
 		(earlier.State == beacon.Running && record.UpdatedAt != earlier.UpdatedAt)
+}
+
+// lasting says whether err will come back however long one waits (the store marks these).
+func lasting(err error) bool {
+	var marked interface{ Lasting() bool }
+	return errors.As(err, &marked) && marked.Lasting()
 }
