@@ -82,4 +82,21 @@ describe("the object store changed by someone else", () => {
       plane.minio.mustMc(["mb", `admin/${plane.bucket}`]);
     }
   }, 120_000);
+
+  it("a step's failed attempt retried by its Job: the watch shows the next attempt's lines too, then ends", async () => {
+    const env = { ...plane.destinationEnv("retried"), FERRY_BEACON: "true" };
+    const watching = runScript("watch.sh", { ...env, WATCH_STEP: "import" });
+    // No dump of this run: each attempt fails at once, as a Job's two pods would, 10 s apart.
+    const first = await runScript("import.sh", env);
+    expect(first.status).not.toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const second = await runScript("import.sh", env);
+    expect(second.status).not.toBe(0);
+    const watched = await watching;
+    expect(watched.status, watched.stderr).toBe(0);
+    const errors = watched.stderr
+      .split("\n")
+      .filter((line) => /ferry-import: ERROR: no manifest/.test(line));
+    expect(errors.length).toBe(2);
+  }, 120_000);
 });

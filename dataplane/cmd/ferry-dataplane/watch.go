@@ -82,6 +82,7 @@ func runWatch(ctx context.Context) error {
 	var following string
 	printed, lastChange := 0, time.Now()
 	var lastUpdate string
+	var failedAt time.Time
 	for {
 		record := read()
 		if refused != nil {
@@ -105,7 +106,16 @@ func runWatch(ctx context.Context) error {
 						printed = line.Seq
 					}
 				}
-				if record.State != beacon.Running {
+				switch {
+				case record.State == beacon.Running:
+					failedAt = time.Time{}
+				case record.State != beacon.Failed:
+					return nil
+				case failedAt.IsZero():
+					// A failed attempt may be retried by its Job (after a backoff of about 10 s):
+					// the next attempt's lines, its own cause, are shown too.
+					failedAt = time.Now()
+				case time.Since(failedAt) > retryWait:
 					return nil
 				}
 			}
@@ -125,6 +135,9 @@ func runWatch(ctx context.Context) error {
 		}
 	}
 }
+
+// retryWait is how long a watch waits after a failed attempt for the Job's next one.
+const retryWait = 30 * time.Second
 
 // isThisWatchs says whether a step's record is of the attempt this watch is for: any attempt when
 // there was none at the watch's start, a new attempt, or the one seen at the start if it was

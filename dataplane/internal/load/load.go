@@ -220,8 +220,12 @@ func waitFor(ctx context.Context, db *sql.DB, o Options) error {
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil {
+			// SIGTERM or SIGINT while waiting (a Job's deadline that passed while the server was away).
+			return fmt.Errorf("%s, while it waited for the destination database at %s:%s", deadline.Stopped("the import"), o.Destination.Host, o.Destination.Port)
+		}
 		explained := conn.Explain(err, "the destination database", "ferry:destination")
-		if conn.Lasting(err) || ctx.Err() != nil {
+		if conn.Lasting(err) {
 			return errors.New(explained)
 		}
 		if time.Since(started) >= o.Wait {
