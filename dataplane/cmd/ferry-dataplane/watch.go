@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -57,7 +56,7 @@ func runWatch(ctx context.Context) error {
 	read := func() *beacon.Record {
 		record, err := beacon.Read(ctx, store, *key, id, name, objstore.IsNotFound)
 		if err != nil && ctx.Err() == nil {
-			if lasting(err) {
+			if objstore.Lasting(err) {
 				refused = fmt.Errorf("watch %s: %w", name, err)
 			} else {
 				say("%v", err)
@@ -147,10 +146,4 @@ const retryWait = 30 * time.Second
 func isThisWatchs(earlier, record *beacon.Record) bool {
 	return earlier == nil || record.Attempt != earlier.Attempt ||
 		(earlier.State == beacon.Running && record.UpdatedAt != earlier.UpdatedAt)
-}
-
-// lasting says whether err will come back however long one waits (the store marks these).
-func lasting(err error) bool {
-	var marked interface{ Lasting() bool }
-	return errors.As(err, &marked) && marked.Lasting()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/seal"
 )
 
@@ -122,7 +123,7 @@ func (f *Fetcher) download(ctx context.Context, chunk manifest.Chunk, i int) (st
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil || lasting(err) {
+		if ctx.Err() != nil || objstore.Lasting(err) {
 			_ = os.Remove(path)
 			return "", err
 		}
@@ -154,13 +155,6 @@ func (f *Fetcher) download(ctx context.Context, chunk manifest.Chunk, i int) (st
 			f.Store.URL(chunk.Object), sum, offset, f.RunID, chunk.SHA256, chunk.Bytes)}
 	}
 	return path, nil
-}
-
-// lasting says whether err will come back however long one waits (a refused certificate, say):
-// the store's errors that will mark themselves so.
-func lasting(err error) bool {
-	var marked interface{ Lasting() bool }
-	return errors.As(err, &marked) && marked.Lasting()
 }
 
 func (f *Fetcher) copyFrom(ctx context.Context, key string, offset int64, w io.Writer, done *int64) (err error) {

@@ -113,6 +113,13 @@ func tlsConfig(caCert string, insecure bool) (*tls.Config, error) {
 	return config, nil
 }
 
+// Lasting says whether err will come back however long one waits: the store's errors that say so
+// of themselves (a refused certificate, a bucket gone, credentials revoked).
+func Lasting(err error) bool {
+	var marked interface{ Lasting() bool }
+	return errors.As(err, &marked) && marked.Lasting()
+}
+
 // TLSError is a refused handshake with the object store: it fails the same way however often it is
 // tried, and the message names the config that decides it.
 type TLSError struct{ Err error }

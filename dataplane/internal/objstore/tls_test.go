@@ -104,7 +104,7 @@ func TestTLSToTheStore(t *testing.T) {
 				return
 			}
 			var refused *TLSError
-			if !errors.As(err, &refused) || !lasting(err) {
+			if !errors.As(err, &refused) || !Lasting(err) {
 				t.Fatalf("want a lasting TLSError, got %T %v", err, err)
 			}
 			if !strings.Contains(err.Error(), "ferry:objectStore.caCert") {
@@ -112,11 +112,6 @@ func TestTLSToTheStore(t *testing.T) {
 			}
 		})
 	}
-}
-
-func lasting(err error) bool {
-	var marked interface{ Lasting() bool }
-	return errors.As(err, &marked) && marked.Lasting()
 }
 
 func TestTLSSettingsRefused(t *testing.T) {
