@@ -5,7 +5,8 @@
 #
 # Usage: scripts/build/cluster-tools.sh [source]
 #   (none)   the destination cluster's programs: Kubernetes $KUBERNETES_VERSION from tools/kube,
-#            kubectl, etcd, CoreDNS, local-path-provisioner and pause (both clusters share these)
+#            kubectl, etcd, CoreDNS, local-path-provisioner, kube-network-policies and pause (both
+#            clusters share these)
 #   source   the source cluster's control plane, kubelet and kube-proxy: Kubernetes
 #            $SOURCE_KUBERNETES_VERSION, an older minor, from tools/kube-source
 set -eu
@@ -56,7 +57,8 @@ kubernetes_program() {
     "k8s.io/kubernetes/cmd/$3")
 }
 
-# go_program MODULE VERSION: a module whose root is its main package, static (it runs in images).
+# go_program PACKAGE VERSION: a main package (a module's root or a folder of it), static (it runs in
+# images).
 go_program() {
   gobin=$(mktemp -d)
   CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-buildvcs=false go install "$1@$2"
@@ -85,5 +87,7 @@ done
 build etcd sh -c "cd tools/etcd && go build -o '$bin/etcd.partial' go.etcd.io/etcd/server/v3"
 build coredns go_program "$COREDNS_MODULE" "$COREDNS_VERSION"
 build local-path-provisioner go_program "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
+# Named with its version: the folder's key does not cover it.
+build "kube-network-policies-$NETWORK_POLICIES_VERSION" go_program "$NETWORK_POLICIES_MODULE/cmd" "$NETWORK_POLICIES_VERSION"
 build pause pause_program
 printf '%s\n' "$bin"

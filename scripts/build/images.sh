@@ -3,7 +3,8 @@
 # `ctr images import` takes: a Debian rootfs made with debootstrap from this machine's own Debian
 # source, holding MariaDB and its client tools (the database image), plus mc and ferry-dataplane
 # (the tools image), and
-# one-binary images of the pause container, CoreDNS and the volume provisioner. Cached under
+# one-binary images of the pause container, CoreDNS, the volume provisioner and the NetworkPolicy
+# enforcer. Cached under
 # $FERRY_CACHE/images keyed by what goes into them; rebuilt only when missing.
 #
 # Usage: scripts/build/images.sh CLUSTER_TOOLS_DIR MC_BINARY DATAPLANE_BINARY
@@ -118,6 +119,8 @@ if [ ! -s "$out/images.txt" ]; then
   oci_archive local-path-provisioner "$IMAGE_PROVISIONER" \
     '{"Entrypoint":["/usr/bin/local-path-provisioner"]}' \
     "$(binary_layer "$cluster_tools/local-path-provisioner" /usr/bin/local-path-provisioner)"
+  oci_archive network-policies "$IMAGE_NETWORK_POLICIES" '{"Entrypoint":["/bin/netpol"]}' \
+    "$(binary_layer "$cluster_tools/kube-network-policies-$NETWORK_POLICIES_VERSION" /bin/netpol)"
   rm -rf "$out"
   mv "$out.partial" "$out"
   say "built $(wc -l <"$out/images.txt") images in $(($(date +%s) - started))s"

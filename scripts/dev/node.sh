@@ -1,8 +1,8 @@
 #!/bin/sh
 # A local cluster's one real node, on this machine: containerd and runc from Debian, a CNI bridge
 # whose traffic never leaves the machine, the kubelet (cgroupfs driver, for this host's cgroup v1),
-# kube-proxy in iptables mode, the locally built images imported into containerd, and CoreDNS for
-# Service names. Started by scripts/dev/cluster.sh once the cluster's API server is up, for the
+# kube-proxy in iptables mode, the locally built images imported into containerd, CoreDNS for
+# Service names, and kube-network-policies to enforce NetworkPolicy. Started by scripts/dev/cluster.sh once the cluster's API server is up, for the
 # cluster it names (scripts/dev/cluster-settings.sh: the destination's node on this machine's own
 # network, the source's in a network namespace of its own); state in the cluster's directory under
 # node/, sockets under /run.
@@ -26,6 +26,10 @@ tools_bin=$FERRY_TOOLS_BIN
 pki="$cluster_dir/pki"
 run=$node_run
 socket="$run/containerd/containerd.sock"
+# kube-network-policies' metrics (its readiness) on the node's loopback, a port nothing else takes,
+# and the netfilter queue it reads.
+network_policies_metrics_port=10280
+network_policy_queue=100
 
 say() { printf 'ferry node: %s\n' "$*" >&2; }
 # shellcheck source=scripts/dev/processes.sh
@@ -85,6 +89,7 @@ network() {
   in_node iptables -C FORWARD -i "$bridge" ! -o "$bridge" -j DROP 2>/dev/null ||
     in_node iptables -I FORWARD 1 -i "$bridge" ! -o "$bridge" -j DROP
   [ -z "$node_netns" ] || node_network_rules
+  network_policy_queue
   mkdir -p "$dir/cni/net.d"
   cat >"$dir/cni/net.d/10-ferry.conflist" <<CNI
 {
@@ -103,6 +108,31 @@ network() {
   ]
 }
 CNI
+}
+
+# The first packet of every pod connection goes to the NetworkPolicy enforcer's netfilter queue for
+# its verdict (network_policies_up). kube-network-policies diverts them itself with nftables' queue
+# expression, which this machine's kernel lacks (its own rules fail with "no such file or
+# directory"); the x_tables NFQUEUE target is there, so the node diverts them: what leaves through an
+# interface (postrouting, after the Services' DNAT, as the enforcer's own rule does) and, further
+# than the enforcer goes, what pods send to the node's own addresses (input), so a Job's egress
+# policy also holds for the object store and the API server on this machine. Root's own traffic on
+# the node (the kubelet's probes, the enforcer's API connection) is left alone, as the enforcer
+# leaves it; a pod that no policy selects is accepted by the enforcer. While the enforcer is not
+# listening the queue is bypassed: a node without it is a node without NetworkPolicy, as before.
+network_policy_queue() {
+  in_node iptables -t mangle -N FERRY-NETWORK-POLICY 2>/dev/null || in_node iptables -t mangle -F FERRY-NETWORK-POLICY
+  for rule in "-m conntrack ! --ctstate NEW -j RETURN" \
+    "-s $pod_subnet -j NFQUEUE --queue-num $network_policy_queue --queue-bypass" \
+    "-d $pod_subnet -j NFQUEUE --queue-num $network_policy_queue --queue-bypass"; do
+    # shellcheck disable=SC2086 # each rule is words of this script's own
+    in_node iptables -t mangle -A FERRY-NETWORK-POLICY $rule
+  done
+  for hook in "POSTROUTING -m owner ! --uid-owner 0" "INPUT -i $bridge"; do
+    # shellcheck disable=SC2086 # as above
+    in_node iptables -t mangle -C $hook -j FERRY-NETWORK-POLICY 2>/dev/null ||
+      in_node iptables -t mangle -A $hook -j FERRY-NETWORK-POLICY
+  done
 }
 
 # A node in a namespace of its own: a veth pair to this machine (the node's address inside, the API
@@ -290,6 +320,62 @@ YAML
   k -n kube-system rollout status deployment/coredns --timeout=120s >&2
 }
 
+# NetworkPolicy, enforced: kube-network-policies as its project deploys it (a DaemonSet on the node's
+# network, privileged, since it reads the node's netfilter queue), its own manifest but for the local
+# image and its metrics on loopback. It judges each connection's first packet that the node queues
+# (network_policy_queue) against the policies of the pods at both ends, from the API server's pod
+# addresses (its NRI plugin finds no NRI socket in this containerd and says so once). Its own
+# nftables rules fail on this kernel and it logs that at each sync; the node's queue rules stand in.
+network_policies_up() {
+  k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: kube-network-policies, namespace: kube-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: kube-network-policies }
+rules:
+  - { apiGroups: [""], resources: [pods, namespaces], verbs: [list, watch] }
+  - { apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list, watch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: kube-network-policies }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kube-network-policies }
+subjects: [{ kind: ServiceAccount, name: kube-network-policies, namespace: kube-system }]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: kube-network-policies, namespace: kube-system, labels: { app: kube-network-policies } }
+spec:
+  selector: { matchLabels: { app: kube-network-policies } }
+  template:
+    metadata: { labels: { app: kube-network-policies } }
+    spec:
+      hostNetwork: true
+      serviceAccountName: kube-network-policies
+      tolerations: [{ operator: Exists, effect: NoSchedule }]
+      containers:
+        - name: kube-network-policies
+          image: $IMAGE_NETWORK_POLICIES
+          imagePullPolicy: Never
+          args:
+            - --hostname-override=\$(NODE_NAME)
+            - --nfqueue-id=$network_policy_queue
+            - --metrics-bind-address=127.0.0.1:$network_policies_metrics_port
+            # The DNS race it works around is fixed in this machine's kernel (6.12 and later).
+            - --netfilter-bug-1766-fix=false
+            - --v=2
+          env: [{ name: NODE_NAME, valueFrom: { fieldRef: { fieldPath: spec.nodeName } } }]
+          securityContext: { privileged: true, capabilities: { add: [NET_ADMIN] } }
+          readinessProbe:
+            httpGet: { host: 127.0.0.1, port: $network_policies_metrics_port, path: /metrics }
+            periodSeconds: 2
+YAML
+  k -n kube-system rollout status daemonset/kube-network-policies --timeout=120s >&2
+}
+
 up() {
   mkdir -p "$dir"
   containerd_up
@@ -297,7 +383,8 @@ up() {
   kubelet_up
   kube_proxy_up
   coredns_up
-  say "up: node $node_name (containerd, kubelet, kube-proxy, CoreDNS), pods on $bridge $pod_subnet"
+  network_policies_up
+  say "up: node $node_name (containerd, kubelet, kube-proxy, CoreDNS, kube-network-policies), pods on $bridge $pod_subnet"
 }
 
 # Stops the node's processes, its pods' containers and their mounts; images and volumes stay.

@@ -464,12 +464,97 @@ function needsSecret(h: SecretHolder): boolean {
   );
 }
 
+/** A pod that only waits, so connections can be tried from where it runs, as who it is. */
+class ProbePod {
+  constructor(
+    readonly namespace: string,
+    readonly name: string,
+    labels: Record<string, string>,
+  ) {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace, labels },
+      spec: {
+        // restricted, as the namespaces ferry owns require
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: 0,
+        containers: [
+          {
+            name: "probe",
+            image: "ferry.local/tools:1",
+            imagePullPolicy: "Never",
+            command: ["sleep", "infinity"],
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] },
+            },
+          },
+        ],
+      },
+    };
+    const apply = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+      input: JSON.stringify(pod),
+      encoding: "utf8",
+    });
+    expect(apply.status, apply.stderr).toBe(0);
+    const ready = kubectl([
+      "wait",
+      "-n",
+      namespace,
+      "--for=condition=Ready",
+      `pod/${name}`,
+      "--timeout=120s",
+    ]);
+    expect(ready.status, ready.stderr).toBe(0);
+  }
+
+  /**
+   * Opens a TCP connection from the pod: "connected", "refused" (nothing listens: the packets got
+   * there) or "timeout" (nothing answered in 5 s: a NetworkPolicy dropped them).
+   */
+  connect(host: string, port: number): string {
+    const program = `use IO::Socket::INET; my $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => $ARGV[1], Timeout => 5); print $c ? "connected" : $@ =~ /timeout/ ? "timeout" : $@ =~ /refused/ ? "refused" : "failed: $@";`;
+    const run = kubectl([
+      "exec",
+      "-n",
+      this.namespace,
+      this.name,
+      "--",
+      "perl",
+      "-e",
+      program,
+      host,
+      String(port),
+    ]);
+    expect(run.status, run.stderr).toBe(0);
+    return run.stdout;
+  }
+}
+
 describe("the dev stack with the source on this machine (mode local)", () => {
   let stack: DevStack;
   let upOutput = "";
   let holders: SecretHolder[] = [];
+  /** The one application allowed to reach the migrated database (destination.allowFrom). */
+  const application = { namespace: "ferry-e2e-shop", podLabels: { app: "shop" } };
   beforeAll(() => {
-    stack = new DevStack("e2e", "ferry-e2e", {});
+    stack = new DevStack(
+      "e2e",
+      "ferry-e2e",
+      {},
+      {
+        destination: (destination) => {
+          destination.allowFrom = [application];
+        },
+      },
+    );
   }, 120_000);
   afterAll(() => stack?.remove(), 600_000);
 
@@ -579,6 +664,74 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const plaintext = curl(["-f", `http://${health}`]);
     expect(plaintext.status).not.toBe(0);
   });
+
+  // The local cluster's node enforces NetworkPolicy (kube-network-policies, scripts/dev/node.sh): a
+  // connection a policy does not allow is dropped, so it times out.
+  it("lets only ferry's Jobs and destination.allowFrom reach the database, and the Jobs only the database and the object store (NetworkPolicy, enforced)", () => {
+    const outsiders = ["ferry-e2e-outsider", application.namespace];
+    for (const namespace of outsiders) {
+      kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true"]);
+      expect(kubectl(["create", "namespace", namespace]).status).toBe(0);
+    }
+    try {
+      const database = jsonpath("service", "mysql", stack.namespace, "{.spec.clusterIP}");
+      expect(database).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const [storeHost, storePort] = parse(
+        fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"),
+      ).config["ferry:objectStore"].endpoint.split(":");
+      const apiServer = jsonpath("service", "kubernetes", "default", "{.spec.clusterIP}");
+      const dnsPod = kubectl([
+        "get",
+        "pods",
+        "-n",
+        "kube-system",
+        "-l",
+        "k8s-app=kube-dns",
+        "-o",
+        "jsonpath={.items[0].status.podIP}",
+      ]).stdout;
+
+      const probes: ProbePod[] = [];
+      const probe = (namespace: string, name: string, labels: Record<string, string>) => {
+        const pod = new ProbePod(namespace, name, labels);
+        probes.push(pod);
+        return pod;
+      };
+      try {
+        const shop = probe(application.namespace, "shop", application.podLabels);
+        const shopAdmin = probe(application.namespace, "shop-admin", { app: "shop-admin" });
+        const outsider = probe("ferry-e2e-outsider", "outsider", application.podLabels);
+        const job = probe(stack.namespace, "probe-as-import", {
+          "app.kubernetes.io/part-of": "ferry",
+          "app.kubernetes.io/component": "import",
+        });
+        const neighbour = probe(stack.namespace, "probe-as-neighbour", { app: "neighbour" });
+        // Ingress to the database: the Jobs and the allowed application only.
+        expect(shop.connect(database, 3306)).toBe("connected");
+        expect(job.connect(database, 3306)).toBe("connected");
+        expect(shopAdmin.connect(database, 3306)).toBe("timeout");
+        expect(outsider.connect(database, 3306)).toBe("timeout");
+        expect(neighbour.connect(database, 3306)).toBe("timeout");
+        // Egress of the Jobs: the object store, and nothing else (here the API server and a pod).
+        expect(job.connect(storeHost, Number(storePort))).toBe("connected");
+        expect(job.connect(apiServer, 443)).toBe("timeout");
+        expect(job.connect(dnsPod, 8080)).toBe("timeout");
+        // Every other pod of ferry's namespace: nothing but names.
+        expect(neighbour.connect(storeHost, Number(storePort))).toBe("timeout");
+        // The same connections from a pod no policy selects go through: it is the policies.
+        expect(outsider.connect(apiServer, 443)).toBe("connected");
+        expect(outsider.connect(dnsPod, 8080)).toBe("connected");
+      } finally {
+        for (const pod of probes) {
+          kubectl(["delete", "pod", "-n", pod.namespace, pod.name, "--wait=false"]);
+        }
+      }
+    } finally {
+      for (const namespace of outsiders) {
+        kubectl(["delete", "namespace", namespace, "--wait=false"]);
+      }
+    }
+  }, 300_000);
 
   it("puts no secret on any process's command line, nor in the environment of any process but the one that needs it", () => {
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
@@ -694,7 +847,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(up.output).toContain("the destination is not empty");
     expect(up.output).toContain("ferry:migration.overwrite");
     expect(rows(destination(stack.namespace), "crm.people")).toBe(rows(hostSource, "crm.people"));
-  });
+    // A whole pulumi up up to the import's refusal: about a minute here.
+  }, 300_000);
 });
 
 /** The SSH host's MariaDB (scripts/dev/sshhost.sh), through its socket on this machine's disk. */
