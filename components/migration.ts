@@ -131,7 +131,7 @@ export class Migration extends pulumi.ComponentResource {
             destination.database.mode === "managed" ? quantityBytes(destination.storageSize) : 0,
           stripDefiners: migration.stripDefiners,
         },
-        location: this.dumpLocation(name, config),
+        location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
       },
@@ -360,7 +360,7 @@ export class Migration extends pulumi.ComponentResource {
   }
 
   /** Where the dump runs; kubernetes mode gets a provider of its own for the source cluster. */
-  private dumpLocation(name: string, config: FerryConfig): DumpLocation {
+  private dumpLocation(name: string, config: FerryConfig, objectStorePort: number): DumpLocation {
     const { source } = config;
     switch (source.mode) {
       case "kubernetes":
@@ -374,6 +374,7 @@ export class Migration extends pulumi.ComponentResource {
           namespace: source.kubernetes.namespace,
           image: source.kubernetes.toolsImage,
           imagePullPolicy: source.kubernetes.imagePullPolicy,
+          objectStorePort,
         };
       case "ssh":
         return { mode: "ssh", ...source.ssh };

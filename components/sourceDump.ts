@@ -12,6 +12,7 @@ import { pullSecretNames } from "./registryPullSecret";
 import { caCertKey, dataPlaneJob } from "./specs/jobs";
 import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
+import { dumpEgressSpec } from "./specs/networkPolicy";
 import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
 import { reachableSshHost } from "./sshReachability";
 
@@ -24,6 +25,8 @@ export type DumpLocation =
       readonly namespace: string;
       readonly image: string;
       readonly imagePullPolicy: string;
+      /** The object store's port as the source cluster's pods reach it (their egress policy). */
+      readonly objectStorePort: number;
     }
   | {
       /** A command on the source host over SSH. */
@@ -119,6 +122,20 @@ export class SourceDump extends pulumi.ComponentResource {
             : {}),
         };
 
+        // The run's pods reach the source and the store only; in place before either runs.
+        const egress = new k8s.networking.v1.NetworkPolicy(
+          `${name}-egress`,
+          {
+            metadata: { name: `ferry-dump-${settings.runId}`, namespace, labels },
+            spec: dumpEgressSpec({
+              runId: settings.runId,
+              source: { host: settings.host, port: settings.port },
+              objectStorePort: location.objectStorePort,
+            }),
+          },
+          { parent: this, provider, deleteBeforeReplace: true },
+        );
+
         // The preflight: a refusal is final, so it is not retried.
         this.preflight = new k8s.batch.v1.Job(
           `${name}-preflight`,
@@ -136,6 +153,7 @@ export class SourceDump extends pulumi.ComponentResource {
             provider,
             customTimeouts: jobAwaitTimeouts(10),
             deleteBeforeReplace: true,
+            dependsOn: [egress],
           },
         );
 

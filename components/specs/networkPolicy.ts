@@ -87,6 +87,40 @@ export function jobsEgressSpec(args: {
   };
 }
 
+/**
+ * The namespace of a host that is an in-cluster Service's name (`name.namespace.svc`, with or
+ * without the cluster's domain after it); undefined for any other host.
+ */
+export function serviceNamespace(host: string): string | undefined {
+  const label = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?";
+  return new RegExp(`^${label}\\.(${label})\\.svc(?:\\.|$)`).exec(host.toLowerCase())?.[1];
+}
+
+/**
+ * A run's pods in the source cluster (its preflight and dump) reach the source database and the
+ * object store, nothing else; other pods of the source's namespace are not selected. A source
+ * whose host is a Service's name is allowed by that Service's namespace, on any port: a Service
+ * may forward to another port than its own, and a policy matches the port the pod listens on.
+ * Any other source, and the store, are allowed by port.
+ */
+export function dumpEgressSpec(args: {
+  readonly runId: string;
+  readonly source: { readonly host: string; readonly port: number };
+  readonly objectStorePort: number;
+}): NetworkPolicySpec {
+  const namespace = serviceNamespace(args.source.host);
+  const source = namespace
+    ? {
+        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } }],
+      }
+    : { ports: [{ protocol: "TCP", port: args.source.port }] };
+  return {
+    podSelector: { matchLabels: ferryLabels("dump", args.runId) },
+    policyTypes: ["Egress"],
+    egress: [dns, source, { ports: [{ protocol: "TCP", port: args.objectStorePort }] }],
+  };
+}
+
 /** The port of an http(s) URL, its scheme's default when it names none. */
 export function urlPort(url: string): number {
   const parsed = new URL(url);

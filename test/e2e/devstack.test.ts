@@ -470,6 +470,8 @@ class ProbePod {
     readonly namespace: string,
     readonly name: string,
     labels: Record<string, string>,
+    /** The kubeconfig's context of the cluster it runs in. */
+    readonly context = "destination",
   ) {
     const pod = {
       apiVersion: "v1",
@@ -499,12 +501,15 @@ class ProbePod {
         ],
       },
     };
-    const apply = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
-      input: JSON.stringify(pod),
-      encoding: "utf8",
-    });
+    const apply = spawnSync(
+      kubectlBin,
+      ["--kubeconfig", kubeconfig, "--context", context, "apply", "-f", "-"],
+      { input: JSON.stringify(pod), encoding: "utf8" },
+    );
     expect(apply.status, apply.stderr).toBe(0);
     const ready = kubectl([
+      "--context",
+      context,
       "wait",
       "-n",
       namespace,
@@ -522,6 +527,8 @@ class ProbePod {
   connect(host: string, port: number): string {
     const program = `use IO::Socket::INET; my $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => $ARGV[1], Timeout => 5); print $c ? "connected" : $@ =~ /timeout/ ? "timeout" : $@ =~ /refused/ ? "refused" : "failed: $@";`;
     const run = kubectl([
+      "--context",
+      this.context,
       "exec",
       "-n",
       this.namespace,
@@ -1042,6 +1049,50 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     for (const [key, value] of Object.entries(watched))
       expect(hostLogs.includes(value), key).toBe(false);
   }, 900_000);
+
+  it("lets the run's pods in the source cluster reach the source and the object store only (NetworkPolicy, enforced by the source's node)", () => {
+    const policies = JSON.parse(
+      sourceKubectl(["get", "networkpolicies", "-n", "ferry-source", "-o", "json"]).stdout,
+    ).items;
+    expect(policies.map((p: any) => p.metadata.name)).toEqual([
+      expect.stringMatching(/^ferry-dump-e2e-k8s-/),
+    ]);
+    const runLabels = policies[0].spec.podSelector.matchLabels;
+    const asDump = new ProbePod("ferry-source", "probe-as-dump", runLabels, "source");
+    const bystander = new ProbePod("ferry-source", "probe-bystander", { app: "other" }, "source");
+    try {
+      const sourceDb = sourceKubectl([
+        "get",
+        "service",
+        "source-db",
+        "-n",
+        "ferry-source",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+      ]).stdout;
+      const apiServer = sourceKubectl([
+        "get",
+        "service",
+        "kubernetes",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+      ]).stdout;
+      const [storeHost, storePort] = parse(
+        fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"),
+      ).config["ferry:objectStore"].endpoint.split(":");
+      expect(asDump.connect(sourceDb, 3306)).toBe("connected");
+      expect(asDump.connect(storeHost, Number(storePort))).toBe("connected");
+      expect(asDump.connect(apiServer, 443)).toBe("timeout");
+      // The policy selects the run's pods only: the namespace's other pods are left as they were.
+      expect(bystander.connect(apiServer, 443)).toBe("connected");
+    } finally {
+      for (const pod of [asDump, bystander]) {
+        sourceKubectl(["delete", "pod", "-n", pod.namespace, pod.name, "--wait=false"]);
+      }
+    }
+  }, 300_000);
 
   it("pulumi destroy of one leaves the other migration, its data and the storage untouched", () => {
     const destroy = sshStack.pulumi(["destroy", "--yes"]);

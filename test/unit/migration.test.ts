@@ -9,6 +9,7 @@ import { runCertificates } from "../../components/specs/certificates";
 import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
 import { shellQuote } from "../../components/specs/dataPlane";
 import { dockerConfigData } from "../../components/specs/registry";
+import * as networkPolicy from "../../components/specs/networkPolicy";
 import type * as RunReportModule from "../../components/runReport";
 import {
   configFrom,
@@ -106,8 +107,8 @@ describe("the whole graph", () => {
       "kubernetes:apps/v1:Deployment": 2,
       "kubernetes:core/v1:Service": 1,
       "ferry:components:NetworkPolicies": 1,
-      // Default deny, the database's ingress, the Jobs' egress.
-      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
+      // Default deny, the database's ingress, the Jobs' egress; the dump's egress in the source.
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
       "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
@@ -667,10 +668,9 @@ describe("Pod Security", () => {
       ];
     });
     const policies: Record<string, any> = Object.fromEntries(
-      ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => [
-        p.inputs.metadata.name,
-        p.inputs,
-      ]),
+      ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        .filter((p) => p.inputs.metadata.namespace === "ferry")
+        .map((p) => [p.inputs.metadata.name, p.inputs]),
     );
     expect(Object.keys(policies).sort()).toEqual([
       "ferry-database-ingress",
@@ -745,6 +745,81 @@ describe("Pod Security", () => {
       expect(labels["app.kubernetes.io/part-of"]).toBe("ferry");
       expect(jobPods.matchExpressions[0].values).toContain(labels["app.kubernetes.io/component"]);
     }
+  });
+
+  it("lets a run's dump and preflight pods in the source cluster reach the source's namespace and the store only, and no other pod there", async () => {
+    await run("kubernetes");
+    const sourcePolicies = ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter(
+      (p) => p.inputs.metadata.namespace !== "ferry",
+    );
+    expect(sourcePolicies).toHaveLength(1);
+    const [egress] = sourcePolicies;
+    const runPods = {
+      "app.kubernetes.io/part-of": "ferry",
+      "app.kubernetes.io/component": "dump",
+      "ferry.dev/run-id": expect.any(String),
+    };
+    expect(egress.inputs.metadata).toMatchObject({
+      name: `ferry-dump-${egress.inputs.spec.podSelector.matchLabels["ferry.dev/run-id"]}`,
+      namespace: "legacy",
+    });
+    // The sample source is mysql.legacy.svc: the Service's namespace, any port; the store by port.
+    expect(egress.inputs.spec).toEqual({
+      podSelector: { matchLabels: runPods },
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+        {
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "legacy" } } }],
+        },
+        { ports: [{ protocol: "TCP", port: 9000 }] },
+      ],
+    });
+    // Both of the run's source Jobs carry the labels it selects.
+    const sourceJobs = ofType("kubernetes:batch/v1:Job").filter(
+      (j) => j.inputs.metadata.namespace === "legacy",
+    );
+    expect(sourceJobs.map((j) => j.inputs.metadata.name).sort()).toEqual([
+      expect.stringMatching(/^ferry-dump-/),
+      expect.stringMatching(/^ferry-preflight-/),
+    ]);
+    for (const job of sourceJobs) {
+      expect(job.inputs.spec.template.metadata.labels).toMatchObject(
+        egress.inputs.spec.podSelector.matchLabels,
+      );
+    }
+  });
+
+  it("names the source's Service namespace only for a Service's name; any other host is allowed by its port", () => {
+    expect(networkPolicy.serviceNamespace("mysql.legacy.svc")).toBe("legacy");
+    expect(networkPolicy.serviceNamespace("MySQL.Legacy.svc.cluster.local")).toBe("legacy");
+    expect(networkPolicy.serviceNamespace("mysql.legacy.svc.corp.example")).toBe("legacy");
+    for (const host of [
+      "10.0.0.5",
+      "db.example.com",
+      "mysql.legacy",
+      "mysql.legacy.svcx",
+      "a.b.c.svc",
+      "mysql",
+      "-x.legacy.svc",
+    ]) {
+      expect(networkPolicy.serviceNamespace(host), host).toBeUndefined();
+    }
+    const spec = networkPolicy.dumpEgressSpec({
+      runId: "r1",
+      source: { host: "10.0.0.5", port: 3307 },
+      objectStorePort: 443,
+    });
+    expect(spec.egress).toEqual([
+      expect.anything(),
+      { ports: [{ protocol: "TCP", port: 3307 }] },
+      { ports: [{ protocol: "TCP", port: 443 }] },
+    ]);
   });
 
   it("lets the Jobs reach an existing server by its port, and leaves that server's ingress to its owner", async () => {
