@@ -2,10 +2,11 @@
 # A local cluster's one real node, on this machine: containerd and runc from Debian, a CNI bridge
 # whose traffic never leaves the machine, the kubelet (cgroupfs driver, for this host's cgroup v1),
 # kube-proxy in iptables mode, the locally built images imported into containerd, CoreDNS for
-# Service names, and kube-network-policies to enforce NetworkPolicy. Started by scripts/dev/cluster.sh once the cluster's API server is up, for the
-# cluster it names (scripts/dev/cluster-settings.sh: the destination's node on this machine's own
-# network, the source's in a network namespace of its own); state in the cluster's directory under
-# node/, sockets under /run.
+# Service names, and kube-network-policies to enforce NetworkPolicy. Started by
+# scripts/dev/cluster.sh once the cluster's API server is up, for the cluster it names
+# (scripts/dev/cluster-settings.sh: the destination's node on this machine's own network, the
+# source's in a network namespace of its own); state in the cluster's directory under node/, sockets
+# under /run.
 #
 # Usage: scripts/dev/node.sh network | up | down   (cluster.sh passes the cluster and its directories
 # in the environment)
@@ -366,7 +367,6 @@ spec:
             - --metrics-bind-address=127.0.0.1:$network_policies_metrics_port
             # The DNS race it works around is fixed in this machine's kernel (6.12 and later).
             - --netfilter-bug-1766-fix=false
-            - --v=2
           env: [{ name: NODE_NAME, valueFrom: { fieldRef: { fieldPath: spec.nodeName } } }]
           securityContext: { privileged: true, capabilities: { add: [NET_ADMIN] } }
           readinessProbe:
