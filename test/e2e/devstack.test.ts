@@ -28,6 +28,17 @@ function kubectl(args: string[]) {
   return spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
 }
 
+/** kubectl apply of manifests (YAML or JSON), on the destination cluster unless a context is named. */
+function kubectlApply(manifests: string, context?: string) {
+  const contextArgs = context ? ["--context", context] : [];
+  const applied = spawnSync(
+    kubectlBin,
+    ["--kubeconfig", kubeconfig, ...contextArgs, "apply", "-f", "-"],
+    { input: manifests, encoding: "utf8" },
+  );
+  expect(applied.status, applied.stderr).toBe(0);
+}
+
 /** kubectl on the source cluster, a cluster of its own on an older Kubernetes. */
 function sourceKubectl(args: string[]) {
   return kubectl(["--context", "source", ...args]);
@@ -501,12 +512,7 @@ class ProbePod {
         ],
       },
     };
-    const apply = spawnSync(
-      kubectlBin,
-      ["--kubeconfig", kubeconfig, "--context", context, "apply", "-f", "-"],
-      { input: JSON.stringify(pod), encoding: "utf8" },
-    );
-    expect(apply.status, apply.stderr).toBe(0);
+    kubectlApply(JSON.stringify(pod), context);
     const ready = kubectl([
       "--context",
       context,
@@ -1210,11 +1216,7 @@ kind: Service
 metadata: { name: users-db, namespace: ${namespace} }
 spec: { selector: { app: users-db }, ports: [{ port: 3306 }] }
 `;
-  const deployed = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
-    input: manifests,
-    encoding: "utf8",
-  });
-  expect(deployed.status, deployed.stderr).toBe(0);
+  kubectlApply(manifests);
   const rollout = kubectl([
     "-n",
     namespace,
