@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
 import { SecretWatch, type SecretHolder } from "../support/secretWatch";
+import { restrictedContainer, restrictedPod } from "../../components/specs/podSecurity";
 
 /**
  * The dev stack end to end on the real engine, the providers ferry builds and the local cluster
@@ -113,10 +114,16 @@ function destination(namespace: string, tls = true): string[] {
   ];
 }
 
+/** The dev object store's settings in Pulumi.dev.yaml (endpoint host:port, accessKey, …). */
+function devObjectStore(): { endpoint: string; accessKey: string } {
+  return parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8")).config[
+    "ferry:objectStore"
+  ];
+}
+
 /** mc as the dev MinIO's admin (alias dev), trusting the dev servers' CA alone. */
 function devMc(args: string[]) {
-  const dev = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
-  const { endpoint, accessKey } = dev.config["ferry:objectStore"];
+  const { endpoint, accessKey } = devObjectStore();
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-mc-"));
   try {
     // mc trusts the CAs of its config's certs/CAs: the dev MinIO's, and no other.
@@ -489,12 +496,8 @@ class ProbePod {
       kind: "Pod",
       metadata: { name, namespace, labels },
       spec: {
-        // restricted, as the namespaces ferry owns require
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: 65532,
-          seccompProfile: { type: "RuntimeDefault" },
-        },
+        // restricted, as the namespaces ferry owns require: ferry's own pods' settings
+        securityContext: restrictedPod,
         automountServiceAccountToken: false,
         terminationGracePeriodSeconds: 0,
         containers: [
@@ -503,11 +506,7 @@ class ProbePod {
             image: "ferry.local/tools:1",
             imagePullPolicy: "Never",
             command: ["sleep", "infinity"],
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ["ALL"] },
-            },
+            securityContext: restrictedContainer,
           },
         ],
       },
@@ -664,9 +663,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       expect(env).toContainEqual({ name: "S3_CA_CERT", value: devServersCa() });
       expect(env).toContainEqual({ name: "S3_INSECURE", value: "false" });
     }
-    const endpoint = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8")).config[
-      "ferry:objectStore"
-    ].endpoint;
+    const { endpoint } = devObjectStore();
     const health = `${endpoint}/minio/health/ready`;
     const caFile = path.join(repoRoot, ".ferry", "dev-tls", "ca.crt");
     const curl = (args: string[]) =>
@@ -689,9 +686,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     try {
       const database = jsonpath("service", "mysql", stack.namespace, "{.spec.clusterIP}");
       expect(database).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-      const [storeHost, storePort] = parse(
-        fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"),
-      ).config["ferry:objectStore"].endpoint.split(":");
+      const [storeHost, storePort] = devObjectStore().endpoint.split(":");
       const apiServer = jsonpath("service", "kubernetes", "default", "{.spec.clusterIP}");
       const dnsPod = kubectl([
         "get",
@@ -1085,9 +1080,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
         "-o",
         "jsonpath={.spec.clusterIP}",
       ]).stdout;
-      const [storeHost, storePort] = parse(
-        fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"),
-      ).config["ferry:objectStore"].endpoint.split(":");
+      const [storeHost, storePort] = devObjectStore().endpoint.split(":");
       expect(asDump.connect(sourceDb, 3306)).toBe("connected");
       expect(asDump.connect(storeHost, Number(storePort))).toBe("connected");
       expect(asDump.connect(apiServer, 443)).toBe("timeout");
