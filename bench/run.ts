@@ -88,6 +88,8 @@ interface PipelineRun {
   storedBytes: number;
   /** ferry's steps, each timed on its own. */
   steps?: Record<string, number>;
+  /** ferry's cost of encryption: the CPU seconds its dump spent sealing and its import opening. */
+  sealSeconds?: number;
   peakRssMib: Record<string, number>;
 }
 
@@ -221,6 +223,8 @@ async function main(): Promise<void> {
     check("ferry's import", imported);
     if (options.verbose) console.error(dump.stderr + imported.stderr);
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
+    const sealSeconds =
+      secondsInSeals("dump", dump.stderr) + secondsInSeals("import", imported.stderr);
     const peakRssMib = { ...dump.peakRssMib };
     for (const [name, value] of Object.entries(imported.peakRssMib))
       peakRssMib[name] = Math.max(peakRssMib[name] ?? 0, value);
@@ -230,6 +234,7 @@ async function main(): Promise<void> {
       round,
       seconds: dump.seconds + imported.seconds,
       steps: { dump: dump.seconds, import: imported.seconds },
+      sealSeconds,
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       peakRssMib,
@@ -273,8 +278,12 @@ async function main(): Promise<void> {
                   .map(([n, v]) => `${n} ${v.toFixed(1)}s`)
                   .join(" + ")})`
               : "";
+            const seals =
+              run.sealSeconds === undefined
+                ? ""
+                : `, ${run.sealSeconds.toFixed(2)}s of CPU in its seals`;
             log(
-              `round ${round} ${run.pipeline}: ${run.seconds.toFixed(1)}s${steps}, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
+              `round ${round} ${run.pipeline}: ${run.seconds.toFixed(1)}s${steps}${seals}, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
             );
           }
         }
@@ -328,8 +337,18 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
         .join(", ")}`,
     );
   }
+  // What encryption costs: the time inside AES-GCM, measured in the same runs as ferry's time. The
+  // steps overlap it with their downloads, uploads and the server's work, so it bounds the cost
+  // to the wall clock from above.
+  const sealSeconds = median(
+    ferryPeaks.filter((r) => r.size === ratioSize).map((r) => r.sealSeconds ?? NaN),
+  );
+  console.log(
+    `\nencryption at ${mib(ratioSize).toFixed(0)} MiB: ${sealSeconds.toFixed(2)}s of CPU sealing and opening (median), ${((100 * sealSeconds) / ferry).toFixed(1)}% of ferry's ${ferry.toFixed(1)}s`,
+  );
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const summary = {
+    sealSeconds,
     ferryOverSeed: ferry / seed,
     ferryOverFloor: ferry / floor,
     peakRssMib: peakRss,
@@ -342,6 +361,16 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   console.log(
     `ferry/seed=${(ferry / seed).toFixed(2)} ferry/floor=${(ferry / floor).toFixed(2)} peak_rss_mib=${peakRss.toFixed(1)}`,
   );
+}
+
+/** The CPU seconds a ferry step says its seals took (the dump's last line, the import's). */
+function secondsInSeals(step: string, stderr: string): number {
+  const said = /; (?:sealing them|opening the seals) took (\d+(?:\.\d+)?)s of CPU/.exec(stderr);
+  if (!said)
+    throw new Error(
+      `bench: ferry's ${step} did not say what its seals cost:\n${stderr.slice(-2000)}`,
+    );
+  return Number(said[1]);
 }
 
 /** A bar chart of the medians, drawn by gnuplot when it is installed (scripts/dev/bench.sh installs it). */

@@ -403,7 +403,8 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return m, fmt.Errorf("the dump is stored but its manifest could not be written (%v); run the dump again", err)
 	}
-	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()))
+	sealing, _ := seal.Spent()
+	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()), sealing.Seconds())
 	return m, nil
 }
 

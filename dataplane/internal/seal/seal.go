@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // RecordSize is the plaintext size of every record but the last.
@@ -35,6 +37,20 @@ const (
 	saltSize = 16
 	tagSize  = 16
 )
+
+// spent is what this process's records cost: the time inside AES-GCM and the plaintext bytes it
+// sealed or opened, so a dump and an import can say what encryption cost them.
+var spent struct{ nanos, bytes atomic.Int64 }
+
+// Spent is the time this process spent sealing and opening records, and their plaintext bytes.
+func Spent() (time.Duration, int64) {
+	return time.Duration(spent.nanos.Load()), spent.bytes.Load()
+}
+
+func account(started time.Time, plaintext int) {
+	spent.nanos.Add(int64(time.Since(started)))
+	spent.bytes.Add(int64(plaintext))
+}
 
 // Key is a run's 256-bit key.
 type Key [32]byte
@@ -108,7 +124,9 @@ func NewWriter(out io.Writer, key Key, label string) (*Writer, error) {
 }
 
 func (w *Writer) seal(last bool) error {
+	started := time.Now()
 	sealed := w.aead.Seal(nil, nonce(w.counter, last), w.buffer, w.label)
+	account(started, len(w.buffer))
 	w.counter++
 	w.buffer = w.buffer[:0]
 	_, err := w.out.Write(sealed)
@@ -202,7 +220,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 				last = true
 			}
 		}
+		started := time.Now()
 		plain, openErr := r.aead.Open(r.record[:0:0], nonce(r.counter, last), r.record[:n], r.label)
+		account(started, len(plain))
 		if openErr != nil {
 			r.err = fmt.Errorf("%s record %d does not open with the run's key (changed, truncated, reordered, from another object or another run): %w", r.label, r.counter, ErrRefused)
 			return 0, r.err

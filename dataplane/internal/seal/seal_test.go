@@ -153,3 +153,21 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+func TestSpentCountsEveryPlaintextByteSealedAndOpened(t *testing.T) {
+	key, _ := NewKey()
+	plain := make([]byte, 5*RecordSize+123)
+	_, _ = rand.Read(plain)
+	timeBefore, bytesBefore := Spent()
+	object := sealed(t, key, "runs/r/data-1/000000.sql.zst", plain)
+	if _, err := open(key, "runs/r/data-1/000000.sql.zst", object); err != nil {
+		t.Fatal(err)
+	}
+	timeAfter, bytesAfter := Spent()
+	if got := bytesAfter - bytesBefore; got != int64(2*len(plain)) {
+		t.Fatalf("counted %d bytes, sealed and opened %d", got, 2*len(plain))
+	}
+	if timeAfter <= timeBefore {
+		t.Fatalf("no time counted: %v then %v", timeBefore, timeAfter)
+	}
+}
