@@ -1700,7 +1700,11 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     execFileSync("sh", ["scripts/dev/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
     const up = await running;
     expectWhole(up, runId);
-    // The pod that was importing when its node's agents died is the one that finished the import.
+    // The pod that was importing when its node's agents died is the one that finished the import;
+    // if not, why it ended (the kubelet's reason or the import's exit) and what it said last.
+    const why = () =>
+      `pod ${pod}: ${kubectl(["get", "pod", pod, "-n", stack.namespace, "-o", "jsonpath={.status}"]).stdout}\n` +
+      kubectl(["logs", pod, "-n", stack.namespace, "--tail=40"]).stdout;
     expect(
       jsonpath(
         "pod",
@@ -1708,6 +1712,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
         stack.namespace,
         "{.status.phase} {.status.containerStatuses[0].restartCount}",
       ),
+      why(),
     ).toBe("Succeeded 0");
     // ...and the Job needed no other (pulumi up repeats a step's latest line in its status lines,
     // so the output's count of them says nothing).
