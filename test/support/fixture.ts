@@ -47,11 +47,20 @@ export class DataPlane {
     serverSettings: string[] = [],
     objectStoreTls?: Parameters<typeof Minio.start>[0],
   ): Promise<DataPlane> {
-    const [source, destination, minio] = await Promise.all([
+    const started = await Promise.allSettled([
       MariaDb.start(`${name}-source`, undefined, undefined, serverSettings),
       MariaDb.start(`${name}-destination`, undefined, undefined, serverSettings),
       Minio.start(objectStoreTls),
     ]);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) {
+      // The servers that did start are stopped, so a failed start leaves no server behind.
+      for (const server of started) if (server.status === "fulfilled") await server.value.stop();
+      throw failed.reason;
+    }
+    const [source, destination, minio] = started.map(
+      (s) => (s as PromiseFulfilledResult<MariaDb | Minio>).value,
+    ) as [MariaDb, MariaDb, Minio];
     const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${name}-secrets-`));
     const plane = new DataPlane(source, destination, minio, bucket, sourcePassword, secretsDir);
     secretFile(secretsDir, "source-password", sourcePassword);
