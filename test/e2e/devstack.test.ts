@@ -1364,6 +1364,15 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     spawnSync("mariadb", [...hostSource, "-e", "DROP DATABASE IF EXISTS bulk"]);
   }, 600_000);
 
+  /** pulumi up of a new run for a fault, once its import pod has started to import. */
+  async function upUntilImporting(fault: string) {
+    const runId = `faults-${fault}-${Date.now().toString(36)}`;
+    stack.setRunId(runId);
+    const running = stack.pulumiAsync(["up", "--yes"]);
+    const pod = await importing(runId, running);
+    return { runId, running, pod };
+  }
+
   /**
    * The run's import pod once it has started to import, by its log; if the up it waits on ends
    * first, its output says why.
@@ -1425,10 +1434,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }
 
   it("the import pod deleted mid-import: the Job's next pod imports again, every row once", async () => {
-    const runId = `faults-pod-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    const pod = await importing(runId, running);
+    const { runId, running, pod } = await upUntilImporting("pod");
     await sleep(2_000);
     expect(kubectl(["delete", "pod", pod, "-n", stack.namespace, "--wait=false"]).status).toBe(0);
     const up = await running;
@@ -1439,10 +1445,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 600_000);
 
   it("the destination MySQL pod killed mid-import: the import's retry waits for the restarted server and resumes, every row once", async () => {
-    const runId = `faults-mysql-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("mysql");
     await sleep(2_000);
     const killed = kubectl([
       "delete",
@@ -1518,10 +1521,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }
 
   it("the object store down for 60 s during the import's download: the download waits it out and resumes where it broke off, every row once", async () => {
-    const runId = `faults-store-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("store");
     await killKept("devenv/minio.pid");
     await sleep(60_000);
     execFileSync("sh", ["scripts/dev/devenv.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
@@ -1533,10 +1533,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 900_000);
 
   it("the pods' network to the object store dropped for 60 s during the import's download (iptables on the node's bridge): the stalled download is given up and resumed where it broke off, every row once", async () => {
-    const runId = `faults-network-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("network");
     // Every packet from the destination's pods to the store, dropped: no refusal, no reset, the
     // connection just goes silent, as when a network path fails.
     const rule = ["INPUT", "-i", "ferry0", "-p", "tcp", "--dport", "19000", "-j", "DROP"];
@@ -1565,10 +1562,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }
 
   it("the bucket deleted by someone else mid-import: pulumi up fails saying the bucket is gone, not that the dump never completed; pulumi up --refresh makes a new bucket, dumps again and completes, every row once", async () => {
-    const runId = `faults-bucket-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("bucket");
     const bucket = importSetting(runId, "S3_BUCKET");
     expect(bucket).toMatch(/^ferry-/);
     devMc(["rb", "--force", `dev/${bucket}`]);
@@ -1585,10 +1579,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 900_000);
 
   it("the reading bucket user turned off by someone else mid-import: pulumi up fails at once naming the user; a new run id (new users) completes, every row once", async () => {
-    const runId = `faults-revoked-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("revoked");
     const user = importSetting(runId, "S3_ACCESS_KEY");
     expect(user).toMatch(/-read$/);
     devMc(["admin", "user", "disable", "dev", user]);
@@ -1638,10 +1629,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 900_000);
 
   it("pulumi destroy run while an import runs: refused by the stack's lock, naming it; the import goes on and its pulumi up completes, every row once", async () => {
-    const runId = `faults-destroy-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    await importing(runId, running);
+    const { runId, running } = await upUntilImporting("destroy");
     const destroy = stack.pulumi(["destroy", "--yes"]);
     expect(destroy.status).not.toBe(0);
     expect(destroy.output).toMatch(/the stack is currently locked/);
@@ -1709,6 +1697,26 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     return found;
   }
 
+  /** How the run's import Job ended: its succeeded and failed pods. */
+  function importJobEnds(runId: string): string {
+    return jsonpath(
+      "job",
+      `ferry-import-${runId}`,
+      stack.namespace,
+      "{.status.succeeded} {.status.failed}",
+    );
+  }
+
+  /** A pod's phase and its container's restarts. */
+  function podEnd(pod: string): string {
+    return jsonpath(
+      "pod",
+      pod,
+      stack.namespace,
+      "{.status.phase} {.status.containerStatuses[0].restartCount}",
+    );
+  }
+
   /** The kubelet's "Killing" events for a pod: it stopped the pod's containers itself. */
   function stoppedByKubelet(pod: string): string {
     return kubectl([
@@ -1731,60 +1739,29 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   function expectEndedByTheNode(pod: string, runId: string): void {
     const log = kubectl(["logs", pod, "-n", stack.namespace]).stdout;
     const why = `pod ${pod}: ${kubectl(["get", "pod", pod, "-n", stack.namespace, "-o", "jsonpath={.status}"]).stdout}\n${log.slice(-4000)}`;
-    expect(
-      jsonpath(
-        "pod",
-        pod,
-        stack.namespace,
-        "{.status.phase} {.status.containerStatuses[0].restartCount}",
-      ),
-      why,
-    ).toBe("Failed 0");
+    expect(podEnd(pod), why).toBe("Failed 0");
     expect(stoppedByKubelet(pod), `the kubelet did not say it stopped ${pod}: ${why}`).not.toBe("");
     const errors = log.split("\n").filter((line) => line.includes("ferry-import: ERROR"));
     expect(errors.length, why).toBeGreaterThan(0);
     for (const line of errors)
       expect(line, why).toMatch(/the import was stopped by a signal before it finished/);
-    expect(
-      jsonpath(
-        "job",
-        `ferry-import-${runId}`,
-        stack.namespace,
-        "{.status.succeeded} {.status.failed}",
-      ),
-      why,
-    ).toBe("1 1");
+    expect(importJobEnds(runId), why).toBe("1 1");
   }
 
   it("kubelet and containerd killed mid-import and started again: the import goes on in its pod or, if the node ends that pod, in the Job's next one; every row once", async () => {
-    const runId = `faults-node-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    const pod = await importing(runId, running);
+    const { runId, running, pod } = await upUntilImporting("node");
     await killKept("cluster/node/kubelet.pid");
     await killKept("cluster/node/containerd.pid");
     // The node's containers run on under their shims; cluster.sh up starts what is not running.
     execFileSync("sh", ["scripts/dev/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
     const up = await running;
     expectWhole(up, runId);
-    const ended = jsonpath(
-      "pod",
-      pod,
-      stack.namespace,
-      "{.status.phase} {.status.containerStatuses[0].restartCount}",
-    );
+    const ended = podEnd(pod);
     if (ended === "Succeeded 0") {
       // The pod that was importing when its node's agents died finished the import, and the Job
       // needed no other (pulumi up repeats a step's latest line in its status lines, so the
       // output's count of them says nothing).
-      expect(
-        jsonpath(
-          "job",
-          `ferry-import-${runId}`,
-          stack.namespace,
-          "{.status.succeeded} {.status.failed}",
-        ),
-      ).toBe("1 ");
+      expect(importJobEnds(runId)).toBe("1 ");
       return;
     }
     // A kubelet that comes back to a sandbox its runtime does not report ready (a containerd under
@@ -1794,10 +1771,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 900_000);
 
   it("the importing pod's sandbox lost while kubelet and containerd are down: the kubelet stops the pod on its return, the import says so and rolls back, and the Job's next pod imports every row once", async () => {
-    const runId = `faults-sandbox-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
-    const pod = await importing(runId, running);
+    const { runId, running, pod } = await upUntilImporting("sandbox");
     const processes = podProcesses(pod);
     // The import held still, so it is still importing when the kubelet comes back to judge its pod;
     // the kubelet's SIGTERM waits for it until it goes on.
