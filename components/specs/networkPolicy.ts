@@ -37,6 +37,11 @@ export function defaultDenySpec(): NetworkPolicySpec {
   return { podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [dns] };
 }
 
+/** A rule that allows TCP to a port, whoever answers there: for a host a policy cannot name. */
+function toPort(port: number) {
+  return { ports: [{ protocol: "TCP", port }] };
+}
+
 function peer(client: AllowedClient): NetworkPolicyPeer {
   return {
     ...(client.namespace
@@ -79,11 +84,11 @@ export function jobsEgressSpec(args: {
         to: [{ podSelector: { matchLabels: ferryLabels("database") } }],
         ports: [{ protocol: "TCP", port: mysqlPort }],
       }
-    : { ports: [{ protocol: "TCP", port: args.database.port }] };
+    : toPort(args.database.port);
   return {
     podSelector: jobPods,
     policyTypes: ["Egress"],
-    egress: [database, { ports: [{ protocol: "TCP", port: args.objectStorePort }] }],
+    egress: [database, toPort(args.objectStorePort)],
   };
 }
 
@@ -109,15 +114,11 @@ export function dumpEgressSpec(args: {
   readonly objectStorePort: number;
 }): NetworkPolicySpec {
   const namespace = serviceNamespace(args.source.host);
-  const source = namespace
-    ? {
-        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } }],
-      }
-    : { ports: [{ protocol: "TCP", port: args.source.port }] };
+  const source = namespace ? { to: [peer({ namespace })] } : toPort(args.source.port);
   return {
     podSelector: { matchLabels: ferryLabels("dump", args.runId) },
     policyTypes: ["Egress"],
-    egress: [dns, source, { ports: [{ protocol: "TCP", port: args.objectStorePort }] }],
+    egress: [dns, source, toPort(args.objectStorePort)],
   };
 }
 
