@@ -85,7 +85,14 @@ describe("the object store changed by someone else", () => {
 
   it("a step's failed attempt retried by its Job: the watch shows the next attempt's lines too, then ends", async () => {
     const env = { ...plane.destinationEnv("retried"), FERRY_BEACON: "true" };
-    const watching = runScript("watch.sh", { ...env, WATCH_STEP: "import" });
+    // The watch must have read the bucket once before the first attempt: an attempt that had
+    // failed before the watch began is an earlier up's, and is not shown (watch.go).
+    let watchWaiting: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (watchWaiting = resolve));
+    const watching = runScript("watch.sh", { ...env, WATCH_STEP: "import" }, undefined, (log) => {
+      if (log.includes("waiting for the import step's lines")) watchWaiting();
+    });
+    await Promise.race([waiting, watching]);
     // No dump of this run: each attempt fails at once, as a Job's two pods would, 10 s apart.
     const first = await runScript("import.sh", env);
     expect(first.status).not.toBe(0);
