@@ -26,9 +26,10 @@ secret() {
   fi
 }
 
-# secrets_to_files NAME...: a secret given in the environment (local and SSH mode, where the
-# program and its settings arrive on stdin) moves into a 0600 file of the work dir, NAME_FILE points
-# at it and NAME is unset, so no process inherits it; one given as a file stays where it is.
+# secrets_to_files NAME...: a secret set in this shell (local and SSH mode, where the program and
+# its settings arrive on stdin) is written by the shell itself (printf, a redirection) into a 0600
+# file of the work dir, NAME_FILE points at it and NAME is unset; one given as a file stays where
+# it is.
 secrets_to_files() {
   for secret_name in "$@"; do
     secret_set=
@@ -45,25 +46,35 @@ secrets_to_files() {
 }
 
 # run_dataplane SUBCOMMAND: ferry-dataplane does this step's work, its log lines carrying the
-# step's name. In a pod the secrets are files already and the program replaces the shell. Secrets
-# that arrived in the environment (local and SSH mode, inside the program on stdin) move first into
-# 0600 files of a private directory, so that no process, ferry-dataplane included, holds one in its
-# environment; the directory goes when the step ends, and a TERM or INT is passed on.
+# step's name. In a pod the secrets are files already and the program replaces the shell. A program
+# fed on stdin (local and SSH mode) sets its secrets in this shell without exporting them and names
+# them in FERRY_STDIN_FILE_VALUES: they move into 0600 files of a private directory before
+# ferry-dataplane starts, so that no process, ferry-dataplane included, holds one in its
+# environment; the directory goes when the step ends, also on HUP, INT or TERM, which are passed on
+# to the program once it runs.
 run_dataplane() {
   command -v ferry-dataplane >/dev/null 2>&1 ||
     die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
   export FERRY_STEP
-  if [ -z "${SOURCE_PASSWORD+set}${DEST_PASSWORD+set}${S3_SECRET_KEY+set}${RUN_KEY+set}${SOURCE_TLS_CA+set}" ]; then
+  values_given=
+  for value_name in ${FERRY_STDIN_FILE_VALUES:-}; do
+    eval "[ -z \"\${$value_name+set}\" ] || values_given=yes"
+  done
+  if [ -z "$values_given" ]; then
     exec ferry-dataplane "$@"
   fi
   umask 077
   FERRY_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX")
   trap 'rm -rf "$FERRY_WORK"' EXIT
-  # The source's CA is no secret, but the programs read it from a file as a pod does.
-  secrets_to_files SOURCE_PASSWORD DEST_PASSWORD S3_SECRET_KEY RUN_KEY SOURCE_TLS_CA
+  # A signal before the program runs ends the step; the EXIT trap removes the directory.
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  # shellcheck disable=SC2086 # a list of names
+  secrets_to_files $FERRY_STDIN_FILE_VALUES
   ferry-dataplane "$@" &
   dataplane_pid=$!
-  trap 'kill -TERM "$dataplane_pid" 2>/dev/null' INT TERM
+  trap 'kill -TERM "$dataplane_pid" 2>/dev/null' HUP INT TERM
   dataplane_status=0
   wait "$dataplane_pid" || dataplane_status=$?
   # A trapped signal ends the first wait early; the second waits for the program's own end.

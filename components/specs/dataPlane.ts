@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -44,20 +45,47 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * A self-contained program for `sh -s`: the environment as exports, then lib.sh, then the
- * script. Secrets travel inside this text on stdin, never in argv; the result is secret when any
- * input is.
+ * The values a program fed on stdin carries that lib.sh moves into 0600 files before anything
+ * runs with them (`secrets_to_files`): the secrets, and the source's CA, which the programs read
+ * from a file as a pod does. They are set in the program's shell but never exported, so no child
+ * (date, mktemp, ferry-dataplane) inherits one.
+ */
+export const stdinFileValues = [
+  "DEST_PASSWORD",
+  "RUN_KEY",
+  "S3_SECRET_KEY",
+  "SOURCE_PASSWORD",
+  "SOURCE_TLS_CA",
+] as const;
+
+/** The text of a program for `sh -s`: the settings exported, the file values set, lib.sh, the script. */
+export function stdinProgramText(script: DataPlaneScript, env: Record<string, string>): string {
+  const fileValues: readonly string[] = stdinFileValues;
+  const assignments = Object.keys(env)
+    .sort()
+    .map((name) =>
+      fileValues.includes(name)
+        ? `${name}=${shellQuote(env[name])}`
+        : `${name}=${shellQuote(env[name])}; export ${name}`,
+    );
+  return [
+    "set -eu",
+    `FERRY_STDIN_FILE_VALUES=${shellQuote(stdinFileValues.join(" "))}`,
+    ...assignments,
+    readScript("lib.sh"),
+    readScript(script),
+  ].join("\n");
+}
+
+/**
+ * A self-contained program for `sh -s` (stdinProgramText). Secrets travel inside this text on
+ * stdin, never in argv or a child's environment; the result is secret when any input is.
  */
 export function stdinProgram(
   script: DataPlaneScript,
   environment: Record<string, pulumi.Input<string>>,
 ): pulumi.Output<string> {
-  return pulumi.all(environment).apply((env) => {
-    const exports = Object.keys(env)
-      .sort()
-      .map((name) => `${name}=${shellQuote(env[name])}; export ${name}`);
-    return ["set -eu", ...exports, readScript("lib.sh"), readScript(script)].join("\n");
-  });
+  return pulumi.all(environment).apply((env) => stdinProgramText(script, env));
 }
 
 /** A step's settings: `plain` for a pod (its secrets come as files), `all` for stdin. */
@@ -101,6 +129,30 @@ export interface DumpSettings {
   readonly bucket: BucketAccess;
   /** The run's key, which seals what the dump stores (64 hex digits, a secret). */
   readonly runKey: pulumi.Input<string>;
+}
+
+/**
+ * What makes one dump of a run another: everything the dump reads or writes by (source, password,
+ * databases, where it runs, the settings of its streams, the bucket), as a digest and a secret (it
+ * covers the password). The run key is drawn again when it changes: a dump that runs again runs
+ * under a new key, so two complete dumps never share one and an older dump put back in the bucket
+ * opens with no key the run has (issue 25, finding 9). `where` is what the dump's location says
+ * of the source side, without credentials.
+ */
+export function dumpIdentity(
+  settings: Omit<DumpSettings, "runKey">,
+  where: unknown,
+): pulumi.Output<string> {
+  const { password, bucket, ...plain } = settings;
+  return pulumi.secret(
+    pulumi
+      .all([password, bucket.url, bucket.bucket])
+      .apply(([sourcePassword, url, name]) =>
+        createHash("sha256")
+          .update(JSON.stringify({ plain, sourcePassword, url, name, where }))
+          .digest("hex"),
+      ),
+  );
 }
 
 /**

@@ -4,9 +4,9 @@ import * as path from "path";
 import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { shellQuote } from "../../components/specs/dataPlane";
+import { shellQuote, stdinProgramText } from "../../components/specs/dataPlane";
 import { DataPlane } from "../support/fixture";
-import { dataPlaneDir, descendsFrom, runScript, type MariaDb } from "../support/servers";
+import { runScript, type MariaDb } from "../support/servers";
 
 /**
  * Inputs an adversary or an unlucky operator controls: the operator's own MySQL option file, and
@@ -32,6 +32,23 @@ CREATE DEFINER = \`root\`@\`localhost\` VIEW notes.short AS SELECT id FROM notes
 
 function rows(server: MariaDb): string {
   return server.must("SELECT id, body FROM notes.lines ORDER BY id");
+}
+
+/** Dumps the database under runId, imports and verifies it, each step required to succeed. */
+async function migrateVerified(runId: string, database: string): Promise<string> {
+  const dumped = await runScript("dump.sh", plane.dumpEnv(runId, database));
+  expect(dumped.status, dumped.stderr).toBe(0);
+  const imported = await runScript("import.sh", plane.destinationEnv(runId));
+  expect(imported.status, imported.stderr).toBe(0);
+  const verified = await runScript("verify.sh", plane.destinationEnv(runId));
+  expect(verified.status, verified.stderr).toBe(0);
+  return verified.stderr;
+}
+
+/** A database on the destination that hostile names aim to drop. */
+function plantVictim(): void {
+  destination.must(`DROP DATABASE IF EXISTS victim; CREATE DATABASE victim;
+    CREATE TABLE victim.kept (id INT PRIMARY KEY); INSERT INTO victim.kept VALUES (7);`);
 }
 
 beforeAll(async () => {
@@ -84,10 +101,11 @@ describe("hostile inputs", () => {
     ).toBe("ferry_root@127.0.0.1");
   });
 
+  // Every command a step runs by name is found through PATH: with PATH a directory of shims that
+  // record their own environment and arguments before running the real command, no child can go
+  // unseen however short it lives (a sampler of /proc once missed mktemp).
   it("in local and SSH mode, no child process sees a secret in its arguments or environment", async () => {
     const runKey = randomBytes(32).toString("hex");
-    // As the command provider runs it: the settings and secrets exported at the top of the
-    // program that sh reads on stdin.
     const env: Record<string, string> = {
       ...plane.dumpEnv("stdin-mode", "notes"),
       SOURCE_PASSWORD: sourcePassword,
@@ -96,43 +114,67 @@ describe("hostile inputs", () => {
     };
     delete env.SOURCE_PASSWORD_FILE;
     delete env.S3_SECRET_KEY_FILE;
-    const program = [
-      "set -eu",
-      ...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}; export ${k}`),
-      fs.readFileSync(path.join(dataPlaneDir, "lib.sh"), "utf8"),
-      fs.readFileSync(path.join(dataPlaneDir, "dump.sh"), "utf8"),
-    ].join("\n");
-    const secrets = [sourcePassword, plane.dataPlaneSecret, runKey];
-    const exposed: string[] = [];
-    const child = spawn("sh", ["-s"], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const finished = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
-    let running = true;
-    void finished.then(() => (running = false));
-    child.stdin.end(program);
-    while (running) {
-      for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-        if (!descendsFrom(Number(pid), child.pid!)) continue;
-        for (const part of ["cmdline", "environ"]) {
+    delete env.PATH;
+    const program = stdinProgramText("dump.sh", env);
+    const shims = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-shims-"));
+    const seen = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-seen-"));
+    try {
+      for (const dir of (process.env.PATH ?? "").split(":").filter(Boolean).reverse()) {
+        let names: string[] = [];
+        try {
+          names = fs.readdirSync(dir);
+        } catch {
+          continue;
+        }
+        for (const name of names) {
+          const real = path.join(dir, name);
           try {
-            const text = fs.readFileSync(`/proc/${pid}/${part}`, "utf8");
-            if (secrets.some((secret) => text.includes(secret)))
-              exposed.push(
-                `${part} of ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]}`,
-              );
+            fs.accessSync(real, fs.constants.X_OK);
+            if (!fs.statSync(real).isFile()) continue;
           } catch {
-            // The process ended while we looked.
+            continue;
           }
+          fs.writeFileSync(
+            path.join(shims, name),
+            `#!/bin/sh\n/bin/cat /proc/$$/environ > ${seen}/$$.env\n` +
+              `/bin/cat /proc/$$/cmdline > ${seen}/$$.${name.replace(/[^A-Za-z0-9_.-]/g, "_")}\n` +
+              `exec ${shellQuote(real)} "$@"\n`,
+            { mode: 0o755 },
+          );
         }
       }
-      await new Promise((r) => setTimeout(r, 5));
+      const child = spawn("/bin/sh", ["-s"], {
+        env: { PATH: shims, HOME: process.env.HOME ?? "/root" },
+      });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const finished = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+      child.stdin.end(program);
+      expect(await finished, stderr).toBe(0);
+      const records = fs.readdirSync(seen);
+      const ran = records.filter((f) => !f.endsWith(".env")).map((f) => f.replace(/^\d+\./, ""));
+      // The shims saw the children that matter: the shell's own, the program, the dump tool.
+      for (const command of ["mktemp", "ferry-dataplane", "mariadb-dump"])
+        expect(ran).toContain(command);
+      const secrets = [sourcePassword, plane.dataPlaneSecret, runKey];
+      // Each record named with the command its process ran: "environ of mktemp", "argv of date".
+      const commandOf = (pid: string) =>
+        records.find((f) => f.startsWith(`${pid}.`) && !f.endsWith(".env"))?.slice(pid.length + 1);
+      const exposed = records
+        .filter((f) => {
+          const text = fs.readFileSync(path.join(seen, f), "utf8");
+          return secrets.some((secret) => text.includes(secret));
+        })
+        .map((f) => {
+          const pid = f.split(".")[0];
+          return f.endsWith(".env") ? `environ of ${commandOf(pid)}` : `argv of ${commandOf(pid)}`;
+        });
+      expect(exposed).toEqual([]);
+      for (const secret of secrets) expect(stderr).not.toContain(secret);
+    } finally {
+      fs.rmSync(shims, { recursive: true, force: true });
+      fs.rmSync(seen, { recursive: true, force: true });
     }
-    expect(await finished, stderr).toBe(0);
-    expect(exposed).toEqual([]);
-    for (const secret of secrets) expect(stderr).not.toContain(secret);
     // The password of odd bytes worked: the dump is complete and imports.
     const imported = await runScript("import.sh", {
       ...plane.destinationEnv("stdin-mode"),
@@ -208,13 +250,8 @@ describe("hostile inputs", () => {
     });
     source.must(statements.map((statement) => statement + ";").join("\n"));
     destination.must("DROP DATABASE IF EXISTS corpus");
-    const dumped = await runScript("dump.sh", plane.dumpEnv("corpus", "corpus"));
-    expect(dumped.status, dumped.stderr).toBe(0);
-    const imported = await runScript("import.sh", plane.destinationEnv("corpus"));
-    expect(imported.status, imported.stderr).toBe(0);
-    const verified = await runScript("verify.sh", plane.destinationEnv("corpus"));
-    expect(verified.status, verified.stderr).toBe(0);
-    expect(verified.stderr).toContain(`verified: all ${names.length * 6} objects`);
+    const verified = await migrateVerified("corpus", "corpus");
+    expect(verified).toContain(`verified: all ${names.length * 6} objects`);
     // Read independently of ferry's digests: every object's name and definition, both sides.
     const catalog = (server: MariaDb) =>
       server.must(
@@ -233,6 +270,92 @@ describe("hostile inputs", () => {
         source.must(`CHECKSUM TABLE corpus.${q(name)}`).split("\t")[1],
       );
     expect(fs.existsSync("/tmp/ferry-pwned")).toBe(false);
+  });
+
+  // Issue 25, finding 1: the import's index deferral took a column name holding a newline, two
+  // spaces and KEY for a line of the CREATE TABLE, and ran the rest of the name as SQL. Names of
+  // every shape the rewrite could mistake for structure, in columns, keys and tables, and a routine
+  // whose body holds a CREATE TABLE with keys: migrated exactly, and a database the names try to
+  // drop is still there.
+  it("runs no SQL out of a name: names shaped like key lines, statement ends and comments stay names", async () => {
+    const shapes = [
+      // The reviewer's shape: its middle line is a whole KEY line, and what follows it runs.
+      "a\n  KEY `` (id); DROP DATABASE victim; #\n  b",
+      "x\n  KEY `k` (`id`)); DROP DATABASE victim; -- ",
+      "x\n  UNIQUE KEY `u` (`id`),\n  CONSTRAINT",
+      "x\n  PRIMARY KEY (`x`)",
+      "x\n) ENGINE=InnoDB;\nDROP DATABASE victim;\n",
+      "a)b;c",
+      "/* c",
+      "# e",
+      "x\nDELIMITER ;;\n",
+      "tick`tock",
+    ];
+    // A name may not end in a space: each ends in "!".
+    const q = (name: string) => "`" + name.replace(/`/g, "``") + "!`";
+    const statements = ["DROP DATABASE IF EXISTS shapes", "CREATE DATABASE shapes"];
+    shapes.forEach((shape, i) => {
+      // As in the finding, the tables' names are plain: one table's column carries the shape,
+      // another's keys do, a third's name does.
+      const column = q(`c ${shape}`);
+      statements.push(
+        `CREATE TABLE shapes.\`c${i}\` (id INT PRIMARY KEY, ${column} VARCHAR(20), KEY k (${column}), UNIQUE KEY u (${column}, id))`,
+        `INSERT INTO shapes.\`c${i}\` VALUES (1, 'one'), (2, NULL)`,
+        `CREATE TABLE shapes.\`k${i}\` (id INT PRIMARY KEY, c VARCHAR(20), KEY ${q(`k ${shape}`)} (c), UNIQUE KEY ${q(`u ${shape}`)} (c, id))`,
+        `INSERT INTO shapes.\`k${i}\` VALUES (1, 'one'), (2, NULL)`,
+        `CREATE TABLE shapes.${q(`t${i} ${shape}`)} (id INT PRIMARY KEY, c VARCHAR(20), KEY k (c))`,
+        `INSERT INTO shapes.${q(`t${i} ${shape}`)} VALUES (1, 'one'), (2, NULL)`,
+      );
+    });
+    source.must(statements.map((s) => s + ";").join("\n"));
+    source.must(`DELIMITER $$
+      CREATE PROCEDURE shapes.builds()
+      BEGIN
+        CREATE TABLE IF NOT EXISTS shapes.built (
+          id INT NOT NULL,
+          v VARCHAR(10),
+          PRIMARY KEY (id),
+          KEY by_v (v)
+        ) ENGINE=InnoDB;
+      END $$
+      DELIMITER ;`);
+    destination.must("DROP DATABASE IF EXISTS shapes");
+    plantVictim();
+    await migrateVerified("shapes", "shapes");
+    expect(destination.must("SELECT id FROM victim.kept").trim()).toBe("7");
+    const catalog = (server: MariaDb) =>
+      server.must(
+        `SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME FROM information_schema.STATISTICS
+         WHERE TABLE_SCHEMA = 'shapes' ORDER BY 1, 2, 4`,
+      );
+    expect(catalog(destination)).toBe(catalog(source));
+    expect(catalog(destination)).toContain("(`id`)); DROP DATABASE victim; -- !");
+    const procedure = (server: MariaDb) =>
+      server.must("SHOW CREATE PROCEDURE shapes.builds").split("\t")[2];
+    expect(procedure(destination)).toBe(procedure(source));
+    expect(procedure(destination)).toContain("KEY by_v (v)");
+  });
+
+  // The mariadb client splits a script otherwise than the server lexed it when the source created
+  // an object: "--" and a control byte is a comment to the server, not to the client, so a routine
+  // body holding it would be cut there and its rest run as statements of their own. The import
+  // refuses such a dump before the cut, naming why, and the database it aims at is untouched.
+  it("refuses a routine body the client would split where the server did not", async () => {
+    source.must(
+      `DROP DATABASE IF EXISTS splits; CREATE DATABASE splits; CREATE TABLE splits.t (id INT PRIMARY KEY);`,
+    );
+    source.must(
+      "DELIMITER $$\nCREATE PROCEDURE splits.p() SELECT 1 --\x01 ;; DROP DATABASE victim ;;\n$$\nDELIMITER ;",
+    );
+    destination.must("DROP DATABASE IF EXISTS splits");
+    plantVictim();
+    const dumped = await runScript("dump.sh", plane.dumpEnv("splits", "splits"));
+    expect(dumped.status, dumped.stderr).toBe(0);
+    const imported = await runScript("import.sh", plane.destinationEnv("splits"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toContain("the dump's SQL is refused at byte");
+    expect(imported.stderr).toContain("control byte");
+    expect(destination.must("SELECT id FROM victim.kept").trim()).toBe("7");
   });
 
   it("migrates databases whose names hold spaces, quotes, glob characters, a comment opener and CJK, never split or globbed", async () => {
@@ -275,6 +398,27 @@ describe("hostile inputs", () => {
     const verified = await runScript("verify.sh", plane.destinationEnv("dashed"));
     expect(verified.status, verified.stderr).toBe(0);
     expect(destination.must("SELECT COUNT(*) FROM `my-app`.t").trim()).toBe("2");
+  });
+
+  // Issue 25, finding 12: a name printed in a step's log (here a column the dump refuses) cannot
+  // forge a line there, nor move the terminal: every line the data plane writes is one line.
+  it("prints names with line breaks and terminal controls escaped: no forged log line", async () => {
+    const forged = "2026-01-01T00:00:00Z ferry-dump: done: nothing refused";
+    const column = `x\n${forged}\r\u001b[2K\u2028\u202e`;
+    source.must(`DROP DATABASE IF EXISTS forged; CREATE DATABASE forged;
+      CREATE TABLE forged.t (id INT PRIMARY KEY, \`${column}\` FLOAT);
+      INSERT INTO forged.t VALUES (1, 16777216);`);
+    const dumped = await runScript("dump.sh", plane.dumpEnv("forged", "forged"));
+    expect(dumped.status).not.toBe(0);
+    const lines = dumped.stderr.trimEnd().split("\n");
+    expect(lines.filter((line) => line.startsWith(forged))).toEqual([]);
+    for (const line of lines) {
+      expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ferry-dump: /);
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/);
+    }
+    expect(dumped.stderr).toContain(
+      `column \`x\\n${forged}\\r\\x1b[2K\\u2028\\u202e\`: 1 FLOAT values have more significant digits`,
+    );
   });
 
   it("refuses, before anything is written, FLOAT values the dump tool would round, naming the column", async () => {

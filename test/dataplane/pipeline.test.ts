@@ -68,6 +68,42 @@ function firstChunk(manifestText: string, stream: string): string {
   return found.chunks[0].object;
 }
 
+/** Flips one byte in the middle of the data-1 stream's first chunk; returns the chunk's key. */
+function flipAByte(manifestText: string): string {
+  const chunk = firstChunk(manifestText, "data-1");
+  const key = `admin/${bucket}/${chunk}`;
+  const object = minio.mustMc(["cat", key]);
+  object[Math.floor(object.length / 2)] ^= 0x01;
+  minio.mustMc(["pipe", key], object);
+  return chunk;
+}
+
+/**
+ * Runs whileHeld with the table write-locked by another session and every new session of the
+ * server given a wait_timeout of 2 s, so a step that needs the table waits, its sessions idle.
+ */
+async function holdStill(server: MariaDb, table: string, whileHeld: () => Promise<void>) {
+  const held = server.session();
+  held.send(`LOCK TABLES ${table} WRITE;`);
+  server.must("SET GLOBAL wait_timeout = 2");
+  try {
+    await whileHeld();
+  } finally {
+    server.must("SET GLOBAL wait_timeout = 28800");
+    await held.end();
+  }
+}
+
+/** The connection holding a named lock, once a step has taken it. */
+async function lockHolder(server: MariaDb, name: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const holder = server.must(`SELECT IS_USED_LOCK('${name}')`).trim();
+    if (holder !== "NULL") return holder;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no step took the lock ${name}`);
+}
+
 function objectExists(key: string): boolean {
   return plane.objectExists(key);
 }
@@ -404,6 +440,130 @@ describe("a full run", () => {
     expect(verified.stderr).toContain("match the dump of run under-load");
     expect(verified.status).toBe(0);
   });
+
+  it("takes no other session of the dump's user for a stream's own: a transaction another client opens while the stream's tool starts does not end the global lock early", async () => {
+    resetDestination();
+    // The streams' dump tools held at their start (a shim before the real one on PATH) until the
+    // test lets them go: the dump waits, under its lock, for the first one's snapshot.
+    const shim = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-gated-dump-"));
+    const gate = path.join(shim, "open");
+    const real = spawnSync("sh", ["-c", "command -v mariadb-dump"], {
+      encoding: "utf8",
+    }).stdout.trim();
+    fs.writeFileSync(
+      path.join(shim, "mariadb-dump"),
+      // Only a stream waits; the dump's question of the tool's version does not.
+      `#!/bin/sh\ncase " $* " in *" --databases "*) while [ ! -e '${gate}' ]; do sleep 0.05; done ;; esac\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const options = path.join(shim, "dumper.cnf");
+    fs.writeFileSync(
+      options,
+      `[client]\npassword=${fs.readFileSync(dumpEnv("x").SOURCE_PASSWORD_FILE, "utf8")}\n`,
+      { mode: 0o600 },
+    );
+    let log = "";
+    let locked: () => void = () => undefined;
+    const underLock = new Promise<void>((resolve) => (locked = resolve));
+    const dumping = runScript(
+      "dump.sh",
+      { ...dumpEnv("own-sessions"), PATH: `${shim}:${process.env.PATH}` },
+      undefined,
+      (stderr) => {
+        log = stderr;
+        if (stderr.includes("snapshot open under a global read lock")) locked();
+      },
+    );
+    await underLock;
+    // Another client of the same account opens a transaction, as the tool would.
+    const other = spawn(
+      "mariadb",
+      [
+        `--defaults-extra-file=${options}`,
+        "-h127.0.0.1",
+        `-P${source.port}`,
+        "-udumper",
+        "--batch",
+        "--unbuffered",
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        other.stdout.on("data", (d: Buffer) => d.toString().includes("open") && resolve());
+        let errors = "";
+        other.stderr.on("data", (d: Buffer) => (errors += d.toString()));
+        other.once("close", (code) =>
+          reject(new Error(`the other session ended (${code}): ${errors}`)),
+        );
+        other.stdin.write("START TRANSACTION WITH CONSISTENT SNAPSHOT; SELECT 'open';\n");
+      });
+      // The dump looks for its stream's transaction every 150 ms: two seconds is a dozen looks.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(log).not.toContain("has opened its snapshot");
+      expect(log).not.toContain("writes on the source released");
+    } finally {
+      fs.writeFileSync(gate, "");
+    }
+    const dumped = await dumping;
+    other.stdin.end();
+    fs.rmSync(shim, { recursive: true, force: true });
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toContain("stream data-1 has opened its snapshot");
+    expect((await run("import.sh", destinationEnv("own-sessions"))).status).toBe(0);
+    const verified = await run("verify.sh", destinationEnv("own-sessions"));
+    expect(verified.status, verified.stderr).toBe(0);
+  });
+});
+
+describe("a destination set otherwise than ferry sets the server it runs", () => {
+  it("refuses, before it writes anything, a max_allowed_packet below the dump's longest statement and a binary log that would refuse its non-deterministic function, naming each setting and its fix", async () => {
+    resetDestination();
+    source.must(
+      `CREATE DATABASE wide;
+       CREATE TABLE wide.blobs (id INT PRIMARY KEY, body LONGBLOB) ENGINE=InnoDB;
+       INSERT INTO wide.blobs VALUES (1, REPEAT('x', 3 * 1024 * 1024)), (2, 'small');
+       SET GLOBAL log_bin_trust_function_creators = 1;
+       CREATE FUNCTION wide.roll() RETURNS INT NOT DETERMINISTIC MODIFIES SQL DATA RETURN FLOOR(RAND() * 6);
+       CREATE FUNCTION wide.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
+       SET GLOBAL log_bin_trust_function_creators = DEFAULT;`,
+    );
+    try {
+      const dumped = await run("dump.sh", dumpEnv("fits", "wide"));
+      expect(dumped.status, dumped.stderr).toBe(0);
+      // The import's own writes unlogged (migration.writeBinlog false) do not spare a function.
+      const env = destinationEnv("fits");
+      destination.must(
+        "SET GLOBAL max_allowed_packet = 1048576; SET GLOBAL log_bin_trust_function_creators = 0",
+      );
+      let refused: { status: number; stderr: string };
+      try {
+        refused = await run("import.sh", env);
+      } finally {
+        destination.must(
+          "SET GLOBAL max_allowed_packet = 1073741824; SET GLOBAL log_bin_trust_function_creators = 1",
+        );
+      }
+      expect(refused.status).not.toBe(0);
+      // The 3 MiB BLOB is one statement of twice that in hex.
+      expect(refused.stderr).toMatch(
+        /ferry-import: ERROR: the destination cannot take this dump as it is set; nothing was imported: the destination's max_allowed_packet is 1048576 bytes, less than the dump's longest statement needs \(6\d{6} bytes, in stream data-1\): raise it on the destination \(SET GLOBAL max_allowed_packet = 7340032, and in its configuration\); the destination has its binary log on and log_bin_trust_function_creators off, so it would refuse midway, whoever imports them, the dump's 1 function\(s\) declared neither DETERMINISTIC, NO SQL nor READS SQL DATA: SET GLOBAL log_bin_trust_function_creators = 1 on the destination \(and in its configuration\)/,
+      );
+      expect(
+        destination
+          .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'wide'")
+          .trim(),
+      ).toBe("0");
+      // Set as it says: the same run imports and verifies.
+      const imported = await run("import.sh", env);
+      expect(imported.status, imported.stderr).toBe(0);
+      const verified = await run("verify.sh", destinationEnv("fits"));
+      expect(verified.status, verified.stderr).toBe(0);
+    } finally {
+      source.must("DROP DATABASE wide");
+      destination.must("DROP DATABASE IF EXISTS wide");
+    }
+  });
 });
 
 describe("a sealed run (RUN_KEY)", () => {
@@ -421,7 +581,7 @@ describe("a sealed run (RUN_KEY)", () => {
     for (const object of plane.keysUnder("runs/sealed/")) {
       const stored = minio.mustMc(["cat", `admin/${bucket}/${object}`]);
       expect(stored.subarray(0, 13).toString()).toBe("ferry-seal-1\n");
-      for (const visible of ["products", "咖啡", "ferry-dump/5", "INSERT"])
+      for (const visible of ["products", "咖啡", "ferry-dump/6", "INSERT"])
         expect(stored.includes(Buffer.from(visible)), `${visible} in ${object}`).toBe(false);
     }
     const imported = await run("import.sh", destinationEnv("sealed"));
@@ -454,10 +614,29 @@ describe("a sealed run (RUN_KEY)", () => {
         "the manifest of run sealed was not written by this run's dump",
       );
     }
+    // The refusals changed nothing: the dump is still whole. Kept aside, as someone with write
+    // access to the bucket could.
+    const older = new Map(
+      plane
+        .keysUnder("runs/sealed/")
+        .map((object) => [object, minio.mustMc(["cat", `admin/${bucket}/${object}`])]),
+    );
+    // A dump that runs again runs under a new key (the program draws one whenever the dump's
+    // inputs change): it dumps again over the older dump rather than keeping or refusing it.
     const redump = await run("dump.sh", withKey(dumpEnv("sealed"), otherKey));
-    expect(redump.status).not.toBe(0);
-    expect(redump.stderr).toContain("run sealed has a manifest this run's key does not open");
-    // The refusals changed nothing: the dump is still whole and the cleanup removes it.
+    expect(redump.status, redump.stderr).toBe(0);
+    expect(redump.stderr).toContain(
+      "run sealed holds a dump sealed under another key (an earlier dump of this run id, made before its source, bucket or settings changed); dumping again over it",
+    );
+    expect(redump.stderr).toContain("ferry-dump: done:");
+    // The older dump put back whole: the run's steps, with the run's key now, refuse it.
+    for (const [object, stored] of older)
+      minio.mustMc(["pipe", `admin/${bucket}/${object}`], stored);
+    const replayed = await run("import.sh", withKey(destinationEnv("sealed"), otherKey));
+    expect(replayed.status).not.toBe(0);
+    expect(replayed.stderr).toContain(
+      "the manifest of run sealed was not written by this run's dump",
+    );
     expect((await run("cleanup.sh", plane.cleanupEnv("sealed"))).status).toBe(0);
   });
 
@@ -486,11 +665,7 @@ describe("refusals", () => {
   it("refuses an object with one byte flipped and leaves the destination empty", async () => {
     const dumped = await run("dump.sh", dumpEnv("flipped"));
     expect(dumped.status).toBe(0);
-    const chunk = firstChunk(dumped.stdout, "data-1");
-    const key = `admin/${bucket}/${chunk}`;
-    const object = minio.mustMc(["cat", key]);
-    object[Math.floor(object.length / 2)] ^= 0x01;
-    minio.mustMc(["pipe", key], object);
+    const chunk = flipAByte(dumped.stdout);
     const imported = await run("import.sh", destinationEnv("flipped"));
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toMatch(
@@ -618,7 +793,7 @@ describe("refusals", () => {
     const refused = await run("import.sh", destinationEnv("second"));
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(
-      "the destination is not empty: databases (shop crm) already hold 7 tables or views. Set ferry:migration.overwrite to true to replace them",
+      "the destination is not empty: `shop` holds 4 tables or views, 2 routines and 1 event; `crm` holds 3 tables or views. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.",
     );
     expect(destination.must("SELECT COUNT(*) FROM shop.orders").trim()).toBe(
       source.must("SELECT COUNT(*) FROM shop.orders").trim(),
@@ -626,6 +801,132 @@ describe("refusals", () => {
     const overwritten = await run("import.sh", { ...destinationEnv("second"), OVERWRITE: "true" });
     expect(overwritten.status).toBe(0);
     expect((await run("verify.sh", destinationEnv("second"))).status).toBe(0);
+  });
+
+  // Issue 25, findings 2 and 3: a database holding only routines or events is not empty, a run
+  // record (a stale "importing" row of the same run id) never stands in for looking, and a failed
+  // import drops only the databases its own dump created.
+  it("counts routines and events as content: a database holding only them is refused, and kept", async () => {
+    destination.must(`CREATE DATABASE shop;
+      CREATE PROCEDURE shop.restock(IN n INT) SELECT 'the user''s own' AS mine;
+      CREATE EVENT shop.mine ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;`);
+    const mine = destination.must("SHOW CREATE PROCEDURE shop.restock");
+    expect((await run("dump.sh", dumpEnv("routines-only"))).status).toBe(0);
+    const refused = await run("import.sh", destinationEnv("routines-only"));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain(
+      "the destination is not empty: `shop` holds 1 routine and 1 event. Set ferry:migration.overwrite",
+    );
+    expect(destination.must("SHOW CREATE PROCEDURE shop.restock")).toBe(mine);
+    expect(destination.must("SELECT EVENT_NAME FROM information_schema.EVENTS").trim()).toBe(
+      "mine",
+    );
+  });
+
+  it("never takes a stale run record for its own: the user's tables stay, whatever ferry.runs says", async () => {
+    const dumped = await run("dump.sh", dumpEnv("reused"));
+    expect(dumped.status).toBe(0);
+    flipAByte(dumped.stdout);
+    destination.must(`CREATE DATABASE shop; CREATE TABLE shop.mine (id INT PRIMARY KEY); INSERT INTO shop.mine VALUES (7);
+      CREATE DATABASE ferry; CREATE TABLE ferry.runs (
+        run_id VARCHAR(63) PRIMARY KEY, state VARCHAR(16) NOT NULL, sha256 CHAR(64) NOT NULL,
+        target_was_empty BOOLEAN NOT NULL, started_at DATETIME NOT NULL, finished_at DATETIME NULL, detail TEXT NULL);
+      INSERT INTO ferry.runs VALUES ('reused', 'importing', REPEAT('0', 64), TRUE, UTC_TIMESTAMP(), NULL, NULL);`);
+    const refused = await run("import.sh", destinationEnv("reused"));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the destination is not empty: `shop` holds 1 table or view.");
+    expect(destination.must("SELECT id FROM shop.mine").trim()).toBe("7");
+  });
+
+  it("drops on failure only the databases its dump created, never one that existed before", async () => {
+    const dumped = await run("dump.sh", dumpEnv("kept-empty"));
+    expect(dumped.status).toBe(0);
+    flipAByte(dumped.stdout);
+    destination.must("CREATE DATABASE shop");
+    const failed = await run("import.sh", destinationEnv("kept-empty"));
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toContain(
+      "The databases the import created were removed (`crm`); `shop` existed before it and were left as they are, with what the import wrote into them.",
+    );
+    expect(
+      destination
+        .must(
+          "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('shop', 'crm')",
+        )
+        .trim(),
+    ).toBe("shop");
+  });
+
+  it("resumes an interrupted import of the same dump, and only of the same dump", async () => {
+    expect((await run("dump.sh", dumpEnv("resumed"))).status).toBe(0);
+    expect((await run("import.sh", destinationEnv("resumed"))).status).toBe(0);
+    // As if the import had been killed before its end: the record still says "importing".
+    destination.must("UPDATE ferry.runs SET state = 'importing' WHERE run_id = 'resumed'");
+    const resumed = await run("import.sh", destinationEnv("resumed"));
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain("resuming the interrupted import of run resumed");
+    expect((await run("verify.sh", destinationEnv("resumed"))).status).toBe(0);
+    // Another dump under the record's run id is not this one: what is there is not its own.
+    destination.must(
+      "UPDATE ferry.runs SET state = 'importing', sha256 = REPEAT('0', 64) WHERE run_id = 'resumed'",
+    );
+    const other = await run("import.sh", destinationEnv("resumed"));
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain("the destination is not empty: `shop` holds 4 tables or views");
+  });
+
+  // Issue 25, finding 7: GET_LOCK lives as long as its session, and the server closes a session
+  // idle past wait_timeout. Each step is held still (a table it needs locked by another session)
+  // with every new session's wait_timeout at 2 s: its lock must stay held, and a lock taken from it
+  // (its session killed) must stop it.
+  it("keeps the import's one-at-a-time lock through a long wait, and stops when the lock is lost", async () => {
+    expect((await run("dump.sh", dumpEnv("locked"))).status).toBe(0);
+    const runsTable = `CREATE DATABASE ferry; CREATE TABLE ferry.runs (
+      run_id VARCHAR(63) PRIMARY KEY, state VARCHAR(16) NOT NULL, sha256 CHAR(64) NOT NULL,
+      target_was_empty BOOLEAN NOT NULL, started_at DATETIME NOT NULL, finished_at DATETIME NULL, detail TEXT NULL)`;
+    let importing = Promise.resolve({ status: -1, stdout: "", stderr: "" });
+    destination.must(runsTable);
+    await holdStill(destination, "ferry.runs", async () => {
+      importing = run("import.sh", destinationEnv("locked"));
+      const holder = await lockHolder(destination, "ferry-import");
+      // Three times the sessions' wait_timeout, the import still waiting on ferry.runs.
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(destination.must("SELECT IS_USED_LOCK('ferry-import')").trim()).toBe(holder);
+    });
+    const kept = await importing;
+    expect(kept.status, kept.stderr).toBe(0);
+
+    resetDestination();
+    destination.must(runsTable);
+    await holdStill(destination, "ferry.runs", async () => {
+      importing = run("import.sh", destinationEnv("locked"));
+      destination.must(`KILL ${await lockHolder(destination, "ferry-import")}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    });
+    const stopped = await importing;
+    expect(stopped.status).not.toBe(0);
+    expect(stopped.stderr).toContain(
+      `the import stopped: the lock "ferry-import" was lost: its session ended`,
+    );
+    expect(stopped.stderr).toContain(
+      "another import may have begun beside it. Run pulumi up again",
+    );
+  });
+
+  it("stops the dump, writing no manifest, when its run's lock is lost", async () => {
+    let dumping = Promise.resolve({ status: -1, stdout: "", stderr: "" });
+    // The dump's global read lock waits for the locked table; its run lock is taken before.
+    await holdStill(source, "shop.products", async () => {
+      dumping = run("dump.sh", dumpEnv("dump-locked"));
+      source.must(`KILL ${await lockHolder(source, "ferry-dump-dump-locked")}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    });
+    const stopped = await dumping;
+    expect(stopped.status).not.toBe(0);
+    expect(stopped.stderr).toContain(
+      `the dump stopped: the lock "ferry-dump-dump-locked" was lost: its session ended`,
+    );
+    expect(objectExists("runs/dump-locked/manifest.json")).toBe(false);
   });
 
   it("fails verification when a row differs, naming the table", async () => {
@@ -768,6 +1069,10 @@ describe("the preflight, before anything is dumped or installed", () => {
     ...extra,
   });
 
+  /** The preflight's refusals, a line each. */
+  const refusalsIn = (stderr: string) =>
+    stderr.split("\n").filter((line) => line.includes("refused: "));
+
   it("passes a source the dump can carry, and says which definers the objects keep", async () => {
     const passed = await run("preflight.sh", preflightEnv({ DEST_STORAGE_BYTES: String(1 << 30) }));
     expect(passed.status, passed.stderr).toBe(0);
@@ -796,16 +1101,16 @@ describe("the preflight, before anything is dumped or installed", () => {
         }),
       );
       expect(refused.status).not.toBe(0);
-      const refusals = refused.stderr.split("\n").filter((line) => line.includes("refused: "));
-      expect(refusals).toEqual([
+      expect(refusalsIn(refused.stderr)).toEqual([
         expect.stringContaining(
           "the source user lacks RELOAD, PROCESS, which the consistent snapshot needs: GRANT RELOAD, PROCESS ON *.* TO the user in ferry:source.user",
         ),
+        // EXECUTE: a view over a stored function cannot be dumped without it.
         expect.stringContaining(
-          "the source user lacks SHOW VIEW, TRIGGER, EVENT on database `shop`: GRANT SHOW VIEW, TRIGGER, EVENT ON `shop`.* TO the user in ferry:source.user",
+          "the source user lacks SHOW VIEW, TRIGGER, EVENT, EXECUTE on database `shop`: GRANT SHOW VIEW, TRIGGER, EVENT, EXECUTE ON `shop`.* TO the user in ferry:source.user",
         ),
         expect.stringContaining(
-          "the source user lacks SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES on database `crm`",
+          "the source user lacks SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, EXECUTE on database `crm`",
         ),
         expect.stringMatching(
           /more than 90% of the destination's volume .*: set ferry:destination.storageSize to at least \d+Gi/,
@@ -816,6 +1121,43 @@ describe("the preflight, before anything is dumped or installed", () => {
       );
     } finally {
       source.must("DROP USER 'narrow'@'127.0.0.1'");
+    }
+  });
+
+  it("refuses, before the snapshot and each with its fix, objects the dump or the verification cannot carry: an Oracle-mode package, history kept by transaction id", async () => {
+    source.must(
+      `CREATE DATABASE odd;
+       CREATE TABLE odd.ledger (id INT PRIMARY KEY,
+         trx_start BIGINT UNSIGNED GENERATED ALWAYS AS ROW START INVISIBLE,
+         trx_end BIGINT UNSIGNED GENERATED ALWAYS AS ROW END INVISIBLE,
+         PERIOD FOR SYSTEM_TIME (trx_start, trx_end)) ENGINE=InnoDB WITH SYSTEM VERSIONING;
+       SET SESSION sql_mode = 'ORACLE';
+       DELIMITER //
+       CREATE PACKAGE odd.tools AS FUNCTION answer RETURN INT; END; //
+       CREATE PACKAGE BODY odd.tools AS FUNCTION answer RETURN INT AS BEGIN RETURN 42; END; END; //
+       DELIMITER ;`,
+    );
+    try {
+      const refused = await run(
+        "preflight.sh",
+        preflightEnv({ DATABASES: JSON.stringify(["shop", "odd"]) }),
+      );
+      expect(refused.status).not.toBe(0);
+      expect(refusalsIn(refused.stderr)).toEqual([
+        expect.stringContaining(
+          "package `odd`.`tools` (sql_mode ORACLE) is an object ferry cannot dump and verify: drop it, or leave database `odd` out of ferry:source.databases",
+        ),
+        expect.stringContaining(
+          "package body `odd`.`tools` (sql_mode ORACLE) is an object ferry cannot dump and verify: drop it, or leave database `odd` out of ferry:source.databases",
+        ),
+        expect.stringContaining(
+          "table `odd`.`ledger` keeps its history by transaction id (BIGINT UNSIGNED period columns), which the dump tool cannot carry (--dump-history fails on it): remove its system versioning (ALTER TABLE ... DROP SYSTEM VERSIONING), or leave database `odd` out of ferry:source.databases",
+        ),
+      ]);
+      // Refused before the dump: nothing stored.
+      expect(objectExists("runs/preflight/manifest.json")).toBe(false);
+    } finally {
+      source.must("DROP DATABASE odd");
     }
   });
 });

@@ -260,12 +260,16 @@ describe("an import killed anywhere loses nothing", () => {
   );
 
   it("SIGKILLed while creating the views and routines: the next import completes", async () => {
-    // Replacing the procedure waits for a lock the test holds on the routines' system table, so
-    // the kill lands inside the definitions (the rows are all in by then).
+    // Replacing the procedure waits for a lock the test takes on the routines' system table once
+    // rows go in (the import reads the routines' catalog before it begins), so the kill lands
+    // inside the definitions (the rows are all in by then).
     const lock = destination.session();
     try {
-      lock.send("LOCK TABLES mysql.proc WRITE;");
-      await killedImport(() => destinationRuns(/metadata lock \| .*PROCEDURE .*`count_wide`/));
+      await killedImport(async () => {
+        if (!(await destinationRuns(/INSERT INTO `wide`/))) return false;
+        lock.send("LOCK TABLES mysql.proc WRITE;");
+        return destinationRuns(/metadata lock \| .*PROCEDURE .*`count_wide`/);
+      });
     } finally {
       await lock.end();
     }
@@ -327,6 +331,57 @@ describe("fault matrix", () => {
     );
     await expectNothingLooksComplete("dump-killed");
     await migrateCleanly("dump-killed");
+  }, 240_000);
+
+  it("tables without transactions (MyISAM, Aria) written during the dump: the writes wait until the dump has read them, and the migration verifies", async () => {
+    destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
+    source.must(
+      `CREATE TABLE bulk.notes (id INT PRIMARY KEY, body VARCHAR(20)) ENGINE=MyISAM;
+       INSERT INTO bulk.notes VALUES (1, 'before');
+       CREATE TABLE bulk.journal (id INT PRIMARY KEY, body VARCHAR(20)) ENGINE=Aria;
+       INSERT INTO bulk.journal VALUES (1, 'before');`,
+    );
+    try {
+      let scriptPid = -1;
+      let released: () => void = () => undefined;
+      const writesReleased = new Promise<void>((resolve) => (released = resolve));
+      const dumping = runScript(
+        "dump.sh",
+        dumpEnv("unversioned"),
+        (pid) => (scriptPid = pid),
+        (log) => log.includes("writes on the source released") && released(),
+      );
+      await writesReleased;
+      // The data stream's dump tool (200000 rows to go) held still: the dump is not over while
+      // the writes are tried, however fast the machine.
+      const held = await holdMidway("mariadb-dump\0", dataStreamTool, scriptPid);
+      let tried: string[];
+      try {
+        tried = ["notes", "journal"].map(
+          (table) =>
+            source.sql(
+              `SET SESSION lock_wait_timeout = 1; INSERT INTO bulk.${table} VALUES (2, 'during')`,
+            ).stderr,
+        );
+      } finally {
+        process.kill(held, "SIGCONT");
+      }
+      for (const stderr of tried) expect(stderr).toMatch(/Lock wait timeout exceeded/);
+      const dump = await dumping;
+      expect(dump.status, dump.stderr).toBe(0);
+      expect(dump.stderr).toContain(
+        "ferry-dump: 2 table(s) without transactions are read-locked until the dump has read them; writes to them wait until then: `bulk`.`journal` (Aria), `bulk`.`notes` (MyISAM)",
+      );
+      // Read, they take writes again.
+      source.must("INSERT INTO bulk.notes VALUES (3, 'after')");
+      const imported = await runScript("import.sh", destinationEnv("unversioned"));
+      expect(imported.status, imported.stderr).toBe(0);
+      const verified = await runScript("verify.sh", destinationEnv("unversioned"));
+      expect(verified.status, verified.stderr).toBe(0);
+      expect(destination.must("SELECT id, body FROM bulk.notes ORDER BY id")).toBe("1\tbefore\n");
+    } finally {
+      source.must("DROP TABLE IF EXISTS bulk.notes, bulk.journal");
+    }
   }, 240_000);
 
   it("the dump program itself SIGKILLed mid-upload: no manifest, the import refuses the run, and a re-run completes", async () => {
@@ -432,10 +487,26 @@ describe("fault matrix", () => {
 
   it("object store restarted mid-download: the download resumes once the store is back, and the import completes", async () => {
     destination.must("DROP DATABASE IF EXISTS bulk; DROP DATABASE IF EXISTS ferry;");
-    const dump = await runScript("dump.sh", {
-      ...dumpEnv("download-resumed"),
-      PROGRESS_SECONDS: "1",
-    });
+    let dumpPid = -1;
+    const dumping = runScript(
+      "dump.sh",
+      { ...dumpEnv("download-resumed"), PROGRESS_SECONDS: "1" },
+      (pid) => (dumpPid = pid),
+    );
+    // The dump may take about a second here: its dump tool is held still for 1.5 s once it runs,
+    // so a progress line (every second) falls inside the dump whatever the machine's speed.
+    const paused = await whenRunning(
+      "mariadb-dump\0",
+      dataStreamTool,
+      async (pid) => {
+        process.kill(pid, "SIGSTOP");
+        await new Promise((r) => setTimeout(r, 1500));
+        process.kill(pid, "SIGCONT");
+      },
+      (pid) => descendsFrom(pid, dumpPid),
+    );
+    expect(paused).toBe(true);
+    const dump = await dumping;
     expect(dump.status, dump.stderr).toBe(0);
     // Progress while it works: bytes against the estimate, rate and time left.
     expect(dump.stderr).toMatch(

@@ -35,6 +35,7 @@ import (
 
 	"ferry.local/dataplane/internal/beacon"
 	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/logline"
 	"ferry.local/dataplane/internal/preflight"
 	"ferry.local/dataplane/internal/seal"
 )
@@ -46,7 +47,8 @@ var step = "ferry-dataplane"
 var posted *beacon.Beacon
 
 func logf(format string, args ...any) {
-	line := fmt.Sprintf("%s %s: %s", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, fmt.Sprintf(format, args...))
+	// One line whatever the names and values in it hold: they come from the databases.
+	line := fmt.Sprintf("%s %s: %s", time.Now().UTC().Format("2006-01-02T15:04:05Z"), step, logline.Escape(fmt.Sprintf(format, args...)))
 	fmt.Fprintln(os.Stderr, line)
 	if posted != nil {
 		posted.Add(line)
@@ -105,7 +107,7 @@ func main() {
 	if err != nil {
 		// The glue reports a failed stage in its own words from this file.
 		if file := os.Getenv("FAILURE_FILE"); file != "" {
-			_ = os.WriteFile(file, []byte(err.Error()+"\n"), 0o600)
+			_ = os.WriteFile(file, []byte(logline.Escape(err.Error())+"\n"), 0o600)
 		}
 		os.Exit(1)
 	}

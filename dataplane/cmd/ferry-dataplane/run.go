@@ -258,7 +258,7 @@ func runImport(ctx context.Context) error {
 	}
 	store, m := r.store, r.manifest
 	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true",
-		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true, DropTableLocks: true},
+		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Patience: patience, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
 }
@@ -304,7 +304,11 @@ func runVerify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := digest.Contents(ctx, sessions, actual, digest.Progress(logf, actual)); err != nil {
+	rowKey, err := digest.RowKeyFrom(*r.key)
+	if err != nil {
+		return err
+	}
+	if err := digest.Contents(ctx, rowKey, sessions, actual, digest.Progress(logf, actual)); err != nil {
 		return err
 	}
 	mismatches := verify.Compare(m.Digests, actual)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ferry.local/dataplane/internal/beacon"
+	"ferry.local/dataplane/internal/logline"
 	"ferry.local/dataplane/internal/objstore"
 )
 
@@ -73,7 +74,7 @@ func runWatch(ctx context.Context) error {
 	if earlier != nil && earlier.State == beacon.Done {
 		say("the %s step of run %s finished before this pulumi up began; its lines:", name, id)
 		for _, line := range earlier.Lines {
-			fmt.Fprintln(os.Stderr, line.Text)
+			fmt.Fprintln(os.Stderr, logline.Escape(line.Text))
 		}
 		return nil
 	}
@@ -101,7 +102,7 @@ func runWatch(ctx context.Context) error {
 				}
 				for _, line := range record.Lines {
 					if line.Seq > printed {
-						fmt.Fprintln(os.Stderr, line.Text)
+						fmt.Fprintln(os.Stderr, logline.Escape(line.Text))
 						printed = line.Seq
 					}
 				}

@@ -96,6 +96,8 @@ type Writer struct {
 	key         func(i int) string
 	// SQL counts the uncompressed bytes taken so far, for progress reports; safe to read any time.
 	SQL atomic.Int64
+	// line is the length of the line being written; longest the longest line so far.
+	line, longest int64
 
 	chunks []manifest.Chunk
 	// The chunk being written: its frame writes into pipe (the upload reads it), hash and size.
@@ -242,6 +244,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	w.measure(p)
 	written := 0
 	for len(p) > 0 {
 		cut := -1
@@ -268,6 +271,24 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	return written, nil
 }
+
+// measure follows the lines of p, for LongestLine.
+func (w *Writer) measure(p []byte) {
+	for {
+		end := bytes.IndexByte(p, '\n')
+		if end < 0 {
+			w.line += int64(len(p))
+			w.longest = max(w.longest, w.line)
+			return
+		}
+		w.longest = max(w.longest, w.line+int64(end))
+		w.line = 0
+		p = p[end+1:]
+	}
+}
+
+// LongestLine is the longest line written, in bytes without its line break.
+func (w *Writer) LongestLine() int64 { return w.longest }
 
 // Close stores the last chunk and returns every chunk stored.
 func (w *Writer) Close() ([]manifest.Chunk, error) {

@@ -82,11 +82,11 @@ func store(t *testing.T, s *memoryStore, compression string, text []byte) manife
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Odd-sized writes, as a pipe delivers them.
+	// Odd-sized writes, as a pipe delivers them; each taken whole, as io.Writer promises.
 	for rest := text; len(rest) > 0; {
 		n := min(len(rest), 1000+len(rest)%7777)
-		if _, err := w.Write(rest[:n]); err != nil {
-			t.Fatal(err)
+		if written, err := w.Write(rest[:n]); err != nil || written != n {
+			t.Fatalf("a write of %d bytes took %d (%v)", n, written, err)
 		}
 		rest = rest[n:]
 	}
@@ -119,6 +119,12 @@ func TestRoundTripInWholeLineChunks(t *testing.T) {
 			sqlBytes += c.SQLBytes
 			if c.Bytes != int64(len(s.objects[c.Object])) {
 				t.Fatalf("%s: chunk %s records %d bytes, stored %d", compression, c.Object, c.Bytes, len(s.objects[c.Object]))
+			}
+		}
+		// A chunk is cut at the first line end once it holds its target (16 KiB stored), not before.
+		for i, c := range stream.Chunks[:len(stream.Chunks)-1] {
+			if c.Bytes < 16<<10 {
+				t.Fatalf("%s: chunk %d holds %d bytes, less than its target", compression, i, c.Bytes)
 			}
 		}
 		if sqlBytes != int64(len(text)) {
@@ -398,4 +404,87 @@ func TestADownloadDoesNotWaitOutALastingRefusal(t *testing.T) {
 	if took := time.Since(start); took > time.Second || len(lines) != 0 {
 		t.Fatalf("a lasting refusal was retried for %s: %q", took, lines)
 	}
+}
+
+func TestTheLongestLineIsMeasuredAcrossWrites(t *testing.T) {
+	long := "INSERT INTO t VALUES ('" + strings.Repeat("x", 40000) + "');"
+	text := "CREATE TABLE t (a TEXT);\n" + long + "\nINSERT INTO t VALUES ('y');\n" + strings.Repeat("z", 40100)
+	for _, pieces := range []int{1, 3, 977, len(text)} {
+		w, err := NewWriter(context.Background(), &memoryStore{objects: map[string][]byte{}}, "zstd", 16<<10, time.Minute, nil, func(i int) string {
+			return fmt.Sprintf("runs/r/data-1/%06d.sql", i)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := []byte(text); len(rest) > 0; {
+			n := min(len(rest), pieces)
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		// The unended last line counts too.
+		if got, want := w.LongestLine(), int64(40100); got != want {
+			t.Errorf("writes of %d bytes: longest line %d, want %d", pieces, got, want)
+		}
+		if _, err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := NewWriter(context.Background(), &memoryStore{objects: map[string][]byte{}}, "zstd", 16<<10, time.Minute, nil, func(i int) string { return "k" })
+	_, _ = w.Write([]byte("ab\n" + long + "\n" + "cd\n"))
+	if got := w.LongestLine(); got != int64(len(long)) {
+		t.Errorf("longest line %d, want %d (its line break not counted)", got, len(long))
+	}
+}
+
+// slowStore takes each upload a little at a time: slow, never stalled.
+type slowStore struct{ memoryStore }
+
+func (s *slowStore) Put(ctx context.Context, key string, body io.Reader, size int64) (int64, error) {
+	var data []byte
+	piece := make([]byte, 512)
+	for {
+		n, err := body.Read(piece)
+		data = append(data, piece[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s.memoryStore.Put(ctx, key, bytes.NewReader(data), size)
+}
+
+// An upload that goes on slowly, never still for its stall limit, is not abandoned, however
+// long it takes in all.
+func TestASlowUploadThatProgressesIsNotAbandoned(t *testing.T) {
+	s := &slowStore{memoryStore{objects: map[string][]byte{}}}
+	w, err := NewWriter(context.Background(), s, "gzip", 1<<30, 200*time.Millisecond, nil, func(int) string { return "runs/r/data-1/000000.sql.gz" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if _, err := w.Write(randomLines(40 << 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatalf("abandoned after %s: %v", time.Since(started), err)
+	}
+	if time.Since(started) < 400*time.Millisecond {
+		t.Fatalf("the upload took %s: not slow enough to say anything", time.Since(started))
+	}
+}
+
+// randomLines is n bytes of SQL-like lines that do not compress.
+func randomLines(n int) []byte {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		line := make([]byte, 60)
+		_, _ = rand.Read(line)
+		out = append(out, []byte(fmt.Sprintf("INSERT INTO t VALUES ('%x');\n", line))...)
+	}
+	return out
 }

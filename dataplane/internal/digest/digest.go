@@ -5,24 +5,32 @@
 //
 // Rows are read exactly: every value by its bytes (CAST ... AS BINARY, so no collation can make
 // two different strings equal and no mix of character sets can fail), FLOAT through DOUBLE (whose
-// text form round-trips), TIMESTAMPs in UTC, long values by their length and MD5, NULL apart from
-// every value; system-versioned tables with their whole history. The server sends each row's
+// text form round-trips), TIMESTAMPs in UTC, long values by their length and SHA-256, NULL apart
+// from every value; system-versioned tables with their whole history. The server sends each row's
 // values; this package encodes them (a NULL mark, or a length and the bytes, per value) and takes
-// the first 64 bits of the MD5 of that encoding as the row's digest. A table's digest is the row
-// count and the exact sum of its rows' digests (so a duplicated row counts). Hashing here rather
-// than in SQL (MD5, CONV and a DECIMAL sum per row) costs the server a third of the CPU.
+// the HMAC-SHA256 of that encoding, under a key derived from the run's key, as the row's digest.
+// A table's digest is the row count and the sum of its rows' digests modulo 2^256 (so a duplicated
+// row counts, and the order of the rows does not).
+//
+// What it resists: rows chosen so that two different sets of them sum alike. A sum of public
+// hashes falls to a generalised birthday search (with 64-bit MD5 prefixes, four rows found in
+// seconds); under a key that only the run's steps hold, whoever chooses the rows cannot compute a
+// row's digest, so cannot search. What it does not: someone who holds the run's key (and so
+// could as well forge the manifest), and a change made between the import and the digests.
+// Hashing here rather than in SQL costs the server a third of the CPU.
 package digest
 
 import (
 	"context"
-	"crypto/md5"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
+	"hash"
 	"math/bits"
 	"regexp"
 	"sort"
@@ -60,13 +68,18 @@ type Object struct {
 	Content string `json:"content,omitempty"`
 	// History is true for a system-versioned table: Rows and Content cover its history too.
 	History bool `json:"history,omitempty"`
+	// NeedsTrust is true for a function declared neither DETERMINISTIC, NO SQL nor READS SQL
+	// DATA: a server with its binary log on creates it only under log_bin_trust_function_creators.
+	NeedsTrust bool `json:"needsTrust,omitempty"`
 
 	size    int64
 	columns []column
 }
 
 type column struct {
-	name, dataType, extra string
+	name, dataType string
+	// generation is the column's GENERATION_EXPRESSION: ROW START and ROW END mark a named period.
+	generation string
 }
 
 // Key identifies the object across servers.
@@ -102,13 +115,14 @@ func Catalog(ctx context.Context, session *sql.Conn, databases []string) ([]Obje
 		kind  func(string) (Kind, bool)
 	}{
 		{`SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE,
-		    COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
+		    COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0), 0
 		  FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ` + in, tableKind},
-		{`SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER', 0
+		{`SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER', 0, 0
 		  FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN ` + in, fixedKind(Trigger)},
-		{`SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, 0
+		{`SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, 0,
+		    ROUTINE_TYPE = 'FUNCTION' AND IS_DETERMINISTIC = 'NO' AND SQL_DATA_ACCESS IN ('CONTAINS SQL', 'MODIFIES SQL DATA')
 		  FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ` + in, routineKind},
-		{`SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT', 0
+		{`SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT', 0, 0
 		  FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN ` + in, fixedKind(Event)},
 	}
 	for _, listing := range listings {
@@ -119,7 +133,7 @@ func Catalog(ctx context.Context, session *sql.Conn, databases []string) ([]Obje
 		for rows.Next() {
 			var o Object
 			var kind string
-			if err := rows.Scan(&o.Database, &o.Name, &kind, &o.size); err != nil {
+			if err := rows.Scan(&o.Database, &o.Name, &kind, &o.size, &o.NeedsTrust); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -252,7 +266,8 @@ func definitionDigest(o Object, text string) string {
 }
 
 func columns(ctx context.Context, session *sql.Conn, o Object) ([]column, error) {
-	rows, err := session.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS
+	// A named period column says so in GENERATION_EXPRESSION (ROW START, ROW END), not in EXTRA.
+	rows, err := session.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COALESCE(GENERATION_EXPRESSION, '') FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, o.Database, o.Name)
 	if err != nil {
 		return nil, fmt.Errorf("reading the columns of %s: %w", o, err)
@@ -261,7 +276,7 @@ func columns(ctx context.Context, session *sql.Conn, o Object) ([]column, error)
 	var list []column
 	for rows.Next() {
 		var c column
-		if err := rows.Scan(&c.name, &c.dataType, &c.extra); err != nil {
+		if err := rows.Scan(&c.name, &c.dataType, &c.generation); err != nil {
 			return nil, err
 		}
 		list = append(list, c)
@@ -283,7 +298,8 @@ var longTypes = map[string]bool{
 }
 
 // valueExpression selects one column's value as exact bytes: its text form as binary (a FLOAT
-// widened to DOUBLE first), or for a long value its length and MD5 (NULL stays NULL).
+// widened to DOUBLE first), or for a long value its length and SHA-256 (NULL stays NULL): an MD5
+// would let two different values, made to collide, pass for each other.
 func valueExpression(c column) string {
 	value := sqlident.Quote(c.name)
 	if c.dataType == "float" {
@@ -292,7 +308,7 @@ func valueExpression(c column) string {
 	}
 	bytes := "CAST(" + value + " AS BINARY)"
 	if longTypes[c.dataType] {
-		return "CONCAT(LENGTH(" + bytes + "), ':', MD5(" + bytes + "))"
+		return "CONCAT(LENGTH(" + bytes + "), ':', SHA2(" + bytes + ", 256))"
 	}
 	return bytes
 }
@@ -304,7 +320,7 @@ func rowQuery(o Object) string {
 	explicitPeriod := false
 	for _, c := range o.columns {
 		parts = append(parts, valueExpression(c))
-		if strings.Contains(strings.ToUpper(c.extra), "ROW START") {
+		if strings.EqualFold(c.generation, "ROW START") {
 			explicitPeriod = true
 		}
 	}
@@ -321,12 +337,31 @@ func rowQuery(o Object) string {
 	return "SELECT " + strings.Join(parts, ", ") + " FROM " + from
 }
 
-// RowSum is a table's content digest: the row count and the exact (128-bit) sum of the rows'
+// RowKey is the key of a run's row digests.
+type RowKey [32]byte
+
+// RowKeyFrom derives the row digests' key from the run's key (HKDF-SHA256 with a label of its
+// own, so it is no other key of the run's).
+func RowKeyFrom(runKey [32]byte) (RowKey, error) {
+	var key RowKey
+	derived, err := hkdf.Key(sha256.New, runKey[:], nil, "ferry row digest v2", len(key))
+	copy(key[:], derived)
+	return key, err
+}
+
+// RowSum is a table's content digest: the row count and the sum modulo 2^256 of the rows' keyed
 // digests.
 type RowSum struct {
-	Count  int64
-	hi, lo uint64
-	buf    []byte
+	Count int64
+	sum   [4]uint64 // little-endian limbs
+	mac   hash.Hash
+	buf   []byte
+	row   [sha256.Size]byte
+}
+
+// NewRowSum is an empty table's digest under key.
+func NewRowSum(key RowKey) *RowSum {
+	return &RowSum{mac: hmac.New(sha256.New, key[:])}
 }
 
 // Add counts one row. A NULL is one byte 0; a value is a byte 1, its length as a uvarint and its
@@ -342,22 +377,27 @@ func (s *RowSum) Add(values []sql.RawBytes) {
 		s.buf = binary.AppendUvarint(s.buf, uint64(len(v)))
 		s.buf = append(s.buf, v...)
 	}
-	sum := md5.Sum(s.buf)
+	s.mac.Reset()
+	s.mac.Write(s.buf)
+	row := s.mac.Sum(s.row[:0])
 	var carry uint64
-	s.lo, carry = bits.Add64(s.lo, binary.BigEndian.Uint64(sum[:8]), 0)
-	s.hi += carry
+	for limb := range s.sum {
+		word := binary.BigEndian.Uint64(row[len(row)-8*(limb+1):])
+		s.sum[limb], carry = bits.Add64(s.sum[limb], word, carry)
+	}
 	s.Count++
 }
 
-// String is the digest as the manifest records it: count and sum in decimal.
+// String is the digest as the manifest records it: the count, and the sum in hexadecimal.
 func (s *RowSum) String() string {
-	total := new(big.Int).SetUint64(s.hi)
-	total.Lsh(total, 64)
-	total.Add(total, new(big.Int).SetUint64(s.lo))
-	return fmt.Sprintf("%d:%s", s.Count, total.String())
+	var total [32]byte
+	for limb, word := range s.sum {
+		binary.BigEndian.PutUint64(total[len(total)-8*(limb+1):], word)
+	}
+	return fmt.Sprintf("%d:%s", s.Count, hex.EncodeToString(total[:]))
 }
 
-func tableContent(ctx context.Context, session *sql.Conn, o *Object) error {
+func tableContent(ctx context.Context, key RowKey, session *sql.Conn, o *Object) error {
 	rows, err := session.QueryContext(ctx, rowQuery(*o))
 	if err != nil {
 		return fmt.Errorf("digesting the rows of %s: %w", o, err)
@@ -372,7 +412,7 @@ func tableContent(ctx context.Context, session *sql.Conn, o *Object) error {
 	for i := range values {
 		pointers[i] = &values[i]
 	}
-	var sum RowSum
+	sum := NewRowSum(key)
 	for rows.Next() {
 		if err := rows.Scan(pointers...); err != nil {
 			return fmt.Errorf("digesting the rows of %s: %w", o, err)
@@ -403,9 +443,9 @@ func sequenceContent(ctx context.Context, session *sql.Conn, o *Object) error {
 	return nil
 }
 
-// Contents fills in the content digests of the tables and sequences, spread over the sessions
-// (each already inside the snapshot it must read), largest first, dealt out in turn.
-func Contents(ctx context.Context, sessions []*sql.Conn, objects []Object, done func(Object)) error {
+// Contents fills in the content digests of the tables (under key) and sequences, spread over the
+// sessions (each already inside the snapshot it must read), largest first, dealt out in turn.
+func Contents(ctx context.Context, key RowKey, sessions []*sql.Conn, objects []Object, done func(Object)) error {
 	var work []*Object
 	for i := range objects {
 		if objects[i].HasContent() {
@@ -432,7 +472,7 @@ func Contents(ctx context.Context, sessions []*sql.Conn, objects []Object, done 
 			for _, o := range shares[s] {
 				var err error
 				if o.Kind == Table {
-					err = tableContent(ctx, sessions[s], o)
+					err = tableContent(ctx, key, sessions[s], o)
 				} else {
 					err = sequenceContent(ctx, sessions[s], o)
 				}

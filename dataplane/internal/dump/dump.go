@@ -25,11 +25,14 @@ import (
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/deadline"
 	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/heldlock"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/preflight"
 	"ferry.local/dataplane/internal/progress"
 	"ferry.local/dataplane/internal/seal"
+	"ferry.local/dataplane/internal/sockets"
+	"ferry.local/dataplane/internal/sqlident"
 )
 
 // Options are the dump's settings, read and checked by the caller.
@@ -196,11 +199,18 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if m.Source, err = d.identify(ctx); err != nil {
 		return m, fmt.Errorf("cannot read the source's identity: %v", err)
 	}
-	if existing, err := d.Store.ReadAll(ctx, manifest.Key(d.RunID)); err == nil {
-		if existing, err = seal.OpenBytes(*d.RunKey, manifest.Key(d.RunID), existing); err != nil {
-			return m, fmt.Errorf("run %s has a manifest this run's key does not open (%v); set ferry:migration.runId to a new run id", d.RunID, err)
+	existing, err := d.Store.ReadAll(ctx, manifest.Key(d.RunID))
+	switch {
+	case err == nil:
+		// ferry draws a new run key whenever the dump would run again, so a manifest under another
+		// key is of an older dump of this run id (or put there by someone else): never kept, never
+		// imported, dumped over.
+		opened, err := seal.OpenBytes(*d.RunKey, manifest.Key(d.RunID), existing)
+		if err != nil {
+			d.Log("run %s holds a dump sealed under another key (an earlier dump of this run id, made before its source, bucket or settings changed); dumping again over it", d.RunID)
+			break
 		}
-		kept, err := manifest.Parse(existing)
+		kept, err := manifest.Parse(opened)
 		if err != nil {
 			return m, fmt.Errorf("run %s has a manifest this version of ferry cannot read (%v); set ferry:migration.runId to a new run id", d.RunID, err)
 		}
@@ -210,22 +220,28 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		}
 		d.Log("run %s already has a complete dump of these databases from this source; keeping it", d.RunID)
 		return kept, nil
-	} else if !objstore.IsNotFound(err) {
+	case !objstore.IsNotFound(err):
 		return m, fmt.Errorf("cannot read %s: %v; check ferry:objectStore", d.Store.URL(manifest.Key(d.RunID)), err)
 	}
-	// Two dumps of one run would race for the same objects: the second one stops here.
-	lock, err := d.db.Conn(ctx)
+	// Two dumps of one run would race for the same objects: the second one stops here. The lock is
+	// kept for the whole dump; if it is lost anyway, the dump stops without a manifest.
+	lock, held, err := heldlock.Acquire(ctx, d.db, "ferry-dump-"+d.RunID, 5*time.Second)
 	if err != nil {
 		return m, err
 	}
-	defer lock.Close()
-	var held sql.NullInt64
-	if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK(?, 5)", "ferry-dump-"+d.RunID).Scan(&held); err != nil {
-		return m, err
-	}
-	if held.Int64 != 1 {
+	if !held {
 		return m, fmt.Errorf("another dump of run %s is in progress on this source; wait for it to finish (its manifest then makes this run a no-op)", d.RunID)
 	}
+	defer lock.Release()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-lock.Lost():
+			d.fail(fmt.Errorf("the dump stopped: %v; another dump of run %s may have begun beside it. Run pulumi up again", lock.Err(), d.RunID))
+		case <-finished:
+		}
+	}()
 	// Without a manifest, whatever is stored under the run's prefix is what a failed dump left. The
 	// dump's credential cannot delete: this dump writes over those objects, and the run's cleanup
 	// removes any it does not.
@@ -309,6 +325,17 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		return m, fmt.Errorf("cannot list the source tables: %v", err)
 	}
 	plan := Plan(tables, foreignKeys, d.Parallelism)
+	// A table of an engine without transactions (MyISAM, Aria, MEMORY...) is not in anyone's
+	// snapshot: a write to it after the lock is released would reach the dump, the digests, both
+	// or neither. It stays read-locked, from under the global lock until every stream and digest
+	// has read it.
+	tableLock, err := d.readLockUnversioned(ctx, tables)
+	if err != nil {
+		return m, err
+	}
+	if tableLock != nil {
+		defer tableLock.Release()
+	}
 	var estimate int64
 	for _, t := range tables {
 		estimate += t.Bytes
@@ -336,6 +363,10 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	d.cancel = cancel
 	d.Log("dumping %s in %d data stream(s) and one of definitions to s3://%s/%s (%s)", strings.Join(d.Databases, " "), len(plan)-1, d.Store.Bucket, manifest.Prefix(d.RunID), d.Compression)
 	started := time.Now()
+	byPort := portsVisible(ctx, snapshot)
+	if !byPort {
+		d.Log("warning: the source sees this machine's sessions under other client ports (address translation between them): the dump's own sessions are told from other sessions of %s by when they open, so no other client should use that account during the dump", d.Source.User)
+	}
 	streams := make([]*stream, len(plan))
 	for i, planned := range plan {
 		args := append([]string{"--defaults-file=" + options}, flags...)
@@ -353,7 +384,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 			return m, err
 		}
 		streams[i] = s
-		if err := d.waitForSnapshot(ctx, s, snapshotID, attributed); err != nil {
+		if err := d.waitForSnapshot(ctx, s, snapshotID, attributed, byPort); err != nil {
 			return m, err
 		}
 		d.Log("stream %s has opened its snapshot (%.1fs)", s.name, time.Since(opening).Seconds())
@@ -371,9 +402,13 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		}
 		d.Log("%s", progress.Line("dump", done, estimate, started, "total=estimated-from-table-sizes"))
 	})
+	rowKey, err := digest.RowKeyFrom(*d.RunKey)
+	if err != nil {
+		return m, err
+	}
 	digested := make(chan error, 1)
 	go func() {
-		digested <- digest.Contents(ctx, digestSessions, objects, digest.Progress(d.Log, objects))
+		digested <- digest.Contents(ctx, rowKey, digestSessions, objects, digest.Progress(d.Log, objects))
 	}()
 	for _, s := range streams {
 		<-s.done
@@ -386,11 +421,22 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if err := <-digested; err != nil {
 		return m, fmt.Errorf("digesting the source's objects failed: %v", err)
 	}
+	if tableLock != nil {
+		if err := tableLock.Confirm(ctx); err != nil {
+			return m, fmt.Errorf("the tables without transactions may have changed during the dump: %v. Run pulumi up again", err)
+		}
+		tableLock.Release()
+		d.Log("the tables without transactions are read and released")
+	}
 	m.SetDigests(objects)
 	for _, s := range streams {
 		m.Streams = append(m.Streams, s.result)
 		m.Bytes += s.result.Bytes
 		m.SQLBytes += s.result.SQLBytes
+	}
+	// The manifest makes the dump importable: not once the run's lock was lost.
+	if err := d.firstFailure(); err != nil {
+		return m, err
 	}
 	m.FinishedAt = now()
 	data, err := m.Marshal()
@@ -406,6 +452,36 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	sealing, _ := seal.Spent()
 	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()), sealing.Seconds())
 	return m, nil
+}
+
+// readLockUnversioned read-locks the tables whose engine keeps no versions for a snapshot (every
+// engine but InnoDB), in a session of its own, and says which; nil when there are none. A lost
+// lock stops the dump.
+func (d *dumper) readLockUnversioned(ctx context.Context, tables []Table) (*heldlock.Lock, error) {
+	var locked [][2]string
+	var names []string
+	for _, t := range tables {
+		if !t.View && !strings.EqualFold(t.Engine, "InnoDB") {
+			locked = append(locked, [2]string{t.Database, t.Name})
+			names = append(names, fmt.Sprintf("%s (%s)", sqlident.Qualified(t.Database, t.Name), orNone(t.Engine, "no engine")))
+		}
+	}
+	if len(locked) == 0 {
+		return nil, nil
+	}
+	lock, err := heldlock.ReadLockTables(ctx, d.db, locked, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read-lock the tables without transactions for the dump (%s): %v. The source user needs LOCK TABLES on them; or convert them: ALTER TABLE ... ENGINE=InnoDB", strings.Join(names, ", "), err)
+	}
+	d.Log("%d table(s) without transactions are read-locked until the dump has read them; writes to them wait until then: %s", len(locked), strings.Join(names, ", "))
+	go func() {
+		select {
+		case <-lock.Lost():
+			d.fail(fmt.Errorf("the dump stopped: %v; the tables without transactions may have changed during the dump. Run pulumi up again", lock.Err()))
+		case <-lock.Released():
+		}
+	}()
+	return lock, nil
 }
 
 // identify reads what the server says of itself (MySQL also has a server_uuid; MariaDB has not).
@@ -464,7 +540,7 @@ func binlogPosition(ctx context.Context, session *sql.Conn) (gtid, file, positio
 func (d *dumper) listTables(ctx context.Context, session *sql.Conn) ([]Table, []ForeignKey, error) {
 	in := placeholders(len(d.Databases))
 	args := append(d.databaseArgs(), d.databaseArgs()...)
-	rows, err := session.QueryContext(ctx, `SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE = 'VIEW',
+	rows, err := session.QueryContext(ctx, `SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE = 'VIEW', COALESCE(t.ENGINE, ''),
 	    COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0),
 	    COALESCE(t.TABLE_ROWS, 0) * (1 + 0.77 * COALESCE(i.secondary, 0)) + COALESCE(t.DATA_LENGTH, 0) / 150 + 1
 	  FROM information_schema.TABLES t
@@ -478,7 +554,7 @@ func (d *dumper) listTables(ctx context.Context, session *sql.Conn) ([]Table, []
 	var tables []Table
 	for rows.Next() {
 		var t Table
-		if err := rows.Scan(&t.Database, &t.Name, &t.View, &t.Bytes, &t.Cost); err != nil {
+		if err := rows.Scan(&t.Database, &t.Name, &t.View, &t.Engine, &t.Bytes, &t.Cost); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -512,7 +588,11 @@ func (d *dumper) dumpFlags(ctx context.Context) ([]string, string, error) {
 		return nil, "", fmt.Errorf("the dump tool %s cannot run: %v", d.DumpTool, err)
 	}
 	version, _ := exec.CommandContext(ctx, d.DumpTool, "--version").Output()
-	flags := []string{"--single-transaction", "--quick", "--hex-blob", "--default-character-set=utf8mb4", "--max-allowed-packet=1G"}
+	// --skip-add-locks: no LOCK TABLES before a table's rows. The lock would hold the database's
+	// metadata lock for the whole table on the destination, so another stream's CREATE DATABASE IF
+	// NOT EXISTS for the same database waited until those rows were all in (seen for 7 s in bench/'s
+	// import); each INSERT commits on its own either way.
+	flags := []string{"--single-transaction", "--quick", "--hex-blob", "--default-character-set=utf8mb4", "--max-allowed-packet=1G", "--skip-add-locks"}
 	for _, optional := range []struct{ probe, flag string }{
 		{"column-statistics", "--column-statistics=0"},
 		{"set-gtid-purged", "--set-gtid-purged=OFF"},
@@ -532,17 +612,23 @@ func (d *dumper) dumpFlags(ctx context.Context) ([]string, string, error) {
 // session or an earlier stream. A stream that ended before it was seen had opened its snapshot
 // under the lock all the same; its connection is let close, so the next stream's is not taken
 // for it.
-func (d *dumper) waitForSnapshot(ctx context.Context, s *stream, snapshotID int64, attributed map[int64]bool) error {
+func (d *dumper) waitForSnapshot(ctx context.Context, s *stream, snapshotID int64, attributed map[int64]bool, byPort bool) error {
 	deadline := time.Now().Add(d.SnapshotWait)
 	for {
-		ids, err := d.dumpTransactions(ctx, snapshotID)
+		transactions, err := d.dumpTransactions(ctx, snapshotID)
 		if err != nil {
 			return err
 		}
+		// The stream's own session is the one on a port its dump tool holds: another client of the
+		// same user opening a transaction meanwhile is not taken for it.
+		var tool map[int]bool
+		if byPort && s.cmd.Process != nil {
+			tool, _ = sockets.LocalPorts(s.cmd.Process.Pid)
+		}
 		var fresh []int64
-		for _, id := range ids {
-			if !attributed[id] {
-				fresh = append(fresh, id)
+		for _, t := range transactions {
+			if !attributed[t.id] && (!byPort || tool[sockets.Port(t.host)]) {
+				fresh = append(fresh, t.id)
 			}
 		}
 		if len(fresh) > 0 && !s.ended() {
@@ -569,8 +655,14 @@ func (d *dumper) waitForSnapshot(ctx context.Context, s *stream, snapshotID int6
 	}
 }
 
-func (d *dumper) dumpTransactions(ctx context.Context, snapshotID int64) ([]int64, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t
+// transaction is a session of the dump's user with an open transaction, and its client address.
+type transaction struct {
+	id   int64
+	host string
+}
+
+func (d *dumper) dumpTransactions(ctx context.Context, snapshotID int64) ([]transaction, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT t.trx_mysql_thread_id, p.HOST FROM information_schema.INNODB_TRX t
 	  JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
 	  WHERE p.ID > ? AND p.ID <> CONNECTION_ID() AND p.USER = ?`, snapshotID, d.Source.User)
 	if err != nil {
@@ -581,15 +673,26 @@ func (d *dumper) dumpTransactions(ctx context.Context, snapshotID int64) ([]int6
 		return nil, fmt.Errorf("cannot watch the dump's transactions: %v", err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var found []transaction
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var t transaction
+		if err := rows.Scan(&t.id, &t.host); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		found = append(found, t)
 	}
-	return ids, rows.Err()
+	return found, rows.Err()
+}
+
+// portsVisible says whether the source sees this machine's sessions under the client ports they
+// hold here (no address translation between): only then can a session be known by its port.
+func portsVisible(ctx context.Context, session *sql.Conn) bool {
+	var host string
+	if err := session.QueryRowContext(ctx, "SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()").Scan(&host); err != nil {
+		return false
+	}
+	ports, err := sockets.LocalPorts(os.Getpid())
+	return err == nil && ports[sockets.Port(host)]
 }
 
 // stream is one running dump tool whose output is stored in chunks.
@@ -667,7 +770,7 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 			s.err = d.uploadFailure(err)
 			return
 		}
-		s.result = manifest.Stream{Name: name, Chunks: stored}
+		s.result = manifest.Stream{Name: name, Chunks: stored, LongestLine: writer.LongestLine()}
 		for _, c := range stored {
 			s.result.Bytes += c.Bytes
 			s.result.SQLBytes += c.SQLBytes

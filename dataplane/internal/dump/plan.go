@@ -10,6 +10,8 @@ type Table struct {
 	Database string
 	Name     string
 	View     bool
+	// Engine is the table's storage engine ("" for a view).
+	Engine string
 	// Bytes is the server's estimate of the table's data and index size.
 	Bytes int64
 	// Cost estimates the table's import time, in rows: each secondary index costs about 0.77 of a

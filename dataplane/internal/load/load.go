@@ -2,7 +2,7 @@
 // destination's import lock, refuses a non-empty target unless told to overwrite, feeds each stream
 // (package chunks checks every chunk before a byte of it is used) through the rewrite into its own
 // client session, the data streams side by side and the definitions last, and records the run in
-// ferry.runs. A failed import into a target that was empty is rolled back.
+// ferry.runs. A failed import drops the databases its dump created, never one that existed before.
 package load
 
 import (
@@ -26,6 +26,7 @@ import (
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/deadline"
+	"ferry.local/dataplane/internal/heldlock"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
 	"ferry.local/dataplane/internal/progress"
@@ -83,36 +84,58 @@ func Run(ctx context.Context, o Options) error {
 	if err := waitFor(ctx, db, o); err != nil {
 		return err
 	}
+	// The rewrite reads executable comments as this server does: it runs those of its version.
+	var serverVersion string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&serverVersion); err != nil {
+		return err
+	}
+	if o.Rewrite.ServerVersion, err = VersionNumber(serverVersion); err != nil {
+		return err
+	}
 	// One import at a time into a destination: two would judge each other's tables as "not empty".
-	lock, err := db.Conn(ctx)
+	// The lock is kept for the whole import; if it is lost anyway, the import stops.
+	lock, held, err := heldlock.Acquire(ctx, db, "ferry-import", 5*time.Second)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	var held sql.NullInt64
-	if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK('ferry-import', 5)").Scan(&held); err != nil {
-		return err
-	}
-	if held.Int64 != 1 {
+	if !held {
 		return fmt.Errorf("another ferry import into %s:%s is in progress; wait for it to finish, then run again", o.Destination.Host, o.Destination.Port)
 	}
+	defer lock.Release()
+	lost := func() error {
+		return fmt.Errorf("the import stopped: %v; another import may have begun beside it. Run pulumi up again", lock.Err())
+	}
+	signalled := ctx
+	ctx, stopOnLoss := context.WithCancelCause(ctx)
+	defer stopOnLoss(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			stopOnLoss(lost())
+		case <-ctx.Done():
+		}
+	}()
+	err = imported(ctx, signalled, db, o, work)
+	if err != nil && signalled.Err() == nil && lock.Err() != nil {
+		// Whatever step noticed it, the lost lock is why the import stopped.
+		return lost()
+	}
+	return err
+}
+
+// imported is the import under its lock: ctx ends when the lock is lost, signalled when a signal
+// stops the step.
+func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string) error {
+	var err error
 	m := o.Manifest
-	for _, statement := range []string{
-		"CREATE DATABASE IF NOT EXISTS ferry",
-		`CREATE TABLE IF NOT EXISTS ferry.runs (
-		   run_id VARCHAR(63) PRIMARY KEY, state VARCHAR(16) NOT NULL, sha256 CHAR(64) NOT NULL,
-		   target_was_empty BOOLEAN NOT NULL, started_at DATETIME NOT NULL, finished_at DATETIME NULL,
-		   detail TEXT NULL)`,
-	} {
+	for _, statement := range bookkeeping {
 		if _, err := db.ExecContext(ctx, statement); err != nil {
-			return fmt.Errorf("cannot create the ferry.runs bookkeeping table on the destination: %v", err)
+			return fmt.Errorf("cannot create ferry's bookkeeping tables (ferry.runs) on the destination: %v", err)
 		}
 	}
 	digest := Digest(m)
 	var state, recorded sql.NullString
-	var wasEmpty sql.NullBool
-	err = db.QueryRowContext(ctx, "SELECT state, target_was_empty, sha256 FROM ferry.runs WHERE run_id = ?", m.RunID).
-		Scan(&state, &wasEmpty, &recorded)
+	err = db.QueryRowContext(ctx, "SELECT state, sha256 FROM ferry.runs WHERE run_id = ?", m.RunID).Scan(&state, &recorded)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
@@ -123,26 +146,39 @@ func Run(ctx context.Context, o Options) error {
 	if err := complete(ctx, o.Store, m); err != nil {
 		return err
 	}
-	in := strings.TrimSuffix(strings.Repeat("?,", len(m.Databases)), ",")
-	names := make([]any, len(m.Databases))
-	for i, name := range m.Databases {
-		names[i] = name
-	}
-	var existing int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ("+in+")", names...).Scan(&existing); err != nil {
+	if err := fits(ctx, db, m); err != nil {
 		return err
 	}
-	targetWasEmpty := existing == 0
-	switch {
-	case state.String == "importing":
-		// A retry of this run's own interrupted import: the dump drops and recreates each table.
-		targetWasEmpty = wasEmpty.Bool
+	// What this dump may treat as its own is what an interrupted attempt of the same dump recorded
+	// as created by it; whatever the run record says, nothing else that holds an object is
+	// imported into without overwrite, and nothing that existed before is ever dropped.
+	owned := map[string]bool{}
+	if state.String == "importing" && recorded.String == digest {
+		if owned, err = ownedDatabases(ctx, db, m.RunID, digest); err != nil {
+			return err
+		}
 		o.Log("resuming the interrupted import of run %s", m.RunID)
-	case existing > 0 && !o.Overwrite:
-		return fmt.Errorf("the destination is not empty: databases (%s) already hold %d tables or views. Set ferry:migration.overwrite to true to replace them, or migrate into an empty destination.", strings.Join(m.Databases, " "), existing)
+	}
+	targets, err := readTarget(ctx, db, m.Databases, owned)
+	if err != nil {
+		return err
+	}
+	var occupied []string
+	targetWasEmpty := true
+	for _, t := range targets {
+		if t.objects() > 0 && !t.ownedByRun {
+			occupied = append(occupied, t.describe())
+			targetWasEmpty = false
+		}
+	}
+	if len(occupied) > 0 && !o.Overwrite {
+		return fmt.Errorf("the destination is not empty: %s. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.", strings.Join(occupied, "; "))
 	}
 	if _, err := db.ExecContext(ctx, `REPLACE INTO ferry.runs (run_id, state, sha256, target_was_empty, started_at)
 	    VALUES (?, 'importing', ?, ?, UTC_TIMESTAMP())`, m.RunID, digest, targetWasEmpty); err != nil {
+		return err
+	}
+	if err := recordTarget(ctx, db, m.RunID, digest, targets); err != nil {
 		return err
 	}
 
@@ -161,6 +197,7 @@ func Run(ctx context.Context, o Options) error {
 	i := &importer{Options: o, work: work, options: options}
 	o.Log("importing run %s (%s, %d data stream(s) side by side, then definitions) into %s", m.RunID, m.Compression, m.DataStreams(), strings.Join(m.Databases, " "))
 	started := time.Now()
+	in, names := inList(m.Databases)
 	stopProgress := progress.Every(o.ProgressEvery, func() {
 		present := "?"
 		var n int
@@ -176,12 +213,16 @@ func Run(ctx context.Context, o Options) error {
 		problem = i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name == manifest.Definitions })
 	}
 	stopProgress()
-	if problem != nil && ctx.Err() != nil {
+	switch {
+	case problem != nil && signalled.Err() != nil:
 		// SIGTERM or SIGINT (a Job's deadline, an evicted pod, ^C): what stopped is the signal.
 		problem = errors.New(deadline.Stopped("the import") + ".")
+	case problem != nil && ctx.Err() != nil:
+		// The lost lock (Run's cause).
+		problem = context.Cause(ctx)
 	}
 	if problem != nil {
-		return i.fail(db, m, targetWasEmpty, problem)
+		return i.fail(db, m, targets, problem)
 	}
 	if _, err := db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = ?", m.RunID); err != nil {
 		return err
@@ -189,6 +230,15 @@ func Run(ctx context.Context, o Options) error {
 	opening, _ := seal.Spent()
 	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", m.RunID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds(), opening.Seconds())
 	return nil
+}
+
+// VersionNumber is a server version as executable comments compare it: 10.11.19-MariaDB is 101119.
+func VersionNumber(version string) (int, error) {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return 0, fmt.Errorf("the destination's version %q cannot be read: %v", version, err)
+	}
+	return major*10000 + minor*100 + patch, nil
 }
 
 // complete says why a run's dump cannot be imported when a chunk of it is gone: its cleanup
@@ -288,7 +338,10 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	}
 	args := []string{"--defaults-file=" + i.options, "--batch", "--skip-column-names", "--max-allowed-packet=1G",
 		// The client would otherwise strip comments, also those inside stored programs' bodies.
-		"--comments"}
+		"--comments",
+		// The rewrite follows the client's reading of quotes byte by byte: a character set whose
+		// characters may hold a quote or backslash byte (sjis, gbk, ...) would read otherwise.
+		"--default-character-set=utf8mb4"}
 	if !i.WriteBinlog {
 		// The import's sessions leave the destination's binary log out unless WRITE_BINLOG, as
 		// myloader does by default: the destination is the new server ferry deploys, with no replica
@@ -341,22 +394,32 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	return nil
 }
 
-// fail records the failure and, when the target was empty, removes the partial import.
-func (i *importer) fail(db *sql.DB, m manifest.Manifest, targetWasEmpty bool, problem error) error {
+// fail records the failure and removes the databases this dump created; a database that existed
+// before (empty, or replaced with overwrite) is never dropped, and the message says so.
+func (i *importer) fail(db *sql.DB, m manifest.Manifest, targets []targetDatabase, problem error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	detail := problem.Error()
-	if targetWasEmpty {
-		removed := true
-		for _, database := range m.Databases {
-			if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(database)); err != nil {
-				i.Log("could not drop %s: %v", sqlident.Quote(database), err)
-				removed = false
-			}
+	var removed, kept []string
+	for _, t := range targets {
+		if !t.created() {
+			kept = append(kept, sqlident.Quote(t.name))
+			continue
 		}
-		if removed {
-			detail += " The partial import was removed; the destination is empty again."
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+sqlident.Quote(t.name)); err != nil {
+			i.Log("could not drop %s: %v", sqlident.Quote(t.name), err)
+			kept = append(kept, sqlident.Quote(t.name))
+			continue
 		}
+		removed = append(removed, sqlident.Quote(t.name))
+	}
+	switch {
+	case len(kept) == 0:
+		detail += " The partial import was removed; the destination is empty again."
+	case len(removed) > 0:
+		detail += fmt.Sprintf(" The databases the import created were removed (%s); %s existed before it and were left as they are, with what the import wrote into them.", strings.Join(removed, " "), strings.Join(kept, " "))
+	default:
+		detail += fmt.Sprintf(" %s existed before the import and were left as they are, with what the import wrote into them.", strings.Join(kept, " "))
 	}
 	_, _ = db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'failed', finished_at = UTC_TIMESTAMP(), detail = ? WHERE run_id = ?", detail, m.RunID)
 	return errors.New(detail)

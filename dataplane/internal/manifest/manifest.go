@@ -1,8 +1,9 @@
 // Package manifest is the schema of a run's manifest (runs/<runId>/manifest.json), written last
-// by the dump and read by every later step. Format ferry-dump/5: each stream of the dump is stored
+// by the dump and read by every later step. Format ferry-dump/6: each stream of the dump is stored
 // as chunks of tens of MiB, each a whole compressed frame with its own sha256, so a reader checks
 // a chunk before a byte of it is used. Its table digests are package digest's (rows hashed by the
-// data plane since /5), so a manifest of another format is refused rather than compared.
+// data plane since /5, keyed and summed over 256 bits since /6), so a manifest of another format
+// is refused rather than compared.
 package manifest
 
 import (
@@ -13,7 +14,7 @@ import (
 )
 
 // Format is the manifest format this data plane writes and reads.
-const Format = "ferry-dump/5"
+const Format = "ferry-dump/6"
 
 // Prefix is where a run's objects live in the bucket: its chunks, its manifest, its
 // verification result.
@@ -40,6 +41,21 @@ type Stream struct {
 	Bytes    int64   `json:"bytes"`
 	SQLBytes int64   `json:"sqlBytes"`
 	Chunks   []Chunk `json:"chunks"`
+	// LongestLine is the stream's longest line of SQL in bytes: a row statement is one line, so
+	// the destination's max_allowed_packet is checked against it before the import writes.
+	LongestLine int64 `json:"longestLine"`
+}
+
+// LongestLine is the longest line of SQL of any stream, and the stream's name.
+func (m Manifest) LongestLine() (int64, string) {
+	var longest int64
+	var stream string
+	for _, s := range m.Streams {
+		if s.LongestLine > longest {
+			longest, stream = s.LongestLine, s.Name
+		}
+	}
+	return longest, stream
 }
 
 // Definitions names the stream the import applies last.

@@ -69,7 +69,9 @@ func TestRefusesEveryChange(t *testing.T) {
 			return open(key, label, c)
 		},
 		"cut at a record boundary": func() ([]byte, error) { return open(key, label, object[:header+2*record]) },
-		"cut mid-record":           func() ([]byte, error) { return open(key, label, object[:header+record+100]) },
+		// Not one record left: still not the empty object (whose one record is an empty last one).
+		"cut right after the header": func() ([]byte, error) { return open(key, label, object[:header]) },
+		"cut mid-record":             func() ([]byte, error) { return open(key, label, object[:header+record+100]) },
 		"records swapped": func() ([]byte, error) {
 			c := bytes.Clone(object)
 			copy(c[header:], object[header+record:header+2*record])
@@ -169,5 +171,27 @@ func TestSpentCountsEveryPlaintextByteSealedAndOpened(t *testing.T) {
 	}
 	if timeAfter <= timeBefore {
 		t.Fatalf("no time counted: %v then %v", timeBefore, timeAfter)
+	}
+}
+
+func TestNothingIsWrittenAfterClose(t *testing.T) {
+	key, _ := NewKey()
+	var out bytes.Buffer
+	w, err := NewWriter(&out, key, "label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sealedLength := out.Len()
+	if n, err := w.Write([]byte("late")); err == nil || n != 0 {
+		t.Errorf("a write after Close took %d bytes, error %v", n, err)
+	}
+	if err := w.Close(); err == nil {
+		t.Error("a second Close succeeded")
+	}
+	if out.Len() != sealedLength {
+		t.Errorf("%d bytes written after Close", out.Len()-sealedLength)
 	}
 }
