@@ -1,5 +1,7 @@
 import { X509Certificate } from "node:crypto";
+import { BlockList, isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
+import * as sshpk from "sshpk";
 import { z } from "zod";
 import { mysqlPort } from "./specs/database";
 import { tlsModes, type TlsMode } from "./specs/jobs";
@@ -38,11 +40,93 @@ const dnsLabel = z
     error: "must be a DNS label: lowercase letters, digits and inner dashes, at most 63 characters",
   });
 
+/** Kubernetes' DNS-1035 label (apimachinery's IsDNS1035Label): what a Service's name must be. */
+const serviceNameLabel = z
+  .string({ error: "must be a string" })
+  .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error:
+      "must be a DNS-1035 label, as a Service's name is: a lowercase letter first, then lowercase letters, digits and inner dashes, at most 63 characters",
+  });
+
 const quantity = z
   .string({ error: "must be a string" })
   .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, {
     error: "must be a Kubernetes quantity such as 500m, 1Gi or 20Gi",
   });
+
+/** The least memory a MySQL or MariaDB server starts in with the buffers ferry sets. */
+const smallestMemory = "256Mi";
+
+/** A memory size: whole bytes (no m, a thousandth), enough for the server to start. */
+const memorySize = z.string({ error: "must be a string" }).refine(
+  (size) => {
+    if (!/^[0-9]+(\.[0-9]+)?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.test(size)) return false;
+    return quantityBytes(size) >= quantityBytes(smallestMemory);
+  },
+  {
+    error: `must be a memory size of at least ${smallestMemory} in whole bytes, such as 512Mi or 2Gi (the server needs that much to start)`,
+  },
+);
+
+/** CPU cores: a number of cores or of millicores, from a hundredth of a core to a thousand. */
+const cpuCores = z.string({ error: "must be a string" }).refine(
+  (cpu) => {
+    const match = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(cpu);
+    if (!match) return false;
+    const cores = Number(match[1]) / (match[2] === "m" ? 1000 : 1);
+    return cores >= 0.01 && cores <= 1000;
+  },
+  { error: "must be CPU cores between 10m and 1000, such as 250m, 1 or 2.5" },
+);
+
+/** A label's name and value as Kubernetes takes them (apimachinery's IsQualifiedName and IsValidLabelValue). */
+const labelName = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const labelPrefix = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function labelKeyValid(key: string): boolean {
+  const slash = key.lastIndexOf("/");
+  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && (prefix.length > 253 || !labelPrefix.test(prefix))) return false;
+  return name.length <= 63 && labelName.test(name);
+}
+
+/** Pod labels to select by: at least one, each key and value as Kubernetes takes them. */
+const podSelector = (empty: string) =>
+  z.record(z.string(), z.string({ error: "must be a string" })).superRefine((labels, context) => {
+    if (Object.keys(labels).length === 0) context.addIssue({ code: "custom", message: empty });
+    for (const [key, value] of Object.entries(labels)) {
+      if (!labelKeyValid(key)) {
+        context.addIssue({
+          code: "custom",
+          message: `the label key ${JSON.stringify(key)} must be a name of at most 63 characters (letters, digits, -, _ and ., starting and ending with a letter or digit), with an optional DNS prefix and /`,
+        });
+      } else if (value.length > 63 || !labelValue.test(value)) {
+        context.addIssue({
+          code: "custom",
+          message: `the value ${JSON.stringify(value)} of label ${key} must be at most 63 characters: letters, digits, -, _ and ., starting and ending with a letter or digit (or empty)`,
+        });
+      }
+    }
+  });
+
+/** An SSH public key in the one-line OpenSSH form, parsed by sshpk (its algorithm and its key). */
+const sshPublicKey = z.string({ error: "must be a string" }).refine(
+  (text) => {
+    const [algorithm] = text.split(" ");
+    try {
+      const key = sshpk.parseKey(text, "ssh");
+      // sshpk names the type (ed25519, ecdsa, rsa); the line's own algorithm must be that type's.
+      return key.type === "rsa" ? algorithm === "ssh-rsa" : algorithm.includes(key.type);
+    } catch {
+      return false;
+    }
+  },
+  {
+    error:
+      "must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
+  },
+);
 
 const nonEmpty = z.string({ error: "must be a string" }).min(1, { error: "must not be empty" });
 const port = z
@@ -135,6 +219,19 @@ const sourceFields = {
   tls: tlsSchema.describe("TLS of the dump's sessions with the source"),
 };
 
+/** A cluster's DNS server pods: the one peer every pod ferry makes may reach on port 53. */
+const dnsPodsSchema = z
+  .strictObject({
+    namespace: dnsLabel.default("kube-system").describe("the namespace of the DNS server pods"),
+    podLabels: podSelector("must name at least one label (an empty map would select every pod)")
+      .default({ "k8s-app": "kube-dns" })
+      .describe("the DNS server pods' labels"),
+  })
+  .default({ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } })
+  .describe(
+    "the cluster's DNS server pods, the only peer ferry's pods may reach on port 53 (NetworkPolicy)",
+  );
+
 const kubernetesSourceSchema = z
   .strictObject(
     {
@@ -146,6 +243,7 @@ const kubernetesSourceSchema = z
       objectStoreEndpoint: httpUrl("http://minio.storage:9000")
         .optional()
         .describe("the object store's URL as pods of the source cluster reach it"),
+      dnsPods: dnsPodsSchema,
     },
     {
       error: (issue) =>
@@ -162,15 +260,7 @@ const sshSourceSchema = z
       host: nonEmpty.describe("the source host's SSH address"),
       port: port.default(22).describe("its SSH port"),
       user: nonEmpty.describe("the SSH user"),
-      hostKey: z
-        .string({ error: "must be a string" })
-        .regex(
-          /^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,3}( .*)?$/,
-          {
-            error:
-              "must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
-          },
-        )
+      hostKey: sshPublicKey
         .optional()
         .describe(
           "the source host's SSH public host key, the only one accepted; required unless insecureIgnoreHostKey",
@@ -295,17 +385,20 @@ const destinationSchema = z
     toolsImage: image.describe("the image the import, verify and cleanup Jobs run"),
     imagePullPolicy: pullPolicy.describe("the pull policy of both images"),
     storageSize: quantity.default("10Gi").describe("the data volume's size, at least 1Gi"),
-    cpu: quantity.default("500m").describe("the database's CPU request"),
-    memory: quantity.default("1Gi").describe("the database's memory request and limit"),
-    serviceName: dnsLabel
+    cpu: cpuCores.default("500m").describe("the database's CPU request"),
+    memory: memorySize.default("1Gi").describe("the database's memory request and limit"),
+    serviceName: serviceNameLabel
       .default("mysql")
       .describe("the database's Service, which applications connect to"),
+    dnsPods: dnsPodsSchema,
     allowFrom: z
       .array(
         z
           .strictObject({
             namespace: dnsLabel.optional().describe("a namespace, by name"),
-            podLabels: stringMap
+            podLabels: podSelector(
+              "must name at least one label (an empty map selects every pod); to admit a whole namespace, give namespace alone",
+            )
               .optional()
               .describe("pods with these labels (in namespace, or in ferry's own without one)"),
           })
@@ -356,6 +449,11 @@ const objectStoreSchema = z
       .string({ error: "must be a string" })
       .regex(/^[a-z0-9][a-z0-9-]{0,35}$/, {
         error: "must be lowercase letters, digits and dashes, at most 36 characters",
+      })
+      // S3's bucket naming rules keep these beginnings for names of its own.
+      .refine((prefix) => !/^(xn--|sthree-|amzn-s3-demo-)/.test(prefix), {
+        error:
+          "must not start with xn--, sthree- or amzn-s3-demo- (S3 reserves them for its own names)",
       })
       .default("ferry-")
       .describe("prefix of the bucket's generated name"),
@@ -523,7 +621,9 @@ const migrationSchema = z
     overwrite: z
       .boolean({ error: "must be true or false" })
       .default(false)
-      .describe("import into databases that already hold tables, replacing them"),
+      .describe(
+        "import into databases that already hold objects (tables, views, routines, events), replacing those the dump holds of the same names",
+      ),
     stripDefiners: z
       .boolean({ error: "must be true or false" })
       .default(false)
@@ -605,6 +705,7 @@ export type DestinationConfig = Omit<ParsedDestination, "database"> & {
 };
 export type ObjectStoreConfig = z.infer<typeof objectStoreSchema>;
 type ParsedStorage = z.infer<typeof storageSchema>;
+type ParsedMigration = z.infer<typeof migrationSchema>;
 /** The storage ferry installs: its charts and, when it creates the class, the provisioner. */
 export type InstalledStorageConfig = ParsedStorage & {
   readonly install: true;
@@ -891,7 +992,34 @@ function weakTlsWarnings(key: string, mode: TlsMode, exposed: string): string[] 
   }
 }
 
-const loopback = /^(127\.[0-9.]+|localhost|\[?::1\]?|0\.0\.0\.0|\[?::\]?)(:|$)/;
+/** This machine's own addresses: loopback and unspecified, IPv4 and IPv6 (mapped IPv4 too). */
+const ownAddresses = new BlockList();
+ownAddresses.addSubnet("127.0.0.0", 8, "ipv4");
+ownAddresses.addSubnet("0.0.0.0", 8, "ipv4");
+ownAddresses.addAddress("::1", "ipv6");
+ownAddresses.addAddress("::", "ipv6");
+
+/** The names resolvers give this machine's loopback (RFC 6761's localhost, Debian's /etc/hosts). */
+const loopbackNames =
+  /^(localhost|.+\.localhost|localhost\.localdomain|localhost6(\.localdomain6)?|ip6-localhost|ip6-loopback)\.?$/;
+
+/**
+ * Whether a host (or host:port, an IPv6 literal in brackets) is this machine however it is
+ * spelled: the URL parser normalises case, IPv4 shorthand (127.1, 0x7f.1, 2130706433) and IPv6
+ * forms before the address is compared.
+ */
+function isLoopback(hostOrHostPort: string): boolean {
+  let host: string;
+  try {
+    host = new URL(`http://${hostOrHostPort}/`).hostname;
+  } catch {
+    return false;
+  }
+  if (loopbackNames.test(host)) return true;
+  const address = host.replace(/^\[|\]$/g, "");
+  const family = isIP(address);
+  return family !== 0 && ownAddresses.check(address, family === 4 ? "ipv4" : "ipv6");
+}
 
 /** Namespaces the cluster itself owns: ferry creates, labels and keeps its own, never these. */
 const clusterNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -899,12 +1027,23 @@ const clusterNamespaces = ["default", "kube-system", "kube-public", "kube-node-l
 /** The smallest data volume a MySQL server fits on with room for data (redo log, undo, system tables). */
 const smallestStorage = "1Gi";
 
+/** Whether a cluster is named by a kubeconfig file or a context, not left to kubectl's current one. */
+function clusterNamed(cluster: { kubeconfig?: string; context?: string }): boolean {
+  return cluster.kubeconfig !== undefined || cluster.context !== undefined;
+}
+
+/** The namespace a Service address names (name.namespace, .svc, .svc.cluster.local), or "". */
+function serviceNamespace(host: string): string {
+  const labels = host.toLowerCase().replace(/\.$/, "").split(".");
+  return labels.length === 2 || labels[2] === "svc" ? labels[1] : "";
+}
+
 /** Checks that span keys: what one key means for another. */
 function crossChecks(parsed: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const objectStore = parsed.objectStore as ObjectStoreConfig | undefined;
   const source = parsed.source as ParsedSource | undefined;
-  if (objectStore && loopback.test(objectStore.endpoint) && !objectStore.clusterEndpoint) {
+  if (objectStore && isLoopback(objectStore.endpoint) && !objectStore.clusterEndpoint) {
     problems.push(
       "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
     );
@@ -912,7 +1051,7 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
   if (
     source?.mode === "ssh" &&
     objectStore &&
-    loopback.test(objectStore.endpoint) &&
+    isLoopback(objectStore.endpoint) &&
     !source.ssh?.objectStoreEndpoint
   ) {
     problems.push(
@@ -934,7 +1073,7 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
     );
   }
-  if (source?.mode === "kubernetes" && loopback.test(source.host)) {
+  if (source?.mode === "kubernetes" && isLoopback(source.host)) {
     problems.push(
       `ferry:source.host: is "${source.host}", a loopback address, which in kubernetes mode is the dump pod itself; give the database's address as pods of the source cluster reach it, such as mysql.shop.svc`,
     );
@@ -956,8 +1095,38 @@ function crossChecks(parsed: Record<string, unknown>): string[] {
       }
     }
   }
+  if (source?.mode === "kubernetes" && source.kubernetes && !clusterNamed(source.kubernetes)) {
+    problems.push(
+      "ferry:source.kubernetes.context: is required, or kubeconfig: without either the dump Job would go to whichever cluster kubectl's current context names",
+    );
+  }
   const storage = parsed.storage as ParsedStorage | undefined;
   const destination = parsed.destination as ParsedDestination | undefined;
+  if (destination && !clusterNamed(destination)) {
+    problems.push(
+      "ferry:destination.context: is required, or kubeconfig: without either ferry would deploy to whichever cluster kubectl's current context names",
+    );
+  }
+  const serverNamespace =
+    destination?.database.mode === "existing" ? serviceNamespace(destination.database.host) : "";
+  if (destination?.database.mode === "existing" && serverNamespace === destination.namespace) {
+    problems.push(
+      `ferry:destination.namespace: is "${destination.namespace}", the namespace of the existing server ${destination.database.host}; ferry's NetworkPolicies there would cut the server off from its applications: give ferry a namespace of its own`,
+    );
+  }
+  const migration = parsed.migration as ParsedMigration | undefined;
+  if (objectStore && migration) {
+    const runMinutes =
+      migration.dumpTimeoutMinutes +
+      migration.importTimeoutMinutes +
+      migration.verifyTimeoutMinutes;
+    if (objectStore.expiryDays * 24 * 60 <= runMinutes) {
+      const least = Math.floor(runMinutes / (24 * 60)) + 1;
+      problems.push(
+        `ferry:objectStore.expiryDays: is ${objectStore.expiryDays} day${objectStore.expiryDays === 1 ? "" : "s"}, while the dump, import and verification may take ${runMinutes} minutes (their timeouts): the store would delete the dump before the run has read it; set it to at least ${least}`,
+      );
+    }
+  }
   if (destination) {
     if (clusterNamespaces.includes(destination.namespace)) {
       problems.push(

@@ -17,6 +17,7 @@ import { ObjectStore } from "./objectStore";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
+import { dumpIdentity } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { imageFlavour, quantityBytes } from "./specs/preflight";
 import { StepLog } from "./stepLog";
@@ -102,27 +103,32 @@ export class Migration extends pulumi.ComponentResource {
       secretKey: store.credentials[role].secretKey,
     });
 
-    // The key that seals the dump in the bucket: drawn once per run id, kept as a Pulumi secret.
-    const runKey = new RunKey(`${name}-run-key`, { runId }, { parent: this });
+    const dumpSettings = {
+      host: source.host,
+      port: source.port,
+      user: source.user,
+      password: config.secrets.sourcePassword,
+      tls: source.tls,
+      databases: source.databases,
+      runId,
+      compression: migration.compression,
+      parallelism: migration.parallelism,
+      chunkMiB: migration.chunkMiB,
+      bucket: bucketFrom(urls.source, "dump"),
+    };
+    // The key that seals the dump in the bucket: drawn once per run id and dump, kept as a Pulumi
+    // secret.
+    const runKey = new RunKey(
+      `${name}-run-key`,
+      { runId, dumpIdentity: dumpIdentity(dumpSettings, sourceSide(source)) },
+      { parent: this },
+    );
 
     // The consistent dump, sealed and uploaded with its manifest last.
     const dump = new SourceDump(
       `${name}-dump`,
       {
-        settings: {
-          host: source.host,
-          port: source.port,
-          user: source.user,
-          password: config.secrets.sourcePassword,
-          tls: source.tls,
-          databases: source.databases,
-          runId,
-          compression: migration.compression,
-          parallelism: migration.parallelism,
-          chunkMiB: migration.chunkMiB,
-          bucket: bucketFrom(urls.source, "dump"),
-          runKey: runKey.key,
-        },
+        settings: { ...dumpSettings, runKey: runKey.key },
         preflight: {
           // What ferry knows of the destination: the server it runs, or nothing of one it does not.
           destinationFlavour:
@@ -204,6 +210,7 @@ export class Migration extends pulumi.ComponentResource {
             ? { managed: false, port: destination.database.port }
             : { managed: true, allowFrom: destination.allowFrom },
         objectStorePort: urlPort(urls.cluster),
+        dnsServers: destination.dnsPods,
         provider: destinationProvider,
       },
       { parent: this },
@@ -375,6 +382,7 @@ export class Migration extends pulumi.ComponentResource {
           image: source.kubernetes.toolsImage,
           imagePullPolicy: source.kubernetes.imagePullPolicy,
           objectStorePort,
+          dnsServers: source.kubernetes.dnsPods,
         };
       case "ssh":
         return { mode: "ssh", ...source.ssh };
@@ -385,6 +393,19 @@ export class Migration extends pulumi.ComponentResource {
         throw new pulumi.ResourceError(`unknown source mode ${JSON.stringify(unknown)}`, this);
       }
     }
+  }
+}
+
+/** What the source's config says of where the dump runs, without its credentials (the SSH key). */
+function sourceSide(source: FerryConfig["source"]): unknown {
+  switch (source.mode) {
+    case "ssh":
+      return {
+        ...source,
+        ssh: Object.fromEntries(Object.entries(source.ssh).filter(([key]) => key !== "privateKey")),
+      };
+    default:
+      return source;
   }
 }
 

@@ -6,6 +6,7 @@ import {
   defaultDenySpec,
   jobsEgressSpec,
   type AllowedClient,
+  type DnsServers,
 } from "./specs/networkPolicy";
 
 export interface NetworkPoliciesArgs {
@@ -17,13 +18,15 @@ export interface NetworkPoliciesArgs {
     | { readonly managed: false; readonly port: number };
   /** The object store's port as the Jobs reach it. */
   readonly objectStorePort: number;
+  /** The destination cluster's DNS pods, the one peer every pod may reach on port 53. */
+  readonly dnsServers: DnsServers;
   readonly provider: k8s.Provider;
 }
 
 /**
  * The destination namespace's traffic, denied unless named: the database ferry runs takes MySQL
  * connections from ferry's Jobs and from `destination.allowFrom` only; the Jobs reach the database
- * and the object store only; every pod may resolve names. They take effect where the cluster's
+ * and the object store only; every pod may resolve names through the cluster's DNS pods. They take effect where the cluster's
  * network plugin enforces NetworkPolicy.
  */
 export class NetworkPolicies extends pulumi.ComponentResource {
@@ -40,7 +43,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         { parent: this, provider: args.provider },
       );
 
-    policy("default-deny", defaultDenySpec());
+    policy("default-deny", defaultDenySpec(args.dnsServers));
     if (args.database.managed)
       policy("database-ingress", databaseIngressSpec(args.database.allowFrom));
     policy(

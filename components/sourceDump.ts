@@ -12,7 +12,7 @@ import { pullSecretNames } from "./registryPullSecret";
 import { caCertKey, dataPlaneJob } from "./specs/jobs";
 import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
-import { dumpEgressSpec } from "./specs/networkPolicy";
+import { dumpEgressSpec, type DnsServers } from "./specs/networkPolicy";
 import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
 import { reachableSshHost } from "./sshReachability";
 
@@ -27,6 +27,8 @@ export type DumpLocation =
       readonly imagePullPolicy: string;
       /** The object store's port as the source cluster's pods reach it (their egress policy). */
       readonly objectStorePort: number;
+      /** The source cluster's DNS pods, which the run's pods there may reach on port 53. */
+      readonly dnsServers: DnsServers;
     }
   | {
       /** A command on the source host over SSH. */
@@ -131,6 +133,7 @@ export class SourceDump extends pulumi.ComponentResource {
               runId: settings.runId,
               source: { host: settings.host, port: settings.port },
               objectStorePort: location.objectStorePort,
+              dnsServers: location.dnsServers,
             }),
           },
           { parent: this, provider, deleteBeforeReplace: true },

@@ -24,17 +24,29 @@ const jobPods = {
   ],
 };
 
-/** Name resolution, which every pod needs (a Service name, the store's host name). */
-const dns = {
-  ports: [
-    { protocol: "UDP", port: 53 },
-    { protocol: "TCP", port: 53 },
-  ],
-};
+/** A cluster's DNS server pods: by namespace and labels (`dnsPods` in each cluster's config). */
+export interface DnsServers {
+  readonly namespace: string;
+  readonly podLabels: Record<string, string>;
+}
+
+/**
+ * Name resolution, which every pod needs (a Service name, the store's host name): port 53 of the
+ * cluster's DNS pods only, not of any address (a pod could otherwise carry data out over port 53).
+ */
+function dns(servers: DnsServers) {
+  return {
+    to: [peer({ namespace: servers.namespace, podLabels: servers.podLabels })],
+    ports: [
+      { protocol: "UDP", port: 53 },
+      { protocol: "TCP", port: 53 },
+    ],
+  };
+}
 
 /** Every pod of the namespace: no traffic in, and out only to DNS, unless another policy allows it. */
-export function defaultDenySpec(): NetworkPolicySpec {
-  return { podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [dns] };
+export function defaultDenySpec(dnsServers: DnsServers): NetworkPolicySpec {
+  return { podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [dns(dnsServers)] };
 }
 
 /** A rule that allows TCP to a port, whoever answers there: for a host a policy cannot name. */
@@ -112,13 +124,14 @@ export function dumpEgressSpec(args: {
   readonly runId: string;
   readonly source: { readonly host: string; readonly port: number };
   readonly objectStorePort: number;
+  readonly dnsServers: DnsServers;
 }): NetworkPolicySpec {
   const namespace = serviceNamespace(args.source.host);
   const source = namespace ? { to: [peer({ namespace })] } : toPort(args.source.port);
   return {
     podSelector: { matchLabels: ferryLabels("dump", args.runId) },
     policyTypes: ["Egress"],
-    egress: [dns, source, toPort(args.objectStorePort)],
+    egress: [dns(args.dnsServers), source, toPort(args.objectStorePort)],
   };
 }
 

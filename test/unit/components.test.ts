@@ -1,5 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as DataPlane from "../../components/specs/dataPlane";
 import type * as Jobs from "../../components/specs/jobs";
@@ -76,17 +79,57 @@ describe("data-plane helpers", () => {
     }
   });
 
-  it("builds a stdin program that sh parses, with every variable exported", async () => {
+  it("builds a stdin program that sh parses, its settings exported and its secrets set but never exported", async () => {
     const program = await settle(
       dataPlane.stdinProgram("cleanup.sh", { RUN_ID: "run-1", S3_SECRET_KEY: "it's $ecret" }),
     );
+    expect(program).toBe(
+      dataPlane.stdinProgramText("cleanup.sh", { RUN_ID: "run-1", S3_SECRET_KEY: "it's $ecret" }),
+    );
     execFileSync("sh", ["-n"], { input: program });
-    const env = execFileSync("sh", ["-c", `${program.split("\n").slice(0, 3).join("\n")}\nenv`])
+    const head = program.split("\n").slice(0, 4).join("\n");
+    const env = execFileSync("sh", ["-c", `${head}\nenv`], { env: {} })
       .toString()
       .split("\n");
     expect(env).toContain("RUN_ID=run-1");
-    expect(env).toContain("S3_SECRET_KEY=it's $ecret");
+    expect(env.filter((line) => line.startsWith("S3_SECRET_KEY"))).toEqual([]);
+    const shell = execFileSync("sh", [
+      "-c",
+      `${head}\nprintf '%s|%s' "$S3_SECRET_KEY" "$FERRY_STDIN_FILE_VALUES"`,
+    ]);
+    expect(shell.toString()).toBe(`it's $ecret|${dataPlane.stdinFileValues.join(" ")}`);
   });
+
+  it.each(["HUP", "INT", "TERM"] as const)(
+    "removes the step's private directory of secrets on %s, passing the signal to the program",
+    async (signal) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-signal-"));
+      const bin = path.join(dir, "bin");
+      const tmp = path.join(dir, "tmp");
+      fs.mkdirSync(bin);
+      fs.mkdirSync(tmp);
+      // A stand-in for ferry-dataplane that says where its secret file is, then waits.
+      fs.writeFileSync(
+        path.join(bin, "ferry-dataplane"),
+        '#!/bin/sh\nprintf "%s\\n" "$RUN_KEY_FILE"\nexec sleep 30\n',
+        { mode: 0o755 },
+      );
+      const program = dataPlane.stdinProgramText("cleanup.sh", { RUN_ID: "run-1", RUN_KEY: "k" });
+      const step = spawn("sh", ["-s"], {
+        env: { PATH: `${bin}:${process.env.PATH ?? ""}`, TMPDIR: tmp },
+      });
+      const ended = new Promise<number | null>((resolve) => step.on("close", resolve));
+      step.stdin.end(program);
+      const secretFile = await new Promise<string>((resolve) =>
+        step.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())),
+      );
+      expect(fs.readFileSync(secretFile, "utf8")).toBe("k");
+      step.kill(`SIG${signal}`);
+      await ended;
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
 
   it("ships lib.sh with every script a pod runs", () => {
     expect(Object.keys(dataPlane.scriptsConfigMapData(["import.sh", "verify.sh"])).sort()).toEqual([
@@ -187,7 +230,12 @@ describe("object store URLs", () => {
     const kubernetes = {
       ...base,
       mode: "kubernetes" as const,
-      kubernetes: { namespace: "default", toolsImage: "t", imagePullPolicy: "Never" as const },
+      kubernetes: {
+        namespace: "default",
+        toolsImage: "t",
+        imagePullPolicy: "Never" as const,
+        dnsPods: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
+      },
     };
     expect(bucketAccess.objectStoreUrls(inCluster, kubernetes).source).toBe(
       "http://minio.storage:9000",

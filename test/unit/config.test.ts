@@ -63,6 +63,23 @@ describe("valid configuration", () => {
     },
   );
 
+  it("names each cluster's DNS pods, kube-system's kube-dns by default, and refuses a selector of every pod", () => {
+    const config = configFrom(rawConfig("kubernetes"));
+    const kubeDns = { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } };
+    expect(config.destination.dnsPods).toEqual(kubeDns);
+    expect(config.source.mode === "kubernetes" && config.source.kubernetes.dnsPods).toEqual(
+      kubeDns,
+    );
+    const raw = withChange("kubernetes", (r) => {
+      r.destination.dnsPods = { podLabels: {} };
+      r.source.kubernetes.dnsPods = { namespace: "Not A Label", podLabels: { app: "dns" } };
+    });
+    expect(problemsOf(raw).join("\n")).toMatch(
+      /ferry:destination\.dnsPods\.podLabels: must name at least one label \(an empty map would select every pod\)/,
+    );
+    expect(problemsOf(raw).join("\n")).toMatch(/ferry:source\.kubernetes\.dnsPods\.namespace: /);
+  });
+
   it("accepts database names MySQL accepts: dashes, spaces, quotes, glob characters, CJK", () => {
     const raw = structuredClone(rawConfig("local")) as Raw;
     const names = ["my-app", "shop_2", "my shop", `it's "q"*?[x]`, "店舗", "x".repeat(64)];
@@ -150,6 +167,21 @@ describe("valid configuration", () => {
     expect(problemsOf(managed, withoutRoot)).toEqual([
       "ferry:destinationRootPassword: is required (the root password of the MySQL ferry runs (only when destination.database.mode is managed)); set it with: pulumi config set --secret destinationRootPassword <value>",
     ]);
+  });
+
+  it("refuses ferry's namespace where the existing server runs, however its address names it", () => {
+    const secrets = { ...secretsWithout("destinationRootPassword"), destinationPassword: "p" };
+    for (const host of ["mariadb.apps", "mariadb.apps.svc", "MariaDB.Apps.svc.cluster.local."]) {
+      const raw = withChange("local", (r) => {
+        r.destination.database = { mode: "existing", host, user: "ferry" };
+        r.destination.namespace = "apps";
+      });
+      expect(problemsOf(raw, secrets)).toEqual([
+        `ferry:destination.namespace: is "apps", the namespace of the existing server ${host}; ferry's NetworkPolicies there would cut the server off from its applications: give ferry a namespace of its own`,
+      ]);
+      raw.destination.namespace = "ferry";
+      expect(configFrom(raw, secrets).destination.namespace).toBe("ferry");
+    }
   });
 
   it("treats an empty optional secret as not set", () => {
@@ -352,7 +384,7 @@ const badConfigs: [string, Raw, string][] = [
   [
     "memory not a quantity",
     withChange("local", (r) => (r.destination.memory = "1GB")),
-    "ferry:destination.memory: must be a Kubernetes quantity such as 500m, 1Gi or 20Gi",
+    "ferry:destination.memory: must be a memory size of at least 256Mi in whole bytes, such as 512Mi or 2Gi (the server needs that much to start)",
   ],
   [
     "destination namespace not a label",
@@ -578,6 +610,107 @@ const badConfigs: [string, Raw, string][] = [
     "a class ferry creates without a provisioner",
     withChange("local", (r) => delete r.storage.storageClass.provisioner),
     "ferry:storage.storageClass.provisioner: is required when ferry creates the class (the CSI driver's name)",
+  ],
+  [
+    "a loopback store endpoint spelled LOCALHOST:9000",
+    withChange("local", (r) => (r.objectStore.endpoint = "LOCALHOST:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "a loopback store endpoint spelled localhost.localdomain:9000",
+    withChange("local", (r) => (r.objectStore.endpoint = "localhost.localdomain:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "a loopback store endpoint spelled [0:0:0:0:0:0:0:1]:9000",
+    withChange("local", (r) => (r.objectStore.endpoint = "[0:0:0:0:0:0:0:1]:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "a loopback store endpoint spelled [::ffff:127.0.0.1]:9000",
+    withChange("local", (r) => (r.objectStore.endpoint = "[::ffff:127.0.0.1]:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "a loopback store endpoint spelled 127.1:9000",
+    withChange("local", (r) => (r.objectStore.endpoint = "127.1:9000")),
+    "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+  ],
+  [
+    "a loopback source host spelled LOCALHOST in kubernetes mode",
+    withChange("kubernetes", (r) => (r.source.host = "LOCALHOST")),
+    'ferry:source.host: is "LOCALHOST", a loopback address, which in kubernetes mode is the dump pod itself; give the database\'s address as pods of the source cluster reach it, such as mysql.shop.svc',
+  ],
+  [
+    "a Service name starting with a digit",
+    withChange("local", (r) => (r.destination.serviceName = "1db")),
+    "ferry:destination.serviceName: must be a DNS-1035 label, as a Service's name is: a lowercase letter first, then lowercase letters, digits and inner dashes, at most 63 characters",
+  ],
+  [
+    "a memory of a thousandth of a byte",
+    withChange("local", (r) => (r.destination.memory = "1m")),
+    "ferry:destination.memory: must be a memory size of at least 256Mi in whole bytes, such as 512Mi or 2Gi (the server needs that much to start)",
+  ],
+  [
+    "a CPU in gibibytes",
+    withChange("local", (r) => (r.destination.cpu = "2Gi")),
+    "ferry:destination.cpu: must be CPU cores between 10m and 1000, such as 250m, 1 or 2.5",
+  ],
+  [
+    "a host key cut short",
+    withChange("ssh", (r) => (r.source.ssh.hostKey = "ssh-ed25519 AAAA")),
+    "ferry:source.ssh.hostKey: must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
+  ],
+  [
+    "a host key of an unknown algorithm",
+    withChange(
+      "ssh",
+      (r) => (r.source.ssh.hostKey = r.source.ssh.hostKey.replace(/^ssh-ed25519/, "ssh-ed448")),
+    ),
+    "ferry:source.ssh.hostKey: must be the host's public key in one line, such as ssh-ed25519 AAAA... (ssh-keyscan -t ed25519 HOST prints it after the host name)",
+  ],
+  [
+    "a bucket prefix S3 reserves for punycode",
+    withChange("local", (r) => (r.objectStore.bucketPrefix = "xn--ferry-")),
+    "ferry:objectStore.bucketPrefix: must not start with xn--, sthree- or amzn-s3-demo- (S3 reserves them for its own names)",
+  ],
+  [
+    "a bucket prefix S3 reserves for itself",
+    withChange("local", (r) => (r.objectStore.bucketPrefix = "sthree-")),
+    "ferry:objectStore.bucketPrefix: must not start with xn--, sthree- or amzn-s3-demo- (S3 reserves them for its own names)",
+  ],
+  [
+    "a label value Kubernetes refuses in allowFrom",
+    withChange("local", (r) => (r.destination.allowFrom = [{ podLabels: { app: "web shop" } }])),
+    'ferry:destination.allowFrom.0.podLabels: the value "web shop" of label app must be at most 63 characters: letters, digits, -, _ and ., starting and ending with a letter or digit (or empty)',
+  ],
+  [
+    "a label key Kubernetes refuses in allowFrom",
+    withChange("local", (r) => (r.destination.allowFrom = [{ podLabels: { "app!": "web" } }])),
+    'ferry:destination.allowFrom.0.podLabels: the label key "app!" must be a name of at most 63 characters (letters, digits, -, _ and ., starting and ending with a letter or digit), with an optional DNS prefix and /',
+  ],
+  [
+    "allowFrom podLabels that select every pod",
+    withChange("local", (r) => (r.destination.allowFrom = [{ podLabels: {} }])),
+    "ferry:destination.allowFrom.0.podLabels: must name at least one label (an empty map selects every pod); to admit a whole namespace, give namespace alone",
+  ],
+  [
+    "a source cluster named by neither kubeconfig nor context",
+    withChange("kubernetes", (r) => delete r.source.kubernetes.context),
+    "ferry:source.kubernetes.context: is required, or kubeconfig: without either the dump Job would go to whichever cluster kubectl's current context names",
+  ],
+  [
+    "a destination cluster named by neither kubeconfig nor context",
+    withChange("local", (r) => delete r.destination.context),
+    "ferry:destination.context: is required, or kubeconfig: without either ferry would deploy to whichever cluster kubectl's current context names",
+  ],
+  [
+    "a bucket expiry shorter than the run may take",
+    withChange("local", (r) => {
+      r.objectStore.expiryDays = 1;
+      r.migration.importTimeoutMinutes = 1440;
+    }),
+    "ferry:objectStore.expiryDays: is 1 day, while the dump, import and verification may take 1560 minutes (their timeouts): the store would delete the dump before the run has read it; set it to at least 2",
   ],
   [
     "no destination at all",

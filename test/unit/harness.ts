@@ -18,7 +18,7 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/5" as const,
+  format: "ferry-dump/6" as const,
   runId: "run-1",
   compression: "zstd",
   bytes: 1470,
@@ -198,7 +198,7 @@ export function countByType(): Record<string, number> {
 /** A complete, valid stack configuration as plain values, for one source mode. */
 /** An ed25519 host key line as ssh-keyscan prints it after the host name. */
 export const sampleHostKey =
-  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq5b2x0b3Blbm9ib2R5c2hvdWxkdXNldGhpc2tleQ==";
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDPXVUb90G8biG53OjE6AG00RAT54gLy74XQxK8oL55E";
 
 /**
  * A server on this machine's loopback that answers as an SSH server does, with its identification

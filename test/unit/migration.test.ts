@@ -596,9 +596,11 @@ describe("secrets", () => {
     await run("ssh");
     const ssh = ofType("command:remote:Command")[0];
     expect(ssh.inputs.create).toBe("sh -s");
+    // Set in the step's shell, never exported: no child inherits it (lib.sh moves it into a file).
     expect(revealSecret(ssh.inputs.stdin)).toContain(
-      `SOURCE_PASSWORD='${secretValues.sourcePassword}'; export SOURCE_PASSWORD`,
+      `\nSOURCE_PASSWORD='${secretValues.sourcePassword}'\n`,
     );
+    expect(revealSecret(ssh.inputs.stdin)).not.toContain("export SOURCE_PASSWORD");
     expect(revealSecret(ssh.inputs.connection).privateKey).toBe(secretValues.sshPrivateKey);
     expect(revealSecret(ssh.inputs.connection).hostKey).toBe(sampleHostKey);
     expect(ssh.inputs.triggers).toEqual(["run-1"]);
@@ -659,6 +661,20 @@ describe("an existing destination database", () => {
   });
 });
 
+/** The DNS egress rule of a cluster with the default dnsPods: kube-system's kube-dns pods, port 53. */
+const kubeDnsEgress = {
+  to: [
+    {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+      podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+    },
+  ],
+  ports: [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ],
+};
+
 describe("Pod Security", () => {
   it("denies the namespace's traffic but what is named: the Jobs to the database and the store, allowFrom to the database", async () => {
     await run("kubernetes", (raw) => {
@@ -666,6 +682,8 @@ describe("Pod Security", () => {
         { namespace: "shop", podLabels: { app: "storefront" } },
         { namespace: "reporting" },
       ];
+      // A cluster whose DNS pods are not kube-system's kube-dns names them.
+      raw.destination.dnsPods = { namespace: "dns-system", podLabels: { app: "resolver" } };
     });
     const policies: Record<string, any> = Object.fromEntries(
       ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy")
@@ -678,7 +696,14 @@ describe("Pod Security", () => {
       "ferry-jobs-egress",
     ]);
     for (const policy of Object.values(policies)) expect(policy.metadata.namespace).toBe("ferry");
+    // Port 53 of the cluster's DNS pods only, not of any address.
     const dns = {
+      to: [
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dns-system" } },
+          podSelector: { matchLabels: { app: "resolver" } },
+        },
+      ],
       ports: [
         { protocol: "UDP", port: 53 },
         { protocol: "TCP", port: 53 },
@@ -768,12 +793,8 @@ describe("Pod Security", () => {
       podSelector: { matchLabels: runPods },
       policyTypes: ["Egress"],
       egress: [
-        {
-          ports: [
-            { protocol: "UDP", port: 53 },
-            { protocol: "TCP", port: 53 },
-          ],
-        },
+        // The default: kube-system's kube-dns pods.
+        kubeDnsEgress,
         {
           to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "legacy" } } }],
         },
@@ -814,9 +835,10 @@ describe("Pod Security", () => {
       runId: "r1",
       source: { host: "10.0.0.5", port: 3307 },
       objectStorePort: 443,
+      dnsServers: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
     });
     expect(spec.egress).toEqual([
-      expect.anything(),
+      kubeDnsEgress,
       { ports: [{ protocol: "TCP", port: 3307 }] },
       { ports: [{ protocol: "TCP", port: 443 }] },
     ]);
@@ -1011,15 +1033,62 @@ describe("the run key", () => {
     expect(draw.type).toBe("command:local:Command");
     expect(draw.inputs).toEqual({
       create: drawRunKeyScript,
-      triggers: ["run-1"],
+      triggers: expect.anything(),
       logging: "none",
       addPreviousOutputInEnv: false,
     });
+    // The run id and the dump's identity (a digest: the next test says what it covers).
+    expect(revealSecret(draw.inputs.triggers)).toEqual([
+      "run-1",
+      expect.stringMatching(/^[0-9a-f]{64}$/),
+    ]);
     expect(draw.opts?.additionalSecretOutputs).toEqual(["stdout"]);
     // The script itself, run here: 64 hex digits and nothing else, different every time.
     const drawn = [1, 2].map(() => spawnSync("sh", ["-c", drawRunKeyScript]).stdout.toString());
     for (const key of drawn) expect(key).toMatch(/^[0-9a-f]{64}$/);
     expect(drawn[0]).not.toBe(drawn[1]);
+  });
+
+  it("is drawn again whenever the dump would run again (another bucket, source, password or dump setting), so two dumps of one run id never share a key and an older one cannot be replayed", async () => {
+    const triggersOf = async (
+      mode: "kubernetes" | "ssh" | "local",
+      change?: (raw: any) => void,
+      secrets = secretValues,
+    ) => {
+      resetRegistered();
+      await run(mode, change, secrets);
+      const triggers = revealSecret(named("-run-key-draw").inputs.triggers);
+      expect(triggers[0]).toBe("run-1");
+      return JSON.stringify(triggers);
+    };
+    for (const mode of ["kubernetes", "ssh", "local"] as const) {
+      const unchanged = await triggersOf(mode);
+      expect(await triggersOf(mode)).toBe(unchanged);
+      // What changes nothing the dump does keeps the key (and the dump already stored).
+      expect(await triggersOf(mode, (raw) => (raw.migration.importTimeoutMinutes = 200))).toBe(
+        unchanged,
+      );
+      const changes: [string, (raw: any) => void][] = [
+        ["another bucket", (raw) => (raw.objectStore.bucketPrefix = "other-")],
+        ["another source host", (raw) => (raw.source.host = "db2.example.internal")],
+        ["other databases", (raw) => (raw.source.databases = ["shop"])],
+        ["another parallelism", (raw) => (raw.migration.parallelism = 3)],
+        ["another compression", (raw) => (raw.migration.compression = "gzip")],
+        ["another chunk size", (raw) => (raw.migration.chunkMiB = 8)],
+      ];
+      for (const [what, change] of changes)
+        expect(await triggersOf(mode, change), `${mode}: ${what}`).not.toBe(unchanged);
+      expect(
+        await triggersOf(mode, undefined, { ...secretValues, sourcePassword: "another" }),
+        `${mode}: another source password`,
+      ).not.toBe(unchanged);
+    }
+    // What the triggers hold of the password is a digest, and secret.
+    resetRegistered();
+    await run("local");
+    const triggers = named("-run-key-draw").inputs.triggers;
+    expect(isSecretInput(triggers)).toBe(true);
+    expect(JSON.stringify(revealSecret(triggers))).not.toContain(secretValues.sourcePassword);
   });
 
   it("reaches every step that touches the bucket, always as a secret", async () => {
@@ -1041,13 +1110,13 @@ describe("the run key", () => {
     }
     const report = named("-report-read");
     expect(isSecretInput(report.inputs.stdin)).toBe(true);
-    expect(revealSecret(report.inputs.stdin)).toContain(
-      `RUN_KEY='${sampleRunKey}'; export RUN_KEY`,
-    );
+    expect(revealSecret(report.inputs.stdin)).toContain(`\nRUN_KEY='${sampleRunKey}'\n`);
+    expect(revealSecret(report.inputs.stdin)).not.toContain("export RUN_KEY");
     resetRegistered();
     await run("local");
     const local = named("-dump-local");
-    expect(revealSecret(local.inputs.stdin)).toContain(`RUN_KEY='${sampleRunKey}'; export RUN_KEY`);
+    expect(revealSecret(local.inputs.stdin)).toContain(`\nRUN_KEY='${sampleRunKey}'\n`);
+    expect(revealSecret(local.inputs.stdin)).not.toContain("export RUN_KEY");
     expect(local.inputs.logging).toBe("stderr");
   });
 });
@@ -1103,9 +1172,8 @@ describe("the object store", () => {
     expect(revokeProgram).toContain(
       `USERS='${JSON.stringify(["dump", "read", "cleanup"].map(userOf))}'`,
     );
-    expect(revokeProgram).toContain(
-      `S3_SECRET_KEY='${secretValues.objectStoreSecretKey}'; export S3_SECRET_KEY`,
-    );
+    expect(revokeProgram).toContain(`\nS3_SECRET_KEY='${secretValues.objectStoreSecretKey}'\n`);
+    expect(revokeProgram).not.toContain("export S3_SECRET_KEY");
     expect(revokeProgram).toContain("run_dataplane revoke");
   });
 });
