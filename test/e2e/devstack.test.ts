@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -1364,11 +1364,219 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     spawnSync("mariadb", [...hostSource, "-e", "DROP DATABASE IF EXISTS bulk"]);
   }, 600_000);
 
+  /**
+   * Refuses the creation of a run's import pods (a ValidatingAdmissionPolicy
+   * of the destination cluster; the Job controller retries until it is lifted), so what a test
+   * needs in place before the import starts can be put there after everything the run restarts
+   * before its import. Returned once the API server applies it; the function returned lifts it.
+   */
+  async function gateImportPods(runId: string): Promise<() => void> {
+    const name = `ferry-e2e-gate-${stack.namespace}`;
+    const lift = () => {
+      kubectl(["delete", "validatingadmissionpolicybinding", name, "--ignore-not-found"]);
+      kubectl(["delete", "validatingadmissionpolicy", name, "--ignore-not-found"]);
+    };
+    const job = `ferry-import-${runId}`;
+    kubectlApply(
+      stringify({
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: "ValidatingAdmissionPolicy",
+        metadata: { name },
+        spec: {
+          failurePolicy: "Fail",
+          matchConstraints: {
+            resourceRules: [
+              { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] },
+            ],
+          },
+          validations: [
+            {
+              expression: `!has(object.metadata.labels) || !('job-name' in object.metadata.labels) || object.metadata.labels['job-name'] != '${job}'`,
+              message: `the e2e test holds the pods of Job ${job} back`,
+            },
+          ],
+        },
+      }) +
+        "---\n" +
+        stringify({
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicyBinding",
+          metadata: { name },
+          // Every namespace: the stack's may not exist yet, and the Job's name is the run's alone.
+          spec: { policyName: name, validationActions: ["Deny"] },
+        }),
+    );
+    // The API server takes a policy up a moment after it is stored: asked with a pod it would refuse.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const probe = kubectl([
+        "run",
+        "gate-probe",
+        "-n",
+        "default",
+        "--image=gate-probe",
+        `--labels=job-name=${job}`,
+        "--dry-run=server",
+      ]);
+      if (probe.status !== 0 && probe.stderr.includes("holds the pods")) return lift;
+      if (Date.now() > deadline) {
+        lift();
+        throw new Error(`the admission gate for ${job} was never applied: ${probe.stderr}`);
+      }
+      await sleep(250);
+    }
+  }
+
+  /**
+   * pulumi up of a new run for a fault, held mid-import: a session of this machine's holds
+   * bulk.events write-locked on the destination, so the import (which drops and recreates it)
+   * waits there until `release`; returned once the server shows the import waiting. A new run
+   * restarts the database (its certificate is the run's), which would end a session taken before
+   * it, so the run's import pods are held back until the run's Job exists (the restart is behind
+   * it), the session is taken on the server as it now is, and the pods are let through.
+   * A fault then lands mid-import however fast the import would have been.
+   */
+  async function upHeldMidImport(fault: string) {
+    const runId = newRunId(fault);
+    const lift = await gateImportPods(runId);
+    let session: ChildProcess | undefined;
+    let up:
+      { runId: string; running: Promise<{ status: number | null; output: string }> } | undefined;
+    let ended: { status: number | null; output: string } | undefined;
+    const endedEarly = (what: string) =>
+      new Error(`pulumi up ended (${ended!.status}) before ${what}:\n${ended!.output}`);
+    try {
+      up = startRun(runId);
+      void up.running.then((result) => (ended = result));
+      const deadline = Date.now() + 300_000;
+      while (kubectl(["get", "job", `ferry-import-${runId}`, "-n", stack.namespace]).status !== 0) {
+        if (ended) throw endedEarly("its import Job was made");
+        if (Date.now() > deadline) throw new Error(`the import Job of run ${runId} was never made`);
+        await sleep(500);
+      }
+      session = await holdEventsTable();
+    } catch (error) {
+      // The up goes on without the hold; it ends before the next test, whose up it would lock out.
+      lift();
+      await up?.running;
+      throw error;
+    } finally {
+      lift();
+    }
+    const current = session;
+    const release = async () => {
+      if (current.exitCode !== null || current.signalCode !== null) return;
+      const closed = new Promise<void>((resolve) => current.once("close", () => resolve()));
+      current.stdin!.end();
+      // A session whose server was killed may never hear of it.
+      const killer = setTimeout(() => current.kill("SIGKILL"), 5_000);
+      await closed;
+      clearTimeout(killer);
+    };
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      if (ended) {
+        await release();
+        throw endedEarly("its import waited");
+      }
+      if (Date.now() > deadline) {
+        const processes = spawnSync(
+          "mariadb",
+          [...destination(stack.namespace), "--batch", "-e", "SHOW FULL PROCESSLIST"],
+          { encoding: "utf8" },
+        );
+        const logs = importPods(runId).map(
+          (pod) => `${pod}:\n${kubectl(["logs", pod, "-n", stack.namespace]).stdout}`,
+        );
+        await release();
+        await up.running;
+        throw new Error(
+          `the import of run ${runId} never waited at bulk.events; the server's sessions:\n${processes.stdout}${processes.stderr}\nthe import's pods:\n${logs.join("\n")}`,
+        );
+      }
+      const waiting = spawnSync(
+        "mariadb",
+        [
+          ...destination(stack.namespace),
+          "--batch",
+          "--skip-column-names",
+          "-e",
+          // CREATE DATABASE waits for the schema's lock (into an empty server), DROP TABLE for the table's.
+          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for % metadata lock%'",
+        ],
+        { encoding: "utf8" },
+      );
+      if (Number(waiting.stdout.trim()) > 0) break;
+      await sleep(500);
+    }
+    return { runId, running: up.running, pod: importPods(runId)[0], release };
+  }
+
+  /** A session of this machine's on the destination holding bulk.events write-locked, once it does. */
+  async function holdEventsTable(): Promise<ChildProcess> {
+    // A server just rolled out may not answer at its Service's address for a moment (its new
+    // endpoint not yet programmed): it is asked again, up to two minutes.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        return await tryHoldingEventsTable();
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(1000);
+      }
+    }
+  }
+
+  async function tryHoldingEventsTable(): Promise<ChildProcess> {
+    const session = spawn(
+      "mariadb",
+      [...destination(stack.namespace), "--batch", "--skip-column-names", "--unbuffered"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let errors = "";
+    session.stderr.on("data", (d: Buffer) => (errors += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      session.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+      session.once("close", (code) =>
+        reject(new Error(`the session holding bulk.events ended (${code}): ${errors}`)),
+      );
+      session.stdin.write(
+        "CREATE DATABASE IF NOT EXISTS bulk; CREATE TABLE IF NOT EXISTS bulk.events (id INT PRIMARY KEY);\n" +
+          "LOCK TABLES bulk.events WRITE; SELECT 'held';\n",
+      );
+    });
+    return session;
+  }
+
+  /** A new run id for a fault's run, named after it. */
+  function newRunId(fault: string): string {
+    return `faults-${fault}-${Date.now().toString(36)}`;
+  }
+
+  /** pulumi up of a run, started. */
+  function startRun(runId: string) {
+    stack.setRunId(runId);
+    return { runId, running: stack.pulumiAsync(["up", "--yes"]) };
+  }
+
+  /** The run's import pods, by name. */
+  function importPods(runId: string): string[] {
+    const pods = kubectl([
+      "get",
+      "pods",
+      "-n",
+      stack.namespace,
+      "-l",
+      `job-name=ferry-import-${runId}`,
+      "-o",
+      "jsonpath={.items[*].metadata.name}",
+    ]).stdout.trim();
+    return pods ? pods.split(" ") : [];
+  }
+
   /** pulumi up of a new run for a fault, once its import pod has started to import. */
   async function upUntilImporting(fault: string) {
-    const runId = `faults-${fault}-${Date.now().toString(36)}`;
-    stack.setRunId(runId);
-    const running = stack.pulumiAsync(["up", "--yes"]);
+    const { runId, running } = startRun(newRunId(fault));
     const pod = await importing(runId, running);
     return { runId, running, pod };
   }
@@ -1385,17 +1593,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
     void up.then((result) => (ended = result));
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline && !ended) {
-      const pods = kubectl([
-        "get",
-        "pods",
-        "-n",
-        stack.namespace,
-        "-l",
-        `job-name=ferry-import-${runId}`,
-        "-o",
-        "jsonpath={.items[*].metadata.name}",
-      ]).stdout.trim();
-      const pod = pods.split(" ")[0];
+      const pod = importPods(runId)[0];
       if (
         pod &&
         /ferry-import: importing run/.test(kubectl(["logs", pod, "-n", stack.namespace]).stdout)
@@ -1434,9 +1632,9 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }
 
   it("the import pod deleted mid-import: the Job's next pod imports again, every row once", async () => {
-    const { runId, running, pod } = await upUntilImporting("pod");
-    await sleep(2_000);
+    const { runId, running, pod, release } = await upHeldMidImport("pod");
     expect(kubectl(["delete", "pod", pod, "-n", stack.namespace, "--wait=false"]).status).toBe(0);
+    await release();
     const up = await running;
     // The first pod said why it stopped; the next one started over.
     expect(up.output).toMatch(/ferry-import: .*stopped by a signal/);
@@ -1445,8 +1643,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 600_000);
 
   it("the destination MySQL pod killed mid-import: the import's retry waits for the restarted server and resumes, every row once", async () => {
-    const { runId, running } = await upUntilImporting("mysql");
-    await sleep(2_000);
+    const { runId, running, release } = await upHeldMidImport("mysql");
     const killed = kubectl([
       "delete",
       "pod",
@@ -1459,6 +1656,8 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
       "--wait=false",
     ]);
     expect(killed.status, killed.stderr).toBe(0);
+    // The holding session went with the server.
+    await release();
     const up = await running;
     expect(up.output).toMatch(
       /ferry-import: .*(Lost connection|gone away|rejected the import|connection refused)/i,
@@ -1749,11 +1948,31 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }
 
   it("kubelet and containerd killed mid-import and started again: the import goes on in its pod or, if the node ends that pod, in the Job's next one; every row once", async () => {
-    const { runId, running, pod } = await upUntilImporting("node");
+    const { runId, running, pod, release } = await upHeldMidImport("node");
     await killKept("cluster/node/kubelet.pid");
     await killKept("cluster/node/containerd.pid");
     // The node's containers run on under their shims; cluster.sh up starts what is not running.
     execFileSync("sh", ["scripts/dev/cluster.sh", "up"], { cwd: repoRoot, stdio: "inherit" });
+    // The import goes on once the node is whole again, its DNS answering (the steps after the
+    // import resolve the database's Service name).
+    const dns = kubectl([
+      "wait",
+      "-n",
+      "kube-system",
+      "--for=condition=Ready",
+      "pod",
+      "-l",
+      "k8s-app=kube-dns",
+      "--timeout=180s",
+    ]);
+    expect(dns.status, dns.stderr).toBe(0);
+    // ...and the database's Service answering again before the held import goes on.
+    for (let tries = 0; tries < 120; tries++) {
+      const answer = spawnSync("mariadb", [...destination(stack.namespace), "-e", "SELECT 1"]);
+      if (answer.status === 0) break;
+      await sleep(1000);
+    }
+    await release();
     const up = await running;
     expectWhole(up, runId);
     const ended = podEnd(pod);
@@ -1764,6 +1983,15 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
       expect(importJobEnds(runId)).toBe("1 ");
       return;
     }
+    const log = kubectl(["logs", pod, "-n", stack.namespace]).stdout;
+    if (/ferry-import: ERROR: .*Can't connect to server on 'mysql'/.test(log)) {
+      // The node's pod network came back after the import went on (seen once in CI: its next
+      // session to the Service did not get through). The import says so and leaves the rest to
+      // the Job's next pod, which imported every row (expectWhole above).
+      expect(podEnd(pod)).toBe("Failed 0");
+      expect(importJobEnds(runId)).toBe("1 1");
+      return;
+    }
     // A kubelet that comes back to a sandbox its runtime does not report ready (a containerd under
     // load slow to recover its shims: the next test makes it so) stops the pod, and a Never pod is
     // not restarted in place. The node's doing, and ferry's answer is the Job's next pod.
@@ -1771,7 +1999,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
   }, 900_000);
 
   it("the importing pod's sandbox lost while kubelet and containerd are down: the kubelet stops the pod on its return, the import says so and rolls back, and the Job's next pod imports every row once", async () => {
-    const { runId, running, pod } = await upUntilImporting("sandbox");
+    const { runId, running, pod, release } = await upHeldMidImport("sandbox");
     const processes = podProcesses(pod);
     // The import held still, so it is still importing when the kubelet comes back to judge its pod;
     // the kubelet's SIGTERM waits for it until it goes on.
@@ -1788,6 +2016,7 @@ describe("faults of a real cluster during the import (mode local, 300000 more ro
       }
     } finally {
       for (const pid of processes.containers) if (alive(pid)) process.kill(pid, "SIGCONT");
+      await release();
     }
     const up = await running;
     expectWhole(up, runId);
