@@ -13,6 +13,8 @@ export interface ImportJobArgs {
   /** Write the import to the destination's binary log. */
   readonly writeBinlog: boolean;
   readonly timeoutMinutes: number;
+  /** The Pulumi project and stack (project/stack): the destination records whose a run id is. */
+  readonly stack: string;
 }
 
 /**
@@ -33,6 +35,7 @@ export class ImportJob extends pulumi.ComponentResource {
           OVERWRITE: String(args.overwrite),
           STRIP_DEFINERS: String(args.stripDefiners),
           WRITE_BINLOG: String(args.writeBinlog),
+          FERRY_STACK: args.stack,
           WAIT_SECONDS: String(databaseStartSeconds(args.timeoutMinutes)),
           // Its log lines reach the operator's pulumi up (StepLog).
           ...postLogLines,

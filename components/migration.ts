@@ -245,6 +245,7 @@ export class Migration extends pulumi.ComponentResource {
         stripDefiners: migration.stripDefiners,
         writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
+        stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
       },
       { parent: this, dependsOn: [dump, database, jobs] },
     );

@@ -838,6 +838,28 @@ describe("refusals", () => {
     expect(destination.must("SELECT id FROM shop.mine").trim()).toBe("7");
   });
 
+  // Issue 25, finding 14: ferry.runs keeps one record per run id, so a second stack importing a
+  // run of the same id into the same server would take the first one's record for its own.
+  it("refuses a run id another stack already imported into this server, naming ferry:migration.runId", async () => {
+    expect((await run("dump.sh", dumpEnv("twin", "shop"))).status).toBe(0);
+    const first = await run("import.sh", { ...destinationEnv("twin"), FERRY_STACK: "ferry/a" });
+    expect(first.status, first.stderr).toBe(0);
+    const recorded = destination.must("SELECT state, sha256 FROM ferry.runs WHERE run_id = 'twin'");
+    // The other stack's bucket, as this one's: its own dump of another database, same run id.
+    minio.mustMc(["rm", "--recursive", "--force", `admin/${bucket}/runs/twin/`]);
+    expect((await run("dump.sh", dumpEnv("twin", "crm"))).status).toBe(0);
+    const second = await run("import.sh", { ...destinationEnv("twin"), FERRY_STACK: "ferry/b" });
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toContain(
+      "run id twin was imported into this server by the stack ferry/a, and this is the stack ferry/b; nothing was imported.",
+    );
+    expect(second.stderr).toContain("pulumi config set --path ferry:migration.runId");
+    expect(destination.must("SHOW DATABASES LIKE 'crm'")).toBe("");
+    expect(destination.must("SELECT state, sha256 FROM ferry.runs WHERE run_id = 'twin'")).toBe(
+      recorded,
+    );
+  });
+
   it("drops on failure only the databases its dump created, never one that existed before", async () => {
     const dumped = await run("dump.sh", dumpEnv("kept-empty"));
     expect(dumped.status).toBe(0);

@@ -527,6 +527,8 @@ describe("jobs", () => {
         { name: "OVERWRITE", value: "false" },
         { name: "STRIP_DEFINERS", value: "false" },
         { name: "WRITE_BINLOG", value: "false" },
+        // The destination records which stack a run id belongs to.
+        { name: "FERRY_STACK", value: `${pulumi.getProject()}/${pulumi.getStack()}` },
         { name: "S3_BUCKET", value: "ferry-abc123" },
         { name: "DEST_PASSWORD_FILE", value: "/var/run/ferry/secrets/root-password" },
         { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },

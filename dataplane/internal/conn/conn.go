@@ -368,3 +368,17 @@ func CloseAll(sessions []*sql.Conn) {
 		_ = s.Close()
 	}
 }
+
+// CurrentGrantee is the session's user as information_schema's privilege tables name it
+// ('user'@'host'), as an SQL expression to compare their GRANTEE column with.
+const CurrentGrantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+
+// ActiveRole is the session's active role, "" when none. Privileges a role gives are not listed
+// under CurrentGrantee, so a check that reads them cannot conclude while one is active.
+func ActiveRole(ctx context.Context, db *sql.DB) (string, error) {
+	var role sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT CURRENT_ROLE()").Scan(&role); err != nil {
+		return "", err
+	}
+	return role.String, nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
 	"ferry.local/dataplane/internal/manifest"
 )
@@ -58,16 +59,12 @@ func fits(ctx context.Context, db *sql.DB, m manifest.Manifest) error {
 	return nil
 }
 
-// currentGrantee is the importing user as information_schema's privilege tables name it.
-const currentGrantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
-
 // hasSuper says whether the importing user holds SUPER; known is false when a role may give it.
 func hasSuper(ctx context.Context, db *sql.DB) (super, known bool) {
-	var role sql.NullString
-	if err := db.QueryRowContext(ctx, "SELECT CURRENT_ROLE()").Scan(&role); err != nil || (role.Valid && role.String != "") {
+	if role, err := conn.ActiveRole(ctx, db); err != nil || role != "" {
 		return false, false
 	}
 	var n int
-	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SUPER' AND GRANTEE = "+currentGrantee).Scan(&n)
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SUPER' AND GRANTEE = "+conn.CurrentGrantee).Scan(&n)
 	return n > 0, err == nil
 }

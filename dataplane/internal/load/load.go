@@ -36,8 +36,10 @@ import (
 
 // Options are the import's settings, read and checked by the caller.
 type Options struct {
-	Manifest    manifest.Manifest
-	Overwrite   bool
+	Manifest  manifest.Manifest
+	Overwrite bool
+	// Stack names the Pulumi stack that runs the import (project/stack); "" when run by hand.
+	Stack       string
 	Rewrite     Rewrite
 	WriteBinlog bool
 	Wait        time.Duration
@@ -132,6 +134,9 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		if _, err := db.ExecContext(ctx, statement); err != nil {
 			return fmt.Errorf("cannot create ferry's bookkeeping tables (ferry.runs) on the destination: %v", err)
 		}
+	}
+	if err := claimRunID(ctx, db, m.RunID, o.Stack); err != nil {
+		return err
 	}
 	digest := Digest(m)
 	var state, recorded sql.NullString

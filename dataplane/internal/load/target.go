@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"ferry.local/dataplane/internal/logline"
 	"ferry.local/dataplane/internal/sqlident"
 )
 
@@ -60,6 +61,37 @@ var bookkeeping = []string{
 	   run_id VARCHAR(63) NOT NULL, sha256 CHAR(64) NOT NULL,
 	   database_name VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
 	   created BOOLEAN NOT NULL, PRIMARY KEY (run_id, database_name))`,
+	// Which stack imported a run id into this server first: the records above are kept per run
+	// id, so a second stack with the same run id would take the first one's for its own.
+	`CREATE TABLE IF NOT EXISTS ferry.run_stacks (
+	   run_id VARCHAR(63) PRIMARY KEY,
+	   stack VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	   claimed_at DATETIME NOT NULL)`,
+}
+
+// claimRunID records the run id as the stack's on this server, or refuses it when another stack
+// imported a run of that id here first.
+func claimRunID(ctx context.Context, db *sql.DB, runID, stack string) error {
+	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO ferry.run_stacks (run_id, stack, claimed_at) VALUES (?, ?, UTC_TIMESTAMP())", runID, stack); err != nil {
+		return fmt.Errorf("recording the run's stack in ferry.run_stacks: %w", err)
+	}
+	var owner string
+	if err := db.QueryRowContext(ctx, "SELECT stack FROM ferry.run_stacks WHERE run_id = ?", runID).Scan(&owner); err != nil {
+		return fmt.Errorf("reading the run's stack from ferry.run_stacks: %w", err)
+	}
+	if owner != stack {
+		return fmt.Errorf("run id %s was imported into this server by %s, and this is %s; nothing was imported. One server keeps one record per run id: give this stack a run id of its own (pulumi config set --path ferry:migration.runId <another>)",
+			runID, describeStack(owner), describeStack(stack))
+	}
+	return nil
+}
+
+// describeStack names a stack as the import was told it ("" when run by hand, not by a stack).
+func describeStack(stack string) string {
+	if stack == "" {
+		return "an import run by hand (no stack)"
+	}
+	return "the stack " + logline.Escape(stack)
 }
 
 // inList is an IN list of placeholders for the names, and the names as its arguments.

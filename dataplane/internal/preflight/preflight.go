@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/sqlident"
 )
 
@@ -198,12 +199,11 @@ func Source(ctx context.Context, db *sql.DB, databases []string, d Destination, 
 // that come through a role are not listed by information_schema: with a role active the check
 // is said to be skipped rather than refuse a user who has them.
 func checkPrivileges(ctx context.Context, db *sql.DB, databases []string, r *Report) error {
-	var role sql.NullString
-	if err := db.QueryRowContext(ctx, "SELECT CURRENT_ROLE()").Scan(&role); err == nil && role.Valid && role.String != "" {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("the source user's privileges come with the role %s; they are not checked before the dump", role.String))
+	if role, err := conn.ActiveRole(ctx, db); err == nil && role != "" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the source user's privileges come with the role %s; they are not checked before the dump", role))
 		return nil
 	}
-	const grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+	const grantee = conn.CurrentGrantee
 	held := map[string]bool{}
 	rows, err := db.QueryContext(ctx, "SELECT '*', PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "+grantee+
 		" UNION ALL SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = "+grantee)
