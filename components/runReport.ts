@@ -16,10 +16,10 @@ export interface RunReportArgs {
 
 const count = z.number().int().nonnegative();
 
-/** The run record report.sh prints: the manifest (format ferry-dump/6) and the verification. */
+/** The run record report.sh prints: the manifest (format ferry-dump/7) and the verification. */
 const runRecordSchema = z.object({
   manifest: z.object({
-    format: z.literal("ferry-dump/6"),
+    format: z.literal("ferry-dump/7"),
     runId: z.string(),
     compression: z.string(),
     bytes: count,

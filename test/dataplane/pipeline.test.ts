@@ -581,7 +581,7 @@ describe("a sealed run (RUN_KEY)", () => {
     for (const object of plane.keysUnder("runs/sealed/")) {
       const stored = minio.mustMc(["cat", `admin/${bucket}/${object}`]);
       expect(stored.subarray(0, 13).toString()).toBe("ferry-seal-1\n");
-      for (const visible of ["products", "咖啡", "ferry-dump/6", "INSERT"])
+      for (const visible of ["products", "咖啡", "ferry-dump/7", "INSERT"])
         expect(stored.includes(Buffer.from(visible)), `${visible} in ${object}`).toBe(false);
     }
     const imported = await run("import.sh", destinationEnv("sealed"));
@@ -1180,6 +1180,42 @@ describe("the preflight, before anything is dumped or installed", () => {
       expect(objectExists("runs/preflight/manifest.json")).toBe(false);
     } finally {
       source.must("DROP DATABASE odd");
+    }
+  });
+
+  // Issue 25, finding 13: a value is stored as its member's number, and the dump writes it as the
+  // member's text: members that read alike bring a later one's rows back as the earlier one.
+  it("refuses ENUM and SET columns whose members read alike, naming each column and its fix, and passes distinct ones", async () => {
+    source.must(
+      `CREATE DATABASE moods;
+       SET SESSION sql_mode = '';
+       CREATE TABLE moods.faces (id INT PRIMARY KEY,
+         face ENUM('😀', '😁', 'ok') CHARACTER SET utf8mb3,
+         shade SET('a', 'A', 'b') CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci,
+         \`odd ' name\` ENUM('it''s', 'back\\\\slash', '雪 ☃', '') CHARACTER SET utf8mb4,
+         cased SET('x', 'X') CHARACTER SET utf8mb4 COLLATE utf8mb4_bin) ENGINE=InnoDB;
+       INSERT INTO moods.faces VALUES (1, 2, 'A', 'back\\\\slash', 'X');`,
+    );
+    try {
+      const refused = await run(
+        "preflight.sh",
+        preflightEnv({ DATABASES: JSON.stringify(["shop", "moods"]) }),
+      );
+      expect(refused.status).not.toBe(0);
+      expect(refusalsIn(refused.stderr)).toEqual([
+        expect.stringContaining(
+          "table `moods`.`faces` column `face`: its ENUM's 3 members are only 2 distinct values under utf8mb3_general_ci (characters utf8mb3 cannot hold became '?'",
+        ),
+        expect.stringContaining(
+          "table `moods`.`faces` column `shade`: its SET's 3 members are only 2 distinct values under utf8mb4_general_ci",
+        ),
+      ]);
+      expect(refused.stderr).toContain(
+        "give the members distinct values on the source (ALTER TABLE ... MODIFY, keeping their order, in a character set that holds them, such as utf8mb4), or leave its database out of ferry:source.databases",
+      );
+      expect(objectExists("runs/preflight/manifest.json")).toBe(false);
+    } finally {
+      source.must("DROP DATABASE moods");
     }
   });
 });

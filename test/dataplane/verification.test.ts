@@ -71,6 +71,8 @@ CREATE TABLE app.tags (v VARCHAR(20) PRIMARY KEY) ENGINE=InnoDB;
 INSERT INTO app.tags VALUES ('a2011215'), ('b2671576');
 CREATE TABLE app.files (id INT PRIMARY KEY, body BLOB) ENGINE=InnoDB;
 INSERT INTO app.files VALUES (1, 0x${md5Twins[0]});
+CREATE TABLE app.choices (id INT PRIMARY KEY, m ENUM('', 'a'), s SET('x', 'y')) ENGINE=InnoDB;
+INSERT INTO app.choices VALUES (1, '', 'x,y'), (2, 'a', '');
 `;
 
 async function run(script: string, env: Record<string, string>) {
@@ -112,7 +114,7 @@ describe("verification", () => {
     await importRun("digests");
     const verified = await run("verify.sh", plane.destinationEnv("digests"));
     expect(verified.stderr).toMatch(
-      /verified: all 22 objects, 13 tables \(\d+ rows\), match the dump/,
+      /verified: all 23 objects, 14 tables \(\d+ rows\), match the dump/,
     );
     expect(verified.status).toBe(0);
     // The history came along: every version of app.prices, with its period.
@@ -228,6 +230,12 @@ describe("verification", () => {
       /table `app`\.`files`: its 1 rows differ/,
     ],
     [
+      // Both read as '': the empty member (1) and the value an invalid one is stored as (0).
+      "an ENUM's value moved to another that reads alike",
+      "SET SESSION sql_mode = ''; UPDATE app.choices SET m = 'not a member' WHERE id = 1",
+      /table `app`\.`choices`: its 2 rows differ/,
+    ],
+    [
       "an object added",
       "CREATE TABLE app.stray (id INT)",
       /table `app`\.`stray`: on the destination but not in the dump/,
@@ -239,7 +247,7 @@ describe("verification", () => {
     destination.must(change, "mysql");
     const verified = await run("verify.sh", plane.destinationEnv("digests"));
     expect(verified.status).not.toBe(0);
-    expect(verified.stderr).toMatch(/verification failed: 1 of 22 objects differ from the dump/);
+    expect(verified.stderr).toMatch(/verification failed: 1 of 23 objects differ from the dump/);
     expect(verified.stderr).toMatch(named);
   });
 });

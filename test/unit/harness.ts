@@ -18,7 +18,7 @@ const optionsByName = new Map<string, pulumi.CustomResourceOptions>();
 const constructed: pulumi.Resource[] = [];
 
 export const sampleManifest = {
-  format: "ferry-dump/6" as const,
+  format: "ferry-dump/7" as const,
   runId: "run-1",
   compression: "zstd",
   bytes: 1470,

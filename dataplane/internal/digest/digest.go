@@ -298,8 +298,9 @@ var longTypes = map[string]bool{
 }
 
 // valueExpression selects one column's value as exact bytes: its text form as binary (a FLOAT
-// widened to DOUBLE first), or for a long value its length and SHA-256 (NULL stays NULL): an MD5
-// would let two different values, made to collide, pass for each other.
+// widened to DOUBLE first; an ENUM or SET with its number), or for a long value its length and
+// SHA-256 (NULL stays NULL): an MD5 would let two different values, made to collide, pass for
+// each other.
 func valueExpression(c column) string {
 	value := sqlident.Quote(c.name)
 	if c.dataType == "float" {
@@ -307,6 +308,12 @@ func valueExpression(c column) string {
 		value = "CAST(" + value + " AS DOUBLE)"
 	}
 	bytes := "CAST(" + value + " AS BINARY)"
+	if c.dataType == "enum" || c.dataType == "set" {
+		// Their value is a member's number (a set of bits for SET); two numbers can read alike
+		// (the empty member and the empty value an invalid one is stored as, or members a server
+		// made equal), so the number is read with the text.
+		return "CONCAT(" + value + " + 0, ':', " + bytes + ")"
+	}
 	if longTypes[c.dataType] {
 		return "CONCAT(LENGTH(" + bytes + "), ':', SHA2(" + bytes + ", 256))"
 	}

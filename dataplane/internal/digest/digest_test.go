@@ -34,6 +34,16 @@ func TestRowQueryQuotesEveryName(t *testing.T) {
 	}
 }
 
+func TestEnumsAndSetsAreReadWithTheirNumbers(t *testing.T) {
+	query := rowQuery(Object{Database: "d", Name: "t", columns: []column{
+		{name: "e", dataType: "enum"}, {name: "s", dataType: "set"}, {name: "v", dataType: "varchar"},
+	}})
+	want := "SELECT CONCAT(`e` + 0, ':', CAST(`e` AS BINARY)), CONCAT(`s` + 0, ':', CAST(`s` AS BINARY)), CAST(`v` AS BINARY) FROM `d`.`t`"
+	if query != want {
+		t.Errorf("query:\n got %s\nwant %s", query, want)
+	}
+}
+
 var testKey = RowKey{1, 2, 3}
 
 func digestOf(rows ...[]sql.RawBytes) string { return digestUnder(testKey, rows...) }

@@ -1,8 +1,9 @@
 // Package manifest is the schema of a run's manifest (runs/<runId>/manifest.json), written last
-// by the dump and read by every later step. Format ferry-dump/6: each stream of the dump is stored
+// by the dump and read by every later step. Format ferry-dump/7: each stream of the dump is stored
 // as chunks of tens of MiB, each a whole compressed frame with its own sha256, so a reader checks
 // a chunk before a byte of it is used. Its table digests are package digest's (rows hashed by the
-// data plane since /5, keyed and summed over 256 bits since /6), so a manifest of another format
+// data plane since /5, keyed and summed over 256 bits since /6, ENUM and SET read with their
+// numbers since /7), so a manifest of another format
 // is refused rather than compared.
 package manifest
 
@@ -14,7 +15,7 @@ import (
 )
 
 // Format is the manifest format this data plane writes and reads.
-const Format = "ferry-dump/6"
+const Format = "ferry-dump/7"
 
 // Prefix is where a run's objects live in the bucket: its chunks, its manifest, its
 // verification result.

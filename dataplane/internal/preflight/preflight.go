@@ -192,6 +192,12 @@ func Source(ctx context.Context, db *sql.DB, databases []string, d Destination, 
 		return r, err
 	}
 	r.Problems = append(r.Problems, floats...)
+
+	ambiguous, err := AmbiguousMembers(ctx, db, databases)
+	if err != nil {
+		return r, err
+	}
+	r.Problems = append(r.Problems, ambiguous...)
 	return r, nil
 }
 

@@ -1,6 +1,9 @@
 package preflight
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestACollationTheDestinationLacksIsKnownBeforeTheDump(t *testing.T) {
 	for _, c := range []struct {
@@ -21,6 +24,31 @@ func TestACollationTheDestinationLacksIsKnownBeforeTheDump(t *testing.T) {
 	} {
 		if got := UnknownCollation(c.sourceIsMariaDB, ParseDestination(c.destination, 0), c.collation); got != c.unknown {
 			t.Errorf("source MariaDB %v into %q, %s: unknown %v, want %v", c.sourceIsMariaDB, c.destination, c.collation, got, c.unknown)
+		}
+	}
+}
+
+func TestMembersAreReadAsTheServerWritesThem(t *testing.T) {
+	for columnType, want := range map[string][]string{
+		"enum('a','b')":     {"a", "b"},
+		"enum('?','?','a')": {"?", "?", "a"},
+		"set('it''s','x')":  {"it's", "x"},
+		`enum('back\\slash','nul\0','line\nbreak\r')`: {`back\slash`, "nul\x00", "line\nbreak\r"},
+		"enum('','a,b','(x)')":                        {"", "a,b", "(x)"},
+		"enum('雪 ☃')":                                 {"雪 ☃"},
+	} {
+		got, err := Members(columnType)
+		if err != nil {
+			t.Errorf("%s: %v", columnType, err)
+			continue
+		}
+		if strings.Join(got, "\x01") != strings.Join(want, "\x01") || len(got) != len(want) {
+			t.Errorf("%s: got %q, want %q", columnType, got, want)
+		}
+	}
+	for _, bad := range []string{"int(11)", "enum()", "enum('a' 'b')", "enum('a',)", "enum('a'", `enum('\x')`, `enum("a")`, "enum(a)", "enum('a','b'"} {
+		if got, err := Members(bad); err == nil {
+			t.Errorf("%s: read as %q, want an error", bad, got)
 		}
 	}
 }
