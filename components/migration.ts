@@ -14,6 +14,7 @@ import { ExistingStorageClass } from "./existingStorageClass";
 import { ImportJob } from "./importJob";
 import { NetworkPolicies } from "./networkPolicies";
 import { ObjectStore } from "./objectStore";
+import { RootPasswordKept } from "./rootPasswordKept";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
@@ -124,6 +125,26 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The server ferry runs keeps the root password it was first started with: a changed one is
+    // refused before the dump and the database are touched.
+    const rootPasswordKept =
+      destination.database.mode === "managed"
+        ? [
+            new RootPasswordKept(
+              `${name}-root-password-kept`,
+              {
+                password: destination.database.rootPassword,
+                volume: [
+                  destination.namespace,
+                  destination.serviceName,
+                  config.storage.storageClass.name,
+                ],
+              },
+              { parent: this },
+            ),
+          ]
+        : [];
+
     // The consistent dump, sealed and uploaded with its manifest last.
     const dump = new SourceDump(
       `${name}-dump`,
@@ -141,7 +162,7 @@ export class Migration extends pulumi.ComponentResource {
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
       },
-      { parent: this, dependsOn: [store] },
+      { parent: this, dependsOn: [store, ...rootPasswordKept] },
     );
 
     // The new storage, made the cluster's default; or a class someone else installed, used as it is.
@@ -197,7 +218,7 @@ export class Migration extends pulumi.ComponentResource {
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
-            { parent: this, dependsOn: [storage] },
+            { parent: this, dependsOn: [storage, ...rootPasswordKept] },
           );
 
     // Traffic in ferry's namespace, denied unless named; in place before any Job runs.

@@ -28,3 +28,28 @@ export function scriptCommand(
     ...commandInputs,
   };
 }
+
+/**
+ * A Command that holds a value to what it was first given: its create prints the value's digest,
+ * kept as its output; a later up with another digest runs its update, which fails with `refusal`
+ * (the fixed text ferry gives, not data) before anything that depends on it changes. An update for
+ * any other reason (ferry's own new text) finds the digest unchanged and passes. `triggers` name
+ * what, when it changes, starts over (create again, any value taken).
+ */
+export function keptValueCommand(
+  digest: pulumi.Input<string>,
+  refusal: string,
+  triggers: pulumi.Input<string>[],
+) {
+  return {
+    create: 'printf "%s" "$KEPT_DIGEST"',
+    update:
+      'if [ "${PULUMI_COMMAND_STDOUT-}" = "$KEPT_DIGEST" ]; then printf "%s" "$KEPT_DIGEST"; ' +
+      'else printf "%s\\n" "$KEPT_REFUSAL" >&2; exit 1; fi',
+    environment: { KEPT_DIGEST: digest, KEPT_REFUSAL: refusal },
+    triggers,
+    logging: "stderr" as const,
+    // The update reads the digest its create printed (and nothing larger or secret).
+    addPreviousOutputInEnv: true,
+  };
+}

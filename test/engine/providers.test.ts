@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keptValueCommand } from "../../components/specs/commands";
 import { Minio } from "../support/servers";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "./workspace";
 
@@ -78,6 +79,14 @@ switch (config.require("scenario")) {
       ],
     }[config.require("kind")];
     new pulumi.CustomResource(wrong[0], "wrong", wrong[1], { provider });
+    break;
+  }
+  case "kept": {
+    // A kept value's command as ferry builds it (specs/commands.ts), its digest from config.
+    const args = JSON.parse(config.require("args"));
+    args.environment.KEPT_DIGEST = config.require("digest");
+    const c = new command.local.Command("kept", args);
+    module.exports.urn = c.urn;
     break;
   }
   case "previous": {
@@ -252,6 +261,35 @@ describe("ferry's command provider under the real engine", () => {
       const stdout = pulumi(name, ["stack", "output", "stdout"]);
       expect(stdout.output.trim()).toBe(second);
     }
+  });
+
+  // What holds ferry:destinationRootPassword to the server's (components/rootPasswordKept.ts).
+  it("keeps a value's command to its first value: another is refused until it is set back or the command replaced, and ferry's own new text passes", () => {
+    const args = (refusal: string) => JSON.stringify(keptValueCommand("", refusal, ["volume-1"]));
+    stack("kept", { scenario: "kept", args: args("REFUSED: set it back"), digest: "a" });
+    const up = () => pulumi("kept", ["up", "--yes", "--skip-preview"]);
+    const first = up();
+    expect(first.status, first.output).toBe(0);
+    expect(pulumi("kept", ["config", "set", "digest", "b"]).status).toBe(0);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const refused = up();
+      expect(refused.status, refused.output).not.toBe(0);
+      expect(refused.output).toContain("REFUSED: set it back");
+    }
+    expect(pulumi("kept", ["config", "set", "digest", "a"]).status).toBe(0);
+    expect(changes("kept")).toEqual([]);
+    // A new text of ferry's: an update, which finds the digest unchanged.
+    expect(pulumi("kept", ["config", "set", "args", args("REFUSED: new words")]).status).toBe(0);
+    const reworded = up();
+    expect(reworded.status, reworded.output).toBe(0);
+    // Taken on purpose: the command replaced, its create takes the new value.
+    expect(pulumi("kept", ["config", "set", "digest", "b"]).status).toBe(0);
+    const urn = pulumi("kept", ["stack", "output", "urn"]).output.trim();
+    const replaced = pulumi("kept", ["up", "--yes", "--skip-preview", "--replace", urn]);
+    expect(replaced.status, replaced.output).toBe(0);
+    const after = up();
+    expect(after.status, after.output).toBe(0);
+    expect(changes("kept")).toEqual([]);
   });
 
   it("stops a command past its custom timeout, with everything it started", () => {

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
+import { rootPasswordRefusal } from "../../components/rootPasswordKept";
 import { drawRunKeyScript } from "../../components/runKey";
 import { runCertificates } from "../../components/specs/certificates";
 import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
@@ -118,7 +119,9 @@ describe("the whole graph", () => {
       "ferry:components:BucketRevocation": 1,
       // The dump's and the import's Job each have their log watched.
       "ferry:components:StepLog": 2,
-      "command:local:Command": 5,
+      // The server ferry runs keeps its first root password.
+      "ferry:components:RootPasswordKept": 1,
+      "command:local:Command": 6,
     });
   });
 
@@ -134,8 +137,8 @@ describe("the whole graph", () => {
       // The preflight and the dump, over SSH or here.
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 2 : 0);
       // The run key's, the report's, the revocation's, the import's log, and the preflight's and
-      // the dump's in local mode.
-      expect(counts["command:local:Command"]).toBe(mode === "local" ? 6 : 4);
+      // the dump's in local mode; the root password's check.
+      expect(counts["command:local:Command"]).toBe(mode === "local" ? 7 : 5);
     },
   );
 
@@ -166,7 +169,10 @@ describe("the whole graph", () => {
       ((named(suffix).opts?.dependsOn as pulumi.Resource[]) ?? []).map(
         (d) => (d as any).__name as string,
       );
-    expect(dependsOnNames("-dump")).toEqual([expect.stringMatching(/-store$/)]);
+    expect(dependsOnNames("-dump")).toEqual([
+      expect.stringMatching(/-store$/),
+      expect.stringMatching(/-root-password-kept$/),
+    ]);
     expect(dependsOnNames("-import")).toEqual([
       expect.stringMatching(/-dump$/),
       expect.stringMatching(/-database$/),
@@ -181,7 +187,10 @@ describe("the whole graph", () => {
       expect.stringMatching(/-import-log$/),
       expect.stringMatching(/-cleanup$/),
     ]);
-    expect(dependsOnNames("-database")).toEqual([expect.stringMatching(/-storage$/)]);
+    expect(dependsOnNames("-database")).toEqual([
+      expect.stringMatching(/-storage$/),
+      expect.stringMatching(/-root-password-kept$/),
+    ]);
     // The namespace's NetworkPolicies are in place before a Job's Secret, ConfigMap or pod.
     expect(dependsOnNames("-jobs")).toEqual([expect.stringMatching(/-network$/)]);
     expect(dependsOnNames("-revocation")).toEqual([expect.stringMatching(/-report$/)]);
@@ -359,6 +368,33 @@ describe("the destination database", () => {
     expect(named("-database-namespace").opts?.retainOnDelete).toBe(false);
     for (const suffix of ["-storage-crds", "-storage-system", "-storage-csi", "-storage-class"])
       expect(named(suffix).opts?.retainOnDelete, suffix).toBe(false);
+  });
+
+  it("holds the root password to the one the server was created with, by a digest kept as a secret, before the dump and the database", async () => {
+    await run("local");
+    const check = named("-root-password-kept-check");
+    expect(check.inputs).toEqual(
+      expect.objectContaining({
+        create: 'printf "%s" "$KEPT_DIGEST"',
+        triggers: ["ferry", "mysql", "neuronsan"],
+        addPreviousOutputInEnv: true,
+      }),
+    );
+    expect(check.inputs.update).toContain('"${PULUMI_COMMAND_STDOUT-}" = "$KEPT_DIGEST"');
+    // The environment is a secret: it holds the digest.
+    const environment = revealSecret(check.inputs.environment);
+    expect(environment.KEPT_DIGEST).toMatch(/^[0-9a-f]{64}$/);
+    expect(environment.KEPT_REFUSAL).toBe(rootPasswordRefusal);
+    expect(environment.KEPT_REFUSAL).toContain(
+      "pulumi config set --secret destinationRootPassword",
+    );
+    // Neither the password nor its bare sha256 is in the state.
+    const text = JSON.stringify(check.inputs);
+    expect(text).not.toContain(secretValues.destinationRootPassword);
+    expect(text).not.toContain(
+      createHash("sha256").update(secretValues.destinationRootPassword).digest("hex"),
+    );
+    expect(check.opts?.additionalSecretOutputs).toEqual(["stdout"]);
   });
 
   it("runs the configured image with its password from a Secret file and a readiness probe", async () => {
@@ -628,6 +664,8 @@ describe("an existing destination database", () => {
     const counts = countByType();
     expect(counts["ferry:components:DestinationDatabase"] ?? 0).toBe(0);
     expect(counts["ferry:components:ExistingDatabase"]).toBe(1);
+    // Its root password is its owner's: nothing holds it.
+    expect(counts["ferry:components:RootPasswordKept"] ?? 0).toBe(0);
     // What remains is the read/write test's Deployment and volume, on the new class.
     expect(counts["kubernetes:apps/v1:Deployment"]).toBe(1);
     expect(counts["kubernetes:core/v1:PersistentVolumeClaim"]).toBe(1);
@@ -1022,8 +1060,12 @@ describe("the commands", () => {
       await run(mode);
       const commands = [...ofType("command:local:Command"), ...ofType("command:remote:Command")];
       expect(commands.length).toBeGreaterThanOrEqual(3);
+      // But the root password's check, whose update compares its create's output: a digest.
       for (const c of commands)
-        expect([c.name, c.inputs.addPreviousOutputInEnv]).toEqual([c.name, false]);
+        expect([c.name, c.inputs.addPreviousOutputInEnv]).toEqual([
+          c.name,
+          c.name.endsWith("-root-password-kept-check"),
+        ]);
     },
   );
 });
