@@ -674,7 +674,7 @@ const optionalKeys = new Set<keyof typeof configSchemas>(["verification"]);
 export const secretKeys = {
   sourcePassword: "the source database user's password",
   destinationRootPassword:
-    "the root password of the MySQL ferry runs (only when destination.database.mode is managed); the server keeps the one it was first started with, and a later change is refused until it is set back or changed on the server first",
+    "the root password of the MySQL ferry runs (only when destination.database.mode is managed)",
   destinationPassword:
     "the password of destination.database.user (only when destination.database.mode is existing)",
   objectStoreSecretKey: "the object store's admin secret key",
