@@ -380,7 +380,19 @@ describe("the destination database", () => {
         addPreviousOutputInEnv: true,
       }),
     );
-    expect(check.inputs.update).toContain('"${PULUMI_COMMAND_STDOUT-}" = "$KEPT_DIGEST"');
+    // Its update, run as the provider runs it: the same digest passes, another is refused.
+    const update = (previous: string) =>
+      spawnSync("sh", ["-c", check.inputs.update], {
+        encoding: "utf8",
+        env: { KEPT_DIGEST: "d1", KEPT_REFUSAL: "refused: why", PULUMI_COMMAND_STDOUT: previous },
+      });
+    expect([update("d1").status, update("d1").stdout, update("d1").stderr]).toEqual([0, "d1", ""]);
+    expect([update("d0").status, update("d0").stdout, update("d0").stderr]).toEqual([
+      1,
+      "",
+      "refused: why\n",
+    ]);
+    expect(update("").status).toBe(1);
     // The environment is a secret: it holds the digest.
     const environment = revealSecret(check.inputs.environment);
     expect(environment.KEPT_DIGEST).toMatch(/^[0-9a-f]{64}$/);
