@@ -574,8 +574,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const steps = stack.previewSteps();
     // 50 resources (the server's TLS Secret among them) and the DestinationJobs component that
     // groups the Jobs' Secret and scripts, and the namespace's three NetworkPolicies with their
-    // component.
-    expect(steps).toHaveLength(55);
+    // component; the RootPasswordKept component and its check.
+    expect(steps).toHaveLength(57);
     expect(steps.every((s) => s.op === "create")).toBe(true);
   });
 

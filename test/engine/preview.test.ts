@@ -144,8 +144,10 @@ describe("the real engine", () => {
       "ferry:components:RunKey": 1,
       "ferry:components:BucketRevocation": 1,
       "ferry:components:StepLog": 1,
-      // The run key's, the preflight's, the dump's, the import's log, the report's, the revocation's.
-      "command:local:Command": 6,
+      "ferry:components:RootPasswordKept": 1,
+      // The run key's, the preflight's, the dump's, the import's log, the report's, the
+      // revocation's, the root password's check.
+      "command:local:Command": 7,
       "ferry:components:StorageStack": 1,
       "kubernetes:helm.sh/v3:Release": 3,
       "kubernetes:storage.k8s.io/v1:StorageClass": 1,
