@@ -104,11 +104,7 @@ func Catalog(ctx context.Context, session *sql.Conn, databases []string) ([]Obje
 			return nil, fmt.Errorf("database name: %w", err)
 		}
 	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(databases)), ",") + ")"
-	args := make([]any, len(databases))
-	for i, name := range databases {
-		args[i] = name
-	}
+	in, args := sqlident.InList(databases)
 	var objects []Object
 	listings := []struct {
 		query string

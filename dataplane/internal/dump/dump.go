@@ -176,8 +176,6 @@ func (d *dumper) connect(ctx context.Context) (string, error) {
 	}
 }
 
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
-
 func (d *dumper) databaseArgs() []any {
 	args := make([]any, len(d.Databases))
 	for i, name := range d.Databases {
@@ -538,16 +536,16 @@ func binlogPosition(ctx context.Context, session *sql.Conn) (gtid, file, positio
 }
 
 func (d *dumper) listTables(ctx context.Context, session *sql.Conn) ([]Table, []ForeignKey, error) {
-	in := placeholders(len(d.Databases))
+	in, _ := sqlident.InList(d.Databases)
 	args := append(d.databaseArgs(), d.databaseArgs()...)
 	rows, err := session.QueryContext(ctx, `SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE = 'VIEW', COALESCE(t.ENGINE, ''),
 	    COALESCE(t.DATA_LENGTH, 0) + COALESCE(t.INDEX_LENGTH, 0),
 	    COALESCE(t.TABLE_ROWS, 0) * (1 + 0.77 * COALESCE(i.secondary, 0)) + COALESCE(t.DATA_LENGTH, 0) / 150 + 1
 	  FROM information_schema.TABLES t
 	  LEFT JOIN (SELECT TABLE_SCHEMA, TABLE_NAME, COUNT(DISTINCT INDEX_NAME) AS secondary
-	    FROM information_schema.STATISTICS WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA IN (`+in+`)
+	    FROM information_schema.STATISTICS WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA IN `+in+`
 	    GROUP BY TABLE_SCHEMA, TABLE_NAME) i ON i.TABLE_SCHEMA = t.TABLE_SCHEMA AND i.TABLE_NAME = t.TABLE_NAME
-	  WHERE t.TABLE_SCHEMA IN (`+in+`) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`, args...)
+	  WHERE t.TABLE_SCHEMA IN `+in+` ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -565,7 +563,7 @@ func (d *dumper) listTables(ctx context.Context, session *sql.Conn) ([]Table, []
 		return nil, nil, err
 	}
 	rows, err = session.QueryContext(ctx, `SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME
-	  FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN (`+in+`)`, d.databaseArgs()...)
+	  FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN `+in+``, d.databaseArgs()...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -202,11 +202,11 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 	i := &importer{Options: o, work: work, options: options}
 	o.Log("importing run %s (%s, %d data stream(s) side by side, then definitions) into %s", m.RunID, m.Compression, m.DataStreams(), strings.Join(m.Databases, " "))
 	started := time.Now()
-	in, names := inList(m.Databases)
+	in, names := sqlident.InList(m.Databases)
 	stopProgress := progress.Every(o.ProgressEvery, func() {
 		present := "?"
 		var n int
-		if db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN ("+in+")", names...).Scan(&n) == nil {
+		if db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN "+in, names...).Scan(&n) == nil {
 			present = fmt.Sprint(n)
 		}
 		o.Log("%s", progress.Line("import", i.downloaded.Load(), m.Bytes, started, fmt.Sprintf("tables=%s/%d", present, m.TableCount)))

@@ -94,19 +94,10 @@ func describeStack(stack string) string {
 	return "the stack " + logline.Escape(stack)
 }
 
-// inList is an IN list of placeholders for the names, and the names as its arguments.
-func inList(names []string) (string, []any) {
-	args := make([]any, len(names))
-	for i, name := range names {
-		args[i] = name
-	}
-	return strings.TrimSuffix(strings.Repeat("?,", len(names)), ","), args
-}
-
 // readTarget takes the inventory of the run's databases on the destination; owned are the
 // databases an earlier attempt of the same dump created.
 func readTarget(ctx context.Context, db *sql.DB, databases []string, owned map[string]bool) ([]targetDatabase, error) {
-	in, names := inList(databases)
+	in, names := sqlident.InList(databases)
 	byName := map[string]*targetDatabase{}
 	targets := make([]targetDatabase, len(databases))
 	for i, name := range databases {
@@ -117,12 +108,12 @@ func readTarget(ctx context.Context, db *sql.DB, databases []string, owned map[s
 		query string
 		field func(*targetDatabase) *int
 	}{
-		{"SELECT SCHEMA_NAME, 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (" + in + ")", nil},
-		{"SELECT TABLE_SCHEMA, COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (" + in + ") GROUP BY TABLE_SCHEMA",
+		{"SELECT SCHEMA_NAME, 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN " + in, nil},
+		{"SELECT TABLE_SCHEMA, COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN " + in + " GROUP BY TABLE_SCHEMA",
 			func(t *targetDatabase) *int { return &t.tables }},
-		{"SELECT ROUTINE_SCHEMA, COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN (" + in + ") GROUP BY ROUTINE_SCHEMA",
+		{"SELECT ROUTINE_SCHEMA, COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN " + in + " GROUP BY ROUTINE_SCHEMA",
 			func(t *targetDatabase) *int { return &t.routines }},
-		{"SELECT EVENT_SCHEMA, COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN (" + in + ") GROUP BY EVENT_SCHEMA",
+		{"SELECT EVENT_SCHEMA, COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN " + in + " GROUP BY EVENT_SCHEMA",
 			func(t *targetDatabase) *int { return &t.events }},
 	} {
 		rows, err := db.QueryContext(ctx, count.query, names...)

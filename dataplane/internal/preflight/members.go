@@ -19,7 +19,7 @@ func AmbiguousMembers(ctx context.Context, db *sql.DB, databases []string) ([]st
 	if len(databases) == 0 {
 		return nil, nil
 	}
-	in, args := placeholders(databases)
+	in, args := sqlident.InList(databases)
 	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE,
 		  c.CHARACTER_SET_NAME, c.COLLATION_NAME
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
@@ -143,13 +143,4 @@ func distinctUnder(ctx context.Context, db *sql.DB, members []string, charset, c
 	var n int
 	err := db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT member) FROM ("+strings.Join(selects, " UNION ALL ")+") members", args...).Scan(&n)
 	return n, err
-}
-
-// placeholders is an IN list of placeholders for the names, and the names as its arguments.
-func placeholders(names []string) (string, []any) {
-	args := make([]any, len(names))
-	for i, name := range names {
-		args[i] = name
-	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(names)), ",") + ")", args
 }

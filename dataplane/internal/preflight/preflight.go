@@ -20,7 +20,7 @@ func InexactFloats(ctx context.Context, db *sql.DB, databases []string) ([]strin
 	if len(databases) == 0 {
 		return nil, nil
 	}
-	in, args := placeholders(databases)
+	in, args := sqlident.InList(databases)
 	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, t.TABLE_TYPE
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
 		  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
@@ -121,7 +121,7 @@ func Source(ctx context.Context, db *sql.DB, databases []string, d Destination, 
 		return r, err
 	}
 	sourceIsMariaDB := strings.Contains(strings.ToLower(version), "mariadb")
-	in, args := placeholders(databases)
+	in, args := sqlident.InList(databases)
 
 	if err := checkPrivileges(ctx, db, databases, &r); err != nil {
 		return r, err

@@ -36,3 +36,13 @@ func Quote(name string) string {
 func Qualified(schema, name string) string {
 	return Quote(schema) + "." + Quote(name)
 }
+
+// InList is a parenthesised IN list of one placeholder a name ("(?,?)") and the names as the
+// query's arguments: names travel as values, never in the statement's text.
+func InList(names []string) (string, []any) {
+	args := make([]any, len(names))
+	for i, name := range names {
+		args[i] = name
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(names)), ",") + ")", args
+}

@@ -81,3 +81,13 @@ func Unquote(text string) (name, rest string, err error) {
 	}
 	return "", text, fmt.Errorf("unterminated quoted identifier: %q", text)
 }
+
+func TestInListHasAPlaceholderANameAndTheNamesAsArguments(t *testing.T) {
+	in, args := InList([]string{"a`b", "c'd", "e"})
+	if in != "(?,?,?)" || len(args) != 3 || args[0] != "a`b" || args[1] != "c'd" || args[2] != "e" {
+		t.Errorf("got %s %q", in, args)
+	}
+	if in, args := InList([]string{"x"}); in != "(?)" || len(args) != 1 || args[0] != "x" {
+		t.Errorf("got %s %q", in, args)
+	}
+}
