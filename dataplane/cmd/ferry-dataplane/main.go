@@ -17,6 +17,8 @@
 //	          a JSON array) once the run is over
 //	watch     on the operator's machine: prints the log lines a step in a cluster (WATCH_STEP, dump
 //	          or import) posts to the bucket, until it ends (package beacon)
+//	certificates in the destination cluster: the server's CA and certificate, made there and kept
+//	          in its namespace, replaced near their end (package certs)
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -63,18 +65,19 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | watch"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | watch | certificates"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
-	"dump":      runDump,
-	"preflight": runPreflight,
-	"import":    runImport,
-	"verify":    runVerify,
-	"cleanup":   runCleanup,
-	"report":    runReport,
-	"revoke":    runRevoke,
-	"watch":     runWatch,
+	"dump":         runDump,
+	"preflight":    runPreflight,
+	"import":       runImport,
+	"verify":       runVerify,
+	"cleanup":      runCleanup,
+	"report":       runReport,
+	"revoke":       runRevoke,
+	"watch":        runWatch,
+	"certificates": runCertificates,
 }
 
 func main() {
