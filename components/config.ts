@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as sshpk from "sshpk";
 import { z } from "zod";
 import { mysqlPort } from "./specs/database";
+import { tlsKeyTypes } from "./specs/certificates";
 import { tlsModes, type TlsMode } from "./specs/jobs";
 import { quantityBytes } from "./specs/preflight";
 
@@ -344,6 +345,7 @@ export const managedDatabaseKeys = [
   "memory",
   "serviceName",
   "allowFrom",
+  "tls",
 ] as const;
 
 const databaseSchema = z
@@ -410,6 +412,24 @@ const destinationSchema = z
       .default([])
       .describe(
         "who besides ferry's Jobs may connect to the database: the applications that will use it (NetworkPolicy)",
+      ),
+    tls: z
+      .strictObject({
+        keyType: z
+          .enum(tlsKeyTypes, { error: `must be one of ${tlsKeyTypes.join(", ")}` })
+          .default("ecdsa-p256")
+          .describe("the key type of the server's CA and certificate"),
+        validityDays: z
+          .number({ error: "must be a number of days" })
+          .int({ error: "must be a whole number of days" })
+          .min(7, { error: "must be between 7 and 3650 days" })
+          .max(3650, { error: "must be between 7 and 3650 days" })
+          .default(365)
+          .describe("their lifetime; each is renewed by the pulumi up after a third is left"),
+      })
+      .default({ keyType: "ecdsa-p256", validityDays: 365 })
+      .describe(
+        "the server's TLS certificate, made and kept in the destination namespace (clients trust ConfigMap <serviceName>-ca)",
       ),
   })
   .describe("the destination cluster and the database ferry runs there");

@@ -1,7 +1,7 @@
-import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { runCertificates, serviceDnsNames } from "./specs/certificates";
+import { ServerCertificates } from "./serverCertificates";
+import { serviceDnsNames, type ServerTlsSettings } from "./specs/certificates";
 import {
   databaseDeploymentSpec,
   databaseServiceSpec,
@@ -33,8 +33,12 @@ export interface DestinationDatabaseArgs {
   /** Name of the Service the import and applications connect to. */
   readonly serviceName: string;
   readonly rootPassword: pulumi.Input<string>;
-  /** The run's key (a secret, 64 hex digits), from which the server's TLS certificate is made. */
-  readonly runKey: pulumi.Input<string>;
+  /** The server certificate's key type and lifetime. */
+  readonly tls: ServerTlsSettings;
+  /** The image with ferry-dataplane, which makes the certificates in the cluster. */
+  readonly toolsImage: string;
+  /** When this `pulumi up` runs (the certificates' renewal window). */
+  readonly now: Date;
   /** When true, `pulumi destroy` leaves the namespace and data volume in place. */
   readonly retainData: boolean;
   /** The destination cluster. */
@@ -56,7 +60,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   public readonly imagePullSecrets: pulumi.Output<string>[];
   /** Where the data lives, for the run's report. */
   public readonly location: pulumi.Output<DestinationLocation>;
-  /** The CA that signs the server's certificate (PEM): what applications trust to reach it. */
+  /** The CAs that sign the server's certificate (PEM): what applications trust to reach it. */
   public readonly caCertificate: pulumi.Output<string>;
 
   constructor(name: string, args: DestinationDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -93,30 +97,24 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       { parent: this, provider },
     );
 
-    // The server's TLS certificate, made from the run key: the same on every run of the program,
-    // new with every run id. The Jobs verify it against the CA and the Service's name.
-    const certificates = pulumi
-      .all([args.runKey, namespace.metadata.name])
-      .apply(([runKey, ns]) => runCertificates(runKey, serviceDnsNames(args.serviceName, ns)));
-    // Certificates are public; only the key stays a secret.
-    this.caCertificate = pulumi.unsecret(certificates.caCertificate);
-    const serverCertificate = pulumi.unsecret(certificates.serverCertificate);
-    const tlsSecretName = `${args.serviceName}-tls`;
-    const tls = new k8s.core.v1.Secret(
+    // The server's TLS: made in the namespace by a Job, kept there, renewed near its end. The
+    // Jobs verify it against the CA and the Service's name, and so can applications.
+    const certificates = new ServerCertificates(
       `${name}-tls`,
       {
-        // Named, so applications can mount its ca.crt to verify the server as the Jobs do.
-        metadata: { name: tlsSecretName, namespace: namespace.metadata.name, labels },
-        type: "Opaque",
-        // Whole, a secret: the key is one.
-        stringData: pulumi.secret({
-          [tlsFiles.ca]: this.caCertificate,
-          [tlsFiles.certificate]: serverCertificate,
-          [tlsFiles.key]: certificates.serverKey,
-        }),
+        namespace: namespace.metadata.name,
+        serviceName: args.serviceName,
+        dnsNames: serviceDnsNames(args.serviceName, args.namespace),
+        settings: args.tls,
+        image: args.toolsImage,
+        imagePullPolicy: args.imagePullPolicy,
+        imagePullSecrets: this.imagePullSecrets,
+        now: args.now,
+        provider,
       },
-      { parent: this, provider },
+      { parent: this },
     );
+    this.caCertificate = certificates.caCertificate;
 
     // The migrated data, on the new storage; never deleted by ferry unless asked.
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
@@ -150,14 +148,12 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           memory: args.memory,
           pvcName: pvc.metadata.name,
           credentialsSecretName: credentials.metadata.name,
-          // By its name, known at preview: a new run's certificate updates the server in place.
-          tlsSecretName,
-          tlsFingerprint: serverCertificate.apply((pem) =>
-            crypto.createHash("sha256").update(pem).digest("hex"),
-          ),
+          tlsSecretName: certificates.serverSecretName,
+          // A renewed certificate restarts the server, which reads it only when it starts.
+          tlsFingerprint: certificates.fingerprint,
         }),
       },
-      { parent: this, provider, dependsOn: [tls] },
+      { parent: this, provider, dependsOn: [certificates] },
     );
 
     // A stable name for the import, the verification and the applications.
@@ -178,7 +174,10 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       port: mysqlPort,
       user: "root",
       passwordFile: { secretName: credentials.metadata.name, key: rootPasswordKey },
-      tls: { mode: "verify-identity", caFile: { secretName: tls.metadata.name, key: tlsFiles.ca } },
+      tls: {
+        mode: "verify-identity",
+        caFile: { secretName: certificates.serverSecretName, key: tlsFiles.ca },
+      },
     };
     this.location = pulumi
       .all([namespace.metadata.name, service.metadata.name, pvc.metadata.name])

@@ -35,6 +35,8 @@ import { Verification } from "./verification";
 export interface MigrationArgs {
   /** The validated stack configuration. */
   readonly config: FerryConfig;
+  /** When this run of the program happens: the TLS certificates' renewal window. */
+  readonly now: Date;
 }
 
 /**
@@ -213,7 +215,9 @@ export class Migration extends pulumi.ComponentResource {
               memory: destination.memory,
               serviceName: destination.serviceName,
               rootPassword: destination.database.rootPassword,
-              runKey: runKey.key,
+              tls: destination.tls,
+              toolsImage: destination.toolsImage,
+              now: args.now,
               retainData: migration.retainData,
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,

@@ -1,16 +1,15 @@
-import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCertificates } from "../../components/specs/certificates";
+import { testCertificates } from "../support/certificates";
 import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
 import { DataPlane } from "../support/fixture";
 import { runScript } from "../support/servers";
 
 /**
- * TLS between the data plane and the three servers: each MariaDB server serves the certificate
- * ferry makes for the server it deploys (`runCertificates`) with ferry's server settings, so every
+ * TLS between the data plane and the three servers: each MariaDB server serves a certificate of a
+ * test CA (openssl, `testCertificates`) with ferry's server settings, so every
  * TCP session must be TLS, and MinIO serves https only with the same certificate; the dump, the
  * import and the verification check each certificate as they are told to.
  */
@@ -25,15 +24,12 @@ const serverName = "localhost";
 
 beforeAll(async () => {
   certificatesDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-tls-"));
-  const made = runCertificates(randomBytes(32).toString("hex"), [serverName]);
+  const made = testCertificates([serverName]);
   fs.writeFileSync(path.join(certificatesDir, tlsFiles.ca), made.caCertificate);
   fs.writeFileSync(path.join(certificatesDir, tlsFiles.certificate), made.serverCertificate);
   fs.writeFileSync(path.join(certificatesDir, tlsFiles.key), made.serverKey, { mode: 0o600 });
   otherCaFile = path.join(certificatesDir, "other-ca.crt");
-  fs.writeFileSync(
-    otherCaFile,
-    runCertificates(randomBytes(32).toString("hex"), [serverName]).caCertificate,
-  );
+  fs.writeFileSync(otherCaFile, testCertificates([serverName]).caCertificate);
   // MinIO too serves https only, with the same certificate: every step checks it against the CA.
   plane = await DataPlane.start(
     "tls",

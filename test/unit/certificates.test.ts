@@ -1,50 +1,131 @@
-import * as crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { runCertificates, serviceDnsNames } from "../../components/specs/certificates";
+import {
+  apiServerEndpoints,
+  certificateObjects,
+  certificatesEgressSpec,
+  certificatesJob,
+  certificatesRoleRules,
+  renewalWindow,
+  serviceDnsNames,
+} from "../../components/specs/certificates";
 
-const runKey = "7f".repeat(32);
-const names = serviceDnsNames("mysql", "ferry");
+const day = 86_400_000;
 
-describe("the destination's run certificates", () => {
-  const made = runCertificates(runKey, names);
-  const ca = new crypto.X509Certificate(made.caCertificate);
-  const server = new crypto.X509Certificate(made.serverCertificate);
-
-  it("are a CA and a server certificate it signed, for every name the server is dialled by", () => {
-    expect(ca.ca).toBe(true);
-    expect(ca.verify(ca.publicKey)).toBe(true);
-    expect(server.ca).toBe(false);
-    expect(server.checkIssued(ca)).toBe(true);
-    expect(server.verify(ca.publicKey)).toBe(true);
-    for (const name of names) expect(server.checkHost(name)).toBe(name);
-    expect(server.checkHost("mysql.other.svc")).toBeUndefined();
-    expect(server.keyUsage).toEqual(["1.3.6.1.5.5.7.3.1"]);
-    expect(server.subjectAltName).toBe(names.map((n) => `DNS:${n}`).join(", "));
+describe("the destination server's certificates, as the program declares them", () => {
+  it("are named after the Service, for every name the server is dialled by", () => {
+    expect(certificateObjects("db")).toEqual({
+      caSecret: "db-ca-key",
+      serverSecret: "db-server-tls",
+      publicConfigMap: "db-ca",
+    });
+    expect(serviceDnsNames("db", "apps")).toEqual([
+      "db",
+      "db.apps",
+      "db.apps.svc",
+      "db.apps.svc.cluster.local",
+    ]);
   });
 
-  it("hold the server's key: the private key matches the certificate", () => {
-    const key = crypto.createPrivateKey(made.serverKey);
-    expect(key.asymmetricKeyType).toBe("ed25519");
-    expect(crypto.createPublicKey(key).export({ type: "spki", format: "der" })).toEqual(
-      server.publicKey.export({ type: "spki", format: "der" }),
+  it("run their Job once a sixth of the lifetime: a pulumi up in the same window runs nothing", () => {
+    const start = new Date(60 * day * 500);
+    expect(renewalWindow(start, 365)).toBe(500);
+    expect(renewalWindow(new Date(start.getTime() + 60 * day - 1), 365)).toBe(500);
+    expect(renewalWindow(new Date(start.getTime() + 60 * day), 365)).toBe(501);
+    // The shortest lifetime still has a window of whole days.
+    expect(renewalWindow(new Date(day * 7 + 1), 7)).toBe(7);
+    expect(renewalWindow(new Date(day * 8 - 1), 7)).toBe(7);
+    expect(renewalWindow(new Date(day * 8), 7)).toBe(8);
+  });
+
+  it("give the Job's account its three objects only", () => {
+    const rules = certificatesRoleRules(certificateObjects("db"));
+    expect(rules).toEqual([
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: ["db-ca-key", "db-server-tls"],
+        verbs: ["get", "update"],
+      },
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: ["db-ca"],
+        verbs: ["get", "update"],
+      },
+      { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["create"] },
+    ]);
+    expect(JSON.stringify(rules)).not.toMatch(/list|watch|delete|\*/);
+  });
+
+  it("let the Job reach the API server's endpoints only, and refuse a cluster that lists none", () => {
+    const api = apiServerEndpoints({
+      endpoints: [{ addresses: ["192.0.2.10", "2001:db8::1"] }, {}],
+      ports: [{ port: 6443 }, {}],
+    });
+    expect(api).toEqual({ addresses: ["192.0.2.10", "2001:db8::1"], ports: [6443] });
+    expect(certificatesEgressSpec(api)).toEqual({
+      podSelector: {
+        matchLabels: {
+          "app.kubernetes.io/part-of": "ferry",
+          "app.kubernetes.io/component": "certificates",
+        },
+      },
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [{ ipBlock: { cidr: "192.0.2.10/32" } }, { ipBlock: { cidr: "2001:db8::1/128" } }],
+          ports: [{ protocol: "TCP", port: 6443 }],
+        },
+      ],
+    });
+    expect(() => certificatesEgressSpec(apiServerEndpoints({}))).toThrow(
+      "EndpointSlice default/kubernetes",
+    );
+    expect(() => certificatesEgressSpec({ addresses: ["192.0.2.10"], ports: [] })).toThrow(
+      "no API server endpoint",
     );
   });
 
-  it("are the same bytes for the same run key, and others for another run (they rotate with it)", () => {
-    expect(runCertificates(runKey, names)).toEqual(made);
-    const next = runCertificates("80".repeat(32), names);
-    expect(next.caCertificate).not.toBe(made.caCertificate);
-    expect(next.serverKey).not.toBe(made.serverKey);
-    expect(server.verify(new crypto.X509Certificate(next.caCertificate).publicKey)).toBe(false);
-  });
-
-  it("are valid from a fixed day on and do not expire before their run ends", () => {
-    expect(new Date(server.validFrom).getTime()).toBe(Date.UTC(2025, 0, 1));
-    expect(new Date(server.validTo).getUTCFullYear()).toBe(9999);
-  });
-
-  it("refuse a run key that is not 64 hex digits and a server without a name", () => {
-    expect(() => runCertificates("abc", names)).toThrow("64 hex digits");
-    expect(() => runCertificates(runKey, [])).toThrow("at least one name");
+  it("run ferry-dataplane certificates with the settings, as the account that may touch them", () => {
+    const job = certificatesJob({
+      namespace: "apps",
+      serviceName: "db",
+      dnsNames: serviceDnsNames("db", "apps"),
+      settings: { keyType: "rsa-2048", validityDays: 90 },
+      window: 1234,
+      serviceAccountName: "db-tls",
+      image: "tools:1",
+      imagePullPolicy: "IfNotPresent",
+      imagePullSecrets: [],
+      deadlineSeconds: 300,
+    });
+    expect(job.metadata).toMatchObject({ name: "db-certificates-1234", namespace: "apps" });
+    const spec = job.spec as any;
+    expect(spec.activeDeadlineSeconds).toBe(300);
+    const pod = spec.template.spec;
+    expect(pod).toMatchObject({
+      serviceAccountName: "db-tls",
+      automountServiceAccountToken: true,
+      restartPolicy: "Never",
+    });
+    expect(pod.imagePullSecrets).toBeUndefined();
+    expect(pod.containers).toHaveLength(1);
+    expect(pod.containers[0]).toMatchObject({
+      image: "tools:1",
+      command: ["ferry-dataplane", "certificates"],
+      securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+    });
+    expect(pod.containers[0].env).toEqual([
+      { name: "FERRY_STEP", value: "ferry-certificates" },
+      { name: "CERT_NAMES", value: "db db.apps db.apps.svc db.apps.svc.cluster.local" },
+      { name: "CERT_ISSUER", value: "db.apps" },
+      { name: "CERT_KEY_TYPE", value: "rsa-2048" },
+      { name: "CERT_VALIDITY_DAYS", value: "90" },
+      { name: "CERT_CA_SECRET", value: "db-ca-key" },
+      { name: "CERT_SERVER_SECRET", value: "db-server-tls" },
+      { name: "CERT_PUBLIC_CONFIGMAP", value: "db-ca" },
+    ]);
+    // Nothing of the keys is in the Job: they are made in its pod.
+    expect(pod.volumes).toBeUndefined();
   });
 });

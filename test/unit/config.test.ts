@@ -9,7 +9,7 @@ import {
   secretKeys,
   undeclaredSecretKeys,
 } from "../../components/config";
-import { runCertificates } from "../../components/specs/certificates";
+import { testCertificates } from "../support/certificates";
 import { configFrom, rawConfig, secretsWithout, secretValues } from "./harness";
 
 type Raw = Record<string, any>;
@@ -196,7 +196,7 @@ describe("valid configuration", () => {
 });
 
 /** A CA certificate as a user would paste it. */
-const sampleCa = runCertificates("22".repeat(32), ["db"]).caCertificate;
+const sampleCa = testCertificates(["db"]).caCertificate;
 
 const badConfigs: [string, Raw, string][] = [
   [

@@ -66,6 +66,16 @@ export const sampleManifest = {
   ],
 };
 
+/** The certificates Job's public ConfigMap under the mocks (package certs' keys). */
+export const sampleTlsPublic = {
+  "ca.crt": "-----BEGIN CERTIFICATE-----\nsample CA\n-----END CERTIFICATE-----\n",
+  "server.crt": "-----BEGIN CERTIFICATE-----\nsample server\n-----END CERTIFICATE-----\n",
+  "server.crt.sha256": "5a".repeat(32),
+};
+
+/** When the unit tests' program runs (the certificates' renewal window). */
+export const sampleNow = new Date(Date.UTC(2026, 11, 6, 12));
+
 /** What the run key's command prints under the mocks: 64 hex digits. */
 export const sampleRunKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -103,6 +113,20 @@ export function installMocks(): void {
               reclaimPolicy: "Delete",
             },
           };
+        }
+        if (args.id && args.type === "kubernetes:discovery.k8s.io/v1:EndpointSlice") {
+          // The API server as a cluster lists it.
+          return {
+            id: args.id,
+            state: {
+              endpoints: [{ addresses: ["10.88.0.1"] }],
+              ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+            },
+          };
+        }
+        if (args.id && args.type === "kubernetes:core/v1:ConfigMap") {
+          // The certificates Job's public ConfigMap, as it leaves it.
+          return { id: args.id, state: { metadata: { name: args.id }, data: sampleTlsPublic } };
         }
         if (args.type === "minio:index/iamUser:IamUser") state.secret = "generated-user-secret";
         if (args.type === "minio:index/s3Bucket:S3Bucket")

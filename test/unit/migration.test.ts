@@ -1,12 +1,17 @@
 import { spawnSync } from "child_process";
-import { createHash, X509Certificate } from "crypto";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as MigrationModule from "../../components/migration";
 import { rootPasswordRefusal } from "../../components/rootPasswordKept";
 import { drawRunKeyScript } from "../../components/runKey";
-import { runCertificates } from "../../components/specs/certificates";
+import {
+  certificateObjects,
+  certificatesRoleRules,
+  renewalWindow,
+} from "../../components/specs/certificates";
+import { testCertificates } from "../support/certificates";
 import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
 import { shellQuote } from "../../components/specs/dataPlane";
 import { dockerConfigData } from "../../components/specs/registry";
@@ -26,6 +31,8 @@ import {
   resetRegistered,
   sampleManifest,
   sampleHostKey,
+  sampleNow,
+  sampleTlsPublic,
   sampleRunKey,
   secretsWithout,
   secretValues,
@@ -56,7 +63,7 @@ async function run(
   change?.(raw);
   const migration = new migrationModule.Migration(
     `m-${mode}-${Math.random().toString(36).slice(2, 7)}`,
-    { config: configFrom(raw, secrets) },
+    { config: configFrom(raw, secrets), now: sampleNow },
     { transformations: [recordOptions] },
   );
   const report = await settle(migration.report);
@@ -94,10 +101,12 @@ describe("the whole graph", () => {
       "minio:index/iamPolicy:IamPolicy": 3,
       "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment": 3,
       "ferry:components:SourceDump": 1,
-      "kubernetes:core/v1:Secret": 4,
-      "kubernetes:core/v1:ConfigMap": 2,
-      // The preflight, the dump, the import, the verification, the cleanup.
-      "kubernetes:batch/v1:Job": 5,
+      // The source's keys, the root password, the Jobs' keys (none of the server's TLS).
+      "kubernetes:core/v1:Secret": 3,
+      // The dump's and the destination's scripts; the certificates' public ConfigMap, read.
+      "kubernetes:core/v1:ConfigMap": 3,
+      // The preflight, the dump, the certificates, the import, the verification, the cleanup.
+      "kubernetes:batch/v1:Job": 6,
       "ferry:components:StorageStack": 1,
       "kubernetes:helm.sh/v3:Release": 3,
       "kubernetes:storage.k8s.io/v1:StorageClass": 1,
@@ -109,7 +118,14 @@ describe("the whole graph", () => {
       "kubernetes:core/v1:Service": 1,
       "ferry:components:NetworkPolicies": 1,
       // Default deny, the database's ingress, the Jobs' egress; the dump's egress in the source.
-      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
+      // The certificates Job's egress to the API server (ServerCertificates).
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 5,
+      "ferry:components:ServerCertificates": 1,
+      "kubernetes:core/v1:ServiceAccount": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+      // The API server's endpoints, read.
+      "kubernetes:discovery.k8s.io/v1:EndpointSlice": 1,
       "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
@@ -131,9 +147,11 @@ describe("the whole graph", () => {
       await run(mode);
       const counts = countByType();
       expect(counts["pulumi:providers:kubernetes"]).toBe(1);
-      expect(counts["kubernetes:batch/v1:Job"]).toBe(3);
-      expect(counts["kubernetes:core/v1:Secret"]).toBe(3);
-      expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(1);
+      // The certificates, the import, the verification, the cleanup.
+      expect(counts["kubernetes:batch/v1:Job"]).toBe(4);
+      expect(counts["kubernetes:core/v1:Secret"]).toBe(2);
+      // The Jobs' scripts; the certificates' public ConfigMap, read.
+      expect(counts["kubernetes:core/v1:ConfigMap"]).toBe(2);
       // The preflight and the dump, over SSH or here.
       expect(counts["command:remote:Command"] ?? 0).toBe(mode === "ssh" ? 2 : 0);
       // The run key's, the report's, the revocation's, the import's log, and the preflight's and
@@ -244,7 +262,11 @@ describe("the whole graph", () => {
       (raw) => (raw.verification = { enabled: false, readWriteTest: false }),
     );
     expect(ofType("ferry:components:Cleanup")).toHaveLength(0);
-    expect(ofType("kubernetes:batch/v1:Job")).toHaveLength(1);
+    // The certificates' and the import's.
+    expect(ofType("kubernetes:batch/v1:Job").map((j) => j.name)).toEqual([
+      expect.stringMatching(/-database-tls-job$/),
+      expect.stringMatching(/-import-job$/),
+    ]);
     expect(report.verification).toBe("not run (ferry:verification.enabled is false)");
     expect(report.dumpObjects).toBe(
       "still stored: 2 of 2 objects under s3://ferry-abc123/runs/run-1/",
@@ -294,6 +316,9 @@ describe("storage", () => {
     const read = registered.filter((r) => r.readId !== undefined);
     expect(read.map((r) => [r.type, r.readId])).toEqual([
       ["kubernetes:storage.k8s.io/v1:StorageClass", "vendor-fast"],
+      // The API server's endpoints and the certificates' public ConfigMap (ServerCertificates).
+      ["kubernetes:discovery.k8s.io/v1:EndpointSlice", "default/kubernetes"],
+      ["kubernetes:core/v1:ConfigMap", "ferry/mysql-ca"],
     ]);
     const claim = ofType("kubernetes:core/v1:PersistentVolumeClaim").find((c) =>
       c.name.endsWith("-database-data"),
@@ -338,7 +363,10 @@ describe("storage", () => {
   it("refuses to step down the new class itself", () => {
     const raw = structuredClone(rawConfig("local")) as any;
     raw.storage.previousDefaultClass = "neuronsan";
-    expect(() => new migrationModule.Migration("bad-storage", { config: configFrom(raw) })).toThrow(
+    expect(
+      () =>
+        new migrationModule.Migration("bad-storage", { config: configFrom(raw), now: sampleNow }),
+    ).toThrow(
       'ferry:storage.previousDefaultClass: names the new class "neuronsan" itself; set it to the class that is the default today, or leave it out',
     );
   });
@@ -434,29 +462,70 @@ describe("the destination database", () => {
 });
 
 describe("TLS to the database ferry runs", () => {
-  it("serves the run's certificate from a Secret and restarts the server when it changes", async () => {
+  it("has a Job make and keep the certificate in the namespace, and restarts the server when it changes", async () => {
     const { migration } = await run("local");
-    const tls = named("-database-tls");
-    expect(isSecretInput(tls.inputs.stringData)).toBe(true);
-    const files = revealSecret(tls.inputs.stringData) as Record<string, string>;
-    expect(Object.keys(files).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
-    const ca = new X509Certificate(files["ca.crt"]);
-    const server = new X509Certificate(files["tls.crt"]);
-    expect(server.verify(ca.publicKey)).toBe(true);
-    // The names the Jobs (the Service's short name) and applications dial.
-    for (const name of ["mysql", "mysql.ferry.svc", "mysql.ferry.svc.cluster.local"])
-      expect(server.checkHost(name), name).toBe(name);
+    // No key of the server's TLS passes through the program: no Secret of it is declared.
+    expect(ofType("kubernetes:core/v1:Secret").map((r) => r.name)).not.toContainEqual(
+      expect.stringMatching(/tls/),
+    );
+    const job = named("-database-tls-job");
+    const pod = job.inputs.spec.template.spec;
+    expect(job.inputs.metadata.name).toBe(`mysql-certificates-${renewalWindow(sampleNow, 365)}`);
+    expect(pod.automountServiceAccountToken).toBe(true);
+    // The account the Role is bound to (the mocks name it after the resource).
+    expect(pod.serviceAccountName).toMatch(/-database-tls-account-generated$/);
+    expect(named("-database-tls-binding").inputs.subjects).toEqual([
+      { kind: "ServiceAccount", name: pod.serviceAccountName, namespace: "ferry" },
+    ]);
+    expect(named("-database-tls-job").opts?.deleteBeforeReplace).toBe(true);
+    expect(pod.containers[0].command).toEqual(["ferry-dataplane", "certificates"]);
+    expect(pod.containers[0].env).toEqual(
+      expect.arrayContaining([
+        {
+          name: "CERT_NAMES",
+          value: "mysql mysql.ferry mysql.ferry.svc mysql.ferry.svc.cluster.local",
+        },
+        { name: "CERT_KEY_TYPE", value: "ecdsa-p256" },
+        { name: "CERT_VALIDITY_DAYS", value: "365" },
+        { name: "CERT_SERVER_SECRET", value: "mysql-server-tls" },
+      ]),
+    );
+    // Its account may touch its three objects only; it reaches the API server's endpoints only.
+    expect(named("-database-tls-role").inputs.rules).toEqual(
+      certificatesRoleRules(certificateObjects("mysql")),
+    );
+    expect(named("-database-tls-egress").inputs.spec.egress).toEqual([
+      { to: [{ ipBlock: { cidr: "10.88.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+    ]);
+    // The public ConfigMap is read after the Job; the server mounts the Job's Secret and restarts
+    // when the certificate's fingerprint changes.
+    const read = registered.find(
+      (r) => r.type === "kubernetes:core/v1:ConfigMap" && r.readId !== undefined,
+    )!;
+    expect(read.readId).toBe("ferry/mysql-ca");
     const template = named("-database-server").inputs.spec.template;
     expect(template.spec.volumes).toContainEqual({
       name: "tls",
-      secret: { secretName: tls.inputs.metadata.name ?? expect.any(String), defaultMode: 0o440 },
+      secret: { secretName: "mysql-server-tls", defaultMode: 0o440 },
     });
     expect(template.metadata.annotations["ferry.dev/tls-certificate-sha256"]).toBe(
-      createHash("sha256").update(files["tls.crt"]).digest("hex"),
+      sampleTlsPublic["server.crt.sha256"],
     );
     // What applications trust, as a stack output: the CA, not a secret.
-    expect(await settle(migration.databaseCaCertificate)).toBe(files["ca.crt"]);
+    expect(await settle(migration.databaseCaCertificate)).toBe(sampleTlsPublic["ca.crt"]);
     expect(await pulumi.isSecret(migration.databaseCaCertificate)).toBe(false);
+  });
+
+  it("takes the certificate's key type and lifetime from destination.tls", async () => {
+    await run("local", (raw) => (raw.destination.tls = { keyType: "ed25519", validityDays: 30 }));
+    const job = named("-database-tls-job");
+    expect(job.inputs.metadata.name).toBe(`mysql-certificates-${renewalWindow(sampleNow, 30)}`);
+    expect(job.inputs.spec.template.spec.containers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: "CERT_KEY_TYPE", value: "ed25519" },
+        { name: "CERT_VALIDITY_DAYS", value: "30" },
+      ]),
+    );
   });
 
   it("has the import and verification verify it: the CA only, never the server's key", async () => {
@@ -476,7 +545,7 @@ describe("TLS to the database ferry runs", () => {
   });
 
   it("gives the dump the source's TLS mode and CA, and an existing server's to the Jobs", async () => {
-    const ca = runCertificates("11".repeat(32), ["db"]).caCertificate;
+    const ca = testCertificates(["db"]).caCertificate;
     const existingSecrets = {
       ...secretsWithout("destinationRootPassword"),
       destinationPassword: "their-pw-T1",
@@ -514,7 +583,8 @@ describe("TLS to the database ferry runs", () => {
 describe("jobs", () => {
   it("names each Job from the run id, with timeouts and failure messages from the logs", async () => {
     await run("kubernetes");
-    const jobs = ofType("kubernetes:batch/v1:Job");
+    // The steps' Jobs; the certificates' runs the program itself, once a renewal window.
+    const jobs = ofType("kubernetes:batch/v1:Job").filter((j) => !j.name.endsWith("-tls-job"));
     expect(jobs.map((j) => j.inputs.metadata.name).sort()).toEqual([
       "ferry-cleanup-run-1",
       "ferry-dump-run-1",
@@ -596,6 +666,8 @@ describe("jobs", () => {
       "ferry-import-run-2",
       "ferry-preflight-run-2",
       "ferry-verify-run-2",
+      // Not the certificates': they outlive a run.
+      `mysql-certificates-${renewalWindow(sampleNow, 365)}`,
     ]);
   });
 
@@ -619,7 +691,7 @@ describe("secrets", () => {
   it("keeps Secret data and the data plane's key secret", async () => {
     const { migration } = await run("kubernetes");
     const secrets = ofType("kubernetes:core/v1:Secret");
-    expect(secrets).toHaveLength(4);
+    expect(secrets).toHaveLength(3);
     for (const secret of secrets)
       expect(isSecretInput(secret.inputs.stringData), secret.name).toBe(true);
     // The root password lives in one Secret, the database's; the Jobs' Secret holds the bucket key.
@@ -743,6 +815,8 @@ describe("Pod Security", () => {
         .map((p) => [p.inputs.metadata.name, p.inputs]),
     );
     expect(Object.keys(policies).sort()).toEqual([
+      // The certificates Job's, to the API server (ServerCertificates).
+      "ferry-certificates-egress",
       "ferry-database-ingress",
       "ferry-default-deny",
       "ferry-jobs-egress",
@@ -814,9 +888,17 @@ describe("Pod Security", () => {
     )!;
     expect(deployment.inputs.spec.template.metadata.labels).toMatchObject(databasePods.matchLabels);
     const destinationJobs = ofType("kubernetes:batch/v1:Job").filter(
-      (j) => j.inputs.metadata.namespace === "ferry",
+      (j) => j.inputs.metadata.namespace === "ferry" && !j.name.endsWith("-tls-job"),
     );
     expect(destinationJobs).toHaveLength(3);
+    // The certificates Job reaches the API server only: not the database, not the store.
+    const certificatesPod = named("-database-tls-job").inputs.spec.template.metadata.labels;
+    expect(certificatesPod).toMatchObject(
+      policies["ferry-certificates-egress"].spec.podSelector.matchLabels,
+    );
+    expect(jobPods.matchExpressions[0].values).not.toContain(
+      certificatesPod["app.kubernetes.io/component"],
+    );
     for (const job of destinationJobs) {
       const labels = job.inputs.spec.template.metadata.labels;
       expect(labels["app.kubernetes.io/part-of"]).toBe("ferry");
@@ -923,7 +1005,7 @@ describe("Pod Security", () => {
       ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
       ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
     ];
-    expect(pods).toHaveLength(7);
+    expect(pods).toHaveLength(8);
     for (const pod of pods) {
       expect(pod.securityContext).toMatchObject({
         runAsNonRoot: true,
@@ -931,7 +1013,8 @@ describe("Pod Security", () => {
         seccompProfile: { type: "RuntimeDefault" },
       });
       expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-      expect(pod.automountServiceAccountToken).toBe(false);
+      // Only the certificates Job talks to the API server, as its own account.
+      expect(pod.automountServiceAccountToken).toBe(pod.serviceAccountName !== undefined);
       for (const container of pod.containers) {
         expect(container.securityContext).toEqual({
           allowPrivilegeEscalation: false,
@@ -1046,7 +1129,7 @@ describe("images from a registry that needs credentials", () => {
       ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
       ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
     ];
-    expect(pods).toHaveLength(7);
+    expect(pods).toHaveLength(8);
     for (const pod of pods) expect(pod.imagePullSecrets).toHaveLength(1);
   });
 
@@ -1236,7 +1319,7 @@ describe("the object store", () => {
 
 describe("TLS to the object store", () => {
   it("has every client check the store's certificate against its CA: the provider, the Jobs, the commands", async () => {
-    const ca = runCertificates("33".repeat(32), ["minio.example.internal"]).caCertificate;
+    const ca = testCertificates(["minio.example.internal"]).caCertificate;
     for (const mode of ["kubernetes", "ssh"] as const) {
       resetRegistered();
       await run(mode, (raw) => {

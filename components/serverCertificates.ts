@@ -1,0 +1,137 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  apiServerEndpoints,
+  certificateObjects,
+  certificatesEgressSpec,
+  certificatesJob,
+  certificatesRoleRules,
+  publicKeys,
+  renewalWindow,
+  type ServerTlsSettings,
+} from "./specs/certificates";
+import { ferryLabels } from "./specs/labels";
+import { awaitTimeouts } from "./specs/timeouts";
+
+export interface ServerCertificatesArgs {
+  /** The database's namespace, where the keys are made and kept. */
+  readonly namespace: pulumi.Input<string>;
+  readonly serviceName: string;
+  /** The names the server is dialled by (serviceDnsNames). */
+  readonly dnsNames: readonly string[];
+  readonly settings: ServerTlsSettings;
+  /** The image with ferry-dataplane: the destination's tools image. */
+  readonly image: string;
+  readonly imagePullPolicy: string;
+  readonly imagePullSecrets: readonly pulumi.Input<string>[];
+  /** When this `pulumi up` runs: which renewal window the Job belongs to. */
+  readonly now: Date;
+  readonly provider: k8s.Provider;
+}
+
+/** How long the certificates Job may take: it draws two keys and writes three objects. */
+const deadlineMinutes = 5;
+
+/**
+ * The database server's CA and certificate, made and kept in the destination namespace by a Job
+ * (ferry-dataplane certificates) whose service account may touch only them; read back here for
+ * the stack's outputs and the server's restart when the certificate changes.
+ */
+export class ServerCertificates extends pulumi.ComponentResource {
+  /** The Secret the server mounts (tls.crt, tls.key, ca.crt). */
+  public readonly serverSecretName: string;
+  /** The ConfigMap applications read ca.crt from. */
+  public readonly publicConfigMapName: string;
+  /** The CAs clients trust (PEM bundle): the current one first. */
+  public readonly caCertificate: pulumi.Output<string>;
+  /** The sha256 of the server's certificate: changes only when the certificate does. */
+  public readonly fingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerCertificatesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ferry:components:ServerCertificates", name, {}, opts);
+    const { provider } = args;
+    const objects = certificateObjects(args.serviceName);
+    const labels = ferryLabels("tls");
+    const child = { parent: this, provider };
+
+    const account = new k8s.core.v1.ServiceAccount(
+      `${name}-account`,
+      {
+        metadata: { namespace: args.namespace, labels },
+        // Mounted by the Job's pod only, which asks for it.
+        automountServiceAccountToken: false,
+      },
+      child,
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-role`,
+      { metadata: { namespace: args.namespace, labels }, rules: certificatesRoleRules(objects) },
+      child,
+    );
+    const binding = new k8s.rbac.v1.RoleBinding(
+      `${name}-binding`,
+      {
+        metadata: { namespace: args.namespace, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [
+          { kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace },
+        ],
+      },
+      child,
+    );
+
+    // The API server, by the addresses a policy sees (the Service's is translated before).
+    const apiServer = k8s.discovery.v1.EndpointSlice.get(
+      `${name}-api-server`,
+      "default/kubernetes",
+      child,
+    );
+    const egress = new k8s.networking.v1.NetworkPolicy(
+      `${name}-egress`,
+      {
+        metadata: { name: "ferry-certificates-egress", namespace: args.namespace, labels },
+        spec: pulumi
+          .all([apiServer.endpoints, apiServer.ports])
+          .apply(([endpoints, ports]) =>
+            certificatesEgressSpec(apiServerEndpoints({ endpoints, ports })),
+          ),
+      },
+      child,
+    );
+
+    const job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      certificatesJob({
+        namespace: args.namespace,
+        serviceName: args.serviceName,
+        dnsNames: args.dnsNames,
+        settings: args.settings,
+        window: renewalWindow(args.now, args.settings.validityDays),
+        serviceAccountName: account.metadata.name,
+        image: args.image,
+        imagePullPolicy: args.imagePullPolicy,
+        imagePullSecrets: args.imagePullSecrets,
+        deadlineSeconds: deadlineMinutes * 60,
+      }),
+      {
+        ...child,
+        dependsOn: [binding, egress],
+        deleteBeforeReplace: true,
+        customTimeouts: awaitTimeouts(deadlineMinutes + 1),
+      },
+    );
+
+    // Read once the Job has run: at a preview that would run it, its id is unknown and the read
+    // waits for the update (the outputs are unknown until then).
+    const published = k8s.core.v1.ConfigMap.get(
+      `${name}-public`,
+      pulumi.all([job.id, args.namespace]).apply(([, ns]) => `${ns}/${objects.publicConfigMap}`),
+      { ...child, dependsOn: [job] },
+    );
+    this.serverSecretName = objects.serverSecret;
+    this.publicConfigMapName = objects.publicConfigMap;
+    this.caCertificate = published.data.apply((data) => data?.[publicKeys.ca] ?? "");
+    this.fingerprint = published.data.apply((data) => data?.[publicKeys.fingerprint] ?? "");
+    this.registerOutputs({ caCertificate: this.caCertificate, fingerprint: this.fingerprint });
+  }
+}
