@@ -103,6 +103,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       `${name}-tls`,
       {
         namespace: namespace.metadata.name,
+        namespaceId: namespace.id,
         serviceName: args.serviceName,
         dnsNames: serviceDnsNames(args.serviceName, args.namespace),
         settings: args.tls,

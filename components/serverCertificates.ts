@@ -16,6 +16,11 @@ import { awaitTimeouts } from "./specs/timeouts";
 export interface ServerCertificatesArgs {
   /** The database's namespace, where the keys are made and kept. */
   readonly namespace: pulumi.Input<string>;
+  /**
+   * The namespace's id: the cluster is read only once it is known, so that a first preview reads
+   * nothing (and works before the cluster is reachable, as the rest of the graph does).
+   */
+  readonly namespaceId: pulumi.Input<string>;
   readonly serviceName: string;
   /** The names the server is dialled by (serviceDnsNames). */
   readonly dnsNames: readonly string[];
@@ -83,7 +88,7 @@ export class ServerCertificates extends pulumi.ComponentResource {
     // The API server, by the addresses a policy sees (the Service's is translated before).
     const apiServer = k8s.discovery.v1.EndpointSlice.get(
       `${name}-api-server`,
-      "default/kubernetes",
+      pulumi.output(args.namespaceId).apply(() => "default/kubernetes"),
       child,
     );
     const egress = new k8s.networking.v1.NetworkPolicy(

@@ -1,10 +1,12 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { createHash, X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
+import { testCertificates } from "../support/certificates";
 import { SecretWatch, type SecretHolder } from "../support/secretWatch";
 import { restrictedContainer, restrictedPod } from "../../components/specs/podSecurity";
 
@@ -90,17 +92,14 @@ function rows(connection: string[], table: string): string {
 
 /**
  * The destination MySQL through its Service's cluster address (kube-proxy on this machine), over
- * TLS checked against the run's CA from the server's Secret (the chain: the address is an IP the
- * certificate does not name). `tls: false` tries plaintext, which the server must refuse.
+ * TLS checked against the CA applications trust, ConfigMap mysql-ca (the chain: the address is an
+ * IP the certificate does not name). `tls: false` tries plaintext, which the server must refuse.
  */
 function destination(namespace: string, tls = true): string[] {
   const address = jsonpath("service", "mysql", namespace, "{.spec.clusterIP}");
   const options = passwordOptions(secret("destinationRootPassword"));
   if (!tls) return [`--defaults-extra-file=${options}`, "-h", address, "-uroot", "--skip-ssl"];
-  const ca = Buffer.from(
-    jsonpath("secret", "mysql-tls", namespace, "{.data.ca\\.crt}"),
-    "base64",
-  ).toString();
+  const ca = jsonpath("configmap", "mysql-ca", namespace, "{.data.ca\\.crt}");
   expect(ca).toContain("BEGIN CERTIFICATE");
   const caFile = path.join(clientOptions, `ca-${Math.random().toString(36).slice(2)}.crt`);
   fs.writeFileSync(caFile, ca);
@@ -490,7 +489,10 @@ class ProbePod {
     labels: Record<string, string>,
     /** The kubeconfig's context of the cluster it runs in. */
     readonly context = "destination",
+    /** ConfigMaps of its namespace to mount read-only, by mount path. */
+    configMaps: Record<string, string> = {},
   ) {
+    const mounts = Object.entries(configMaps);
     const pod = {
       apiVersion: "v1",
       kind: "Pod",
@@ -507,8 +509,14 @@ class ProbePod {
             imagePullPolicy: "Never",
             command: ["sleep", "infinity"],
             securityContext: restrictedContainer,
+            volumeMounts: mounts.map(([mountPath], i) => ({
+              name: `config-${i}`,
+              mountPath,
+              readOnly: true,
+            })),
           },
         ],
+        volumes: mounts.map(([, name], i) => ({ name: `config-${i}`, configMap: { name } })),
       },
     };
     kubectlApply(JSON.stringify(pod), context);
@@ -548,6 +556,20 @@ class ProbePod {
     expect(run.status, run.stderr).toBe(0);
     return run.stdout;
   }
+
+  /** Runs a program in the pod; its exit status and output. */
+  exec(args: string[]) {
+    return kubectl([
+      "--context",
+      this.context,
+      "exec",
+      "-n",
+      this.namespace,
+      this.name,
+      "--",
+      ...args,
+    ]);
+  }
 }
 
 describe("the dev stack with the source on this machine (mode local)", () => {
@@ -572,11 +594,15 @@ describe("the dev stack with the source on this machine (mode local)", () => {
 
   it("previews the whole graph", () => {
     const steps = stack.previewSteps();
-    // 50 resources (the server's TLS Secret among them) and the DestinationJobs component that
-    // groups the Jobs' Secret and scripts, and the namespace's three NetworkPolicies with their
-    // component; the RootPasswordKept component and its check.
-    expect(steps).toHaveLength(57);
-    expect(steps.every((s) => s.op === "create")).toBe(true);
+    // 49 resources and the DestinationJobs component that groups the Jobs' Secret and scripts,
+    // and the namespace's three NetworkPolicies with their component; the RootPasswordKept
+    // component and its check; the ServerCertificates component, its account, Role, binding,
+    // NetworkPolicy and Job, and its two reads of the cluster (the API server's endpoints, the
+    // public ConfigMap), which wait for the namespace and the Job and so read nothing yet.
+    expect(steps).toHaveLength(64);
+    const reads = steps.filter((s) => s.op === "read").map((s) => s.name);
+    expect(reads.sort()).toEqual(["ferry-database-tls-api-server", "ferry-database-tls-public"]);
+    expect(steps.every((s) => s.op === "create" || reads.includes(s.name))).toBe(true);
   });
 
   // A whole pulumi up with real pods: about a minute here, more on a loaded machine.
@@ -741,6 +767,188 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     }
   }, 300_000);
 
+  it("serves a certificate made in its namespace (ECDSA P-256, a year, the Service's names only): openssl and a MariaDB client in an application's pod verify it by name; its CA cannot vouch for another host", () => {
+    const ns = stack.namespace;
+    const names = ["mysql", `mysql.${ns}`, `mysql.${ns}.svc`, `mysql.${ns}.svc.cluster.local`];
+    const published = (key: string) => jsonpath("configmap", "mysql-ca", ns, `{.data.${key}}`);
+    const bundle = published("ca\\.crt");
+    const serverPem = published("server\\.crt");
+    const ca = new X509Certificate(bundle);
+    const server = new X509Certificate(serverPem);
+    expect(ca.ca).toBe(true);
+    expect(server.ca).toBe(false);
+    expect(server.verify(ca.publicKey)).toBe(true);
+    expect(server.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    const daysLeft = (Date.parse(server.validTo) - Date.now()) / 86_400_000;
+    expect(daysLeft).toBeGreaterThan(364);
+    expect(daysLeft).toBeLessThan(365.01);
+    for (const name of names) expect(server.checkHost(name), name).toBe(name);
+    expect(server.checkHost("bank.example")).toBeUndefined();
+    // The server's pod carries the sha256 of the certificate it serves (a new one restarts it).
+    const fingerprint = createHash("sha256").update(serverPem).digest("hex");
+    expect(published("server\\.crt\\.sha256")).toBe(fingerprint);
+    expect(
+      kubectl([
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "-l",
+        "app.kubernetes.io/component=database",
+        "-o",
+        "jsonpath={.items[0].metadata.annotations.ferry\\.dev/tls-certificate-sha256}",
+      ]).stdout,
+    ).toBe(fingerprint);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-tls-"));
+    try {
+      const file = (name: string, content: string | Buffer) => {
+        fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+        return path.join(dir, name);
+      };
+      const caFile = file("bundle.crt", bundle);
+      const otherCa = testCertificates(["mysql"]).caCertificate;
+      const openssl = (args: string[], input = "") =>
+        spawnSync("openssl", args, { encoding: "utf8", input, cwd: dir, timeout: 30_000 });
+      // The server serves it: openssl's TLS client over the MySQL protocol's STARTTLS, chain and
+      // name checked.
+      const address = jsonpath("service", "mysql", ns, "{.spec.clusterIP}");
+      const handshake = (trusted: string, name: string) =>
+        openssl([
+          "s_client",
+          "-connect",
+          `${address}:3306`,
+          "-starttls",
+          "mysql",
+          "-CAfile",
+          trusted,
+          "-verify_hostname",
+          name,
+          "-verify_return_error",
+          "-brief",
+        ]);
+      const good = handshake(caFile, names[3]);
+      expect(good.status, good.stderr).toBe(0);
+      expect(good.stderr).toMatch(/Verification: OK/);
+      expect(handshake(caFile, "bank.example").status).not.toBe(0);
+      expect(handshake(file("other.crt", otherCa), names[3]).status).not.toBe(0);
+      // Whoever took the CA's key out of the namespace still cannot vouch for another host: the
+      // CA may sign for the Service's names only.
+      file(
+        "ca.key",
+        Buffer.from(jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.key}"), "base64"),
+      );
+      file(
+        "ca.crt",
+        Buffer.from(jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.crt}"), "base64"),
+      );
+      for (const args of [
+        [
+          "req",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-subj",
+          "/CN=bank.example",
+          "-keyout",
+          "evil.key",
+          "-out",
+          "evil.csr",
+        ],
+        [
+          "x509",
+          "-req",
+          "-in",
+          "evil.csr",
+          "-CA",
+          "ca.crt",
+          "-CAkey",
+          "ca.key",
+          "-days",
+          "1",
+          "-extfile",
+          file("evil.ext", "subjectAltName=DNS:bank.example\n"),
+          "-out",
+          "evil.crt",
+        ],
+      ]) {
+        const made = openssl(args);
+        expect(made.status, made.stderr).toBe(0);
+      }
+      const evil = openssl(["verify", "-CAfile", caFile, "evil.crt"]);
+      expect(evil.status).not.toBe(0);
+      expect(evil.stdout + evil.stderr).toMatch(/permitted subtree violation/);
+      expect(
+        server.checkIssued(new X509Certificate(fs.readFileSync(path.join(dir, "ca.crt")))),
+      ).toBe(true);
+
+      // An application's pod with a MariaDB client and the CA, as the README says to give it: the
+      // server is verified by its name (the login of a user that does not exist is refused after
+      // the handshake), refused by an address the certificate does not name or another CA.
+      const clientNamespace = application.namespace;
+      kubectl(["delete", "namespace", clientNamespace, "--ignore-not-found", "--wait=true"]);
+      expect(kubectl(["create", "namespace", clientNamespace]).status).toBe(0);
+      try {
+        for (const [name, source] of [
+          ["mysql-ca", caFile],
+          ["other-ca", file("other-ca.crt", otherCa)],
+        ]) {
+          const made = kubectl([
+            "create",
+            "configmap",
+            name,
+            "-n",
+            clientNamespace,
+            `--from-file=ca.crt=${source}`,
+          ]);
+          expect(made.status, made.stderr).toBe(0);
+        }
+        const client = new ProbePod(
+          clientNamespace,
+          "shop-client",
+          application.podLabels,
+          "destination",
+          {
+            "/ca": "mysql-ca",
+            "/other-ca": "other-ca",
+          },
+        );
+        const login = (host: string, caDir: string) =>
+          client.exec([
+            "mariadb",
+            "--no-defaults",
+            "--connect-timeout=10",
+            "--ssl",
+            "--ssl-verify-server-cert",
+            `--ssl-ca=${caDir}/ca.crt`,
+            "-h",
+            host,
+            "-u",
+            "ferry-e2e-nobody",
+            "-e",
+            "SELECT 1",
+          ]);
+        const verified = login(names[3], "/ca");
+        expect(verified.stderr).toMatch(/ERROR 1045 .*Access denied for user 'ferry-e2e-nobody'/);
+        for (const [host, caDir] of [
+          [address, "/ca"],
+          [names[2], "/other-ca"],
+        ]) {
+          const refused = login(host, caDir);
+          expect(refused.status, `${host} ${caDir}`).not.toBe(0);
+          expect(refused.stderr, `${host} ${caDir}`).not.toMatch(/Access denied/);
+          expect(refused.stderr, `${host} ${caDir}`).toMatch(/SSL|TLS|certificate/i);
+        }
+      } finally {
+        kubectl(["delete", "namespace", clientNamespace, "--wait=false"]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it("puts no secret on any process's command line, nor in the environment of any process but the one that needs it", () => {
     expect(holders.filter((h) => h.where === "cmdline")).toEqual([]);
     const inEnvironment = holders.filter((h) => h.where === "environ");
@@ -796,25 +1004,40 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const preview = stack.pulumi(["preview", "--expect-no-changes"]);
     expect(preview.status, preview.output).toBe(0);
     const key = stack.runKey();
+    // The server's certificate and its pod: an up that changes nothing touches neither.
+    const tlsState = () => [
+      jsonpath("secret", "mysql-server-tls", stack.namespace, "{.metadata.resourceVersion}"),
+      jsonpath("secret", "mysql-ca-key", stack.namespace, "{.metadata.resourceVersion}"),
+      jsonpath("configmap", "mysql-ca", stack.namespace, "{.metadata.resourceVersion}"),
+      kubectl([
+        "get",
+        "pods",
+        "-n",
+        stack.namespace,
+        "-l",
+        "app.kubernetes.io/component=database",
+        "-o",
+        "jsonpath={.items[*].metadata.uid}",
+      ]).stdout,
+    ];
+    const before = tlsState();
+    expect(before.every((v) => v !== "")).toBe(true);
     const up = stack.pulumi(["up", "--yes", "--expect-no-changes"]);
     expect(up.status, up.output).toBe(0);
     expect(stack.runKey()).toBe(key);
+    expect(tlsState()).toEqual(before);
   });
 
   it("replaces only the run's Jobs and commands when the run id changes, and draws a new run key", () => {
     stack.setRunId(`e2e-next-${Date.now().toString(36)}`);
-    const changed = stack.previewSteps().filter((s) => s.op !== "same");
+    // (A read of the cluster is a step of every preview, not a change.)
+    const changed = stack.previewSteps().filter((s) => s.op !== "same" && s.op !== "read");
     expect(changed.map((s) => s.type)).toContain("command:local:Command");
     // The Jobs' Secret is replaced too (it holds the new run's key and users' keys), and the
-    // bucket users: each run has its own. The server's TLS Secret holds the new run's certificate,
-    // and its Deployment is updated in place (a new pod reads it); nothing of the data changes.
-    const server = {
-      op: "update",
-      type: "kubernetes:apps/v1:Deployment",
-      name: "ferry-database-server",
-    };
-    expect(changed).toContainEqual(server);
-    for (const step of changed.filter((s) => s.name !== server.name)) {
+    // bucket users: each run has its own. The server's certificate is not the run's: its Job and
+    // the server stay as they are, and nothing of the data changes.
+    expect(changed.map((s) => s.name)).not.toContainEqual(expect.stringMatching(/-tls|-server/));
+    for (const step of changed) {
       expect(
         [
           "kubernetes:batch/v1:Job",
