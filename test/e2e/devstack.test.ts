@@ -1028,6 +1028,143 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(tlsState()).toEqual(before);
   });
 
+  it("renews a certificate near its end on the next pulumi up that runs the certificates Job (here: the Job deleted, pulumi up --refresh); the CA is kept and the server restarts with the new one", () => {
+    const ns = stack.namespace;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-renew-"));
+    try {
+      // A server certificate of the namespace's CA with 10 days left, as a year's would have.
+      const secretFile = (key: string) => {
+        const file = path.join(dir, key);
+        const value = jsonpath("secret", "mysql-ca-key", ns, `{.data.${key.replace(".", "\\.")}}`);
+        fs.writeFileSync(file, Buffer.from(value, "base64"), { mode: 0o600 });
+        return file;
+      };
+      const [caCert, caKey] = [secretFile("ca.crt"), secretFile("ca.key")];
+      const names = ["mysql", `mysql.${ns}`, `mysql.${ns}.svc`, `mysql.${ns}.svc.cluster.local`];
+      fs.writeFileSync(
+        path.join(dir, "ext"),
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
+      );
+      for (const args of [
+        [
+          "req",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-subj",
+          "/CN=mysql",
+          "-keyout",
+          "tls.key",
+          "-out",
+          "tls.csr",
+        ],
+        [
+          "x509",
+          "-req",
+          "-in",
+          "tls.csr",
+          "-CA",
+          caCert,
+          "-CAkey",
+          caKey,
+          "-days",
+          "10",
+          "-extfile",
+          "ext",
+          "-out",
+          "tls.crt",
+        ],
+        ["pkcs8", "-topk8", "-nocrypt", "-in", "tls.key", "-out", "tls.pk8"],
+      ]) {
+        const made = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+        expect(made.status, made.stderr).toBe(0);
+      }
+      const planted = fs.readFileSync(path.join(dir, "tls.crt"), "utf8");
+      const patch = kubectl([
+        "patch",
+        "secret",
+        "mysql-server-tls",
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        JSON.stringify({
+          data: {
+            "tls.crt": Buffer.from(planted).toString("base64"),
+            "tls.key": fs.readFileSync(path.join(dir, "tls.pk8")).toString("base64"),
+          },
+        }),
+      ]);
+      expect(patch.status, patch.stderr).toBe(0);
+      const caVersion = jsonpath("secret", "mysql-ca-key", ns, "{.metadata.resourceVersion}");
+      const serverPod = () =>
+        kubectl([
+          "get",
+          "pods",
+          "-n",
+          ns,
+          "-l",
+          "app.kubernetes.io/component=database",
+          "-o",
+          "jsonpath={.items[*].metadata.uid}",
+        ]).stdout;
+      const podBefore = serverPod();
+
+      const job = kubectl([
+        "get",
+        "jobs",
+        "-n",
+        ns,
+        "-l",
+        "app.kubernetes.io/component=certificates",
+        "-o",
+        "name",
+      ]);
+      expect(job.stdout.trim()).toMatch(/^job\.batch\/mysql-certificates-\d+$/);
+      expect(kubectl(["delete", "-n", ns, job.stdout.trim(), "--wait=true"]).status).toBe(0);
+      const up = stack.pulumi(["up", "--yes", "--refresh"]);
+      expect(up.status, up.output).toBe(0);
+
+      const renewed = Buffer.from(
+        jsonpath("secret", "mysql-server-tls", ns, "{.data.tls\\.crt}"),
+        "base64",
+      ).toString();
+      expect(renewed).not.toBe(planted);
+      const certificate = new X509Certificate(renewed);
+      expect((Date.parse(certificate.validTo) - Date.now()) / 86_400_000).toBeGreaterThan(364);
+      expect(certificate.verify(new X509Certificate(fs.readFileSync(caCert)).publicKey)).toBe(true);
+      expect(jsonpath("secret", "mysql-ca-key", ns, "{.metadata.resourceVersion}")).toBe(caVersion);
+      expect(jsonpath("configmap", "mysql-ca", ns, "{.data.server\\.crt}")).toBe(renewed);
+      // The server restarted and serves the new certificate.
+      expect(serverPod()).not.toBe(podBefore);
+      const address = jsonpath("service", "mysql", ns, "{.spec.clusterIP}");
+      const served = spawnSync(
+        "openssl",
+        [
+          "s_client",
+          "-connect",
+          `${address}:3306`,
+          "-starttls",
+          "mysql",
+          "-CAfile",
+          caCert,
+          "-verify_hostname",
+          names[3],
+          "-verify_return_error",
+          "-showcerts",
+        ],
+        { encoding: "utf8", input: "", timeout: 30_000 },
+      );
+      expect(served.status, served.stderr).toBe(0);
+      expect(served.stdout).toContain(renewed.split("\n")[1]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it("replaces only the run's Jobs and commands when the run id changes, and draws a new run key", () => {
     stack.setRunId(`e2e-next-${Date.now().toString(36)}`);
     // (A read of the cluster is a step of every preview, not a change.)
