@@ -59,6 +59,13 @@ func TestEveryKeyTypeVerifiesForEveryNameAndExpires(t *testing.T) {
 			if err := verify(server.Cert, ca.Cert, "mysql.other", now); err == nil {
 				t.Error("verified for a name it does not carry")
 			}
+			usage := x509.KeyUsageDigitalSignature
+			if keyType == RSA2048 {
+				usage |= x509.KeyUsageKeyEncipherment
+			}
+			if server.Cert.KeyUsage != usage || ca.Cert.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
+				t.Errorf("key usage: server %b, CA %b", server.Cert.KeyUsage, ca.Cert.KeyUsage)
+			}
 			if got := server.Cert.NotAfter.Sub(now); got != p.Validity {
 				t.Errorf("server valid for %v, want %v", got, p.Validity)
 			}

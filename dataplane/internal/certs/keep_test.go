@@ -2,102 +2,20 @@ package certs
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ferry.local/dataplane/internal/kubeapi"
+	"ferry.local/dataplane/internal/kubeapi/kubeapitest"
 )
 
-// fakeAPI is the part of the Kubernetes API the step uses: Secrets and ConfigMaps of one
-// namespace, with resourceVersion conflicts and the bearer token checked.
-type fakeAPI struct {
-	mu      sync.Mutex
-	objects map[string]map[string]any // "secrets/name" → object
-	version int
-	writes  []string
-}
-
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bearer the-token" {
-		http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
-		return
-	}
-	path, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/ferry/")
-	if !ok {
-		http.Error(w, `{"message":"forbidden: another namespace"}`, http.StatusForbidden)
-		return
-	}
-	kind, name, _ := strings.Cut(path, "/")
-	body := map[string]any{}
-	if r.Method != http.MethodGet {
-		content, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(content, &body); err != nil {
-			http.Error(w, `{"message":"bad json"}`, http.StatusBadRequest)
-			return
-		}
-		metadata := body["metadata"].(map[string]any)
-		if r.Method == http.MethodPost {
-			name = metadata["name"].(string)
-		}
-	}
-	key := kind + "/" + name
-	kept, exists := f.objects[key]
-	switch r.Method {
-	case http.MethodGet:
-		if !exists {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"message":"` + key + ` not found","reason":"NotFound"}`))
-			return
-		}
-		_ = json.NewEncoder(w).Encode(kept)
-		return
-	case http.MethodPost:
-		if exists {
-			w.WriteHeader(http.StatusConflict)
-			_, _ = w.Write([]byte(`{"message":"already exists","reason":"AlreadyExists"}`))
-			return
-		}
-	case http.MethodPut:
-		sent := body["metadata"].(map[string]any)["resourceVersion"]
-		if !exists || kept["metadata"].(map[string]any)["resourceVersion"] != sent {
-			w.WriteHeader(http.StatusConflict)
-			_, _ = w.Write([]byte(`{"message":"the object has been modified","reason":"Conflict"}`))
-			return
-		}
-	}
-	f.version++
-	body["metadata"].(map[string]any)["resourceVersion"] = strconv.Itoa(f.version)
-	f.objects[key] = body
-	f.writes = append(f.writes, r.Method+" "+key)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func newStore(t *testing.T) (*fakeAPI, *kubeapi.Client) {
+func newStore(t *testing.T) (*kubeapitest.API, *kubeapi.Client) {
 	t.Helper()
-	api := &fakeAPI{objects: map[string]map[string]any{}}
-	server := httptest.NewTLSServer(api)
-	t.Cleanup(server.Close)
-	return api, kubeapi.New(server.URL, "ferry", server.Client(), func() (string, error) { return "the-token", nil })
+	return kubeapitest.Start(t, "ferry", kubeapitest.Token)
 }
 
 var objects = Objects{CASecret: "mysql-ca-key", ServerSecret: "mysql-server-tls", Public: "mysql-ca", Labels: map[string]string{"app.kubernetes.io/part-of": "ferry"}}
-
-func (f *fakeAPI) takeWrites() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.writes
-	f.writes = nil
-	return w
-}
 
 func keep(t *testing.T, client *kubeapi.Client, p Policy, at time.Time) Outcome {
 	t.Helper()
@@ -115,7 +33,7 @@ func TestKeepMakesOnceThenChangesNothing(t *testing.T) {
 	if first.CAIssued == "" || first.ServerIssued == "" {
 		t.Fatalf("nothing made on the first run: %+v", first)
 	}
-	if got := api.takeWrites(); strings.Join(got, ",") != "POST secrets/mysql-ca-key,POST secrets/mysql-server-tls,POST configmaps/mysql-ca" {
+	if got := api.TakeWrites(); strings.Join(got, ",") != "POST secrets/mysql-ca-key,POST secrets/mysql-server-tls,POST configmaps/mysql-ca" {
 		t.Fatalf("first run wrote %v", got)
 	}
 	ctx := context.Background()
@@ -153,7 +71,7 @@ func TestKeepMakesOnceThenChangesNothing(t *testing.T) {
 		if again.CAIssued != "" || again.ServerIssued != "" || again.Fingerprint != first.Fingerprint {
 			t.Errorf("at %v: %+v", at, again)
 		}
-		if got := api.takeWrites(); len(got) != 0 {
+		if got := api.TakeWrites(); len(got) != 0 {
 			t.Errorf("at %v an unchanged run wrote %v", at, got)
 		}
 	}
@@ -163,7 +81,7 @@ func TestKeepRenewsNearTheEndAndKeepsTheOldCATrusted(t *testing.T) {
 	api, client := newStore(t)
 	p := policy(ECDSAP256)
 	first := keep(t, client, p, now)
-	api.takeWrites()
+	api.TakeWrites()
 	later := now.Add(p.Validity - p.Validity/4)
 	renewed := keep(t, client, p, later)
 	if !strings.Contains(renewed.CAIssued, "expires") || renewed.ServerIssued == "" {
@@ -172,7 +90,7 @@ func TestKeepRenewsNearTheEndAndKeepsTheOldCATrusted(t *testing.T) {
 	if renewed.Fingerprint == first.Fingerprint {
 		t.Error("the fingerprint did not change")
 	}
-	if got := api.takeWrites(); len(got) != 3 {
+	if got := api.TakeWrites(); len(got) != 3 {
 		t.Errorf("renewal wrote %v", got)
 	}
 	public, err := client.ConfigMap(context.Background(), objects.Public)
@@ -203,7 +121,7 @@ func TestKeepReplacesWhatNoLongerFits(t *testing.T) {
 	api, client := newStore(t)
 	p := policy(ECDSAP256)
 	keep(t, client, p, now)
-	api.takeWrites()
+	api.TakeWrites()
 	// Another key type: both replaced.
 	ed := keep(t, client, policy(Ed25519), now)
 	if ed.CAIssued == "" || ed.ServerIssued == "" || keyTypeOf(ed.Server.Cert.PublicKey) != Ed25519 {
@@ -232,10 +150,7 @@ func TestKeepReplacesWhatNoLongerFits(t *testing.T) {
 }
 
 func TestKeepSaysWhatTheAPIRefused(t *testing.T) {
-	api := &fakeAPI{objects: map[string]map[string]any{}}
-	server := httptest.NewTLSServer(api)
-	defer server.Close()
-	wrongToken := kubeapi.New(server.URL, "ferry", server.Client(), func() (string, error) { return "stolen", nil })
+	_, wrongToken := kubeapitest.Start(t, "ferry", "stolen")
 	_, err := Keep(context.Background(), wrongToken, objects, policy(ECDSAP256), now)
 	if err == nil || !strings.Contains(err.Error(), "Secret mysql-ca-key") || !strings.Contains(err.Error(), "401") {
 		t.Errorf("error: %v", err)
