@@ -785,7 +785,7 @@ function valueAt(value: unknown, issuePath: PropertyKey[]): unknown {
 function describeIssue(key: string, value: unknown, issue: z.core.$ZodIssue): string {
   const path = [key, ...issue.path.map(String)].join(".");
   if (issue.code === "unrecognized_keys") {
-    return `ferry:${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the README's configuration reference`;
+    return `ferry:${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against docs/configuration.md`;
   }
   const missing = valueAt(value, issue.path) === undefined;
   if (issue.code === "invalid_type" && missing) {
@@ -842,7 +842,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     if (value === undefined) {
       if (!optionalKeys.has(key as keyof typeof configSchemas)) {
         problems.push(
-          `ferry:${key}: is required; add it to Pulumi.${stack}.yaml (see the README's configuration reference)`,
+          `ferry:${key}: is required; add it to Pulumi.${stack}.yaml (see docs/configuration.md)`,
         );
         continue;
       }

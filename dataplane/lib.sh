@@ -54,7 +54,7 @@ secrets_to_files() {
 # to the program once it runs.
 run_dataplane() {
   command -v ferry-dataplane >/dev/null 2>&1 ||
-    die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see the README)"
+    die "ferry-dataplane is not on PATH; the tools image has it, and on a source host it must be installed (see docs/real-clusters.md)"
   export FERRY_STEP
   values_given=
   for value_name in ${FERRY_STDIN_FILE_VALUES:-}; do

@@ -3,7 +3,7 @@ import { configSchemas, secretKeys, undeclaredSecretKeys } from "../config";
 
 /**
  * The configuration reference, computed from the schema in `config.ts` where each key's default
- * and description are written once. `Pulumi.yaml`'s declarations and the README's reference
+ * and description are written once. `Pulumi.yaml`'s declarations and docs/configuration.md's reference
  * tables are generated from it (`npm run docs`), and a unit test fails when they drift.
  */
 
@@ -177,7 +177,7 @@ export function pulumiYamlConfig(): Record<string, Record<string, unknown>> {
       .join(", ");
     const declaration: Record<string, unknown> = {
       type: "object",
-      description: `${capitalized(descriptionOf(schema))}: ${listed}. See the README's configuration reference.`,
+      description: `${capitalized(descriptionOf(schema))}: ${listed}. See docs/configuration.md.`,
     };
     // A key whose every field has a default may be left out; Pulumi then passes this default.
     const parsed = z.object({ value: schema }).safeParse({ value: {} });
@@ -195,7 +195,7 @@ export function pulumiYamlConfig(): Record<string, Record<string, unknown>> {
   return declarations;
 }
 
-/** The README's configuration reference: the secrets, then one table a structured key. */
+/** docs/configuration.md's reference: the secrets, then one table a structured key. */
 export function readmeReference(): string {
   const lines: string[] = [
     "### Secrets (set with `pulumi config set --secret KEY VALUE`)",

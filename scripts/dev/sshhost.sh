@@ -5,7 +5,7 @@
 # from its package into the cache, not installed as a service) and a MariaDB seeded with the sample databases that listens on the host's own loopback only, so
 # only a dump that runs on the host reaches it. Its SSH user, ferry-ssh, logs in with a key made
 # here; its host key is made here too and printed by `host-key`. In the server's mount namespace
-# /usr/local/bin holds ferry-dataplane, as the README asks of a source host, and /etc/passwd the
+# /usr/local/bin holds ferry-dataplane, as docs/real-clusters.md asks of a source host, and /etc/passwd the
 # users sshd needs; nothing of this machine's own configuration changes.
 #
 # Usage: scripts/dev/sshhost.sh up | down | host-key | status

@@ -884,7 +884,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
         server.checkIssued(new X509Certificate(fs.readFileSync(path.join(dir, "ca.crt")))),
       ).toBe(true);
 
-      // An application's pod with a MariaDB client and the CA, as the README says to give it: the
+      // An application's pod with a MariaDB client and the CA, as docs/trust-and-security.md says to give it: the
       // server is verified by its name (the login of a user that does not exist is refused after
       // the handshake), refused by an address the certificate does not name or another CA.
       const clientNamespace = application.namespace;
@@ -1480,7 +1480,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
 
 /**
  * A MariaDB the user runs with plain manifests of their own (as their chart or operator would),
- * with an import user of the rights the README lists; its data in an emptyDir of the test.
+ * with an import user of the rights docs/real-clusters.md lists; its data in an emptyDir of the test.
  */
 function deployUsersDatabase(namespace: string, importPassword: string): string[] {
   const rootPassword = `root-${Math.random().toString(36).slice(2)}`;

@@ -11,7 +11,7 @@ import { MariaDb, Minio, secretFile } from "./servers";
 
 /**
  * A source, a destination and an object store for a suite of data-plane tests, set up as ferry
- * expects them: a dump user with the privileges the README names, an importing user, a bucket and
+ * expects them: a dump user with the privileges docs/real-clusters.md names, an importing user, a bucket and
  * a user confined to it by the policy ObjectStore declares, and each secret in a 0600 file.
  */
 export class DataPlane {

@@ -280,7 +280,7 @@ const badConfigs: [string, Raw, string][] = [
   [
     "misspelt source key",
     withChange("local", (r) => (r.source.databse = ["x"])),
-    'ferry:source: unknown key "databse"; check the spelling against the README\'s configuration reference',
+    'ferry:source: unknown key "databse"; check the spelling against docs/configuration.md',
   ],
   [
     "kubernetes mode without its section",
@@ -715,7 +715,7 @@ const badConfigs: [string, Raw, string][] = [
   [
     "no destination at all",
     withChange("local", (r) => delete r.destination),
-    "ferry:destination: is required; add it to Pulumi.test.yaml (see the README's configuration reference)",
+    "ferry:destination: is required; add it to Pulumi.test.yaml (see docs/configuration.md)",
   ],
 ];
 

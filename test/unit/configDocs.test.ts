@@ -5,19 +5,20 @@ import { parse, parseDocument } from "yaml";
 import { pulumiYamlConfig, readmeReference } from "../../components/specs/configReference";
 
 /**
- * The configuration reference in Pulumi.yaml and the README is generated from the schema. With
+ * The configuration reference in Pulumi.yaml and docs/configuration.md is generated from the schema. With
  * FERRY_WRITE_DOCS=1 (npm run docs) this file writes both first; otherwise it fails on any drift.
  */
 const root = path.join(__dirname, "..", "..");
 const projectFile = path.join(root, "Pulumi.yaml");
-const readmeFile = path.join(root, "README.md");
+const readmeFile = path.join(root, "docs", "configuration.md");
 const begin = "<!-- config-reference:begin -->";
 const end = "<!-- config-reference:end -->";
 
 function readmeSection(text: string): string {
   const from = text.indexOf(begin);
   const to = text.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`README.md lacks the markers ${begin} ... ${end}`);
+  if (from < 0 || to < from)
+    throw new Error(`docs/configuration.md lacks the markers ${begin} ... ${end}`);
   return text.slice(from + begin.length, to);
 }
 
@@ -55,7 +56,7 @@ describe("the configuration reference", () => {
     expect(declared).toEqual(pulumiYamlConfig());
   });
 
-  it("the README's tables say what the schema says (npm run docs regenerates them)", () => {
+  it("docs/configuration.md's tables say what the schema says (npm run docs regenerates them)", () => {
     const section = readmeSection(fs.readFileSync(readmeFile, "utf8"));
     expect(normalized(section)).toBe(normalized(readmeReference()));
   });
