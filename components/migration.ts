@@ -18,7 +18,7 @@ import { RootPasswordKept } from "./rootPasswordKept";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
-import { dumpIdentity } from "./specs/dataPlane";
+import { dumpIdentity, type DumpSettings } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { imageFlavour, quantityBytes } from "./specs/preflight";
 import { StepLog } from "./stepLog";
@@ -42,7 +42,8 @@ export interface MigrationArgs {
 /**
  * One migration, source to destination, as one dependency graph: bucket → dump → storage and
  * database → import → verification → cleanup → report. It only wires: every spec is built in
- * `specs/`, every step in its own component.
+ * `specs/`, every step in its own component. The constructor is the list of phases, one method
+ * each, each returning what the next needs; a new mode adds a phase or a variant of one.
  */
 export class Migration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<MigrationReport>;
@@ -58,10 +59,52 @@ export class Migration extends pulumi.ComponentResource {
   constructor(name: string, args: MigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Migration", name, {}, opts);
     const { config } = args;
-    const { source, destination, objectStore, migration, verification } = config;
-    const runId = migration.runId;
+    // The graph, phase by phase: each takes what the ones before made.
+    const clusters = this.providers(name, config);
+    const transit = this.storeAndKeys(name, config, clusters);
+    const dump = this.dump(name, config, transit);
+    const landing = this.storageAndDatabase(name, config, args.now, clusters, transit, dump);
+    const arrival = this.importAndVerification(name, config, transit, dump, landing);
+    const runReport = this.cleanupAndReport(name, config, transit, landing, arrival);
 
-    // One provider a cluster: no resource can land in the wrong one by default.
+    this.bucket = transit.store.bucket;
+    this.storageClassName = landing.storage.storageClassName;
+    this.databaseEndpoint = landing.database.endpoint;
+    const { destination } = config;
+    this.databaseCaCertificate =
+      landing.database instanceof DestinationDatabase
+        ? landing.database.caCertificate
+        : pulumi.output(
+            destination.database.mode === "existing" ? (destination.database.tls.caCert ?? "") : "",
+          );
+    this.report = pulumi
+      .all([
+        runReport.record,
+        transit.store.bucket,
+        landing.storage.storageClassName,
+        landing.storage.description,
+        landing.database.location,
+      ])
+      .apply(([record, bucket, storageClass, storageDescription, location]) =>
+        summarize(config, record, {
+          bucket,
+          storageClass,
+          storage: storageDescription,
+          destination: location,
+        }),
+      );
+    this.registerOutputs({
+      report: this.report,
+      bucket: this.bucket,
+      storageClassName: this.storageClassName,
+      databaseEndpoint: this.databaseEndpoint,
+      databaseCaCertificate: this.databaseCaCertificate,
+    });
+  }
+
+  /** One provider a cluster and one for the object store: no resource lands in the wrong one. */
+  private providers(name: string, config: FerryConfig): Clusters {
+    const { destination, objectStore } = config;
     const destinationProvider = new k8s.Provider(
       `${name}-destination`,
       { kubeconfig: destination.kubeconfig, context: destination.context },
@@ -83,6 +126,16 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    return { destination: destinationProvider, objectStore: minioProvider };
+  }
+
+  /**
+   * The bucket the dump travels through, each side's way to it, the run's key, and (for the
+   * server ferry runs) the check that its root password is the one it was first started with.
+   */
+  private storeAndKeys(name: string, config: FerryConfig, clusters: Clusters): Transit {
+    const { source, destination, objectStore, migration } = config;
+    const runId = migration.runId;
     // The bucket the dump travels through.
     const store = new ObjectStore(
       `${name}-store`,
@@ -94,7 +147,7 @@ export class Migration extends pulumi.ComponentResource {
         runId,
         forceDestroy: !migration.keepDump,
       },
-      { parent: this, providers: [minioProvider] },
+      { parent: this, providers: [clusters.objectStore] },
     );
     const urls = objectStoreUrls(objectStore, source);
     // The bucket as one side reaches it, with the credentials of one role.
@@ -147,8 +200,14 @@ export class Migration extends pulumi.ComponentResource {
           ]
         : [];
 
-    // The consistent dump, sealed and uploaded with its manifest last.
-    const dump = new SourceDump(
+    return { store, urls, bucketFrom, dumpSettings, runKey, rootPasswordKept };
+  }
+
+  /** The consistent dump, sealed and uploaded with its manifest last, after its preflight. */
+  private dump(name: string, config: FerryConfig, transit: Transit): SourceDump {
+    const { destination, migration } = config;
+    const { dumpSettings, runKey, urls, store, rootPasswordKept } = transit;
+    return new SourceDump(
       `${name}-dump`,
       {
         settings: { ...dumpSettings, runKey: runKey.key },
@@ -166,7 +225,23 @@ export class Migration extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [store, ...rootPasswordKept] },
     );
+  }
 
+  /**
+   * Where the data lands: the new storage (or a class someone else installed), the database on it
+   * (or the user's own), the namespace's NetworkPolicies and what the destination's Jobs share.
+   */
+  private storageAndDatabase(
+    name: string,
+    config: FerryConfig,
+    now: Date,
+    clusters: Clusters,
+    transit: Transit,
+    dump: SourceDump,
+  ): Landing {
+    const { destination, migration } = config;
+    const { rootPasswordKept } = transit;
+    const destinationProvider = clusters.destination;
     // The new storage, made the cluster's default; or a class someone else installed, used as it is.
     const storage = config.storage.install
       ? new StorageStack(
@@ -217,7 +292,7 @@ export class Migration extends pulumi.ComponentResource {
               rootPassword: destination.database.rootPassword,
               tls: destination.tls,
               toolsImage: destination.toolsImage,
-              now: args.now,
+              now,
               retainData: migration.retainData,
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
@@ -225,6 +300,28 @@ export class Migration extends pulumi.ComponentResource {
             { parent: this, dependsOn: [storage, ...rootPasswordKept] },
           );
 
+    return {
+      storage,
+      database,
+      jobs: this.destinationJobs(name, config, clusters, transit, database),
+    };
+  }
+
+  /**
+   * The namespace's NetworkPolicies, then what the destination's Jobs share (scripts, the bucket
+   * key, the database's address).
+   */
+  private destinationJobs(
+    name: string,
+    config: FerryConfig,
+    clusters: Clusters,
+    transit: Transit,
+    database: Landing["database"],
+  ): DestinationJobs {
+    const { destination, migration } = config;
+    const { runId } = migration;
+    const { urls, bucketFrom, runKey } = transit;
+    const destinationProvider = clusters.destination;
     // Traffic in ferry's namespace, denied unless named; in place before any Job runs.
     const policies = new NetworkPolicies(
       `${name}-network`,
@@ -242,7 +339,7 @@ export class Migration extends pulumi.ComponentResource {
     );
 
     // What the destination's Jobs share: scripts, the bucket key, the database's address.
-    const jobs = new DestinationJobs(
+    return new DestinationJobs(
       `${name}-jobs`,
       {
         namespace: database.namespace,
@@ -260,7 +357,20 @@ export class Migration extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [policies] },
     );
+  }
 
+  /** The import, its log in pulumi up (and the dump's, when it is a Job), and the verification. */
+  private importAndVerification(
+    name: string,
+    config: FerryConfig,
+    transit: Transit,
+    dump: SourceDump,
+    landing: Landing,
+  ): Arrival {
+    const { source, migration, verification } = config;
+    const { runId } = migration;
+    const { bucketFrom, urls, runKey } = transit;
+    const { storage, database, jobs } = landing;
     // The import waits for both ends: a complete dump and a running database.
     const importJob = new ImportJob(
       `${name}-import`,
@@ -322,6 +432,25 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [importJob] },
     );
 
+    return { checks, watches, operatorRead };
+  }
+
+  /**
+   * The dump removed once verified, the report read back from the bucket, and the run's bucket
+   * users turned off once it is reported.
+   */
+  private cleanupAndReport(
+    name: string,
+    config: FerryConfig,
+    transit: Transit,
+    landing: Landing,
+    arrival: Arrival,
+  ): RunReport {
+    const { objectStore, migration, verification } = config;
+    const { runId } = migration;
+    const { store, urls, runKey } = transit;
+    const { jobs } = landing;
+    const { checks, watches, operatorRead } = arrival;
     // Without a verified import there is nothing that allows deleting the dump.
     // The report waits for the watches too: the users they read with are revoked after it.
     const finalSteps: pulumi.Resource[] = [checks, ...watches];
@@ -358,38 +487,7 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [runReport] },
     );
 
-    this.bucket = store.bucket;
-    this.storageClassName = storage.storageClassName;
-    this.databaseEndpoint = database.endpoint;
-    this.databaseCaCertificate =
-      database instanceof DestinationDatabase
-        ? database.caCertificate
-        : pulumi.output(
-            destination.database.mode === "existing" ? (destination.database.tls.caCert ?? "") : "",
-          );
-    this.report = pulumi
-      .all([
-        runReport.record,
-        store.bucket,
-        storage.storageClassName,
-        storage.description,
-        database.location,
-      ])
-      .apply(([record, bucket, storageClass, storageDescription, location]) =>
-        summarize(config, record, {
-          bucket,
-          storageClass,
-          storage: storageDescription,
-          destination: location,
-        }),
-      );
-    this.registerOutputs({
-      report: this.report,
-      bucket: this.bucket,
-      storageClassName: this.storageClassName,
-      databaseEndpoint: this.databaseEndpoint,
-      databaseCaCertificate: this.databaseCaCertificate,
-    });
+    return runReport;
   }
 
   /** Where the dump runs; kubernetes mode gets a provider of its own for the source cluster. */
@@ -420,6 +518,38 @@ export class Migration extends pulumi.ComponentResource {
       }
     }
   }
+}
+
+/** The providers of the destination cluster and the object store. */
+interface Clusters {
+  readonly destination: k8s.Provider;
+  readonly objectStore: minio.Provider;
+}
+
+/** What the store-and-keys phase gives the others. */
+interface Transit {
+  readonly store: ObjectStore;
+  readonly urls: ReturnType<typeof objectStoreUrls>;
+  /** The bucket as one side reaches it, with the credentials of one role. */
+  readonly bucketFrom: (url: string, role: BucketRole) => BucketAccess;
+  readonly dumpSettings: Omit<DumpSettings, "runKey">;
+  readonly runKey: RunKey;
+  readonly rootPasswordKept: RootPasswordKept[];
+}
+
+/** Where the data lands, and what the destination's Jobs share. */
+interface Landing {
+  readonly storage: StorageStack | ExistingStorageClass;
+  readonly database: DestinationDatabase | ExistingDatabase;
+  readonly jobs: DestinationJobs;
+}
+
+/** What the import-and-verification phase gives the last one. */
+interface Arrival {
+  readonly checks: Verification;
+  readonly watches: StepLog[];
+  /** The bucket as this machine reaches it, with the reading user. */
+  readonly operatorRead: BucketAccess;
 }
 
 /** What the source's config says of where the dump runs, without its credentials (the SSH key). */
