@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { ferryLabels } from "./labels";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
+import type { TlsKeyType } from "../values";
 import { pullSecretsSpec } from "./registry";
 
 /**
@@ -13,9 +14,7 @@ import { pullSecretsSpec } from "./registry";
  * the settings change, and changes nothing unless a certificate nears its end.
  */
 
-/** The key types ferry offers (certs.KeyTypes): ECDSA P-256 is what every MySQL client accepts. */
-export const tlsKeyTypes = ["ecdsa-p256", "ed25519", "rsa-2048"] as const;
-export type TlsKeyType = (typeof tlsKeyTypes)[number];
+export { tlsKeyTypes, type TlsKeyType } from "../values";
 
 /** The server certificate's settings (`destination.tls`). */
 export interface ServerTlsSettings {

@@ -3,8 +3,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
-/** The port MySQL listens on, in the pod and behind its Service. */
-export const mysqlPort = 3306;
+import { mysqlPort } from "../values";
+export { mysqlPort };
 
 /** The key of the database's root password in its Secret, and so the file name where it is mounted. */
 export const rootPasswordKey = "root-password";

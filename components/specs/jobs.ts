@@ -109,9 +109,8 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
   };
 }
 
-/** How a MySQL session protects its connection: the data plane's TLSMode (package conn). */
-export const tlsModes = ["disabled", "required", "verify-ca", "verify-identity"] as const;
-export type TlsMode = (typeof tlsModes)[number];
+import type { TlsMode } from "../values";
+export { tlsModes, type TlsMode } from "../values";
 
 /** TLS settings as configured: the mode, and the CA's certificate (PEM) when one is given. */
 export interface TlsSettings {

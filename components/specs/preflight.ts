@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { sourceCaEnvironment, type StepEnvironment } from "./dataPlane";
 import type { TlsSettings } from "./jobs";
+export { quantityBytes } from "../values";
 
 /** What the preflight checks the source against, from the destination's configuration. */
 export interface PreflightSettings {
@@ -22,34 +23,6 @@ export function imageFlavour(image: string): string {
   const version = /^(\d+)\.(\d+)/.exec(tag);
   if ((name !== "mariadb" && name !== "mysql") || !version) return "";
   return `${name} ${version[1]}.${version[2]}`;
-}
-
-const binaryUnits: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const decimalUnits: Record<string, number> = {
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  m: 1e-3,
-};
-
-/** A Kubernetes quantity (`10Gi`, `500M`) in bytes, as the config's schema accepts one. */
-export function quantityBytes(quantity: string): number {
-  const match = /^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$/.exec(quantity);
-  if (!match) throw new Error(`not a Kubernetes quantity: ${quantity}`);
-  const unit = match[2];
-  const factor = unit === "" ? 1 : (binaryUnits[unit] ?? decimalUnits[unit]);
-  if (factor === undefined) throw new Error(`not a Kubernetes quantity: ${quantity}`);
-  return Math.floor(Number(match[1]) * factor);
 }
 
 /** preflight.sh's environment: the source's connection and what the destination can take. */

@@ -1,0 +1,182 @@
+import { BlockList, isIP } from "node:net";
+import { quantityBytes, type TlsMode } from "../values";
+import type { ObjectStoreConfig } from "./types";
+import type { ParsedDestination, ParsedMigration, ParsedSource, ParsedStorage } from "./types";
+
+/** Checks that span keys (what one key means for another), and the warnings a run says. */
+
+/** What a TLS mode short of verification risks, said at every run. */
+export function weakTlsWarnings(key: string, mode: TlsMode, exposed: string): string[] {
+  switch (mode) {
+    case "disabled":
+      return [`${key} is disabled: ${exposed} cross the network in plaintext`];
+    case "required":
+      return [
+        `${key} is required: the sessions are encrypted but the server's certificate is not checked, so a server that takes its address gets ${exposed}`,
+      ];
+    default:
+      return [];
+  }
+}
+
+/** This machine's own addresses: loopback and unspecified, IPv4 and IPv6 (mapped IPv4 too). */
+export const ownAddresses = new BlockList();
+ownAddresses.addSubnet("127.0.0.0", 8, "ipv4");
+ownAddresses.addSubnet("0.0.0.0", 8, "ipv4");
+ownAddresses.addAddress("::1", "ipv6");
+ownAddresses.addAddress("::", "ipv6");
+
+/** The names resolvers give this machine's loopback (RFC 6761's localhost, Debian's /etc/hosts). */
+export const loopbackNames =
+  /^(localhost|.+\.localhost|localhost\.localdomain|localhost6(\.localdomain6)?|ip6-localhost|ip6-loopback)\.?$/;
+
+/**
+ * Whether a host (or host:port, an IPv6 literal in brackets) is this machine however it is
+ * spelled: the URL parser normalises case, IPv4 shorthand (127.1, 0x7f.1, 2130706433) and IPv6
+ * forms before the address is compared.
+ */
+export function isLoopback(hostOrHostPort: string): boolean {
+  let host: string;
+  try {
+    host = new URL(`http://${hostOrHostPort}/`).hostname;
+  } catch {
+    return false;
+  }
+  if (loopbackNames.test(host)) return true;
+  const address = host.replace(/^\[|\]$/g, "");
+  const family = isIP(address);
+  return family !== 0 && ownAddresses.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** Namespaces the cluster itself owns: ferry creates, labels and keeps its own, never these. */
+export const clusterNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** The smallest data volume a MySQL server fits on with room for data (redo log, undo, system tables). */
+export const smallestStorage = "1Gi";
+
+/** Whether a cluster is named by a kubeconfig file or a context, not left to kubectl's current one. */
+export function clusterNamed(cluster: { kubeconfig?: string; context?: string }): boolean {
+  return cluster.kubeconfig !== undefined || cluster.context !== undefined;
+}
+
+/** The namespace a Service address names (name.namespace, .svc, .svc.cluster.local), or "". */
+export function serviceNamespace(host: string): string {
+  const labels = host.toLowerCase().replace(/\.$/, "").split(".");
+  return labels.length === 2 || labels[2] === "svc" ? labels[1] : "";
+}
+
+/** Checks that span keys: what one key means for another. */
+export function crossChecks(parsed: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const objectStore = parsed.objectStore as ObjectStoreConfig | undefined;
+  const source = parsed.source as ParsedSource | undefined;
+  if (objectStore && isLoopback(objectStore.endpoint) && !objectStore.clusterEndpoint) {
+    problems.push(
+      "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
+    );
+  }
+  if (
+    source?.mode === "ssh" &&
+    objectStore &&
+    isLoopback(objectStore.endpoint) &&
+    !source.ssh?.objectStoreEndpoint
+  ) {
+    problems.push(
+      "ferry:source.ssh.objectStoreEndpoint: is required when objectStore.endpoint is a loopback address: the source host cannot reach this machine's loopback",
+    );
+  }
+  if (
+    source?.mode === "ssh" &&
+    source.ssh &&
+    !source.ssh.hostKey &&
+    !source.ssh.insecureIgnoreHostKey
+  ) {
+    problems.push(
+      "ferry:source.ssh.hostKey: is required so the dump's SSH connection reaches the source host and no other: set it to the host's public key (ssh-keyscan -t ed25519 HOST prints it after the host name), or set source.ssh.insecureIgnoreHostKey to true to accept any key",
+    );
+  }
+  if (source?.mode === "ssh" && source.ssh?.hostKey && source.ssh.insecureIgnoreHostKey) {
+    problems.push(
+      "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
+    );
+  }
+  if (source?.mode === "kubernetes" && isLoopback(source.host)) {
+    problems.push(
+      `ferry:source.host: is "${source.host}", a loopback address, which in kubernetes mode is the dump pod itself; give the database's address as pods of the source cluster reach it, such as mysql.shop.svc`,
+    );
+  }
+  if (objectStore) {
+    const scheme = objectStore.useTls ? "https" : "http";
+    const endpoints: [string, string | undefined][] = [
+      ["objectStore.clusterEndpoint", objectStore.clusterEndpoint],
+      [
+        "source.ssh.objectStoreEndpoint",
+        source?.mode === "ssh" ? source.ssh?.objectStoreEndpoint : undefined,
+      ],
+    ];
+    for (const [key, url] of endpoints) {
+      if (url && !url.startsWith(`${scheme}://`)) {
+        problems.push(
+          `ferry:${key}: is ${url.split(":")[0]}:// while objectStore.useTls is ${objectStore.useTls}; one store speaks one protocol: use ${scheme}://, or change objectStore.useTls`,
+        );
+      }
+    }
+  }
+  if (source?.mode === "kubernetes" && source.kubernetes && !clusterNamed(source.kubernetes)) {
+    problems.push(
+      "ferry:source.kubernetes.context: is required, or kubeconfig: without either the dump Job would go to whichever cluster kubectl's current context names",
+    );
+  }
+  const storage = parsed.storage as ParsedStorage | undefined;
+  const destination = parsed.destination as ParsedDestination | undefined;
+  if (destination && !clusterNamed(destination)) {
+    problems.push(
+      "ferry:destination.context: is required, or kubeconfig: without either ferry would deploy to whichever cluster kubectl's current context names",
+    );
+  }
+  const serverNamespace =
+    destination?.database.mode === "existing" ? serviceNamespace(destination.database.host) : "";
+  if (destination?.database.mode === "existing" && serverNamespace === destination.namespace) {
+    problems.push(
+      `ferry:destination.namespace: is "${destination.namespace}", the namespace of the existing server ${destination.database.host}; ferry's NetworkPolicies there would cut the server off from its applications: give ferry a namespace of its own`,
+    );
+  }
+  const migration = parsed.migration as ParsedMigration | undefined;
+  if (objectStore && migration) {
+    const runMinutes =
+      migration.dumpTimeoutMinutes +
+      migration.importTimeoutMinutes +
+      migration.verifyTimeoutMinutes;
+    if (objectStore.expiryDays * 24 * 60 <= runMinutes) {
+      const least = Math.floor(runMinutes / (24 * 60)) + 1;
+      problems.push(
+        `ferry:objectStore.expiryDays: is ${objectStore.expiryDays} day${objectStore.expiryDays === 1 ? "" : "s"}, while the dump, import and verification may take ${runMinutes} minutes (their timeouts): the store would delete the dump before the run has read it; set it to at least ${least}`,
+      );
+    }
+  }
+  if (destination) {
+    if (clusterNamespaces.includes(destination.namespace)) {
+      problems.push(
+        `ferry:destination.namespace: is "${destination.namespace}", which the cluster owns; ferry creates its namespace, labels it restricted and keeps it on destroy, so give one of its own such as ferry`,
+      );
+    } else if (storage?.install && destination.namespace === storage.namespace) {
+      problems.push(
+        `ferry:destination.namespace: is "${destination.namespace}", the storage system's namespace (storage.namespace); the migration needs a namespace of its own`,
+      );
+    }
+    if (
+      destination.database.mode === "managed" &&
+      quantityBytes(destination.storageSize) < quantityBytes(smallestStorage)
+    ) {
+      problems.push(
+        `ferry:destination.storageSize: is ${destination.storageSize}, below ${smallestStorage}: the server's own files (redo log, undo, system tables) need most of that before any data; set at least ${smallestStorage}, and more than the data (the preflight checks it against the source)`,
+      );
+    }
+  }
+  if (storage?.install && storage.previousDefaultClass === storage.storageClass.name) {
+    problems.push(
+      `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,
+    );
+  }
+  return problems;
+}

@@ -1,0 +1,308 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { crossChecks, weakTlsWarnings } from "./checks";
+import { destinationSchema, managedDatabaseKeys } from "./destination";
+import { migrationSchema } from "./migration";
+import { objectStoreSchema } from "./objectStore";
+import { sourceSchema } from "./source";
+import { installedStorageKeys, storageSchema } from "./storage";
+import type {
+  FerryConfig,
+  InstalledStorageConfig,
+  ObjectStoreConfig,
+  ParsedDestination,
+  ParsedSource,
+  ParsedStorage,
+  VerificationConfig,
+} from "./types";
+import { verificationSchema } from "./verification";
+
+export * from "./types";
+export { managedDatabaseKeys } from "./destination";
+export { runIdPattern } from "./migration";
+
+// The SDK exports isConfigSecret at run time but leaves it out of its type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
+  isConfigSecret: (key: string) => boolean;
+};
+
+/**
+ * ferry's stack configuration: read once, validated into one typed object. Nothing else in the
+ * program touches pulumi.Config. Every error names the key (`ferry:source.databases`) and the fix.
+ */
+
+/** The structured (non-secret) keys, each one object in the stack file. */
+export const configSchemas = {
+  source: sourceSchema,
+  destination: destinationSchema,
+  objectStore: objectStoreSchema,
+  storage: storageSchema,
+  migration: migrationSchema,
+  verification: verificationSchema,
+} as const;
+
+/** Keys that may be left out entirely: their schema fills in every field. */
+const optionalKeys = new Set<keyof typeof configSchemas>(["verification"]);
+
+/** The secret keys, read with requireSecret/getSecret so they stay secret end to end. */
+export const secretKeys = {
+  sourcePassword: "the source database user's password",
+  destinationRootPassword:
+    "the root password of the MySQL ferry runs (only when destination.database.mode is managed)",
+  destinationPassword:
+    "the password of destination.database.user (only when destination.database.mode is existing)",
+  objectStoreSecretKey: "the object store's admin secret key",
+  sshPrivateKey: "the private key for source.ssh (only when source.mode is ssh)",
+  storageLicenseKey: "the storage system's license key (optional)",
+  registryCredentials:
+    "a Docker config.json with the credentials of the registry the images come from (optional)",
+} as const;
+
+/** Thrown for every configuration problem; its message lists one problem a line. */
+export class FerryConfigError extends pulumi.RunError {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "FerryConfigError";
+  }
+}
+
+function valueAt(value: unknown, issuePath: PropertyKey[]): unknown {
+  return issuePath.reduce<unknown>(
+    (inner, step) =>
+      typeof inner === "object" && inner !== null
+        ? (inner as Record<PropertyKey, unknown>)[step]
+        : undefined,
+    value,
+  );
+}
+
+function describeIssue(key: string, value: unknown, issue: z.core.$ZodIssue): string {
+  const path = [key, ...issue.path.map(String)].join(".");
+  if (issue.code === "unrecognized_keys") {
+    return `ferry:${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against docs/configuration.md`;
+  }
+  const missing = valueAt(value, issue.path) === undefined;
+  if (issue.code === "invalid_type" && missing) {
+    // A schema may say when a key is required; otherwise it simply is.
+    return `ferry:${path}: ${issue.message.startsWith("is required") ? issue.message : "is required"}`;
+  }
+  if (issue.code === "invalid_union" && missing) {
+    return `ferry:${path}: is required`;
+  }
+  return `ferry:${path}: ${issue.message}`;
+}
+
+/** A source of raw configuration values: `pulumi.Config` in a program, a map in tests. */
+export interface RawConfig {
+  getObject(key: string): unknown;
+  getSecret(key: string): pulumi.Output<string> | undefined;
+  /** Whether a key is set to the empty string, without exposing the value. */
+  isEmpty(key: string): boolean;
+  /** Whether the stack file holds the key encrypted. */
+  isStoredAsSecret(key: string): boolean;
+}
+
+/**
+ * The optional secrets. Pulumi.yaml cannot declare them: a declared key without a default is
+ * required, and a secret key's default would be plain text. So ferry checks itself that they are
+ * stored encrypted.
+ */
+export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
+  "sshPrivateKey",
+  "storageLicenseKey",
+  "registryCredentials",
+  "destinationRootPassword",
+  "destinationPassword",
+];
+
+/**
+ * Parses and validates every key. Throws one FerryConfigError listing all problems, before any
+ * resource is declared, so `pulumi preview` fails fast and says what to fix.
+ */
+export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
+  const problems: string[] = [];
+  const parsed: Record<string, unknown> = {};
+  const given: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(configSchemas)) {
+    let value: unknown;
+    try {
+      value = raw.getObject(key);
+    } catch {
+      problems.push(
+        `ferry:${key}: is not valid JSON/YAML; write it as a YAML map in Pulumi.${stack}.yaml`,
+      );
+      continue;
+    }
+    if (value === undefined) {
+      if (!optionalKeys.has(key as keyof typeof configSchemas)) {
+        problems.push(
+          `ferry:${key}: is required; add it to Pulumi.${stack}.yaml (see docs/configuration.md)`,
+        );
+        continue;
+      }
+      value = {};
+    }
+    given[key] = value;
+    const result = schema.safeParse(value);
+    if (result.success) {
+      parsed[key] = result.data;
+    } else {
+      problems.push(...result.error.issues.map((issue) => describeIssue(key, value, issue)));
+    }
+  }
+
+  const secret = (key: keyof typeof secretKeys, required: boolean) => {
+    const stored = raw.getSecret(key);
+    const value = stored === undefined || raw.isEmpty(key) ? undefined : stored;
+    if (value !== undefined && undeclaredSecretKeys.includes(key) && !raw.isStoredAsSecret(key)) {
+      problems.push(
+        `ferry:${key}: is stored in plain text in Pulumi.${stack}.yaml; remove it and set it with: pulumi config set --secret ${key} <value>`,
+      );
+    }
+    if (required && value === undefined) {
+      problems.push(
+        `ferry:${key}: is required (${secretKeys[key]}); set it with: pulumi config set --secret ${key} <value>`,
+      );
+    }
+    return value;
+  };
+  const source = parsed.source as ParsedSource | undefined;
+  const destination = parsed.destination as ParsedDestination | undefined;
+  const secrets = {
+    sourcePassword: secret("sourcePassword", true),
+    objectStoreSecretKey: secret("objectStoreSecretKey", true),
+    storageLicenseKey: secret("storageLicenseKey", false),
+    registryCredentials: secret("registryCredentials", false),
+  };
+  const sshPrivateKey = secret("sshPrivateKey", source?.mode === "ssh");
+  const existing = destination?.database.mode === "existing";
+  const rootPassword = secret("destinationRootPassword", destination !== undefined && !existing);
+  const password = secret("destinationPassword", existing);
+  if (existing && rootPassword !== undefined) {
+    problems.push(
+      "ferry:destinationRootPassword: is only read when destination.database.mode is managed; remove it with: pulumi config rm destinationRootPassword",
+    );
+  }
+  if (!existing && password !== undefined) {
+    problems.push(
+      "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
+    );
+  }
+  if (existing) {
+    // Keys of a database ferry runs mean nothing for one it does not: named, not ignored.
+    const givenDestination = (given.destination ?? {}) as Record<string, unknown>;
+    for (const key of managedDatabaseKeys.filter((k) => givenDestination[k] !== undefined)) {
+      problems.push(
+        `ferry:destination.${key}: is only read when destination.database.mode is managed (ferry does not run the existing server); remove it`,
+      );
+    }
+  }
+
+  const givenStorage = (given.storage ?? {}) as Record<string, unknown>;
+  const storageParsed = parsed.storage as ParsedStorage | undefined;
+  if (storageParsed && !storageParsed.install) {
+    // Keys of a storage install mean nothing for a class ferry only uses: named, not ignored.
+    const givenClass = (givenStorage.storageClass ?? {}) as Record<string, unknown>;
+    for (const key of installedStorageKeys.filter((k) => givenStorage[k] !== undefined)) {
+      problems.push(
+        `ferry:storage.${key}: is only read when storage.install is true (ferry uses the class as it is); remove it`,
+      );
+    }
+    for (const key of Object.keys(givenClass).filter((k) => k !== "name")) {
+      problems.push(
+        `ferry:storage.storageClass.${key}: is only read when storage.install is true (ferry uses the class as it is); remove it`,
+      );
+    }
+    if (secrets.storageLicenseKey !== undefined) {
+      problems.push(
+        "ferry:storageLicenseKey: is only read when storage.install is true; remove it with: pulumi config rm storageLicenseKey",
+      );
+    }
+  }
+  if (storageParsed?.install) {
+    for (const key of ["crds", "system", "csi"] as const) {
+      if (!storageParsed[key]) problems.push(`ferry:storage.${key}: is required`);
+    }
+    if (storageParsed.storageClass.create && !storageParsed.storageClass.provisioner) {
+      problems.push(
+        "ferry:storage.storageClass.provisioner: is required when ferry creates the class (the CSI driver's name)",
+      );
+    }
+  }
+
+  problems.push(...crossChecks(parsed));
+  if (problems.length > 0 || !source || !destination) {
+    throw new FerryConfigError(problems);
+  }
+  const verification = parsed.verification as VerificationConfig;
+  return {
+    stack,
+    ...(parsed as Omit<
+      FerryConfig,
+      "stack" | "source" | "destination" | "migration" | "secrets" | "warnings"
+    >),
+    source:
+      source.mode === "ssh"
+        ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
+        : source,
+    storage: storageParsed?.install
+      ? (storageParsed as InstalledStorageConfig)
+      : { install: false, storageClass: { name: storageParsed!.storageClass.name } },
+    migration: {
+      ...(parsed.migration as z.infer<typeof migrationSchema>),
+      writeBinlog: (parsed.migration as z.infer<typeof migrationSchema>).writeBinlog ?? existing,
+    },
+    destination: {
+      ...destination,
+      database:
+        destination.database.mode === "existing"
+          ? { ...destination.database, password: password as pulumi.Output<string> }
+          : { ...destination.database, rootPassword: rootPassword as pulumi.Output<string> },
+    },
+    secrets: secrets as FerryConfig["secrets"],
+    warnings: [
+      ...(verification.enabled
+        ? []
+        : [
+            "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
+          ]),
+      ...(source.mode === "ssh" && source.ssh.insecureIgnoreHostKey
+        ? [
+            "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+          ]
+        : []),
+      ...((parsed.objectStore as ObjectStoreConfig).insecureSkipVerify
+        ? [
+            "ferry:objectStore.insecureSkipVerify is true: no client checks the object store's certificate, so a server that takes its address receives every signed request and the sealed dump, and can answer in the store's place",
+          ]
+        : []),
+      ...weakTlsWarnings(
+        "ferry:source.tls.mode",
+        source.tls.mode,
+        "the source password and every row",
+      ),
+      ...(destination.database.mode === "existing"
+        ? weakTlsWarnings(
+            "ferry:destination.database.tls.mode",
+            destination.database.tls.mode,
+            "the destination password and every row",
+          )
+        : []),
+    ],
+  };
+}
+
+/** Reads the current stack's configuration. */
+export function loadConfig(): FerryConfig {
+  const config = new pulumi.Config("ferry");
+  return parseConfig(
+    {
+      getObject: (key) => config.getObject(key),
+      getSecret: (key) => config.getSecret(key),
+      isEmpty: (key) => config.get(key) === "",
+      isStoredAsSecret: (key) => isConfigSecret(`ferry:${key}`),
+    },
+    pulumi.getStack(),
+  );
+}
