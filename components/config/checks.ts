@@ -35,7 +35,7 @@ export const loopbackNames =
  * spelled: the URL parser normalises case, IPv4 shorthand (127.1, 0x7f.1, 2130706433) and IPv6
  * forms before the address is compared.
  */
-export function isLoopback(hostOrHostPort: string): boolean {
+function isLoopback(hostOrHostPort: string): boolean {
   let host: string;
   try {
     host = new URL(`http://${hostOrHostPort}/`).hostname;
@@ -55,21 +55,43 @@ export const clusterNamespaces = ["default", "kube-system", "kube-public", "kube
 export const smallestStorage = "1Gi";
 
 /** Whether a cluster is named by a kubeconfig file or a context, not left to kubectl's current one. */
-export function clusterNamed(cluster: { kubeconfig?: string; context?: string }): boolean {
+function clusterNamed(cluster: { kubeconfig?: string; context?: string }): boolean {
   return cluster.kubeconfig !== undefined || cluster.context !== undefined;
 }
 
 /** The namespace a Service address names (name.namespace, .svc, .svc.cluster.local), or "". */
-export function serviceNamespace(host: string): string {
+function serviceNamespace(host: string): string {
   const labels = host.toLowerCase().replace(/\.$/, "").split(".");
   return labels.length === 2 || labels[2] === "svc" ? labels[1] : "";
 }
 
-/** Checks that span keys: what one key means for another. */
+/** The sections the cross-checks read, each as parsed (undefined when it did not parse). */
+interface Sections {
+  readonly objectStore?: ObjectStoreConfig;
+  readonly source?: ParsedSource;
+  readonly destination?: ParsedDestination;
+  readonly storage?: ParsedStorage;
+  readonly migration?: ParsedMigration;
+}
+
+/** Checks that span keys: what one key means for another, in the order they are reported. */
 export function crossChecks(parsed: Record<string, unknown>): string[] {
+  const sections = parsed as Sections;
+  return [
+    ...storeReachChecks(sections),
+    ...sshHostKeyChecks(sections),
+    ...sourceAddressChecks(sections),
+    ...storeSchemeChecks(sections),
+    ...clusterChecks(sections),
+    ...expiryChecks(sections),
+    ...destinationChecks(sections),
+    ...storageClassChecks(sections),
+  ];
+}
+
+/** The store as the pods and an SSH source reach it: not this machine's loopback. */
+function storeReachChecks({ objectStore, source }: Sections): string[] {
   const problems: string[] = [];
-  const objectStore = parsed.objectStore as ObjectStoreConfig | undefined;
-  const source = parsed.source as ParsedSource | undefined;
   if (objectStore && isLoopback(objectStore.endpoint) && !objectStore.clusterEndpoint) {
     problems.push(
       "ferry:objectStore.clusterEndpoint: is required when objectStore.endpoint is a loopback address: pods cannot reach this machine's loopback; give the URL pods use, such as http://10.0.0.1:9000",
@@ -85,6 +107,12 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:source.ssh.objectStoreEndpoint: is required when objectStore.endpoint is a loopback address: the source host cannot reach this machine's loopback",
     );
   }
+  return problems;
+}
+
+/** The SSH source's host key: pinned, or its check turned off explicitly, not both. */
+function sshHostKeyChecks({ source }: Sections): string[] {
+  const problems: string[] = [];
   if (
     source?.mode === "ssh" &&
     source.ssh &&
@@ -100,11 +128,23 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       "ferry:source.ssh.insecureIgnoreHostKey: is true while source.ssh.hostKey is set; remove one of them",
     );
   }
+  return problems;
+}
+
+/** A kubernetes-mode source reached from its pod, not the pod's own loopback. */
+function sourceAddressChecks({ source }: Sections): string[] {
+  const problems: string[] = [];
   if (source?.mode === "kubernetes" && isLoopback(source.host)) {
     problems.push(
       `ferry:source.host: is "${source.host}", a loopback address, which in kubernetes mode is the dump pod itself; give the database's address as pods of the source cluster reach it, such as mysql.shop.svc`,
     );
   }
+  return problems;
+}
+
+/** One store speaks one protocol, whoever dials it. */
+function storeSchemeChecks({ objectStore, source }: Sections): string[] {
+  const problems: string[] = [];
   if (objectStore) {
     const scheme = objectStore.useTls ? "https" : "http";
     const endpoints: [string, string | undefined][] = [
@@ -122,13 +162,17 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       }
     }
   }
+  return problems;
+}
+
+/** Each cluster named, and ferry's namespace not the existing server's. */
+function clusterChecks({ source, destination }: Sections): string[] {
+  const problems: string[] = [];
   if (source?.mode === "kubernetes" && source.kubernetes && !clusterNamed(source.kubernetes)) {
     problems.push(
       "ferry:source.kubernetes.context: is required, or kubeconfig: without either the dump Job would go to whichever cluster kubectl's current context names",
     );
   }
-  const storage = parsed.storage as ParsedStorage | undefined;
-  const destination = parsed.destination as ParsedDestination | undefined;
   if (destination && !clusterNamed(destination)) {
     problems.push(
       "ferry:destination.context: is required, or kubeconfig: without either ferry would deploy to whichever cluster kubectl's current context names",
@@ -141,7 +185,12 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       `ferry:destination.namespace: is "${destination.namespace}", the namespace of the existing server ${destination.database.host}; ferry's NetworkPolicies there would cut the server off from its applications: give ferry a namespace of its own`,
     );
   }
-  const migration = parsed.migration as ParsedMigration | undefined;
+  return problems;
+}
+
+/** The dump outlives the run that reads it. */
+function expiryChecks({ objectStore, migration }: Sections): string[] {
+  const problems: string[] = [];
   if (objectStore && migration) {
     const runMinutes =
       migration.dumpTimeoutMinutes +
@@ -154,6 +203,12 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       );
     }
   }
+  return problems;
+}
+
+/** ferry's namespace its own, and a data volume a server fits on. */
+function destinationChecks({ destination, storage }: Sections): string[] {
+  const problems: string[] = [];
   if (destination) {
     if (clusterNamespaces.includes(destination.namespace)) {
       problems.push(
@@ -173,6 +228,12 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
       );
     }
   }
+  return problems;
+}
+
+/** The class stepped down is not the new one. */
+function storageClassChecks({ storage }: Sections): string[] {
+  const problems: string[] = [];
   if (storage?.install && storage.previousDefaultClass === storage.storageClass.name) {
     problems.push(
       `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,

@@ -116,11 +116,15 @@ export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
   "destinationPassword",
 ];
 
-/**
- * Parses and validates every key. Throws one FerryConfigError listing all problems, before any
- * resource is declared, so `pulumi preview` fails fast and says what to fix.
- */
-export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
+/** The structured keys as given and as parsed, and what is wrong with them. */
+interface Sections {
+  readonly given: Record<string, unknown>;
+  readonly parsed: Record<string, unknown>;
+  readonly problems: string[];
+}
+
+/** Reads and validates each structured key on its own. */
+function readSections(raw: RawConfig, stack: string): Sections {
   const problems: string[] = [];
   const parsed: Record<string, unknown> = {};
   const given: Record<string, unknown> = {};
@@ -151,7 +155,30 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       problems.push(...result.error.issues.map((issue) => describeIssue(key, value, issue)));
     }
   }
+  return { given, parsed, problems };
+}
 
+/** The secrets, each required only where its mode reads it, and said where it is misplaced. */
+interface Secrets {
+  readonly shared: {
+    readonly sourcePassword?: pulumi.Output<string>;
+    readonly objectStoreSecretKey?: pulumi.Output<string>;
+    readonly storageLicenseKey?: pulumi.Output<string>;
+    readonly registryCredentials?: pulumi.Output<string>;
+  };
+  readonly sshPrivateKey?: pulumi.Output<string>;
+  readonly rootPassword?: pulumi.Output<string>;
+  readonly password?: pulumi.Output<string>;
+  readonly problems: string[];
+}
+
+function readSecrets(
+  raw: RawConfig,
+  stack: string,
+  source: ParsedSource | undefined,
+  destination: ParsedDestination | undefined,
+): Secrets {
+  const problems: string[] = [];
   const secret = (key: keyof typeof secretKeys, required: boolean) => {
     const stored = raw.getSecret(key);
     const value = stored === undefined || raw.isEmpty(key) ? undefined : stored;
@@ -167,9 +194,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     }
     return value;
   };
-  const source = parsed.source as ParsedSource | undefined;
-  const destination = parsed.destination as ParsedDestination | undefined;
-  const secrets = {
+  const shared = {
     sourcePassword: secret("sourcePassword", true),
     objectStoreSecretKey: secret("objectStoreSecretKey", true),
     storageLicenseKey: secret("storageLicenseKey", false),
@@ -189,8 +214,16 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
     );
   }
-  if (existing) {
-    // Keys of a database ferry runs mean nothing for one it does not: named, not ignored.
+  return { shared, sshPrivateKey, rootPassword, password, problems };
+}
+
+/** Keys given for a mode that does not read them: named, not ignored; and what a mode requires. */
+function modeKeyProblems(sections: Sections, secrets: Secrets): string[] {
+  const { given, parsed } = sections;
+  const problems: string[] = [];
+  const destination = parsed.destination as ParsedDestination | undefined;
+  if (destination?.database.mode === "existing") {
+    // Keys of a database ferry runs mean nothing for one it does not.
     const givenDestination = (given.destination ?? {}) as Record<string, unknown>;
     for (const key of managedDatabaseKeys.filter((k) => givenDestination[k] !== undefined)) {
       problems.push(
@@ -198,11 +231,10 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
       );
     }
   }
-
   const givenStorage = (given.storage ?? {}) as Record<string, unknown>;
-  const storageParsed = parsed.storage as ParsedStorage | undefined;
-  if (storageParsed && !storageParsed.install) {
-    // Keys of a storage install mean nothing for a class ferry only uses: named, not ignored.
+  const storage = parsed.storage as ParsedStorage | undefined;
+  if (storage && !storage.install) {
+    // Keys of a storage install mean nothing for a class ferry only uses.
     const givenClass = (givenStorage.storageClass ?? {}) as Record<string, unknown>;
     for (const key of installedStorageKeys.filter((k) => givenStorage[k] !== undefined)) {
       problems.push(
@@ -214,28 +246,83 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
         `ferry:storage.storageClass.${key}: is only read when storage.install is true (ferry uses the class as it is); remove it`,
       );
     }
-    if (secrets.storageLicenseKey !== undefined) {
+    if (secrets.shared.storageLicenseKey !== undefined) {
       problems.push(
         "ferry:storageLicenseKey: is only read when storage.install is true; remove it with: pulumi config rm storageLicenseKey",
       );
     }
   }
-  if (storageParsed?.install) {
+  if (storage?.install) {
     for (const key of ["crds", "system", "csi"] as const) {
-      if (!storageParsed[key]) problems.push(`ferry:storage.${key}: is required`);
+      if (!storage[key]) problems.push(`ferry:storage.${key}: is required`);
     }
-    if (storageParsed.storageClass.create && !storageParsed.storageClass.provisioner) {
+    if (storage.storageClass.create && !storage.storageClass.provisioner) {
       problems.push(
         "ferry:storage.storageClass.provisioner: is required when ferry creates the class (the CSI driver's name)",
       );
     }
   }
+  return problems;
+}
 
-  problems.push(...crossChecks(parsed));
+/** What the configuration leaves undone or weakened, said at every run. */
+function runWarnings(
+  source: ParsedSource,
+  destination: ParsedDestination,
+  parsed: Record<string, unknown>,
+): string[] {
+  return [
+    ...((parsed.verification as VerificationConfig).enabled
+      ? []
+      : [
+          "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
+        ]),
+    ...(source.mode === "ssh" && source.ssh.insecureIgnoreHostKey
+      ? [
+          "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
+        ]
+      : []),
+    ...((parsed.objectStore as ObjectStoreConfig).insecureSkipVerify
+      ? [
+          "ferry:objectStore.insecureSkipVerify is true: no client checks the object store's certificate, so a server that takes its address receives every signed request and the sealed dump, and can answer in the store's place",
+        ]
+      : []),
+    ...weakTlsWarnings(
+      "ferry:source.tls.mode",
+      source.tls.mode,
+      "the source password and every row",
+    ),
+    ...(destination.database.mode === "existing"
+      ? weakTlsWarnings(
+          "ferry:destination.database.tls.mode",
+          destination.database.tls.mode,
+          "the destination password and every row",
+        )
+      : []),
+  ];
+}
+
+/**
+ * Parses and validates every key. Throws one FerryConfigError listing all problems, before any
+ * resource is declared, so `pulumi preview` fails fast and says what to fix.
+ */
+export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
+  const sections = readSections(raw, stack);
+  const { parsed } = sections;
+  const source = parsed.source as ParsedSource | undefined;
+  const destination = parsed.destination as ParsedDestination | undefined;
+  const secrets = readSecrets(raw, stack, source, destination);
+  const problems = [
+    ...sections.problems,
+    ...secrets.problems,
+    ...modeKeyProblems(sections, secrets),
+    ...crossChecks(parsed),
+  ];
   if (problems.length > 0 || !source || !destination) {
     throw new FerryConfigError(problems);
   }
-  const verification = parsed.verification as VerificationConfig;
+  const storage = parsed.storage as ParsedStorage;
+  const migration = parsed.migration as z.infer<typeof migrationSchema>;
   return {
     stack,
     ...(parsed as Omit<
@@ -244,52 +331,24 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     >),
     source:
       source.mode === "ssh"
-        ? { ...source, ssh: { ...source.ssh, privateKey: sshPrivateKey as pulumi.Output<string> } }
+        ? { ...source, ssh: { ...source.ssh, privateKey: secrets.sshPrivateKey! } }
         : source,
-    storage: storageParsed?.install
-      ? (storageParsed as InstalledStorageConfig)
-      : { install: false, storageClass: { name: storageParsed!.storageClass.name } },
+    storage: storage.install
+      ? (storage as InstalledStorageConfig)
+      : { install: false, storageClass: { name: storage.storageClass.name } },
     migration: {
-      ...(parsed.migration as z.infer<typeof migrationSchema>),
-      writeBinlog: (parsed.migration as z.infer<typeof migrationSchema>).writeBinlog ?? existing,
+      ...migration,
+      writeBinlog: migration.writeBinlog ?? destination.database.mode === "existing",
     },
     destination: {
       ...destination,
       database:
         destination.database.mode === "existing"
-          ? { ...destination.database, password: password as pulumi.Output<string> }
-          : { ...destination.database, rootPassword: rootPassword as pulumi.Output<string> },
+          ? { ...destination.database, password: secrets.password! }
+          : { ...destination.database, rootPassword: secrets.rootPassword! },
     },
-    secrets: secrets as FerryConfig["secrets"],
-    warnings: [
-      ...(verification.enabled
-        ? []
-        : [
-            "ferry:verification.enabled is false: the import is not verified and the dump is kept in the bucket until it expires",
-          ]),
-      ...(source.mode === "ssh" && source.ssh.insecureIgnoreHostKey
-        ? [
-            "ferry:source.ssh.insecureIgnoreHostKey is true: the dump's SSH connection accepts any host key, so a host that takes the source's address gets the source password and the bucket key",
-          ]
-        : []),
-      ...((parsed.objectStore as ObjectStoreConfig).insecureSkipVerify
-        ? [
-            "ferry:objectStore.insecureSkipVerify is true: no client checks the object store's certificate, so a server that takes its address receives every signed request and the sealed dump, and can answer in the store's place",
-          ]
-        : []),
-      ...weakTlsWarnings(
-        "ferry:source.tls.mode",
-        source.tls.mode,
-        "the source password and every row",
-      ),
-      ...(destination.database.mode === "existing"
-        ? weakTlsWarnings(
-            "ferry:destination.database.tls.mode",
-            destination.database.tls.mode,
-            "the destination password and every row",
-          )
-        : []),
-    ],
+    secrets: secrets.shared as FerryConfig["secrets"],
+    warnings: runWarnings(source, destination, parsed),
   };
 }
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { configSchemas, secretKeys, undeclaredSecretKeys } from "../config";
 
 /**
- * The configuration reference, computed from the schema in `config.ts` where each key's default
+ * The configuration reference, computed from the schema in `config/` where each key's default
  * and description are written once. `Pulumi.yaml`'s declarations and docs/configuration.md's reference
  * tables are generated from it (`npm run docs`), and a unit test fails when they drift.
  */

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { BucketAccess, ObjectStoreTls } from "./bucketAccess";
-import type { DatabaseAccess, TlsSettings } from "./jobs";
+import type { DatabaseAccess, TlsSettings } from "./databaseAccess";
 
 /**
  * The data plane's contract as the Pulumi program sees it: which program each step runs (from

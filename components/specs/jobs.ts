@@ -4,19 +4,21 @@ import type { BucketAccess } from "./bucketAccess";
 import { destinationEnvironment, type DataPlaneScript } from "./dataPlane";
 import { ferryLabels } from "./labels";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
+import type { DatabaseAccess, SecretFile } from "./databaseAccess";
 import { pullSecretsSpec } from "./registry";
+export { tlsModes, type TlsMode } from "../values";
+export {
+  caCertKey,
+  type DatabaseAccess,
+  type DatabaseTls,
+  type SecretFile,
+  type TlsSettings,
+} from "./databaseAccess";
 
 /** Where a Job's secret files are mounted (one projected volume, whichever Secrets they come from). */
 export const secretMountPath = "/var/run/ferry/secrets";
 /** Where the scripts ConfigMap is mounted. */
 export const scriptMountPath = "/opt/ferry";
-
-/** One secret file of a Job: a key of a Secret, named to the program by `<NAME>_FILE`. */
-export interface SecretFile {
-  readonly secretName: pulumi.Input<string>;
-  /** The key in the Secret, which is also the file's name under the mount. */
-  readonly key: string;
-}
 
 export interface DataPlaneJobSpec {
   /** Job name; it carries the run id so that a new run replaces the Job. */
@@ -107,36 +109,6 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
       },
     },
   };
-}
-
-import type { TlsMode } from "../values";
-export { tlsModes, type TlsMode } from "../values";
-
-/** TLS settings as configured: the mode, and the CA's certificate (PEM) when one is given. */
-export interface TlsSettings {
-  readonly mode: TlsMode;
-  readonly caCert?: string;
-}
-
-/** The file name of a configured CA certificate in a Secret, and so under the Jobs' mount. */
-export const caCertKey = "ca.crt";
-
-/** How the Jobs protect their sessions with a database, and the CA they check it against. */
-export interface DatabaseTls {
-  readonly mode: TlsMode;
-  /** The CA's certificate, as a key of a Secret in the Jobs' namespace; none trusts the system's. */
-  readonly caFile?: SecretFile;
-}
-
-/** How the destination's Jobs log in to the database, whichever runs it. */
-export interface DatabaseAccess {
-  /** Its address as pods reach it: the Service ferry runs, or the existing server's host. */
-  readonly host: pulumi.Input<string>;
-  readonly port: number;
-  readonly user: string;
-  /** The user's password, as a key of a Secret in the Jobs' namespace. */
-  readonly passwordFile: SecretFile;
-  readonly tls: DatabaseTls;
 }
 
 /** What every destination Job needs to reach the database and the bucket. */
