@@ -31,18 +31,25 @@ case "${1:-}" in
 esac
 
 say() { printf 'ferry cluster tools: %s\n' "$*" >&2; }
+# shellcheck source=scripts/build/progress.sh
+. scripts/build/progress.sh
 
-# build NAME COMMAND...: runs COMMAND (which writes $output) unless $bin/NAME exists.
+# build NAME COMMAND...: a step, unless $bin/NAME exists: COMMAND writes $output, which becomes
+# $bin/NAME (its output in .ferry/logs, scripts/build/progress.sh).
 build() {
   name=$1
   shift
   [ -x "$bin/$name" ] && return 0
-  say "building $name (minutes on a cold cache)"
-  started=$(date +%s)
   output="$bin/$name.partial"
-  "$@" >&2
+  progress_step "$(basename "$bin")-$name" "building $name" built "$name" "$@"
+}
+
+# built NAME COMMAND...: runs COMMAND, then moves what it wrote into place.
+built() {
+  name=$1
+  shift
+  "$@"
   mv "$output" "$bin/$name"
-  say "built $name in $(($(date +%s) - started))s"
 }
 
 # kubernetes_program MODULE_DIR VERSION PROGRAM: a program of k8s.io/kubernetes, reporting VERSION
@@ -74,20 +81,26 @@ pause_program() {
 }
 
 mkdir -p "$bin"
-if [ "${1:-}" = source ]; then
-  for program in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
-    build "$program" kubernetes_program tools/kube-source "$SOURCE_KUBERNETES_VERSION" "$program"
+steps() {
+  if [ "${1:-}" = source ]; then
+    for program in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+      build "$program" kubernetes_program tools/kube-source "$SOURCE_KUBERNETES_VERSION" "$program"
+    done
+    return 0
+  fi
+  for program in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+    build "$program" kubernetes_program tools/kube "$KUBERNETES_VERSION" "$program"
   done
-  printf '%s\n' "$bin"
-  exit 0
-fi
-for program in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
-  build "$program" kubernetes_program tools/kube "$KUBERNETES_VERSION" "$program"
-done
-build etcd sh -c "cd tools/etcd && go build -o '$bin/etcd.partial' go.etcd.io/etcd/server/v3"
-build coredns go_program "$COREDNS_MODULE" "$COREDNS_VERSION"
-build local-path-provisioner go_program "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
-# Named with its version: the folder's key does not cover it.
-build "kube-network-policies-$NETWORK_POLICIES_VERSION" go_program "$NETWORK_POLICIES_MODULE/cmd" "$NETWORK_POLICIES_VERSION"
-build pause pause_program
+  build etcd sh -c "cd tools/etcd && go build -o '$bin/etcd.partial' go.etcd.io/etcd/server/v3"
+  build coredns go_program "$COREDNS_MODULE" "$COREDNS_VERSION"
+  build local-path-provisioner go_program "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
+  # Named with its version: the folder's key does not cover it.
+  build "kube-network-policies-$NETWORK_POLICIES_VERSION" go_program "$NETWORK_POLICIES_MODULE/cmd" "$NETWORK_POLICIES_VERSION"
+  build pause pause_program
+}
+progress_init
+progress_plan_mode
+steps "${1:-}"
+progress_run_mode
+steps "${1:-}"
 printf '%s\n' "$bin"

@@ -13,6 +13,8 @@ TOOLS="$FERRY_CACHE/tools"
 repo=$(pwd)
 
 say() { printf 'ferry toolchain: %s\n' "$*" >&2; }
+# shellcheck source=scripts/build/progress.sh
+. scripts/build/progress.sh
 
 # A machine that already has a Pulumi CLI (with its Node.js host) no older than ours uses it:
 # FERRY_USE_INSTALLED_PULUMI=false turns that off.
@@ -32,70 +34,73 @@ fi
 # reason: their modules are not served.
 engine_key="$PULUMI_VERSION-$(cat tools/go.mod tools/go.sum tools/cmd/*/*.go tools/internal/*/*.go | sha256sum | cut -c 1-12)"
 engine="$TOOLS/pulumi-$engine_key"
-if [ ! -x "$engine/pulumi" ] || [ ! -x "$engine/pulumi-language-nodejs" ] ||
-  [ ! -x "$engine/providers/pulumi-resource-command" ] || [ ! -x "$engine/providers/pulumi-resource-minio" ]; then
-  say "building the Pulumi CLI $PULUMI_VERSION, ferry's language host and its command and minio providers (about 6 minutes cold)"
-  started=$(date +%s)
+engine_built() {
+  [ -x "$engine/pulumi" ] && [ -x "$engine/pulumi-language-nodejs" ] &&
+    [ -x "$engine/providers/pulumi-resource-command" ] && [ -x "$engine/providers/pulumi-resource-minio" ]
+}
+build_engine() {
   rm -rf "$engine.partial"
   mkdir -p "$engine.partial"
-  (
-    cd tools
-    go build -o "$engine.partial/pulumi" \
-      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-    go build -o "$engine.partial/pulumi-language-nodejs" \
-      -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
-    # Providers apart from the CLI's directory, so the engine takes them from the plugin cache
-    # (a provider on PATH would shadow the installed plugin, with a warning on every run).
-    go build -o "$engine.partial/providers/pulumi-resource-command" \
-      -ldflags "-X main.version=$COMMAND_PLUGIN_VERSION" ./cmd/pulumi-resource-command
-    go build -o "$engine.partial/providers/pulumi-resource-minio" \
-      -ldflags "-X main.version=$MINIO_PLUGIN_VERSION" ./cmd/pulumi-resource-minio
-  ) >&2
+  cd tools
+  go build -o "$engine.partial/pulumi" \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  go build -o "$engine.partial/pulumi-language-nodejs" \
+    -ldflags "-X main.version=${PULUMI_VERSION#v}" ./cmd/pulumi-language-nodejs
+  # Providers apart from the CLI's directory, so the engine takes them from the plugin cache
+  # (a provider on PATH would shadow the installed plugin, with a warning on every run).
+  go build -o "$engine.partial/providers/pulumi-resource-command" \
+    -ldflags "-X main.version=$COMMAND_PLUGIN_VERSION" ./cmd/pulumi-resource-command
+  go build -o "$engine.partial/providers/pulumi-resource-minio" \
+    -ldflags "-X main.version=$MINIO_PLUGIN_VERSION" ./cmd/pulumi-resource-minio
   rm -rf "$engine"
   mv "$engine.partial" "$engine"
-  say "built the engine in $(($(date +%s) - started))s"
-fi
+}
 
-# The Kubernetes provider: its main embeds a schema that `go generate` makes from the committed
-# one, so it is built from a writable copy of the module, with its local sdk replace dropped.
 kubernetes="$TOOLS/pulumi-resource-kubernetes-$KUBERNETES_PROVIDER_VERSION-as-$KUBERNETES_PLUGIN_VERSION"
-if [ ! -x "$kubernetes/pulumi-resource-kubernetes" ]; then
-  say "building the Kubernetes provider $KUBERNETES_PROVIDER_VERSION (about 5 minutes cold)"
-  started=$(date +%s)
+build_kubernetes_provider() {
   module_dir=$(go mod download -json "$KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$module_dir" ] || { say "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION"; exit 1; }
+  [ -d "$module_dir" ] || { echo "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION"; exit 1; }
   work=$(mktemp -d)
   cp -r "$module_dir/." "$work"
   chmod -R u+w "$work"
-  (
-    cd "$work"
-    go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 \
-      -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_SDK_VERSION"
-    (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PLUGIN_VERSION go run generate.go)
-    mkdir -p "$kubernetes.partial"
-    GOFLAGS=-mod=mod go build -o "$kubernetes.partial/pulumi-resource-kubernetes" \
-      -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
-      ./cmd/pulumi-resource-kubernetes
-  ) >&2
+  cd "$work"
+  go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+    -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_SDK_VERSION"
+  (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PLUGIN_VERSION go run generate.go)
+  mkdir -p "$kubernetes.partial"
+  GOFLAGS=-mod=mod go build -o "$kubernetes.partial/pulumi-resource-kubernetes" \
+    -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
+    ./cmd/pulumi-resource-kubernetes
+  cd "$repo"
   rm -rf "$work" "$kubernetes"
   mv "$kubernetes.partial" "$kubernetes"
-  say "built the Kubernetes provider in $(($(date +%s) - started))s"
-fi
+}
 
-# Plugins go into the project's own Pulumi home, never the user's.
 PULUMI_HOME="$repo/.ferry/pulumi-home"
 export PULUMI_HOME
-# install_plugin NAME VERSION BINARY
-install_plugin() {
-  if ! cmp -s "$3" "$PULUMI_HOME/plugins/resource-$1-v$2/pulumi-resource-$1"; then
-    say "installing the $1 $2 plugin into .ferry/pulumi-home"
-    "$engine/pulumi" plugin install resource "$1" "$2" --reinstall --file "$3" >&2
-  fi
+# plugin NAME VERSION FILE: installs FILE as the NAME plugin unless the same file is installed.
+plugin() {
+  cmp -s "$3" "$PULUMI_HOME/plugins/resource-$1-v$2/pulumi-resource-$1" ||
+    progress_step "plugin-$1" "installing the $1 $2 plugin into .ferry/pulumi-home" \
+      "$engine/pulumi" plugin install resource "$1" "$2" --reinstall --file "$3"
 }
-install_plugin command "$COMMAND_PLUGIN_VERSION" "$engine/providers/pulumi-resource-command"
-install_plugin minio "$MINIO_PLUGIN_VERSION" "$engine/providers/pulumi-resource-minio"
-install_plugin kubernetes "$KUBERNETES_PLUGIN_VERSION" "$kubernetes/pulumi-resource-kubernetes"
+
+steps() {
+  engine_built || progress_step pulumi-engine \
+    "building the Pulumi CLI $PULUMI_VERSION, ferry's language host and its command and minio providers" build_engine
+  [ -x "$kubernetes/pulumi-resource-kubernetes" ] || progress_step kubernetes-provider \
+    "building the Kubernetes provider $KUBERNETES_PROVIDER_VERSION" build_kubernetes_provider
+  # (Counted in plan mode before the engine is built: a plugin file not there yet differs.)
+  plugin command "$COMMAND_PLUGIN_VERSION" "$engine/providers/pulumi-resource-command"
+  plugin minio "$MINIO_PLUGIN_VERSION" "$engine/providers/pulumi-resource-minio"
+  plugin kubernetes "$KUBERNETES_PLUGIN_VERSION" "$kubernetes/pulumi-resource-kubernetes"
+}
+progress_init
+progress_plan_mode
+steps
+progress_run_mode
+steps
 if [ -n "$installed_cli" ]; then
   printf '%s\n' "$installed_cli"
 else

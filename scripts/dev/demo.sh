@@ -129,7 +129,19 @@ up() {
   pulumi up --yes --non-interactive --stack dev
   say "the migration report"
   pulumi stack output report --json --stack dev
-  say "done in $(($(date +%s) - started))s. Explore with: kubectl --kubeconfig .ferry/kubeconfig get all,pvc -n ferry; remove with: npm run demo -- down"
+  say "done in $(($(date +%s) - started))s. What to try next:"
+  cat >&2 <<'NEXT'
+  - the migrated database and its volume:
+      kubectl --kubeconfig .ferry/kubeconfig get all,pvc -n ferry
+  - the CA your applications trust:
+      kubectl --kubeconfig .ferry/kubeconfig -n ferry get configmap mysql-ca -o jsonpath='{.data.ca\.crt}'
+  - the import's own lines:
+      kubectl --kubeconfig .ferry/kubeconfig -n ferry logs -l app.kubernetes.io/component=import
+  - the report again (an up that changes nothing takes seconds): npm run demo
+  - two more migrations at the same time, onto the storage dev installed: npm run demo -- many
+  - remove it all: npm run demo -- down
+  The build's own output (apt's, Go's, npm's) is under .ferry/logs.
+NEXT
 }
 
 down() {
