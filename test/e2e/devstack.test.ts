@@ -6,7 +6,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
-import { testCertificates } from "../support/certificates";
+import { signedBy, testCertificates } from "../support/certificates";
 import { SecretWatch, type SecretHolder } from "../support/secretWatch";
 import { restrictedContainer, restrictedPod } from "../../components/specs/podSecurity";
 
@@ -834,49 +834,18 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       expect(handshake(file("other.crt", otherCa), names[3]).status).not.toBe(0);
       // Whoever took the CA's key out of the namespace still cannot vouch for another host: the
       // CA may sign for the Service's names only.
-      file(
-        "ca.key",
-        Buffer.from(jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.key}"), "base64"),
-      );
-      file(
-        "ca.crt",
-        Buffer.from(jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.crt}"), "base64"),
-      );
-      for (const args of [
-        [
-          "req",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-subj",
-          "/CN=bank.example",
-          "-keyout",
-          "evil.key",
-          "-out",
-          "evil.csr",
-        ],
-        [
-          "x509",
-          "-req",
-          "-in",
-          "evil.csr",
-          "-CA",
-          "ca.crt",
-          "-CAkey",
-          "ca.key",
-          "-days",
-          "1",
-          "-extfile",
-          file("evil.ext", "subjectAltName=DNS:bank.example\n"),
-          "-out",
-          "evil.crt",
-        ],
-      ]) {
-        const made = openssl(args);
-        expect(made.status, made.stderr).toBe(0);
-      }
+      const caPair = {
+        certificate: Buffer.from(
+          jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.crt}"),
+          "base64",
+        ).toString(),
+        key: Buffer.from(
+          jsonpath("secret", "mysql-ca-key", ns, "{.data.ca\\.key}"),
+          "base64",
+        ).toString(),
+      };
+      file("ca.crt", caPair.certificate);
+      file("evil.crt", signedBy(caPair, ["bank.example"], 1).certificate);
       const evil = openssl(["verify", "-CAfile", caFile, "evil.crt"]);
       expect(evil.status).not.toBe(0);
       expect(evil.stdout + evil.stderr).toMatch(/permitted subtree violation/);
@@ -1033,55 +1002,19 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-renew-"));
     try {
       // A server certificate of the namespace's CA with 10 days left, as a year's would have.
-      const secretFile = (key: string) => {
-        const file = path.join(dir, key);
-        const value = jsonpath("secret", "mysql-ca-key", ns, `{.data.${key.replace(".", "\\.")}}`);
-        fs.writeFileSync(file, Buffer.from(value, "base64"), { mode: 0o600 });
-        return file;
-      };
-      const [caCert, caKey] = [secretFile("ca.crt"), secretFile("ca.key")];
+      const secretValue = (key: string) =>
+        Buffer.from(
+          jsonpath("secret", "mysql-ca-key", ns, `{.data.${key.replace(".", "\\.")}}`),
+          "base64",
+        ).toString();
+      const caCert = path.join(dir, "ca.crt");
+      fs.writeFileSync(caCert, secretValue("ca.crt"));
       const names = ["mysql", `mysql.${ns}`, `mysql.${ns}.svc`, `mysql.${ns}.svc.cluster.local`];
-      fs.writeFileSync(
-        path.join(dir, "ext"),
-        `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
+      const planted = signedBy(
+        { certificate: secretValue("ca.crt"), key: secretValue("ca.key") },
+        names,
+        10,
       );
-      for (const args of [
-        [
-          "req",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-subj",
-          "/CN=mysql",
-          "-keyout",
-          "tls.key",
-          "-out",
-          "tls.csr",
-        ],
-        [
-          "x509",
-          "-req",
-          "-in",
-          "tls.csr",
-          "-CA",
-          caCert,
-          "-CAkey",
-          caKey,
-          "-days",
-          "10",
-          "-extfile",
-          "ext",
-          "-out",
-          "tls.crt",
-        ],
-        ["pkcs8", "-topk8", "-nocrypt", "-in", "tls.key", "-out", "tls.pk8"],
-      ]) {
-        const made = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-        expect(made.status, made.stderr).toBe(0);
-      }
-      const planted = fs.readFileSync(path.join(dir, "tls.crt"), "utf8");
       const patch = kubectl([
         "patch",
         "secret",
@@ -1093,8 +1026,8 @@ describe("the dev stack with the source on this machine (mode local)", () => {
         "-p",
         JSON.stringify({
           data: {
-            "tls.crt": Buffer.from(planted).toString("base64"),
-            "tls.key": fs.readFileSync(path.join(dir, "tls.pk8")).toString("base64"),
+            "tls.crt": Buffer.from(planted.certificate).toString("base64"),
+            "tls.key": Buffer.from(planted.key).toString("base64"),
           },
         }),
       ]);
@@ -1132,7 +1065,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
         jsonpath("secret", "mysql-server-tls", ns, "{.data.tls\\.crt}"),
         "base64",
       ).toString();
-      expect(renewed).not.toBe(planted);
+      expect(renewed).not.toBe(planted.certificate);
       const certificate = new X509Certificate(renewed);
       expect((Date.parse(certificate.validTo) - Date.now()) / 86_400_000).toBeGreaterThan(364);
       expect(certificate.verify(new X509Certificate(fs.readFileSync(caCert)).publicKey)).toBe(true);

@@ -10,42 +10,53 @@ export interface TestCertificates {
   readonly serverKey: string;
 }
 
-/**
- * A fresh CA and a server certificate for `names` (DNS names), ECDSA P-256, made by openssl: an
- * implementation independent of ferry's (package certs), for servers the tests run and CAs a user
- * would paste into the config.
- */
-export function testCertificates(names: readonly string[]): TestCertificates {
+/** A certificate (PEM) and its key (PKCS #8 PEM). */
+export interface SignedCertificate {
+  readonly certificate: string;
+  readonly key: string;
+}
+
+const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+/** Runs openssl in a fresh directory and removes it afterwards. */
+function inTemporaryDirectory<T>(
+  work: (openssl: (...args: string[]) => void, dir: string) => T,
+): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-test-certs-"));
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   try {
-    const curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    openssl(
-      "req",
-      "-x509",
-      ...curve,
-      "-days",
-      "30",
-      "-subj",
-      "/CN=ferry test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
+    return work((...args) => void execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }), dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A server certificate for `names` (DNS names), ECDSA P-256, signed by the CA whose certificate and
+ * key are given (PEM), valid `days`: as anyone holding that CA's key could make one.
+ */
+export function signedBy(
+  ca: { readonly certificate: string; readonly key: string },
+  names: readonly string[],
+  days = 30,
+): SignedCertificate {
+  return inTemporaryDirectory((openssl, dir) => {
+    const write = (name: string, content: string) =>
+      fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+    write("ca.crt", ca.certificate);
+    write("ca.key", ca.key);
+    write(
+      "server.ext",
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n`,
     );
     openssl(
       "req",
-      ...curve,
+      ...newKey,
       "-subj",
       `/CN=${names[0]}`,
       "-keyout",
-      "server.key",
+      "key.pem",
       "-out",
       "server.csr",
-    );
-    fs.writeFileSync(
-      path.join(dir, "server.ext"),
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n`,
     );
     openssl(
       "x509",
@@ -58,19 +69,45 @@ export function testCertificates(names: readonly string[]): TestCertificates {
       "ca.key",
       "-CAcreateserial",
       "-days",
-      "30",
+      String(days),
       "-extfile",
       "server.ext",
       "-out",
       "server.crt",
     );
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-out", "server.key");
     const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
-    return {
-      caCertificate: read("ca.crt"),
-      serverCertificate: read("server.crt"),
-      serverKey: read("server.key"),
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    return { certificate: read("server.crt"), key: read("server.key") };
+  });
+}
+
+/**
+ * A fresh CA and a server certificate for `names` (DNS names), ECDSA P-256, made by openssl: an
+ * implementation independent of ferry's (package certs), for servers the tests run and CAs a user
+ * would paste into the config.
+ */
+export function testCertificates(names: readonly string[]): TestCertificates {
+  const ca = inTemporaryDirectory((openssl, dir) => {
+    openssl(
+      "req",
+      "-x509",
+      ...newKey,
+      "-days",
+      "30",
+      "-subj",
+      "/CN=ferry test CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+    );
+    const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
+    return { certificate: read("ca.crt"), key: read("ca.key") };
+  });
+  const server = signedBy(ca, names);
+  return {
+    caCertificate: ca.certificate,
+    serverCertificate: server.certificate,
+    serverKey: server.key,
+  };
 }
