@@ -21,6 +21,8 @@ key=$(cat scripts/build/images.sh scripts/build/images/mariadb-entrypoint.sh scr
 out="$FERRY_CACHE/images/$key"
 
 say() { printf 'ferry images: %s\n' "$*" >&2; }
+# shellcheck source=scripts/build/progress.sh
+. scripts/build/progress.sh
 
 # blob FILE: moves FILE into the layout's blobs by its sha256 and prints the digest.
 blob() {
@@ -82,12 +84,8 @@ debian_rootfs() {
   mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null ||
     true)
   [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
-  say "debootstrap $DEBIAN_SUITE with MariaDB (about 3 minutes)"
   debootstrap --variant=minbase --include="$IMAGE_DEBIAN_PACKAGES" "$DEBIAN_SUITE" "$work/rootfs" \
-    "$mirror" >"$work/debootstrap.log" 2>&1 || {
-    tail -n 20 "$work/debootstrap.log" >&2
-    exit 1
-  }
+    "$mirror"
   # Trimmed: the package caches and lists, the docs, and the Debian default that binds to loopback.
   rm -rf "$work/rootfs/var/cache/apt/archives"/*.deb "$work/rootfs/var/lib/apt/lists"/* \
     "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/var/lib/mysql"/*
@@ -98,8 +96,7 @@ debian_rootfs() {
   rm -rf "$work/rootfs"
 }
 
-if [ ! -s "$out/images.txt" ]; then
-  started=$(date +%s)
+build_images() {
   rm -rf "$out.partial"
   mkdir -p "$out.partial"
   work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-images.XXXXXX")
@@ -123,6 +120,16 @@ if [ ! -s "$out/images.txt" ]; then
     "$(binary_layer "$cluster_tools/kube-network-policies-$NETWORK_POLICIES_VERSION" /bin/netpol)"
   rm -rf "$out"
   mv "$out.partial" "$out"
-  say "built $(wc -l <"$out/images.txt") images in $(($(date +%s) - started))s"
-fi
+}
+
+steps() {
+  [ -s "$out/images.txt" ] || progress_step images \
+    "building the images: a Debian $DEBIAN_SUITE root with MariaDB (debootstrap), tools, pause, CoreDNS, local-path-provisioner, kube-network-policies" \
+    build_images
+}
+progress_init
+progress_plan_mode
+steps
+progress_run_mode
+steps
 printf '%s\n' "$out"
