@@ -45,8 +45,6 @@ const deadlineMinutes = 5;
 export class ServerCertificates extends pulumi.ComponentResource {
   /** The Secret the server mounts (tls.crt, tls.key, ca.crt). */
   public readonly serverSecretName: string;
-  /** The ConfigMap applications read ca.crt from. */
-  public readonly publicConfigMapName: string;
   /** The CAs clients trust (PEM bundle): the current one first. */
   public readonly caCertificate: pulumi.Output<string>;
   /** The sha256 of the server's certificate: changes only when the certificate does. */
@@ -134,7 +132,6 @@ export class ServerCertificates extends pulumi.ComponentResource {
       { ...child, dependsOn: [job] },
     );
     this.serverSecretName = objects.serverSecret;
-    this.publicConfigMapName = objects.publicConfigMap;
     this.caCertificate = published.data.apply((data) => data?.[publicKeys.ca] ?? "");
     this.fingerprint = published.data.apply((data) => data?.[publicKeys.fingerprint] ?? "");
     this.registerOutputs({ caCertificate: this.caCertificate, fingerprint: this.fingerprint });
