@@ -58,23 +58,12 @@ type Outcome struct {
 // nothing until a certificate nears its end or p changes.
 func Keep(ctx context.Context, store Store, objects Objects, p Policy, now time.Time) (Outcome, error) {
 	var out Outcome
-	caSecret, err := readSecret(ctx, store, objects.CASecret)
+	caSecret, err := keptPair(ctx, store, objects, objects.CASecret, "Opaque", KeyCACert, KeyCAKey,
+		&out.CA, &out.CAIssued, func(ca Pair) string { return CAProblem(ca, p, now) })
 	if err != nil {
 		return out, err
 	}
-	var earlier []byte
-	if caSecret != nil {
-		earlier = caSecret.Data[KeyEarlierCAs]
-		out.CA, err = ParsePair(caSecret.Data[KeyCACert], caSecret.Data[KeyCAKey])
-		if err != nil {
-			out.CAIssued = "the kept CA is unreadable: " + err.Error()
-		} else {
-			out.CAIssued = CAProblem(out.CA, p, now)
-		}
-	} else {
-		caSecret = &kubeapi.Secret{Metadata: kubeapi.Metadata{Name: objects.CASecret, Labels: objects.Labels}, Type: "Opaque"}
-		out.CAIssued = "there is none"
-	}
+	earlier := caSecret.Data[KeyEarlierCAs]
 	if out.CAIssued != "" {
 		if out.CA.Cert != nil {
 			// The replaced CA stays trusted while it is valid.
@@ -92,20 +81,10 @@ func Keep(ctx context.Context, store Store, objects Objects, p Policy, now time.
 	// Only the earlier CAs still valid are kept.
 	earlier = bytes.TrimPrefix(bundle, out.CA.CertPEM)
 
-	serverSecret, err := readSecret(ctx, store, objects.ServerSecret)
+	serverSecret, err := keptPair(ctx, store, objects, objects.ServerSecret, "kubernetes.io/tls", KeyCert, KeyKey,
+		&out.Server, &out.ServerIssued, func(server Pair) string { return ServerProblem(server, out.CA, p, now) })
 	if err != nil {
 		return out, err
-	}
-	if serverSecret != nil {
-		out.Server, err = ParsePair(serverSecret.Data[KeyCert], serverSecret.Data[KeyKey])
-		if err != nil {
-			out.ServerIssued = "the kept certificate is unreadable: " + err.Error()
-		} else {
-			out.ServerIssued = ServerProblem(out.Server, out.CA, p, now)
-		}
-	} else {
-		serverSecret = &kubeapi.Secret{Metadata: kubeapi.Metadata{Name: objects.ServerSecret, Labels: objects.Labels}, Type: "kubernetes.io/tls"}
-		out.ServerIssued = "there is none"
 	}
 	if out.ServerIssued != "" {
 		if out.Server, err = IssueServer(p, out.CA, now); err != nil {
@@ -126,21 +105,49 @@ func Keep(ctx context.Context, store Store, objects Objects, p Policy, now time.
 	}); err != nil {
 		return out, err
 	}
+	return out, publish(ctx, store, objects, map[string]string{
+		KeyCACert: string(bundle), KeyServerCert: string(out.Server.CertPEM), KeyServerHash: out.Fingerprint,
+	})
+}
+
+// keptPair reads the Secret name and the certificate and key it holds into pair, and says in why
+// what makes them unfit ("" when they serve, by problem); a Secret that is not there yet is
+// returned empty, of type secretType, to be written.
+func keptPair(ctx context.Context, store Store, objects Objects, name, secretType, certKey, keyKey string,
+	pair *Pair, why *string, problem func(Pair) string) (*kubeapi.Secret, error) {
+	secret, err := readSecret(ctx, store, name)
+	if err != nil {
+		return nil, err
+	}
+	if secret == nil {
+		*why = "there is none"
+		return &kubeapi.Secret{Metadata: kubeapi.Metadata{Name: name, Labels: objects.Labels}, Type: secretType}, nil
+	}
+	if *pair, err = ParsePair(secret.Data[certKey], secret.Data[keyKey]); err != nil {
+		*why = "the kept one is unreadable: " + err.Error()
+	} else {
+		*why = problem(*pair)
+	}
+	return secret, nil
+}
+
+// publish writes what clients read into the public ConfigMap, unless it holds it already.
+func publish(ctx context.Context, store Store, objects Objects, want map[string]string) error {
 	public, err := store.ConfigMap(ctx, objects.Public)
 	if errors.Is(err, kubeapi.ErrNotFound) {
 		public, err = &kubeapi.ConfigMap{Metadata: kubeapi.Metadata{Name: objects.Public, Labels: objects.Labels}}, nil
 	}
 	if err != nil {
-		return out, fmt.Errorf("reading ConfigMap %s: %w", objects.Public, err)
+		return fmt.Errorf("reading ConfigMap %s: %w", objects.Public, err)
 	}
-	want := map[string]string{KeyCACert: string(bundle), KeyServerCert: string(out.Server.CertPEM), KeyServerHash: out.Fingerprint}
-	if !sameStrings(public.Data, want) {
-		public.Data = want
-		if err := store.PutConfigMap(ctx, public); err != nil {
-			return out, fmt.Errorf("writing ConfigMap %s: %w", objects.Public, err)
-		}
+	if sameStrings(public.Data, want) {
+		return nil
 	}
-	return out, nil
+	public.Data = want
+	if err := store.PutConfigMap(ctx, public); err != nil {
+		return fmt.Errorf("writing ConfigMap %s: %w", objects.Public, err)
+	}
+	return nil
 }
 
 func readSecret(ctx context.Context, store Store, name string) (*kubeapi.Secret, error) {
