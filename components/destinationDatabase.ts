@@ -5,12 +5,12 @@ import { serviceDnsNames, type ServerTlsSettings } from "./specs/certificates";
 import {
   databaseDeploymentSpec,
   databaseServiceSpec,
-  mysqlPort,
   rootPasswordKey,
   tlsFiles,
   volumeClaimSpec,
 } from "./specs/database";
 import { pullSecretNames } from "./registryPullSecret";
+import { mysqlPort } from "./values";
 import type { DatabaseAccess } from "./specs/jobs";
 import type { DestinationLocation } from "./runReport";
 import { ferryLabels } from "./specs/labels";

@@ -20,7 +20,8 @@ import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
-import { imageFlavour, quantityBytes } from "./specs/preflight";
+import { imageFlavour } from "./specs/preflight";
+import { quantityBytes } from "./values";
 import { StepLog } from "./stepLog";
 import {
   bucketRoles,

@@ -14,8 +14,6 @@ import { pullSecretsSpec } from "./registry";
  * the settings change, and changes nothing unless a certificate nears its end.
  */
 
-export { tlsKeyTypes, type TlsKeyType } from "../values";
-
 /** The server certificate's settings (`destination.tls`). */
 export interface ServerTlsSettings {
   readonly keyType: TlsKeyType;

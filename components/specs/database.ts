@@ -4,7 +4,6 @@ import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
 import { mysqlPort } from "../values";
-export { mysqlPort };
 
 /** The key of the database's root password in its Secret, and so the file name where it is mounted. */
 export const rootPasswordKey = "root-password";

@@ -6,7 +6,6 @@ import { ferryLabels } from "./labels";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
 import type { DatabaseAccess, SecretFile } from "./databaseAccess";
 import { pullSecretsSpec } from "./registry";
-export { tlsModes, type TlsMode } from "../values";
 export {
   caCertKey,
   type DatabaseAccess,

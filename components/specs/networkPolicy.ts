@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { mysqlPort } from "./database";
+import { mysqlPort } from "../values";
 import { ferryLabels } from "./labels";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;

@@ -1,7 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { sourceCaEnvironment, type StepEnvironment } from "./dataPlane";
 import type { TlsSettings } from "./databaseAccess";
-export { quantityBytes } from "../values";
 
 /** What the preflight checks the source against, from the destination's configuration. */
 export interface PreflightSettings {

@@ -12,7 +12,8 @@ import {
   renewalWindow,
 } from "../../components/specs/certificates";
 import { testCertificates } from "../support/certificates";
-import { imageFlavour, quantityBytes } from "../../components/specs/preflight";
+import { imageFlavour } from "../../components/specs/preflight";
+import { quantityBytes } from "../../components/values";
 import { shellQuote } from "../../components/specs/dataPlane";
 import { dockerConfigData } from "../../components/specs/registry";
 import * as networkPolicy from "../../components/specs/networkPolicy";
