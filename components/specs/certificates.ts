@@ -149,12 +149,13 @@ export interface CertificatesJobSpec {
   readonly deadlineSeconds: number;
 }
 
-/** The Job that makes, keeps or renews the certificates: one a renewal window (its name). */
+/** The Job that makes, keeps or renews the certificates: one a renewal window (its name; one server a namespace). */
 export function certificatesJob(spec: CertificatesJobSpec): k8s.batch.v1.JobArgs {
   const objects = certificateObjects(spec.serviceName);
   return {
     metadata: {
-      name: `${spec.serviceName}-certificates-${spec.window}`,
+      // Not after the Service: a Service's name may take all 63 characters a Job's may have.
+      name: `ferry-certificates-${spec.window}`,
       namespace: spec.namespace,
       labels: certificatesPodLabels,
       // A failed Job is replaced on the next `pulumi up` instead of being awaited again.

@@ -1056,7 +1056,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
         "-o",
         "name",
       ]);
-      expect(job.stdout.trim()).toMatch(/^job\.batch\/mysql-certificates-\d+$/);
+      expect(job.stdout.trim()).toMatch(/^job\.batch\/ferry-certificates-\d+$/);
       expect(kubectl(["delete", "-n", ns, job.stdout.trim(), "--wait=true"]).status).toBe(0);
       const up = stack.pulumi(["up", "--yes", "--refresh"]);
       expect(up.status, up.output).toBe(0);

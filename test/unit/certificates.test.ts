@@ -99,7 +99,7 @@ describe("the destination server's certificates, as the program declares them", 
       imagePullSecrets: [],
       deadlineSeconds: 300,
     });
-    expect(job.metadata).toMatchObject({ name: "db-certificates-1234", namespace: "apps" });
+    expect(job.metadata).toMatchObject({ name: "ferry-certificates-1234", namespace: "apps" });
     const spec = job.spec as any;
     expect(spec.activeDeadlineSeconds).toBe(300);
     const pod = spec.template.spec;

@@ -471,7 +471,7 @@ describe("TLS to the database ferry runs", () => {
     );
     const job = named("-database-tls-job");
     const pod = job.inputs.spec.template.spec;
-    expect(job.inputs.metadata.name).toBe(`mysql-certificates-${renewalWindow(sampleNow, 365)}`);
+    expect(job.inputs.metadata.name).toBe(`ferry-certificates-${renewalWindow(sampleNow, 365)}`);
     expect(pod.automountServiceAccountToken).toBe(true);
     // The account the Role is bound to (the mocks name it after the resource).
     expect(pod.serviceAccountName).toMatch(/-database-tls-account-generated$/);
@@ -520,7 +520,7 @@ describe("TLS to the database ferry runs", () => {
   it("takes the certificate's key type and lifetime from destination.tls", async () => {
     await run("local", (raw) => (raw.destination.tls = { keyType: "ed25519", validityDays: 30 }));
     const job = named("-database-tls-job");
-    expect(job.inputs.metadata.name).toBe(`mysql-certificates-${renewalWindow(sampleNow, 30)}`);
+    expect(job.inputs.metadata.name).toBe(`ferry-certificates-${renewalWindow(sampleNow, 30)}`);
     expect(job.inputs.spec.template.spec.containers[0].env).toEqual(
       expect.arrayContaining([
         { name: "CERT_KEY_TYPE", value: "ed25519" },
@@ -662,14 +662,32 @@ describe("jobs", () => {
         .map((j) => j.inputs.metadata.name)
         .sort(),
     ).toEqual([
+      // Not the run's: the certificates outlive it.
+      `ferry-certificates-${renewalWindow(sampleNow, 365)}`,
       "ferry-cleanup-run-2",
       "ferry-dump-run-2",
       "ferry-import-run-2",
       "ferry-preflight-run-2",
       "ferry-verify-run-2",
-      // Not the certificates': they outlive a run.
-      `mysql-certificates-${renewalWindow(sampleNow, 365)}`,
     ]);
+  });
+
+  it("names every object within Kubernetes' limits, with the longest Service name and run id the config takes", async () => {
+    await run("kubernetes", (raw) => {
+      raw.destination.serviceName = `s${"x".repeat(62)}`;
+      raw.migration.runId = `r${"1".repeat(39)}`;
+    });
+    const kubernetes = registered.filter(
+      (r) => r.type.startsWith("kubernetes:") && r.readId === undefined,
+    );
+    expect(kubernetes.length).toBeGreaterThan(20);
+    for (const object of kubernetes) {
+      const name = object.inputs.metadata?.name;
+      if (typeof name !== "string") continue;
+      // A Job's name becomes a label of its pods, a Service's a DNS label: 63 at most.
+      const limit = /:(Job|Service)$/.test(object.type) ? 63 : 253;
+      expect(name.length, `${object.type} ${name}`).toBeLessThanOrEqual(limit);
+    }
   });
 
   it("passes overwrite and keepDump through", async () => {
