@@ -60,6 +60,20 @@ function jsonpath(kind: string, name: string, namespace: string | null, expressi
   return kubectl(["get", kind, name, ...scope, "-o", `jsonpath=${expression}`]).stdout;
 }
 
+/** A jsonpath expression over the pods of the database ferry runs in `namespace`. */
+function databasePods(namespace: string, expression: string): string {
+  return kubectl([
+    "get",
+    "pods",
+    "-n",
+    namespace,
+    "-l",
+    "app.kubernetes.io/component=database",
+    "-o",
+    `jsonpath=${expression}`,
+  ]).stdout;
+}
+
 function secret(key: string): string {
   return fs.readFileSync(path.join(secretsDir, key), "utf8");
 }
@@ -788,16 +802,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     const fingerprint = createHash("sha256").update(serverPem).digest("hex");
     expect(published("server\\.crt\\.sha256")).toBe(fingerprint);
     expect(
-      kubectl([
-        "get",
-        "pods",
-        "-n",
-        ns,
-        "-l",
-        "app.kubernetes.io/component=database",
-        "-o",
-        "jsonpath={.items[0].metadata.annotations.ferry\\.dev/tls-certificate-sha256}",
-      ]).stdout,
+      databasePods(ns, "{.items[0].metadata.annotations.ferry\\.dev/tls-certificate-sha256}"),
     ).toBe(fingerprint);
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-tls-"));
@@ -978,16 +983,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       jsonpath("secret", "mysql-server-tls", stack.namespace, "{.metadata.resourceVersion}"),
       jsonpath("secret", "mysql-ca-key", stack.namespace, "{.metadata.resourceVersion}"),
       jsonpath("configmap", "mysql-ca", stack.namespace, "{.metadata.resourceVersion}"),
-      kubectl([
-        "get",
-        "pods",
-        "-n",
-        stack.namespace,
-        "-l",
-        "app.kubernetes.io/component=database",
-        "-o",
-        "jsonpath={.items[*].metadata.uid}",
-      ]).stdout,
+      databasePods(stack.namespace, "{.items[*].metadata.uid}"),
     ];
     const before = tlsState();
     expect(before.every((v) => v !== "")).toBe(true);
@@ -1033,17 +1029,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       ]);
       expect(patch.status, patch.stderr).toBe(0);
       const caVersion = jsonpath("secret", "mysql-ca-key", ns, "{.metadata.resourceVersion}");
-      const serverPod = () =>
-        kubectl([
-          "get",
-          "pods",
-          "-n",
-          ns,
-          "-l",
-          "app.kubernetes.io/component=database",
-          "-o",
-          "jsonpath={.items[*].metadata.uid}",
-        ]).stdout;
+      const serverPod = () => databasePods(ns, "{.items[*].metadata.uid}");
       const podBefore = serverPod();
 
       const job = kubectl([
