@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { scriptCommand } from "./specs/commands";
-import { revokeEnvironment, type ObjectStoreAdmin } from "./specs/dataPlane";
+import { bucketUsersEnvironment, type ObjectStoreAdmin } from "./specs/dataPlane";
 
 export interface BucketRevocationArgs {
   readonly runId: string;
@@ -22,7 +22,7 @@ export class BucketRevocation extends pulumi.ComponentResource {
     // Last in the graph (the caller orders it); runs once a run id, on this machine.
     new command.local.Command(
       `${name}-revoke`,
-      scriptCommand("revoke.sh", revokeEnvironment(args.admin, args.users), args.runId),
+      scriptCommand("revoke.sh", bucketUsersEnvironment(args.admin, args.users), args.runId),
       { parent: this },
     );
     this.registerOutputs({});

@@ -7,6 +7,8 @@ export interface CleanupArgs {
   readonly context: DestinationJobContext;
   /** Keep the dump object after a verified import. */
   readonly keepDump: boolean;
+  /** The hooks around the step's run (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -27,7 +29,12 @@ export class Cleanup extends pulumi.ComponentResource {
         timeoutMinutes: timeouts.cleanupMinutes,
         backoffLimit: 2,
       }),
-      { parent: this, provider: context.provider, deleteBeforeReplace: true },
+      {
+        parent: this,
+        provider: context.provider,
+        deleteBeforeReplace: true,
+        hooks: args.hooks,
+      },
     );
     this.registerOutputs({});
   }

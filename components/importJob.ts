@@ -15,6 +15,8 @@ export interface ImportJobArgs {
   readonly timeoutMinutes: number;
   /** The Pulumi project and stack (project/stack): the destination records whose a run id is. */
   readonly stack: string;
+  /** The hooks around the step's run (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -51,6 +53,7 @@ export class ImportJob extends pulumi.ComponentResource {
         provider: context.provider,
         customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
         deleteBeforeReplace: true,
+        hooks: args.hooks,
       },
     );
     this.registerOutputs({});

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { BucketRevocation } from "./bucketRevocation";
+import { BucketUserSwitch } from "./bucketUserSwitch";
 import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
@@ -18,7 +19,7 @@ import { RootPasswordKept } from "./rootPasswordKept";
 import { RunKey } from "./runKey";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
-import { dumpIdentity, type DumpSettings } from "./specs/dataPlane";
+import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { imageFlavour } from "./specs/preflight";
 import { quantityBytes } from "./values";
@@ -201,7 +202,24 @@ export class Migration extends pulumi.ComponentResource {
           ]
         : [];
 
-    return { store, urls, bucketFrom, dumpSettings, runKey, rootPasswordKept };
+    // The administrator, who alone turns the run's users on and off.
+    const admin: ObjectStoreAdmin = {
+      url: urls.operator,
+      tls: objectStoreTls(objectStore),
+      accessKey: objectStore.accessKey,
+      secretKey: config.secrets.objectStoreSecretKey,
+    };
+    // Each role's user on only while a step that uses it runs.
+    const users = new BucketUserSwitch(`${name}-bucket-users`, {
+      admin,
+      users: {
+        dump: store.credentials.dump.accessKey,
+        read: store.credentials.read.accessKey,
+        cleanup: store.credentials.cleanup.accessKey,
+      },
+    });
+
+    return { store, urls, bucketFrom, dumpSettings, runKey, rootPasswordKept, admin, users };
   }
 
   /** The consistent dump, sealed and uploaded with its manifest last, after its preflight. */
@@ -223,6 +241,7 @@ export class Migration extends pulumi.ComponentResource {
         location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
+        dumpHooks: transit.users.forStep(["dump"]),
       },
       { parent: this, dependsOn: [store, ...rootPasswordKept] },
     );
@@ -370,7 +389,7 @@ export class Migration extends pulumi.ComponentResource {
   ): Arrival {
     const { source, migration, verification } = config;
     const { runId } = migration;
-    const { bucketFrom, urls, runKey } = transit;
+    const { bucketFrom, urls, runKey, users } = transit;
     const { storage, database, jobs } = landing;
     // The import waits for both ends: a complete dump and a running database.
     const importJob = new ImportJob(
@@ -382,6 +401,7 @@ export class Migration extends pulumi.ComponentResource {
         writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
         stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+        hooks: users.forStep(["read"]),
       },
       { parent: this, dependsOn: [dump, database, jobs] },
     );
@@ -398,6 +418,7 @@ export class Migration extends pulumi.ComponentResource {
           bucket: operatorRead,
           runKey: runKey.key,
           timeoutMinutes: migration.importTimeoutMinutes,
+          hooks: users.forStep(["read"]),
         },
         { parent: this, dependsOn: [dump, database, jobs] },
       ),
@@ -412,6 +433,7 @@ export class Migration extends pulumi.ComponentResource {
             bucket: operatorRead,
             runKey: runKey.key,
             timeoutMinutes: migration.dumpTimeoutMinutes,
+            hooks: users.forStep(["read"]),
           },
           // Started with the dump, once the preflight has passed: a refused source has no dump to
           // watch, and its up ends at once.
@@ -429,6 +451,7 @@ export class Migration extends pulumi.ComponentResource {
         readWriteTest: verification.readWriteTest,
         storageClassName: storage.storageClassName,
         timeoutMinutes: migration.verifyTimeoutMinutes,
+        hooks: users.forStep(["read"]),
       },
       { parent: this, dependsOn: [importJob] },
     );
@@ -447,9 +470,9 @@ export class Migration extends pulumi.ComponentResource {
     landing: Landing,
     arrival: Arrival,
   ): RunReport {
-    const { objectStore, migration, verification } = config;
+    const { migration, verification } = config;
     const { runId } = migration;
-    const { store, urls, runKey } = transit;
+    const { store, runKey, admin, users } = transit;
     const { jobs } = landing;
     const { checks, watches, operatorRead } = arrival;
     // Without a verified import there is nothing that allows deleting the dump.
@@ -459,7 +482,11 @@ export class Migration extends pulumi.ComponentResource {
       finalSteps.push(
         new Cleanup(
           `${name}-cleanup`,
-          { context: jobs.context, keepDump: migration.keepDump },
+          {
+            context: jobs.context,
+            keepDump: migration.keepDump,
+            hooks: users.forStep(["cleanup"]),
+          },
           { parent: this, dependsOn: [checks] },
         ),
       );
@@ -468,7 +495,7 @@ export class Migration extends pulumi.ComponentResource {
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      { runId, bucket: operatorRead, runKey: runKey.key },
+      { runId, bucket: operatorRead, runKey: runKey.key, hooks: users.forStep(["read"]) },
       { parent: this, dependsOn: finalSteps },
     );
 
@@ -477,12 +504,7 @@ export class Migration extends pulumi.ComponentResource {
       `${name}-revocation`,
       {
         runId,
-        admin: {
-          url: urls.operator,
-          tls: objectStoreTls(objectStore),
-          accessKey: objectStore.accessKey,
-          secretKey: config.secrets.objectStoreSecretKey,
-        },
+        admin,
         users: bucketRoles.map((role) => store.credentials[role].accessKey),
       },
       { parent: this, dependsOn: [runReport] },
@@ -536,6 +558,10 @@ interface Transit {
   readonly dumpSettings: Omit<DumpSettings, "runKey">;
   readonly runKey: RunKey;
   readonly rootPasswordKept: RootPasswordKept[];
+  /** The object store's administrator, as this machine reaches it. */
+  readonly admin: ObjectStoreAdmin;
+  /** Turns each role's bucket user on only while a step that uses it runs. */
+  readonly users: BucketUserSwitch;
 }
 
 /** Where the data lands, and what the destination's Jobs share. */

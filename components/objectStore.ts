@@ -29,8 +29,8 @@ export interface BucketCredentials {
 
 /**
  * The bucket that carries the dump from source to destination, one user a role (BucketRole) that
- * can do only that role's part in this bucket, and an expiry rule so a forgotten dump does not
- * stay forever.
+ * can do only that role's part in this bucket and is off unless a step that uses it runs, and an
+ * expiry rule so a forgotten dump does not stay forever.
  */
 export class ObjectStore extends pulumi.ComponentResource {
   public readonly bucket: pulumi.Output<string>;
@@ -76,12 +76,13 @@ export class ObjectStore extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      // The user after its policy, so that it is deleted before it: MinIO will not detach a
-      // policy from a user the run's revocation turned off, and will not delete a policy still
-      // attached, but deleting the user lets the policy go.
+      // Off at rest: a step turns it on while it runs (BucketUserSwitch), so a refresh that
+      // reads it off changes nothing. The user after its policy, so that it is deleted before
+      // it: MinIO will not detach a policy from a user that is off, and will not delete a policy
+      // still attached, but deleting the user lets the policy go.
       const user = new minio.IamUser(
         `${name}-${role}-user`,
-        { name: userName, forceDestroy: true },
+        { name: userName, forceDestroy: true, disableUser: true },
         { parent: this, dependsOn: [policy] },
       );
       new minio.IamUserPolicyAttachment(

@@ -12,6 +12,8 @@ export interface RunReportArgs {
   readonly bucket: BucketAccess;
   /** The run's key, which opens its manifest and verification result. */
   readonly runKey: pulumi.Input<string>;
+  /** The hooks around the read (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 const count = z.number().int().nonnegative();
@@ -87,7 +89,7 @@ export class RunReport extends pulumi.ComponentResource {
         reportEnvironment(args.runId, args.bucket, args.runKey),
         args.runId,
       ),
-      { parent: this },
+      { parent: this, hooks: args.hooks },
     );
 
     this.record = read.stdout.apply(parseRunRecord);

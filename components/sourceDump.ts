@@ -55,6 +55,8 @@ export interface SourceDumpArgs {
   readonly timeoutMinutes: number;
   /** The registry's credentials (a Docker config.json), when the dump Job's image needs them. */
   readonly registryCredentials?: pulumi.Input<string>;
+  /** The hooks around the dump's run (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly dumpHooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -185,6 +187,7 @@ export class SourceDump extends pulumi.ComponentResource {
             customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
             deleteBeforeReplace: true,
             dependsOn: [this.preflight],
+            hooks: args.dumpHooks,
           },
         );
         break;
@@ -209,7 +212,12 @@ export class SourceDump extends pulumi.ComponentResource {
           `${name}-ssh`,
           // Its progress is on stderr; stdout is the manifest, kept as the command's output.
           { connection, ...scriptCommand("dump.sh", environment.all, settings.runId) },
-          { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
+          {
+            parent: this,
+            customTimeouts: timeouts,
+            dependsOn: [this.preflight],
+            hooks: args.dumpHooks,
+          },
         );
         break;
       }
@@ -223,7 +231,12 @@ export class SourceDump extends pulumi.ComponentResource {
         new command.local.Command(
           `${name}-local`,
           scriptCommand("dump.sh", environment.all, settings.runId),
-          { parent: this, customTimeouts: timeouts, dependsOn: [this.preflight] },
+          {
+            parent: this,
+            customTimeouts: timeouts,
+            dependsOn: [this.preflight],
+            hooks: args.dumpHooks,
+          },
         );
         break;
       default: {

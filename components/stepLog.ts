@@ -20,6 +20,8 @@ export interface StepLogArgs {
   readonly runKey: pulumi.Input<string>;
   /** How long the step's Job may take. */
   readonly timeoutMinutes: number;
+  /** The hooks around the step's run (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -45,7 +47,7 @@ export class StepLog extends pulumi.ComponentResource {
         ),
         args.runId,
       ),
-      { parent: this },
+      { parent: this, hooks: args.hooks },
     );
     this.registerOutputs({});
   }

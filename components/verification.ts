@@ -14,6 +14,8 @@ export interface VerificationArgs {
   readonly readWriteTest: boolean;
   readonly storageClassName: pulumi.Input<string>;
   readonly timeoutMinutes: number;
+  /** The hooks around the verify Job's run (BucketUserSwitch): its bucket user on only while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -41,6 +43,7 @@ export class Verification extends pulumi.ComponentResource {
           ...childOpts,
           customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
           deleteBeforeReplace: true,
+          hooks: args.hooks,
         },
       );
     }

@@ -20,6 +20,7 @@ export type DataPlaneScript =
   | "cleanup.sh"
   | "report.sh"
   | "revoke.sh"
+  | "grant.sh"
   | "watch.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
@@ -249,8 +250,8 @@ export interface ObjectStoreAdmin {
   readonly secretKey: pulumi.Input<string>;
 }
 
-/** revoke.sh's environment: on this machine, everything on stdin. */
-export function revokeEnvironment(
+/** revoke.sh's and grant.sh's environment: on this machine, everything on stdin. */
+export function bucketUsersEnvironment(
   admin: ObjectStoreAdmin,
   users: pulumi.Input<string>[],
 ): Record<string, pulumi.Input<string>> {

@@ -1323,8 +1323,8 @@ describe("a cluster step's log lines, for the operator's pulumi up", () => {
   });
 });
 
-describe("revoking the run's bucket users", () => {
-  it("turns each one off with the admin's credentials, after which none opens the bucket", async () => {
+describe("turning the run's bucket users off and on", () => {
+  it("turns each one off with the admin's credentials, after which none opens the bucket; grant turns them on again", async () => {
     const users = ["dump", "read", "cleanup"].map((role) => `ferry-dp-${role}`);
     const adminKey = secretFile(secretsDir, "admin-secret-key", minio.rootPassword);
     const revokeEnv = (secretKeyFile: string) => ({
@@ -1351,6 +1351,18 @@ describe("revoking the run's bucket users", () => {
         expect(step.status).not.toBe(0);
         expect(step.stderr).toMatch(/cannot read the manifest of run before-revoke/);
       }
+
+      // A step retried after a failure turns on again the users it needs (a failure turned every
+      // one off); a wrong admin secret names every user still off.
+      const notGranted = await run("grant.sh", revokeEnv(wrong));
+      expect(notGranted.status).not.toBe(0);
+      expect(notGranted.stderr).toContain(`bucket users ${users.join(", ")} are still off`);
+      const granted = await run("grant.sh", revokeEnv(adminKey));
+      expect(granted.status, granted.stderr).toBe(0);
+      for (const user of users) expect(granted.stderr).toContain(`turned on bucket user ${user}`);
+      expect((await run("dump.sh", dumpEnv("after-grant"))).status).toBe(0);
+      const report = await run("report.sh", destinationEnv("after-grant"));
+      expect(report.status, report.stderr).toBe(0);
     } finally {
       for (const user of users) minio.mustMc(["admin", "user", "enable", "admin", user]);
     }

@@ -1046,6 +1046,10 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       expect(kubectl(["delete", "-n", ns, job.stdout.trim(), "--wait=true"]).status).toBe(0);
       const up = stack.pulumi(["up", "--yes", "--refresh"]);
       expect(up.status, up.output).toBe(0);
+      // The refresh read the run's bucket users off, as they are at rest: none turned on again.
+      const users = stack.bucketUsers();
+      expect(users).toHaveLength(3);
+      for (const user of users) expect(objectStoreUserStatus(user), user).toBe("disabled");
 
       const renewed = Buffer.from(
         jsonpath("secret", "mysql-server-tls", ns, "{.data.tls\\.crt}"),
@@ -1134,6 +1138,14 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     expect(up.output).toContain("the destination is not empty");
     expect(up.output).toContain("ferry:migration.overwrite");
     expect(rows(destination(stack.namespace), "crm.people")).toBe(rows(hostSource, "crm.people"));
+    // The run failed before its report: every one of its bucket users is off all the same, the
+    // reading one turned off as the import failed.
+    const users = stack.bucketUsers();
+    expect(users).toHaveLength(3);
+    for (const user of users) expect(objectStoreUserStatus(user), user).toBe("disabled");
+    expect(up.output).toMatch(
+      /ferry-revoke: turned off bucket user \S+-read \(.*-import-job failed\)/,
+    );
     // A whole pulumi up up to the import's refusal: about a minute here.
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import type * as Jobs from "../../components/specs/jobs";
 import type * as BucketAccessModule from "../../components/specs/bucketAccess";
 import type * as ObjectStoreModule from "../../components/objectStore";
 import type * as StorageModule from "../../components/storageStack";
-import { installMocks, resetRegistered, settle } from "./harness";
+import { installMocks, registered, resetRegistered, settle } from "./harness";
 
 let dataPlane: typeof DataPlane;
 let jobs: typeof Jobs;
@@ -29,7 +29,7 @@ beforeAll(async () => {
 beforeEach(() => resetRegistered());
 
 describe("ObjectStore", () => {
-  it("makes one user a role, each key a secret, each name unique to project, stack and bucket", async () => {
+  it("makes one user a role, off at rest, each key a secret, each name unique to project, stack and bucket", async () => {
     const store = new objectStore.ObjectStore("os", {
       bucketPrefix: "ferry-",
       expiryDays: 3,
@@ -47,6 +47,10 @@ describe("ObjectStore", () => {
         bucketAccess.bucketUserName("ferry", "dev", "ferry-abc123", "r1", role),
       );
     }
+    const users = registered.filter((r) => r.type === "minio:index/iamUser:IamUser");
+    expect(users).toHaveLength(3);
+    // Off until a step that uses it runs (BucketUserSwitch): a refresh never turns one on.
+    for (const user of users) expect(user.inputs.disableUser).toBe(true);
   });
 });
 

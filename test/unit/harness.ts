@@ -167,6 +167,13 @@ export function installMocks(): void {
     "test",
     false,
   );
+  // The mock monitor takes no hook registrations; the engine's does. Hooks are options the
+  // transformation below records, and never run under mocks (they run around real creates).
+  const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, unknown>;
+  const accept = (_request: unknown, callback: (error: null, response: object) => void) =>
+    callback(null, {});
+  monitor.registerResourceHook = accept;
+  monitor.registerErrorHook = accept;
 }
 
 /**

@@ -1336,6 +1336,46 @@ describe("the object store", () => {
   });
 });
 
+describe("the bucket users, on only while a step that uses them runs", () => {
+  it("binds the hooks of its role to each step in every mode, and to nothing else", async () => {
+    for (const mode of ["kubernetes", "ssh", "local"] as const) {
+      resetRegistered();
+      await run(mode);
+      const dump = { kubernetes: "-dump-job", ssh: "-dump-ssh", local: "-dump-local" }[mode];
+      const steps: Record<string, string> = {
+        [dump]: "dump",
+        "-import-job": "read",
+        "-import-log-watch": "read",
+        "-verification-job": "read",
+        "-cleanup-job": "cleanup",
+        "-report-read": "read",
+        ...(mode === "kubernetes" ? { "-dump-log-watch": "read" } : {}),
+      };
+      const hookNames = (r: { opts?: pulumi.CustomResourceOptions }) => {
+        const hooks = r.opts?.hooks;
+        return {
+          before: (hooks?.beforeCreate ?? []).map((h) => (h as pulumi.ResourceHook).name),
+          after: (hooks?.afterCreate ?? []).map((h) => (h as pulumi.ResourceHook).name),
+          failed: (hooks?.onError ?? []).map((h) => h.name),
+        };
+      };
+      for (const [suffix, role] of Object.entries(steps)) {
+        expect(hookNames(named(suffix)), `${mode} ${suffix}`).toEqual({
+          before: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-starts$`))],
+          after: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-succeeded$`))],
+          failed: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-failed$`))],
+        });
+      }
+      const withHooks = registered.filter((r) => r.opts?.hooks).map((r) => r.name);
+      expect(withHooks.sort(), mode).toEqual(
+        Object.keys(steps)
+          .map((suffix) => named(suffix).name)
+          .sort(),
+      );
+    }
+  });
+});
+
 describe("TLS to the object store", () => {
   it("has every client check the store's certificate against its CA: the provider, the Jobs, the commands", async () => {
     const ca = testCertificates(["minio.example.internal"]).caCertificate;

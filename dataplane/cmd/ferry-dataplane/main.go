@@ -14,7 +14,8 @@
 //	cleanup   removes the run's chunks once it verified, unless KEEP_DUMP
 //	report    the run's manifest and verification result as one JSON document
 //	revoke    with the object store's admin credentials: turns off the run's bucket users (USERS,
-//	          a JSON array) once the run is over
+//	          a JSON array) once the run is over, or once a step failed
+//	grant     the same, turning them on, before a step that needs them runs
 //	watch     on the operator's machine: prints the log lines a step in a cluster (WATCH_STEP, dump
 //	          or import) posts to the bucket, until it ends (package beacon)
 //	certificates in the destination cluster: the server's CA and certificate, made there and kept
@@ -65,7 +66,7 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | watch | certificates"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
@@ -76,6 +77,7 @@ var subcommands = map[string]func(context.Context) error{
 	"cleanup":      runCleanup,
 	"report":       runReport,
 	"revoke":       runRevoke,
+	"grant":        runGrant,
 	"watch":        runWatch,
 	"certificates": runCertificates,
 }

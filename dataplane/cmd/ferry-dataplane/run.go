@@ -459,12 +459,26 @@ func runReport(ctx context.Context) error {
 }
 
 // runRevoke turns off the run's bucket users (USERS, a JSON array of names) with the object
-// store's admin credentials: once the run is reported, no credential a step held opens the bucket
-// any more. Every user is tried; the error names each one that is still on.
+// store's admin credentials: once the run is reported, or as soon as a step fails, no credential
+// a step held opens the bucket any more. Every user is tried; the error names each one still on.
 func runRevoke(ctx context.Context) error {
+	return setBucketUsers(ctx, false)
+}
+
+// runGrant turns on the run's bucket users (USERS) that a step about to run needs: they are made
+// off, and each failure turns every one off again.
+func runGrant(ctx context.Context) error {
+	return setBucketUsers(ctx, true)
+}
+
+func setBucketUsers(ctx context.Context, enabled bool) error {
+	state, verb := "off", "turned off"
+	if enabled {
+		state, verb = "on", "turned on"
+	}
 	var users []string
 	if err := json.Unmarshal([]byte(os.Getenv("USERS")), &users); err != nil || len(users) == 0 {
-		return fmt.Errorf("USERS must be a JSON array of the bucket users to turn off, not %q", os.Getenv("USERS"))
+		return fmt.Errorf("USERS must be a JSON array of the bucket users to turn %s, not %q", state, os.Getenv("USERS"))
 	}
 	admin, err := objstore.AdminFromEnvironment()
 	if err != nil {
@@ -472,15 +486,18 @@ func runRevoke(ctx context.Context) error {
 	}
 	var failed []string
 	for _, user := range users {
-		if err := admin.DisableUser(ctx, user); err != nil {
+		if err := admin.SetUserEnabled(ctx, user, enabled); err != nil {
 			logf("%v", err)
 			failed = append(failed, user)
 			continue
 		}
-		logf("turned off bucket user %s", user)
+		logf("%s bucket user %s", verb, user)
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("bucket users %s are still on; turn them off with the object store's admin tools (mc admin user disable), or run pulumi up again", strings.Join(failed, ", "))
+	if len(failed) == 0 {
+		return nil
 	}
-	return nil
+	if enabled {
+		return fmt.Errorf("bucket users %s are still off; check the object store's admin credentials (ferry:objectStore.accessKey, ferry:objectStoreSecretKey) and run pulumi up again", strings.Join(failed, ", "))
+	}
+	return fmt.Errorf("bucket users %s are still on; turn them off with the object store's admin tools (mc admin user disable), or run pulumi up again", strings.Join(failed, ", "))
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Admin is MinIO's admin API as the object store's administrator reaches it: only what ferry
-// needs, which is to revoke the run's bucket users once the run is over.
+// needs, which is to turn the run's bucket users on while a step needs them, and off after.
 type Admin struct {
 	access access
 	client *http.Client
@@ -30,11 +30,15 @@ func AdminFromEnvironment() (*Admin, error) {
 	return &Admin{access: a, client: &http.Client{Transport: a.transport}}, nil
 }
 
-// DisableUser turns a user's credentials off: every request signed with them is refused from then
-// on. The user stays (Pulumi deletes it with its stack or run), so both the real minio provider
-// and ferry's find what they created.
-func (a *Admin) DisableUser(ctx context.Context, user string) error {
-	query := url.Values{"accessKey": {user}, "status": {"disabled"}}
+// SetUserEnabled turns a user's credentials on or off: while off, every request signed with them
+// is refused. The user stays (Pulumi deletes it with its stack or run), so both the real minio
+// provider and ferry's find what they created.
+func (a *Admin) SetUserEnabled(ctx context.Context, user string, enabled bool) error {
+	status := "disabled"
+	if enabled {
+		status = "enabled"
+	}
+	query := url.Values{"accessKey": {user}, "status": {status}}
 	target := *a.access.endpoint
 	target.Path = "/minio/admin/v3/set-user-status"
 	target.RawQuery = query.Encode()
@@ -52,7 +56,7 @@ func (a *Admin) DisableUser(ctx context.Context, user string) error {
 	defer response.Body.Close()
 	if response.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(response.Body, 2048))
-		return fmt.Errorf("the object store refused to disable user %s (HTTP %d): %s", user, response.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Errorf("the object store refused to set user %s %s (HTTP %d): %s", user, status, response.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
 }
