@@ -61,6 +61,19 @@ switch (config.require("scenario")) {
     new minio.IamUserPolicyAttachment("attachment", { userName: user.name, policyName: policy.name }, { provider });
     break;
   }
+  case "minio-off": {
+    const provider = new minio.Provider("store", {
+      minioServer: config.require("server"),
+      minioUser: config.require("user"),
+      minioPassword: config.requireSecret("password"),
+    });
+    new minio.IamUser(
+      "user",
+      { name: "probe-user-off", disableUser: config.require("disableUser") === "true" },
+      { provider },
+    );
+    break;
+  }
   case "minio-typo": {
     // Each of ferry's five minio types, each with a property the substitute does not have.
     const provider = new minio.Provider("store", {
@@ -197,6 +210,37 @@ describe("ferry's minio provider under the real engine", () => {
     expect(preview.output).toMatch(
       new RegExp(`${property}.*not supported by ferry's minio provider`),
     );
+  });
+
+  it("creates a user off when disableUser is set, and turns it on or off as disableUser changes, as the real provider", () => {
+    stack(
+      "minio-off",
+      {
+        scenario: "minio-off",
+        server: `127.0.0.1:${store.port}`,
+        user: store.rootUser,
+        disableUser: "true",
+      },
+      { password: store.rootPassword },
+    );
+    const serverStatus = () =>
+      JSON.parse(store.mustMc(["admin", "user", "info", "admin", "probe-user-off", "--json"]))
+        .userStatus;
+    const up = pulumi("minio-off", ["up", "--yes", "--skip-preview"]);
+    expect(up.status, up.output).toBe(0);
+    expect(serverStatus()).toBe("disabled");
+    expect(userStatus("minio-off")).toBe("disabled");
+    expect(changes("minio-off")).toEqual([]);
+    const refreshed = pulumi("minio-off", ["refresh", "--yes", "--skip-preview"]);
+    expect(refreshed.status, refreshed.output).toBe(0);
+    expect(serverStatus()).toBe("disabled");
+
+    const on = pulumi("minio-off", ["config", "set", "disableUser", "false"]);
+    expect(on.status, on.output).toBe(0);
+    expect(pulumi("minio-off", ["up", "--yes", "--skip-preview"]).status).toBe(0);
+    expect(serverStatus()).toBe("enabled");
+    expect(userStatus("minio-off")).toBe("enabled");
+    expect(pulumi("minio-off", ["destroy", "--yes", "--skip-preview"]).status).toBe(0);
   });
 
   it("sees on refresh what changed on the server: a disabled user, a removed user and bucket", () => {

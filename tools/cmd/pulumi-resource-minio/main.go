@@ -332,12 +332,19 @@ func (p *minioProvider) Create(ctx context.Context, req plugin.CreateRequest) (p
 				out["secret"] = unknown
 			}
 		}
-		out["status"] = resource.NewStringProperty("enabled")
+		status := wantedUserStatus(in)
+		out["status"] = resource.NewStringProperty(string(status))
 		if req.Preview {
 			return plugin.CreateResponse{Properties: out}, nil
 		}
 		if err := p.admin.AddUser(ctx, name, property.Text(out, "secret")); err != nil {
 			return plugin.CreateResponse{}, fmt.Errorf("creating user %s: %w", name, err)
+		}
+		// As the real provider: made, then turned off when disableUser asks it.
+		if status == madmin.AccountDisabled {
+			if err := p.admin.SetUserStatus(ctx, name, status); err != nil {
+				return plugin.CreateResponse{}, fmt.Errorf("disabling user %s: %w", name, err)
+			}
 		}
 		return plugin.CreateResponse{ID: resource.ID(name), Properties: out}, nil
 	case policyType:
@@ -384,11 +391,24 @@ func (p *minioProvider) Update(ctx context.Context, req plugin.UpdateRequest) (p
 			return plugin.UpdateResponse{}, err
 		}
 	case userType:
+		name := property.Text(out, "name")
 		if secret := property.Text(req.NewInputs, "secret"); secret != "" && secret != property.Text(req.OldOutputs, "secret") {
-			if err := p.admin.AddUser(ctx, property.Text(out, "name"), secret); err != nil {
+			if err := p.admin.AddUser(ctx, name, secret); err != nil {
 				return plugin.UpdateResponse{}, err
 			}
 		}
+		// As the real provider: the server's status set to what disableUser asks, when it differs.
+		wanted := wantedUserStatus(req.NewInputs)
+		info, err := p.admin.GetUserInfo(ctx, name)
+		if err != nil {
+			return plugin.UpdateResponse{}, fmt.Errorf("reading user %s: %w", name, err)
+		}
+		if info.Status != wanted {
+			if err := p.admin.SetUserStatus(ctx, name, wanted); err != nil {
+				return plugin.UpdateResponse{}, fmt.Errorf("setting user %s %s: %w", name, wanted, err)
+			}
+		}
+		out["status"] = resource.NewStringProperty(string(wanted))
 	case policyType:
 		if err := p.admin.AddCannedPolicy(ctx, property.Text(out, "name"), []byte(property.Text(req.NewInputs, "policy"))); err != nil {
 			return plugin.UpdateResponse{}, err
@@ -480,4 +500,12 @@ func randomSecret(n int) string {
 		out[i] = alphabet[k.Int64()]
 	}
 	return string(out)
+}
+
+// wantedUserStatus is the status a user's inputs ask for: off when disableUser is true.
+func wantedUserStatus(inputs resource.PropertyMap) madmin.AccountStatus {
+	if property.Flag(inputs, "disableUser") {
+		return madmin.AccountDisabled
+	}
+	return madmin.AccountEnabled
 }
