@@ -16,7 +16,7 @@ export interface BucketUserSwitchArgs {
 }
 
 /**
- * The run's bucket users are off at rest (ObjectStore creates them off) and a role's user is on
+ * The run's bucket users are off at rest and a role's user is on
  * only while a step that uses it runs in this `pulumi up`: each step's resource carries hooks the
  * engine calls around its create. Before the step runs its roles are counted in and turned on (if
  * no other running step had them on); when it has succeeded, or failed, they are counted out, and
@@ -43,6 +43,21 @@ export class BucketUserSwitch {
     private readonly name: string,
     private readonly args: BucketUserSwitchArgs,
   ) {}
+
+  /**
+   * The hooks to bind to the resource that gives a role's user its policy: once it has, the user
+   * (made on, as MinIO attaches no policy to a user that is off) is turned off, unless a step that
+   * uses it already runs.
+   */
+  onceAttached(role: BucketRole): pulumi.ResourceHookBinding {
+    return {
+      afterCreate: [
+        new pulumi.ResourceHook(`${this.name}-${role}-attached`, (attachment) =>
+          this.count([role], 0, `${attachment.name} made`),
+        ),
+      ],
+    };
+  }
 
   /** The hooks to bind to the resource whose create is a step that uses `roles`. */
   forStep(roles: readonly BucketRole[]): pulumi.ResourceHookBinding {
@@ -75,11 +90,15 @@ export class BucketUserSwitch {
     return binding;
   }
 
-  /** Counts a step's roles in (+1) or out (-1), then turns users on or off to match. */
-  private count(roles: readonly BucketRole[], delta: 1 | -1, why: string): Promise<void> {
+  /**
+   * Counts a step's roles in (+1) or out (-1), then turns users on or off to match; 0 counts
+   * nothing, and turns `roles` off unless a running step uses them (a user just made is on).
+   */
+  private count(roles: readonly BucketRole[], delta: 1 | -1 | 0, why: string): Promise<void> {
     const change = this.changes.then(async () => {
       for (const role of roles) {
         this.running.set(role, Math.max(0, (this.running.get(role) ?? 0) + delta));
+        if (delta === 0 && !this.on.has(role) && this.running.get(role) === 0) this.on.add(role);
       }
       const needed = [...this.running].filter(([, n]) => n > 0).map(([role]) => role);
       const toTurnOn = needed.filter((role) => !this.on.has(role));

@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { BucketRevocation } from "./bucketRevocation";
-import { BucketUserSwitch } from "./bucketUserSwitch";
+import type { BucketUserSwitch } from "./bucketUserSwitch";
 import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
@@ -139,6 +139,14 @@ export class Migration extends pulumi.ComponentResource {
     const { source, destination, objectStore, migration } = config;
     const runId = migration.runId;
     // The bucket the dump travels through.
+    const urls = objectStoreUrls(objectStore, source);
+    // The administrator, who alone turns the run's users on and off.
+    const admin: ObjectStoreAdmin = {
+      url: urls.operator,
+      tls: objectStoreTls(objectStore),
+      accessKey: objectStore.accessKey,
+      secretKey: config.secrets.objectStoreSecretKey,
+    };
     const store = new ObjectStore(
       `${name}-store`,
       {
@@ -148,10 +156,10 @@ export class Migration extends pulumi.ComponentResource {
         stack: config.stack,
         runId,
         forceDestroy: !migration.keepDump,
+        admin,
       },
       { parent: this, providers: [clusters.objectStore] },
     );
-    const urls = objectStoreUrls(objectStore, source);
     // The bucket as one side reaches it, with the credentials of one role.
     const bucketFrom = (url: string, role: BucketRole): BucketAccess => ({
       url,
@@ -202,24 +210,16 @@ export class Migration extends pulumi.ComponentResource {
           ]
         : [];
 
-    // The administrator, who alone turns the run's users on and off.
-    const admin: ObjectStoreAdmin = {
-      url: urls.operator,
-      tls: objectStoreTls(objectStore),
-      accessKey: objectStore.accessKey,
-      secretKey: config.secrets.objectStoreSecretKey,
-    };
-    // Each role's user on only while a step that uses it runs.
-    const users = new BucketUserSwitch(`${name}-bucket-users`, {
+    return {
+      store,
+      urls,
+      bucketFrom,
+      dumpSettings,
+      runKey,
+      rootPasswordKept,
       admin,
-      users: {
-        dump: store.credentials.dump.accessKey,
-        read: store.credentials.read.accessKey,
-        cleanup: store.credentials.cleanup.accessKey,
-      },
-    });
-
-    return { store, urls, bucketFrom, dumpSettings, runKey, rootPasswordKept, admin, users };
+      users: store.users,
+    };
   }
 
   /** The consistent dump, sealed and uploaded with its manifest last, after its preflight. */

@@ -1,11 +1,13 @@
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
+import { BucketUserSwitch } from "./bucketUserSwitch";
 import {
   bucketPolicyDocument,
   bucketRoles,
   bucketUserName,
   type BucketRole,
 } from "./specs/bucketAccess";
+import type { ObjectStoreAdmin } from "./specs/dataPlane";
 
 export interface ObjectStoreArgs {
   /** Prefix of the bucket's generated, unique name. */
@@ -19,6 +21,8 @@ export interface ObjectStoreArgs {
   readonly runId: string;
   /** When true, `pulumi destroy` empties the bucket before deleting it. */
   readonly forceDestroy: boolean;
+  /** The object store's administrator as this machine reaches it: turns the users on and off. */
+  readonly admin: ObjectStoreAdmin;
 }
 
 /** One bucket user's credentials. */
@@ -35,6 +39,8 @@ export interface BucketCredentials {
 export class ObjectStore extends pulumi.ComponentResource {
   public readonly bucket: pulumi.Output<string>;
   public readonly credentials: Record<BucketRole, BucketCredentials>;
+  /** Turns each role's user on only while a step that uses it runs. */
+  public readonly users: BucketUserSwitch;
 
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ObjectStore", name, {}, opts);
@@ -64,11 +70,13 @@ export class ObjectStore extends pulumi.ComponentResource {
 
     // Each side gets its own credentials, never the admin's, each only what its steps need.
     const credentials = {} as Record<BucketRole, BucketCredentials>;
+    const users = {} as Record<BucketRole, minio.IamUser>;
+    const policies = {} as Record<BucketRole, minio.IamPolicy>;
     for (const role of bucketRoles) {
       const userName = bucket.bucket.apply((b) =>
         bucketUserName(args.project, args.stack, b, args.runId, role),
       );
-      const policy = new minio.IamPolicy(
+      policies[role] = new minio.IamPolicy(
         `${name}-${role}-policy`,
         {
           namePrefix: pulumi.interpolate`${userName}-`,
@@ -76,21 +84,36 @@ export class ObjectStore extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      // Off at rest: a step turns it on while it runs (BucketUserSwitch), so a refresh that
-      // reads it off changes nothing. The user after its policy, so that it is deleted before
-      // it: MinIO will not detach a policy from a user that is off, and will not delete a policy
-      // still attached, but deleting the user lets the policy go.
-      const user = new minio.IamUser(
+      // The user after its policy, so that it is deleted before it: MinIO will not detach a
+      // policy from a user that is off, and will not delete a policy still attached, but deleting
+      // the user lets the policy go.
+      users[role] = new minio.IamUser(
         `${name}-${role}-user`,
-        { name: userName, forceDestroy: true, disableUser: true },
-        { parent: this, dependsOn: [policy] },
+        { name: userName, forceDestroy: true },
+        { parent: this, dependsOn: [policies[role]] },
       );
+      credentials[role] = {
+        accessKey: users[role].name,
+        secretKey: pulumi.secret(users[role].secret),
+      };
+    }
+
+    // Each user on only while a step that uses it runs: made on (MinIO attaches no policy to a
+    // user that is off), it is turned off once its policy is attached.
+    this.users = new BucketUserSwitch(`${name}-users`, {
+      admin: args.admin,
+      users: {
+        dump: credentials.dump.accessKey,
+        read: credentials.read.accessKey,
+        cleanup: credentials.cleanup.accessKey,
+      },
+    });
+    for (const role of bucketRoles) {
       new minio.IamUserPolicyAttachment(
         `${name}-${role}-attachment`,
-        { userName: user.name, policyName: policy.name },
-        { parent: this },
+        { userName: users[role].name, policyName: policies[role].name },
+        { parent: this, hooks: this.users.onceAttached(role) },
       );
-      credentials[role] = { accessKey: user.name, secretKey: pulumi.secret(user.secret) };
     }
 
     this.bucket = bucket.bucket;

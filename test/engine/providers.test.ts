@@ -224,8 +224,9 @@ describe("ferry's minio provider under the real engine", () => {
       { password: store.rootPassword },
     );
     const serverStatus = () =>
-      JSON.parse(store.mustMc(["admin", "user", "info", "admin", "probe-user-off", "--json"]))
-        .userStatus;
+      JSON.parse(
+        store.mustMc(["admin", "user", "info", "admin", "probe-user-off", "--json"]).toString(),
+      ).userStatus;
     const up = pulumi("minio-off", ["up", "--yes", "--skip-preview"]);
     expect(up.status, up.output).toBe(0);
     expect(serverStatus()).toBe("disabled");

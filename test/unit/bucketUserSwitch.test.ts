@@ -136,6 +136,23 @@ describe("BucketUserSwitch", () => {
     expect(recorded().slice(4)).toEqual(['grant ["u-dump"]', 'revoke ["u-dump"]']);
   });
 
+  it("turns a user off once its policy is attached (it is made on), unless a step that uses it already runs", async () => {
+    const bucketUsers = newSwitch("s5");
+    const attached = async (role: BucketRole) =>
+      (bucketUsers.onceAttached(role).afterCreate![0] as pulumi.ResourceHook).callback(
+        hookArgs(`${role}-attachment`),
+      );
+    await attached("cleanup");
+    expect(recorded()).toEqual(['revoke ["u-cleanup"]']);
+    const read = bucketUsers.forStep(["read"]);
+    await starts(read, "import");
+    await attached("read");
+    // Still on for the running step; off when it ends.
+    expect(recorded().slice(1)).toEqual(['grant ["u-read"]']);
+    await succeeds(read, "import");
+    expect(recorded().slice(2)).toEqual(['revoke ["u-read"]']);
+  });
+
   it("keeps steps that start and end at once in order: every user is off once all have ended", async () => {
     const bucketUsers = newSwitch("s2");
     const read = bucketUsers.forStep(["read"]);

@@ -1361,14 +1361,28 @@ describe("the bucket users, on only while a step that uses them runs", () => {
       };
       for (const [suffix, role] of Object.entries(steps)) {
         expect(hookNames(named(suffix)), `${mode} ${suffix}`).toEqual({
-          before: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-starts$`))],
-          after: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-succeeded$`))],
-          failed: [expect.stringMatching(new RegExp(`-bucket-users-${role}-step-failed$`))],
+          before: [expect.stringMatching(new RegExp(`-store-users-${role}-step-starts$`))],
+          after: [expect.stringMatching(new RegExp(`-store-users-${role}-step-succeeded$`))],
+          failed: [expect.stringMatching(new RegExp(`-store-users-${role}-step-failed$`))],
+        });
+      }
+      // Each user is made on (MinIO attaches no policy to a user that is off): turned off once its
+      // policy is attached.
+      for (const role of ["dump", "read", "cleanup"]) {
+        expect(hookNames(named(`-store-${role}-attachment`)), `${mode} ${role}`).toEqual({
+          before: [],
+          after: [expect.stringMatching(new RegExp(`-store-users-${role}-attached$`))],
+          failed: [],
         });
       }
       const withHooks = registered.filter((r) => r.opts?.hooks).map((r) => r.name);
       expect(withHooks.sort(), mode).toEqual(
-        Object.keys(steps)
+        [
+          ...Object.keys(steps),
+          "-store-dump-attachment",
+          "-store-read-attachment",
+          "-store-cleanup-attachment",
+        ]
           .map((suffix) => named(suffix).name)
           .sort(),
       );
