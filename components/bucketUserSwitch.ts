@@ -66,17 +66,19 @@ export class BucketUserSwitch {
     let binding = this.bindings.get(key);
     if (!binding) {
       const prefix = `${this.name}-${key}`;
+      const starts = new pulumi.ResourceHook(`${prefix}-step-starts`, (step) =>
+        this.count(sorted, +1, `${step.name} starts`),
+      );
+      const succeeded = new pulumi.ResourceHook(`${prefix}-step-succeeded`, (step) =>
+        this.count(sorted, -1, `${step.name} succeeded`),
+      );
+      // A step runs on its create, and again on an update: a Job a failed up left in the state
+      // (the cluster has it, it did not succeed) is updated, and awaited again, by the next up.
       binding = {
-        beforeCreate: [
-          new pulumi.ResourceHook(`${prefix}-step-starts`, (step) =>
-            this.count(sorted, +1, `${step.name} starts`),
-          ),
-        ],
-        afterCreate: [
-          new pulumi.ResourceHook(`${prefix}-step-succeeded`, (step) =>
-            this.count(sorted, -1, `${step.name} succeeded`),
-          ),
-        ],
+        beforeCreate: [starts],
+        afterCreate: [succeeded],
+        beforeUpdate: [starts],
+        afterUpdate: [succeeded],
         onError: [
           new pulumi.ErrorHook(`${prefix}-step-failed`, async (step) => {
             await this.count(sorted, -1, `${step.name} failed`);

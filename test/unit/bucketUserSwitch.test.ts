@@ -117,6 +117,9 @@ describe("BucketUserSwitch", () => {
     expect(read.beforeCreate).toHaveLength(1);
     expect(read.afterCreate).toHaveLength(1);
     expect(read.onError).toHaveLength(1);
+    // An update runs the step again (a Job a failed up left is awaited again): the same hooks.
+    expect(read.beforeUpdate).toEqual(read.beforeCreate);
+    expect(read.afterUpdate).toEqual(read.afterCreate);
 
     await starts(dump, "dump");
     await starts(read, "dump-watch");

@@ -1353,9 +1353,13 @@ describe("the bucket users, on only while a step that uses them runs", () => {
       };
       const hookNames = (r: { opts?: pulumi.CustomResourceOptions }) => {
         const hooks = r.opts?.hooks;
+        const names = (list?: (pulumi.ResourceHook | pulumi.ResourceHookFunction)[]) =>
+          (list ?? []).map((h) => (h as pulumi.ResourceHook).name);
         return {
-          before: (hooks?.beforeCreate ?? []).map((h) => (h as pulumi.ResourceHook).name),
-          after: (hooks?.afterCreate ?? []).map((h) => (h as pulumi.ResourceHook).name),
+          before: names(hooks?.beforeCreate),
+          after: names(hooks?.afterCreate),
+          beforeUpdate: names(hooks?.beforeUpdate),
+          afterUpdate: names(hooks?.afterUpdate),
           failed: (hooks?.onError ?? []).map((h) => h.name),
         };
       };
@@ -1363,6 +1367,8 @@ describe("the bucket users, on only while a step that uses them runs", () => {
         expect(hookNames(named(suffix)), `${mode} ${suffix}`).toEqual({
           before: [expect.stringMatching(new RegExp(`-store-users-${role}-step-starts$`))],
           after: [expect.stringMatching(new RegExp(`-store-users-${role}-step-succeeded$`))],
+          beforeUpdate: [expect.stringMatching(new RegExp(`-store-users-${role}-step-starts$`))],
+          afterUpdate: [expect.stringMatching(new RegExp(`-store-users-${role}-step-succeeded$`))],
           failed: [expect.stringMatching(new RegExp(`-store-users-${role}-step-failed$`))],
         });
       }
@@ -1372,6 +1378,8 @@ describe("the bucket users, on only while a step that uses them runs", () => {
         expect(hookNames(named(`-store-${role}-attachment`)), `${mode} ${role}`).toEqual({
           before: [],
           after: [expect.stringMatching(new RegExp(`-store-users-${role}-attached$`))],
+          beforeUpdate: [],
+          afterUpdate: [],
           failed: [],
         });
       }
