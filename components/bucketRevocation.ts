@@ -14,7 +14,9 @@ export interface BucketRevocationArgs {
 /**
  * Turns the run's bucket users off once the run is reported: from then on no credential that a
  * step held (in the source namespace, on the SSH host, in the destination's Secrets) opens the
- * bucket. The users stay, off, until a new run id replaces them or the stack is destroyed.
+ * bucket. Each user is off by then already (BucketUserSwitch turns it off as its last step ends,
+ * whatever the outcome); this step says so in the graph and checks it with the admin's
+ * credentials. The users stay, off, until a new run id replaces them or the stack is destroyed.
  */
 export class BucketRevocation extends pulumi.ComponentResource {
   constructor(name: string, args: BucketRevocationArgs, opts?: pulumi.ComponentResourceOptions) {
