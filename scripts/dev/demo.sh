@@ -18,6 +18,18 @@ project="$repo/.ferry/project"
 secrets="$repo/.ferry/dev-secrets"
 
 say() { printf '\nferry demo: %s\n' "$*" >&2; }
+FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
+# shellcheck source=scripts/build/progress.sh
+. scripts/build/progress.sh
+
+# local_places: the local clusters, then the source database and the object store, each a step
+# whose own output (kubectl's, the node's) goes to .ferry/logs; their summary lines follow.
+local_places() {
+  progress_step demo-clusters "starting the local clusters: the source on Kubernetes $SOURCE_KUBERNETES_VERSION, the destination on $KUBERNETES_VERSION" \
+    sh scripts/dev/cluster.sh up
+  progress_step demo-devenv "starting the source database and the object store" \
+    sh scripts/dev/devenv.sh up
+}
 
 # shellcheck source=scripts/build/versions.env
 . scripts/build/versions.env
@@ -120,10 +132,12 @@ up() {
   started=$(date +%s)
   say "installing and building what is missing (cached after the first run)"
   pulumi_env
-  say "starting the local clusters: the source on Kubernetes $SOURCE_KUBERNETES_VERSION, the destination on $KUBERNETES_VERSION"
-  sh scripts/dev/cluster.sh up
-  say "starting the source database and the object store"
-  sh scripts/dev/devenv.sh up
+  progress_init
+  progress_plan_mode
+  local_places
+  progress_run_mode
+  local_places
+  grep -h ': up: ' .ferry/logs/demo-clusters.log .ferry/logs/demo-devenv.log >&2
   prepare_project
   say "pulumi up of the dev stack"
   pulumi up --yes --non-interactive --stack dev
