@@ -1064,8 +1064,10 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       // The server restarted and serves the new certificate.
       expect(serverPod()).not.toBe(podBefore);
       const address = jsonpath("service", "mysql", ns, "{.spec.clusterIP}");
-      // The Service routes to the new pod once the node's proxy has its endpoint (a few seconds
-      // after the rollout, on a loaded machine): asked again until then, for a minute at most.
+      // The Service routes to the new pod only once the node's proxy has its endpoint and has
+      // dropped the old pod's (a few seconds after the rollout, on a loaded machine: until then a
+      // connection is refused, or reset by the old server as it stops): asked again until the
+      // new certificate is served, for a minute at most.
       const serve = () =>
         spawnSync(
           "openssl",
@@ -1084,13 +1086,15 @@ describe("the dev stack with the source on this machine (mode local)", () => {
           ],
           { encoding: "utf8", input: "", timeout: 30_000 },
         );
+      const renewedLine = renewed.split("\n")[1];
       let served = serve();
-      for (let tries = 1; tries < 30 && /Connection refused/.test(served.stderr); tries++) {
+      for (let tries = 1; tries < 30; tries++) {
+        if (served.status === 0 && served.stdout.includes(renewedLine)) break;
         spawnSync("sleep", ["2"]);
         served = serve();
       }
       expect(served.status, served.stderr).toBe(0);
-      expect(served.stdout).toContain(renewed.split("\n")[1]);
+      expect(served.stdout).toContain(renewedLine);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
