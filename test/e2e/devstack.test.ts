@@ -168,6 +168,30 @@ function devMc(args: string[]) {
   }
 }
 
+/**
+ * openssl's TLS client over the MySQL protocol's STARTTLS to the server at `address`: its chain
+ * checked against the CA file `trusted`, its name against `name`; -brief or -showcerts output.
+ */
+function startTls(address: string, trusted: string, name: string, output: "-brief" | "-showcerts") {
+  return spawnSync(
+    "openssl",
+    [
+      "s_client",
+      "-connect",
+      `${address}:3306`,
+      "-starttls",
+      "mysql",
+      "-CAfile",
+      trusted,
+      "-verify_hostname",
+      name,
+      "-verify_return_error",
+      output,
+    ],
+    { encoding: "utf8", input: "", timeout: 30_000 },
+  );
+}
+
 /** What the dev stack's MinIO says of a user: "enabled" or "disabled" (its admin asks). */
 function objectStoreUserStatus(user: string): string {
   return JSON.parse(devMc(["admin", "user", "info", "dev", user, "--json"])).userStatus;
@@ -819,19 +843,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       // name checked.
       const address = jsonpath("service", "mysql", ns, "{.spec.clusterIP}");
       const handshake = (trusted: string, name: string) =>
-        openssl([
-          "s_client",
-          "-connect",
-          `${address}:3306`,
-          "-starttls",
-          "mysql",
-          "-CAfile",
-          trusted,
-          "-verify_hostname",
-          name,
-          "-verify_return_error",
-          "-brief",
-        ]);
+        startTls(address, trusted, name, "-brief");
       const good = handshake(caFile, names[3]);
       expect(good.status, good.stderr).toBe(0);
       expect(good.stderr).toMatch(/Verification: OK/);
@@ -1068,24 +1080,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
       // dropped the old pod's (a few seconds after the rollout, on a loaded machine: until then a
       // connection is refused, or reset by the old server as it stops): asked again until the
       // new certificate is served, for a minute at most.
-      const serve = () =>
-        spawnSync(
-          "openssl",
-          [
-            "s_client",
-            "-connect",
-            `${address}:3306`,
-            "-starttls",
-            "mysql",
-            "-CAfile",
-            caCert,
-            "-verify_hostname",
-            names[3],
-            "-verify_return_error",
-            "-showcerts",
-          ],
-          { encoding: "utf8", input: "", timeout: 30_000 },
-        );
+      const serve = () => startTls(address, caCert, names[3], "-showcerts");
       const renewedLine = renewed.split("\n")[1];
       let served = serve();
       for (let tries = 1; tries < 30; tries++) {
