@@ -126,7 +126,7 @@ kind: Service
 metadata: { name: source-db, namespace: ferry-source }
 spec: { type: NodePort, selector: { app: source-db }, ports: [{ port: 3306, nodePort: 30306 }] }
 YAML
-  k -n ferry-source rollout status deployment/source-db --timeout=180s >&2
+  k -n ferry-source rollout status deployment/source-db --timeout=180s >/dev/null
 }
 
 down() {

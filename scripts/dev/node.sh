@@ -318,7 +318,8 @@ spec:
     - { name: dns, port: 53, protocol: UDP }
     - { name: dns-tcp, port: 53, protocol: TCP }
 YAML
-  k -n kube-system rollout status deployment/coredns --timeout=120s >&2
+  # Its progress lines are noise; a timeout says so on stderr.
+  k -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null
 }
 
 # NetworkPolicy, enforced: kube-network-policies as its project deploys it (a DaemonSet on the node's
@@ -373,7 +374,7 @@ spec:
             httpGet: { host: 127.0.0.1, port: $network_policies_metrics_port, path: /metrics }
             periodSeconds: 2
 YAML
-  k -n kube-system rollout status daemonset/kube-network-policies --timeout=120s >&2
+  k -n kube-system rollout status daemonset/kube-network-policies --timeout=120s >/dev/null
 }
 
 up() {
