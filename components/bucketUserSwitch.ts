@@ -16,9 +16,9 @@ export interface BucketUserSwitchArgs {
 }
 
 /**
- * The run's bucket users are off at rest and a role's user is on
- * only while a step that uses it runs in this `pulumi up`: each step's resource carries hooks the
- * engine calls around its create. Before the step runs its roles are counted in and turned on (if
+ * The run's bucket users are off at rest, and a role's user is on only while a step that uses it
+ * runs in this `pulumi up`: each step's resource carries hooks the engine calls around its create
+ * (and update). Before the step runs its roles are counted in and turned on (if
  * no other running step had them on); when it has succeeded, or failed, they are counted out, and
  * a role no running step uses any more is turned off. So whatever the outcome (a step's failure,
  * or any other resource's, after which the engine lets the running steps end and starts no new

@@ -70,7 +70,7 @@ export class ObjectStore extends pulumi.ComponentResource {
 
     // Each side gets its own credentials, never the admin's, each only what its steps need.
     const credentials = {} as Record<BucketRole, BucketCredentials>;
-    const users = {} as Record<BucketRole, minio.IamUser>;
+    const accounts = {} as Record<BucketRole, minio.IamUser>;
     const policies = {} as Record<BucketRole, minio.IamPolicy>;
     for (const role of bucketRoles) {
       const userName = bucket.bucket.apply((b) =>
@@ -87,14 +87,14 @@ export class ObjectStore extends pulumi.ComponentResource {
       // The user after its policy, so that it is deleted before it: MinIO will not detach a
       // policy from a user that is off, and will not delete a policy still attached, but deleting
       // the user lets the policy go.
-      users[role] = new minio.IamUser(
+      accounts[role] = new minio.IamUser(
         `${name}-${role}-user`,
         { name: userName, forceDestroy: true },
         { parent: this, dependsOn: [policies[role]] },
       );
       credentials[role] = {
-        accessKey: users[role].name,
-        secretKey: pulumi.secret(users[role].secret),
+        accessKey: accounts[role].name,
+        secretKey: pulumi.secret(accounts[role].secret),
       };
     }
 
@@ -111,7 +111,7 @@ export class ObjectStore extends pulumi.ComponentResource {
     for (const role of bucketRoles) {
       new minio.IamUserPolicyAttachment(
         `${name}-${role}-attachment`,
-        { userName: users[role].name, policyName: policies[role].name },
+        { userName: accounts[role].name, policyName: policies[role].name },
         { parent: this, hooks: this.users.onceAttached(role) },
       );
     }
