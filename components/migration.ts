@@ -5,7 +5,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { BucketRevocation } from "./bucketRevocation";
-import type { BucketUserSwitch } from "./bucketUserSwitch";
 import { Cleanup } from "./cleanup";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
@@ -138,7 +137,6 @@ export class Migration extends pulumi.ComponentResource {
   private storeAndKeys(name: string, config: FerryConfig, clusters: Clusters): Transit {
     const { source, destination, objectStore, migration } = config;
     const runId = migration.runId;
-    // The bucket the dump travels through.
     const urls = objectStoreUrls(objectStore, source);
     // The administrator, who alone turns the run's users on and off.
     const admin: ObjectStoreAdmin = {
@@ -147,6 +145,7 @@ export class Migration extends pulumi.ComponentResource {
       accessKey: objectStore.accessKey,
       secretKey: config.secrets.objectStoreSecretKey,
     };
+    // The bucket the dump travels through, and its users.
     const store = new ObjectStore(
       `${name}-store`,
       {
@@ -210,16 +209,7 @@ export class Migration extends pulumi.ComponentResource {
           ]
         : [];
 
-    return {
-      store,
-      urls,
-      bucketFrom,
-      dumpSettings,
-      runKey,
-      rootPasswordKept,
-      admin,
-      users: store.users,
-    };
+    return { store, urls, bucketFrom, dumpSettings, runKey, rootPasswordKept, admin };
   }
 
   /** The consistent dump, sealed and uploaded with its manifest last, after its preflight. */
@@ -241,7 +231,7 @@ export class Migration extends pulumi.ComponentResource {
         location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
-        dumpHooks: transit.users.forStep(["dump"]),
+        dumpHooks: store.users.forStep(["dump"]),
       },
       { parent: this, dependsOn: [store, ...rootPasswordKept] },
     );
@@ -389,7 +379,8 @@ export class Migration extends pulumi.ComponentResource {
   ): Arrival {
     const { source, migration, verification } = config;
     const { runId } = migration;
-    const { bucketFrom, urls, runKey, users } = transit;
+    const { bucketFrom, urls, runKey } = transit;
+    const { users } = transit.store;
     const { storage, database, jobs } = landing;
     // The import waits for both ends: a complete dump and a running database.
     const importJob = new ImportJob(
@@ -472,7 +463,8 @@ export class Migration extends pulumi.ComponentResource {
   ): RunReport {
     const { migration, verification } = config;
     const { runId } = migration;
-    const { store, runKey, admin, users } = transit;
+    const { store, runKey, admin } = transit;
+    const { users } = store;
     const { jobs } = landing;
     const { checks, watches, operatorRead } = arrival;
     // Without a verified import there is nothing that allows deleting the dump.
@@ -560,8 +552,6 @@ interface Transit {
   readonly rootPasswordKept: RootPasswordKept[];
   /** The object store's administrator, as this machine reaches it. */
   readonly admin: ObjectStoreAdmin;
-  /** Turns each role's bucket user on only while a step that uses it runs. */
-  readonly users: BucketUserSwitch;
 }
 
 /** Where the data lands, and what the destination's Jobs share. */
