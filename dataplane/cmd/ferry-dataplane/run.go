@@ -465,8 +465,9 @@ func runRevoke(ctx context.Context) error {
 	return setBucketUsers(ctx, false)
 }
 
-// runGrant turns on the run's bucket users (USERS) that a step about to run needs: they are made
-// off, and each failure turns every one off again.
+// runGrant turns on the run's bucket users (USERS) that a step about to run needs: they are off
+// at rest (turned off once their policy is attached), and off again once no running step uses
+// them, whether it succeeded or failed.
 func runGrant(ctx context.Context) error {
 	return setBucketUsers(ctx, true)
 }
