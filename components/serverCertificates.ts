@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  apiServerEndpoints,
   certificateObjects,
   certificatesEgressSpec,
   certificatesJob,
@@ -11,6 +10,7 @@ import {
   type ServerTlsSettings,
 } from "./specs/certificates";
 import { ferryLabels } from "./specs/labels";
+import { apiServerEndpoints } from "./specs/networkPolicy";
 import { awaitTimeouts } from "./specs/timeouts";
 
 export interface ServerCertificatesArgs {

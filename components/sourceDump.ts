@@ -14,6 +14,7 @@ import { preflightEnvironment, type PreflightSettings } from "./specs/preflight"
 import { ferryLabels } from "./specs/labels";
 import { dumpEgressSpec, type DnsServers } from "./specs/networkPolicy";
 import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
+import { SourceCredentialsRemoval } from "./sourceCredentialsRemoval";
 import { reachableSshHost } from "./sshReachability";
 
 /** Where the dump runs, one variant a source mode. */
@@ -82,7 +83,8 @@ export class SourceDump extends pulumi.ComponentResource {
         const labels = ferryLabels("dump", settings.runId);
 
         // The source password, the bucket key and the run key reach the pods as files, never as
-        // arguments; the preflight mounts only the password.
+        // arguments; the preflight mounts only the password. Removed once the dump is stored
+        // (SourceCredentialsRemoval, below).
         const secret = new k8s.core.v1.Secret(
           `${name}-credentials`,
           {
@@ -106,15 +108,16 @@ export class SourceDump extends pulumi.ComponentResource {
           },
           { parent: this, provider },
         );
+        const imagePullSecrets = pullSecretNames(
+          `${name}-registry`,
+          { namespace, credentials: args.registryCredentials, provider },
+          this,
+        );
         const pod = {
           namespace,
           image: location.image,
           imagePullPolicy: location.imagePullPolicy,
-          imagePullSecrets: pullSecretNames(
-            `${name}-registry`,
-            { namespace, credentials: args.registryCredentials, provider },
-            this,
-          ),
+          imagePullSecrets,
           scriptsConfigMap: scripts.metadata.name,
           labels,
         };
@@ -163,7 +166,7 @@ export class SourceDump extends pulumi.ComponentResource {
         );
 
         // The dump itself, next to the source database; named from the run id so a new run replaces it.
-        new k8s.batch.v1.Job(
+        const dump = new k8s.batch.v1.Job(
           `${name}-job`,
           dataPlaneJob({
             ...pod,
@@ -189,6 +192,20 @@ export class SourceDump extends pulumi.ComponentResource {
             dependsOn: [this.preflight],
             hooks: args.dumpHooks,
           },
+        );
+        new SourceCredentialsRemoval(
+          `${name}-forget`,
+          {
+            runId: settings.runId,
+            namespace,
+            secretName: secret.metadata.name,
+            dump,
+            image: location.image,
+            imagePullPolicy: location.imagePullPolicy,
+            imagePullSecrets,
+            provider,
+          },
+          { parent: this },
         );
         break;
       }

@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { ferryLabels } from "./labels";
+import { apiServerEgressSpec, type ApiServerEndpoints } from "./networkPolicy";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
 import type { TlsKeyType } from "../values";
 import { pullSecretsSpec } from "./registry";
@@ -92,47 +93,16 @@ export function certificatesRoleRules(
   ];
 }
 
-/** The API server as the cluster lists it (EndpointSlice default/kubernetes). */
-export interface ApiServerEndpoints {
-  readonly addresses: readonly string[];
-  readonly ports: readonly number[];
-}
-
-/** The addresses and ports of an EndpointSlice's ready endpoints. */
-export function apiServerEndpoints(slice: {
-  readonly endpoints?: readonly { readonly addresses?: readonly string[] }[];
-  readonly ports?: readonly { readonly port?: number }[];
-}): ApiServerEndpoints {
-  return {
-    addresses: (slice.endpoints ?? []).flatMap((e) => e.addresses ?? []),
-    ports: (slice.ports ?? []).flatMap((p) => (p.port ? [p.port] : [])),
-  };
-}
-
-/**
- * The Job's pods reach the API server and nothing else (besides DNS, from the default policy):
- * its endpoints' addresses, which a policy sees after the Service's address is translated.
- */
+/** The Job's pods reach the destination cluster's API server and nothing else (apiServerEgressSpec). */
 export function certificatesEgressSpec(
   api: ApiServerEndpoints,
 ): k8s.types.input.networking.v1.NetworkPolicySpec {
-  if (api.addresses.length === 0 || api.ports.length === 0) {
-    throw new Error(
-      "the destination cluster lists no API server endpoint (EndpointSlice default/kubernetes): the certificates Job could not reach it",
-    );
-  }
-  return {
-    podSelector: { matchLabels: certificatesPodLabels },
-    policyTypes: ["Egress"],
-    egress: [
-      {
-        to: api.addresses.map((address) => ({
-          ipBlock: { cidr: address.includes(":") ? `${address}/128` : `${address}/32` },
-        })),
-        ports: api.ports.map((port) => ({ protocol: "TCP", port })),
-      },
-    ],
-  };
+  return apiServerEgressSpec(
+    certificatesPodLabels,
+    api,
+    "the destination cluster",
+    "the certificates Job",
+  );
 }
 
 export interface CertificatesJobSpec {

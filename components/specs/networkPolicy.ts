@@ -135,6 +135,53 @@ export function dumpEgressSpec(args: {
   };
 }
 
+/** The API server as the cluster lists it (EndpointSlice default/kubernetes). */
+export interface ApiServerEndpoints {
+  readonly addresses: readonly string[];
+  readonly ports: readonly number[];
+}
+
+/** The addresses and ports of an EndpointSlice's ready endpoints. */
+export function apiServerEndpoints(slice: {
+  readonly endpoints?: readonly { readonly addresses?: readonly string[] }[];
+  readonly ports?: readonly { readonly port?: number }[];
+}): ApiServerEndpoints {
+  return {
+    addresses: (slice.endpoints ?? []).flatMap((e) => e.addresses ?? []),
+    ports: (slice.ports ?? []).flatMap((p) => (p.port ? [p.port] : [])),
+  };
+}
+
+/**
+ * Pods (of a Job that talks to the Kubernetes API) reach the API server and nothing else: its
+ * endpoints' addresses, which a policy sees after the Service's address is translated. `cluster`
+ * and `job` name them in the refusal of a cluster that lists no endpoint.
+ */
+export function apiServerEgressSpec(
+  podLabels: Record<string, string>,
+  api: ApiServerEndpoints,
+  cluster: string,
+  job: string,
+): NetworkPolicySpec {
+  if (api.addresses.length === 0 || api.ports.length === 0) {
+    throw new Error(
+      `${cluster} lists no API server endpoint (EndpointSlice default/kubernetes): ${job} could not reach it`,
+    );
+  }
+  return {
+    podSelector: { matchLabels: podLabels },
+    policyTypes: ["Egress"],
+    egress: [
+      {
+        to: api.addresses.map((address) => ({
+          ipBlock: { cidr: address.includes(":") ? `${address}/128` : `${address}/32` },
+        })),
+        ports: api.ports.map((port) => ({ protocol: "TCP", port })),
+      },
+    ],
+  };
+}
+
 /** The port of an http(s) URL, its scheme's default when it names none. */
 export function urlPort(url: string): number {
   const parsed = new URL(url);

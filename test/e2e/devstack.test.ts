@@ -1231,6 +1231,33 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     sshHost("down");
   }, 900_000);
 
+  /** No Secret of ferry's in the source's namespace, and the removal Job's pod said why. */
+  const expectNoSourceCredentials = () => {
+    const secrets = sourceKubectl([
+      "get",
+      "secrets",
+      "-n",
+      "ferry-source",
+      "-l",
+      "app.kubernetes.io/part-of=ferry",
+      "-o",
+      "name",
+    ]);
+    expect(secrets.status, secrets.stderr).toBe(0);
+    expect(secrets.stdout.trim()).toBe("");
+    const removal = sourceKubectl([
+      "logs",
+      "-n",
+      "ferry-source",
+      "-l",
+      "app.kubernetes.io/component=forget",
+      "--tail=-1",
+    ]);
+    expect(removal.stdout).toMatch(
+      /ferry-forget: (the dump is stored: its credentials \(Secret ferry-source\/\S+: the source password, the bucket key, the run key\) are removed|Secret ferry-source\/\S+ is already gone)/,
+    );
+  };
+
   it("the source and destination are two clusters, each its own API server and node, on the Kubernetes versions the scripts pin", () => {
     const serverVersion = (run: typeof kubectl) => {
       const version = run(["version", "-o", "json"]);
@@ -1316,10 +1343,14 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
         .sort(),
     ).toEqual([
       expect.stringMatching(/^job\.batch\/ferry-dump-e2e-k8s-/),
+      expect.stringMatching(/^job\.batch\/ferry-forget-e2e-k8s-/),
       expect.stringMatching(/^job\.batch\/ferry-preflight-e2e-k8s-/),
     ]);
-    // In the source cluster only the dump's Secret holds a secret: its Jobs, pods and ConfigMaps,
-    // their containers' logs and the namespace's events name none of either stack's.
+    // The dump stored, its Secret (the source password, the bucket key, the run key) is gone
+    // from the source cluster, removed by the Job after the dump.
+    expectNoSourceCredentials();
+    // Nothing else in the source cluster holds a secret: the Jobs, pods and ConfigMaps, their
+    // containers' logs and the namespace's events name none of either stack's.
     const sourceSecrets = [
       ...Object.values(watched),
       k8sStack.runKey(),
@@ -1354,11 +1385,20 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     const policies = JSON.parse(
       sourceKubectl(["get", "networkpolicies", "-n", "ferry-source", "-o", "json"]).stdout,
     ).items;
-    expect(policies.map((p: any) => p.metadata.name)).toEqual([
+    expect(policies.map((p: any) => p.metadata.name).sort()).toEqual([
       expect.stringMatching(/^ferry-dump-e2e-k8s-/),
+      expect.stringMatching(/^ferry-forget-e2e-k8s-/),
     ]);
-    const runLabels = policies[0].spec.podSelector.matchLabels;
-    const asDump = new ProbePod("ferry-source", "probe-as-dump", runLabels, "source");
+    const selected = (prefix: string) =>
+      policies.find((p: any) => p.metadata.name.startsWith(prefix)).spec.podSelector.matchLabels;
+    const asDump = new ProbePod("ferry-source", "probe-as-dump", selected("ferry-dump-"), "source");
+    // The pods of the Job that removes the dump's credentials: the API server, nothing else.
+    const asRemoval = new ProbePod(
+      "ferry-source",
+      "probe-as-forget",
+      selected("ferry-forget-"),
+      "source",
+    );
     const bystander = new ProbePod("ferry-source", "probe-bystander", { app: "other" }, "source");
     try {
       const sourceDb = sourceKubectl([
@@ -1383,14 +1423,45 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       expect(asDump.connect(sourceDb, 3306)).toBe("connected");
       expect(asDump.connect(storeHost, Number(storePort))).toBe("connected");
       expect(asDump.connect(apiServer, 443)).toBe("timeout");
+      expect(asRemoval.connect(apiServer, 443)).toBe("connected");
+      expect(asRemoval.connect(sourceDb, 3306)).toBe("timeout");
+      expect(asRemoval.connect(storeHost, Number(storePort))).toBe("timeout");
       // The policy selects the run's pods only: the namespace's other pods are left as they were.
       expect(bystander.connect(apiServer, 443)).toBe("connected");
     } finally {
-      for (const pod of [asDump, bystander]) {
+      for (const pod of [asDump, asRemoval, bystander]) {
         sourceKubectl(["delete", "pod", "-n", pod.namespace, pod.name, "--wait=false"]);
       }
     }
   }, 300_000);
+
+  it("pulumi up --refresh after the run: the dump's Secret, found gone, is made again; the dump Job runs again, keeps the stored dump, and the Secret is removed again; nothing is imported again", () => {
+    // The import Job by its uid: a Job replaced under the same name is another object.
+    const importJob = () =>
+      kubectl([
+        "get",
+        "jobs",
+        "-n",
+        k8sStack.namespace,
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name} {.metadata.uid}{"\\n"}{end}',
+      ])
+        .stdout.split("\n")
+        .filter((job) => job.startsWith("ferry-import-"));
+    const importedBefore = importJob();
+    expect(importedBefore).toHaveLength(1);
+    const up = k8sStack.pulumi(["up", "--yes", "--refresh"]);
+    expect(up.status, up.output).toBe(0);
+    expect(up.output).toMatch(
+      /already has a complete dump of these databases from this source; keeping it/,
+    );
+    expectNoSourceCredentials();
+    expect(importJob()).toEqual(importedBefore);
+    for (const table of tables)
+      expect(rows(destination(k8sStack.namespace), table), table).toBe(
+        rows(clusterSource(), table),
+      );
+  }, 600_000);
 
   it("pulumi destroy of one leaves the other migration, its data and the storage untouched", () => {
     const destroy = sshStack.pulumi(["destroy", "--yes"]);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  apiServerEndpoints,
   certificateObjects,
   certificatesEgressSpec,
   certificatesJob,
@@ -8,6 +7,7 @@ import {
   renewalWindow,
   serviceDnsNames,
 } from "../../components/specs/certificates";
+import { apiServerEndpoints } from "../../components/specs/networkPolicy";
 
 const day = 86_400_000;
 

@@ -106,8 +106,9 @@ describe("the whole graph", () => {
       "kubernetes:core/v1:Secret": 3,
       // The dump's and the destination's scripts; the certificates' public ConfigMap, read.
       "kubernetes:core/v1:ConfigMap": 3,
-      // The preflight, the dump, the certificates, the import, the verification, the cleanup.
-      "kubernetes:batch/v1:Job": 6,
+      // The preflight, the dump, the removal of the dump's credentials, the certificates, the
+      // import, the verification, the cleanup.
+      "kubernetes:batch/v1:Job": 7,
       "ferry:components:StorageStack": 1,
       "kubernetes:helm.sh/v3:Release": 3,
       "kubernetes:storage.k8s.io/v1:StorageClass": 1,
@@ -119,14 +120,17 @@ describe("the whole graph", () => {
       "kubernetes:core/v1:Service": 1,
       "ferry:components:NetworkPolicies": 1,
       // Default deny, the database's ingress, the Jobs' egress; the dump's egress in the source.
-      // The certificates Job's egress to the API server (ServerCertificates).
-      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 5,
+      // The certificates Job's egress to the API server (ServerCertificates), and the source
+      // cluster's Job's that removes the dump's credentials (SourceCredentialsRemoval).
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,
       "ferry:components:ServerCertificates": 1,
-      "kubernetes:core/v1:ServiceAccount": 1,
-      "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
-      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
-      // The API server's endpoints, read.
-      "kubernetes:discovery.k8s.io/v1:EndpointSlice": 1,
+      "ferry:components:SourceCredentialsRemoval": 1,
+      // Those two Jobs' accounts, each with its Role.
+      "kubernetes:core/v1:ServiceAccount": 2,
+      "kubernetes:rbac.authorization.k8s.io/v1:Role": 2,
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
+      // Each cluster's API server's endpoints, read.
+      "kubernetes:discovery.k8s.io/v1:EndpointSlice": 2,
       "ferry:components:DestinationJobs": 1,
       "ferry:components:ImportJob": 1,
       "ferry:components:Verification": 1,
@@ -584,8 +588,11 @@ describe("TLS to the database ferry runs", () => {
 describe("jobs", () => {
   it("names each Job from the run id, with timeouts and failure messages from the logs", async () => {
     await run("kubernetes");
-    // The steps' Jobs; the certificates' runs the program itself, once a renewal window.
-    const jobs = ofType("kubernetes:batch/v1:Job").filter((j) => !j.name.endsWith("-tls-job"));
+    // The steps' Jobs; the certificates' and the dump credentials' removal run the program
+    // itself, and have tests of their own.
+    const jobs = ofType("kubernetes:batch/v1:Job").filter(
+      (j) => !/-(tls|forget)-job$/.test(j.name),
+    );
     expect(jobs.map((j) => j.inputs.metadata.name).sort()).toEqual([
       "ferry-cleanup-run-1",
       "ferry-dump-run-1",
@@ -666,6 +673,7 @@ describe("jobs", () => {
       `ferry-certificates-${renewalWindow(sampleNow, 365)}`,
       "ferry-cleanup-run-2",
       "ferry-dump-run-2",
+      "ferry-forget-run-2",
       "ferry-import-run-2",
       "ferry-preflight-run-2",
       "ferry-verify-run-2",
@@ -927,8 +935,9 @@ describe("Pod Security", () => {
 
   it("lets a run's dump and preflight pods in the source cluster reach the source's namespace and the store only, and no other pod there", async () => {
     await run("kubernetes");
+    // The removal of the dump's credentials has a policy of its own (a test below).
     const sourcePolicies = ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter(
-      (p) => p.inputs.metadata.namespace !== "ferry",
+      (p) => p.inputs.metadata.namespace !== "ferry" && !p.name.endsWith("-forget-egress"),
     );
     expect(sourcePolicies).toHaveLength(1);
     const [egress] = sourcePolicies;
@@ -954,9 +963,9 @@ describe("Pod Security", () => {
         { ports: [{ protocol: "TCP", port: 9000 }] },
       ],
     });
-    // Both of the run's source Jobs carry the labels it selects.
+    // Both of the run's source Jobs that reach the source carry the labels it selects.
     const sourceJobs = ofType("kubernetes:batch/v1:Job").filter(
-      (j) => j.inputs.metadata.namespace === "legacy",
+      (j) => j.inputs.metadata.namespace === "legacy" && !j.name.endsWith("-forget-job"),
     );
     expect(sourceJobs.map((j) => j.inputs.metadata.name).sort()).toEqual([
       expect.stringMatching(/^ferry-dump-/),
@@ -967,6 +976,67 @@ describe("Pod Security", () => {
         egress.inputs.spec.podSelector.matchLabels,
       );
     }
+  });
+
+  it("removes the dump's credentials from the source cluster once the dump is stored: a Job after the dump, as an account that may delete that one Secret, its pods reaching the API server only", async () => {
+    await run("kubernetes");
+    const dumpSecret = named("-dump-credentials");
+    // The mocks name an object without a name as the engine would: after its resource.
+    const generated = (r: { name: string }) => `${r.name}-generated`;
+    const secretName = generated(dumpSecret);
+    expect(Object.keys(revealSecret(dumpSecret.inputs.stringData))).toContain("run-key");
+    const job = named("-forget-job");
+    expect(job.inputs.metadata).toMatchObject({ name: "ferry-forget-run-1", namespace: "legacy" });
+    const pod = job.inputs.spec.template.spec;
+    const account = named("-forget-account");
+    expect(pod.serviceAccountName).toBe(generated(account));
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(account.inputs.automountServiceAccountToken).toBe(false);
+    expect(pod.containers).toHaveLength(1);
+    expect(pod.containers[0].command).toEqual(["ferry-dataplane", "forget"]);
+    expect(pod.containers[0].env).toEqual([
+      { name: "FERRY_STEP", value: "ferry-forget" },
+      { name: "FORGET_SECRET", value: secretName },
+    ]);
+    // It holds no secret: no volume at all, its token excepted.
+    expect(pod.volumes).toBeUndefined();
+    expect(JSON.stringify(job.inputs)).not.toContain(secretValues.sourcePassword);
+    // After the dump Job (and its account's binding and its policy).
+    expect((job.opts?.dependsOn as any[]).map((d) => d.__name)).toEqual([
+      expect.stringMatching(/-dump-job$/),
+      expect.stringMatching(/-forget-binding$/),
+      expect.stringMatching(/-forget-egress$/),
+    ]);
+    expect(job.opts?.deleteBeforeReplace).toBe(true);
+    // Its account may delete that Secret, by name, and nothing else.
+    expect(named("-forget-role").inputs.rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], resourceNames: [secretName], verbs: ["delete"] },
+    ]);
+    expect(named("-forget-binding").inputs).toMatchObject({
+      metadata: { namespace: "legacy" },
+      roleRef: { kind: "Role", name: generated(named("-forget-role")) },
+      subjects: [{ kind: "ServiceAccount", name: generated(account), namespace: "legacy" }],
+    });
+    // Its pods reach the source cluster's API server's endpoints, nothing else (not DNS: the
+    // API server is reached by the address the kubelet gives).
+    expect(named("-forget-egress").inputs).toEqual({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: {
+        name: "ferry-forget-run-1",
+        namespace: "legacy",
+        labels: expect.objectContaining({ "app.kubernetes.io/component": "forget" }),
+      },
+      spec: {
+        podSelector: { matchLabels: job.inputs.spec.template.metadata.labels },
+        policyTypes: ["Egress"],
+        egress: [
+          { to: [{ ipBlock: { cidr: "10.88.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+        ],
+      },
+    });
+    // The dump's own policy does not select it, nor it the dump's pods.
+    expect(job.inputs.spec.template.metadata.labels["app.kubernetes.io/component"]).toBe("forget");
   });
 
   it("names the source's Service namespace only for a Service's name; any other host is allowed by its port", () => {
@@ -1024,7 +1094,7 @@ describe("Pod Security", () => {
       ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
       ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
     ];
-    expect(pods).toHaveLength(8);
+    expect(pods).toHaveLength(9);
     for (const pod of pods) {
       expect(pod.securityContext).toMatchObject({
         runAsNonRoot: true,
@@ -1032,7 +1102,8 @@ describe("Pod Security", () => {
         seccompProfile: { type: "RuntimeDefault" },
       });
       expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-      // Only the certificates Job talks to the API server, as its own account.
+      // Only the certificates Job and the dump credentials' removal talk to the API server, each
+      // as its own account.
       expect(pod.automountServiceAccountToken).toBe(pod.serviceAccountName !== undefined);
       for (const container of pod.containers) {
         expect(container.securityContext).toEqual({
@@ -1148,7 +1219,7 @@ describe("images from a registry that needs credentials", () => {
       ...ofType("kubernetes:batch/v1:Job").map((job) => job.inputs.spec.template.spec),
       ...ofType("kubernetes:apps/v1:Deployment").map((d) => d.inputs.spec.template.spec),
     ];
-    expect(pods).toHaveLength(8);
+    expect(pods).toHaveLength(9);
     for (const pod of pods) expect(pod.imagePullSecrets).toHaveLength(1);
   });
 

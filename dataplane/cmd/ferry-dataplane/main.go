@@ -20,6 +20,8 @@
 //	          or import) posts to the bucket, until it ends (package beacon)
 //	certificates in the destination cluster: the server's CA and certificate, made there and kept
 //	          in its namespace, replaced near their end (package certs)
+//	forget    in the source cluster, once the dump is stored: deletes the Secret that gave the
+//	          dump its credentials (FORGET_SECRET)
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -66,7 +68,7 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
@@ -80,6 +82,7 @@ var subcommands = map[string]func(context.Context) error{
 	"grant":        runGrant,
 	"watch":        runWatch,
 	"certificates": runCertificates,
+	"forget":       runForget,
 }
 
 func main() {

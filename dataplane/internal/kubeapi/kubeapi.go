@@ -94,7 +94,7 @@ type ConfigMap struct {
 	Data       map[string]string `json:"data,omitempty"`
 }
 
-// ErrNotFound is returned by a Get of an object that does not exist.
+// ErrNotFound is returned by a Get or a Delete of an object that does not exist.
 var ErrNotFound = errors.New("not found")
 
 // status is the API's error body.
@@ -142,7 +142,7 @@ func (c *Client) do(ctx context.Context, method, target string, body, into any) 
 	if err != nil {
 		return err
 	}
-	if response.StatusCode == http.StatusNotFound && method == http.MethodGet {
+	if response.StatusCode == http.StatusNotFound && (method == http.MethodGet || method == http.MethodDelete) {
 		return ErrNotFound
 	}
 	if response.StatusCode/100 != 2 {
@@ -173,6 +173,12 @@ func (c *Client) PutSecret(ctx context.Context, s *Secret) error {
 		return c.do(ctx, http.MethodPost, c.path("secrets", ""), s, s)
 	}
 	return c.do(ctx, http.MethodPut, c.path("secrets", s.Metadata.Name), s, s)
+}
+
+// DeleteSecret deletes a Secret of the namespace; ErrNotFound when there is none.
+func (c *Client) DeleteSecret(ctx context.Context, name string) error {
+	var gone status
+	return c.do(ctx, http.MethodDelete, c.path("secrets", name), nil, &gone)
 }
 
 // ConfigMap reads a ConfigMap of the namespace; ErrNotFound when there is none.

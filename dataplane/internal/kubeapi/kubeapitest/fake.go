@@ -44,7 +44,8 @@ func (a *API) Client(namespace string, token func() (string, error)) *kubeapi.Cl
 	return kubeapi.New(a.server.URL, namespace, a.server.Client(), token)
 }
 
-// TakeWrites returns the writes ("POST secrets/x", "PUT configmaps/y") since the last call.
+// TakeWrites returns the writes ("POST secrets/x", "PUT configmaps/y", "DELETE secrets/z") since
+// the last call.
 func (a *API) TakeWrites() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -76,12 +77,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := map[string]any{}
-	if r.Method != http.MethodGet && r.Header.Get("Content-Type") != "application/json" {
+	if (r.Method == http.MethodPost || r.Method == http.MethodPut) && r.Header.Get("Content-Type") != "application/json" {
 		// As the API server answers a body it cannot decode.
 		reply(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "the body's media type is not supported")
 		return
 	}
-	if r.Method != http.MethodGet {
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
 		content, _ := io.ReadAll(r.Body)
 		metadata, isObject := map[string]any(nil), json.Unmarshal(content, &body) == nil
 		if isObject {
@@ -107,6 +108,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(kept)
+		return
+	case http.MethodDelete:
+		if !exists {
+			reply(w, http.StatusNotFound, "NotFound", key+" not found")
+			return
+		}
+		delete(a.objects, key)
+		a.writes = append(a.writes, r.Method+" "+key)
+		_ = json.NewEncoder(w).Encode(map[string]string{"kind": "Status", "status": "Success"})
 		return
 	case http.MethodPost:
 		if exists {
