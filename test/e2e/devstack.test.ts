@@ -1452,7 +1452,12 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     expect(importedBefore).toHaveLength(1);
     const up = k8sStack.pulumi(["up", "--yes", "--refresh"]);
     expect(up.status, up.output).toBe(0);
-    expect(up.output).toMatch(
+    // The dump Job's log (its watch, unchanged, does not run again to show it in the up).
+    const dumpJob = sourceKubectl(["get", "jobs", "-n", "ferry-source", "-o", "name"])
+      .stdout.split("\n")
+      .find((job) => job.startsWith("job.batch/ferry-dump-"));
+    expect(dumpJob).toBeDefined();
+    expect(sourceKubectl(["logs", "-n", "ferry-source", dumpJob!]).stdout).toMatch(
       /already has a complete dump of these databases from this source; keeping it/,
     );
     expectNoSourceCredentials();

@@ -169,7 +169,14 @@ var SessionSettings = map[string]string{
 }
 
 // Open returns a pool of sessions with ferry's settings.
-func Open(s Settings) (*sql.DB, error) {
+func Open(s Settings) (*sql.DB, error) { return open(s, false) }
+
+// OpenInterpolating is Open for statements the server does not prepare (CHANGE MASTER TO): the
+// driver sends each argument inlined as a literal it escapes itself, for the session's SQL mode.
+// Only statements whose text holds nothing but ferry's own words and one ? a value go through it.
+func OpenInterpolating(s Settings) (*sql.DB, error) { return open(s, true) }
+
+func open(s Settings, interpolate bool) (*sql.DB, error) {
 	config := mysql.NewConfig()
 	config.User = s.User
 	config.Passwd = s.Password
@@ -179,7 +186,7 @@ func Open(s Settings) (*sql.DB, error) {
 	config.Collation = "utf8mb4_bin"
 	config.Timeout = 10 * time.Second
 	config.AllowNativePasswords = true
-	config.InterpolateParams = false
+	config.InterpolateParams = interpolate
 	config.MaxAllowedPacket = 0 // ask the server
 	tlsConfig, err := s.tlsConfig()
 	if err != nil {
