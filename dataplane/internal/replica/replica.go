@@ -157,7 +157,10 @@ func Start(ctx context.Context, db *sql.DB, flavor conn.Flavor, source Source, f
 	for _, statement := range plan {
 		if _, err := db.ExecContext(ctx, statement.SQL, statement.Args...); err != nil {
 			// The server may quote the statement it refused, with the password inlined in it.
-			message := strings.ReplaceAll(err.Error(), source.Password, "<sourceReplicationPassword>")
+			message := err.Error()
+			if source.Password != "" {
+				message = strings.ReplaceAll(message, source.Password, "<sourceReplicationPassword>")
+			}
 			return "", fmt.Errorf("%s: %s", strings.SplitN(statement.SQL, " = ?", 2)[0], message)
 		}
 	}
