@@ -37,8 +37,9 @@ export class DataPlane {
   ) {}
 
   /**
-   * `serverSettings` start both MariaDB servers; `objectStoreTls` makes MinIO serve https only with
-   * that certificate, and every step trust its CA (S3_CA_CERT).
+   * `serverSettings` start both MariaDB servers, `destinationSettings` the destination after them
+   * (another server id, for a replica); `objectStoreTls` makes MinIO serve https only with that
+   * certificate, and every step trust its CA (S3_CA_CERT).
    */
   static async start(
     name: string,
@@ -46,10 +47,14 @@ export class DataPlane {
     sourcePassword: string,
     serverSettings: string[] = [],
     objectStoreTls?: Parameters<typeof Minio.start>[0],
+    destinationSettings: string[] = [],
   ): Promise<DataPlane> {
     const started = await Promise.allSettled([
       MariaDb.start(`${name}-source`, undefined, undefined, serverSettings),
-      MariaDb.start(`${name}-destination`, undefined, undefined, serverSettings),
+      MariaDb.start(`${name}-destination`, undefined, undefined, [
+        ...serverSettings,
+        ...destinationSettings,
+      ]),
       Minio.start(objectStoreTls),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");

@@ -131,6 +131,22 @@ export class MariaDb {
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /** The first row of a query's result by column name (SHOW SLAVE STATUS), as root over the socket. */
+  vertical(query: string): Record<string, string> {
+    const result = spawnSync(
+      "mariadb",
+      ["--no-defaults", `--socket=${this.socket}`, "-uroot", "--vertical", "-e", query],
+      { encoding: "utf8" },
+    );
+    if (result.status !== 0) throw new Error(`SQL failed on ${this.name}: ${result.stderr}`);
+    const row: Record<string, string> = {};
+    for (const line of result.stdout.split("\n")) {
+      const match = /^\s*([A-Za-z_]+): (.*)$/.exec(line);
+      if (match) row[match[1]] = match[2];
+    }
+    return row;
+  }
+
   /**
    * An open root session over the socket: `send` writes statements to it, `end` closes it. Holds
    * what a session holds (a table lock, a named lock) for as long as the test needs.

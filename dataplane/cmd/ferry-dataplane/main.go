@@ -22,6 +22,8 @@
 //	          in its namespace, replaced near their end (package certs)
 //	forget    in the source cluster, once the dump is stored: deletes the Secret that gave the
 //	          dump its credentials (FORGET_SECRET)
+//	replicate live mode, after the verification: the destination made a replica of the source
+//	          from the dump's position (REPL_*; package replica)
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -68,7 +70,7 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget | replicate"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
@@ -83,6 +85,7 @@ var subcommands = map[string]func(context.Context) error{
 	"watch":        runWatch,
 	"certificates": runCertificates,
 	"forget":       runForget,
+	"replicate":    runReplicate,
 }
 
 func main() {

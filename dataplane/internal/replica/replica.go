@@ -6,9 +6,9 @@
 // replication at cutover.
 //
 // MariaDB replicates by GTID (gtid_slave_pos). MySQL by GTID auto-position when the source logs
-// GTIDs, else by binary log file and position. CHANGE MASTER TO takes no placeholders: its values
-// reach the server as literals escaped by the MySQL driver (conn.OpenInterpolating); names go
-// through sqlident.Quote; no statement is built from a value's text by this package.
+// GTIDs, else by binary log file and position. CHANGE MASTER TO takes no placeholders: its values,
+// and the databases' names in the replication filter, reach the server as literals escaped by the
+// MySQL driver (conn.OpenInterpolating); no statement's text is built from a value or a name.
 package replica
 
 import (
@@ -52,12 +52,26 @@ type Statement struct {
 	Args []any
 }
 
+// tablePatterns is the replication filter that takes every table of databases and nothing else
+// (replicate_wild_do_table: db.%, the database's own % and _ escaped). A table filter, not a
+// database one (replicate_do_db): a statement logged as text (CREATE TABLE, ALTER TABLE) is
+// matched by the tables it names, not by the session's default database, so a change made with
+// another or no default database is still replicated.
+func tablePatterns(databases []string) []string {
+	escape := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	patterns := make([]string, len(databases))
+	for i, name := range databases {
+		patterns[i] = escape.Replace(name) + ".%"
+	}
+	return patterns
+}
+
 // connectRetrySeconds is how long the replica waits between attempts to reach the source.
 const connectRetrySeconds = 10
 
 // Plan is what makes the destination (of flavor) replicate databases from source starting at
 // from, read-only to everyone without the right to write past that. Names that a filter list
-// cannot hold are refused: MariaDB's replicate_do_db is a comma-separated list.
+// cannot hold are refused: MariaDB's replicate_wild_do_table is a comma-separated list.
 func Plan(flavor conn.Flavor, source Source, from Position, databases []string) ([]Statement, error) {
 	if len(databases) == 0 {
 		return nil, errors.New("no database to replicate")
@@ -76,13 +90,13 @@ func Plan(flavor conn.Flavor, source Source, from Position, databases []string) 
 	case conn.MariaDB:
 		for _, name := range databases {
 			if strings.Contains(name, ",") {
-				return nil, fmt.Errorf("database %s holds a comma, which MariaDB's replication filter (replicate_do_db, a comma-separated list) cannot name: migrate it in snapshot mode, or rename it", sqlident.Quote(name))
+				return nil, fmt.Errorf("database %s holds a comma, which MariaDB's replication filter (replicate_wild_do_table, a comma-separated list) cannot name: migrate it in snapshot mode, or rename it", sqlident.Quote(name))
 			}
 		}
 		return []Statement{
 			{SQL: "STOP SLAVE"},
 			{SQL: "SET GLOBAL gtid_slave_pos = ?", Args: []any{from.GTID}},
-			{SQL: "SET GLOBAL replicate_do_db = ?", Args: []any{strings.Join(databases, ",")}},
+			{SQL: "SET GLOBAL replicate_wild_do_table = ?", Args: []any{strings.Join(tablePatterns(databases), ",")}},
 			{SQL: "CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, " +
 				"MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = ?, " +
 				"MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = ?",
@@ -91,9 +105,11 @@ func Plan(flavor conn.Flavor, source Source, from Position, databases []string) 
 			{SQL: "START SLAVE"},
 		}, nil
 	case conn.MySQL:
-		quoted := make([]string, len(databases))
-		for i, name := range databases {
-			quoted[i] = sqlident.Quote(name)
+		patterns := tablePatterns(databases)
+		placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(patterns)), ", ")
+		filterArgs := make([]any, len(patterns))
+		for i, pattern := range patterns {
+			filterArgs[i] = pattern
 		}
 		change := "CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, " +
 			"SOURCE_SSL = 1, SOURCE_SSL_CA = ?, SOURCE_SSL_VERIFY_SERVER_CERT = ?, SOURCE_CONNECT_RETRY = ?, "
@@ -117,8 +133,7 @@ func Plan(flavor conn.Flavor, source Source, from Position, databases []string) 
 			return nil, errors.New("the manifest records no binary log position: the source's binary log was off during the dump, so nothing can be replicated from it")
 		}
 		return append(statements,
-			// No placeholder here: the names are identifiers, quoted.
-			Statement{SQL: "CHANGE REPLICATION FILTER REPLICATE_DO_DB = (" + strings.Join(quoted, ", ") + ")"},
+			Statement{SQL: "CHANGE REPLICATION FILTER REPLICATE_WILD_DO_TABLE = (" + placeholders + ")", Args: filterArgs},
 			Statement{SQL: change, Args: args},
 			Statement{SQL: "SET GLOBAL super_read_only = ON"},
 			Statement{SQL: "START REPLICA"},

@@ -34,7 +34,7 @@ func TestPlanMariaDBStartsAtTheManifestsGTIDWithEveryValueAnArgument(t *testing.
 			t.Fatalf("a value in the text of %q", s.SQL)
 		}
 	}
-	want := []string{"STOP SLAVE", "SET GLOBAL gtid_slave_pos = ?", "SET GLOBAL replicate_do_db = ?",
+	want := []string{"STOP SLAVE", "SET GLOBAL gtid_slave_pos = ?", "SET GLOBAL replicate_wild_do_table = ?",
 		"CHANGE MASTER TO", "SET GLOBAL read_only = ON", "START SLAVE"}
 	if len(sqls) != len(want) {
 		t.Fatalf("plan: %q", sqls)
@@ -47,8 +47,13 @@ func TestPlanMariaDBStartsAtTheManifestsGTIDWithEveryValueAnArgument(t *testing.
 	if plan[1].Args[0] != "0-1-42,7-3-9" {
 		t.Fatalf("start: %v", plan[1].Args)
 	}
-	if plan[2].Args[0] != strings.Join(hostile, ",") {
+	// Every table of each database: the name's own wildcards and backslashes escaped.
+	if plan[2].Args[0] != "shop.%,it's.%,a?b.%,x/*y.%,line\nbreak.%,back`tick.%" {
 		t.Fatalf("filter: %v", plan[2].Args)
+	}
+	plan, _ = Plan(conn.MariaDB, source, Position{}, []string{`a_b%c\d`})
+	if plan[2].Args[0] != `a\_b\%c\\d.%` {
+		t.Fatalf("escaped filter: %v", plan[2].Args)
 	}
 	change := plan[3]
 	for _, part := range []string{"MASTER_SSL = 1", "MASTER_USE_GTID = slave_pos"} {
@@ -77,16 +82,16 @@ func TestPlanMySQLByAutoPositionOrFileAndOffset(t *testing.T) {
 	var sqls []string
 	for _, s := range plan {
 		sqls = append(sqls, s.SQL)
-		if got := strings.Count(s.SQL, "?"); got != len(s.Args) && !strings.HasPrefix(s.SQL, "CHANGE REPLICATION FILTER") {
+		if got := strings.Count(s.SQL, "?"); got != len(s.Args) {
 			t.Fatalf("%q: %d placeholders for %d arguments", s.SQL, got, len(s.Args))
 		}
 	}
 	if plan[1].SQL != "SET GLOBAL gtid_purged = ?" || plan[1].Args[0] != "+"+gtid {
 		t.Fatalf("gtid_purged: %+v", plan[1])
 	}
-	// The filter names the databases as quoted identifiers, with no argument to inline.
+	// The filter's patterns are arguments, one a database.
 	filter := plan[2]
-	if filter.SQL != "CHANGE REPLICATION FILTER REPLICATE_DO_DB = (`shop`, `it's`, `a?b`, `x/*y`, `line\nbreak`, `back``tick`)" || len(filter.Args) != 0 {
+	if filter.SQL != "CHANGE REPLICATION FILTER REPLICATE_WILD_DO_TABLE = (?, ?, ?, ?, ?, ?)" || len(filter.Args) != 6 || filter.Args[2] != "a?b.%" {
 		t.Fatalf("filter: %q %v", filter.SQL, filter.Args)
 	}
 	if !strings.Contains(plan[3].SQL, "SOURCE_AUTO_POSITION = 1") || strings.Contains(plan[3].SQL, "SOURCE_LOG_FILE") {

@@ -74,7 +74,8 @@ var columnsOf = map[conn.Flavor]map[string]string{
 	conn.MariaDB: {
 		"host": "Master_Host", "port": "Master_Port", "io": "Slave_IO_Running", "sql": "Slave_SQL_Running",
 		"behind": "Seconds_Behind_Master", "ioErrno": "Last_IO_Errno", "ioError": "Last_IO_Error",
-		"sqlErrno": "Last_SQL_Errno", "sqlError": "Last_SQL_Error", "applied": "Gtid_Slave_Pos",
+		// Its applied GTID position is not a column of SHOW SLAVE STATUS: @@gtid_slave_pos.
+		"sqlErrno": "Last_SQL_Errno", "sqlError": "Last_SQL_Error",
 		"file": "Relay_Master_Log_File", "offset": "Exec_Master_Log_Pos",
 	},
 	conn.MySQL: {
@@ -130,10 +131,18 @@ func Read(ctx context.Context, db *sql.DB, flavor conn.Flavor) (Status, error) {
 			s.SecondsBehind = sql.NullInt64{Int64: n, Valid: true}
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
+	if flavor == conn.MariaDB {
+		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_slave_pos").Scan(&s.Applied); err != nil {
+			return s, err
+		}
+	}
 	if s.Applied == "" && get("file") != "" {
 		s.Applied = get("file") + ":" + get("offset")
 	}
-	return s, rows.Err()
+	return s, nil
 }
 
 // Explain says why a broken replication broke and what to do, from the error numbers MySQL and

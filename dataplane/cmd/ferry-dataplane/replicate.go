@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/replica"
+	"ferry.local/dataplane/internal/secret"
+)
+
+// replicationSource reads how the destination's server reaches the source (REPL_HOST, REPL_PORT,
+// REPL_USER, REPL_PASSWORD[_FILE], REPL_CA_FILE: the source's CA as a path on the destination
+// server's filesystem, REPL_TLS: verify-identity or verify-ca).
+func replicationSource() (replica.Source, error) {
+	s := replica.Source{Host: os.Getenv("REPL_HOST"), User: os.Getenv("REPL_USER"), CAFile: os.Getenv("REPL_CA_FILE")}
+	for _, name := range []string{"REPL_HOST", "REPL_USER", "REPL_CA_FILE"} {
+		if os.Getenv(name) == "" {
+			return s, fmt.Errorf("environment variable %s is not set", name)
+		}
+	}
+	port, err := wholeNumber("REPL_PORT", 3306, 1, 65535)
+	if err != nil {
+		return s, err
+	}
+	s.Port = port
+	switch mode := os.Getenv("REPL_TLS"); mode {
+	case "", string(conn.TLSVerifyIdentity):
+		s.VerifyIdentity = true
+	case string(conn.TLSVerifyCA):
+	default:
+		return s, fmt.Errorf("REPL_TLS must be verify-identity or verify-ca (replication runs over verified TLS only), not %q", mode)
+	}
+	s.Password, err = secret.FromEnvironment("REPL_PASSWORD")
+	return s, err
+}
+
+// sourcePosition reads, as the replication account over the replica's own path and TLS, where
+// the source's binary log is now: the GTID position a caught-up replica has applied ("" for a
+// source without GTIDs).
+func sourcePosition(ctx context.Context, source replica.Source) (string, error) {
+	mode := conn.TLSVerifyCA
+	if source.VerifyIdentity {
+		mode = conn.TLSVerifyIdentity
+	}
+	// The CA as this step reads it (REPL_CA_FILE is the server's path, which may differ).
+	ca := os.Getenv("SOURCE_TLS_CA_FILE")
+	if ca == "" {
+		ca = source.CAFile
+	}
+	db, err := conn.Open(conn.Settings{Host: source.Host, Port: strconv.Itoa(source.Port), User: source.User,
+		Password: source.Password, TLS: mode, CAFile: ca})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return "", explainReplicationLogin(err, source)
+	}
+	variable := "@@GLOBAL.gtid_binlog_pos"
+	if conn.FlavorOf(version) == conn.MySQL {
+		variable = "@@GLOBAL.gtid_executed"
+	}
+	var position string
+	err = db.QueryRowContext(ctx, "SELECT "+variable).Scan(&position)
+	return position, err
+}
+
+// explainReplicationLogin says what to fix when the replication account cannot log in to the
+// source from the destination's side.
+func explainReplicationLogin(err error, source replica.Source) error {
+	text := err.Error()
+	where := fmt.Sprintf("the source at %s:%d, as the destination reaches it,", source.Host, source.Port)
+	switch {
+	case strings.Contains(text, "Access denied"):
+		return fmt.Errorf("%s refuses the replication account %q (%s); check ferry:migration.live.replicationUser, the secret sourceReplicationPassword, and that the account may log in from the destination with TLS", where, source.User, text)
+	case strings.Contains(text, "x509:"), strings.Contains(text, "tls:"), strings.Contains(text, "does not support TLS"):
+		return fmt.Errorf("%s failed TLS (%s): replication runs over verified TLS; check ferry:source.tls.caCert and that the source's certificate names ferry:migration.live.sourceHost", where, text)
+	}
+	return fmt.Errorf("%s cannot be reached (%s); check ferry:migration.live.sourceHost and sourcePort, and that the destination's pods may reach that address", where, text)
+}
+
+// runReplicate: in live mode, after the import's verification, makes the destination a replica
+// of the source from the dump's position (package replica), then watches it for up to
+// REPL_CHECK_SECONDS (30): it succeeds once the replica has applied everything the source had
+// logged when the step began, or, with more to apply, when the time is up and it still
+// replicates. A replication that cannot run (the source unreachable, the account refused, the
+// binary log purged past the dump's position) fails the step, said with the fix.
+func runReplicate(ctx context.Context) error {
+	check, err := seconds("REPL_CHECK_SECONDS", 30)
+	if err != nil {
+		return err
+	}
+	source, err := replicationSource()
+	if err != nil {
+		return err
+	}
+	destination, err := conn.FromEnvironment("DEST")
+	if err != nil {
+		return err
+	}
+	r, err := openRun(ctx, "")
+	if err != nil {
+		return err
+	}
+	target, err := sourcePosition(ctx, source)
+	if err != nil {
+		return err
+	}
+	db, err := conn.OpenInterpolating(destination)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
+	}
+	flavor := conn.FlavorOf(version)
+	m := r.manifest
+	said, err := replica.Start(ctx, db, flavor, source, replica.Position{GTID: m.GTID, File: m.BinlogFile, Offset: m.BinlogPosition}, m.Databases)
+	if err != nil {
+		return err
+	}
+	logf("%s", said)
+	deadline := time.Now().Add(check)
+	for {
+		status, err := replica.Read(ctx, db, flavor)
+		if err != nil {
+			return err
+		}
+		state := status.State()
+		if state == replica.Broken && (status.SQLErrno != 0 || status.IOErrno == 1236 || time.Now().After(deadline)) {
+			return errors.New(replica.Explain(status))
+		}
+		if state == replica.Stopped || state == replica.NotConfigured {
+			return fmt.Errorf("the destination's replication is %s right after it was started", state)
+		}
+		behind, known := int64(0), false
+		if target != "" {
+			if behind, err = replica.Behind(target, status.Applied); err == nil {
+				known = true
+			}
+		}
+		if state == replica.Replicating && known && behind == 0 {
+			logf("replicating from %s:%s, caught up with the source's position when this step began (%s)", status.SourceHost, status.SourcePort, target)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if state != replica.Replicating {
+				return fmt.Errorf("the destination has not connected to the source in %s (%s): check ferry:migration.live.sourceHost and the network between the destination's pods and the source", check, state)
+			}
+			lag := "an unknown number of"
+			if known {
+				lag = strconv.FormatInt(behind, 10)
+			}
+			logf("replicating from %s:%s, %s transactions behind the source; the catch-up goes on", status.SourceHost, status.SourcePort, lag)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
