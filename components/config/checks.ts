@@ -86,6 +86,7 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
     ...expiryChecks(sections),
     ...destinationChecks(sections),
     ...storageClassChecks(sections),
+    ...liveChecks(sections),
   ];
 }
 
@@ -237,6 +238,47 @@ function storageClassChecks({ storage }: Sections): string[] {
   if (storage?.install && storage.previousDefaultClass === storage.storageClass.name) {
     problems.push(
       `ferry:storage.previousDefaultClass: names the new class "${storage.storageClass.name}" itself; set it to the class that is the default today, or leave it out`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Live mode: its settings with it and only with it; a server ferry runs (it mounts the source's CA
+ * there and gives it a server id of its own); verified TLS to the source, which the replica uses
+ * too; a source address the destination's pods can reach.
+ */
+function liveChecks({ migration, source, destination }: Sections): string[] {
+  const problems: string[] = [];
+  if (!migration) return problems;
+  if (migration.mode !== "live") {
+    if (migration.live) {
+      problems.push(
+        "ferry:migration.live: is set while migration.mode is snapshot; set migration.mode to live, or remove migration.live",
+      );
+    }
+    return problems;
+  }
+  if (!migration.live) {
+    problems.push(
+      "ferry:migration.live: is required when migration.mode is live (set sourceHost and replicationUser)",
+    );
+  } else if (isLoopback(migration.live.sourceHost)) {
+    problems.push(
+      `ferry:migration.live.sourceHost: is ${migration.live.sourceHost}, this machine's loopback, which the destination's pods cannot reach; give the source's address as they reach it`,
+    );
+  }
+  if (destination?.database.mode === "existing") {
+    problems.push(
+      "ferry:migration.mode: live needs destination.database.mode managed: ferry mounts the source's CA into the server it runs and gives it a server id of its own, which it cannot do for an existing server",
+    );
+  }
+  if (
+    source &&
+    (!["verify-ca", "verify-identity"].includes(source.tls.mode) || !source.tls.caCert)
+  ) {
+    problems.push(
+      "ferry:source.tls: live mode replicates over verified TLS only; set source.tls.mode to verify-identity (or verify-ca) and source.tls.caCert to the CA that signed the source's certificate",
     );
   }
   return problems;

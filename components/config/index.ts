@@ -9,8 +9,10 @@ import { installedStorageKeys, storageSchema } from "./storage";
 import type {
   FerryConfig,
   InstalledStorageConfig,
+  MigrationConfig,
   ObjectStoreConfig,
   ParsedDestination,
+  ParsedMigration,
   ParsedSource,
   ParsedStorage,
   VerificationConfig,
@@ -57,6 +59,8 @@ export const secretKeys = {
   storageLicenseKey: "the storage system's license key (optional)",
   registryCredentials:
     "a Docker config.json with the credentials of the registry the images come from (optional)",
+  sourceReplicationPassword:
+    "the password of migration.live.replicationUser on the source (only when migration.mode is live)",
 } as const;
 
 /** Thrown for every configuration problem; its message lists one problem a line. */
@@ -114,6 +118,7 @@ export const undeclaredSecretKeys: (keyof typeof secretKeys)[] = [
   "registryCredentials",
   "destinationRootPassword",
   "destinationPassword",
+  "sourceReplicationPassword",
 ];
 
 /** The structured keys as given and as parsed, and what is wrong with them. */
@@ -169,6 +174,7 @@ interface Secrets {
   readonly sshPrivateKey?: pulumi.Output<string>;
   readonly rootPassword?: pulumi.Output<string>;
   readonly password?: pulumi.Output<string>;
+  readonly replicationPassword?: pulumi.Output<string>;
   readonly problems: string[];
 }
 
@@ -177,6 +183,7 @@ function readSecrets(
   stack: string,
   source: ParsedSource | undefined,
   destination: ParsedDestination | undefined,
+  migration: ParsedMigration | undefined,
 ): Secrets {
   const problems: string[] = [];
   const secret = (key: keyof typeof secretKeys, required: boolean) => {
@@ -214,7 +221,14 @@ function readSecrets(
       "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
     );
   }
-  return { shared, sshPrivateKey, rootPassword, password, problems };
+  const live = migration?.mode === "live";
+  const replicationPassword = secret("sourceReplicationPassword", live);
+  if (!live && replicationPassword !== undefined) {
+    problems.push(
+      "ferry:sourceReplicationPassword: is only read when migration.mode is live; remove it with: pulumi config rm sourceReplicationPassword",
+    );
+  }
+  return { shared, sshPrivateKey, rootPassword, password, replicationPassword, problems };
 }
 
 /** Keys given for a mode that does not read them: named, not ignored; and what a mode requires. */
@@ -311,7 +325,13 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
   const { parsed } = sections;
   const source = parsed.source as ParsedSource | undefined;
   const destination = parsed.destination as ParsedDestination | undefined;
-  const secrets = readSecrets(raw, stack, source, destination);
+  const secrets = readSecrets(
+    raw,
+    stack,
+    source,
+    destination,
+    parsed.migration as ParsedMigration | undefined,
+  );
   const problems = [
     ...sections.problems,
     ...secrets.problems,
@@ -336,10 +356,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     storage: storage.install
       ? (storage as InstalledStorageConfig)
       : { install: false, storageClass: { name: storage.storageClass.name } },
-    migration: {
-      ...migration,
-      writeBinlog: migration.writeBinlog ?? destination.database.mode === "existing",
-    },
+    migration: migrationConfig(migration, destination, secrets.replicationPassword),
     destination: {
       ...destination,
       database:
@@ -350,6 +367,20 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     secrets: secrets.shared as FerryConfig["secrets"],
     warnings: runWarnings(source, destination, parsed),
   };
+}
+
+/** The run's settings, one variant a mode, writeBinlog resolved for the destination's mode. */
+function migrationConfig(
+  migration: ParsedMigration,
+  destination: ParsedDestination,
+  replicationPassword: pulumi.Output<string> | undefined,
+): MigrationConfig {
+  const { mode, live, writeBinlog, ...run } = migration;
+  const settings = { ...run, writeBinlog: writeBinlog ?? destination.database.mode === "existing" };
+  // The cross-checks and readSecrets refused live mode without its settings and its password.
+  return mode === "live"
+    ? { ...settings, mode, live: { ...live!, replicationPassword: replicationPassword! } }
+    : { ...settings, mode };
 }
 
 /** Reads the current stack's configuration. */

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { mysqlPort } from "../values";
+import { nonEmpty, port } from "./fields";
 
 /** `ferry:migration`: the run's settings. */
 
@@ -13,8 +15,45 @@ export const minutes = (fallback: number) =>
 /** A run id names Jobs, objects and the run's record: one rule, here. */
 export const runIdPattern = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
 
+/** `ferry:migration.live`: how the destination replicates from the source until the cutover. */
+export const liveSchema = z
+  .strictObject(
+    {
+      sourceHost: nonEmpty.describe(
+        "the source server as the destination's pods reach it (its certificate must name it): a NodePort or load balancer of the old cluster, or the source host's address",
+      ),
+      sourcePort: port.default(mysqlPort).describe("the source server's port as they reach it"),
+      replicationUser: nonEmpty.describe(
+        "the source account the destination replicates as (secret sourceReplicationPassword); needs REPLICATION SLAVE, and may log in from the destination over TLS",
+      ),
+      catchUpCheckSeconds: z
+        .number({ error: "must be a number of seconds" })
+        .int({ error: "must be a whole number of seconds" })
+        .min(5, { error: "must be between 5 and 600 seconds" })
+        .max(600, { error: "must be between 5 and 600 seconds" })
+        .default(30)
+        .describe(
+          "how long the replication step watches the new replica: it fails if the replica breaks or has not connected by then",
+        ),
+    },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required when migration.mode is live (set sourceHost and replicationUser)"
+          : "must be a map",
+    },
+  )
+  .describe("live mode: the destination replicates from the source until the cutover");
+
 export const migrationSchema = z
   .strictObject({
+    mode: z
+      .enum(["snapshot", "live"], { error: "must be snapshot or live" })
+      .default("snapshot")
+      .describe(
+        "snapshot: the source takes no writes from the dump until the applications move; live: after the import the destination replicates from the dump's position until the cutover",
+      ),
+    live: liveSchema.optional(),
     runId: z
       .string({ error: "must be a string" })
       .regex(runIdPattern, {

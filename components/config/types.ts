@@ -45,10 +45,14 @@ export interface ExistingStorageConfig {
 }
 export type StorageConfig = InstalledStorageConfig | ExistingStorageConfig;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
-/** The run's settings, writeBinlog resolved for the destination's mode. */
-export type MigrationConfig = Omit<z.infer<typeof migrationSchema>, "writeBinlog"> & {
-  readonly writeBinlog: boolean;
+/** How the destination replicates from the source in live mode, with the account's password. */
+export type LiveConfig = NonNullable<ParsedMigration["live"]> & {
+  readonly replicationPassword: pulumi.Output<string>;
 };
+/** The run's settings, writeBinlog resolved for the destination's mode; one variant a mode. */
+export type MigrationConfig = Omit<ParsedMigration, "writeBinlog" | "mode" | "live"> & {
+  readonly writeBinlog: boolean;
+} & ({ readonly mode: "snapshot" } | { readonly mode: "live"; readonly live: LiveConfig });
 export type VerificationConfig = z.infer<typeof verificationSchema>;
 
 export interface FerryConfig {

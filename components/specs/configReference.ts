@@ -157,6 +157,7 @@ const secretRequired: Record<keyof typeof secretKeys, string> = {
   sshPrivateKey: "in ssh mode",
   storageLicenseKey: "no",
   registryCredentials: "no",
+  sourceReplicationPassword: "in live mode",
 };
 
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

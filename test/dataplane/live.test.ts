@@ -197,6 +197,20 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(refused.stderr).not.toContain("not the password");
   }, 180_000);
 
+  it("refuses a destination whose server id is the source's: it would skip every change", async () => {
+    resetDestination();
+    await copy("live-4");
+    plane.destination.must("SET GLOBAL server_id = 1");
+    try {
+      const refused = await runScript("replicate.sh", replicateEnv("live-4"));
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/the destination's server id is the source's \(1\)/);
+      expect(plane.destination.must("SHOW SLAVE STATUS").trim()).toBe("");
+    } finally {
+      plane.destination.must("SET GLOBAL server_id = 2");
+    }
+  }, 180_000);
+
   it("fails, saying a new dump is needed, when the source purged its binary log past the dump's position", async () => {
     resetDestination();
     await copy("live-3");

@@ -46,6 +46,7 @@ describe("valid configuration", () => {
       expect(config.storage.storageClass.reclaimPolicy).toBe("Retain");
       expect(config.storage.makeDefault).toBe(true);
       expect(config.migration).toEqual({
+        mode: "snapshot",
         runId: "run-1",
         compression: "zstd",
         parallelism: 2,
@@ -62,6 +63,95 @@ describe("valid configuration", () => {
       expect(config.verification).toEqual({ enabled: true, readWriteTest: true });
     },
   );
+
+  it.each(["kubernetes", "ssh", "local"] as const)(
+    "parses live mode in %s mode: the replication settings with their password",
+    (mode) => {
+      const raw = withChange(mode, (r) => {
+        r.migration.mode = "live";
+        r.migration.live = { sourceHost: "10.90.0.2", sourcePort: 30306, replicationUser: "repl" };
+        r.source.tls = { mode: "verify-identity", caCert: sampleCa };
+      });
+      const config = configFrom(raw, { ...secretValues, sourceReplicationPassword: "repl-pw" });
+      if (config.migration.mode !== "live") throw new Error("not live");
+      expect(config.migration.live).toMatchObject({
+        sourceHost: "10.90.0.2",
+        sourcePort: 30306,
+        replicationUser: "repl",
+        catchUpCheckSeconds: 30,
+      });
+      expect(pulumi.Output.isInstance(config.migration.live.replicationPassword)).toBe(true);
+    },
+  );
+
+  it("refuses live mode without what it needs, and its settings without it", () => {
+    const live = (change: (raw: Raw) => void) =>
+      withChange("local", (r) => {
+        r.migration.mode = "live";
+        r.migration.live = { sourceHost: "10.90.0.2", replicationUser: "repl" };
+        r.source.tls = { mode: "verify-identity", caCert: sampleCa };
+        change(r);
+      });
+    const withPassword = { ...secretValues, sourceReplicationPassword: "repl-pw" };
+    expect(
+      problemsOf(
+        live(() => {}),
+        secretValues,
+      ),
+    ).toEqual([
+      "ferry:sourceReplicationPassword: is required (the password of migration.live.replicationUser on the source (only when migration.mode is live)); set it with: pulumi config set --secret sourceReplicationPassword <value>",
+    ]);
+    expect(
+      problemsOf(
+        live((r) => delete r.migration.live),
+        withPassword,
+      ),
+    ).toEqual([
+      "ferry:migration.live: is required when migration.mode is live (set sourceHost and replicationUser)",
+    ]);
+    expect(
+      problemsOf(
+        live((r) => (r.migration.live.sourceHost = "LOCALHOST")),
+        withPassword,
+      ),
+    ).toEqual([
+      "ferry:migration.live.sourceHost: is LOCALHOST, this machine's loopback, which the destination's pods cannot reach; give the source's address as they reach it",
+    ]);
+    expect(
+      problemsOf(
+        live((r) => (r.source.tls = { mode: "required" })),
+        withPassword,
+      ),
+    ).toEqual([
+      "ferry:source.tls: live mode replicates over verified TLS only; set source.tls.mode to verify-identity (or verify-ca) and source.tls.caCert to the CA that signed the source's certificate",
+    ]);
+    expect(
+      problemsOf(
+        live(
+          (r) => (r.destination.database = { mode: "existing", host: "db.apps.svc", user: "u" }),
+        ),
+        {
+          ...secretsWithout("destinationRootPassword"),
+          destinationPassword: "p",
+          sourceReplicationPassword: "r",
+        },
+      ),
+    ).toContain(
+      "ferry:migration.mode: live needs destination.database.mode managed: ferry mounts the source's CA into the server it runs and gives it a server id of its own, which it cannot do for an existing server",
+    );
+    expect(
+      problemsOf(
+        withChange("local", (r) => (r.migration.live = { sourceHost: "h", replicationUser: "u" })),
+        withPassword,
+      ),
+    ).toEqual([
+      "ferry:sourceReplicationPassword: is only read when migration.mode is live; remove it with: pulumi config rm sourceReplicationPassword",
+      "ferry:migration.live: is set while migration.mode is snapshot; set migration.mode to live, or remove migration.live",
+    ]);
+    expect(problemsOf(withChange("local", (r) => (r.migration.mode = "online")))).toEqual([
+      "ferry:migration.mode: must be snapshot or live",
+    ]);
+  });
 
   it("names each cluster's DNS pods, kube-system's kube-dns by default, and refuses a selector of every pod", () => {
     const config = configFrom(rawConfig("kubernetes"));

@@ -41,9 +41,9 @@ func replicationSource() (replica.Source, error) {
 }
 
 // sourcePosition reads, as the replication account over the replica's own path and TLS, where
-// the source's binary log is now: the GTID position a caught-up replica has applied ("" for a
-// source without GTIDs).
-func sourcePosition(ctx context.Context, source replica.Source) (string, error) {
+// the source's binary log is now (the GTID position a caught-up replica has applied, "" for a
+// source without GTIDs) and the source's server id.
+func sourcePosition(ctx context.Context, source replica.Source) (string, int64, error) {
 	mode := conn.TLSVerifyCA
 	if source.VerifyIdentity {
 		mode = conn.TLSVerifyIdentity
@@ -56,20 +56,21 @@ func sourcePosition(ctx context.Context, source replica.Source) (string, error) 
 	db, err := conn.Open(conn.Settings{Host: source.Host, Port: strconv.Itoa(source.Port), User: source.User,
 		Password: source.Password, TLS: mode, CAFile: ca})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer db.Close()
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return "", explainReplicationLogin(err, source)
+		return "", 0, explainReplicationLogin(err, source)
 	}
 	variable := "@@GLOBAL.gtid_binlog_pos"
 	if conn.FlavorOf(version) == conn.MySQL {
 		variable = "@@GLOBAL.gtid_executed"
 	}
 	var position string
-	err = db.QueryRowContext(ctx, "SELECT "+variable).Scan(&position)
-	return position, err
+	var serverID int64
+	err = db.QueryRowContext(ctx, "SELECT "+variable+", @@GLOBAL.server_id").Scan(&position, &serverID)
+	return position, serverID, err
 }
 
 // explainReplicationLogin says what to fix when the replication account cannot log in to the
@@ -109,7 +110,7 @@ func runReplicate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	target, err := sourcePosition(ctx, source)
+	target, sourceID, err := sourcePosition(ctx, source)
 	if err != nil {
 		return err
 	}
@@ -123,6 +124,14 @@ func runReplicate(ctx context.Context) error {
 		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
 	}
 	flavor := conn.FlavorOf(version)
+	// A replica ignores events that carry its own server id: with the source's, it would skip them all.
+	var destinationID int64
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_id").Scan(&destinationID); err != nil {
+		return err
+	}
+	if destinationID == sourceID {
+		return fmt.Errorf("the destination's server id is the source's (%d): it would skip every change the source logs; give the source another server_id (ferry gives the server it runs one derived from its namespace and name)", sourceID)
+	}
 	m := r.manifest
 	said, err := replica.Start(ctx, db, flavor, source, replica.Position{GTID: m.GTID, File: m.BinlogFile, Offset: m.BinlogPosition}, m.Databases)
 	if err != nil {
