@@ -5,6 +5,8 @@ import { serviceDnsNames, type ServerTlsSettings } from "./specs/certificates";
 import {
   databaseDeploymentSpec,
   databaseServiceSpec,
+  replicaServerId,
+  sourceCaKey,
   rootPasswordKey,
   tlsFiles,
   volumeClaimSpec,
@@ -41,6 +43,8 @@ export interface DestinationDatabaseArgs {
   readonly now: Date;
   /** When true, `pulumi destroy` leaves the namespace and data volume in place. */
   readonly retainData: boolean;
+  /** Live mode: the source's CA certificate (PEM), with which the server replicates from it. */
+  readonly replicaOfSourceCa?: string;
   /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
@@ -135,6 +139,21 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       { ...retain, deleteBeforeReplace: true },
     );
 
+    // Live mode: the source's CA where the server reads it when it connects to the source.
+    const replica = args.replicaOfSourceCa
+      ? {
+          serverId: replicaServerId(args.namespace, args.serviceName),
+          sourceCaConfigMap: new k8s.core.v1.ConfigMap(
+            `${name}-source-ca`,
+            {
+              metadata: { namespace: namespace.metadata.name, labels },
+              data: { [sourceCaKey]: args.replicaOfSourceCa },
+            },
+            { parent: this, provider },
+          ).metadata.name,
+        }
+      : undefined;
+
     // One server on one volume: Recreate, so two pods never open the same data directory.
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-server`,
@@ -152,6 +171,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           tlsSecretName: certificates.serverSecretName,
           // A renewed certificate restarts the server, which reads it only when it starts.
           tlsFingerprint: certificates.fingerprint,
+          ...(replica ? { replica } : {}),
         }),
       },
       { parent: this, provider, dependsOn: [certificates] },

@@ -45,7 +45,7 @@ export class DestinationJobs extends pulumi.ComponentResource {
       `${name}-scripts`,
       {
         metadata: { namespace: args.namespace, labels },
-        data: scriptsConfigMapData(["import.sh", "verify.sh", "cleanup.sh"]),
+        data: scriptsConfigMapData(["import.sh", "verify.sh", "cleanup.sh", "replicate.sh"]),
       },
       { parent: this, provider },
     );

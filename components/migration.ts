@@ -16,6 +16,7 @@ import { NetworkPolicies } from "./networkPolicies";
 import { ObjectStore } from "./objectStore";
 import { RootPasswordKept } from "./rootPasswordKept";
 import { RunKey } from "./runKey";
+import { Replication } from "./replication";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
@@ -65,7 +66,8 @@ export class Migration extends pulumi.ComponentResource {
     const transit = this.storeAndKeys(name, config, clusters);
     const dump = this.dump(name, config, transit);
     const landing = this.storageAndDatabase(name, config, args.now, clusters, transit, dump);
-    const arrival = this.importAndVerification(name, config, transit, dump, landing);
+    const verified = this.importAndVerification(name, config, transit, dump, landing);
+    const arrival = this.catchUp(name, config, transit, landing, verified);
     const runReport = this.cleanupAndReport(name, config, transit, landing, arrival);
 
     this.bucket = transit.store.bucket;
@@ -304,6 +306,8 @@ export class Migration extends pulumi.ComponentResource {
               toolsImage: destination.toolsImage,
               now,
               retainData: migration.retainData,
+              // Live mode: the server replicates from the source with its CA (required there).
+              ...(migration.mode === "live" ? { replicaOfSourceCa: config.source.tls.caCert } : {}),
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
@@ -451,6 +455,34 @@ export class Migration extends pulumi.ComponentResource {
   }
 
   /**
+   * Live mode: once the import is verified, the destination replicates from the source from the
+   * dump's position; the report waits for it. Snapshot mode: nothing.
+   */
+  private catchUp(
+    name: string,
+    config: FerryConfig,
+    transit: Transit,
+    landing: Landing,
+    verified: Arrival,
+  ): Arrival {
+    const { migration, source } = config;
+    if (migration.mode !== "live") return verified;
+    const replication = new Replication(
+      `${name}-replication`,
+      {
+        context: landing.jobs.context,
+        live: migration.live,
+        // The config refuses live mode without a CA and verified TLS to the source.
+        sourceCaCert: source.tls.caCert!,
+        verifyIdentity: source.tls.mode === "verify-identity",
+        hooks: transit.store.users.forStep(["read"]),
+      },
+      { parent: this, dependsOn: [verified.checks] },
+    );
+    return { ...verified, catchUp: replication };
+  }
+
+  /**
    * The dump removed once verified, the report read back from the bucket, and the run's bucket
    * users turned off once it is reported.
    */
@@ -469,7 +501,11 @@ export class Migration extends pulumi.ComponentResource {
     const { checks, watches, operatorRead } = arrival;
     // Without a verified import there is nothing that allows deleting the dump.
     // The report waits for the watches too: the users they read with are revoked after it.
-    const finalSteps: pulumi.Resource[] = [checks, ...watches];
+    const finalSteps: pulumi.Resource[] = [
+      checks,
+      ...watches,
+      ...(arrival.catchUp ? [arrival.catchUp] : []),
+    ];
     if (verification.enabled) {
       finalSteps.push(
         new Cleanup(
@@ -564,6 +600,8 @@ interface Landing {
 /** What the import-and-verification phase gives the last one. */
 interface Arrival {
   readonly checks: Verification;
+  /** Live mode: the destination replicating from the source. */
+  readonly catchUp?: Replication;
   readonly watches: StepLog[];
   /** The bucket as this machine reaches it, with the reading user. */
   readonly operatorRead: BucketAccess;

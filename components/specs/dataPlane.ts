@@ -21,7 +21,8 @@ export type DataPlaneScript =
   | "report.sh"
   | "revoke.sh"
   | "grant.sh"
-  | "watch.sh";
+  | "watch.sh"
+  | "replicate.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
@@ -71,6 +72,41 @@ export interface DatabaseDeploymentSpecArgs {
    * restarts the server, which reads its certificate only when it starts.
    */
   readonly tlsFingerprint: pulumi.Input<string>;
+  /** Live mode: the server is made a replica of the source (replicaServerSettings). */
+  readonly replica?: ReplicaSettings;
+}
+
+/** What the server needs to replicate from the source in live mode. */
+export interface ReplicaSettings {
+  /** Its own server id, never the source's (replicaServerId). */
+  readonly serverId: number;
+  /** A ConfigMap holding the source's CA certificate (sourceCaKey). */
+  readonly sourceCaConfigMap: pulumi.Input<string>;
+}
+
+/** The key of the source's CA in its ConfigMap, and the file name where the server reads it. */
+export const sourceCaKey = "source-ca.crt";
+/** Where the server reads the source's CA (CHANGE MASTER TO MASTER_SSL_CA names this file). */
+export const sourceCaMountPath = "/var/run/ferry/source-ca";
+
+/**
+ * A server id for the server ferry runs, from its namespace and Service name: stable across
+ * restarts and runs, never 0 or 1 (the default every server starts with, and so the likeliest
+ * source's); the replication step refuses it should it equal the source's anyway.
+ */
+export function replicaServerId(namespace: string, serviceName: string): number {
+  const digest = createHash("sha256").update(`${namespace}/${serviceName}`).digest();
+  return 2 + (digest.readUInt32BE(0) % 4_000_000_000);
+}
+
+/**
+ * Live mode's server settings: its own server id; relay logs under a fixed name on the data
+ * volume, so a restarted pod (another host name) finds them; read-only, so that until the cutover
+ * no application writes to it (the import and the replication write as accounts read_only does
+ * not stop); a restart keeps all three.
+ */
+export function replicaServerSettings(replica: ReplicaSettings): string[] {
+  return [`--server-id=${replica.serverId}`, "--relay-log=ferry-relay-bin", "--read-only=ON"];
 }
 
 /** The database Deployment's spec. */
@@ -96,7 +132,11 @@ export function databaseDeploymentSpec(
             name: "mysql",
             image: args.image,
             imagePullPolicy: args.imagePullPolicy,
-            args: [...destinationServerSettings, ...serverTlsSettings()],
+            args: [
+              ...destinationServerSettings,
+              ...serverTlsSettings(),
+              ...(args.replica ? replicaServerSettings(args.replica) : []),
+            ],
             env: [
               {
                 name: "MYSQL_ROOT_PASSWORD_FILE",
@@ -131,6 +171,9 @@ export function databaseDeploymentSpec(
               { name: "data", mountPath: "/var/lib/mysql", subPath: "mysql" },
               { name: "credentials", mountPath: credentialsMountPath, readOnly: true },
               { name: "tls", mountPath: serverTlsMountPath, readOnly: true },
+              ...(args.replica
+                ? [{ name: "source-ca", mountPath: sourceCaMountPath, readOnly: true }]
+                : []),
             ],
           },
         ],
@@ -144,6 +187,9 @@ export function databaseDeploymentSpec(
           { name: "tls", secret: { secretName: args.tlsSecretName, defaultMode: 0o440 } },
           { name: "run", emptyDir: {} },
           { name: "tmp", emptyDir: {} },
+          ...(args.replica
+            ? [{ name: "source-ca", configMap: { name: args.replica.sourceCaConfigMap } }]
+            : []),
         ],
       },
     },

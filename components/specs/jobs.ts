@@ -134,8 +134,8 @@ export interface DestinationJobContext {
 /** The bucket users of the destination side (BucketRole). */
 export type DestinationBucketRole = "read" | "cleanup";
 
-/** The destination's steps, each a Job running `<step>.sh`. */
-export type DestinationStep = "import" | "verify" | "cleanup";
+/** The destination's steps, each a Job running `<step>.sh`; replicate in live mode only. */
+export type DestinationStep = "import" | "verify" | "cleanup" | "replicate";
 
 /**
  * The Job of one destination step: `ferry-<step>-<runId>` running `<step>.sh` with the context's
@@ -150,6 +150,8 @@ export function destinationJob(
     readonly timeoutMinutes: number;
     readonly timeoutKey?: string;
     readonly backoffLimit: number;
+    /** Secret files of this step's own, besides the database's and the bucket's. */
+    readonly secretFiles?: Record<string, SecretFile>;
   },
 ): k8s.batch.v1.JobArgs {
   // Only the cleanup may delete; the import and verification read (and write their result).
@@ -170,13 +172,18 @@ export function destinationJob(
       ...destinationEnvironment(context.database, context.runId, context.buckets[role]),
       ...spec.env,
     },
-    secretFiles: spec.usesDatabase
-      ? {
-          DEST_PASSWORD_FILE: context.database.passwordFile,
-          ...(context.database.tls.caFile ? { DEST_TLS_CA_FILE: context.database.tls.caFile } : {}),
-          ...bucketKeys,
-        }
-      : bucketKeys,
+    secretFiles: {
+      ...(spec.usesDatabase
+        ? {
+            DEST_PASSWORD_FILE: context.database.passwordFile,
+            ...(context.database.tls.caFile
+              ? { DEST_TLS_CA_FILE: context.database.tls.caFile }
+              : {}),
+          }
+        : {}),
+      ...bucketKeys,
+      ...spec.secretFiles,
+    },
     timeoutMinutes: spec.timeoutMinutes,
     ...(spec.timeoutKey ? { timeoutKey: spec.timeoutKey } : {}),
     backoffLimit: spec.backoffLimit,

@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import { isIP } from "node:net";
 import { mysqlPort } from "../values";
 import { ferryLabels } from "./labels";
 
@@ -14,7 +15,7 @@ export interface AllowedClient {
 }
 
 /** The steps whose Jobs talk to the database and the object store. */
-export const databaseClientSteps = ["import", "verify", "cleanup"] as const;
+export const databaseClientSteps = ["import", "verify", "cleanup", "replicate"] as const;
 
 /** The pods of ferry's destination Jobs, whatever their run. */
 const jobPods = {
@@ -179,6 +180,36 @@ export function apiServerEgressSpec(
         ports: api.ports.map((port) => ({ protocol: "TCP", port })),
       },
     ],
+  };
+}
+
+/**
+ * Live mode: the database ferry runs (its replica threads) and the replication step's Job reach
+ * the source where the destination reaches it: its address when that is an IP, else (a name a
+ * policy cannot match) its port.
+ */
+export function replicationEgressSpec(args: {
+  readonly sourceHost: string;
+  readonly sourcePort: number;
+}): NetworkPolicySpec {
+  const port = [{ protocol: "TCP", port: args.sourcePort }];
+  const family = isIP(args.sourceHost);
+  const to =
+    family === 0
+      ? { ports: port }
+      : {
+          to: [{ ipBlock: { cidr: `${args.sourceHost}/${family === 4 ? 32 : 128}` } }],
+          ports: port,
+        };
+  return {
+    podSelector: {
+      matchExpressions: [
+        { key: "app.kubernetes.io/part-of", operator: "In", values: ["ferry"] },
+        { key: "app.kubernetes.io/component", operator: "In", values: ["database", "replicate"] },
+      ],
+    },
+    policyTypes: ["Egress"],
+    egress: [to],
   };
 }
 

@@ -87,6 +87,9 @@ function providerOf(type: string, nameSuffix: string): string {
   return `urn:pulumi:test::ferry::ferry:components:Migration$${type}::${provider.name}`;
 }
 
+/** A CA certificate as source.tls.caCert takes it. */
+const sampleSourceCa = testCertificates(["source.example"]).caCertificate;
+
 describe("the whole graph", () => {
   it("declares exactly these resources in kubernetes mode", async () => {
     await run("kubernetes");
@@ -826,6 +829,98 @@ const kubeDnsEgress = {
   ],
 };
 
+describe("live mode", () => {
+  const live = (raw: Record<string, any>) => {
+    raw.migration.mode = "live";
+    raw.migration.live = { sourceHost: "10.90.0.2", sourcePort: 30306, replicationUser: "repl" };
+    raw.source.tls = { mode: "verify-identity", caCert: sampleSourceCa };
+  };
+  const liveSecrets = { ...secretValues, sourceReplicationPassword: "repl-pw-R5" };
+
+  it("makes the server it runs a read-only replica-to-be: its own server id, relay logs under a fixed name, the source's CA mounted", async () => {
+    await run("local", live, liveSecrets);
+    const server = named("-database-server").inputs.spec.template.spec;
+    const args = server.containers[0].args as string[];
+    expect(args).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^--server-id=\d+$/),
+        "--relay-log=ferry-relay-bin",
+        "--read-only=ON",
+      ]),
+    );
+    const serverId = Number(args.find((a) => a.startsWith("--server-id="))!.split("=")[1]);
+    expect(serverId).toBeGreaterThan(1);
+    const ca = named("-database-source-ca");
+    expect(ca.inputs.data).toEqual({ "source-ca.crt": sampleSourceCa });
+    expect(server.volumes).toContainEqual({
+      name: "source-ca",
+      configMap: { name: `${ca.name}-generated` },
+    });
+    expect(server.containers[0].volumeMounts).toContainEqual({
+      name: "source-ca",
+      mountPath: "/var/run/ferry/source-ca",
+      readOnly: true,
+    });
+  });
+
+  it("replicates once the import is verified: a Job with the source's address and account, its password and CA as files; the report waits for it", async () => {
+    await run("local", live, liveSecrets);
+    const job = named("-replication-job");
+    expect(job.inputs.metadata.name).toBe("ferry-replicate-run-1");
+    const container = job.inputs.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["/bin/sh", "/opt/ferry/replicate.sh"]);
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: "REPL_HOST", value: "10.90.0.2" },
+        { name: "REPL_PORT", value: "30306" },
+        { name: "REPL_USER", value: "repl" },
+        { name: "REPL_CA_FILE", value: "/var/run/ferry/source-ca/source-ca.crt" },
+        { name: "REPL_TLS", value: "verify-identity" },
+        { name: "REPL_CHECK_SECONDS", value: "30" },
+        { name: "REPL_PASSWORD_FILE", value: "/var/run/ferry/secrets/replication-password" },
+        { name: "SOURCE_TLS_CA_FILE", value: "/var/run/ferry/secrets/source-ca.crt" },
+        {
+          name: "DEST_PASSWORD_FILE",
+          value: expect.stringMatching(/^\/var\/run\/ferry\/secrets\//),
+        },
+      ]),
+    );
+    expect(JSON.stringify(job.inputs)).not.toContain("repl-pw-R5");
+    expect(revealSecret(named("-replication-credentials").inputs.stringData)).toEqual({
+      "replication-password": "repl-pw-R5",
+      "source-ca.crt": sampleSourceCa,
+    });
+    const after = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
+    expect(after("-replication")).toEqual([expect.stringMatching(/-verification$/)]);
+    expect(after("-report")).toContainEqual(expect.stringMatching(/-replication$/));
+    // The database's pods and the Job reach the source, by its address.
+    expect(named("-replication-egress").inputs.spec).toEqual({
+      podSelector: {
+        matchExpressions: [
+          { key: "app.kubernetes.io/part-of", operator: "In", values: ["ferry"] },
+          {
+            key: "app.kubernetes.io/component",
+            operator: "In",
+            values: ["database", "replicate"],
+          },
+        ],
+      },
+      policyTypes: ["Egress"],
+      egress: [
+        { to: [{ ipBlock: { cidr: "10.90.0.2/32" } }], ports: [{ protocol: "TCP", port: 30306 }] },
+      ],
+    });
+  });
+
+  it("adds nothing in snapshot mode", async () => {
+    await run("local");
+    expect(registered.filter((r) => /replication|source-ca/.test(r.name))).toEqual([]);
+    const args = named("-database-server").inputs.spec.template.spec.containers[0].args;
+    expect(args.join(" ")).not.toMatch(/server-id|read-only|relay-log/);
+  });
+});
+
 describe("Pod Security", () => {
   it("denies the namespace's traffic but what is named: the Jobs to the database and the store, allowFrom to the database", async () => {
     await run("kubernetes", (raw) => {
@@ -873,7 +968,8 @@ describe("Pod Security", () => {
         {
           key: "app.kubernetes.io/component",
           operator: "In",
-          values: ["import", "verify", "cleanup"],
+          // replicate: live mode's step (a Job of its own run, when there is one).
+          values: ["import", "verify", "cleanup", "replicate"],
         },
       ],
     };
