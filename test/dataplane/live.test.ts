@@ -1,3 +1,4 @@
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,6 +18,8 @@ import { runScript, secretFile, type ScriptRun } from "../support/servers";
 const bucket = "ferry-live";
 /** The name the source's certificate carries, which the replica dials and checks. */
 const serverName = "localhost";
+const cutoverPassword = `cut-${Math.random().toString(36).slice(2)}`;
+const writerPassword = `w-${Math.random().toString(36).slice(2)}`;
 const replicationPassword = `repl'pw "\\ ${Math.random().toString(36).slice(2)}`;
 
 let plane: DataPlane;
@@ -38,8 +41,13 @@ beforeAll(async () => {
   );
   secretFile(plane.secretsDir, "replication-password", replicationPassword);
   const quoted = replicationPassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
+  secretFile(plane.secretsDir, "cutover-password", cutoverPassword);
   plane.source.must(`CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '${quoted}' REQUIRE SSL;
     GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
+    CREATE USER 'cutover'@'127.0.0.1' IDENTIFIED BY '${cutoverPassword}';
+    GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, PROCESS, READ_ONLY ADMIN, BINLOG MONITOR ON *.* TO 'cutover'@'127.0.0.1';
+    CREATE USER 'writer'@'127.0.0.1' IDENTIFIED BY '${writerPassword}';
+    GRANT SELECT, INSERT, UPDATE ON app.* TO 'writer'@'127.0.0.1';
     CREATE DATABASE app;
     CREATE TABLE app.accounts (id INT PRIMARY KEY, owner VARCHAR(40), balance DECIMAL(12,2));
     INSERT INTO app.accounts SELECT seq, CONCAT('owner ', seq), seq * 1.5 FROM app.seq_1_to_2000;
@@ -83,6 +91,67 @@ function replicateEnv(runId: string, password = "replication-password"): Record<
     REPL_CA_FILE: caFile(),
     REPL_TLS: "verify-identity",
     REPL_CHECK_SECONDS: "15",
+  };
+}
+
+/** cutover.sh's environment: the destination, the run, and the source as the cutover account. */
+function cutoverEnv(runId: string, drainSeconds = 10): Record<string, string> {
+  return {
+    ...destinationEnv(runId),
+    SOURCE_HOST: serverName,
+    SOURCE_PORT: String(plane.source.port),
+    SOURCE_USER: "cutover",
+    SOURCE_PASSWORD_FILE: path.join(plane.secretsDir, "cutover-password"),
+    SOURCE_TLS: "verify-identity",
+    SOURCE_TLS_CA_FILE: caFile(),
+    CUTOVER_DRAIN_SECONDS: String(drainSeconds),
+    CUTOVER_CATCHUP_SECONDS: "20",
+  };
+}
+
+/**
+ * An application writing to the source as an account without any right past read_only, one
+ * transaction a statement, recording each the server acknowledged, until stopped.
+ */
+function startWriter(firstId: number): {
+  stop: () => Promise<{ acknowledged: number[]; refused: number }>;
+} {
+  let running = true;
+  const acknowledged: number[] = [];
+  let refused = 0;
+  const loop = (async () => {
+    for (let id = firstId; running; id++) {
+      const result = await new Promise<number>((resolve) => {
+        const child = spawn(
+          "mariadb",
+          [
+            "--no-defaults",
+            "-h",
+            serverName,
+            "-P",
+            String(plane.source.port),
+            "-u",
+            "writer",
+            "--ssl-ca",
+            caFile(),
+            "--ssl-verify-server-cert",
+            "-e",
+            `INSERT INTO app.accounts VALUES (${id}, 'written live', ${id % 97})`,
+          ],
+          { env: { ...process.env, MYSQL_PWD: writerPassword }, stdio: "ignore" },
+        );
+        child.on("close", (code) => resolve(code ?? -1));
+      });
+      if (result === 0) acknowledged.push(id);
+      else refused++;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { acknowledged, refused };
+    },
   };
 }
 
@@ -180,6 +249,60 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     });
   }, 120_000);
 
+  it("rolls a cutover back when the source cannot be made read-only in time: the source takes writes as before, the destination still replicates", async () => {
+    const held = plane.source.session();
+    held.send("LOCK TABLES app.accounts WRITE;");
+    await new Promise((r) => setTimeout(r, 500));
+    let failed: ScriptRun;
+    try {
+      failed = await runScript("cutover.sh", cutoverEnv("live-1", 2));
+    } finally {
+      await held.end();
+    }
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toMatch(/could not be made read-only within 2s/);
+    expect(failed.stderr).toMatch(
+      /cutover failed, rolled back \(the source takes writes as before/,
+    );
+    expect(plane.source.must("SELECT @@GLOBAL.read_only").trim()).toBe("0");
+    expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("1");
+    expect(plane.destination.vertical("SHOW SLAVE STATUS")).toMatchObject({
+      Slave_IO_Running: "Yes",
+      Slave_SQL_Running: "Yes",
+    });
+  }, 120_000);
+
+  it("cuts over while an application writes: every write the source acknowledged is on the destination once, the source is read-only, the destination takes writes and replicates nothing; both sides compared at the switch", async () => {
+    const writer = startWriter(100_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const cut = await runScript("cutover.sh", cutoverEnv("live-1"));
+    await new Promise((r) => setTimeout(r, 500));
+    const { acknowledged, refused } = await writer.stop();
+    expect(cut.status, cut.stderr).toBe(0);
+    expect(acknowledged.length).toBeGreaterThan(10);
+    // The writer went on until stopped: the source refused it once read-only.
+    expect(refused).toBeGreaterThan(0);
+    const window = /no write was accepted anywhere for (\d+)ms/.exec(cut.stderr);
+    expect(window, cut.stderr).not.toBeNull();
+    console.log(`cutover window: ${window![1]} ms; ${acknowledged.length} writes acknowledged`);
+    expect(cut.stderr).toMatch(
+      /verified at the cutover: all \d+ objects, 2 tables \(\d+ rows\), equal on both sides/,
+    );
+    // The ledger: every acknowledged id once on the destination, none it did not acknowledge.
+    const onDestination = plane.destination
+      .must("SELECT id FROM app.accounts WHERE id >= 100000 ORDER BY id")
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+    expect(onDestination).toEqual(acknowledged);
+    expect(plane.source.must("SELECT @@GLOBAL.read_only").trim()).toBe("1");
+    expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("0");
+    expect(plane.destination.must("SHOW SLAVE STATUS").trim()).toBe("");
+    plane.destination.must("INSERT INTO app.accounts VALUES (999999, 'after the cutover', 0)");
+    // The source back to writable for the tests after (a cutover leaves it read-only).
+    plane.source.must("SET GLOBAL read_only = OFF");
+  }, 180_000);
+
   it("refuses the replication account with a wrong password, naming the secret", async () => {
     resetDestination();
     await copy("live-2");
@@ -232,7 +355,9 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(oldest()).toBe(current);
     const broken = await runScript("replicate.sh", replicateEnv("live-3"));
     expect(broken.status).not.toBe(0);
-    expect(broken.stderr).toMatch(/no longer holds the binary log from the dump's position on/);
+    expect(broken.stderr, broken.stderr).toMatch(
+      /no longer holds the binary log from the dump's position on/,
+    );
     expect(broken.stderr).toMatch(/set ferry:migration\.runId to a new run id/);
   }, 180_000);
 });

@@ -24,6 +24,8 @@
 //	          dump its credentials (FORGET_SECRET)
 //	replicate live mode, after the verification: the destination made a replica of the source
 //	          from the dump's position (REPL_*; package replica)
+//	cutover   live mode: the writes moved to the destination (the source read-only, the destination
+//	          caught up and made writable, rolled back on failure), then both sides compared
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -70,7 +72,7 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget | replicate"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget | replicate | cutover"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
@@ -86,6 +88,7 @@ var subcommands = map[string]func(context.Context) error{
 	"certificates": runCertificates,
 	"forget":       runForget,
 	"replicate":    runReplicate,
+	"cutover":      runCutover,
 }
 
 func main() {

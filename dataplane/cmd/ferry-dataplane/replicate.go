@@ -148,8 +148,9 @@ func runReplicate(ctx context.Context) error {
 		if state == replica.Broken && (status.SQLErrno != 0 || status.IOErrno == 1236 || time.Now().After(deadline)) {
 			return errors.New(replica.Explain(status))
 		}
-		if state == replica.Stopped || state == replica.NotConfigured {
-			return fmt.Errorf("the destination's replication is %s right after it was started", state)
+		// A thread that stopped on an error may show as stopped for a moment before its error does.
+		if (state == replica.Stopped || state == replica.NotConfigured) && time.Now().After(deadline) {
+			return fmt.Errorf("the destination's replication is %s after it was started (I/O thread %s, SQL thread %s)", state, status.IORunning, status.SQLRunning)
 		}
 		behind, known := int64(0), false
 		if target != "" {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/replica"
+	"ferry.local/dataplane/internal/verify"
+)
+
+// runCutover (live mode, migration.cutover): moves the writes from the source to the destination
+// (package replica's Cutover: the source read-only within CUTOVER_DRAIN_SECONDS, the destination
+// caught up within CUTOVER_CATCHUP_SECONDS, replication stopped, the destination writable, rolled
+// back on any failure before that), then compares every object of the migrated databases on both
+// sides as they were at the switch (the same digests as the verification). The source stays
+// read-only: it must take no write the destination would not see.
+func runCutover(ctx context.Context) error {
+	drain, err := seconds("CUTOVER_DRAIN_SECONDS", 10)
+	if err != nil {
+		return err
+	}
+	catchUp, err := seconds("CUTOVER_CATCHUP_SECONDS", 60)
+	if err != nil {
+		return err
+	}
+	r, err := openRun(ctx, "")
+	if err != nil {
+		return err
+	}
+	m := r.manifest
+	source, err := conn.OpenFromEnvironment("SOURCE")
+	if err != nil {
+		return err
+	}
+	defer source.Close()
+	destination, err := conn.OpenFromEnvironment("DEST")
+	if err != nil {
+		return err
+	}
+	defer destination.Close()
+	sourceFlavor, err := flavorOf(ctx, source, "the source", "ferry:source")
+	if err != nil {
+		return err
+	}
+	destinationFlavor, err := flavorOf(ctx, destination, "the destination database", "ferry:destination")
+	if err != nil {
+		return err
+	}
+	switched, err := replica.Cutover{Source: source, SourceFlavor: sourceFlavor, Destination: destination,
+		DestinationFlavor: destinationFlavor, Drain: drain, CatchUp: catchUp,
+		Sessions: max(1, m.DataStreams()), Log: logf}.Run(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.CloseAll(switched.SourceSnapshots)
+	defer conn.CloseAll(switched.DestinationSnapshots)
+	rowKey, err := digest.RowKeyFrom(*r.key)
+	if err != nil {
+		return err
+	}
+	logf("comparing every object of %s on both sides as they were at the cutover", strings.Join(m.Databases, " "))
+	sides := make([][]digest.Object, 2)
+	for i, sessions := range [][]*sql.Conn{switched.SourceSnapshots, switched.DestinationSnapshots} {
+		objects, err := digest.Catalog(ctx, sessions[0], m.Databases)
+		if err != nil {
+			return err
+		}
+		if err := digest.Contents(ctx, rowKey, sessions, objects, nil); err != nil {
+			return err
+		}
+		sides[i] = objects
+	}
+	mismatches := verify.Compare(sides[0], sides[1])
+	for _, mismatch := range mismatches {
+		logf("differs: %s: %s", mismatch.Object, mismatch.Problem)
+	}
+	if len(mismatches) > 0 {
+		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %d objects differ between the source and the destination at the cutover (above): check them before the applications rely on them", len(mismatches))
+	}
+	tables, rows := 0, int64(0)
+	for _, o := range sides[0] {
+		if o.Kind == digest.Table {
+			tables++
+			rows += o.Rows
+		}
+	}
+	logf("verified at the cutover: all %d objects, %d tables (%d rows), equal on both sides; write-unavailable window %s", len(sides[0]), tables, rows, switched.Window.Round(time.Millisecond))
+	return nil
+}
+
+// flavorOf asks a server whose it is.
+func flavorOf(ctx context.Context, db *sql.DB, role, key string) (conn.Flavor, error) {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return "", errors.New(conn.Explain(err, role, key))
+	}
+	return conn.FlavorOf(version), nil
+}

@@ -1,0 +1,199 @@
+package replica
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"ferry.local/dataplane/internal/conn"
+)
+
+// Cutover moves the writes from the source to its replica, the destination: the source made
+// read-only (open write transactions given Drain to end), the destination given CatchUp to apply
+// the source's last change, both sides' snapshots opened at that same point for a verification
+// after, the replication stopped and the destination made writable. The write-unavailable window
+// runs from the source's read-only to the destination's writable; the verification, which reads
+// the snapshots, does not hold it open. Anything that fails before the destination is writable is
+// rolled back: the source takes writes again as before, the destination goes on replicating.
+type Cutover struct {
+	// Source is a session pool on the source as an account that may set read_only (SUPER, or
+	// READ_ONLY ADMIN on MariaDB 10.5.2 and later).
+	Source       *sql.DB
+	SourceFlavor conn.Flavor
+	// Destination is a session pool on the destination as its root.
+	Destination       *sql.DB
+	DestinationFlavor conn.Flavor
+	Drain             time.Duration
+	CatchUp           time.Duration
+	// Sessions is how many snapshot sessions each side opens for the verification.
+	Sessions int
+	Log      func(format string, args ...any)
+}
+
+// Switched is a cutover that happened.
+type Switched struct {
+	// Window is how long no write was accepted anywhere.
+	Window time.Duration
+	// Position is the source's last position, which the destination applied.
+	Position string
+	// SourceSnapshots and DestinationSnapshots read both sides as they were at the switch; the
+	// caller verifies with them and closes them (conn.CloseAll).
+	SourceSnapshots, DestinationSnapshots []*sql.Conn
+}
+
+// readOnlyVariables are what makes a server refuse writes: MySQL's super_read_only stops SUPER
+// accounts too (and sets read_only); MariaDB has read_only only.
+func readOnlyVariables(flavor conn.Flavor) []string {
+	if flavor == conn.MySQL {
+		return []string{"super_read_only"}
+	}
+	return []string{"read_only"}
+}
+
+// Run performs the cutover; see Cutover.
+func (c Cutover) Run(ctx context.Context) (Switched, error) {
+	status, err := Read(ctx, c.Destination, c.DestinationFlavor)
+	if err != nil {
+		return Switched{}, fmt.Errorf("reading the destination's replication status: %w", err)
+	}
+	if status.State() != Replicating {
+		if explained := Explain(status); explained != "" {
+			return Switched{}, fmt.Errorf("no cutover: the destination does not replicate: %s", explained)
+		}
+		return Switched{}, fmt.Errorf("no cutover: the destination's replication is %s; nothing was changed", status.State())
+	}
+	// One session on the source for the whole cutover: its lock wait bounds the drain.
+	session, err := c.Source.Conn(ctx)
+	if err != nil {
+		return Switched{}, err
+	}
+	defer session.Close()
+	variable := readOnlyVariables(c.SourceFlavor)[0]
+	var wasReadOnly int
+	if err := session.QueryRowContext(ctx, "SELECT @@GLOBAL."+variable).Scan(&wasReadOnly); err != nil {
+		return Switched{}, err
+	}
+	if _, err := session.ExecContext(ctx, "SET SESSION lock_wait_timeout = ?", max(1, int(c.Drain.Seconds()))); err != nil {
+		return Switched{}, err
+	}
+	started := time.Now()
+	c.Log("the source takes no more writes (%s = ON); open write transactions have %s to end", variable, c.Drain)
+	if _, err := session.ExecContext(ctx, "SET GLOBAL "+variable+" = ON"); err != nil {
+		return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, false,
+			fmt.Errorf("the source could not be made read-only within %s (write transactions still open, or the account lacks the right): %v", c.Drain, err))
+	}
+	position, err := c.sourcePosition(ctx, session)
+	if err != nil {
+		return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, false, err)
+	}
+	if err := c.waitFor(ctx, position); err != nil {
+		return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, false, err)
+	}
+	c.Log("the destination applied the source's last change (%s)", position)
+	switched := Switched{Position: position}
+	// Both sides hold still now (the source is read-only, the destination has applied everything
+	// and is read-only to anyone but its replication): snapshots opened now see the same rows.
+	if switched.SourceSnapshots, err = conn.OpenSnapshots(ctx, c.Source, max(1, c.Sessions), nil); err == nil {
+		switched.DestinationSnapshots, err = conn.OpenSnapshots(ctx, c.Destination, max(1, c.Sessions), nil)
+	}
+	if err != nil {
+		conn.CloseAll(switched.SourceSnapshots)
+		conn.CloseAll(switched.DestinationSnapshots)
+		return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, false, fmt.Errorf("opening the snapshots to verify: %w", err))
+	}
+	for _, statement := range c.switchStatements() {
+		if _, err := c.Destination.ExecContext(ctx, statement); err != nil {
+			conn.CloseAll(switched.SourceSnapshots)
+			conn.CloseAll(switched.DestinationSnapshots)
+			return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, true, fmt.Errorf("%s on the destination: %w", statement, err))
+		}
+	}
+	switched.Window = time.Since(started)
+	// Past this point the destination takes writes: nothing is rolled back. The replica's link to
+	// the source (with its stored password) is removed.
+	if _, err := c.Destination.ExecContext(ctx, c.forgetStatement()); err != nil {
+		c.Log("the destination takes writes, but its replication settings could not be removed (%v): run %s on it", err, c.forgetStatement())
+	}
+	c.Log("cut over: the destination takes writes; no write was accepted anywhere for %s", switched.Window.Round(time.Millisecond))
+	return switched, nil
+}
+
+func (c Cutover) sourcePosition(ctx context.Context, session *sql.Conn) (string, error) {
+	variable := "@@GLOBAL.gtid_binlog_pos"
+	if c.SourceFlavor == conn.MySQL {
+		variable = "@@GLOBAL.gtid_executed"
+	}
+	var position string
+	if err := session.QueryRowContext(ctx, "SELECT "+variable).Scan(&position); err != nil {
+		return "", fmt.Errorf("reading the source's position: %w", err)
+	}
+	return position, nil
+}
+
+// waitFor waits until the destination has applied position, or CatchUp has passed, or its
+// replication broke.
+func (c Cutover) waitFor(ctx context.Context, position string) error {
+	wait := "SELECT MASTER_GTID_WAIT(?, ?)"
+	done := 0
+	if c.DestinationFlavor == conn.MySQL {
+		wait, done = "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", 0
+	}
+	var result sql.NullInt64
+	if err := c.Destination.QueryRowContext(ctx, wait, position, c.CatchUp.Seconds()).Scan(&result); err != nil {
+		return fmt.Errorf("waiting for the destination to apply %s: %w", position, err)
+	}
+	if result.Valid && result.Int64 == int64(done) {
+		return nil
+	}
+	status, err := Read(ctx, c.Destination, c.DestinationFlavor)
+	if err == nil && status.State() == Broken {
+		return errors.New(Explain(status))
+	}
+	return fmt.Errorf("the destination had not applied the source's last change (%s) after %s", position, c.CatchUp)
+}
+
+// switchStatements stop the replication (its settings kept, for a rollback) and make the
+// destination writable.
+func (c Cutover) switchStatements() []string {
+	if c.DestinationFlavor == conn.MySQL {
+		return []string{"STOP REPLICA", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"}
+	}
+	return []string{"STOP SLAVE", "SET GLOBAL read_only = OFF"}
+}
+
+func (c Cutover) forgetStatement() string {
+	if c.DestinationFlavor == conn.MySQL {
+		return "RESET REPLICA ALL"
+	}
+	return "RESET SLAVE ALL"
+}
+
+// rollback undoes a cutover that failed before the destination took writes: the destination
+// replicates again (when its replication was stopped) and read-only, the source takes writes as
+// it did before. Returns why the cutover failed, with what the rollback did.
+func (c Cutover) rollback(ctx context.Context, session *sql.Conn, variable string, wasReadOnly int, replicationStopped bool, why error) error {
+	problems := ""
+	if replicationStopped {
+		for _, statement := range c.rollbackDestination() {
+			if _, err := c.Destination.ExecContext(ctx, statement); err != nil {
+				problems += fmt.Sprintf("; %s on the destination failed too (%v)", statement, err)
+			}
+		}
+	}
+	if wasReadOnly == 0 {
+		if _, err := session.ExecContext(ctx, "SET GLOBAL "+variable+" = OFF"); err != nil {
+			return fmt.Errorf("cutover failed: %v; and the source could NOT be made writable again (%v): run SET GLOBAL %s = OFF on it%s", why, err, variable, problems)
+		}
+	}
+	c.Log("rolled back: the source takes writes as before, the destination replicates")
+	return fmt.Errorf("cutover failed, rolled back (the source takes writes as before, the destination still replicates and is read-only): %v%s", why, problems)
+}
+
+func (c Cutover) rollbackDestination() []string {
+	if c.DestinationFlavor == conn.MySQL {
+		return []string{"SET GLOBAL super_read_only = ON", "START REPLICA"}
+	}
+	return []string{"SET GLOBAL read_only = ON", "START SLAVE"}
+}
