@@ -299,6 +299,32 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("0");
     expect(plane.destination.must("SHOW SLAVE STATUS").trim()).toBe("");
     plane.destination.must("INSERT INTO app.accounts VALUES (999999, 'after the cutover', 0)");
+    expect(
+      plane.destination.must("SELECT state FROM ferry.runs WHERE run_id = 'live-1'").trim(),
+    ).toBe("cut over");
+  }, 180_000);
+
+  it("after the cutover, every step run again (a Job replaced, a pod restarted) leaves the destination as it is: no import, no replication from the snapshot", async () => {
+    const before = plane.destination.must("CHECKSUM TABLE app.accounts EXTENDED");
+    const again = {
+      import: await must("import.sh", destinationEnv("live-1")),
+      verify: await must("verify.sh", destinationEnv("live-1")),
+      replicate: await must("replicate.sh", replicateEnv("live-1")),
+      cutover: await must("cutover.sh", cutoverEnv("live-1")),
+    };
+    expect(again.import.stderr).toMatch(
+      /run live-1 is already imported \(cut over\); nothing to do/,
+    );
+    expect(again.verify.stderr).toMatch(
+      /verified before its replication began \(state: cut over\)/,
+    );
+    expect(again.replicate.stderr).toMatch(
+      /run live-1 was cut over: the destination takes the writes; nothing to replicate/,
+    );
+    expect(again.cutover.stderr).toMatch(/run live-1 is already cut over/);
+    expect(plane.destination.must("SHOW SLAVE STATUS").trim()).toBe("");
+    expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("0");
+    expect(plane.destination.must("CHECKSUM TABLE app.accounts EXTENDED")).toBe(before);
     // The source back to writable for the tests after (a cutover leaves it read-only).
     plane.source.must("SET GLOBAL read_only = OFF");
   }, 180_000);

@@ -10,6 +10,7 @@ import (
 
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/replica"
 	"ferry.local/dataplane/internal/verify"
 )
@@ -52,6 +53,15 @@ func runCutover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	switch state, err := runState(ctx, destination, m.RunID); {
+	case err != nil:
+		return err
+	case state == load.StateCutOver:
+		logf("run %s is already cut over: the destination takes the writes; nothing to do", m.RunID)
+		return nil
+	case state != load.StateReplicating:
+		return fmt.Errorf("run %s does not replicate (state: %s): the replication step must succeed before a cutover", m.RunID, orNone(state))
+	}
 	switched, err := replica.Cutover{Source: source, SourceFlavor: sourceFlavor, Destination: destination,
 		DestinationFlavor: destinationFlavor, Drain: drain, CatchUp: catchUp,
 		Sessions: max(1, m.DataStreams()), Log: logf}.Run(ctx)
@@ -60,6 +70,11 @@ func runCutover(ctx context.Context) error {
 	}
 	defer conn.CloseAll(switched.SourceSnapshots)
 	defer conn.CloseAll(switched.DestinationSnapshots)
+	// Recorded at once: from here the destination takes writes, and no step may send it back.
+	detail := fmt.Sprintf("cut over at %s after a write-unavailable window of %s", switched.Position, switched.Window.Round(time.Millisecond))
+	if _, err := destination.ExecContext(ctx, "UPDATE ferry.runs SET state = ?, detail = ? WHERE run_id = ?", load.StateCutOver, detail, m.RunID); err != nil {
+		return fmt.Errorf("cut over, but recording it in ferry.runs failed (%v): do not run the replication step of run %s again", err, m.RunID)
+	}
 	rowKey, err := digest.RowKeyFrom(*r.key)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/replica"
 	"ferry.local/dataplane/internal/secret"
 )
@@ -87,6 +89,16 @@ func explainReplicationLogin(err error, source replica.Source) error {
 	return fmt.Errorf("%s cannot be reached (%s); check ferry:migration.live.sourceHost and sourcePort, and that the destination's pods may reach that address", where, text)
 }
 
+// runState is the run's state in ferry.runs on the destination ("" when it has none).
+func runState(ctx context.Context, db *sql.DB, runID string) (string, error) {
+	var state sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT state FROM ferry.runs WHERE run_id = ?", runID).Scan(&state)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "doesn't exist") {
+		return "", err
+	}
+	return state.String, nil
+}
+
 // runReplicate: in live mode, after the import's verification, makes the destination a replica
 // of the source from the dump's position (package replica), then watches it for up to
 // REPL_CHECK_SECONDS (30): it succeeds once the replica has applied everything the source had
@@ -124,6 +136,18 @@ func runReplicate(ctx context.Context) error {
 		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
 	}
 	flavor := conn.FlavorOf(version)
+	m := r.manifest
+	// Only a verified import is made a replica, and never one cut over: that would send a server
+	// that takes writes back to the snapshot's position.
+	switch state, err := runState(ctx, db, m.RunID); {
+	case err != nil:
+		return err
+	case state == load.StateCutOver:
+		logf("run %s was cut over: the destination takes the writes; nothing to replicate", m.RunID)
+		return nil
+	case state != "imported" && state != load.StateReplicating:
+		return fmt.Errorf("run %s is not imported (state: %s); the import and its verification must succeed first", m.RunID, orNone(state))
+	}
 	// A replica ignores events that carry its own server id: with the source's, it would skip them all.
 	var destinationID int64
 	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_id").Scan(&destinationID); err != nil {
@@ -132,12 +156,14 @@ func runReplicate(ctx context.Context) error {
 	if destinationID == sourceID {
 		return fmt.Errorf("the destination's server id is the source's (%d): it would skip every change the source logs; give the source another server_id (ferry gives the server it runs one derived from its namespace and name)", sourceID)
 	}
-	m := r.manifest
 	said, err := replica.Start(ctx, db, flavor, source, replica.Position{GTID: m.GTID, File: m.BinlogFile, Offset: m.BinlogPosition}, m.Databases)
 	if err != nil {
 		return err
 	}
 	logf("%s", said)
+	if _, err := db.ExecContext(ctx, "UPDATE ferry.runs SET state = ? WHERE run_id = ?", load.StateReplicating, m.RunID); err != nil {
+		return fmt.Errorf("recording run %s as replicating: %w", m.RunID, err)
+	}
 	deadline := time.Now().Add(check)
 	for {
 		status, err := replica.Read(ctx, db, flavor)

@@ -56,6 +56,13 @@ type Options struct {
 	Log    func(format string, args ...any)
 }
 
+// The states of a live run after its import (ferry.runs.state): the destination replicates from
+// the source, then takes the writes itself.
+const (
+	StateReplicating = "replicating"
+	StateCutOver     = "cut over"
+)
+
 // Digest is the run's one digest in ferry.runs: the sha256 of every chunk's sha256, in manifest
 // order. A run imported with the same digest is not imported again.
 func Digest(m manifest.Manifest) string {
@@ -144,8 +151,10 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	if state.String == "imported" && recorded.String == digest {
-		o.Log("run %s is already imported; nothing to do", m.RunID)
+	// Imported, and in live mode maybe replicating or cut over since: never imported again (the
+	// data has moved on from the dump).
+	if (state.String == "imported" || state.String == StateReplicating || state.String == StateCutOver) && recorded.String == digest {
+		o.Log("run %s is already imported (%s); nothing to do", m.RunID, state.String)
 		return nil
 	}
 	if err := complete(ctx, o.Store, m); err != nil {
