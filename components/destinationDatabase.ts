@@ -5,6 +5,8 @@ import { serviceDnsNames, type ServerTlsSettings } from "./specs/certificates";
 import {
   databaseDeploymentSpec,
   databaseServiceSpec,
+  replicaInitFile,
+  replicaInitKey,
   replicaServerId,
   sourceCaKey,
   rootPasswordKey,
@@ -43,8 +45,11 @@ export interface DestinationDatabaseArgs {
   readonly now: Date;
   /** When true, `pulumi destroy` leaves the namespace and data volume in place. */
   readonly retainData: boolean;
-  /** Live mode: the source's CA certificate (PEM), with which the server replicates from it. */
-  readonly replicaOfSourceCa?: string;
+  /**
+   * Live mode: the source's CA certificate (PEM), with which the server replicates from it, and
+   * whether the cutover is asked for (the server then no longer starts read-only).
+   */
+  readonly replicaOf?: { readonly sourceCaCert: string; readonly cutover: boolean };
   /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
@@ -139,15 +144,19 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       { ...retain, deleteBeforeReplace: true },
     );
 
-    // Live mode: the source's CA where the server reads it when it connects to the source.
-    const replica = args.replicaOfSourceCa
+    // Live mode: the source's CA where the server reads it when it connects to the source, and
+    // what it runs whenever it starts (read-only until the cutover).
+    const replica = args.replicaOf
       ? {
           serverId: replicaServerId(args.namespace, args.serviceName),
-          sourceCaConfigMap: new k8s.core.v1.ConfigMap(
-            `${name}-source-ca`,
+          configMap: new k8s.core.v1.ConfigMap(
+            `${name}-replica`,
             {
               metadata: { namespace: namespace.metadata.name, labels },
-              data: { [sourceCaKey]: args.replicaOfSourceCa },
+              data: {
+                [sourceCaKey]: args.replicaOf.sourceCaCert,
+                [replicaInitKey]: replicaInitFile(args.replicaOf.cutover),
+              },
             },
             { parent: this, provider },
           ).metadata.name,

@@ -45,7 +45,13 @@ export class DestinationJobs extends pulumi.ComponentResource {
       `${name}-scripts`,
       {
         metadata: { namespace: args.namespace, labels },
-        data: scriptsConfigMapData(["import.sh", "verify.sh", "cleanup.sh", "replicate.sh"]),
+        data: scriptsConfigMapData([
+          "import.sh",
+          "verify.sh",
+          "cleanup.sh",
+          "replicate.sh",
+          "cutover.sh",
+        ]),
       },
       { parent: this, provider },
     );

@@ -6,6 +6,7 @@ import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { BucketRevocation } from "./bucketRevocation";
 import { Cleanup } from "./cleanup";
+import { Cutover } from "./cutover";
 import type { FerryConfig } from "./config";
 import { DestinationDatabase } from "./destinationDatabase";
 import { DestinationJobs } from "./destinationJobs";
@@ -307,7 +308,14 @@ export class Migration extends pulumi.ComponentResource {
               now,
               retainData: migration.retainData,
               // Live mode: the server replicates from the source with its CA (required there).
-              ...(migration.mode === "live" ? { replicaOfSourceCa: config.source.tls.caCert } : {}),
+              ...(migration.mode === "live"
+                ? {
+                    replicaOf: {
+                      sourceCaCert: config.source.tls.caCert!,
+                      cutover: migration.live.cutover,
+                    },
+                  }
+                : {}),
               registryCredentials: config.secrets.registryCredentials,
               provider: destinationProvider,
             },
@@ -456,7 +464,8 @@ export class Migration extends pulumi.ComponentResource {
 
   /**
    * Live mode: once the import is verified, the destination replicates from the source from the
-   * dump's position; the report waits for it. Snapshot mode: nothing.
+   * dump's position, and with migration.cutover the writes move to it; the report waits for both.
+   * Snapshot mode: nothing.
    */
   private catchUp(
     name: string,
@@ -479,7 +488,23 @@ export class Migration extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [verified.checks] },
     );
-    return { ...verified, catchUp: replication };
+    if (!migration.live.cutover) return { ...verified, catchUp: replication };
+    // The writes moved to the destination, once it replicates.
+    const cutover = new Cutover(
+      `${name}-cutover`,
+      {
+        context: landing.jobs.context,
+        live: migration.live,
+        sourceUser: source.user,
+        sourcePassword: config.secrets.sourcePassword,
+        sourceTlsMode: source.tls.mode,
+        sourceCaCert: source.tls.caCert!,
+        timeoutMinutes: migration.verifyTimeoutMinutes,
+        hooks: transit.store.users.forStep(["read"]),
+      },
+      { parent: this, dependsOn: [replication] },
+    );
+    return { ...verified, catchUp: cutover };
   }
 
   /**
@@ -600,8 +625,8 @@ interface Landing {
 /** What the import-and-verification phase gives the last one. */
 interface Arrival {
   readonly checks: Verification;
-  /** Live mode: the destination replicating from the source. */
-  readonly catchUp?: Replication;
+  /** Live mode: the destination replicating from the source, or cut over to. */
+  readonly catchUp?: Replication | Cutover;
   readonly watches: StepLog[];
   /** The bucket as this machine reaches it, with the reading user. */
   readonly operatorRead: BucketAccess;

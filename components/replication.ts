@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { LiveConfig } from "./config";
-import { sourceCaKey, sourceCaMountPath } from "./specs/database";
+import { replicaMountPath, sourceCaKey } from "./specs/database";
 import { destinationJob, type DestinationJobContext } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
 import { replicationEgressSpec } from "./specs/networkPolicy";
@@ -63,7 +63,7 @@ export class Replication extends pulumi.ComponentResource {
           REPL_PORT: String(live.sourcePort),
           REPL_USER: live.replicationUser,
           // The server reads the CA from its own mount; this step from its Secret's.
-          REPL_CA_FILE: `${sourceCaMountPath}/${sourceCaKey}`,
+          REPL_CA_FILE: `${replicaMountPath}/${sourceCaKey}`,
           REPL_TLS: args.verifyIdentity ? "verify-identity" : "verify-ca",
           REPL_CHECK_SECONDS: String(live.catchUpCheckSeconds),
         },

@@ -257,6 +257,11 @@ function liveChecks({ migration, source, destination }: Sections): string[] {
         "ferry:migration.live: is set while migration.mode is snapshot; set migration.mode to live, or remove migration.live",
       );
     }
+    if (migration.cutover) {
+      problems.push(
+        "ferry:migration.cutover: is true while migration.mode is snapshot: a cutover moves the writes from a source the destination replicates, which only live mode does",
+      );
+    }
     return problems;
   }
   if (!migration.live) {

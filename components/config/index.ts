@@ -375,11 +375,12 @@ function migrationConfig(
   destination: ParsedDestination,
   replicationPassword: pulumi.Output<string> | undefined,
 ): MigrationConfig {
-  const { mode, live, writeBinlog, ...run } = migration;
+  const { mode, live, cutover, writeBinlog, ...run } = migration;
   const settings = { ...run, writeBinlog: writeBinlog ?? destination.database.mode === "existing" };
-  // The cross-checks and readSecrets refused live mode without its settings and its password.
+  // The cross-checks and readSecrets refused live mode without its settings and its password,
+  // and a cutover outside it.
   return mode === "live"
-    ? { ...settings, mode, live: { ...live!, replicationPassword: replicationPassword! } }
+    ? { ...settings, mode, live: { ...live!, replicationPassword: replicationPassword!, cutover } }
     : { ...settings, mode };
 }
 

@@ -54,6 +54,12 @@ export const migrationSchema = z
         "snapshot: the source takes no writes from the dump until the applications move; live: after the import the destination replicates from the dump's position until the cutover",
       ),
     live: liveSchema.optional(),
+    cutover: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .describe(
+        "live mode: move the writes to the destination in this pulumi up (the source read-only, the destination caught up, then writable); rolled back if any step before that fails",
+      ),
     runId: z
       .string({ error: "must be a string" })
       .regex(runIdPattern, {

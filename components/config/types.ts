@@ -48,9 +48,11 @@ export type ReleaseConfig = z.infer<typeof releaseSchema>;
 /** How the destination replicates from the source in live mode, with the account's password. */
 export type LiveConfig = NonNullable<ParsedMigration["live"]> & {
   readonly replicationPassword: pulumi.Output<string>;
+  /** migration.cutover: move the writes to the destination in this pulumi up. */
+  readonly cutover: boolean;
 };
 /** The run's settings, writeBinlog resolved for the destination's mode; one variant a mode. */
-export type MigrationConfig = Omit<ParsedMigration, "writeBinlog" | "mode" | "live"> & {
+export type MigrationConfig = Omit<ParsedMigration, "writeBinlog" | "mode" | "live" | "cutover"> & {
   readonly writeBinlog: boolean;
 } & ({ readonly mode: "snapshot" } | { readonly mode: "live"; readonly live: LiveConfig });
 export type VerificationConfig = z.infer<typeof verificationSchema>;

@@ -22,7 +22,8 @@ export type DataPlaneScript =
   | "revoke.sh"
   | "grant.sh"
   | "watch.sh"
-  | "replicate.sh";
+  | "replicate.sh"
+  | "cutover.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");

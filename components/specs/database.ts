@@ -80,14 +80,28 @@ export interface DatabaseDeploymentSpecArgs {
 export interface ReplicaSettings {
   /** Its own server id, never the source's (replicaServerId). */
   readonly serverId: number;
-  /** A ConfigMap holding the source's CA certificate (sourceCaKey). */
-  readonly sourceCaConfigMap: pulumi.Input<string>;
+  /** A ConfigMap holding the source's CA (sourceCaKey) and the server's init file (replicaInitKey). */
+  readonly configMap: pulumi.Input<string>;
 }
 
-/** The key of the source's CA in its ConfigMap, and the file name where the server reads it. */
+/** The key of the source's CA in the replica's ConfigMap, and its file name where the server reads it. */
 export const sourceCaKey = "source-ca.crt";
-/** Where the server reads the source's CA (CHANGE MASTER TO MASTER_SSL_CA names this file). */
-export const sourceCaMountPath = "/var/run/ferry/source-ca";
+/** The key of the statements the server runs whenever it starts (--init-file). */
+export const replicaInitKey = "init.sql";
+/** Where the server reads both (CHANGE MASTER TO MASTER_SSL_CA names the CA's file). */
+export const replicaMountPath = "/var/run/ferry/replica";
+
+/**
+ * What the server runs whenever it starts in live mode: read-only until the cutover, so that a
+ * restarted server takes no application's write while it replicates (the import and the
+ * replication write as accounts read_only does not stop); nothing once `migration.cutover` is set
+ * (the cutover step makes the running server writable; the file follows within the kubelet's sync
+ * period, so a restart in the minute after a cutover may come back read-only, never the reverse
+ * before one).
+ */
+export function replicaInitFile(cutover: boolean): string {
+  return cutover ? "" : "SET GLOBAL read_only = ON;\n";
+}
 
 /**
  * A server id for the server ferry runs, from its namespace and Service name: stable across
@@ -101,12 +115,15 @@ export function replicaServerId(namespace: string, serviceName: string): number 
 
 /**
  * Live mode's server settings: its own server id; relay logs under a fixed name on the data
- * volume, so a restarted pod (another host name) finds them; read-only, so that until the cutover
- * no application writes to it (the import and the replication write as accounts read_only does
- * not stop); a restart keeps all three.
+ * volume, so a restarted pod (another host name) finds them; the init file above. The ConfigMap
+ * is mounted whole (not by subPath), so a changed init file reaches the pod without a restart.
  */
 export function replicaServerSettings(replica: ReplicaSettings): string[] {
-  return [`--server-id=${replica.serverId}`, "--relay-log=ferry-relay-bin", "--read-only=ON"];
+  return [
+    `--server-id=${replica.serverId}`,
+    "--relay-log=ferry-relay-bin",
+    `--init-file=${replicaMountPath}/${replicaInitKey}`,
+  ];
 }
 
 /** The database Deployment's spec. */
@@ -172,7 +189,7 @@ export function databaseDeploymentSpec(
               { name: "credentials", mountPath: credentialsMountPath, readOnly: true },
               { name: "tls", mountPath: serverTlsMountPath, readOnly: true },
               ...(args.replica
-                ? [{ name: "source-ca", mountPath: sourceCaMountPath, readOnly: true }]
+                ? [{ name: "replica", mountPath: replicaMountPath, readOnly: true }]
                 : []),
             ],
           },
@@ -188,7 +205,7 @@ export function databaseDeploymentSpec(
           { name: "run", emptyDir: {} },
           { name: "tmp", emptyDir: {} },
           ...(args.replica
-            ? [{ name: "source-ca", configMap: { name: args.replica.sourceCaConfigMap } }]
+            ? [{ name: "replica", configMap: { name: args.replica.configMap } }]
             : []),
         ],
       },

@@ -134,8 +134,8 @@ export interface DestinationJobContext {
 /** The bucket users of the destination side (BucketRole). */
 export type DestinationBucketRole = "read" | "cleanup";
 
-/** The destination's steps, each a Job running `<step>.sh`; replicate in live mode only. */
-export type DestinationStep = "import" | "verify" | "cleanup" | "replicate";
+/** The destination's steps, each a Job running `<step>.sh`; replicate and cutover in live mode only. */
+export type DestinationStep = "import" | "verify" | "cleanup" | "replicate" | "cutover";
 
 /**
  * The Job of one destination step: `ferry-<step>-<runId>` running `<step>.sh` with the context's

@@ -15,7 +15,7 @@ export interface AllowedClient {
 }
 
 /** The steps whose Jobs talk to the database and the object store. */
-export const databaseClientSteps = ["import", "verify", "cleanup", "replicate"] as const;
+export const databaseClientSteps = ["import", "verify", "cleanup", "replicate", "cutover"] as const;
 
 /** The pods of ferry's destination Jobs, whatever their run. */
 const jobPods = {
@@ -184,8 +184,8 @@ export function apiServerEgressSpec(
 }
 
 /**
- * Live mode: the database ferry runs (its replica threads) and the replication step's Job reach
- * the source where the destination reaches it: its address when that is an IP, else (a name a
+ * Live mode: the database ferry runs (its replica threads) and the replication and cutover steps'
+ * Jobs reach the source where the destination reaches it: its address when that is an IP, else (a name a
  * policy cannot match) its port.
  */
 export function replicationEgressSpec(args: {
@@ -205,7 +205,11 @@ export function replicationEgressSpec(args: {
     podSelector: {
       matchExpressions: [
         { key: "app.kubernetes.io/part-of", operator: "In", values: ["ferry"] },
-        { key: "app.kubernetes.io/component", operator: "In", values: ["database", "replicate"] },
+        {
+          key: "app.kubernetes.io/component",
+          operator: "In",
+          values: ["database", "replicate", "cutover"],
+        },
       ],
     },
     policyTypes: ["Egress"],

@@ -79,6 +79,7 @@ describe("valid configuration", () => {
         sourcePort: 30306,
         replicationUser: "repl",
         catchUpCheckSeconds: 30,
+        cutover: false,
       });
       expect(pulumi.Output.isInstance(config.migration.live.replicationPassword)).toBe(true);
     },
@@ -147,6 +148,9 @@ describe("valid configuration", () => {
     ).toEqual([
       "ferry:sourceReplicationPassword: is only read when migration.mode is live; remove it with: pulumi config rm sourceReplicationPassword",
       "ferry:migration.live: is set while migration.mode is snapshot; set migration.mode to live, or remove migration.live",
+    ]);
+    expect(problemsOf(withChange("local", (r) => (r.migration.cutover = true)))).toEqual([
+      "ferry:migration.cutover: is true while migration.mode is snapshot: a cutover moves the writes from a source the destination replicates, which only live mode does",
     ]);
     expect(problemsOf(withChange("local", (r) => (r.migration.mode = "online")))).toEqual([
       "ferry:migration.mode: must be snapshot or live",

@@ -837,7 +837,7 @@ describe("live mode", () => {
   };
   const liveSecrets = { ...secretValues, sourceReplicationPassword: "repl-pw-R5" };
 
-  it("makes the server it runs a read-only replica-to-be: its own server id, relay logs under a fixed name, the source's CA mounted", async () => {
+  it("makes the server it runs a replica-to-be: its own server id, relay logs under a fixed name, the source's CA mounted, read-only whenever it starts until the cutover", async () => {
     await run("local", live, liveSecrets);
     const server = named("-database-server").inputs.spec.template.spec;
     const args = server.containers[0].args as string[];
@@ -845,22 +845,48 @@ describe("live mode", () => {
       expect.arrayContaining([
         expect.stringMatching(/^--server-id=\d+$/),
         "--relay-log=ferry-relay-bin",
-        "--read-only=ON",
+        "--init-file=/var/run/ferry/replica/init.sql",
       ]),
     );
     const serverId = Number(args.find((a) => a.startsWith("--server-id="))!.split("=")[1]);
     expect(serverId).toBeGreaterThan(1);
-    const ca = named("-database-source-ca");
-    expect(ca.inputs.data).toEqual({ "source-ca.crt": sampleSourceCa });
+    const replica = named("-database-replica");
+    expect(replica.inputs.data).toEqual({
+      "source-ca.crt": sampleSourceCa,
+      "init.sql": "SET GLOBAL read_only = ON;\n",
+    });
+    // Mounted whole, not by subPath: a changed init file reaches the pod without a restart.
     expect(server.volumes).toContainEqual({
-      name: "source-ca",
-      configMap: { name: `${ca.name}-generated` },
+      name: "replica",
+      configMap: { name: `${replica.name}-generated` },
     });
     expect(server.containers[0].volumeMounts).toContainEqual({
-      name: "source-ca",
-      mountPath: "/var/run/ferry/source-ca",
+      name: "replica",
+      mountPath: "/var/run/ferry/replica",
       readOnly: true,
     });
+  });
+
+  it("with the cutover asked for, empties the init file and leaves the server's pod as it was (no restart)", async () => {
+    // The pod's spec, but for the generated names, which each run of the harness draws anew.
+    const podSpec = () =>
+      JSON.stringify(named("-database-server").inputs.spec.template.spec).replace(
+        /m-local-[a-z0-9]+-/g,
+        "",
+      );
+    await run("local", live, liveSecrets);
+    const before = podSpec();
+    registered.length = 0;
+    await run(
+      "local",
+      (raw) => {
+        live(raw);
+        raw.migration.cutover = true;
+      },
+      liveSecrets,
+    );
+    expect(named("-database-replica").inputs.data["init.sql"]).toBe("");
+    expect(podSpec()).toBe(before);
   });
 
   it("replicates once the import is verified: a Job with the source's address and account, its password and CA as files; the report waits for it", async () => {
@@ -874,7 +900,7 @@ describe("live mode", () => {
         { name: "REPL_HOST", value: "10.90.0.2" },
         { name: "REPL_PORT", value: "30306" },
         { name: "REPL_USER", value: "repl" },
-        { name: "REPL_CA_FILE", value: "/var/run/ferry/source-ca/source-ca.crt" },
+        { name: "REPL_CA_FILE", value: "/var/run/ferry/replica/source-ca.crt" },
         { name: "REPL_TLS", value: "verify-identity" },
         { name: "REPL_CHECK_SECONDS", value: "30" },
         { name: "REPL_PASSWORD_FILE", value: "/var/run/ferry/secrets/replication-password" },
@@ -902,7 +928,7 @@ describe("live mode", () => {
           {
             key: "app.kubernetes.io/component",
             operator: "In",
-            values: ["database", "replicate"],
+            values: ["database", "replicate", "cutover"],
           },
         ],
       },
@@ -913,9 +939,40 @@ describe("live mode", () => {
     });
   });
 
+  it("with migration.cutover, moves the writes once the destination replicates: a Job with the source's address, its account for read_only, its password and CA as files; the report waits for it", async () => {
+    await run(
+      "local",
+      (raw) => {
+        live(raw);
+        raw.migration.cutover = true;
+      },
+      liveSecrets,
+    );
+    const job = named("-cutover-job");
+    expect(job.inputs.metadata.name).toBe("ferry-cutover-run-1");
+    expect(job.inputs.spec.backoffLimit).toBe(0);
+    const container = job.inputs.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["/bin/sh", "/opt/ferry/cutover.sh"]);
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: "SOURCE_HOST", value: "10.90.0.2" },
+        { name: "SOURCE_PORT", value: "30306" },
+        { name: "SOURCE_USER", value: "dumper" },
+        { name: "SOURCE_TLS", value: "verify-identity" },
+        { name: "SOURCE_PASSWORD_FILE", value: "/var/run/ferry/secrets/source-password" },
+        { name: "SOURCE_TLS_CA_FILE", value: "/var/run/ferry/secrets/source-ca.crt" },
+      ]),
+    );
+    expect(JSON.stringify(job.inputs)).not.toContain(secretValues.sourcePassword);
+    const after = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
+    expect(after("-cutover")).toEqual([expect.stringMatching(/-replication$/)]);
+    expect(after("-report")).toContainEqual(expect.stringMatching(/-cutover$/));
+  });
+
   it("adds nothing in snapshot mode", async () => {
     await run("local");
-    expect(registered.filter((r) => /replication|source-ca/.test(r.name))).toEqual([]);
+    expect(registered.filter((r) => /replication|replica|cutover/.test(r.name))).toEqual([]);
     const args = named("-database-server").inputs.spec.template.spec.containers[0].args;
     expect(args.join(" ")).not.toMatch(/server-id|read-only|relay-log/);
   });
@@ -968,8 +1025,8 @@ describe("Pod Security", () => {
         {
           key: "app.kubernetes.io/component",
           operator: "In",
-          // replicate: live mode's step (a Job of its own run, when there is one).
-          values: ["import", "verify", "cleanup", "replicate"],
+          // replicate and cutover: live mode's steps (Jobs of their own run, when there are any).
+          values: ["import", "verify", "cleanup", "replicate", "cutover"],
         },
       ],
     };
