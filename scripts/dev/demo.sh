@@ -22,6 +22,15 @@ FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 # shellcheck source=scripts/build/progress.sh
 . scripts/build/progress.sh
 
+# cluster_builds: the local clusters' programs (both Kubernetes versions) and their images, built
+# before the clusters start so that each of their steps shows its own [k/n] line here rather than
+# inside the clusters' step (their output goes to .ferry/logs); nothing when they are cached.
+cluster_builds() {
+  cluster_bin=$(sh scripts/build/cluster-tools.sh)
+  sh scripts/build/cluster-tools.sh source >/dev/null
+  sh scripts/build/images.sh "$cluster_bin" "$(command -v mc)" "$(command -v ferry-dataplane)" >/dev/null
+}
+
 # local_places: the local clusters, then the source database and the object store, each a step
 # whose own output (kubectl's, the node's) goes to .ferry/logs; their summary lines follow.
 local_places() {
@@ -132,6 +141,7 @@ up() {
   started=$(date +%s)
   say "installing and building what is missing (cached after the first run)"
   pulumi_env
+  cluster_builds
   progress_init
   progress_plan_mode
   local_places
