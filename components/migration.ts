@@ -22,6 +22,7 @@ import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
+import { replicaServerId } from "./specs/database";
 import { imageFlavour } from "./specs/preflight";
 import { quantityBytes } from "./values";
 import { StepLog } from "./stepLog";
@@ -230,6 +231,22 @@ export class Migration extends pulumi.ComponentResource {
           storageBytes:
             destination.database.mode === "managed" ? quantityBytes(destination.storageSize) : 0,
           stripDefiners: migration.stripDefiners,
+          // Live mode: the source must be one the destination can replicate (a server ferry runs).
+          ...(migration.mode === "live"
+            ? {
+                live: {
+                  destinationServerId: replicaServerId(
+                    destination.namespace,
+                    destination.serviceName,
+                  ),
+                  copySeconds:
+                    60 *
+                    (migration.dumpTimeoutMinutes +
+                      migration.importTimeoutMinutes +
+                      migration.verifyTimeoutMinutes),
+                },
+              }
+            : {}),
         },
         location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,

@@ -9,6 +9,13 @@ export interface PreflightSettings {
   /** The data volume's size; 0 when ferry does not size it. */
   readonly storageBytes: number;
   readonly stripDefiners: boolean;
+  /** Live mode: what the destination's replica will need of the source (preflight.LiveSource). */
+  readonly live?: {
+    /** The server id of the server that will replicate (replicaServerId). */
+    readonly destinationServerId: number;
+    /** How long the copy may take: the dump's, import's and verification's timeouts. */
+    readonly copySeconds: number;
+  };
 }
 
 /**
@@ -45,6 +52,13 @@ export function preflightEnvironment(
     DEST_FLAVOUR: settings.destinationFlavour,
     DEST_STORAGE_BYTES: String(settings.storageBytes),
     STRIP_DEFINERS: String(settings.stripDefiners),
+    ...(settings.live
+      ? {
+          LIVE: "true",
+          LIVE_DEST_SERVER_ID: String(settings.live.destinationServerId),
+          LIVE_COPY_SECONDS: String(settings.live.copySeconds),
+        }
+      : {}),
   };
   return {
     plain,

@@ -189,6 +189,38 @@ function resetDestination(): void {
 }
 
 describe("live mode's catch-up (real MariaDB source and destination)", () => {
+  it("the preflight refuses, before the dump, a source the replica could not follow: binary log not ROW, the destination's server id, logs kept shorter than the copy", async () => {
+    const preflightEnv = (extra: Record<string, string> = {}) => ({
+      ...dumpEnv("live-preflight"),
+      LIVE: "true",
+      LIVE_DEST_SERVER_ID: "2",
+      LIVE_COPY_SECONDS: "10800",
+      ...extra,
+    });
+    const passed = await runScript("preflight.sh", preflightEnv());
+    expect(passed.status, passed.stderr).toBe(0);
+    plane.source.must(
+      "SET GLOBAL binlog_format = 'MIXED'; SET GLOBAL binlog_expire_logs_seconds = 3600",
+    );
+    try {
+      const refused = await runScript("preflight.sh", preflightEnv({ LIVE_DEST_SERVER_ID: "1" }));
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/the source's binlog_format is MIXED: live mode needs ROW/);
+      expect(refused.stderr).toMatch(/the source's server_id is 1, the destination's too/);
+      expect(refused.stderr).toMatch(
+        /keeps its binary logs 3600 s, less than the copy may take \(10800 s.*SET GLOBAL binlog_expire_logs_seconds = 21600/,
+      );
+      expect(refused.stderr).toMatch(/the preflight found 3 problem\(s\)/);
+      // Not in live mode: none of these is asked.
+      const snapshot = await runScript("preflight.sh", preflightEnv({ LIVE: "false" }));
+      expect(snapshot.status, snapshot.stderr).toBe(0);
+    } finally {
+      plane.source.must(
+        "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_expire_logs_seconds = 0",
+      );
+    }
+  }, 120_000);
+
   it("replicates every change the source took after the dump's snapshot, for the dumped databases only, over verified TLS; the destination is read-only meanwhile", async () => {
     await copy("live-1");
     // Writes after the snapshot: every kind of row change, and a table made later.

@@ -970,11 +970,26 @@ describe("live mode", () => {
     expect(after("-report")).toContainEqual(expect.stringMatching(/-cutover$/));
   });
 
+  it("has the preflight check the source for the replica: the destination's server id, the copy's longest time", async () => {
+    await run("local", live, liveSecrets);
+    const preflight = revealSecret(named("-dump-local-preflight").inputs.stdin) as string;
+    const serverId = (
+      named("-database-server").inputs.spec.template.spec.containers[0].args as string[]
+    )
+      .find((a) => a.startsWith("--server-id="))!
+      .split("=")[1];
+    expect(preflight).toContain("LIVE='true'");
+    expect(preflight).toContain(`LIVE_DEST_SERVER_ID='${serverId}'`);
+    // The dump's, import's and verification's timeouts: 60 + 120 + 60 minutes.
+    expect(preflight).toContain("LIVE_COPY_SECONDS='14400'");
+  });
+
   it("adds nothing in snapshot mode", async () => {
     await run("local");
     expect(registered.filter((r) => /replication|replica|cutover/.test(r.name))).toEqual([]);
     const args = named("-database-server").inputs.spec.template.spec.containers[0].args;
     expect(args.join(" ")).not.toMatch(/server-id|read-only|relay-log/);
+    expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).not.toContain("LIVE");
   });
 });
 

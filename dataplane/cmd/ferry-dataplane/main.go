@@ -158,6 +158,23 @@ func runPreflight(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the preflight could not read the source: %v", conn.Explain(err, "the source database", "ferry:source"))
 	}
+	// Live mode: what the destination's replica will need of the source (LIVE_DEST_SERVER_ID,
+	// LIVE_COPY_SECONDS).
+	if os.Getenv("LIVE") == "true" {
+		serverID, err := strconv.ParseInt(os.Getenv("LIVE_DEST_SERVER_ID"), 10, 64)
+		if err != nil {
+			return fmt.Errorf("LIVE_DEST_SERVER_ID must be a number, not %q", os.Getenv("LIVE_DEST_SERVER_ID"))
+		}
+		copySeconds, err := strconv.ParseInt(os.Getenv("LIVE_COPY_SECONDS"), 10, 64)
+		if err != nil {
+			return fmt.Errorf("LIVE_COPY_SECONDS must be a number, not %q", os.Getenv("LIVE_COPY_SECONDS"))
+		}
+		problems, err := preflight.LiveSource(ctx, db, preflight.Live{DestinationServerID: serverID, CopySeconds: copySeconds})
+		if err != nil {
+			return fmt.Errorf("the preflight could not read the source's binary log settings: %v", err)
+		}
+		report.Problems = append(report.Problems, problems...)
+	}
 	for _, warning := range report.Warnings {
 		logf("warning: %s", warning)
 	}

@@ -309,3 +309,60 @@ func uncarriable(ctx context.Context, db *sql.DB, in string, args []any) ([]stri
 	}
 	return problems, rows.Err()
 }
+
+// Live is what live mode asks of the source beyond the dump's needs.
+type Live struct {
+	// DestinationServerID is the server id of the server that will replicate from the source.
+	DestinationServerID int64
+	// CopySeconds is how long the dump, import and verification may take (their timeouts): the
+	// source must keep its binary log from the snapshot's position at least that long.
+	CopySeconds int64
+}
+
+// LiveSource checks, before the dump, what would keep the destination from replicating the
+// source from the dump's position: the binary log on, in ROW format (the replica's table filter
+// and the row changes it applies), a server id the replica can tell from its own, binary logs
+// kept longer than the copy may take. Each problem names the setting and the fix.
+func LiveSource(ctx context.Context, db *sql.DB, l Live) ([]string, error) {
+	var problems []string
+	var logBin, serverID int64
+	var format string
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.server_id").Scan(&logBin, &format, &serverID); err != nil {
+		return nil, err
+	}
+	if logBin == 0 {
+		problems = append(problems, "the source's binary log is off (log_bin): live mode replicates from it; start the source with --log-bin (and a server id), or use ferry:migration.mode snapshot")
+	}
+	if !strings.EqualFold(format, "ROW") {
+		problems = append(problems, fmt.Sprintf("the source's binlog_format is %s: live mode needs ROW (the replica applies row changes, filtered by table); SET GLOBAL binlog_format = 'ROW' on the source and in its configuration, before the dump", format))
+	}
+	switch {
+	case serverID == 0:
+		problems = append(problems, "the source's server_id is 0, with which it serves no replica: give it a server id (server_id in its configuration)")
+	case serverID == l.DestinationServerID:
+		problems = append(problems, fmt.Sprintf("the source's server_id is %d, the destination's too: a replica skips the changes of its own id; give the source another server_id", serverID))
+	}
+	kept, err := binlogRetentionSeconds(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if kept > 0 && kept < l.CopySeconds {
+		problems = append(problems, fmt.Sprintf("the source keeps its binary logs %d s, less than the copy may take (%d s: the dump, import and verification timeouts of ferry:migration): the log from the dump's position could be purged before the destination replicates it; SET GLOBAL binlog_expire_logs_seconds = %d (or more) on the source, or lower the timeouts", kept, l.CopySeconds, l.CopySeconds*2))
+	}
+	return problems, nil
+}
+
+// binlogRetentionSeconds is how long the server keeps a binary log, 0 for ever: its
+// binlog_expire_logs_seconds (MySQL 8, MariaDB 10.6 and later), else expire_logs_days.
+func binlogRetentionSeconds(ctx context.Context, db *sql.DB) (int64, error) {
+	var seconds sql.NullInt64
+	err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.binlog_expire_logs_seconds").Scan(&seconds)
+	if err == nil && seconds.Valid {
+		return seconds.Int64, nil
+	}
+	var days sql.NullFloat64
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.expire_logs_days").Scan(&days); err != nil {
+		return 0, err
+	}
+	return int64(days.Float64 * 86400), nil
+}
