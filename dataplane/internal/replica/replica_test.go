@@ -132,12 +132,22 @@ func TestPlanRefusesWhatCannotReplicate(t *testing.T) {
 		"no database":                 {conn.MariaDB, source, Position{}, nil, "no database"},
 		"no host":                     {conn.MariaDB, Source{Port: 1, User: "u", CAFile: "c"}, Position{}, []string{"a"}, "incomplete"},
 		"a port out of range":         {conn.MySQL, Source{Host: "h", Port: 70000, User: "u", CAFile: "c"}, Position{}, []string{"a"}, "incomplete"},
+		"port 0":                      {conn.MariaDB, Source{Host: "h", Port: 0, User: "u", CAFile: "c"}, Position{}, []string{"a"}, "incomplete"},
+		"port 65536":                  {conn.MariaDB, Source{Host: "h", Port: 65536, User: "u", CAFile: "c"}, Position{}, []string{"a"}, "incomplete"},
 		"MySQL without a position":    {conn.MySQL, source, Position{}, []string{"a"}, "binary log was off"},
 		"an offset not a number":      {conn.MySQL, source, Position{File: "f", Offset: "1; DROP"}, []string{"a"}, "not a number"},
 		"another flavor":              {conn.Flavor("Oracle"), source, Position{}, []string{"a"}, "unknown server flavor"},
 	} {
 		if _, err := Plan(c.flavor, c.source, c.from, c.databases); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+func TestPlanTakesEveryPort(t *testing.T) {
+	for _, port := range []int{1, 3306, 65535} {
+		if _, err := Plan(conn.MariaDB, Source{Host: "h", Port: port, User: "u", CAFile: "c"}, Position{}, []string{"a"}); err != nil {
+			t.Errorf("port %d: %v", port, err)
 		}
 	}
 }
@@ -157,6 +167,9 @@ func TestBehindCountsTransactionsNotApplied(t *testing.T) {
 		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-90", 10},
 		{"3E11FA47-71CA-11E1-9E33-C80AA9429562:1-100:200-209", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-50:40-100", 10},
 		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3", "4e11fa47-71ca-11e1-9e33-c80aa9429562:2", 12},
+		// Intervals that overlap count once (a set as MySQL would never print it, but as given).
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:5-9", 1},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10", "3e11fa47-71ca-11e1-9e33-c80aa9429562:4-6:1-5", 4},
 	} {
 		got, err := Behind(c.source, c.applied)
 		if err != nil || got != c.want {
