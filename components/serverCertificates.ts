@@ -1,16 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { apiServerAccess } from "./apiServerAccess";
 import {
   certificateObjects,
-  certificatesEgressSpec,
   certificatesJob,
+  certificatesPodLabels,
   certificatesRoleRules,
   publicKeys,
   renewalWindow,
   type ServerTlsSettings,
 } from "./specs/certificates";
 import { ferryLabels } from "./specs/labels";
-import { apiServerEndpoints } from "./specs/networkPolicy";
 import { awaitTimeouts } from "./specs/timeouts";
 
 export interface ServerCertificatesArgs {
@@ -57,49 +57,21 @@ export class ServerCertificates extends pulumi.ComponentResource {
     const labels = ferryLabels("tls");
     const child = { parent: this, provider };
 
-    const account = new k8s.core.v1.ServiceAccount(
-      `${name}-account`,
+    // The Job's account, which may touch its three objects only, and its way to the API server.
+    const access = apiServerAccess(
+      name,
       {
-        metadata: { namespace: args.namespace, labels },
-        // Mounted by the Job's pod only, which asks for it.
-        automountServiceAccountToken: false,
+        namespace: args.namespace,
+        labels,
+        rules: certificatesRoleRules(objects),
+        podLabels: certificatesPodLabels,
+        policyName: "ferry-certificates-egress",
+        readAfter: args.namespaceId,
+        cluster: "the destination cluster",
+        job: "the certificates Job",
+        provider,
       },
-      child,
-    );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-role`,
-      { metadata: { namespace: args.namespace, labels }, rules: certificatesRoleRules(objects) },
-      child,
-    );
-    const binding = new k8s.rbac.v1.RoleBinding(
-      `${name}-binding`,
-      {
-        metadata: { namespace: args.namespace, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subjects: [
-          { kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace },
-        ],
-      },
-      child,
-    );
-
-    // The API server, by the addresses a policy sees (the Service's is translated before).
-    const apiServer = k8s.discovery.v1.EndpointSlice.get(
-      `${name}-api-server`,
-      pulumi.output(args.namespaceId).apply(() => "default/kubernetes"),
-      child,
-    );
-    const egress = new k8s.networking.v1.NetworkPolicy(
-      `${name}-egress`,
-      {
-        metadata: { name: "ferry-certificates-egress", namespace: args.namespace, labels },
-        spec: pulumi
-          .all([apiServer.endpoints, apiServer.ports])
-          .apply(([endpoints, ports]) =>
-            certificatesEgressSpec(apiServerEndpoints({ endpoints, ports })),
-          ),
-      },
-      child,
+      this,
     );
 
     const job = new k8s.batch.v1.Job(
@@ -110,7 +82,7 @@ export class ServerCertificates extends pulumi.ComponentResource {
         dnsNames: args.dnsNames,
         settings: args.settings,
         window: renewalWindow(args.now, args.settings.validityDays),
-        serviceAccountName: account.metadata.name,
+        serviceAccountName: access.serviceAccountName,
         image: args.image,
         imagePullPolicy: args.imagePullPolicy,
         imagePullSecrets: args.imagePullSecrets,
@@ -118,7 +90,7 @@ export class ServerCertificates extends pulumi.ComponentResource {
       }),
       {
         ...child,
-        dependsOn: [binding, egress],
+        dependsOn: access.ready,
         deleteBeforeReplace: true,
         customTimeouts: awaitTimeouts(deadlineMinutes + 1),
       },

@@ -1,12 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { apiServerAccess } from "./apiServerAccess";
 import {
   credentialsRemovalJob,
   credentialsRemovalLabels,
   credentialsRemovalRoleRules,
 } from "./specs/credentialsRemoval";
 import { ferryLabels } from "./specs/labels";
-import { apiServerEgressSpec, apiServerEndpoints } from "./specs/networkPolicy";
 import { jobAwaitTimeouts } from "./specs/timeouts";
 
 export interface SourceCredentialsRemovalArgs {
@@ -46,53 +46,22 @@ export class SourceCredentialsRemoval extends pulumi.ComponentResource {
     const labels = ferryLabels("forget", args.runId);
     const child = { parent: this, provider };
 
-    const account = new k8s.core.v1.ServiceAccount(
-      `${name}-account`,
+    // The Job's account, which may delete that one Secret, and its way to the API server; the
+    // cluster is read once the dump has run, so a first preview reads nothing of it here.
+    const access = apiServerAccess(
+      name,
       {
-        metadata: { namespace, labels },
-        // Mounted by the Job's pod only, which asks for it.
-        automountServiceAccountToken: false,
+        namespace,
+        labels,
+        rules: credentialsRemovalRoleRules(args.secretName),
+        podLabels: credentialsRemovalLabels(args.runId),
+        policyName: `ferry-forget-${args.runId}`,
+        readAfter: args.dump.id,
+        cluster: "the source cluster",
+        job: "the Job that removes the dump's credentials",
+        provider,
       },
-      child,
-    );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-role`,
-      { metadata: { namespace, labels }, rules: credentialsRemovalRoleRules(args.secretName) },
-      child,
-    );
-    const binding = new k8s.rbac.v1.RoleBinding(
-      `${name}-binding`,
-      {
-        metadata: { namespace, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace }],
-      },
-      child,
-    );
-
-    // The API server, by the addresses a policy sees; read once the dump has run, so a first
-    // preview reads nothing of the source cluster here.
-    const apiServer = k8s.discovery.v1.EndpointSlice.get(
-      `${name}-api-server`,
-      args.dump.id.apply(() => "default/kubernetes"),
-      child,
-    );
-    const egress = new k8s.networking.v1.NetworkPolicy(
-      `${name}-egress`,
-      {
-        metadata: { name: `ferry-forget-${args.runId}`, namespace, labels },
-        spec: pulumi
-          .all([apiServer.endpoints, apiServer.ports])
-          .apply(([endpoints, ports]) =>
-            apiServerEgressSpec(
-              credentialsRemovalLabels(args.runId),
-              apiServerEndpoints({ endpoints, ports }),
-              "the source cluster",
-              "the Job that removes the dump's credentials",
-            ),
-          ),
-      },
-      { ...child, deleteBeforeReplace: true },
+      this,
     );
 
     new k8s.batch.v1.Job(
@@ -101,7 +70,7 @@ export class SourceCredentialsRemoval extends pulumi.ComponentResource {
         runId: args.runId,
         namespace,
         secretName: args.secretName,
-        serviceAccountName: account.metadata.name,
+        serviceAccountName: access.serviceAccountName,
         image: args.image,
         imagePullPolicy: args.imagePullPolicy,
         imagePullSecrets: args.imagePullSecrets,
@@ -109,7 +78,7 @@ export class SourceCredentialsRemoval extends pulumi.ComponentResource {
       }),
       {
         ...child,
-        dependsOn: [args.dump, binding, egress],
+        dependsOn: [args.dump, ...access.ready],
         deleteBeforeReplace: true,
         customTimeouts: jobAwaitTimeouts(deadlineMinutes),
       },

@@ -1,10 +1,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { ferryLabels } from "./labels";
-import { apiServerEgressSpec, type ApiServerEndpoints } from "./networkPolicy";
-import { restrictedContainer, restrictedPod } from "./podSecurity";
 import type { TlsKeyType } from "../values";
-import { pullSecretsSpec } from "./registry";
+import { apiClientJob } from "./apiClient";
 
 /**
  * The destination server's TLS, as the Pulumi program declares it: a Job in the destination
@@ -93,18 +91,6 @@ export function certificatesRoleRules(
   ];
 }
 
-/** The Job's pods reach the destination cluster's API server and nothing else (apiServerEgressSpec). */
-export function certificatesEgressSpec(
-  api: ApiServerEndpoints,
-): k8s.types.input.networking.v1.NetworkPolicySpec {
-  return apiServerEgressSpec(
-    certificatesPodLabels,
-    api,
-    "the destination cluster",
-    "the certificates Job",
-  );
-}
-
 export interface CertificatesJobSpec {
   readonly namespace: pulumi.Input<string>;
   readonly serviceName: string;
@@ -122,49 +108,25 @@ export interface CertificatesJobSpec {
 /** The Job that makes, keeps or renews the certificates: one a renewal window (its name; one server a namespace). */
 export function certificatesJob(spec: CertificatesJobSpec): k8s.batch.v1.JobArgs {
   const objects = certificateObjects(spec.serviceName);
-  return {
-    metadata: {
-      // Not after the Service: a Service's name may take all 63 characters a Job's may have.
-      name: `ferry-certificates-${spec.window}`,
-      namespace: spec.namespace,
-      labels: certificatesPodLabels,
-      // A failed Job is replaced on the next `pulumi up` instead of being awaited again.
-      annotations: { "pulumi.com/replaceUnready": "true" },
-    },
-    spec: {
-      backoffLimit: 2,
-      activeDeadlineSeconds: spec.deadlineSeconds,
-      template: {
-        metadata: { labels: certificatesPodLabels },
-        spec: {
-          restartPolicy: "Never",
-          securityContext: restrictedPod,
-          ...pullSecretsSpec(spec.imagePullSecrets),
-          serviceAccountName: spec.serviceAccountName,
-          // The one pod of ferry's that talks to the API server, with the token of its Role.
-          automountServiceAccountToken: true,
-          containers: [
-            {
-              name: jobComponent,
-              image: spec.image,
-              imagePullPolicy: spec.imagePullPolicy,
-              command: ["ferry-dataplane", "certificates"],
-              env: [
-                { name: "FERRY_STEP", value: "ferry-certificates" },
-                { name: "CERT_NAMES", value: spec.dnsNames.join(" ") },
-                { name: "CERT_ISSUER", value: spec.dnsNames[1] ?? spec.serviceName },
-                { name: "CERT_KEY_TYPE", value: spec.settings.keyType },
-                { name: "CERT_VALIDITY_DAYS", value: String(spec.settings.validityDays) },
-                { name: "CERT_CA_SECRET", value: objects.caSecret },
-                { name: "CERT_SERVER_SECRET", value: objects.serverSecret },
-                { name: "CERT_PUBLIC_CONFIGMAP", value: objects.publicConfigMap },
-              ],
-              terminationMessagePolicy: "FallbackToLogsOnError",
-              securityContext: restrictedContainer,
-            },
-          ],
-        },
-      },
-    },
-  };
+  return apiClientJob({
+    // Not after the Service: a Service's name may take all 63 characters a Job's may have.
+    name: `ferry-certificates-${spec.window}`,
+    namespace: spec.namespace,
+    labels: certificatesPodLabels,
+    serviceAccountName: spec.serviceAccountName,
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    imagePullSecrets: spec.imagePullSecrets,
+    deadlineSeconds: spec.deadlineSeconds,
+    subcommand: jobComponent,
+    env: [
+      { name: "CERT_NAMES", value: spec.dnsNames.join(" ") },
+      { name: "CERT_ISSUER", value: spec.dnsNames[1] ?? spec.serviceName },
+      { name: "CERT_KEY_TYPE", value: spec.settings.keyType },
+      { name: "CERT_VALIDITY_DAYS", value: String(spec.settings.validityDays) },
+      { name: "CERT_CA_SECRET", value: objects.caSecret },
+      { name: "CERT_SERVER_SECRET", value: objects.serverSecret },
+      { name: "CERT_PUBLIC_CONFIGMAP", value: objects.publicConfigMap },
+    ],
+  });
 }

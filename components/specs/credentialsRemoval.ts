@@ -1,8 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { ferryLabels } from "./labels";
-import { restrictedContainer, restrictedPod } from "./podSecurity";
-import { pullSecretsSpec } from "./registry";
+import { apiClientJob } from "./apiClient";
 
 /**
  * In kubernetes source mode the dump Job reads its credentials (the source password, the dump's
@@ -43,43 +42,16 @@ export interface CredentialsRemovalJobSpec {
 
 /** The Job that deletes the dump's Secret; named from the run id, as the dump's Jobs are. */
 export function credentialsRemovalJob(spec: CredentialsRemovalJobSpec): k8s.batch.v1.JobArgs {
-  const labels = credentialsRemovalLabels(spec.runId);
-  return {
-    metadata: {
-      name: `ferry-forget-${spec.runId}`,
-      namespace: spec.namespace,
-      labels,
-      // A failed Job is replaced on the next `pulumi up` instead of being awaited again.
-      annotations: { "pulumi.com/replaceUnready": "true" },
-    },
-    spec: {
-      backoffLimit: 2,
-      activeDeadlineSeconds: spec.deadlineSeconds,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: "Never",
-          securityContext: restrictedPod,
-          ...pullSecretsSpec(spec.imagePullSecrets),
-          serviceAccountName: spec.serviceAccountName,
-          // The one pod of the run's in the source cluster with a token: its Role's.
-          automountServiceAccountToken: true,
-          containers: [
-            {
-              name: component,
-              image: spec.image,
-              imagePullPolicy: spec.imagePullPolicy,
-              command: ["ferry-dataplane", "forget"],
-              env: [
-                { name: "FERRY_STEP", value: "ferry-forget" },
-                { name: "FORGET_SECRET", value: spec.secretName },
-              ],
-              terminationMessagePolicy: "FallbackToLogsOnError",
-              securityContext: restrictedContainer,
-            },
-          ],
-        },
-      },
-    },
-  };
+  return apiClientJob({
+    name: `ferry-forget-${spec.runId}`,
+    namespace: spec.namespace,
+    labels: credentialsRemovalLabels(spec.runId),
+    serviceAccountName: spec.serviceAccountName,
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    imagePullSecrets: spec.imagePullSecrets,
+    deadlineSeconds: spec.deadlineSeconds,
+    subcommand: component,
+    env: [{ name: "FORGET_SECRET", value: spec.secretName }],
+  });
 }

@@ -1,13 +1,22 @@
 import { describe, expect, it } from "vitest";
 import {
   certificateObjects,
-  certificatesEgressSpec,
+  certificatesPodLabels,
   certificatesJob,
   certificatesRoleRules,
   renewalWindow,
   serviceDnsNames,
 } from "../../components/specs/certificates";
-import { apiServerEndpoints } from "../../components/specs/networkPolicy";
+import { apiServerEgressSpec, apiServerEndpoints } from "../../components/specs/networkPolicy";
+
+/** The certificates Job's policy, as ServerCertificates asks for it. */
+const certificatesEgressSpec = (api: Parameters<typeof apiServerEgressSpec>[1]) =>
+  apiServerEgressSpec(
+    certificatesPodLabels,
+    api,
+    "the destination cluster",
+    "the certificates Job",
+  );
 
 const day = 86_400_000;
 
