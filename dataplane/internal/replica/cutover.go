@@ -135,16 +135,16 @@ func (c Cutover) sourcePosition(ctx context.Context, session *sql.Conn) (string,
 // waitFor waits until the destination has applied position, or CatchUp has passed, or its
 // replication broke.
 func (c Cutover) waitFor(ctx context.Context, position string) error {
+	// Both answer 0 once the position is applied (-1 or 1 when the time ran out).
 	wait := "SELECT MASTER_GTID_WAIT(?, ?)"
-	done := 0
 	if c.DestinationFlavor == conn.MySQL {
-		wait, done = "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", 0
+		wait = "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)"
 	}
 	var result sql.NullInt64
 	if err := c.Destination.QueryRowContext(ctx, wait, position, c.CatchUp.Seconds()).Scan(&result); err != nil {
 		return fmt.Errorf("waiting for the destination to apply %s: %w", position, err)
 	}
-	if result.Valid && result.Int64 == int64(done) {
+	if result.Valid && result.Int64 == 0 {
 		return nil
 	}
 	status, err := Read(ctx, c.Destination, c.DestinationFlavor)
