@@ -1154,7 +1154,12 @@ describe("Pod Security", () => {
     const secretName = generated(dumpSecret);
     expect(Object.keys(revealSecret(dumpSecret.inputs.stringData))).toContain("run-key");
     const job = named("-forget-job");
-    expect(job.inputs.metadata).toMatchObject({ name: "ferry-forget-run-1", namespace: "legacy" });
+    expect(job.inputs.metadata).toMatchObject({
+      name: "ferry-forget-run-1",
+      namespace: "legacy",
+      // A failed Job is replaced on the next up, not awaited again; its log is its message.
+      annotations: { "pulumi.com/replaceUnready": "true" },
+    });
     const pod = job.inputs.spec.template.spec;
     const account = named("-forget-account");
     expect(pod.serviceAccountName).toBe(generated(account));
@@ -1162,6 +1167,8 @@ describe("Pod Security", () => {
     expect(account.inputs.automountServiceAccountToken).toBe(false);
     expect(pod.containers).toHaveLength(1);
     expect(pod.containers[0].command).toEqual(["ferry-dataplane", "forget"]);
+    expect(pod.containers[0].terminationMessagePolicy).toBe("FallbackToLogsOnError");
+    expect(pod.restartPolicy).toBe("Never");
     expect(pod.containers[0].env).toEqual([
       { name: "FERRY_STEP", value: "ferry-forget" },
       { name: "FORGET_SECRET", value: secretName },
