@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
-import { testCertificates } from "../support/certificates";
+import { testCertificates, writeServerTlsFiles } from "../support/certificates";
 import { DataPlane } from "../support/fixture";
 import { runScript, secretFile, type ScriptRun } from "../support/servers";
 
@@ -28,9 +28,7 @@ let certificatesDir: string;
 beforeAll(async () => {
   certificatesDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-live-"));
   const made = testCertificates([serverName]);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.ca), made.caCertificate);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.certificate), made.serverCertificate);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.key), made.serverKey, { mode: 0o600 });
+  writeServerTlsFiles(certificatesDir, made, tlsFiles);
   plane = await DataPlane.start(
     "live",
     bucket,

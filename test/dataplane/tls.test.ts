@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../support/certificates";
+import { testCertificates, writeServerTlsFiles } from "../support/certificates";
 import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
 import { DataPlane } from "../support/fixture";
 import { runScript } from "../support/servers";
@@ -25,9 +25,7 @@ const serverName = "localhost";
 beforeAll(async () => {
   certificatesDir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-tls-"));
   const made = testCertificates([serverName]);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.ca), made.caCertificate);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.certificate), made.serverCertificate);
-  fs.writeFileSync(path.join(certificatesDir, tlsFiles.key), made.serverKey, { mode: 0o600 });
+  writeServerTlsFiles(certificatesDir, made, tlsFiles);
   otherCaFile = path.join(certificatesDir, "other-ca.crt");
   fs.writeFileSync(otherCaFile, testCertificates([serverName]).caCertificate);
   // MinIO too serves https only, with the same certificate: every step checks it against the CA.

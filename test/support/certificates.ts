@@ -111,3 +111,14 @@ export function testCertificates(names: readonly string[]): TestCertificates {
     serverKey: server.key,
   };
 }
+
+/** Writes a CA and a server's certificate and key into dir under the given file names (the key 0600). */
+export function writeServerTlsFiles(
+  dir: string,
+  made: TestCertificates,
+  files: { readonly ca: string; readonly certificate: string; readonly key: string },
+): void {
+  fs.writeFileSync(path.join(dir, files.ca), made.caCertificate);
+  fs.writeFileSync(path.join(dir, files.certificate), made.serverCertificate);
+  fs.writeFileSync(path.join(dir, files.key), made.serverKey, { mode: 0o600 });
+}
