@@ -112,6 +112,8 @@ function cutoverEnv(runId: string, drainSeconds = 10): Record<string, string> {
  * transaction a statement, recording each the server acknowledged, until stopped.
  */
 function startWriter(firstId: number): {
+  acknowledgedSoFar: () => number;
+  refusedSoFar: () => number;
   stop: () => Promise<{ acknowledged: number[]; refused: number }>;
 } {
   let running = true;
@@ -145,6 +147,8 @@ function startWriter(firstId: number): {
     }
   })();
   return {
+    acknowledgedSoFar: () => acknowledged.length,
+    refusedSoFar: () => refused,
     stop: async () => {
       running = false;
       await loop;
@@ -164,6 +168,15 @@ async function copy(runId: string): Promise<void> {
   await must("dump.sh", dumpEnv(runId));
   await must("import.sh", destinationEnv(runId));
   await must("verify.sh", destinationEnv(runId));
+}
+
+/** Waits until done() holds, checking every 50 ms, for 30 s at most. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const started = Date.now();
+  while (!done()) {
+    if (Date.now() - started > 30_000) throw new Error(`waited 30 s for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Waits until query reads the same on both servers. */
@@ -282,7 +295,10 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
   it("rolls a cutover back when the source cannot be made read-only in time: the source takes writes as before, the destination still replicates", async () => {
     const held = plane.source.session();
     held.send("LOCK TABLES app.accounts WRITE;");
-    await new Promise((r) => setTimeout(r, 500));
+    await until(
+      () => plane.source.must("SHOW OPEN TABLES FROM app WHERE In_use > 0").trim() !== "",
+      "the table lock",
+    );
     let failed: ScriptRun;
     try {
       failed = await runScript("cutover.sh", cutoverEnv("live-1", 2));
@@ -304,9 +320,11 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
 
   it("cuts over while an application writes: every write the source acknowledged is on the destination once, the source is read-only, the destination takes writes and replicates nothing; both sides compared at the switch", async () => {
     const writer = startWriter(100_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The cutover starts once the application's writes are flowing, and it is stopped only after
+    // the source has refused it at least once.
+    await until(() => writer.acknowledgedSoFar() > 10, "the writer's first writes");
     const cut = await runScript("cutover.sh", cutoverEnv("live-1"));
-    await new Promise((r) => setTimeout(r, 500));
+    if (cut.status === 0) await until(() => writer.refusedSoFar() > 0, "the source's refusal");
     const { acknowledged, refused } = await writer.stop();
     expect(cut.status, cut.stderr).toBe(0);
     expect(acknowledged.length).toBeGreaterThan(10);

@@ -131,11 +131,10 @@ func runReplicate(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
-	var version string
-	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return errors.New(conn.Explain(err, "the destination database", "ferry:destination"))
+	flavor, err := flavorOf(ctx, db, "the destination database", "ferry:destination")
+	if err != nil {
+		return err
 	}
-	flavor := conn.FlavorOf(version)
 	m := r.manifest
 	// Only a verified import is made a replica, and never one cut over: that would send a server
 	// that takes writes back to the snapshot's position.
