@@ -393,7 +393,7 @@ describe("a full run", () => {
     expect((await run("import.sh", destinationEnv("twice"))).status).toBe(0);
     const second = await run("import.sh", destinationEnv("twice"));
     expect(second.status).toBe(0);
-    expect(second.stderr).toContain("run twice is already imported; nothing to do");
+    expect(second.stderr).toContain("run twice is already imported (imported); nothing to do");
   });
 
   it("takes counts and checksums in the dump's snapshot while the source is being written", async () => {
