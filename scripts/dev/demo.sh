@@ -98,6 +98,35 @@ set_config() {
   done
 }
 
+# source_cluster_config STACK NAMESPACE: STACK dumps the source cluster's server (devenv.sh) into
+# NAMESPACE of the destination cluster.
+source_cluster_config() {
+  set_config "$1" ferry:destination.namespace "$2" ferry:source.mode kubernetes \
+    ferry:source.host source-db.ferry-source.svc.cluster.local ferry:source.port 3306 \
+    ferry:source.kubernetes.kubeconfig .ferry/kubeconfig ferry:source.kubernetes.context source \
+    ferry:source.kubernetes.namespace ferry-source ferry:source.kubernetes.toolsImage ferry.local/tools:1
+}
+
+# A live migration from the source cluster's server: copied, then replicated until the cutover,
+# which a second pulumi up makes (ferry:migration.cutover true).
+live() {
+  up
+  cd "$repo"
+  prepare_stack dev-live
+  source_cluster_config dev-live ferry-live
+  # The destination's pods reach that server where its cluster exposes it: its node port.
+  set_config dev-live ferry:migration.mode live ferry:migration.live.sourceHost 10.90.0.2 \
+    ferry:migration.live.sourcePort 30306 ferry:migration.live.replicationUser ferry_replication
+  pulumi config set --stack dev-live --secret sourceReplicationPassword <"$secrets/sourceReplicationPassword" >/dev/null
+  say "pulumi up of dev-live: the copy, then the destination replicates from the source cluster's server"
+  pulumi up --yes --non-interactive --stack dev-live
+  say "pulumi up of dev-live with ferry:migration.cutover true: the writes move to the destination"
+  set_config dev-live ferry:migration.cutover true
+  pulumi up --yes --non-interactive --stack dev-live
+  say "the migration report of dev-live"
+  pulumi stack output report --json --stack dev-live
+}
+
 many() {
   up
   cd "$repo"
@@ -105,10 +134,7 @@ many() {
   sh scripts/dev/sshhost.sh up
   host_key=$(sh scripts/dev/sshhost.sh host-key)
   prepare_stack dev-k8s
-  set_config dev-k8s ferry:destination.namespace ferry-k8s ferry:source.mode kubernetes \
-    ferry:source.host source-db.ferry-source.svc.cluster.local ferry:source.port 3306 \
-    ferry:source.kubernetes.kubeconfig .ferry/kubeconfig ferry:source.kubernetes.context source \
-    ferry:source.kubernetes.namespace ferry-source ferry:source.kubernetes.toolsImage ferry.local/tools:1
+  source_cluster_config dev-k8s ferry-k8s
   prepare_stack dev-ssh
   set_config dev-ssh ferry:destination.namespace ferry-ssh ferry:source.mode ssh \
     ferry:source.host 127.0.0.1 ferry:source.port 3306 ferry:source.ssh.host 10.89.0.2 \
@@ -172,7 +198,7 @@ down() {
   pulumi_env
   if [ -d "$project" ]; then
     prepare_project
-    for stack in dev-k8s dev-ssh; do
+    for stack in dev-live dev-k8s dev-ssh; do
       if pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
         say "pulumi destroy of $stack (its data volume and namespace are kept)"
         pulumi destroy --yes --non-interactive --stack "$stack"
@@ -190,9 +216,10 @@ down() {
 case "${1:-up}" in
   up) up ;;
   many) many ;;
+  live) live ;;
   down) down ;;
   *)
-    echo "usage: scripts/dev/demo.sh [up | many | down]" >&2
+    echo "usage: scripts/dev/demo.sh [up | many | live | down]" >&2
     exit 2
     ;;
 esac

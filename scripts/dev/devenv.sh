@@ -38,7 +38,7 @@ up() {
     # TLS required of every TCP session, with the dev sources' certificate (dev-tls.sh).
     # shellcheck disable=SC2046 # one option a line, none with a space
     start mariadb mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/mariadb.sock" --port=13306 \
-      --bind-address=127.0.0.1 --user=root --log-bin="$dir/binlog" --server-id=1 \
+      --bind-address=127.0.0.1 --user=root --log-bin="$dir/binlog" --server-id=1 --binlog-format=ROW \
       --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
     wait_for mariadb 60 sql -e 'SELECT 1'
     if [ "${fresh:-0}" = 1 ]; then
@@ -100,7 +100,7 @@ spec:
         - name: mariadb
           image: $IMAGE_MARIADB
           imagePullPolicy: Never
-          args: [--log-bin=source-bin, --server-id=1, --character-set-server=utf8mb4,
+          args: [--log-bin=source-bin, --server-id=1, --binlog-format=ROW, --character-set-server=utf8mb4,
             --ssl-ca=/var/run/source-db-tls/ca.crt, --ssl-cert=/var/run/source-db-tls/server.crt,
             --ssl-key=/var/run/source-db-tls/server.key, --require-secure-transport=ON]
           # A new certificate restarts the server, which reads it only when it starts.
@@ -127,6 +127,19 @@ metadata: { name: source-db, namespace: ferry-source }
 spec: { type: NodePort, selector: { app: source-db }, ports: [{ port: 3306, nodePort: 30306 }] }
 YAML
   k -n ferry-source rollout status deployment/source-db --timeout=180s >/dev/null
+  cluster_source_route
+}
+
+# The destination cluster's pods reach that server as they would an old cluster's database its
+# cluster exposes: at the node's address and the node port, and nowhere else in the source cluster
+# (this machine forwards nothing else between the two, cluster.sh). Live mode's destination
+# replicates from there.
+cluster_source_route() {
+  for rule in "-i ferry0 -o ferry-src0 -d 10.90.0.2 -p tcp --dport 30306 -j ACCEPT" \
+    "-i ferry-src0 -o ferry0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"; do
+    # shellcheck disable=SC2086 # each rule is words of this script's own
+    iptables -C FORWARD $rule 2>/dev/null || iptables -I FORWARD 1 $rule
+  done
 }
 
 down() {

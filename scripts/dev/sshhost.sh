@@ -121,7 +121,7 @@ up() {
     # shellcheck disable=SC2046 # one option a line, none with a space
     start mariadb ip netns exec "$namespace" mariadbd --no-defaults --datadir="$dir/mariadb" \
       --socket="$dir/mariadb.sock" --port=3306 --bind-address=127.0.0.1 --user=root \
-      --log-bin="$dir/binlog" --server-id=2 --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
+      --log-bin="$dir/binlog" --server-id=2 --binlog-format=ROW --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
     wait_for mariadb 60 sql -e 'SELECT 1'
     if [ "${fresh:-0}" = 1 ]; then
       say "seeding the sample databases shop and crm on the SSH host"

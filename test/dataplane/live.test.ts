@@ -1,4 +1,3 @@
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,6 +6,7 @@ import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
 import { testCertificates, writeServerTlsFiles } from "../support/certificates";
 import { DataPlane } from "../support/fixture";
 import { runScript, secretFile, type ScriptRun } from "../support/servers";
+import { startWriter, until, type Writer } from "../support/writer";
 
 /**
  * Live mode's catch-up against real servers: a MariaDB source that logs ROW events over TLS, a
@@ -109,52 +109,20 @@ function cutoverEnv(runId: string, drainSeconds = 10): Record<string, string> {
 
 /**
  * An application writing to the source as an account without any right past read_only, one
- * transaction a statement, recording each the server acknowledged, until stopped.
+ * transaction a statement, until stopped.
  */
-function startWriter(firstId: number): {
-  acknowledgedSoFar: () => number;
-  refusedSoFar: () => number;
-  stop: () => Promise<{ acknowledged: number[]; refused: number }>;
-} {
-  let running = true;
-  const acknowledged: number[] = [];
-  let refused = 0;
-  const loop = (async () => {
-    for (let id = firstId; running; id++) {
-      const result = await new Promise<number>((resolve) => {
-        const child = spawn(
-          "mariadb",
-          [
-            "--no-defaults",
-            "-h",
-            serverName,
-            "-P",
-            String(plane.source.port),
-            "-u",
-            "writer",
-            "--ssl-ca",
-            caFile(),
-            "--ssl-verify-server-cert",
-            "-e",
-            `INSERT INTO app.accounts VALUES (${id}, 'written live', ${id % 97})`,
-          ],
-          { env: { ...process.env, MYSQL_PWD: writerPassword }, stdio: "ignore" },
-        );
-        child.on("close", (code) => resolve(code ?? -1));
-      });
-      if (result === 0) acknowledged.push(id);
-      else refused++;
-    }
-  })();
-  return {
-    acknowledgedSoFar: () => acknowledged.length,
-    refusedSoFar: () => refused,
-    stop: async () => {
-      running = false;
-      await loop;
-      return { acknowledged, refused };
+function startAccountsWriter(firstId: number): Writer {
+  return startWriter(
+    {
+      host: serverName,
+      port: plane.source.port,
+      user: "writer",
+      password: writerPassword,
+      caFile: caFile(),
     },
-  };
+    (id) => `INSERT INTO app.accounts VALUES (${id}, 'written live', ${id % 97})`,
+    { firstId },
+  );
 }
 
 async function must(script: string, env: Record<string, string>): Promise<ScriptRun> {
@@ -168,15 +136,6 @@ async function copy(runId: string): Promise<void> {
   await must("dump.sh", dumpEnv(runId));
   await must("import.sh", destinationEnv(runId));
   await must("verify.sh", destinationEnv(runId));
-}
-
-/** Waits until done() holds, checking every 50 ms, for 30 s at most. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > 30_000) throw new Error(`waited 30 s for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Waits until query reads the same on both servers. */
@@ -319,7 +278,7 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
   }, 120_000);
 
   it("cuts over while an application writes: every write the source acknowledged is on the destination once, the source is read-only, the destination takes writes and replicates nothing; both sides compared at the switch", async () => {
-    const writer = startWriter(100_000);
+    const writer = startAccountsWriter(100_000);
     // The cutover starts once the application's writes are flowing, and it is stopped only after
     // the source has refused it at least once.
     await until(() => writer.acknowledgedSoFar() > 10, "the writer's first writes");

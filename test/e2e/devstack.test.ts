@@ -8,6 +8,7 @@ import { parse, stringify } from "yaml";
 import { engineWorkspace, repoRoot, type EngineWorkspace } from "../engine/workspace";
 import { signedBy, testCertificates } from "../support/certificates";
 import { SecretWatch, type SecretHolder } from "../support/secretWatch";
+import { startWriter, until, type Writer } from "../support/writer";
 import { restrictedContainer, restrictedPod } from "../../components/specs/podSecurity";
 
 /**
@@ -207,6 +208,29 @@ const hostSource = [
 function clusterSource(): string[] {
   const options = passwordOptions(secret("sourceRootPassword"));
   return [`--defaults-extra-file=${options}`, "-h", "10.90.0.2", "-P", "30306", "-uroot"];
+}
+
+/** A statement's output (tab-separated, no header), the statement on stdin. */
+function query(connection: string[], statement: string): string {
+  const result = spawnSync("mariadb", [...connection, "--batch", "--skip-column-names"], {
+    input: statement,
+    encoding: "utf8",
+  });
+  expect(result.status, `${statement}: ${result.stderr}`).toBe(0);
+  return result.stdout.trim();
+}
+
+/** One row of a statement's output, as column name to value (SHOW SLAVE STATUS). */
+function queryRow(connection: string[], statement: string): Record<string, string> {
+  const result = spawnSync("mariadb", [...connection, "--batch"], {
+    input: statement,
+    encoding: "utf8",
+  });
+  expect(result.status, `${statement}: ${result.stderr}`).toBe(0);
+  const [names, values] = result.stdout.split("\n");
+  if (!values) return {};
+  const row = values.split("\t");
+  return Object.fromEntries(names.split("\t").map((name, i) => [name, row[i]]));
 }
 
 /** The dev stack's storage as a later stack uses it: the class by name, nothing installed. */
@@ -437,7 +461,7 @@ function expectMigratedBy(
   up: { status: number | null; output: string },
   stack: DevStack,
   source: string[],
-  into: { target?: string[]; deployments: string } = { deployments: "1 1" },
+  into: { target?: string[]; deployments: string; ledger?: boolean } = { deployments: "1 1" },
 ): string {
   // A failed up says what the cluster looked like: which pods ran where, and what happened.
   const cluster = () =>
@@ -451,8 +475,15 @@ function expectMigratedBy(
     ].join("\n");
   expect(up.status, up.status === 0 ? "" : `${up.output}\n${cluster()}`).toBe(0);
   const report = stack.report();
-  expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
-  expect(report.verification).toBe("passed: 3 tables, 25003 rows match the dump");
+  if (into.ledger) {
+    // The sample's 3 tables and the live migration's ledger (2), whose application writes on.
+    expect(report.dump).toMatchObject({ tables: 5, compression: "zstd" });
+    expect(report.dump.rows).toBeGreaterThan(25003);
+    expect(report.verification).toBe(`passed: 5 tables, ${report.dump.rows} rows match the dump`);
+  } else {
+    expect(report.dump).toMatchObject({ tables: 3, rows: 25003, compression: "zstd" });
+    expect(report.verification).toBe("passed: 3 tables, 25003 rows match the dump");
+  }
   expect(report.dumpObjects).toMatch(/^removed: \d+ objects under s3:\/\/ferry-[0-9a-f]+\/runs\//);
   const target = into.target ?? destination(stack.namespace);
   for (const table of tables) {
@@ -1192,9 +1223,31 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
   /** The SSH stack's source.ssh, changed. */
   const setSsh = (ssh: Record<string, unknown>) =>
     sshStack.changeConfig((config) => Object.assign(config["ferry:source"].ssh, ssh));
+  /**
+   * The kubernetes stack is a live migration: an application writes to the source cluster's
+   * server (database ledger, account writer) from before the dump until the cutover, each
+   * transaction an insert and an update.
+   */
+  const writerPassword = `writer-${Math.random().toString(36).slice(2)}`;
+  let writer: Writer | undefined;
+  const ledgerTransaction = (id: number) =>
+    `START TRANSACTION; INSERT INTO ledger.writes (token) VALUES (${id}); UPDATE ledger.counter SET n = n + 1 WHERE id = 1; COMMIT;`;
   beforeAll(() => {
     sshHost("up");
     hostKey = sshHost("host-key");
+    // As root; a run before may have left the server read-only and its ledger behind.
+    query(
+      clusterSource(),
+      `SET GLOBAL read_only = OFF;
+      DROP DATABASE IF EXISTS ledger;
+      DROP USER IF EXISTS 'writer'@'%';
+      CREATE DATABASE ledger;
+      CREATE TABLE ledger.writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, token BIGINT NOT NULL);
+      CREATE TABLE ledger.counter (id INT PRIMARY KEY, n BIGINT NOT NULL);
+      INSERT INTO ledger.counter VALUES (1, 0);
+      CREATE USER 'writer'@'%' IDENTIFIED BY '${writerPassword}' REQUIRE SSL;
+      GRANT SELECT, INSERT, UPDATE ON ledger.* TO 'writer'@'%';`,
+    );
     k8sStack = new DevStack(
       "e2e-k8s",
       "ferry-e2e-k8s",
@@ -1208,9 +1261,26 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
           namespace: "ferry-source",
           toolsImage: "ferry.local/tools:1",
         },
+        databases: ["shop", "crm", "ledger"],
       },
-      // A later migration into the same cluster uses the storage the first installed.
-      { existingStorage: true },
+      {
+        // A later migration into the same cluster uses the storage the first installed.
+        existingStorage: true,
+        // The destination's pods reach the old cluster's server at its node port (devenv.sh).
+        migration: (migration) =>
+          Object.assign(migration, {
+            mode: "live",
+            live: {
+              sourceHost: "10.90.0.2",
+              sourcePort: 30306,
+              replicationUser: "ferry_replication",
+            },
+          }),
+        secrets: {
+          ...Object.fromEntries(secretKeys.map((key) => [key, secret(key)])),
+          sourceReplicationPassword: secret("sourceReplicationPassword"),
+        },
+      },
     );
     sshStack = new DevStack(
       "e2e-ssh",
@@ -1224,11 +1294,27 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       },
       { existingStorage: true, secrets: sshSecrets() },
     );
+    writer = startWriter(
+      {
+        host: "10.90.0.2",
+        port: 30306,
+        user: "writer",
+        password: writerPassword,
+        caFile: path.join(repoRoot, ".ferry", "dev-tls", "ca.crt"),
+      },
+      ledgerTransaction,
+      { firstId: 1, pauseMs: 100 },
+    );
   }, 300_000);
-  afterAll(() => {
+  afterAll(async () => {
+    await writer?.stop();
     k8sStack?.remove();
     sshStack?.remove();
     sshHost("down");
+    query(
+      clusterSource(),
+      "SET GLOBAL read_only = OFF; DROP DATABASE IF EXISTS ledger; DROP USER IF EXISTS 'writer'@'%';",
+    );
   }, 900_000);
 
   /** No Secret of ferry's in the source's namespace, and the removal Job's pod said why. */
@@ -1331,7 +1417,10 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     } finally {
       holders = watch.stop();
     }
-    const k8sOutput = expectMigratedBy(ups[0], k8sStack, clusterSource());
+    const k8sOutput = expectMigratedBy(ups[0], k8sStack, clusterSource(), {
+      deployments: "1 1",
+      ledger: true,
+    });
     const sshOutput = expectMigratedBy(ups[1], sshStack, sshHostSource);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
     // The dump Job's lines, from the source cluster, appear in pulumi up too.
@@ -1466,6 +1555,113 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       expect(rows(destination(k8sStack.namespace), table), table).toBe(
         rows(clusterSource(), table),
       );
+  }, 600_000);
+
+  /** The logs of the live migration's step (replicate, cutover) in the destination cluster. */
+  const stepLog = (component: string) =>
+    kubectl([
+      "logs",
+      "-n",
+      k8sStack.namespace,
+      "-l",
+      `app.kubernetes.io/component=${component}`,
+      "--tail=-1",
+    ]).stdout;
+  /** The ledger's tokens on the destination, in order. */
+  const ledgerOnDestination = () =>
+    query(destination(k8sStack.namespace), "SELECT token FROM ledger.writes ORDER BY token")
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+
+  it("live: the destination in the new cluster replicates the old cluster's server from the dump's position, over verified TLS, read-only to applications; the application's writes since the snapshot arrive", async () => {
+    expect(stepLog("replicate")).toMatch(
+      /ferry-replicate: the destination replicates from 10\.90\.0\.2:30306 from the dump's position/,
+    );
+    const target = destination(k8sStack.namespace);
+    expect(queryRow(target, "SHOW SLAVE STATUS")).toMatchObject({
+      Master_Host: "10.90.0.2",
+      Master_Port: "30306",
+      Master_User: "ferry_replication",
+      Slave_IO_Running: "Yes",
+      Slave_SQL_Running: "Yes",
+      Master_SSL_Allowed: "Yes",
+      Master_SSL_Verify_Server_Cert: "Yes",
+    });
+    expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("1");
+    // The writes acknowledged by now (after the dump, the import and the up --refresh) arrive.
+    const acknowledged = writer!.acknowledgedSoFar();
+    expect(acknowledged).toBeGreaterThan(0);
+    await until(() => ledgerOnDestination().length >= acknowledged, "the replicated writes", 120);
+  }, 300_000);
+
+  it("live: a cutover that cannot make the source read-only in time (a table locked on it) fails and is rolled back: the source takes writes, the destination still replicates", async () => {
+    // A session of the source holds a write lock on the ledger until it unlocks (it says when
+    // it holds it).
+    const options = clusterSource();
+    const held = spawn("mariadb", [...options, "--batch", "--skip-column-names"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let heldSays = "";
+    held.stdout.on("data", (data) => (heldSays += String(data)));
+    held.stderr.on("data", (data) => (heldSays += String(data)));
+    const released = new Promise((resolve) => held.on("close", resolve));
+    held.stdin.write("LOCK TABLES ledger.writes WRITE;\nSELECT 'locked';\n");
+    try {
+      await until(() => heldSays.includes("locked"), "the table lock");
+      k8sStack.changeConfig((config) => (config["ferry:migration"].cutover = true));
+      const up = k8sStack.pulumi(["up", "--yes"]);
+      expect(up.status, up.output).not.toBe(0);
+      expect(up.output).toMatch(/could not be made read-only within 10s/);
+      expect(up.output).toMatch(/cutover failed, rolled back \(the source takes writes as before/);
+    } finally {
+      held.stdin.end("UNLOCK TABLES;\n");
+      await released;
+    }
+    expect(heldSays).toBe("locked\n");
+    expect(query(options, "SELECT @@GLOBAL.read_only")).toBe("0");
+    const target = destination(k8sStack.namespace);
+    expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("1");
+    expect(queryRow(target, "SHOW SLAVE STATUS")).toMatchObject({
+      Slave_IO_Running: "Yes",
+      Slave_SQL_Running: "Yes",
+    });
+    // The application's writes go on once the lock is gone.
+    const before = writer!.acknowledgedSoFar();
+    await until(() => writer!.acknowledgedSoFar() > before + 5, "the writes after the lock", 60);
+  }, 600_000);
+
+  it("live: cutover by the config change and one pulumi up while the application writes: every acknowledged write on the destination once, the source read-only, the destination writable and replicating nothing, both sides compared at the switch", async () => {
+    const up = k8sStack.pulumi(["up", "--yes"]);
+    expect(up.status, up.output).toBe(0);
+    // The application is refused by the source from the switch on; then it stops.
+    await until(() => writer!.refusedSoFar() > 0, "the source's refusal", 60);
+    const { acknowledged } = await writer!.stop();
+    writer = undefined;
+    const log = stepLog("cutover");
+    const window = /no write was accepted anywhere for (\d+)ms/.exec(log);
+    expect(window, log).not.toBeNull();
+    console.log(
+      `live cutover across clusters: window ${window![1]} ms, ${acknowledged.length} writes acknowledged`,
+    );
+    expect(Number(window![1])).toBeLessThan(5000);
+    expect(log).toMatch(
+      /verified at the cutover: all \d+ objects, 5 tables \(\d+ rows\), equal on both sides/,
+    );
+    // The ledger: each acknowledged transaction's insert once, and its update counted once.
+    const target = destination(k8sStack.namespace);
+    expect(ledgerOnDestination()).toEqual(acknowledged);
+    expect(query(target, "SELECT n FROM ledger.counter WHERE id = 1")).toBe(
+      String(acknowledged.length),
+    );
+    expect(query(clusterSource(), "SELECT @@GLOBAL.read_only")).toBe("1");
+    expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("0");
+    expect(query(target, "SHOW SLAVE STATUS")).toBe("");
+    query(target, "INSERT INTO ledger.writes (token) VALUES (-1)");
+    expect(query(target, "SELECT state FROM ferry.runs")).toBe("cut over");
+    // The rows of the sample databases are the source's, as before.
+    for (const table of tables)
+      expect(rows(target, table), table).toBe(rows(clusterSource(), table));
   }, 600_000);
 
   it("pulumi destroy of one leaves the other migration, its data and the storage untouched", () => {
