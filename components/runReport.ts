@@ -18,7 +18,36 @@ export interface RunReportArgs {
 
 const count = z.number().int().nonnegative();
 
-/** The run record report.sh prints: the manifest (format ferry-dump/7) and the verification. */
+/** Live mode's record of the run (runs/<runId>/live.json), as its steps store it. */
+const liveRecordSchema = z.object({
+  runId: z.string(),
+  state: z.enum(["replicating", "cut over"]),
+  source: z.string(),
+  replication: z
+    .object({
+      checkedAt: z.iso.datetime(),
+      /** -1: the positions did not tell. */
+      behind: z.number().int().min(-1),
+      secondsBehind: z.number().int().min(-1),
+      applied: z.string(),
+    })
+    .nullable(),
+  cutover: z
+    .object({
+      at: z.string(),
+      position: z.string(),
+      /** -1: the cutover happened but its record was lost; its log has the details. */
+      windowMs: z.number().int().min(-1),
+      compared: z.boolean(),
+      objects: count,
+      tables: count,
+      rows: count,
+      mismatched: count,
+    })
+    .nullable(),
+});
+
+/** The run record report.sh prints: the manifest (format ferry-dump/7), the verification and live mode's record. */
 const runRecordSchema = z.object({
   manifest: z.object({
     format: z.literal("ferry-dump/7"),
@@ -63,6 +92,7 @@ const runRecordSchema = z.object({
       verifiedAt: z.iso.datetime(),
     })
     .nullable(),
+  live: liveRecordSchema.nullable(),
   /** How many of the dump's objects were still in the bucket when the report was read. */
   dumpObjectsPresent: count,
 });
@@ -149,8 +179,34 @@ export interface MigrationReport {
     seconds: number;
   };
   readonly verification: string;
+  /** Live mode: the replication as last checked, or the cutover. */
+  readonly live?: string;
   readonly dumpObjects: string;
   readonly dataKeptOnDestroy: boolean;
+}
+
+/** Live mode's line: what the destination's steps recorded, never what they were asked to do. */
+export function liveLine(live: RunRecord["live"]): string {
+  if (live === null)
+    return "NOT RECORDED: no record of the replication in the bucket, so it is not known to run";
+  const { cutover, replication } = live;
+  if (live.state === "cut over") {
+    if (!cutover || cutover.windowMs < 0)
+      return `cut over from ${live.source}; its details were not recorded (the cutover Job's log has them)`;
+    const compared = !cutover.compared
+      ? "NOT compared at the switch"
+      : cutover.mismatched === 0
+        ? `both sides equal at the switch: ${cutover.tables} tables, ${cutover.rows} rows`
+        : `${cutover.mismatched} of ${cutover.objects} objects DIFFER between the sides at the switch (the cutover Job's log names them)`;
+    return `cut over from ${live.source} at ${cutover.at} (position ${cutover.position || "none"}): no write accepted anywhere for ${cutover.windowMs} ms; ${compared}`;
+  }
+  if (!replication) return `replicating from ${live.source}; not checked yet`;
+  const behind = replication.behind < 0 ? "an unknown number of" : String(replication.behind);
+  const estimate =
+    replication.secondsBehind < 0
+      ? ""
+      : ` (${replication.secondsBehind} s by the replica's estimate)`;
+  return `replicating from ${live.source}: ${behind} transactions behind at ${replication.checkedAt}${estimate}; cut over with ferry:migration.cutover true`;
 }
 
 function dumpObjectsLine(record: RunRecord, prefix: string): string {
@@ -205,6 +261,7 @@ export function summarize(
       seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
     },
     verification: verdict,
+    ...(config.migration.mode === "live" ? { live: liveLine(record.live) } : {}),
     dumpObjects: dumpObjectsLine(record, `s3://${where.bucket}/runs/${manifest.runId}/`),
     // ferry never owns an existing server, so nothing of it goes with the stack.
     dataKeptOnDestroy:

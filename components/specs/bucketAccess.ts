@@ -70,8 +70,8 @@ export function objectStoreUrls(
  * - `dump` (the source side) writes the run's objects but not a verification result, and reads
  *   back only manifests (to keep or refuse a run id already dumped); it can neither read a chunk
  *   nor delete anything;
- * - `read` (import, verification, report, watch) reads the run's objects and writes only the
- *   verification result and the import's log lines;
+ * - `read` (import, verification, replication, cutover, report, watch) reads the run's objects
+ *   and writes only the verification result, the import's log lines and live mode's record;
  * - `cleanup` reads and deletes the run's objects once verification has passed.
  */
 export type BucketRole = "dump" | "read" | "cleanup";
@@ -114,6 +114,10 @@ export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
     Action,
     Resource,
   });
+  // What only the destination's steps write.
+  const destinationRecords = ["verification.json", "log/import.json", "live.json"].flatMap((name) =>
+    objects(`*/${name}`),
+  );
   // Listing tells a missing object from a forbidden one; it shows names, never content.
   const listing = allow(["s3:GetBucketLocation", "s3:ListBucket"], [`arn:aws:s3:::${bucket}`]);
   const statements: Record<BucketRole, Statement[]> = {
@@ -128,18 +132,15 @@ export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
       ),
       allow(["s3:GetObject"], objects("*/manifest.json")),
       // The verification result is the destination's word, which the cleanup acts on; the
-      // import's log lines are the destination's too.
-      {
-        Effect: "Deny",
-        Action: ["s3:PutObject"],
-        Resource: [...objects("*/verification.json"), ...objects("*/log/import.json")],
-      },
+      // import's log lines and live mode's record are the destination's too.
+      { Effect: "Deny", Action: ["s3:PutObject"], Resource: destinationRecords },
     ],
     read: [
       listing,
       allow(["s3:GetObject"], objects("*")),
-      // The verification result, and the import's log lines for the operator's pulumi up.
-      allow(["s3:PutObject"], [...objects("*/verification.json"), ...objects("*/log/import.json")]),
+      // The verification result, the import's log lines for the operator's pulumi up, and live
+      // mode's record of the replication and the cutover.
+      allow(["s3:PutObject"], destinationRecords),
     ],
     cleanup: [listing, allow(["s3:GetObject", "s3:DeleteObject"], objects("*"))],
   };

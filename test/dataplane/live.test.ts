@@ -138,6 +138,12 @@ async function copy(runId: string): Promise<void> {
   await must("verify.sh", destinationEnv(runId));
 }
 
+/** Live mode's record of the run, as report.sh reads it from the bucket. */
+async function liveRecord(runId: string): Promise<Record<string, unknown>> {
+  const report = await must("report.sh", destinationEnv(runId));
+  return JSON.parse(report.stdout).live;
+}
+
 /** Waits until query reads the same on both servers. */
 async function converged(query: string, seconds = 30): Promise<string> {
   const started = Date.now();
@@ -242,6 +248,14 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     const again = await must("replicate.sh", replicateEnv("live-1"));
     expect(again.stderr).toMatch(/already replicates from localhost:\d+ \(replicating, applied /);
     expect(plane.destination.must("SELECT @@GLOBAL.gtid_slave_pos").trim()).toBe(before);
+    // The step's record, which the report shows: caught up, as the step saw it.
+    expect(await liveRecord("live-1")).toMatchObject({
+      runId: "live-1",
+      state: "replicating",
+      source: `localhost:${plane.source.port}`,
+      replication: { behind: 0, applied: before },
+      cutover: null,
+    });
     plane.source.must("UPDATE app.accounts SET balance = balance + 1 WHERE id = 5003");
     await converged("CHECKSUM TABLE app.accounts EXTENDED");
     expect(plane.destination.vertical("SHOW SLAVE STATUS")).toMatchObject({
@@ -309,6 +323,16 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(
       plane.destination.must("SELECT state FROM ferry.runs WHERE run_id = 'live-1'").trim(),
     ).toBe("cut over");
+    expect(await liveRecord("live-1")).toMatchObject({
+      state: "cut over",
+      cutover: {
+        windowMs: Number(window![1]),
+        position: plane.source.must("SELECT @@GLOBAL.gtid_binlog_pos").trim(),
+        compared: true,
+        tables: 2,
+        mismatched: 0,
+      },
+    });
   }, 180_000);
 
   it("after the cutover, every step run again (a Job replaced, a pod restarted) leaves the destination as it is: no import, no replication from the snapshot", async () => {

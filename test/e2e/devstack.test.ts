@@ -1589,6 +1589,10 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       Master_SSL_Verify_Server_Cert: "Yes",
     });
     expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("1");
+    // The report states what the replication step saw.
+    expect(k8sStack.report().live).toMatch(
+      /^replicating from 10\.90\.0\.2:30306: \d+ transactions behind at \S+Z( \(\d+ s by the replica's estimate\))?; cut over with ferry:migration\.cutover true$/,
+    );
     // The writes acknowledged by now (after the dump, the import and the up --refresh) arrive.
     const acknowledged = writer!.acknowledgedSoFar();
     expect(acknowledged).toBeGreaterThan(0);
@@ -1645,6 +1649,11 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       `live cutover across clusters: window ${window![1]} ms, ${acknowledged.length} writes acknowledged`,
     );
     expect(Number(window![1])).toBeLessThan(5000);
+    expect(k8sStack.report().live).toMatch(
+      new RegExp(
+        `^cut over from 10\\.90\\.0\\.2:30306 at \\S+Z \\(position 0-1-\\d+\\): no write accepted anywhere for ${window![1]} ms; both sides equal at the switch: 5 tables, \\d+ rows$`,
+      ),
+    );
     expect(log).toMatch(
       /verified at the cutover: all \d+ objects, 5 tables \(\d+ rows\), equal on both sides/,
     );

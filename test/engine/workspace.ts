@@ -75,6 +75,8 @@ export function engineWorkspace(name: string, extraEntries: string[] = []): Engi
         input,
         encoding: "utf8",
         timeout: 600_000,
+        // A stack's export (its resources, their stack traces) outgrows the default 1 MiB.
+        maxBuffer: 256 * 1024 * 1024,
       });
       return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
     },

@@ -88,6 +88,34 @@ export const sampleVerification = {
   verifiedAt: "2026-11-24T15:22:00Z",
 };
 
+/** Live mode's record as the replication step, then the cutover, store it. */
+export function sampleLiveRecord(state: "replicating" | "cut over") {
+  return {
+    runId: "run-1",
+    state,
+    source: "10.90.0.2:30306",
+    replication: {
+      checkedAt: "2026-11-24T15:23:00Z",
+      behind: 3,
+      secondsBehind: 1,
+      applied: "0-1-40",
+    },
+    cutover:
+      state === "cut over"
+        ? {
+            at: "2026-11-24T15:30:00Z",
+            position: "0-1-57",
+            windowMs: 412,
+            compared: true,
+            objects: 4,
+            tables: 2,
+            rows: 9,
+            mismatched: 0,
+          }
+        : null,
+  };
+}
+
 /** Installs the mocks once; call from beforeAll before importing any component. */
 export function installMocks(): void {
   void pulumi.runtime.setMocks(
@@ -151,6 +179,11 @@ export function installMocks(): void {
               ? JSON.stringify({
                   manifest: sampleManifest,
                   verification: ran("-verification-job") ? sampleVerification : null,
+                  live: ran("-cutover-job")
+                    ? sampleLiveRecord("cut over")
+                    : ran("-replication-job")
+                      ? sampleLiveRecord("replicating")
+                      : null,
                   dumpObjectsPresent: ran("-cleanup-job")
                     ? 0
                     : sampleManifest.streams.flatMap((s) => s.chunks).length,

@@ -30,6 +30,7 @@ import {
   recordOptions,
   registered,
   resetRegistered,
+  sampleLiveRecord,
   sampleManifest,
   sampleHostKey,
   sampleNow,
@@ -250,7 +251,7 @@ describe("the whole graph", () => {
   it("reports only what the bucket holds: no verification result means nothing was verified", () => {
     const report = reportModule.summarize(
       configFrom(rawConfig("local")),
-      { manifest: sampleManifest, verification: null, dumpObjectsPresent: 2 },
+      { manifest: sampleManifest, verification: null, live: null, dumpObjectsPresent: 2 },
       {
         bucket: "b",
         storageClass: "c",
@@ -262,6 +263,38 @@ describe("the whole graph", () => {
       "NOT RECORDED: no verification result in the bucket, so nothing was verified",
     );
     expect(report.dumpObjects).toBe("still stored: 2 of 2 objects under s3://b/runs/run-1/");
+  });
+
+  it("states live mode's record as the bucket holds it: none, replicating with or without a known lag, cut over with the sides equal, differing, not compared, or its details lost", () => {
+    const replicating = sampleLiveRecord("replicating");
+    const cut = sampleLiveRecord("cut over");
+    const line = (live: any) => reportModule.liveLine(live);
+    expect(line(null)).toBe(
+      "NOT RECORDED: no record of the replication in the bucket, so it is not known to run",
+    );
+    expect(
+      line({
+        ...replicating,
+        replication: { ...replicating.replication, behind: -1, secondsBehind: -1 },
+      }),
+    ).toBe(
+      "replicating from 10.90.0.2:30306: an unknown number of transactions behind at 2026-11-24T15:23:00Z; cut over with ferry:migration.cutover true",
+    );
+    expect(line({ ...replicating, replication: null })).toBe(
+      "replicating from 10.90.0.2:30306; not checked yet",
+    );
+    expect(line({ ...cut, cutover: { ...cut.cutover!, mismatched: 2 } })).toBe(
+      "cut over from 10.90.0.2:30306 at 2026-11-24T15:30:00Z (position 0-1-57): no write accepted anywhere for 412 ms; 2 of 4 objects DIFFER between the sides at the switch (the cutover Job's log names them)",
+    );
+    expect(line({ ...cut, cutover: { ...cut.cutover!, compared: false, position: "" } })).toBe(
+      "cut over from 10.90.0.2:30306 at 2026-11-24T15:30:00Z (position none): no write accepted anywhere for 412 ms; NOT compared at the switch",
+    );
+    expect(line({ ...cut, cutover: { ...cut.cutover!, windowMs: -1 } })).toBe(
+      "cut over from 10.90.0.2:30306; its details were not recorded (the cutover Job's log has them)",
+    );
+    expect(line({ ...cut, cutover: null })).toBe(
+      "cut over from 10.90.0.2:30306; its details were not recorded (the cutover Job's log has them)",
+    );
   });
 
   it("skips cleanup and says so when verification is off", async () => {
@@ -890,7 +923,7 @@ describe("live mode", () => {
   });
 
   it("replicates once the import is verified: a Job with the source's address and account, its password and CA as files; the report waits for it", async () => {
-    await run("local", live, liveSecrets);
+    const { report } = await run("local", live, liveSecrets);
     const job = named("-replication-job");
     expect(job.inputs.metadata.name).toBe("ferry-replicate-run-1");
     const container = job.inputs.spec.template.spec.containers[0];
@@ -920,6 +953,10 @@ describe("live mode", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-replication")).toEqual([expect.stringMatching(/-verification$/)]);
     expect(after("-report")).toContainEqual(expect.stringMatching(/-replication$/));
+    // The report states what the step recorded in the bucket.
+    expect(report.live).toBe(
+      "replicating from 10.90.0.2:30306: 3 transactions behind at 2026-11-24T15:23:00Z (1 s by the replica's estimate); cut over with ferry:migration.cutover true",
+    );
     // The database's pods and the Job reach the source, by its address.
     expect(named("-replication-egress").inputs.spec).toEqual({
       podSelector: {
@@ -940,7 +977,7 @@ describe("live mode", () => {
   });
 
   it("with migration.cutover, moves the writes once the destination replicates: a Job with the source's address, its account for read_only, its password and CA as files; the report waits for it", async () => {
-    await run(
+    const { report } = await run(
       "local",
       (raw) => {
         live(raw);
@@ -968,6 +1005,9 @@ describe("live mode", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-cutover")).toEqual([expect.stringMatching(/-replication$/)]);
     expect(after("-report")).toContainEqual(expect.stringMatching(/-cutover$/));
+    expect(report.live).toBe(
+      "cut over from 10.90.0.2:30306 at 2026-11-24T15:30:00Z (position 0-1-57): no write accepted anywhere for 412 ms; both sides equal at the switch: 2 tables, 9 rows",
+    );
   });
 
   it("has the preflight check the source for the replica: the destination's server id, the copy's longest time", async () => {

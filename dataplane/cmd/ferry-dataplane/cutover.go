@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -58,7 +61,7 @@ func runCutover(ctx context.Context) error {
 		return err
 	case state == load.StateCutOver:
 		logf("run %s is already cut over: the destination takes the writes; nothing to do", m.RunID)
-		return nil
+		return recordCutOverOnce(ctx, r)
 	case state != load.StateReplicating:
 		return fmt.Errorf("run %s does not replicate (state: %s): the replication step must succeed before a cutover", m.RunID, orNone(state))
 	}
@@ -75,6 +78,7 @@ func runCutover(ctx context.Context) error {
 	if _, err := destination.ExecContext(ctx, "UPDATE ferry.runs SET state = ?, detail = ? WHERE run_id = ?", load.StateCutOver, detail, m.RunID); err != nil {
 		return fmt.Errorf("cut over, but recording it in ferry.runs failed (%v): do not run the replication step of run %s again", err, m.RunID)
 	}
+	done := CutoverDone{At: utcNow(), Position: switched.Position, WindowMs: switched.Window.Round(time.Millisecond).Milliseconds()}
 	rowKey, err := digest.RowKeyFrom(*r.key)
 	if err != nil {
 		return err
@@ -95,9 +99,6 @@ func runCutover(ctx context.Context) error {
 	for _, mismatch := range mismatches {
 		logf("differs: %s: %s", mismatch.Object, mismatch.Problem)
 	}
-	if len(mismatches) > 0 {
-		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %d objects differ between the source and the destination at the cutover (above): check them before the applications rely on them", len(mismatches))
-	}
 	tables, rows := 0, int64(0)
 	for _, o := range sides[0] {
 		if o.Kind == digest.Table {
@@ -105,8 +106,34 @@ func runCutover(ctx context.Context) error {
 			rows += o.Rows
 		}
 	}
+	done.Compared, done.Objects, done.Tables, done.Rows, done.Mismatched = true, len(sides[0]), tables, rows, len(mismatches)
+	if err := storeLiveRecord(ctx, r, LiveRecord{RunID: m.RunID, State: load.StateCutOver, Source: net.JoinHostPort(os.Getenv("SOURCE_HOST"), cmp.Or(os.Getenv("SOURCE_PORT"), "3306")), Cutover: &done}); err != nil {
+		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %v", err)
+	}
+	if len(mismatches) > 0 {
+		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %d objects differ between the source and the destination at the cutover (above): check them before the applications rely on them", len(mismatches))
+	}
 	logf("verified at the cutover: all %d objects, %d tables (%d rows), equal on both sides; write-unavailable window %s", len(sides[0]), tables, rows, switched.Window.Round(time.Millisecond))
 	return nil
+}
+
+// recordCutOverOnce makes sure a run cut over has a live record that says so: a cutover whose
+// record could not be stored is run again only to find the run cut over, and the report must not
+// show it replicating.
+func recordCutOverOnce(ctx context.Context, r run) error {
+	record, _, err := readLiveRecord(ctx, r)
+	if err != nil {
+		return err
+	}
+	if record != nil && record.State == load.StateCutOver {
+		return nil
+	}
+	// Its details are in ferry.runs and the first cutover's log; the record says they are unknown.
+	stored := LiveRecord{RunID: r.manifest.RunID, State: load.StateCutOver, Cutover: &CutoverDone{WindowMs: -1}}
+	if record != nil {
+		stored.Source = record.Source
+	}
+	return storeLiveRecord(ctx, r, stored)
 }
 
 // flavorOf asks a server whose it is.

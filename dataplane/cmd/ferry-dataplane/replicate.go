@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -163,6 +164,16 @@ func runReplicate(ctx context.Context) error {
 	if _, err := db.ExecContext(ctx, "UPDATE ferry.runs SET state = ? WHERE run_id = ?", load.StateReplicating, m.RunID); err != nil {
 		return fmt.Errorf("recording run %s as replicating: %w", m.RunID, err)
 	}
+	// What the step saw last goes to the run's live record, which the report reads.
+	seen := func(status replica.Status, behind int64) error {
+		seconds := int64(-1)
+		if status.SecondsBehind.Valid {
+			seconds = status.SecondsBehind.Int64
+		}
+		return storeLiveRecord(ctx, r, LiveRecord{RunID: m.RunID, State: load.StateReplicating,
+			Source:      net.JoinHostPort(source.Host, strconv.Itoa(source.Port)),
+			Replication: &ReplicationSeen{CheckedAt: utcNow(), Behind: behind, SecondsBehind: seconds, Applied: status.Applied}})
+	}
 	deadline := time.Now().Add(check)
 	for {
 		status, err := replica.Read(ctx, db, flavor)
@@ -185,7 +196,7 @@ func runReplicate(ctx context.Context) error {
 		}
 		if state == replica.Replicating && known && behind == 0 {
 			logf("replicating from %s:%s, caught up with the source's position when this step began (%s)", status.SourceHost, status.SourcePort, target)
-			return nil
+			return seen(status, 0)
 		}
 		if time.Now().After(deadline) {
 			if state != replica.Replicating {
@@ -194,9 +205,11 @@ func runReplicate(ctx context.Context) error {
 			lag := "an unknown number of"
 			if known {
 				lag = strconv.FormatInt(behind, 10)
+			} else {
+				behind = -1
 			}
 			logf("replicating from %s:%s, %s transactions behind the source; the catch-up goes on", status.SourceHost, status.SourcePort, lag)
-			return nil
+			return seen(status, behind)
 		}
 		select {
 		case <-ctx.Done():

@@ -381,7 +381,7 @@ func readVerification(ctx context.Context, r run) (*Result, []byte, error) {
 }
 
 // runCleanup removes the run's chunks once verification has passed, unless KEEP_DUMP. The small
-// manifest and verification result stay as the run's record until the bucket's expiry rule
+// manifest, verification result and live record stay as the run's record until the bucket's expiry rule
 // removes them.
 func runCleanup(ctx context.Context) error {
 	r, err := openRun(ctx, "")
@@ -412,7 +412,7 @@ func runCleanup(ctx context.Context) error {
 	}
 	removed := 0
 	for _, key := range stored {
-		if key == manifest.Key(m.RunID) || key == manifest.VerificationKey(m.RunID) {
+		if key == manifest.Key(m.RunID) || key == manifest.VerificationKey(m.RunID) || key == manifest.LiveKey(m.RunID) {
 			continue
 		}
 		if err := store.Remove(ctx, key); err != nil {
@@ -424,8 +424,8 @@ func runCleanup(ctx context.Context) error {
 	return nil
 }
 
-// runReport prints the run's record: its manifest, its verification result (null when there is
-// none) and how many of its chunks are still stored (read, not inferred: only the cleanup removes
+// runReport prints the run's record: its manifest, its verification result and live mode's record
+// (each null when there is none) and how many of its chunks are still stored (read, not inferred: only the cleanup removes
 // them).
 func runReport(ctx context.Context) error {
 	r, err := openRun(ctx, "")
@@ -440,6 +440,13 @@ func runReport(ctx context.Context) error {
 	if verification == nil {
 		verification = []byte("null")
 	}
+	_, live, err := readLiveRecord(ctx, r)
+	if err != nil {
+		return err
+	}
+	if live == nil {
+		live = []byte("null")
+	}
 	present := 0
 	for _, key := range m.Objects() {
 		found, err := store.Exists(ctx, key)
@@ -453,8 +460,9 @@ func runReport(ctx context.Context) error {
 	record := struct {
 		Manifest           json.RawMessage `json:"manifest"`
 		Verification       json.RawMessage `json:"verification"`
+		Live               json.RawMessage `json:"live"`
 		DumpObjectsPresent int             `json:"dumpObjectsPresent"`
-	}{manifestData, verification, present}
+	}{manifestData, verification, live, present}
 	data, err := json.Marshal(record)
 	if err != nil {
 		return err

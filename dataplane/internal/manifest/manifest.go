@@ -27,6 +27,9 @@ func Key(runID string) string { return Prefix(runID) + "manifest.json" }
 // VerificationKey is the run's verification result.
 func VerificationKey(runID string) string { return Prefix(runID) + "verification.json" }
 
+// LiveKey is live mode's record of the run: its replication when last checked, its cutover.
+func LiveKey(runID string) string { return Prefix(runID) + "live.json" }
+
 // Chunk is one stored object: a run of whole lines of its stream's SQL, compressed as one frame.
 type Chunk struct {
 	Object   string `json:"object"`
