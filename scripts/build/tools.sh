@@ -43,13 +43,14 @@ go_tool() {
 }
 
 # ferry-dataplane from this repo's dataplane/ module, static (so the tools image and a source host
-# need no libc of ours), keyed by the digest of its sources.
+# need no libc of ours), keyed by the digest of its sources; beside it ferry-ledger, the
+# application the live demo, tests and benchmark write with (not part of ferry).
 key=$(find dataplane -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -c 1-12)
 DATAPLANE_DIR="$TOOLS/ferry-dataplane-$key"
 build_dataplane() {
   rm -rf "$DATAPLANE_DIR.partial"
   mkdir -p "$DATAPLANE_DIR.partial"
-  (cd dataplane && CGO_ENABLED=0 go build -trimpath -o "$DATAPLANE_DIR.partial/ferry-dataplane" ./cmd/ferry-dataplane)
+  (cd dataplane && CGO_ENABLED=0 go build -trimpath -o "$DATAPLANE_DIR.partial/" ./cmd/ferry-dataplane ./cmd/ferry-ledger)
   rm -rf "$DATAPLANE_DIR"
   mv "$DATAPLANE_DIR.partial" "$DATAPLANE_DIR"
 }
@@ -68,7 +69,7 @@ steps() {
     progress_step minio "building minio from $MINIO_MODULE@$MINIO_VERSION" go_tool minio "$MINIO_MODULE" "$MINIO_VERSION"
   [ -x "$TOOLS/mc-$MC_VERSION/mc" ] ||
     progress_step mc "building mc from $MC_MODULE@$MC_VERSION" go_tool mc "$MC_MODULE" "$MC_VERSION"
-  [ -x "$DATAPLANE_DIR/ferry-dataplane" ] || progress_step ferry-dataplane "building ferry-dataplane" build_dataplane
+  { [ -x "$DATAPLANE_DIR/ferry-dataplane" ] && [ -x "$DATAPLANE_DIR/ferry-ledger" ]; } || progress_step ferry-dataplane "building ferry-dataplane" build_dataplane
   { [ -f "$npm_stamp" ] && cmp -s package-lock.json "$npm_stamp"; } ||
     progress_step npm-ci "installing npm packages (npm ci)" install_npm_packages
 }

@@ -189,6 +189,7 @@ up() {
       kubectl --kubeconfig .ferry/kubeconfig -n ferry logs -l app.kubernetes.io/component=import
   - the report again (an up that changes nothing takes seconds): npm run demo
   - two more migrations at the same time, onto the storage dev installed: npm run demo -- many
+  - a live migration from the old cluster, then its cutover: npm run demo -- live
   - remove it all: npm run demo -- down
   The build's own output (apt's, Go's, npm's) is under .ferry/logs.
 NEXT

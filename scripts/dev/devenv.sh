@@ -103,9 +103,11 @@ spec:
           args: [--log-bin=source-bin, --server-id=1, --binlog-format=ROW, --character-set-server=utf8mb4,
             --ssl-ca=/var/run/source-db-tls/ca.crt, --ssl-cert=/var/run/source-db-tls/server.crt,
             --ssl-key=/var/run/source-db-tls/server.key, --require-secure-transport=ON]
-          # A new certificate restarts the server, which reads it only when it starts.
+          # A new certificate restarts the server, which reads it only when it starts; a new seed
+          # starts it over (its data is thrown away), which is when the seed runs.
           env: [{ name: MYSQL_ROOT_PASSWORD_FILE, value: /var/run/source-db/root-password },
-            { name: FERRY_DEV_TLS_SHA256, value: "$(sha256sum <"$tls/server.crt" | cut -c 1-64)" }]
+            { name: FERRY_DEV_TLS_SHA256, value: "$(sha256sum <"$tls/server.crt" | cut -c 1-64)" },
+            { name: FERRY_DEV_SEED_SHA256, value: "$(sha256sum <scripts/dev/sample-data.sh | cut -c 1-64)" }]
           ports: [{ containerPort: 3306 }]
           readinessProbe:
             exec: { command: [mariadb-admin, ping, -h, 127.0.0.1, --silent] }

@@ -18,10 +18,12 @@ secret() {
 # with the password of the dev secret SECRET (sourcePassword); and the account live mode's
 # destination replicates as (ferry_replication, dev secret sourceReplicationPassword), from any
 # address and over TLS only. The dump user may also set read_only (READ_ONLY ADMIN), which live
-# mode's cutover does with it.
+# mode's cutover does with it. The database ledger is the live demo's application's (ferry-ledger,
+# account writer, dev secret ledgerWriterPassword), with no right past read_only.
 seed_sql() {
   password=$(secret "${2:-sourcePassword}")
   replication_password=$(secret sourceReplicationPassword)
+  writer_password=$(secret ledgerWriterPassword)
   cat <<SQL
 CREATE DATABASE shop CHARACTER SET utf8mb4;
 CREATE DATABASE crm CHARACTER SET utf8mb4;
@@ -41,5 +43,11 @@ GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, LOCK TABLES, RELOAD, PROCESS, 
   READ_ONLY ADMIN ON *.* TO 'ferry_dump'@'$1';
 CREATE USER 'ferry_replication'@'%' IDENTIFIED BY '$replication_password' REQUIRE SSL;
 GRANT REPLICATION SLAVE ON *.* TO 'ferry_replication'@'%';
+CREATE DATABASE ledger;
+CREATE TABLE ledger.writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, token BIGINT NOT NULL) ENGINE=InnoDB;
+CREATE TABLE ledger.counter (id INT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB;
+INSERT INTO ledger.counter VALUES (1, 0);
+CREATE USER 'writer'@'%' IDENTIFIED BY '$writer_password' REQUIRE SSL;
+GRANT SELECT, INSERT, UPDATE ON ledger.* TO 'writer'@'%';
 SQL
 }

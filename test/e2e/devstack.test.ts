@@ -1228,25 +1228,19 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
    * server (database ledger, account writer) from before the dump until the cutover, each
    * transaction an insert and an update.
    */
-  const writerPassword = `writer-${Math.random().toString(36).slice(2)}`;
   let writer: Writer | undefined;
   const ledgerTransaction = (id: number) =>
     `START TRANSACTION; INSERT INTO ledger.writes (token) VALUES (${id}); UPDATE ledger.counter SET n = n + 1 WHERE id = 1; COMMIT;`;
   beforeAll(() => {
     sshHost("up");
     hostKey = sshHost("host-key");
-    // As root; a run before may have left the server read-only and its ledger behind.
+    // The dev sources' ledger and its account (scripts/dev/sample-data.sh), emptied; as root. A
+    // run before may have left the server read-only.
     query(
       clusterSource(),
       `SET GLOBAL read_only = OFF;
-      DROP DATABASE IF EXISTS ledger;
-      DROP USER IF EXISTS 'writer'@'%';
-      CREATE DATABASE ledger;
-      CREATE TABLE ledger.writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, token BIGINT NOT NULL);
-      CREATE TABLE ledger.counter (id INT PRIMARY KEY, n BIGINT NOT NULL);
-      INSERT INTO ledger.counter VALUES (1, 0);
-      CREATE USER 'writer'@'%' IDENTIFIED BY '${writerPassword}' REQUIRE SSL;
-      GRANT SELECT, INSERT, UPDATE ON ledger.* TO 'writer'@'%';`,
+      TRUNCATE TABLE ledger.writes;
+      UPDATE ledger.counter SET n = 0 WHERE id = 1;`,
     );
     k8sStack = new DevStack(
       "e2e-k8s",
@@ -1299,7 +1293,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
         host: "10.90.0.2",
         port: 30306,
         user: "writer",
-        password: writerPassword,
+        password: secret("ledgerWriterPassword"),
         caFile: path.join(repoRoot, ".ferry", "dev-tls", "ca.crt"),
       },
       ledgerTransaction,
@@ -1311,10 +1305,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     k8sStack?.remove();
     sshStack?.remove();
     sshHost("down");
-    query(
-      clusterSource(),
-      "SET GLOBAL read_only = OFF; DROP DATABASE IF EXISTS ledger; DROP USER IF EXISTS 'writer'@'%';",
-    );
+    query(clusterSource(), "SET GLOBAL read_only = OFF");
   }, 900_000);
 
   /** No Secret of ferry's in the source's namespace, and the removal Job's pod said why. */
@@ -1599,11 +1590,46 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     await until(() => ledgerOnDestination().length >= acknowledged, "the replicated writes", 120);
   }, 300_000);
 
+  it("live: the destination's pod deleted during the catch-up: its next pod starts read-only and replicates on from where the last stopped; the writes made meanwhile arrive, each once", async () => {
+    const before = databasePods(k8sStack.namespace, "{.items[*].metadata.uid}");
+    const deleted = kubectl([
+      "delete",
+      "pod",
+      "-n",
+      k8sStack.namespace,
+      "-l",
+      "app.kubernetes.io/component=database",
+      "--grace-period=0",
+      "--force",
+      "--wait=true",
+    ]);
+    expect(deleted.status, deleted.stderr).toBe(0);
+    const target = destination(k8sStack.namespace);
+    const answers = () =>
+      spawnSync("mariadb", [...target, "-e", "SELECT 1"], { encoding: "utf8" }).status === 0;
+    await until(answers, "the next database pod", 180);
+    expect(databasePods(k8sStack.namespace, "{.items[*].metadata.uid}")).not.toBe(before);
+    expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("1");
+    await until(
+      () => {
+        const status = queryRow(target, "SHOW SLAVE STATUS");
+        return status.Slave_IO_Running === "Yes" && status.Slave_SQL_Running === "Yes";
+      },
+      "the replication to run again",
+      60,
+    );
+    const acknowledged = writer!.acknowledgedSoFar();
+    await until(() => ledgerOnDestination().length >= acknowledged, "the writes since", 120);
+    const tokens = ledgerOnDestination();
+    expect(new Set(tokens).size).toBe(tokens.length);
+  }, 600_000);
+
   it("live: a cutover that cannot make the source read-only in time (a table locked on it) fails and is rolled back: the source takes writes, the destination still replicates", async () => {
     // A session of the source holds a write lock on the ledger until it unlocks (it says when
     // it holds it).
     const options = clusterSource();
-    const held = spawn("mariadb", [...options, "--batch", "--skip-column-names"], {
+    // --unbuffered: its answer is written when it is made, not when the client ends.
+    const held = spawn("mariadb", [...options, "--batch", "--skip-column-names", "--unbuffered"], {
       stdio: ["pipe", "pipe", "pipe"],
     });
     let heldSays = "";

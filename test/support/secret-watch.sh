@@ -15,6 +15,11 @@ while :; do
         pid=${pid%%/*}
         comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
         arguments=$(tr '\0\t\n' '   ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c 1-300)
+        # Still there after its name was read: a child between fork and exec shows its parent's
+        # environment under the parent's name, and a moment later its own under the child's;
+        # matched before the exec and named after it, it would be taken for a child that holds
+        # the parent's secrets. A process that holds one keeps it for its life and matches again.
+        grep -q -a -F -f "$key_file" "$file" 2>/dev/null || continue
         printf '%s\t%s\t%s\t%s\t%s\n' "$key" "${file##*/}" "$pid" "$comm" "$arguments"
       done
   done >>"$out"

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"ferry.local/dataplane/internal/conn"
+)
+
+// Written is what a writer did: how many transactions the server acknowledged and refused, and
+// the longest time between two acknowledgements, which is the write-unavailable window as the
+// application saw it when it was moved to the new server meanwhile.
+type Written struct {
+	Acknowledged int64 `json:"acknowledged"`
+	Refused      int64 `json:"refused"`
+	LongestGapMs int64 `json:"longestGapMs"`
+	// RefusedAtEndMs is how long the writer was refused before it stopped (0: its last
+	// transaction was acknowledged).
+	RefusedAtEndMs int64  `json:"refusedAtEndMs"`
+	LastRefusal    string `json:"lastRefusal"`
+	Seconds        int64  `json:"seconds"`
+}
+
+func write(ctx context.Context, ledgerFile string) (Written, error) {
+	var w Written
+	rate, err := number("LEDGER_RATE", 50)
+	if err != nil {
+		return w, err
+	}
+	// Tokens from the clock by default: a run's never meet an earlier run's in the same tables.
+	token, err := number("LEDGER_FIRST_TOKEN", time.Now().UnixMicro())
+	if err != nil {
+		return w, err
+	}
+	limit, err := number("LEDGER_SECONDS", 0)
+	if err != nil {
+		return w, err
+	}
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(limit)*time.Second)
+		defer cancel()
+	}
+	settings, err := open()
+	if err != nil {
+		return w, err
+	}
+	db, err := conn.Open(*settings)
+	if err != nil {
+		return w, err
+	}
+	defer db.Close()
+	// One session, as an application's connection: a refused or lost one is opened again.
+	db.SetMaxOpenConns(1)
+	ledger, err := os.OpenFile(ledgerFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return w, err
+	}
+	defer ledger.Close()
+	started := time.Now()
+	lastAck := started
+	every := time.Second / time.Duration(max(1, rate))
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	progress := time.NewTicker(5 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.Seconds = int64(time.Since(started).Seconds())
+			if w.Refused > 0 {
+				// A writer that stays on a server made read-only is refused until it stops: that
+				// time is the application's not being moved, not a window between two writes.
+				w.RefusedAtEndMs = time.Since(lastAck).Milliseconds()
+			}
+			logf("stopped: %d acknowledged, %d refused; longest time between two acknowledged writes %d ms", w.Acknowledged, w.Refused, w.LongestGapMs)
+			return w, nil
+		case <-progress.C:
+			logf("%d acknowledged, %d refused (last refusal: %s)", w.Acknowledged, w.Refused, orNone(w.LastRefusal))
+		case <-ticker.C:
+		}
+		if err := transaction(ctx, db, token); err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			w.Refused++
+			w.LastRefusal = err.Error()
+		} else {
+			now := time.Now()
+			w.LongestGapMs = max(w.LongestGapMs, now.Sub(lastAck).Milliseconds())
+			lastAck = now
+			w.Acknowledged++
+			if _, err := ledger.WriteString(strconv.FormatInt(token, 10) + "\n"); err != nil {
+				return w, fmt.Errorf("the server acknowledged token %d but the ledger could not record it: %v", token, err)
+			}
+		}
+		token++
+	}
+}
+
+// transaction inserts token and counts it, committed as one; nil only when the COMMIT was
+// acknowledged.
+func transaction(ctx context.Context, db *sql.DB, token int64) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO ledger.writes (token) VALUES (?)", token); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE ledger.counter SET n = n + 1 WHERE id = 1"); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
