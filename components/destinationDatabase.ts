@@ -46,10 +46,10 @@ export interface DestinationDatabaseArgs {
   /** When true, `pulumi destroy` leaves the namespace and data volume in place. */
   readonly retainData: boolean;
   /**
-   * Live mode: the source's CA certificate (PEM), with which the server replicates from it, and
-   * whether the cutover is asked for (the server then no longer starts read-only).
+   * Live mode: the source's CA certificate (PEM), with which the server replicates from it; the
+   * server starts read-only until a run is cut over to it (replicaInitFile).
    */
-  readonly replicaOf?: { readonly sourceCaCert: string; readonly cutover: boolean };
+  readonly replicaOf?: { readonly sourceCaCert: string };
   /** The destination cluster. */
   readonly provider: k8s.Provider;
 }
@@ -145,7 +145,8 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     );
 
     // Live mode: the source's CA where the server reads it when it connects to the source, and
-    // what it runs whenever it starts (read-only until the cutover).
+    // what it runs whenever it starts (read-only until a run is cut over to it). Neither changes
+    // at the cutover, so the server is not restarted by it.
     const replica = args.replicaOf
       ? {
           serverId: replicaServerId(args.namespace, args.serviceName),
@@ -155,7 +156,7 @@ export class DestinationDatabase extends pulumi.ComponentResource {
               metadata: { namespace: namespace.metadata.name, labels },
               data: {
                 [sourceCaKey]: args.replicaOf.sourceCaCert,
-                [replicaInitKey]: replicaInitFile(args.replicaOf.cutover),
+                [replicaInitKey]: replicaInitFile,
               },
             },
             { parent: this, provider },

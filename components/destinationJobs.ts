@@ -49,6 +49,7 @@ export class DestinationJobs extends pulumi.ComponentResource {
           "import.sh",
           "verify.sh",
           "cleanup.sh",
+          "reach.sh",
           "replicate.sh",
           "cutover.sh",
         ]),

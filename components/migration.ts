@@ -18,6 +18,7 @@ import { ObjectStore } from "./objectStore";
 import { RootPasswordKept } from "./rootPasswordKept";
 import { RunKey } from "./runKey";
 import { Replication } from "./replication";
+import { ReplicationSource } from "./replicationSource";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
@@ -327,10 +328,7 @@ export class Migration extends pulumi.ComponentResource {
               // Live mode: the server replicates from the source with its CA (required there).
               ...(migration.mode === "live"
                 ? {
-                    replicaOf: {
-                      sourceCaCert: config.source.tls.caCert!,
-                      cutover: migration.live.cutover,
-                    },
+                    replicaOf: { sourceCaCert: config.source.tls.caCert! },
                   }
                 : {}),
               registryCredentials: config.secrets.registryCredentials,
@@ -339,11 +337,23 @@ export class Migration extends pulumi.ComponentResource {
             { parent: this, dependsOn: [storage, ...rootPasswordKept] },
           );
 
-    return {
-      storage,
-      database,
-      jobs: this.destinationJobs(name, config, clusters, transit, database),
-    };
+    const jobs = this.destinationJobs(name, config, clusters, transit, database);
+    // Live mode: the way to the source, checked from here beside the dump; the import waits for it.
+    const replicationSource =
+      migration.mode === "live"
+        ? new ReplicationSource(
+            `${name}-replication-source`,
+            {
+              context: jobs.context,
+              live: migration.live,
+              // The config refuses live mode without a CA and verified TLS to the source.
+              sourceCaCert: config.source.tls.caCert!,
+              verifyIdentity: config.source.tls.mode === "verify-identity",
+            },
+            { parent: this, dependsOn: [jobs] },
+          )
+        : undefined;
+    return { storage, database, jobs, replicationSource };
   }
 
   /**
@@ -423,7 +433,15 @@ export class Migration extends pulumi.ComponentResource {
         stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         hooks: users.forStep(["read"]),
       },
-      { parent: this, dependsOn: [dump, database, jobs] },
+      {
+        parent: this,
+        dependsOn: [
+          dump,
+          database,
+          jobs,
+          ...(landing.replicationSource ? [landing.replicationSource] : []),
+        ],
+      },
     );
 
     // What the Jobs in the clusters are doing, shown in pulumi up while they run: the import, and
@@ -440,7 +458,15 @@ export class Migration extends pulumi.ComponentResource {
           timeoutMinutes: migration.importTimeoutMinutes,
           hooks: users.forStep(["read"]),
         },
-        { parent: this, dependsOn: [dump, database, jobs] },
+        {
+          parent: this,
+          dependsOn: [
+            dump,
+            database,
+            jobs,
+            ...(landing.replicationSource ? [landing.replicationSource] : []),
+          ],
+        },
       ),
     ];
     if (source.mode === "kubernetes") {
@@ -492,15 +518,13 @@ export class Migration extends pulumi.ComponentResource {
     verified: Arrival,
   ): Arrival {
     const { migration, source } = config;
-    if (migration.mode !== "live") return verified;
+    if (migration.mode !== "live" || !landing.replicationSource) return verified;
     const replication = new Replication(
       `${name}-replication`,
       {
         context: landing.jobs.context,
-        live: migration.live,
-        // The config refuses live mode without a CA and verified TLS to the source.
-        sourceCaCert: source.tls.caCert!,
-        verifyIdentity: source.tls.mode === "verify-identity",
+        source: landing.replicationSource,
+        catchUpCheckSeconds: migration.live.catchUpCheckSeconds,
         hooks: transit.store.users.forStep(["read"]),
       },
       { parent: this, dependsOn: [verified.checks] },
@@ -565,7 +589,15 @@ export class Migration extends pulumi.ComponentResource {
     // What was moved and what was checked, read back from the bucket.
     const runReport = new RunReport(
       `${name}-report`,
-      { runId, bucket: operatorRead, runKey: runKey.key, hooks: users.forStep(["read"]) },
+      {
+        runId,
+        bucket: operatorRead,
+        runKey: runKey.key,
+        hooks: users.forStep(["read"]),
+        ...(migration.mode === "live"
+          ? { liveStage: migration.live.cutover ? "cut over" : "replicating" }
+          : {}),
+      },
       { parent: this, dependsOn: finalSteps },
     );
 
@@ -637,6 +669,8 @@ interface Landing {
   readonly storage: StorageStack | ExistingStorageClass;
   readonly database: DestinationDatabase | ExistingDatabase;
   readonly jobs: DestinationJobs;
+  /** Live mode: the way to the source, checked before the import. */
+  readonly replicationSource?: ReplicationSource;
 }
 
 /** What the import-and-verification phase gives the last one. */

@@ -14,6 +14,11 @@ export interface RunReportArgs {
   readonly runKey: pulumi.Input<string>;
   /** The hooks around the read (BucketUserSwitch): its bucket user on only while it runs. */
   readonly hooks: pulumi.ResourceHookBinding;
+  /**
+   * Live mode: how far the run is asked to go (replicating, cut over). The read runs again when
+   * it changes: the cutover's up reports the cutover, not the replication before it.
+   */
+  readonly liveStage?: string;
 }
 
 const count = z.number().int().nonnegative();
@@ -118,6 +123,7 @@ export class RunReport extends pulumi.ComponentResource {
         "report.sh",
         reportEnvironment(args.runId, args.bucket, args.runKey),
         args.runId,
+        args.liveStage ? [args.liveStage] : [],
       ),
       { parent: this, hooks: args.hooks },
     );

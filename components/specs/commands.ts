@@ -19,11 +19,13 @@ export function scriptCommand(
   script: DataPlaneScript,
   environment: Record<string, pulumi.Input<string>>,
   runId: string,
+  /** What else, when it changes, runs the command again. */
+  alsoTriggeredBy: readonly string[] = [],
 ) {
   return {
     create: "sh -s",
     stdin: stdinProgram(script, environment),
-    triggers: [runId],
+    triggers: [runId, ...alsoTriggeredBy],
     logging: "stderr" as const,
     ...commandInputs,
   };

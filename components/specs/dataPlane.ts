@@ -22,6 +22,7 @@ export type DataPlaneScript =
   | "revoke.sh"
   | "grant.sh"
   | "watch.sh"
+  | "reach.sh"
   | "replicate.sh"
   | "cutover.sh";
 

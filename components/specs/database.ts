@@ -92,16 +92,17 @@ export const replicaInitKey = "init.sql";
 export const replicaMountPath = "/var/run/ferry/replica";
 
 /**
- * What the server runs whenever it starts in live mode: read-only until the cutover, so that a
- * restarted server takes no application's write while it replicates (the import and the
- * replication write as accounts read_only does not stop); nothing once `migration.cutover` is set
- * (the cutover step makes the running server writable; the file follows within the kubelet's sync
- * period, so a restart in the minute after a cutover may come back read-only, never the reverse
- * before one).
+ * What the server runs whenever it starts in live mode: read-only, unless a run was cut over to it
+ * and none replicates into it (ferry.runs, which the import creates and the replication step and
+ * the cutover keep). So a restarted server takes no application's write while it replicates, and
+ * every write once it was cut over, with nothing to change at the cutover: a changed file would be
+ * a new ConfigMap, and the server restarted in the middle of the cutover. The server runs the file
+ * until its first error: before the import there is no ferry.runs, and the first line holds. The
+ * import and the replication write as accounts read_only does not stop.
  */
-export function replicaInitFile(cutover: boolean): string {
-  return cutover ? "" : "SET GLOBAL read_only = ON;\n";
-}
+export const replicaInitFile =
+  "SET GLOBAL read_only = ON;\n" +
+  "SET GLOBAL read_only = (SELECT COUNT(*) FROM ferry.runs WHERE state = 'replicating') > 0 OR (SELECT COUNT(*) FROM ferry.runs WHERE state = 'cut over') = 0;\n";
 
 /**
  * A server id for the server ferry runs, from its namespace and Service name: stable across

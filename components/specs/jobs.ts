@@ -134,8 +134,8 @@ export interface DestinationJobContext {
 /** The bucket users of the destination side (BucketRole). */
 export type DestinationBucketRole = "read" | "cleanup";
 
-/** The destination's steps, each a Job running `<step>.sh`; replicate and cutover in live mode only. */
-export type DestinationStep = "import" | "verify" | "cleanup" | "replicate" | "cutover";
+/** The destination's steps, each a Job running `<step>.sh`; reach, replicate and cutover in live mode only. */
+export type DestinationStep = "import" | "verify" | "cleanup" | "reach" | "replicate" | "cutover";
 
 /**
  * The Job of one destination step: `ferry-<step>-<runId>` running `<step>.sh` with the context's
@@ -147,6 +147,8 @@ export function destinationJob(
   spec: {
     readonly env?: Record<string, pulumi.Input<string>>;
     readonly usesDatabase: boolean;
+    /** false: neither the bucket's settings nor its key nor the run key (a step that reads no run). */
+    readonly usesBucket?: boolean;
     readonly timeoutMinutes: number;
     readonly timeoutKey?: string;
     readonly backoffLimit: number;
@@ -156,10 +158,10 @@ export function destinationJob(
 ): k8s.batch.v1.JobArgs {
   // Only the cleanup may delete; the import and verification read (and write their result).
   const role: DestinationBucketRole = step === "cleanup" ? "cleanup" : "read";
-  const bucketKeys = {
-    S3_SECRET_KEY_FILE: context.bucketSecretKeys[role],
-    RUN_KEY_FILE: context.runKeyFile,
-  };
+  const usesBucket = spec.usesBucket ?? true;
+  const bucketKeys: Record<string, SecretFile> = usesBucket
+    ? { S3_SECRET_KEY_FILE: context.bucketSecretKeys[role], RUN_KEY_FILE: context.runKeyFile }
+    : {};
   return dataPlaneJob({
     name: `ferry-${step}-${context.runId}`,
     namespace: context.namespace,
@@ -169,7 +171,9 @@ export function destinationJob(
     script: `${step}.sh`,
     scriptsConfigMap: context.scriptsConfigMap,
     env: {
-      ...destinationEnvironment(context.database, context.runId, context.buckets[role]),
+      ...(usesBucket
+        ? destinationEnvironment(context.database, context.runId, context.buckets[role])
+        : { RUN_ID: context.runId }),
       ...spec.env,
     },
     secretFiles: {

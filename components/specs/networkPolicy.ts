@@ -208,7 +208,7 @@ export function replicationEgressSpec(args: {
         {
           key: "app.kubernetes.io/component",
           operator: "In",
-          values: ["database", "replicate", "cutover"],
+          values: ["database", "reach", "replicate", "cutover"],
         },
       ],
     },

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/../.."
 repo=$(pwd)
 project="$repo/.ferry/project"
 secrets="$repo/.ferry/dev-secrets"
+ledger_dir="$repo/.ferry/demo-ledger"
 
 say() { printf '\nferry demo: %s\n' "$*" >&2; }
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
@@ -107,22 +108,57 @@ source_cluster_config() {
     ferry:source.kubernetes.namespace ferry-source ferry:source.kubernetes.toolsImage ferry.local/tools:1
 }
 
-# A live migration from the source cluster's server: copied, then replicated until the cutover,
-# which a second pulumi up makes (ferry:migration.cutover true).
+# A live migration from the source cluster's server while an application writes to it (ferry-ledger,
+# into the database ledger, recording every transaction the server acknowledged): copied, then
+# replicated until the cutover, which a second pulumi up makes (ferry:migration.cutover true); then
+# the destination is checked against the application's ledger.
 live() {
   up
+  cd "$project"
+  if pulumi stack output report --json --stack dev-live 2>/dev/null | grep -q '"live": "cut over'; then
+    say "dev-live is cut over already: its report and the ledger's check are below. To run it again: npm run demo -- down, then npm run demo -- live"
+    pulumi stack output report --json --stack dev-live
+    cat "$ledger_dir/check.json" >&2 2>/dev/null || true
+    return 0
+  fi
   cd "$repo"
   prepare_stack dev-live
   source_cluster_config dev-live ferry-live
   # The destination's pods reach that server where its cluster exposes it: its node port.
   set_config dev-live ferry:migration.mode live ferry:migration.live.sourceHost 10.90.0.2 \
-    ferry:migration.live.sourcePort 30306 ferry:migration.live.replicationUser ferry_replication
+    ferry:migration.live.sourcePort 30306 ferry:migration.live.replicationUser ferry_replication \
+    'ferry:source.databases[2]' ledger
   pulumi config set --stack dev-live --secret sourceReplicationPassword <"$secrets/sourceReplicationPassword" >/dev/null
+  mkdir -p "$ledger_dir"
+  rm -f "$ledger_dir"/*
+  say "the application starts writing to the source cluster's server: 50 transactions a second (log: .ferry/logs/demo-ledger.log)"
+  (
+    LEDGER_HOST=10.90.0.2 LEDGER_PORT=30306 LEDGER_USER=writer LEDGER_PASSWORD_FILE="$secrets/ledgerWriterPassword" \
+      LEDGER_TLS=verify-identity LEDGER_TLS_CA_FILE="$repo/.ferry/dev-tls/ca.crt" LEDGER_RATE=50
+    export LEDGER_HOST LEDGER_PORT LEDGER_USER LEDGER_PASSWORD_FILE LEDGER_TLS LEDGER_TLS_CA_FILE LEDGER_RATE
+    exec ferry-ledger write "$ledger_dir/tokens" >"$ledger_dir/written.json" 2>"$repo/.ferry/logs/demo-ledger.log"
+  ) &
+  writer=$!
   say "pulumi up of dev-live: the copy, then the destination replicates from the source cluster's server"
   pulumi up --yes --non-interactive --stack dev-live
   say "pulumi up of dev-live with ferry:migration.cutover true: the writes move to the destination"
   set_config dev-live ferry:migration.cutover true
   pulumi up --yes --non-interactive --stack dev-live
+  # The application is refused by the source from the switch on; it stops here.
+  kill -TERM "$writer"
+  wait "$writer" || true
+  say "the application wrote: $(cat "$ledger_dir/written.json")"
+  kubectl_bin="$(sh "$repo/scripts/build/cluster-tools.sh")/kubectl"
+  address=$("$kubectl_bin" --kubeconfig "$repo/.ferry/kubeconfig" --context destination -n ferry-live \
+    get service mysql -o 'jsonpath={.spec.clusterIP}')
+  pulumi stack output databaseCaCertificate --stack dev-live >"$ledger_dir/destination-ca.crt"
+  say "the destination against the application's ledger (every acknowledged transaction once):"
+  (
+    LEDGER_HOST=$address LEDGER_PORT=3306 LEDGER_USER=root LEDGER_PASSWORD_FILE="$secrets/destinationRootPassword" \
+      LEDGER_TLS=verify-ca LEDGER_TLS_CA_FILE="$ledger_dir/destination-ca.crt"
+    export LEDGER_HOST LEDGER_PORT LEDGER_USER LEDGER_PASSWORD_FILE LEDGER_TLS LEDGER_TLS_CA_FILE
+    ferry-ledger check "$ledger_dir/tokens" | tee "$ledger_dir/check.json"
+  )
   say "the migration report of dev-live"
   pulumi stack output report --json --stack dev-live
 }

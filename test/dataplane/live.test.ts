@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serverTlsSettings, tlsFiles } from "../../components/specs/database";
+import { replicaInitFile, serverTlsSettings, tlsFiles } from "../../components/specs/database";
 import { testCertificates, writeServerTlsFiles } from "../support/certificates";
 import { DataPlane } from "../support/fixture";
 import { runScript, secretFile, type ScriptRun } from "../support/servers";
@@ -138,6 +138,17 @@ async function copy(runId: string): Promise<void> {
   await must("verify.sh", destinationEnv(runId));
 }
 
+/**
+ * The destination's read_only once it has run the init file ferry gives the server it runs in live
+ * mode, as a start does: statement by statement, until the first that fails.
+ */
+function readOnlyAfterStart(): string {
+  for (const statement of replicaInitFile.trim().split("\n")) {
+    if (plane.destination.sql(statement).status !== 0) break;
+  }
+  return plane.destination.must("SELECT @@GLOBAL.read_only").trim();
+}
+
 /** Live mode's record of the run, as report.sh reads it from the bucket. */
 async function liveRecord(runId: string): Promise<Record<string, unknown>> {
   const report = await must("report.sh", destinationEnv(runId));
@@ -198,6 +209,9 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
   }, 120_000);
 
   it("replicates every change the source took after the dump's snapshot, for the dumped databases only, over verified TLS; the destination is read-only meanwhile", async () => {
+    // A fresh server (no ferry.runs yet) starts read-only.
+    expect(readOnlyAfterStart()).toBe("1");
+    plane.destination.must("SET GLOBAL read_only = OFF");
     await copy("live-1");
     // Writes after the snapshot: every kind of row change, and a table made later.
     plane.source.must(`UPDATE app.accounts SET balance = balance + 10 WHERE id % 7 = 0;
@@ -233,6 +247,8 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
       Replicate_Do_DB: "",
     });
     expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("1");
+    // Restarted while it replicates, it starts read-only again.
+    expect(readOnlyAfterStart()).toBe("1");
     // The source saw the replica's session over TLS (the account requires it).
     expect(
       plane.source
@@ -323,6 +339,8 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(
       plane.destination.must("SELECT state FROM ferry.runs WHERE run_id = 'live-1'").trim(),
     ).toBe("cut over");
+    // Restarted after the cutover, it starts writable: nothing to change for that.
+    expect(readOnlyAfterStart()).toBe("0");
     expect(await liveRecord("live-1")).toMatchObject({
       state: "cut over",
       cutover: {
@@ -359,6 +377,40 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     // The source back to writable for the tests after (a cutover leaves it read-only).
     plane.source.must("SET GLOBAL read_only = OFF");
   }, 180_000);
+
+  it("reaches the source from the destination's side before anything is imported: passes as the replication account; refuses, naming the fix, a wrong password, an account without REPLICATION SLAVE, an address nothing answers at", async () => {
+    const reached = await must("reach.sh", replicateEnv("live-1"));
+    expect(reached.stderr).toMatch(
+      new RegExp(
+        `ferry-reach: the source at localhost:${plane.source.port} answers the replication account repl over verified TLS from the destination's side \\(server id 1, position 0-1-\\d+\\)`,
+      ),
+    );
+    const wrong = await runScript("reach.sh", replicateEnv("live-1", "cutover-password"));
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toMatch(
+      /refuses the replication account "repl" .*sourceReplicationPassword/,
+    );
+    plane.source.must(
+      `CREATE USER 'norepl'@'127.0.0.1' IDENTIFIED BY '${cutoverPassword}' REQUIRE SSL`,
+    );
+    try {
+      const ungranted = await runScript("reach.sh", {
+        ...replicateEnv("live-1", "cutover-password"),
+        REPL_USER: "norepl",
+      });
+      expect(ungranted.status).not.toBe(0);
+      expect(ungranted.stderr).toMatch(
+        /the replication account norepl may not replicate .*no REPLICATION SLAVE among its grants.*GRANT REPLICATION SLAVE ON \*\.\* TO/,
+      );
+    } finally {
+      plane.source.must("DROP USER 'norepl'@'127.0.0.1'");
+    }
+    const nowhere = await runScript("reach.sh", { ...replicateEnv("live-1"), REPL_PORT: "1" });
+    expect(nowhere.status).not.toBe(0);
+    expect(nowhere.stderr).toMatch(
+      /cannot be reached .*ferry:migration\.live\.sourceHost and sourcePort/,
+    );
+  }, 120_000);
 
   it("refuses the replication account with a wrong password, naming the secret", async () => {
     resetDestination();

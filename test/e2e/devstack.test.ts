@@ -1566,6 +1566,10 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       .map(Number);
 
   it("live: the destination in the new cluster replicates the old cluster's server from the dump's position, over verified TLS, read-only to applications; the application's writes since the snapshot arrive", async () => {
+    // Checked from the destination's side before the import, as the replica would log in.
+    expect(stepLog("reach")).toMatch(
+      /ferry-reach: the source at 10\.90\.0\.2:30306 answers the replication account ferry_replication over verified TLS from the destination's side \(server id 1, /,
+    );
     expect(stepLog("replicate")).toMatch(
       /ferry-replicate: the destination replicates from 10\.90\.0\.2:30306 from the dump's position/,
     );

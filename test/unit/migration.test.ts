@@ -886,7 +886,9 @@ describe("live mode", () => {
     const replica = named("-database-replica");
     expect(replica.inputs.data).toEqual({
       "source-ca.crt": sampleSourceCa,
-      "init.sql": "SET GLOBAL read_only = ON;\n",
+      "init.sql":
+        "SET GLOBAL read_only = ON;\n" +
+        "SET GLOBAL read_only = (SELECT COUNT(*) FROM ferry.runs WHERE state = 'replicating') > 0 OR (SELECT COUNT(*) FROM ferry.runs WHERE state = 'cut over') = 0;\n",
     });
     // Mounted whole, not by subPath: a changed init file reaches the pod without a restart.
     expect(server.volumes).toContainEqual({
@@ -900,7 +902,7 @@ describe("live mode", () => {
     });
   });
 
-  it("with the cutover asked for, empties the init file and leaves the server's pod as it was (no restart)", async () => {
+  it("with the cutover asked for, changes nothing of the server: its ConfigMap's data (a change would be a new ConfigMap, and a restart mid-cutover) and its pod as they were", async () => {
     // The pod's spec, but for the generated names, which each run of the harness draws anew.
     const podSpec = () =>
       JSON.stringify(named("-database-server").inputs.spec.template.spec).replace(
@@ -909,6 +911,7 @@ describe("live mode", () => {
       );
     await run("local", live, liveSecrets);
     const before = podSpec();
+    const dataBefore = named("-database-replica").inputs.data;
     registered.length = 0;
     await run(
       "local",
@@ -918,7 +921,7 @@ describe("live mode", () => {
       },
       liveSecrets,
     );
-    expect(named("-database-replica").inputs.data["init.sql"]).toBe("");
+    expect(named("-database-replica").inputs.data).toEqual(dataBefore);
     expect(podSpec()).toBe(before);
   });
 
@@ -945,7 +948,7 @@ describe("live mode", () => {
       ]),
     );
     expect(JSON.stringify(job.inputs)).not.toContain("repl-pw-R5");
-    expect(revealSecret(named("-replication-credentials").inputs.stringData)).toEqual({
+    expect(revealSecret(named("-replication-source-credentials").inputs.stringData)).toEqual({
       "replication-password": "repl-pw-R5",
       "source-ca.crt": sampleSourceCa,
     });
@@ -953,19 +956,20 @@ describe("live mode", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-replication")).toEqual([expect.stringMatching(/-verification$/)]);
     expect(after("-report")).toContainEqual(expect.stringMatching(/-replication$/));
-    // The report states what the step recorded in the bucket.
+    // The report states what the step recorded in the bucket, read again when the stage changes.
+    expect(named("-report-read").inputs.triggers).toEqual(["run-1", "replicating"]);
     expect(report.live).toBe(
       "replicating from 10.90.0.2:30306: 3 transactions behind at 2026-11-24T15:23:00Z (1 s by the replica's estimate); cut over with ferry:migration.cutover true",
     );
-    // The database's pods and the Job reach the source, by its address.
-    expect(named("-replication-egress").inputs.spec).toEqual({
+    // The database's pods and live mode's Jobs reach the source, by its address.
+    expect(named("-replication-source-egress").inputs.spec).toEqual({
       podSelector: {
         matchExpressions: [
           { key: "app.kubernetes.io/part-of", operator: "In", values: ["ferry"] },
           {
             key: "app.kubernetes.io/component",
             operator: "In",
-            values: ["database", "replicate", "cutover"],
+            values: ["database", "reach", "replicate", "cutover"],
           },
         ],
       },
@@ -974,6 +978,39 @@ describe("live mode", () => {
         { to: [{ ipBlock: { cidr: "10.90.0.2/32" } }], ports: [{ protocol: "TCP", port: 30306 }] },
       ],
     });
+  });
+
+  it("checks the way to the source from the destination beside the dump, and the import waits for it: a Job as the replication account, its password and CA as files, nothing of the run (no database password, bucket key or run key)", async () => {
+    await run("local", live, liveSecrets);
+    const job = named("-replication-source-job");
+    expect(job.inputs.metadata.name).toBe("ferry-reach-run-1");
+    const container = job.inputs.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["/bin/sh", "/opt/ferry/reach.sh"]);
+    const env = Object.fromEntries(
+      (container.env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+    );
+    expect(env).toEqual({
+      RUN_ID: "run-1",
+      REPL_HOST: "10.90.0.2",
+      REPL_PORT: "30306",
+      REPL_USER: "repl",
+      REPL_CA_FILE: "/var/run/ferry/replica/source-ca.crt",
+      REPL_TLS: "verify-identity",
+      REPL_PASSWORD_FILE: "/var/run/ferry/secrets/replication-password",
+      SOURCE_TLS_CA_FILE: "/var/run/ferry/secrets/source-ca.crt",
+      // Every Job's own.
+      HOME: "/tmp",
+      TMPDIR: "/tmp",
+      STEP_DEADLINE_SECONDS: "300",
+    });
+    expect(JSON.stringify(job.inputs)).not.toContain("repl-pw-R5");
+    const after = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
+    // Beside the dump: it waits for the namespace's Jobs' shared parts, not for the dump.
+    expect(after("-replication-source")).toEqual([expect.stringMatching(/-jobs$/)]);
+    expect(after("-import")).toContainEqual(expect.stringMatching(/-replication-source$/));
+    // No hooks: it turns no bucket user on.
+    expect(named("-replication-source-job").opts?.hooks).toBeUndefined();
   });
 
   it("with migration.cutover, moves the writes once the destination replicates: a Job with the source's address, its account for read_only, its password and CA as files; the report waits for it", async () => {
@@ -1005,6 +1042,8 @@ describe("live mode", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-cutover")).toEqual([expect.stringMatching(/-replication$/)]);
     expect(after("-report")).toContainEqual(expect.stringMatching(/-cutover$/));
+    // The cutover's up reads the report again: it states the cutover, not the replication before.
+    expect(named("-report-read").inputs.triggers).toEqual(["run-1", "cut over"]);
     expect(report.live).toBe(
       "cut over from 10.90.0.2:30306 at 2026-11-24T15:30:00Z (position 0-1-57): no write accepted anywhere for 412 ms; both sides equal at the switch: 2 tables, 9 rows",
     );

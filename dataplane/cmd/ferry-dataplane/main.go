@@ -22,6 +22,8 @@
 //	          in its namespace, replaced near their end (package certs)
 //	forget    in the source cluster, once the dump is stored: deletes the Secret that gave the
 //	          dump its credentials (FORGET_SECRET)
+//	reach     live mode, beside the dump: the source reached and logged in to as the replication
+//	          account from the destination's side, as the replica will (REPL_*)
 //	replicate live mode, after the verification: the destination made a replica of the source
 //	          from the dump's position (REPL_*; package replica)
 //	cutover   live mode: the writes moved to the destination (the source read-only, the destination
@@ -88,6 +90,7 @@ var subcommands = map[string]func(context.Context) error{
 	"certificates": runCertificates,
 	"forget":       runForget,
 	"replicate":    runReplicate,
+	"reach":        runReach,
 	"cutover":      runCutover,
 }
 

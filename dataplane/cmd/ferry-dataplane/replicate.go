@@ -43,10 +43,9 @@ func replicationSource() (replica.Source, error) {
 	return s, err
 }
 
-// sourcePosition reads, as the replication account over the replica's own path and TLS, where
-// the source's binary log is now (the GTID position a caught-up replica has applied, "" for a
-// source without GTIDs) and the source's server id.
-func sourcePosition(ctx context.Context, source replica.Source) (string, int64, error) {
+// openReplicationSource logs in to the source as the replication account, over the replica's own
+// path and TLS; a refusal says what to fix.
+func openReplicationSource(ctx context.Context, source replica.Source) (*sql.DB, conn.Flavor, error) {
 	mode := conn.TLSVerifyCA
 	if source.VerifyIdentity {
 		mode = conn.TLSVerifyIdentity
@@ -59,20 +58,26 @@ func sourcePosition(ctx context.Context, source replica.Source) (string, int64, 
 	db, err := conn.Open(conn.Settings{Host: source.Host, Port: strconv.Itoa(source.Port), User: source.User,
 		Password: source.Password, TLS: mode, CAFile: ca})
 	if err != nil {
-		return "", 0, err
+		return nil, "", err
 	}
-	defer db.Close()
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return "", 0, explainReplicationLogin(err, source)
+		db.Close()
+		return nil, "", explainReplicationLogin(err, source)
 	}
+	return db, conn.FlavorOf(version), nil
+}
+
+// sourcePosition reads where the source's binary log is now (the GTID position a caught-up
+// replica has applied, "" for a source without GTIDs) and the source's server id.
+func sourcePosition(ctx context.Context, db *sql.DB, flavor conn.Flavor) (string, int64, error) {
 	variable := "@@GLOBAL.gtid_binlog_pos"
-	if conn.FlavorOf(version) == conn.MySQL {
+	if flavor == conn.MySQL {
 		variable = "@@GLOBAL.gtid_executed"
 	}
 	var position string
 	var serverID int64
-	err = db.QueryRowContext(ctx, "SELECT "+variable+", @@GLOBAL.server_id").Scan(&position, &serverID)
+	err := db.QueryRowContext(ctx, "SELECT "+variable+", @@GLOBAL.server_id").Scan(&position, &serverID)
 	return position, serverID, err
 }
 
@@ -123,7 +128,12 @@ func runReplicate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	target, sourceID, err := sourcePosition(ctx, source)
+	sourceDB, sourceFlavor, err := openReplicationSource(ctx, source)
+	if err != nil {
+		return err
+	}
+	target, sourceID, err := sourcePosition(ctx, sourceDB, sourceFlavor)
+	sourceDB.Close()
 	if err != nil {
 		return err
 	}
