@@ -421,7 +421,14 @@ export class Migration extends pulumi.ComponentResource {
     const { bucketFrom, urls, runKey } = transit;
     const { users } = transit.store;
     const { storage, database, jobs } = landing;
-    // The import waits for both ends: a complete dump and a running database.
+    // The import waits for both ends, a complete dump and a running database, and in live mode
+    // for the way to the source, checked from the destination.
+    const importAfter = [
+      dump,
+      database,
+      jobs,
+      ...(landing.replicationSource ? [landing.replicationSource] : []),
+    ];
     const importJob = new ImportJob(
       `${name}-import`,
       {
@@ -435,12 +442,7 @@ export class Migration extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: [
-          dump,
-          database,
-          jobs,
-          ...(landing.replicationSource ? [landing.replicationSource] : []),
-        ],
+        dependsOn: importAfter,
       },
     );
 
@@ -460,12 +462,7 @@ export class Migration extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          dependsOn: [
-            dump,
-            database,
-            jobs,
-            ...(landing.replicationSource ? [landing.replicationSource] : []),
-          ],
+          dependsOn: importAfter,
         },
       ),
     ];
