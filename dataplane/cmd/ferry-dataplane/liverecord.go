@@ -55,28 +55,29 @@ type CutoverDone struct {
 
 func utcNow() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
 
-// storeLiveRecord seals and stores the run's live record, replacing the one before.
-func storeLiveRecord(ctx context.Context, r run, record LiveRecord) error {
-	data, err := json.Marshal(record)
+// storeSealed seals a record of the run with the run key and stores it at key, replacing the
+// one before: the verification result and the live record, which only the destination's steps
+// write.
+// It returns the text it stored.
+func storeSealed(ctx context.Context, r run, key, what string, record any) ([]byte, error) {
+	data, err := json.MarshalIndent(record, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key := manifest.LiveKey(r.manifest.RunID)
-	sealed, err := seal.Bytes(*r.key, key, append(data, '\n'))
+	data = append(data, '\n')
+	sealed, err := seal.Bytes(*r.key, key, data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := r.store.Put(ctx, key, bytes.NewReader(sealed), int64(len(sealed))); err != nil {
-		return fmt.Errorf("cannot store the run's live record (%s): %v", r.store.URL(key), err)
+		return nil, fmt.Errorf("cannot store the run's %s (%s): %v", what, r.store.URL(key), err)
 	}
-	return nil
+	return data, nil
 }
 
-// readLiveRecord is the run's live record as stored (nil when there is none: a snapshot run, or
-// a live one not replicating yet).
-func readLiveRecord(ctx context.Context, r run) (*LiveRecord, []byte, error) {
+// readSealed is a record of the run stored with storeSealed, and its text; nil when there is none.
+func readSealed[T any](ctx context.Context, r run, key, what string) (*T, []byte, error) {
 	id := r.manifest.RunID
-	key := manifest.LiveKey(id)
 	data, err := r.store.ReadAll(ctx, key)
 	if err != nil {
 		if objstore.IsNotFound(err) {
@@ -85,11 +86,23 @@ func readLiveRecord(ctx context.Context, r run) (*LiveRecord, []byte, error) {
 		return nil, nil, err
 	}
 	if data, err = seal.OpenBytes(*r.key, key, data); err != nil {
-		return nil, nil, fmt.Errorf("the live record of run %s was not written by its steps: %v", id, err)
+		return nil, nil, fmt.Errorf("the %s of run %s was not written by ferry's steps: %v", what, id, err)
 	}
-	var record LiveRecord
+	var record T
 	if err := json.Unmarshal(data, &record); err != nil {
-		return nil, nil, fmt.Errorf("the live record of run %s is not valid JSON: %v", id, err)
+		return nil, nil, fmt.Errorf("the %s of run %s is not valid JSON: %v", what, id, err)
 	}
 	return &record, data, nil
+}
+
+// storeLiveRecord stores the run's live record, replacing the one before.
+func storeLiveRecord(ctx context.Context, r run, record LiveRecord) error {
+	_, err := storeSealed(ctx, r, manifest.LiveKey(r.manifest.RunID), "live record", record)
+	return err
+}
+
+// readLiveRecord is the run's live record as stored (nil when there is none: a snapshot run, or
+// a live one not replicating yet).
+func readLiveRecord(ctx context.Context, r run) (*LiveRecord, []byte, error) {
+	return readSealed[LiveRecord](ctx, r, manifest.LiveKey(r.manifest.RunID), "live record")
 }

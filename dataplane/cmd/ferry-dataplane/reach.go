@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -81,5 +82,5 @@ func grantsReplication(grants []string) bool {
 
 // sourceAddress is the source as the destination dials it.
 func sourceAddress(source replica.Source) string {
-	return source.Host + ":" + strconv.Itoa(source.Port)
+	return net.JoinHostPort(source.Host, strconv.Itoa(source.Port))
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -85,7 +84,7 @@ func sourcePosition(ctx context.Context, db *sql.DB, flavor conn.Flavor) (string
 // source from the destination's side.
 func explainReplicationLogin(err error, source replica.Source) error {
 	text := err.Error()
-	where := fmt.Sprintf("the source at %s:%d, as the destination reaches it,", source.Host, source.Port)
+	where := fmt.Sprintf("the source at %s, as the destination reaches it,", sourceAddress(source))
 	switch {
 	case strings.Contains(text, "Access denied"):
 		return fmt.Errorf("%s refuses the replication account %q (%s); check ferry:migration.live.replicationUser, the secret sourceReplicationPassword, and that the account may log in from the destination with TLS", where, source.User, text)
@@ -181,7 +180,7 @@ func runReplicate(ctx context.Context) error {
 			seconds = status.SecondsBehind.Int64
 		}
 		return storeLiveRecord(ctx, r, LiveRecord{RunID: m.RunID, State: load.StateReplicating,
-			Source:      net.JoinHostPort(source.Host, strconv.Itoa(source.Port)),
+			Source:      sourceAddress(source),
 			Replication: &ReplicationSeen{CheckedAt: utcNow(), Behind: behind, SecondsBehind: seconds, Applied: status.Applied}})
 	}
 	deadline := time.Now().Add(check)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -280,7 +279,7 @@ func runVerify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, m := r.store, r.manifest
+	m := r.manifest
 	db, err := conn.OpenFromEnvironment("DEST")
 	if err != nil {
 		return err
@@ -319,7 +318,7 @@ func runVerify(ctx context.Context) error {
 	mismatches := verify.Compare(m.Digests, actual)
 	result := Result{RunID: m.RunID, OK: len(mismatches) == 0, Objects: len(m.Digests),
 		MismatchedTables: len(mismatches), Mismatches: mismatches,
-		VerifiedAt: time.Now().UTC().Format("2006-01-02T15:04:05Z")}
+		VerifiedAt: utcNow()}
 	if result.Mismatches == nil {
 		result.Mismatches = []verify.Mismatch{}
 	}
@@ -329,18 +328,10 @@ func runVerify(ctx context.Context) error {
 			result.Rows += o.Rows
 		}
 	}
-	data, err := json.MarshalIndent(result, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
 	// The result is stored whichever way it went: the report shows it, the cleanup reads it.
-	stored, err := seal.Bytes(*r.key, manifest.VerificationKey(m.RunID), data)
+	data, err := storeSealed(ctx, r, manifest.VerificationKey(m.RunID), "verification result", result)
 	if err != nil {
 		return err
-	}
-	if _, err := store.Put(ctx, manifest.VerificationKey(m.RunID), bytes.NewReader(stored), int64(len(stored))); err != nil {
-		return fmt.Errorf("cannot store the verification result in the object store: %v", err)
 	}
 	for _, mismatch := range mismatches {
 		logf("differs: %s: %s", mismatch.Object, mismatch.Problem)
@@ -362,22 +353,7 @@ func orNone(s string) string {
 
 // readVerification is the stored result of the run's verification, or nil when there is none.
 func readVerification(ctx context.Context, r run) (*Result, []byte, error) {
-	id := r.manifest.RunID
-	data, err := r.store.ReadAll(ctx, manifest.VerificationKey(id))
-	if err != nil {
-		if objstore.IsNotFound(err) {
-			return nil, nil, nil
-		}
-		return nil, nil, err
-	}
-	if data, err = seal.OpenBytes(*r.key, manifest.VerificationKey(id), data); err != nil {
-		return nil, nil, fmt.Errorf("the verification result of run %s was not written by its verification: %v", id, err)
-	}
-	var result Result
-	if err := json.Unmarshal(data, &result); err != nil {
-		return nil, nil, fmt.Errorf("the verification result of run %s is not valid JSON: %v", id, err)
-	}
-	return &result, data, nil
+	return readSealed[Result](ctx, r, manifest.VerificationKey(r.manifest.RunID), "verification result")
 }
 
 // runCleanup removes the run's chunks once verification has passed, unless KEEP_DUMP. The small
