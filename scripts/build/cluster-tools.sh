@@ -2,11 +2,15 @@
 # Builds the local clusters' programs from their Go modules (and the pause container from the C
 # source in k8s.io/kubernetes), cached under $FERRY_CACHE keyed by version and by the wrapper
 # modules' content; each is built only when missing. Prints the directory that holds them.
+# The destination cluster's Go programs (Kubernetes, CoreDNS, local-path-provisioner,
+# kube-network-policies) come from one module, tools/kube, static (CGO off): one set of k8s.io
+# versions and one build configuration, so Go compiles client-go and the rest once for all of them
+# (each in a module of its own compiled its own k8s.io versions: most of a cold build's time).
 #
 # Usage: scripts/build/cluster-tools.sh [source]
-#   (none)   the destination cluster's programs: Kubernetes $KUBERNETES_VERSION from tools/kube,
-#            kubectl, etcd, CoreDNS, local-path-provisioner, kube-network-policies and pause (both
-#            clusters share these)
+#   (none)   the destination cluster's programs: Kubernetes $KUBERNETES_VERSION, kubectl, CoreDNS,
+#            local-path-provisioner and kube-network-policies from tools/kube, etcd, and pause
+#            (both clusters share all but Kubernetes' own)
 #   source   the source cluster's control plane, kubelet and kube-proxy: Kubernetes
 #            $SOURCE_KUBERNETES_VERSION, an older minor, from tools/kube-source
 set -eu
@@ -53,24 +57,35 @@ built() {
 }
 
 # kubernetes_program MODULE_DIR VERSION PROGRAM: a program of k8s.io/kubernetes, reporting VERSION
-# (vMAJOR.MINOR.PATCH) the way a release build does.
+# (vMAJOR.MINOR.PATCH) the way a release build does. The destination's are static, the build
+# configuration of the programs they share tools/kube with (see the top); the source cluster's,
+# whose k8s.io versions nothing else shares, keep Go's default.
 kubernetes_program() {
   minor=${2#v*.}
   minor=${minor%%.*}
   major=${2#v}
   major=${major%%.*}
-  (cd "$1" && go build -o "$output" \
+  cgo=
+  [ "$1" = tools/kube ] && cgo=0
+  (cd "$1" && CGO_ENABLED=${cgo:-$(go env CGO_ENABLED)} go build -o "$output" \
     -ldflags "-X k8s.io/component-base/version.gitVersion=$2 -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor" \
     "k8s.io/kubernetes/cmd/$3")
 }
 
-# go_program PACKAGE VERSION: a main package (a module's root or a folder of it), static (it runs in
-# images).
-go_program() {
-  gobin=$(mktemp -d)
-  CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-buildvcs=false go install "$1@$2"
-  mv "$gobin/$(basename "$1")" "$output"
-  rm -rf "$gobin"
+# tool_program PACKAGE: a main package tools/kube requires (its go.mod's `tool` lines), static (it
+# runs in an image of its own).
+tool_program() {
+  (cd tools/kube && CGO_ENABLED=0 go build -o "$output" "$1")
+}
+
+# tool_version MODULE VERSION: stops unless tools/kube selects VERSION of MODULE (versions.env
+# names it for the images' tags).
+tool_version() {
+  selected=$(cd tools/kube && go list -m -f '{{.Version}}' "$1")
+  [ "$selected" = "$2" ] || {
+    say "scripts/build/versions.env names $1 $2, tools/kube/go.mod selects $selected: make them agree (go get -tool in tools/kube, or the version in versions.env)"
+    exit 1
+  }
 }
 
 # The pause container's program, static, from the release's own source.
@@ -81,6 +96,11 @@ pause_program() {
 }
 
 mkdir -p "$bin"
+if [ -z "${1:-}" ]; then
+  tool_version "$COREDNS_MODULE" "$COREDNS_VERSION"
+  tool_version "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
+  tool_version "$NETWORK_POLICIES_MODULE" "$NETWORK_POLICIES_VERSION"
+fi
 steps() {
   if [ "${1:-}" = source ]; then
     for program in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
@@ -92,10 +112,9 @@ steps() {
     build "$program" kubernetes_program tools/kube "$KUBERNETES_VERSION" "$program"
   done
   build etcd sh -c "cd tools/etcd && go build -o '$bin/etcd.partial' go.etcd.io/etcd/server/v3"
-  build coredns go_program "$COREDNS_MODULE" "$COREDNS_VERSION"
-  build local-path-provisioner go_program "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
-  # Named with its version: the folder's key does not cover it.
-  build "kube-network-policies-$NETWORK_POLICIES_VERSION" go_program "$NETWORK_POLICIES_MODULE/cmd" "$NETWORK_POLICIES_VERSION"
+  build coredns tool_program "$COREDNS_MODULE"
+  build local-path-provisioner tool_program "$PROVISIONER_MODULE"
+  build "kube-network-policies-$NETWORK_POLICIES_VERSION" tool_program "$NETWORK_POLICIES_MODULE/cmd"
   build pause pause_program
 }
 progress_init

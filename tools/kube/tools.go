@@ -1,7 +1,8 @@
 //go:build tools
 
 // Package kube pins the Kubernetes programs scripts/build/cluster-tools.sh builds for the local
-// destination cluster.
+// destination cluster; go.mod's `tool` lines pin the others built beside them (CoreDNS,
+// local-path-provisioner, kube-network-policies), so all of them share one set of k8s.io modules.
 // k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with paths inside its
 // own tree, so it cannot be built with `go install`; this module requires it and replaces each
 // staging module with the published k8s.io module of the same release instead.
@@ -10,8 +11,8 @@ package kube
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )
