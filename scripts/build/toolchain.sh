@@ -57,23 +57,35 @@ build_engine() {
   mv "$engine.partial" "$engine"
 }
 
-kubernetes="$TOOLS/pulumi-resource-kubernetes-$KUBERNETES_PROVIDER_VERSION-as-$KUBERNETES_PLUGIN_VERSION"
+# The Kubernetes provider: its main package is tools/kube/cmd/pulumi-resource-kubernetes, so it
+# compiles with the k8s.io modules (and build configuration, static) of the local clusters'
+# programs, which Go then compiles once for both (scripts/build/cluster-tools.sh). The key covers
+# that module.
+kubernetes_key="$KUBERNETES_PROVIDER_VERSION-as-$KUBERNETES_PLUGIN_VERSION-$(cat tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/pulumi-resource-kubernetes/main.go | sha256sum | cut -c 1-12)"
+kubernetes="$TOOLS/pulumi-resource-kubernetes-$kubernetes_key"
+provider_main=tools/kube/cmd/pulumi-resource-kubernetes
 build_kubernetes_provider() {
-  module_dir=$(go mod download -json "$KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -d "$module_dir" ] || { echo "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE@$KUBERNETES_PROVIDER_VERSION"; exit 1; }
-  work=$(mktemp -d)
-  cp -r "$module_dir/." "$work"
-  chmod -R u+w "$work"
-  cd "$work"
-  go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 \
-    -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_SDK_VERSION"
-  (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PLUGIN_VERSION go run generate.go)
+  module=$(cd tools/kube && go mod download -json "$KUBERNETES_PROVIDER_MODULE")
+  module_dir=$(printf '%s\n' "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  module_version=$(printf '%s\n' "$module" | sed -n 's/^[[:space:]]*"Version": "\(.*\)",$/\1/p')
+  [ -d "$module_dir" ] || { echo "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE for tools/kube"; exit 1; }
+  [ "$module_version" = "$KUBERNETES_PROVIDER_VERSION" ] || {
+    echo "scripts/build/versions.env names $KUBERNETES_PROVIDER_MODULE $KUBERNETES_PROVIDER_VERSION, tools/kube/go.mod selects $module_version: make them agree"
+    exit 1
+  }
+  # The embedded schema and Terraform mapping, made by the module's own generate.go (it sets the
+  # plugin's version in the schema); removed after the build, never committed.
+  trap 'rm -f "$repo/$provider_main"/*.json' EXIT
+  cp "$module_dir/cmd/pulumi-resource-kubernetes/schema.json" \
+    "$module_dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$provider_main/"
+  chmod u+w "$provider_main"/*.json
+  (cd "$provider_main" && CGO_ENABLED=0 VERSION=$KUBERNETES_PLUGIN_VERSION \
+    go run "$module_dir/cmd/pulumi-resource-kubernetes/generate.go")
   mkdir -p "$kubernetes.partial"
-  GOFLAGS=-mod=mod go build -o "$kubernetes.partial/pulumi-resource-kubernetes" \
+  (cd tools/kube && CGO_ENABLED=0 go build -o "$kubernetes.partial/pulumi-resource-kubernetes" \
     -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" \
-    ./cmd/pulumi-resource-kubernetes
-  cd "$repo"
-  rm -rf "$work" "$kubernetes"
+    ./cmd/pulumi-resource-kubernetes)
+  rm -rf "$kubernetes"
   mv "$kubernetes.partial" "$kubernetes"
 }
 
