@@ -65,10 +65,9 @@ kubernetes_key="$KUBERNETES_PROVIDER_VERSION-as-$KUBERNETES_PLUGIN_VERSION-$(cat
 kubernetes="$TOOLS/pulumi-resource-kubernetes-$kubernetes_key"
 provider_main=tools/kube/cmd/pulumi-resource-kubernetes
 build_kubernetes_provider() {
-  module=$(cd tools/kube && go mod download -json "$KUBERNETES_PROVIDER_MODULE")
-  module_dir=$(printf '%s\n' "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  module_version=$(printf '%s\n' "$module" | sed -n 's/^[[:space:]]*"Version": "\(.*\)",$/\1/p')
-  [ -d "$module_dir" ] || { echo "the Go proxy did not serve $KUBERNETES_PROVIDER_MODULE for tools/kube"; exit 1; }
+  (cd tools/kube && go mod download "$KUBERNETES_PROVIDER_MODULE")
+  module_version=$(cd tools/kube && go list -m -f '{{.Version}}' "$KUBERNETES_PROVIDER_MODULE")
+  module_dir=$(cd tools/kube && go list -m -f '{{.Dir}}' "$KUBERNETES_PROVIDER_MODULE")
   [ "$module_version" = "$KUBERNETES_PROVIDER_VERSION" ] || {
     echo "scripts/build/versions.env names $KUBERNETES_PROVIDER_MODULE $KUBERNETES_PROVIDER_VERSION, tools/kube/go.mod selects $module_version: make them agree"
     exit 1
