@@ -50,6 +50,8 @@ export class MariaDb {
   private constructor(
     readonly name: string,
     readonly dir: string,
+    /** Its data directory (a physical backup reads it). */
+    readonly dataDir: string,
     readonly port: number,
     private readonly process: ChildProcess,
   ) {}
@@ -85,7 +87,30 @@ export class MariaDb {
       { encoding: "utf8" },
     );
     if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-    const port = fixedPort ?? (await freePort());
+    return MariaDb.launch(name, dir, data, fixedPort ?? (await freePort()), settings);
+  }
+
+  /**
+   * Starts a server on data files made elsewhere (a physical backup restored into `data`); `dir`
+   * holds its socket and logs and is removed by stop(), with `data` if it lies inside.
+   */
+  static async startOn(
+    name: string,
+    dir: string,
+    data: string,
+    settings: string[] = [],
+  ): Promise<MariaDb> {
+    requireTool("mariadbd");
+    return MariaDb.launch(name, dir, data, await freePort(), settings);
+  }
+
+  private static async launch(
+    name: string,
+    dir: string,
+    data: string,
+    port: number,
+    settings: string[],
+  ): Promise<MariaDb> {
     const process = spawn(
       "mariadbd",
       [
@@ -105,7 +130,7 @@ export class MariaDb {
       ],
       { stdio: "ignore" },
     );
-    const server = new MariaDb(name, dir, port, process);
+    const server = new MariaDb(name, dir, data, port, process);
     await waitFor(`MariaDB ${name}`, () => server.sql("SELECT 1").status === 0, 60);
     return server;
   }
