@@ -37,6 +37,8 @@ esac
 say() { printf 'ferry cluster tools: %s\n' "$*" >&2; }
 # shellcheck source=scripts/build/progress.sh
 . scripts/build/progress.sh
+# shellcheck source=scripts/build/kube-module.sh
+. scripts/build/kube-module.sh
 
 # build NAME COMMAND...: a step, unless $bin/NAME exists: COMMAND writes $output, which becomes
 # $bin/NAME (its output in .ferry/logs, scripts/build/progress.sh).
@@ -78,16 +80,6 @@ tool_program() {
   (cd tools/kube && CGO_ENABLED=0 go build -o "$output" "$1")
 }
 
-# tool_version MODULE VERSION: stops unless tools/kube selects VERSION of MODULE (versions.env
-# names it for the images' tags).
-tool_version() {
-  selected=$(cd tools/kube && go list -m -f '{{.Version}}' "$1")
-  [ "$selected" = "$2" ] || {
-    say "scripts/build/versions.env names $1 $2, tools/kube/go.mod selects $selected: make them agree (go get -tool in tools/kube, or the version in versions.env)"
-    exit 1
-  }
-}
-
 # The pause container's program, static, from the release's own source.
 pause_program() {
   source_dir=$(cd tools/kube && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
@@ -97,9 +89,9 @@ pause_program() {
 
 mkdir -p "$bin"
 if [ -z "${1:-}" ]; then
-  tool_version "$COREDNS_MODULE" "$COREDNS_VERSION"
-  tool_version "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
-  tool_version "$NETWORK_POLICIES_MODULE" "$NETWORK_POLICIES_VERSION"
+  kube_module_version "$COREDNS_MODULE" "$COREDNS_VERSION"
+  kube_module_version "$PROVISIONER_MODULE" "$PROVISIONER_VERSION"
+  kube_module_version "$NETWORK_POLICIES_MODULE" "$NETWORK_POLICIES_VERSION"
 fi
 steps() {
   if [ "${1:-}" = source ]; then
