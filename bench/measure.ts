@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 import { descendsFrom } from "../test/support/servers";
 
 /** A command's wall time, exit status, output and the peak RSS of each program it ran. */
@@ -11,6 +12,28 @@ export interface Measured {
   stderr: string;
   /** Program name (as /proc/<pid>/status "Name") to its largest peak RSS seen, in MiB. */
   peakRssMib: Record<string, number>;
+  /** The most bytes seen at once in the files under the command's TMPDIR (its local disk use). */
+  peakTmpBytes: number;
+}
+
+/** The bytes of every file below `dir` now; files that vanish while it counts count nothing. */
+function bytesBelow(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    try {
+      total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+    } catch {
+      // removed between the listing and the stat
+    }
+  }
+  return total;
 }
 
 /**
@@ -38,24 +61,34 @@ function sampleTree(root: number, peaks: Record<string, number>): void {
   }
 }
 
+/**
+ * Runs `command` and measures it. It gets a TMPDIR of its own (under `tmpParent`, removed after),
+ * whose size is sampled with the processes' memory: what the command keeps on local disk.
+ */
 export function measure(
   command: string,
   args: string[],
   env: Record<string, string>,
   intervalMs = 100,
+  tmpParent = os.tmpdir(),
 ): Promise<Measured> {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
+    const tmp = fs.mkdtempSync(path.join(tmpParent, "bench-tmp-"));
     const child = spawn(command, args, {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? os.homedir(),
-        TMPDIR: os.tmpdir(),
+        TMPDIR: tmp,
         ...env,
       },
     });
     const peaks: Record<string, number> = {};
-    const timer = setInterval(() => child.pid && sampleTree(child.pid, peaks), intervalMs);
+    let peakTmpBytes = 0;
+    const timer = setInterval(() => {
+      if (child.pid) sampleTree(child.pid, peaks);
+      peakTmpBytes = Math.max(peakTmpBytes, bytesBelow(tmp));
+    }, intervalMs);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -63,7 +96,8 @@ export function measure(
     child.on("close", (status) => {
       clearInterval(timer);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      resolve({ seconds, status: status ?? -1, stdout, stderr, peakRssMib: peaks });
+      fs.rmSync(tmp, { recursive: true, force: true });
+      resolve({ seconds, status: status ?? -1, stdout, stderr, peakRssMib: peaks, peakTmpBytes });
     });
   });
 }

@@ -23,8 +23,19 @@ import {
  * pipeline succeeded, that ferry's migration verifies and that each peer's copy equals the source.
  *
  * Options: --sizes 1G,4G (the first size is the one the ratios are measured at) --rounds 3
- * --seed 42 --parallelism N --compression zstd|gzip --verbose true
+ * --seed 42 --parallelism N --compression zstd|gzip --verbose true --pipelines ferry,mydumper,...
+ * (at the first size; default all; ferry always runs)
  */
+const pipelines = [
+  "seed",
+  "floor",
+  "ferry",
+  "mydumper",
+  "mydumper-rows",
+  "mariadb-backup",
+] as const;
+type Pipeline = (typeof pipelines)[number];
+
 interface Options {
   sizes: number[];
   rounds: number;
@@ -33,6 +44,8 @@ interface Options {
   compression: string;
   /** Prints ferry's own step logs (timestamps of each phase). */
   verbose: boolean;
+  /** The pipelines run at the first size, in this order in the first round. */
+  pipelines: Pipeline[];
 }
 
 function parseSize(text: string): number {
@@ -60,8 +73,14 @@ function parseOptions(argv: string[]): Options {
       parallelism: { type: "string", default: "2" },
       compression: { type: "string", default: "zstd" },
       verbose: { type: "string", default: "false" },
+      pipelines: { type: "string", default: pipelines.join(",") },
     },
   });
+  const chosen = values.pipelines.split(",").map((p) => p.trim());
+  for (const p of chosen)
+    if (!(pipelines as readonly string[]).includes(p))
+      throw new Error(`bench: --pipelines takes ${pipelines.join(", ")}, not '${p}'`);
+  if (!chosen.includes("ferry")) chosen.unshift("ferry");
   if (!["zstd", "gzip"].includes(values.compression))
     throw new Error(`bench: --compression must be zstd or gzip, not '${values.compression}'`);
   return {
@@ -71,6 +90,7 @@ function parseOptions(argv: string[]): Options {
     parallelism: wholeNumber("parallelism", values.parallelism),
     compression: values.compression,
     verbose: values.verbose === "true",
+    pipelines: pipelines.filter((p) => chosen.includes(p)),
   };
 }
 
@@ -88,16 +108,6 @@ const serverSettings = [
   "--max-allowed-packet=1G",
 ];
 
-const pipelines = [
-  "seed",
-  "floor",
-  "ferry",
-  "mydumper",
-  "mydumper-rows",
-  "mariadb-backup",
-] as const;
-type Pipeline = (typeof pipelines)[number];
-
 /** mydumper's chunking in the `mydumper-rows` pipeline: the issue's measured best. */
 const mydumperRows = 100_000;
 
@@ -114,6 +124,8 @@ interface PipelineRun {
   /** ferry's cost of encryption: the CPU seconds its dump spent sealing and its import opening. */
   sealSeconds?: number;
   peakRssMib: Record<string, number>;
+  /** ferry's most bytes on local disk at once (its steps' TMPDIR), in MiB. */
+  peakTmpMib?: number;
 }
 
 async function main(): Promise<void> {
@@ -287,6 +299,7 @@ async function main(): Promise<void> {
       seconds: dump.seconds + imported.seconds,
       steps: { dump: dump.seconds, import: imported.seconds },
       sealSeconds,
+      peakTmpMib: mib(Math.max(dump.peakTmpBytes, imported.peakTmpBytes)),
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       peakRssMib,
@@ -347,21 +360,40 @@ async function main(): Promise<void> {
         `generated ${Object.values(dataset.rows).reduce((a, b) => a + b, 0)} rows in ${((Date.now() - generated) / 1000).toFixed(0)}s`,
       );
       if (index === 0) {
-        const dumped = spawnSync("sh", [
-          "-c",
-          `mariadb-dump --defaults-extra-file="${sourceCnf}" --single-transaction --quick --routines --triggers --events --hex-blob --default-character-set=utf8mb4 --databases ${benchDatabases.join(" ")} >"${floorFile}"`,
-        ]);
-        if (dumped.status !== 0)
-          throw new Error(`bench: preparing the floor's dump failed: ${dumped.stderr.toString()}`);
-        log(`the floor's dump file: ${mib(fs.statSync(floorFile).size).toFixed(0)} MiB`);
-        const order = [
-          runSeed,
-          runFloor,
-          (s: number, r: number) => runFerry(s, r, r === 1),
-          runMydumperPipeline("mydumper"),
-          runMydumperPipeline("mydumper-rows", mydumperRows),
-          runBackupPipeline,
-        ];
+        if (options.pipelines.includes("floor")) {
+          const file = fs.openSync(floorFile, "w");
+          const dumped = spawnSync(
+            "mariadb-dump",
+            [
+              `--defaults-extra-file=${sourceCnf}`,
+              "--single-transaction",
+              "--quick",
+              "--routines",
+              "--triggers",
+              "--events",
+              "--hex-blob",
+              "--default-character-set=utf8mb4",
+              "--databases",
+              ...benchDatabases,
+            ],
+            { stdio: ["ignore", file, "pipe"] },
+          );
+          fs.closeSync(file);
+          if (dumped.status !== 0)
+            throw new Error(
+              `bench: preparing the floor's dump failed: ${dumped.stderr.toString()}`,
+            );
+          log(`the floor's dump file: ${mib(fs.statSync(floorFile).size).toFixed(0)} MiB`);
+        }
+        const runners: Record<Pipeline, (size: number, round: number) => Promise<void>> = {
+          seed: runSeed,
+          floor: runFloor,
+          ferry: (s, r) => runFerry(s, r, r === 1),
+          mydumper: runMydumperPipeline("mydumper"),
+          "mydumper-rows": runMydumperPipeline("mydumper-rows", mydumperRows),
+          "mariadb-backup": runBackupPipeline,
+        };
+        const order = options.pipelines.map((p) => runners[p]);
         for (let round = 1; round <= options.rounds; round++) {
           // Rotating the order spreads any drift (caches, a busy neighbour) over all of them.
           for (let i = 0; i < order.length; i++) {
@@ -401,11 +433,10 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   const ratioSize = options.sizes[0];
   const seconds = (pipeline: Pipeline) =>
     runs.filter((r) => r.pipeline === pipeline && r.size === ratioSize).map((r) => r.seconds);
-  const medians = Object.fromEntries(pipelines.map((p) => [p, median(seconds(p))])) as Record<
-    Pipeline,
-    number
-  >;
-  const { seed, floor, ferry } = medians;
+  const medians = Object.fromEntries(
+    options.pipelines.map((p) => [p, median(seconds(p))]),
+  ) as Partial<Record<Pipeline, number>>;
+  const ferry = medians.ferry!;
   const spread = (p: Pipeline) =>
     `${Math.min(...seconds(p)).toFixed(1)}–${Math.max(...seconds(p)).toFixed(1)}s`;
   const ferryPeaks = runs.filter((r) => r.pipeline === "ferry");
@@ -413,7 +444,7 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   const lines = [
     `| pipeline | median | spread | SQL | stored/moved | largest process (peak RSS) |`,
     `|---|---|---|---|---|---|`,
-    ...pipelines.map((p) => {
+    ...options.pipelines.map((p) => {
       const sample = runs.find((r) => r.pipeline === p && r.size === ratioSize)!;
       const peaks: Record<string, number> = {};
       for (const r of runs.filter((r) => r.pipeline === p && r.size === ratioSize))
@@ -421,12 +452,12 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
           peaks[name] = Math.max(peaks[name] ?? 0, value);
       const [name, peak] = Object.entries(peaks).sort((a, b) => b[1] - a[1])[0] ?? ["-", 0];
       const sql = sample.sqlBytes ? `${mib(sample.sqlBytes).toFixed(0)} MiB` : "-";
-      return `| ${p} | ${medians[p].toFixed(1)}s | ${spread(p)} | ${sql} | ${mib(sample.storedBytes).toFixed(0)} MiB | ${name} ${peak} MiB |`;
+      return `| ${p} | ${medians[p]!.toFixed(1)}s | ${spread(p)} | ${sql} | ${mib(sample.storedBytes).toFixed(0)} MiB | ${name} ${peak} MiB |`;
     }),
   ];
   console.log(lines.join("\n"));
   console.log("\nsteps, median seconds:");
-  for (const p of pipelines) {
+  for (const p of options.pipelines) {
     const stepRuns = runs.filter((r) => r.pipeline === p && r.size === ratioSize && r.steps);
     if (!stepRuns.length) continue;
     const names = Object.keys(stepRuns[0].steps!);
@@ -434,17 +465,21 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
       `  ${p}: ${names.map((n) => `${n} ${median(stepRuns.map((r) => r.steps![n])).toFixed(1)}`).join(" + ")}`,
     );
   }
-  console.log("\nferry's data-plane processes, peak RSS in MiB, by dataset size:");
+  console.log(
+    "\nferry's data-plane processes, peak RSS in MiB, and its most local disk at once, by dataset size:",
+  );
   for (const size of options.sizes) {
     const peaks: Record<string, number> = {};
-    for (const r of ferryPeaks.filter((r) => r.size === size))
+    const sized = ferryPeaks.filter((r) => r.size === size);
+    for (const r of sized)
       for (const [name, value] of Object.entries(r.peakRssMib))
         peaks[name] = Math.max(peaks[name] ?? 0, value);
+    const disk = Math.max(...sized.map((r) => r.peakTmpMib ?? 0));
     console.log(
       `  ${mib(size).toFixed(0)} MiB: ${Object.entries(peaks)
         .sort((a, b) => b[1] - a[1])
         .map(([n, v]) => `${n} ${v}`)
-        .join(", ")}`,
+        .join(", ")}; local disk ${disk.toFixed(1)} MiB`,
     );
   }
   // What encryption costs: the time inside AES-GCM, measured in the same runs as ferry's time. The
@@ -457,16 +492,23 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     `\nencryption at ${mib(ratioSize).toFixed(0)} MiB: ${sealSeconds.toFixed(2)}s of CPU sealing and opening (median), ${((100 * sealSeconds) / ferry).toFixed(1)}% of ferry's ${ferry.toFixed(1)}s`,
   );
   // mydumper at its best: whichever of its two layouts was faster in this run.
-  const mydumperBest: Pipeline =
-    medians["mydumper-rows"] < medians.mydumper ? "mydumper-rows" : "mydumper";
+  const mydumperBest = (["mydumper", "mydumper-rows"] as const)
+    .filter((p) => medians[p] !== undefined)
+    .sort((a, b) => medians[a]! - medians[b]!)[0];
+  // The last line's fields: the existing ones first (scripts read them by position), then the
+  // peers'; a field is left out when its pipeline did not run (--pipelines).
+  // mariadb-backup/ferry is what a physical method of ferry's (not built yet) has to reach.
+  const ratios: [string, number | undefined][] = [
+    ["ferry/seed", medians.seed && ferry / medians.seed],
+    ["ferry/floor", medians.floor && ferry / medians.floor],
+    ["ferry/mydumper", mydumperBest && ferry / medians[mydumperBest]!],
+    ["mariadb-backup/ferry", medians["mariadb-backup"] && medians["mariadb-backup"] / ferry],
+  ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const summary = {
     sealSeconds,
-    ferryOverSeed: ferry / seed,
-    ferryOverFloor: ferry / floor,
-    ferryOverMydumper: ferry / medians[mydumperBest],
+    ratios: Object.fromEntries(ratios.filter(([, v]) => v !== undefined)),
     mydumperBest,
-    mariadbBackupOverFerry: medians["mariadb-backup"] / ferry,
     peakRssMib: peakRss,
     medians,
   };
@@ -474,14 +516,19 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   fs.writeFileSync(jsonFile, JSON.stringify({ options, summary, runs }, null, 2));
   chart(path.join(resultsDir, `bench-${stamp}.png`), medians);
   log(`results: ${path.relative(repoRoot, jsonFile)}`);
-  // Existing fields first: scripts read them by position. mariadb-backup/ferry is what ferry's
-  // physical method (not built yet) has to reach.
+  const field = ([name, value]: [string, number | undefined]) =>
+    value === undefined ? [] : [`${name}=${value.toFixed(2)}`];
   console.log(
-    `ferry/seed=${(ferry / seed).toFixed(2)} ferry/floor=${(ferry / floor).toFixed(2)} peak_rss_mib=${peakRss.toFixed(1)} ferry/mydumper=${summary.ferryOverMydumper.toFixed(2)} mydumper_best=${mydumperBest} mariadb-backup/ferry=${summary.mariadbBackupOverFerry.toFixed(2)}`,
+    [
+      ...ratios.slice(0, 2).flatMap(field),
+      `peak_rss_mib=${peakRss.toFixed(1)}`,
+      ...field(ratios[2]),
+      ...(mydumperBest ? [`mydumper_best=${mydumperBest}`] : []),
+      ...field(ratios[3]),
+    ].join(" "),
   );
 }
 
-/** The CPU seconds a ferry step says its seals took (the dump's last line, the import's). */
 function secondsInSeals(step: string, stderr: string): number {
   const said = /; (?:sealing them|opening the seals) took (\d+(?:\.\d+)?)s of CPU/.exec(stderr);
   if (!said)
