@@ -242,12 +242,21 @@ export function requireSameAsSource(
 /**
  * Waits until `server` has written its dirty pages and purged its undo history, so the work a
  * pipeline left behind (a dropped database's purge, a load's dirty pages) does not slow the next
- * one. The flushing setting is restored afterwards.
+ * one. Flushing is asked for all pages at the disk's speed (the default io capacity, 200 pages a
+ * second, took minutes after a 1 GiB load); the settings are restored afterwards.
  */
-export async function settle(server: MariaDb, timeoutSeconds = 300): Promise<number> {
+export async function settle(server: MariaDb, timeoutSeconds = 600): Promise<number> {
   const started = Date.now();
-  const setting = Number(server.must("SELECT @@GLOBAL.innodb_max_dirty_pages_pct").trim());
-  server.must("SET GLOBAL innodb_max_dirty_pages_pct = 0");
+  const [dirtyPct, capacity, capacityMax] = server
+    .must(
+      "SELECT @@GLOBAL.innodb_max_dirty_pages_pct, @@GLOBAL.innodb_io_capacity, @@GLOBAL.innodb_io_capacity_max",
+    )
+    .trim()
+    .split("\t")
+    .map(Number);
+  // io_capacity may not exceed io_capacity_max: raise the maximum first, lower it last.
+  server.must(`SET GLOBAL innodb_io_capacity_max = 20000; SET GLOBAL innodb_io_capacity = 20000;
+    SET GLOBAL innodb_max_dirty_pages_pct = 0`);
   try {
     for (;;) {
       const status = server.must(
@@ -270,7 +279,8 @@ export async function settle(server: MariaDb, timeoutSeconds = 300): Promise<num
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
-    server.must(`SET GLOBAL innodb_max_dirty_pages_pct = ${setting}`);
+    server.must(`SET GLOBAL innodb_max_dirty_pages_pct = ${dirtyPct};
+      SET GLOBAL innodb_io_capacity = ${capacity}; SET GLOBAL innodb_io_capacity_max = ${capacityMax}`);
   }
   return (Date.now() - started) / 1000;
 }
