@@ -102,6 +102,17 @@ export function measure(
   });
 }
 
+/** Each program's largest peak RSS over several measurements. */
+export function largestPeaks(
+  measured: { peakRssMib: Record<string, number> }[],
+): Record<string, number> {
+  const peaks: Record<string, number> = {};
+  for (const m of measured)
+    for (const [name, value] of Object.entries(m.peakRssMib))
+      peaks[name] = Math.max(peaks[name] ?? 0, value);
+  return peaks;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { MariaDb } from "../test/support/servers";
-import { measure, type Measured } from "./measure";
+import { largestPeaks, measure, type Measured } from "./measure";
 
 /**
  * The tools a DBA would reach for instead of ferry, run on the same servers and data as ferry's
@@ -45,10 +45,6 @@ function mustSucceed(what: string, result: Measured): Measured {
       `bench: ${what} failed (exit ${result.status}):\n${result.stderr.slice(-3000)}`,
     );
   return result;
-}
-
-function mergePeaks(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [name, value] of Object.entries(from)) into[name] = Math.max(into[name] ?? 0, value);
 }
 
 function directoryBytes(dir: string): number {
@@ -102,8 +98,7 @@ export async function runMydumper(setup: PeerSetup, rows?: number): Promise<Peer
     ),
   );
   fs.rmSync(dir, { recursive: true, force: true });
-  const peakRssMib = { ...dump.peakRssMib };
-  mergePeaks(peakRssMib, load.peakRssMib);
+  const peakRssMib = largestPeaks([dump, load]);
   return {
     seconds: dump.seconds + load.seconds,
     steps: { dump: dump.seconds, load: load.seconds },
@@ -139,12 +134,11 @@ export async function runMariadbBackup(
     TARGET: `ferry/${setup.bucket}/${key}`,
   };
   const steps: Record<string, number> = {};
-  const peakRssMib: Record<string, number> = {};
+  const measured: Measured[] = [];
   const step = async (name: string, command: string, args: string[]) => {
     const result = mustSucceed(`mariadb-backup's ${name}`, await measure(command, args, env));
     steps[name] = result.seconds;
-    mergePeaks(peakRssMib, result.peakRssMib);
-    return result;
+    measured.push(result);
   };
   await step("backup and upload", "sh", [script, "backup"]);
   const movedBytes = setup.storedBytes(key);
@@ -171,7 +165,7 @@ export async function runMariadbBackup(
   );
   steps["server start"] = Number(process.hrtime.bigint() - started) / 1e9;
   const seconds = Object.values(steps).reduce((a, b) => a + b, 0);
-  return { run: { seconds, steps, movedBytes, peakRssMib }, restored };
+  return { run: { seconds, steps, movedBytes, peakRssMib: largestPeaks(measured) }, restored };
 }
 
 const quoteName = (name: string) => "`" + name.replace(/`/g, "``") + "`";

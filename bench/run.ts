@@ -4,7 +4,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
-import { measure, median, type Measured } from "./measure";
+import { largestPeaks, measure, median, type Measured } from "./measure";
 import {
   requireSameAsSource,
   runMariadbBackup,
@@ -289,9 +289,7 @@ async function main(): Promise<void> {
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
     const sealSeconds =
       secondsInSeals("dump", dump.stderr) + secondsInSeals("import", imported.stderr);
-    const peakRssMib = { ...dump.peakRssMib };
-    for (const [name, value] of Object.entries(imported.peakRssMib))
-      peakRssMib[name] = Math.max(peakRssMib[name] ?? 0, value);
+    const peakRssMib = largestPeaks([dump, imported]);
     runs.push({
       pipeline: "ferry",
       size,
@@ -446,10 +444,7 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     `|---|---|---|---|---|---|`,
     ...options.pipelines.map((p) => {
       const sample = runs.find((r) => r.pipeline === p && r.size === ratioSize)!;
-      const peaks: Record<string, number> = {};
-      for (const r of runs.filter((r) => r.pipeline === p && r.size === ratioSize))
-        for (const [name, value] of Object.entries(r.peakRssMib))
-          peaks[name] = Math.max(peaks[name] ?? 0, value);
+      const peaks = largestPeaks(runs.filter((r) => r.pipeline === p && r.size === ratioSize));
       const [name, peak] = Object.entries(peaks).sort((a, b) => b[1] - a[1])[0] ?? ["-", 0];
       const sql = sample.sqlBytes ? `${mib(sample.sqlBytes).toFixed(0)} MiB` : "-";
       return `| ${p} | ${medians[p]!.toFixed(1)}s | ${spread(p)} | ${sql} | ${mib(sample.storedBytes).toFixed(0)} MiB | ${name} ${peak} MiB |`;
@@ -469,11 +464,8 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     "\nferry's data-plane processes, peak RSS in MiB, and its most local disk at once, by dataset size:",
   );
   for (const size of options.sizes) {
-    const peaks: Record<string, number> = {};
     const sized = ferryPeaks.filter((r) => r.size === size);
-    for (const r of sized)
-      for (const [name, value] of Object.entries(r.peakRssMib))
-        peaks[name] = Math.max(peaks[name] ?? 0, value);
+    const peaks = largestPeaks(sized);
     const disk = Math.max(...sized.map((r) => r.peakTmpMib ?? 0));
     console.log(
       `  ${mib(size).toFixed(0)} MiB: ${Object.entries(peaks)
@@ -495,7 +487,7 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
   const mydumperBest = (["mydumper", "mydumper-rows"] as const)
     .filter((p) => medians[p] !== undefined)
     .sort((a, b) => medians[a]! - medians[b]!)[0];
-  // The last line's fields: the existing ones first (scripts read them by position), then the
+  // The last line's fields: the ones earlier runs printed, first and in their order, then the
   // peers'; a field is left out when its pipeline did not run (--pipelines).
   // mariadb-backup/ferry is what a physical method of ferry's (not built yet) has to reach.
   const ratios: [string, number | undefined][] = [
