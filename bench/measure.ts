@@ -17,7 +17,7 @@ export interface Measured {
 }
 
 /** The bytes of every file below `dir` now; files that vanish while it counts count nothing. */
-function bytesBelow(dir: string): number {
+export function bytesBelow(dir: string): number {
   let total = 0;
   let entries: fs.Dirent[];
   try {

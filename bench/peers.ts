@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { MariaDb } from "../test/support/servers";
-import { largestPeaks, measure, type Measured } from "./measure";
+import { bytesBelow, largestPeaks, measure, type Measured } from "./measure";
 
 /**
  * The tools a DBA would reach for instead of ferry, run on the same servers and data as ferry's
@@ -47,13 +47,6 @@ function mustSucceed(what: string, result: Measured): Measured {
   return result;
 }
 
-function directoryBytes(dir: string): number {
-  let total = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
-    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
-  return total;
-}
-
 /**
  * mydumper then myloader, one after the other, through a local directory (no object store, no
  * compression: the peer at its best). `rows` splits tables into chunks of that many rows;
@@ -82,7 +75,7 @@ export async function runMydumper(setup: PeerSetup, rows?: number): Promise<Peer
       {},
     ),
   );
-  const movedBytes = directoryBytes(dir);
+  const movedBytes = bytesBelow(dir);
   const load = mustSucceed(
     "myloader",
     await measure(

@@ -6,7 +6,8 @@
 # one line a step to stderr ([k/n], scripts/build/progress.sh; each step's own output in
 # .ferry/logs) and, on stdout, the PATH entries to use.
 #
-# Usage: scripts/build/tools.sh [--print-path]
+# Usage: scripts/build/tools.sh [--print-path]. FERRY_EXTRA_DEBIAN_PACKAGES: more packages a caller
+# needs (scripts/dev/bench.sh: the benchmark's peers), installed in the same step.
 set -eu
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/build/versions.env
@@ -19,7 +20,7 @@ say() { printf 'ferry tools: %s\n' "$*" >&2; }
 . scripts/build/progress.sh
 
 missing=""
-for package in $DEBIAN_PACKAGES $NODE_DEBIAN_PACKAGES; do
+for package in $DEBIAN_PACKAGES $NODE_DEBIAN_PACKAGES ${FERRY_EXTRA_DEBIAN_PACKAGES:-}; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
 if [ -n "$missing" ] && [ "$(id -u)" != 0 ]; then
