@@ -70,8 +70,8 @@ export class Migration extends pulumi.ComponentResource {
     const dump = this.dump(name, config, transit);
     const landing = this.storageAndDatabase(name, config, args.now, clusters, transit, dump);
     const verified = this.importAndVerification(name, config, transit, dump, landing);
-    const arrival = this.catchUp(name, config, transit, landing, verified);
-    const runReport = this.cleanupAndReport(name, config, transit, landing, arrival);
+    const arrival = this.catchUp(name, config, args.now, transit, landing, verified);
+    const runReport = this.cleanupAndReport(name, config, args.now, transit, landing, arrival);
 
     this.bucket = transit.store.bucket;
     this.storageClassName = landing.storage.storageClassName;
@@ -510,6 +510,7 @@ export class Migration extends pulumi.ComponentResource {
   private catchUp(
     name: string,
     config: FerryConfig,
+    now: Date,
     transit: Transit,
     landing: Landing,
     verified: Arrival,
@@ -523,6 +524,7 @@ export class Migration extends pulumi.ComponentResource {
         source: landing.replicationSource,
         catchUpCheckSeconds: migration.live.catchUpCheckSeconds,
         hooks: transit.store.users.forStep(["read"]),
+        ...(migration.live.cutover ? {} : { checkRequestedAt: now.toISOString() }),
       },
       { parent: this, dependsOn: [verified.checks] },
     );
@@ -552,6 +554,7 @@ export class Migration extends pulumi.ComponentResource {
   private cleanupAndReport(
     name: string,
     config: FerryConfig,
+    now: Date,
     transit: Transit,
     landing: Landing,
     arrival: Arrival,
@@ -592,7 +595,9 @@ export class Migration extends pulumi.ComponentResource {
         runKey: runKey.key,
         hooks: users.forStep(["read"]),
         ...(migration.mode === "live"
-          ? { liveStage: migration.live.cutover ? "cut over" : "replicating" }
+          ? {
+              liveStage: migration.live.cutover ? ["cut over"] : ["replicating", now.toISOString()],
+            }
           : {}),
       },
       { parent: this, dependsOn: finalSteps },

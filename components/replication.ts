@@ -12,6 +12,13 @@ export interface ReplicationArgs {
   readonly catchUpCheckSeconds: number;
   /** The hooks around the step's run (BucketUserSwitch): it reads the manifest. */
   readonly hooks: pulumi.ResourceHookBinding;
+  /**
+   * Before the cutover, when this `pulumi up` began: a Job's pod does not change once made, so
+   * a value new with every up replaces the Job, and every up checks the replica again (its state
+   * and lag in the run's live record and the report, a broken replication said with its cause).
+   * Absent once cut over: the step has nothing more to check.
+   */
+  readonly checkRequestedAt?: string;
 }
 
 /** How long the step may take: its own check, and reading the manifest before it. */
@@ -23,7 +30,8 @@ const deadlineMinutes = 10;
  * snapshot, and watches it until it has caught up with the source or, with more to apply, still
  * replicates when migration.live.catchUpCheckSeconds are up. The server (DestinationDatabase) has
  * its own server id, the source's CA and is read-only; the way to the source (ReplicationSource)
- * was checked before the import. Run again, the Job leaves a running replication where it is.
+ * was checked before the import. Run again, the Job leaves a running replication where it is;
+ * until the cutover it runs again on every `pulumi up`.
  */
 export class Replication extends pulumi.ComponentResource {
   constructor(name: string, args: ReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -32,7 +40,11 @@ export class Replication extends pulumi.ComponentResource {
     new k8s.batch.v1.Job(
       `${name}-job`,
       destinationJob(context, "replicate", {
-        env: { ...source.env, REPL_CHECK_SECONDS: String(args.catchUpCheckSeconds) },
+        env: {
+          ...source.env,
+          REPL_CHECK_SECONDS: String(args.catchUpCheckSeconds),
+          ...(args.checkRequestedAt ? { REPL_CHECK_REQUESTED_AT: args.checkRequestedAt } : {}),
+        },
         secretFiles: source.secretFiles,
         usesDatabase: true,
         timeoutMinutes: deadlineMinutes,

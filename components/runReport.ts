@@ -15,10 +15,12 @@ export interface RunReportArgs {
   /** The hooks around the read (BucketUserSwitch): its bucket user on only while it runs. */
   readonly hooks: pulumi.ResourceHookBinding;
   /**
-   * Live mode: how far the run is asked to go (replicating, cut over). The read runs again when
-   * it changes: the cutover's up reports the cutover, not the replication before it.
+   * Live mode: how far the run is asked to go (replicating, cut over), and while it replicates
+   * when this `pulumi up` began. The read runs again when either changes: the cutover's up
+   * reports the cutover, not the replication before it, and every up before it the replica's
+   * state as the replication step saw it in that up.
    */
-  readonly liveStage?: string;
+  readonly liveStage?: readonly string[];
 }
 
 const count = z.number().int().nonnegative();
@@ -123,7 +125,7 @@ export class RunReport extends pulumi.ComponentResource {
         "report.sh",
         reportEnvironment(args.runId, args.bucket, args.runKey),
         args.runId,
-        args.liveStage ? [args.liveStage] : [],
+        args.liveStage ?? [],
       ),
       { parent: this, hooks: args.hooks },
     );

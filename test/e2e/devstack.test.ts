@@ -1229,6 +1229,8 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
    * transaction an insert and an update.
    */
   let writer: Writer | undefined;
+  /** The replication step's log after the first up (every later up runs the step again). */
+  let firstReplicateLog = "";
   const ledgerTransaction = (id: number) =>
     `START TRANSACTION; INSERT INTO ledger.writes (token) VALUES (${id}); UPDATE ledger.counter SET n = n + 1 WHERE id = 1; COMMIT;`;
   beforeAll(() => {
@@ -1414,6 +1416,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     });
     const sshOutput = expectMigratedBy(ups[1], sshStack, sshHostSource);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
+    firstReplicateLog = stepLog("replicate");
     // The dump Job's lines, from the source cluster, appear in pulumi up too.
     expect(k8sOutput).toMatch(/ferry-dump: done: \d+ tables/);
     expect(
@@ -1570,7 +1573,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     expect(stepLog("reach")).toMatch(
       /ferry-reach: the source at 10\.90\.0\.2:30306 answers the replication account ferry_replication over verified TLS from the destination's side \(server id 1, /,
     );
-    expect(stepLog("replicate")).toMatch(
+    expect(firstReplicateLog).toMatch(
       /ferry-replicate: the destination replicates from 10\.90\.0\.2:30306 from the dump's position/,
     );
     const target = destination(k8sStack.namespace);
@@ -1626,6 +1629,26 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     await until(() => ledgerOnDestination().length >= acknowledged, "the writes since", 120);
     const tokens = ledgerOnDestination();
     expect(new Set(tokens).size).toBe(tokens.length);
+    // Every up before the cutover checks the replica again: the step runs anew (on the running
+    // replication) and the report states what it saw in this up.
+    const checkedAt = (live: string | undefined) =>
+      /^replicating from 10\.90\.0\.2:30306: \d+ transactions behind at (\S+Z)/.exec(
+        live ?? "",
+      )?.[1];
+    const checkedBefore = checkedAt(k8sStack.report().live);
+    expect(checkedBefore, k8sStack.report().live).toBeDefined();
+    const up = k8sStack.pulumi(["up", "--yes"]);
+    expect(up.status, up.output).toBe(0);
+    const log = stepLog("replicate");
+    expect(log).toMatch(
+      /ferry-replicate: checking the replica for the pulumi up that began at \S+Z/,
+    );
+    expect(log).toMatch(
+      /ferry-replicate: the destination already replicates from 10\.90\.0\.2:30306 \(replicating, /,
+    );
+    const checkedNow = checkedAt(k8sStack.report().live);
+    expect(checkedNow, k8sStack.report().live).toBeDefined();
+    expect(Date.parse(checkedNow!)).toBeGreaterThan(Date.parse(checkedBefore!));
   }, 600_000);
 
   it("live: a cutover that cannot make the source read-only in time (a table locked on it) fails and is rolled back: the source takes writes, the destination still replicates", async () => {

@@ -939,6 +939,9 @@ describe("live mode", () => {
         { name: "REPL_CA_FILE", value: "/var/run/ferry/replica/source-ca.crt" },
         { name: "REPL_TLS", value: "verify-identity" },
         { name: "REPL_CHECK_SECONDS", value: "30" },
+        // This up's time: a Job's pod never changes, so the Job is replaced and runs again on
+        // every up before the cutover.
+        { name: "REPL_CHECK_REQUESTED_AT", value: sampleNow.toISOString() },
         { name: "REPL_PASSWORD_FILE", value: "/var/run/ferry/secrets/replication-password" },
         { name: "SOURCE_TLS_CA_FILE", value: "/var/run/ferry/secrets/source-ca.crt" },
         {
@@ -956,8 +959,13 @@ describe("live mode", () => {
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-replication")).toEqual([expect.stringMatching(/-verification$/)]);
     expect(after("-report")).toContainEqual(expect.stringMatching(/-replication$/));
-    // The report states what the step recorded in the bucket, read again when the stage changes.
-    expect(named("-report-read").inputs.triggers).toEqual(["run-1", "replicating"]);
+    // The report states what the step recorded in the bucket, read again when the stage changes
+    // and, while it replicates, on every up (the step ran again in it).
+    expect(named("-report-read").inputs.triggers).toEqual([
+      "run-1",
+      "replicating",
+      sampleNow.toISOString(),
+    ]);
     expect(report.live).toBe(
       "replicating from 10.90.0.2:30306: 3 transactions behind at 2026-11-24T15:23:00Z (1 s by the replica's estimate); cut over with ferry:migration.cutover true",
     );
@@ -1038,6 +1046,10 @@ describe("live mode", () => {
       ]),
     );
     expect(JSON.stringify(job.inputs)).not.toContain(secretValues.sourcePassword);
+    // Once the cutover is asked for, the replication step is not run again by every up.
+    const replicationEnv = named("-replication-job").inputs.spec.template.spec.containers[0]
+      .env as { name: string }[];
+    expect(replicationEnv.map((e) => e.name)).not.toContain("REPL_CHECK_REQUESTED_AT");
     const after = (suffix: string) =>
       ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
     expect(after("-cutover")).toEqual([expect.stringMatching(/-replication$/)]);

@@ -115,6 +115,10 @@ func runReplicate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Until the cutover every pulumi up runs this step again (ferry's Replication component).
+	if asked := os.Getenv("REPL_CHECK_REQUESTED_AT"); asked != "" {
+		logf("checking the replica for the pulumi up that began at %s", asked)
+	}
 	source, err := replicationSource()
 	if err != nil {
 		return err
