@@ -14,6 +14,27 @@ export interface Measured {
   peakRssMib: Record<string, number>;
   /** The most bytes seen at once in the files under the command's TMPDIR (its local disk use). */
   peakTmpBytes: number;
+  /**
+   * CPU seconds (user + system) by program: the command's own processes as last sampled (a
+   * process that lives less than an interval is missed, as for the memory), and each watched
+   * process's use between the command's start and end.
+   */
+  cpuSeconds: Record<string, number>;
+}
+
+const ticksPerSecond = 100; // the kernel's USER_HZ, 100 on every Linux this runs on
+
+/** utime + stime of process `pid` in clock ticks, all its threads; undefined once it is gone. */
+function cpuTicks(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The program name (field 2) is in parentheses and may hold spaces: count from after it.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** The bytes of every file below `dir` now; files that vanish while it counts count nothing. */
@@ -42,7 +63,11 @@ export function bytesBelow(dir: string): number {
  * reports nearly its true peak; one that lives less than an interval may be missed, which only
  * short helpers (sed, date) do.
  */
-function sampleTree(root: number, peaks: Record<string, number>): void {
+function sampleTree(
+  root: number,
+  peaks: Record<string, number>,
+  ticks: Map<number, { name: string; ticks: number }>,
+): void {
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^[0-9]+$/.test(entry)) continue;
     const pid = Number(entry);
@@ -58,23 +83,35 @@ function sampleTree(root: number, peaks: Record<string, number>): void {
     if (!name || !hwm) continue;
     const mib = Number(hwm) / 1024;
     peaks[name] = Math.max(peaks[name] ?? 0, Math.round(mib * 10) / 10);
+    const used = cpuTicks(pid);
+    if (used !== undefined) ticks.set(pid, { name, ticks: used });
   }
 }
 
+/** Processes outside the command whose CPU it causes (the servers), by the name to report. */
+let watched: Record<string, number> = {};
+
+/** Every later measurement also reports these processes' CPU use during it. */
+export function watchCpuOf(processes: Record<string, number>): void {
+  watched = processes;
+}
+
 /**
- * Runs `command` and measures it. It gets a TMPDIR of its own (under `tmpParent`, removed after),
- * whose size is sampled with the processes' memory: what the command keeps on local disk.
+ * Runs `command` and measures it. It gets a TMPDIR of its own (removed after), whose size is
+ * sampled with the processes' memory: what the command keeps on local disk.
  */
 export function measure(
   command: string,
   args: string[],
   env: Record<string, string>,
   intervalMs = 100,
-  tmpParent = os.tmpdir(),
 ): Promise<Measured> {
+  const watchedAtStart = Object.entries(watched).map(
+    ([name, pid]) => [name, pid, cpuTicks(pid) ?? 0] as const,
+  );
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const tmp = fs.mkdtempSync(path.join(tmpParent, "bench-tmp-"));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tmp-"));
     const child = spawn(command, args, {
       env: {
         PATH: process.env.PATH ?? "",
@@ -84,9 +121,10 @@ export function measure(
       },
     });
     const peaks: Record<string, number> = {};
+    const ticks = new Map<number, { name: string; ticks: number }>();
     let peakTmpBytes = 0;
     const timer = setInterval(() => {
-      if (child.pid) sampleTree(child.pid, peaks);
+      if (child.pid) sampleTree(child.pid, peaks, ticks);
       peakTmpBytes = Math.max(peakTmpBytes, bytesBelow(tmp));
     }, intervalMs);
     let stdout = "";
@@ -97,7 +135,20 @@ export function measure(
       clearInterval(timer);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       fs.rmSync(tmp, { recursive: true, force: true });
-      resolve({ seconds, status: status ?? -1, stdout, stderr, peakRssMib: peaks, peakTmpBytes });
+      const cpuSeconds: Record<string, number> = {};
+      for (const { name, ticks: used } of ticks.values())
+        cpuSeconds[name] = (cpuSeconds[name] ?? 0) + used / ticksPerSecond;
+      for (const [name, pid, before] of watchedAtStart)
+        cpuSeconds[name] = ((cpuTicks(pid) ?? before) - before) / ticksPerSecond;
+      resolve({
+        seconds,
+        status: status ?? -1,
+        stdout,
+        stderr,
+        peakRssMib: peaks,
+        peakTmpBytes,
+        cpuSeconds,
+      });
     });
   });
 }
@@ -111,6 +162,26 @@ export function largestPeaks(
     for (const [name, value] of Object.entries(m.peakRssMib))
       peaks[name] = Math.max(peaks[name] ?? 0, value);
   return peaks;
+}
+
+/** Each program's CPU seconds summed over several measurements (the steps of one pipeline). */
+export function cpuTotals(
+  measured: { cpuSeconds: Record<string, number> }[],
+): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const m of measured)
+    for (const [name, value] of Object.entries(m.cpuSeconds))
+      totals[name] = (totals[name] ?? 0) + value;
+  return totals;
+}
+
+/** "name 12.3s, name 4.5s": the programs that used a tenth of a second or more, most first. */
+export function describeCpu(cpuSeconds: Record<string, number>): string {
+  return Object.entries(cpuSeconds)
+    .filter(([, seconds]) => seconds >= 0.1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(1)}s`)
+    .join(", ");
 }
 
 export function median(values: number[]): number {

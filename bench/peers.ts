@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { MariaDb } from "../test/support/servers";
-import { bytesBelow, largestPeaks, measure, type Measured } from "./measure";
+import { bytesBelow, cpuTotals, largestPeaks, measure, type Measured } from "./measure";
 
 /**
  * The tools a DBA would reach for instead of ferry, run on the same servers and data as ferry's
@@ -37,6 +37,8 @@ export interface PeerRun {
   /** Bytes its copy took between the servers (a directory, or the stored object). */
   movedBytes: number;
   peakRssMib: Record<string, number>;
+  /** CPU seconds by program over its steps (the servers' included). */
+  cpuSeconds: Record<string, number>;
 }
 
 function mustSucceed(what: string, result: Measured): Measured {
@@ -97,6 +99,7 @@ export async function runMydumper(setup: PeerSetup, rows?: number): Promise<Peer
     steps: { dump: dump.seconds, load: load.seconds },
     movedBytes,
     peakRssMib,
+    cpuSeconds: cpuTotals([dump, load]),
   };
 }
 
@@ -158,7 +161,16 @@ export async function runMariadbBackup(
   );
   steps["server start"] = Number(process.hrtime.bigint() - started) / 1e9;
   const seconds = Object.values(steps).reduce((a, b) => a + b, 0);
-  return { run: { seconds, steps, movedBytes, peakRssMib: largestPeaks(measured) }, restored };
+  return {
+    run: {
+      seconds,
+      steps,
+      movedBytes,
+      peakRssMib: largestPeaks(measured),
+      cpuSeconds: cpuTotals(measured),
+    },
+    restored,
+  };
 }
 
 const quoteName = (name: string) => "`" + name.replace(/`/g, "``") + "`";

@@ -4,7 +4,15 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
-import { largestPeaks, measure, median, type Measured } from "./measure";
+import {
+  cpuTotals,
+  describeCpu,
+  largestPeaks,
+  measure,
+  median,
+  watchCpuOf,
+  type Measured,
+} from "./measure";
 import {
   requireSameAsSource,
   runMariadbBackup,
@@ -124,6 +132,8 @@ interface PipelineRun {
   /** ferry's cost of encryption: the CPU seconds its dump spent sealing and its import opening. */
   sealSeconds?: number;
   peakRssMib: Record<string, number>;
+  /** CPU seconds by program over the pipeline's steps, the servers' and MinIO's included. */
+  cpuSeconds: Record<string, number>;
   /** ferry's most bytes on local disk at once (its steps' TMPDIR), in MiB. */
   peakTmpMib?: number;
 }
@@ -140,6 +150,17 @@ async function main(): Promise<void> {
     "ferry-bench",
     `bench-${Math.random().toString(36).slice(2)}`,
     serverSettings,
+  );
+  // The servers do most of every pipeline's work: their CPU is counted in each step's.
+  const pids = {
+    "source mariadbd": plane.source.pid,
+    "destination mariadbd": plane.destination.pid,
+    minio: plane.minio.pid,
+  };
+  watchCpuOf(
+    Object.fromEntries(
+      Object.entries(pids).filter((entry): entry is [string, number] => entry[1] !== undefined),
+    ),
   );
   // An interrupted benchmark still stops its servers and removes their data (gigabytes).
   for (const signal of ["SIGINT", "SIGTERM"] as const)
@@ -250,6 +271,7 @@ async function main(): Promise<void> {
       sqlBytes: Number(result.stdout.trim()),
       storedBytes: (JSON.parse(stored) as { size: number }).size,
       peakRssMib: result.peakRssMib,
+      cpuSeconds: result.cpuSeconds,
     });
   };
 
@@ -270,6 +292,7 @@ async function main(): Promise<void> {
       sqlBytes: fs.statSync(floorFile).size,
       storedBytes: 0,
       peakRssMib: result.peakRssMib,
+      cpuSeconds: result.cpuSeconds,
     });
   };
 
@@ -290,6 +313,10 @@ async function main(): Promise<void> {
     const sealSeconds =
       secondsInSeals("dump", dump.stderr) + secondsInSeals("import", imported.stderr);
     const peakRssMib = largestPeaks([dump, imported]);
+    if (options.verbose) {
+      log(`ferry's dump, CPU: ${describeCpu(dump.cpuSeconds)}`);
+      log(`ferry's import, CPU: ${describeCpu(imported.cpuSeconds)}`);
+    }
     runs.push({
       pipeline: "ferry",
       size,
@@ -298,6 +325,7 @@ async function main(): Promise<void> {
       steps: { dump: dump.seconds, import: imported.seconds },
       sealSeconds,
       peakTmpMib: mib(Math.max(dump.peakTmpBytes, imported.peakTmpBytes)),
+      cpuSeconds: cpuTotals([dump, imported]),
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       peakRssMib,
@@ -323,6 +351,7 @@ async function main(): Promise<void> {
       sqlBytes: 0,
       storedBytes: run.movedBytes,
       peakRssMib: run.peakRssMib,
+      cpuSeconds: run.cpuSeconds,
     });
   const runMydumperPipeline =
     (pipeline: "mydumper" | "mydumper-rows", rows?: number) =>
@@ -408,7 +437,7 @@ async function main(): Promise<void> {
                 ? ""
                 : `, ${run.sealSeconds.toFixed(2)}s of CPU in its seals`;
             log(
-              `round ${round} ${run.pipeline}: ${run.seconds.toFixed(1)}s${steps}${seals}, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
+              `round ${round} ${run.pipeline}: ${run.seconds.toFixed(1)}s${steps}${seals}, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB; CPU: ${describeCpu(run.cpuSeconds)}`,
             );
           }
         }

@@ -60,6 +60,11 @@ export class MariaDb {
     return path.join(this.dir, "mysqld.sock");
   }
 
+  /** The server's process id (the benchmark reads its CPU use). */
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
   /**
    * Starts a server. `fixedPort` replaces the random port; `dataDir` puts the data files elsewhere
    * (a small filesystem, for a disk-full test); `settings` are server options that override the
@@ -222,6 +227,11 @@ export class Minio {
     /** The CA (PEM) of the certificate it serves https with; none: plain http. */
     readonly caCert?: string,
   ) {}
+
+  /** The server's process id (the benchmark reads its CPU use). */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
 
   get url(): string {
     return this.caCert ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
