@@ -306,6 +306,15 @@ describe("a full run", () => {
       );
       const imported = await run("import.sh", destinationEnv(runId));
       expect(imported.status, imported.stderr).toBe(0);
+      // Each stream says when it ends, the definitions after the data.
+      const ended = [
+        ...imported.stderr.matchAll(
+          /ferry-import: stream (\S+) imported: \d+ MiB of SQL in (\d+) chunk\(s\), [\d.]+s$/gm,
+        ),
+      ];
+      expect(ended.map((line) => line[1]).sort()).toEqual([...streams].sort());
+      expect(ended[ended.length - 1][1]).toBe("definitions");
+      expect(ended.every((line) => Number(line[2]) >= 1)).toBe(true);
       expect((await run("verify.sh", destinationEnv(runId))).status).toBe(0);
       expect(tableChecksums(destination, ["shop", "crm"])).toBe(
         tableChecksums(source, ["shop", "crm"]),

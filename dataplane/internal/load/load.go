@@ -326,7 +326,13 @@ func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func
 		wg.Add(1)
 		go func(s manifest.Stream) {
 			defer wg.Done()
-			if err := i.stream(ctx, m, s); err != nil {
+			began := time.Now()
+			err := i.stream(ctx, m, s)
+			if err == nil {
+				// Said as each ends: streams that end far apart show a plan out of balance.
+				i.Log("stream %s imported: %d MiB of SQL in %d chunk(s), %.1fs", s.Name, s.SQLBytes>>20, len(s.Chunks), time.Since(began).Seconds())
+			}
+			if err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err
