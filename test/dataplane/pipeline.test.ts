@@ -388,6 +388,54 @@ describe("a full run", () => {
     expect(eventsSince()).toContain("INSERT INTO `people`");
   });
 
+  it("raises the destination's flush rate for the import with TUNE_IMPORT and puts it back after, also when the import fails; never lowers a higher one", async () => {
+    const flushRate = () =>
+      destination
+        .must("SELECT @@GLOBAL.innodb_io_capacity, @@GLOBAL.innodb_io_capacity_max")
+        .trim();
+    destination.must(
+      "SET GLOBAL innodb_io_capacity = 200; SET GLOBAL innodb_io_capacity_max = 2000",
+    );
+    expect((await run("dump.sh", dumpEnv("tuned"))).status).toBe(0);
+    resetDestination();
+    const tuned = await run("import.sh", { ...destinationEnv("tuned"), TUNE_IMPORT: "true" });
+    expect(tuned.status, tuned.stderr).toBe(0);
+    expect(tuned.stderr).toContain(
+      "raised for the import, put back after it: innodb_io_capacity_max 2000 → 20000, innodb_io_capacity 200 → 10000",
+    );
+    expect(flushRate()).toBe("200\t2000");
+    // A failed import puts them back too (a chunk that fails its check stops it midway).
+    resetDestination();
+    const dumped = await run("dump.sh", dumpEnv("tuned-flipped"));
+    expect(dumped.status).toBe(0);
+    flipAByte(dumped.stdout);
+    const failed = await run("import.sh", {
+      ...destinationEnv("tuned-flipped"),
+      TUNE_IMPORT: "true",
+    });
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toContain("raised for the import, put back after it:");
+    expect(failed.stderr).toContain("checksum mismatch");
+    expect(flushRate()).toBe("200\t2000");
+    // Settings already higher than the import's are left alone.
+    resetDestination();
+    destination.must(
+      "SET GLOBAL innodb_io_capacity_max = 40000; SET GLOBAL innodb_io_capacity = 30000",
+    );
+    const higher = await run("import.sh", { ...destinationEnv("tuned"), TUNE_IMPORT: "true" });
+    expect(higher.status, higher.stderr).toBe(0);
+    expect(higher.stderr).not.toContain("raised for the import");
+    expect(flushRate()).toBe("30000\t40000");
+    // Without TUNE_IMPORT nothing is raised.
+    destination.must(
+      "SET GLOBAL innodb_io_capacity = 200; SET GLOBAL innodb_io_capacity_max = 2000",
+    );
+    resetDestination();
+    const plain = await run("import.sh", destinationEnv("tuned"));
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toContain("raised for the import");
+  });
+
   it("is idempotent: a second dump and import of the same run change nothing", async () => {
     expect((await run("dump.sh", dumpEnv("twice"))).status).toBe(0);
     const before = minio.mustMc(["cat", `admin/${bucket}/runs/twice/manifest.json`]).toString();

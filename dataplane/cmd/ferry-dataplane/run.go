@@ -256,7 +256,11 @@ func runImport(ctx context.Context) error {
 		return err
 	}
 	store, m := r.store, r.manifest
-	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true", Stack: os.Getenv("FERRY_STACK"),
+	var settings []load.Setting
+	if os.Getenv("TUNE_IMPORT") == "true" {
+		settings = load.ImportSettings
+	}
+	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true", Stack: os.Getenv("FERRY_STACK"), Settings: settings,
 		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Patience: patience, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})

@@ -42,7 +42,10 @@ type Options struct {
 	Stack       string
 	Rewrite     Rewrite
 	WriteBinlog bool
-	Wait        time.Duration
+	// Settings are raised on the destination while the import runs and put back after it
+	// (ImportSettings); none when nil.
+	Settings []Setting
+	Wait     time.Duration
 	// Patience: how long a broken download is resumed without receiving a byte (chunks.Fetcher).
 	Patience      time.Duration
 	Stall         time.Duration
@@ -220,6 +223,7 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		}
 		o.Log("%s", progress.Line("import", i.downloaded.Load(), m.Bytes, started, fmt.Sprintf("tables=%s/%d", present, m.TableCount)))
 	})
+	putBack := raise(ctx, db, o.Settings, o.Log)
 	problem := i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name != manifest.Definitions })
 	if problem == nil {
 		// Views, routines and events last: a view can only be created once its tables exist.
@@ -227,6 +231,10 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		problem = i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name == manifest.Definitions })
 	}
 	stopProgress()
+	// Put back on a lost lock or a signal too, within the step's last seconds.
+	putBackCtx, cancelPutBack := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	putBack(putBackCtx)
+	cancelPutBack()
 	switch {
 	case problem != nil && signalled.Err() != nil:
 		// SIGTERM or SIGINT (a Job's deadline, an evicted pod, ^C): what stopped is the signal.
