@@ -46,6 +46,19 @@ function dumpEnv(runId: string, databases = "shop crm"): Record<string, string> 
   return plane.dumpEnv(runId, databases);
 }
 
+/** What a run's dump states of itself while it runs (ferry-dataplane attempt), opened with the run key. */
+function attemptOf(runId: string): {
+  attempt: Record<string, unknown>;
+  indexes: Record<string, { chunks: Chunk[]; longestLine: number } | null>;
+} {
+  const shown = spawnSync("ferry-dataplane", ["attempt"], {
+    env: { PATH: process.env.PATH ?? "", ...destinationEnv(runId) },
+    encoding: "utf8",
+  });
+  if (shown.status !== 0) throw new Error(`ferry-dataplane attempt failed: ${shown.stderr}`);
+  return JSON.parse(shown.stdout);
+}
+
 function destinationEnv(runId: string): Record<string, string> {
   return plane.destinationEnv(runId);
 }
@@ -226,9 +239,41 @@ describe("a full run", () => {
       expect(createHash("sha256").update(stored).digest("hex")).toBe(chunk.sha256);
     }
     expect(chunks.reduce((sum: number, c: Chunk) => sum + c.bytes, 0)).toBe(manifest.bytes);
+    // Besides: the dump's statement of its attempt and each stream's index, all sealed.
+    const streamNames = manifest.streams.map((s: Stream) => s.name);
     expect(plane.keysUnder("runs/round-trip/").sort()).toEqual(
-      [...chunks.map((c: Chunk) => c.object), "runs/round-trip/manifest.json"].sort(),
+      [
+        ...chunks.map((c: Chunk) => c.object),
+        "runs/round-trip/manifest.json",
+        "runs/round-trip/attempt.json",
+        ...streamNames.map((name: string) => `runs/round-trip/${name}/index.json`),
+      ].sort(),
     );
+    expect(plane.unsealedObjects("runs/round-trip/")).toEqual([]);
+    // The attempt the manifest names is the one its statement states, done (not failed); each
+    // stream's index lists exactly the manifest's chunks, so a follower ends where the manifest
+    // does.
+    const { attempt, indexes } = attemptOf("round-trip");
+    expect(attempt).toEqual({
+      format: "ferry-attempt/1",
+      runId: "round-trip",
+      id: manifest.attempt,
+      databases: ["shop", "crm"],
+      compression: "zstd",
+      streams: streamNames,
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
+    expect(manifest.attempt).toMatch(/^[0-9a-f]{32}$/);
+    for (const stream of manifest.streams as (Stream & { longestLine: number })[]) {
+      expect(indexes[stream.name]).toEqual({
+        format: "ferry-attempt/1",
+        attempt: manifest.attempt,
+        stream: stream.name,
+        chunks: stream.chunks,
+        longestLine: expect.any(Number),
+      });
+      expect(indexes[stream.name]!.longestLine).toBeGreaterThanOrEqual(stream.longestLine);
+    }
 
     const imported = await run("import.sh", destinationEnv("round-trip"));
     expect(imported.stderr).toContain("imported run round-trip");
@@ -766,11 +811,13 @@ describe("refusals", () => {
       { ...dumpEnv("killed", "bulk"), COMPRESSION: "gzip" },
       (pid) => (scriptPid = pid),
     );
-    // Kill this script's own dump tool once its data is flowing (other suites dump at the same time).
+    // Kill this script's own dump tool once its data is flowing (other suites dump at the same
+    // time), after the dump has stated its attempt (every stream's snapshot is open by then).
     const deadline = Date.now() + 30_000;
     let killed = false;
     while (!killed && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
+      if (!plane.objectExists("runs/killed/attempt.json")) continue;
       for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
         try {
           const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
@@ -792,6 +839,8 @@ describe("refusals", () => {
     const dump = await dumping;
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toContain("the dump (data-1 stream) failed (exit");
+    // Its statement says the attempt failed and why: an import following it stops at once.
+    expect(attemptOf("killed").attempt.failed).toContain("the dump (data-1 stream) failed (exit");
     // The dump's user cannot delete: what it stored stays, all of it sealed and no manifest.
     expect(plane.objectExists("runs/killed/manifest.json")).toBe(false);
     expect(plane.unsealedObjects("runs/killed/")).toEqual([]);

@@ -28,6 +28,8 @@
 //	          from the dump's position (REPL_*; package replica)
 //	cutover   live mode: the writes moved to the destination (the source read-only, the destination
 //	          caught up and made writable, rolled back on failure), then both sides compared
+//	attempt   what the run's dump states of itself while it runs: its attempt and each stream's
+//	          index of the chunks stored so far, as JSON (package follow)
 //
 // Connection settings come from the environment (SOURCE_* or DEST_*: HOST, PORT, USER and
 // PASSWORD_FILE or PASSWORD; S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY_FILE or S3_SECRET_KEY,
@@ -92,6 +94,7 @@ var subcommands = map[string]func(context.Context) error{
 	"replicate":    runReplicate,
 	"reach":        runReach,
 	"cutover":      runCutover,
+	"attempt":      runAttempt,
 }
 
 func main() {

@@ -96,6 +96,9 @@ type Writer struct {
 	key         func(i int) string
 	// SQL counts the uncompressed bytes taken so far, for progress reports; safe to read any time.
 	SQL atomic.Int64
+	// Stored, when set, is told every chunk stored so far (and the longest line written so far)
+	// each time one more is, before the next chunk takes a byte; its error stops the writer.
+	Stored func(chunks []manifest.Chunk, longestLine int64) error
 	// line is the length of the line being written; longest the longest line so far.
 	line, longest int64
 
@@ -214,6 +217,11 @@ func (w *Writer) finish() error {
 	}
 	w.chunks = append(w.chunks, manifest.Chunk{Object: key, Bytes: w.size.n, SQLBytes: w.sqlBytes,
 		SHA256: hex.EncodeToString(w.hash.h.Sum(nil))})
+	if w.Stored != nil {
+		if err := w.Stored(w.chunks, w.longest); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

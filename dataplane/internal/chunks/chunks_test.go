@@ -488,3 +488,67 @@ func randomLines(n int) []byte {
 	}
 	return out
 }
+
+func TestEachStoredChunkIsToldBeforeTheNextTakesAByte(t *testing.T) {
+	s := &memoryStore{objects: map[string][]byte{}}
+	var told [][]manifest.Chunk
+	var longest []int64
+	w, err := NewWriter(context.Background(), s, "zstd", 16<<10, time.Minute, nil, func(i int) string {
+		return fmt.Sprintf("runs/r/data-1/%06d.sql", i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Stored = func(chunks []manifest.Chunk, longestLine int64) error {
+		// Each chunk told is stored already, whole.
+		last := chunks[len(chunks)-1]
+		if int64(len(s.objects[last.Object])) != last.Bytes {
+			t.Errorf("chunk %s told before it was stored", last.Object)
+		}
+		told = append(told, append([]manifest.Chunk(nil), chunks...))
+		longest = append(longest, longestLine)
+		return nil
+	}
+	text := sqlText(3000)
+	for rest := text; len(rest) > 0; {
+		n := min(len(rest), 1000+len(rest)%7777)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	stored, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) < 3 || len(told) != len(stored) {
+		t.Fatalf("%d chunks stored, %d told", len(stored), len(told))
+	}
+	for i := range told {
+		if len(told[i]) != i+1 || told[i][i] != stored[i] {
+			t.Fatalf("telling %d: %d chunks, the last %+v; want the first %d, the last %+v", i, len(told[i]), told[i][len(told[i])-1], i+1, stored[i])
+		}
+	}
+	if longest[len(longest)-1] != w.LongestLine() {
+		t.Fatalf("the last telling's longest line is %d, the writer's %d", longest[len(longest)-1], w.LongestLine())
+	}
+
+	// Its error stops the writer: nothing more is taken.
+	refused := errors.New("the index could not be stored")
+	w, _ = NewWriter(context.Background(), &memoryStore{objects: map[string][]byte{}}, "zstd", 16<<10, time.Minute, nil, func(i int) string {
+		return fmt.Sprintf("runs/r/data-1/%06d.sql", i)
+	})
+	w.Stored = func([]manifest.Chunk, int64) error { return refused }
+	var writeErr error
+	for rest := text; len(rest) > 0 && writeErr == nil; {
+		n := min(len(rest), 1000+len(rest)%7777)
+		_, writeErr = w.Write(rest[:n])
+		rest = rest[n:]
+	}
+	if !errors.Is(writeErr, refused) {
+		t.Fatalf("a write past a refused telling: %v", writeErr)
+	}
+	if _, err := w.Write([]byte("x\n")); !errors.Is(err, refused) {
+		t.Fatalf("a later write: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 		return manifest.Manifest{}, err
 	}
 	defer os.RemoveAll(work)
-	d := &dumper{Options: o, work: work, cancel: func() {}}
+	d := &dumper{Options: o, work: work, cancel: func() {}, pendingIndexes: map[string]manifest.Index{}}
 	m, err := d.run(ctx)
 	if err != nil {
 		// A stream's failure is the cause of whatever the dump was doing when it was stopped.
@@ -89,6 +90,7 @@ func Run(ctx context.Context, o Options) (manifest.Manifest, error) {
 				err = fmt.Errorf("%s: the dump is incomplete and wrote no manifest, so nothing of it is imported; run pulumi up again once the source is up, and the run dumps again from a new snapshot (what the dump saw: %v)", lost, err)
 			}
 		}
+		d.markFailed(err)
 		d.logLeft()
 	}
 	return m, err
@@ -101,6 +103,13 @@ type dumper struct {
 	// connected is when the source first answered; zero if it never did.
 	connected time.Time
 	stored    sync.Map // keys written by this dump, counted when it fails
+	// attempt is this dump's statement of itself (manifest.Attempt), stored once the snapshot is
+	// open. No stream's index is stored before it: one told earlier waits in pendingIndexes (a
+	// stream may end under the global lock, and must not wait for what comes after it).
+	attempt        manifest.Attempt
+	indexMu        sync.Mutex
+	attemptStored  bool
+	pendingIndexes map[string]manifest.Index
 	// The first stream to fail stops the others: its error is the cause, theirs consequences.
 	mu      sync.Mutex
 	failure error
@@ -392,6 +401,10 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		return m, err
 	}
 	d.Log("writes on the source released; the streams and the digests go on in the snapshot")
+	if err := d.storeAttempt(ctx, plan); err != nil {
+		return m, err
+	}
+	m.Attempt = d.attempt.ID
 
 	stopProgress := progress.Every(d.ProgressEvery, func() {
 		var done int64
@@ -721,6 +734,9 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 	if err != nil {
 		return nil, d.uploadFailure(err)
 	}
+	writer.Stored = func(stored []manifest.Chunk, longestLine int64) error {
+		return d.storeIndex(ctx, name, stored, longestLine)
+	}
 	s.writer = writer
 	cmd := exec.CommandContext(ctx, d.DumpTool, args...)
 	// The child inherits no secret: the source password is in its option file only, and the
@@ -777,6 +793,94 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 	return s, nil
 }
 
+// storeAttempt draws this dump's attempt id and states it, with what it dumps, at
+// manifest.AttemptKey, then the indexes told before it: an import that follows the dump follows
+// this attempt only.
+func (d *dumper) storeAttempt(ctx context.Context, plan []Stream) error {
+	id, err := manifest.NewAttemptID()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(plan))
+	for i, s := range plan {
+		names[i] = s.Name
+	}
+	d.indexMu.Lock()
+	defer d.indexMu.Unlock()
+	d.attempt = manifest.Attempt{Format: manifest.AttemptFormat, RunID: d.RunID, ID: id, Databases: d.Databases,
+		Compression: d.Compression, Streams: names, StartedAt: now()}
+	if err := d.putSealed(ctx, manifest.AttemptKey(d.RunID), manifest.AttemptKey(d.RunID), d.attempt); err != nil {
+		return err
+	}
+	d.attemptStored = true
+	for stream, index := range d.pendingIndexes {
+		index.Attempt = id
+		if err := d.putIndex(ctx, stream, index); err != nil {
+			return err
+		}
+	}
+	d.pendingIndexes = nil
+	return nil
+}
+
+// storeIndex states the chunks stream has stored so far, sealed under this attempt's label, or
+// keeps them for storeAttempt when the attempt is not stated yet.
+func (d *dumper) storeIndex(ctx context.Context, stream string, stored []manifest.Chunk, longestLine int64) error {
+	index := manifest.Index{Format: manifest.AttemptFormat, Stream: stream,
+		Chunks: append([]manifest.Chunk(nil), stored...), LongestLine: longestLine}
+	d.indexMu.Lock()
+	defer d.indexMu.Unlock()
+	if !d.attemptStored {
+		d.pendingIndexes[stream] = index
+		return nil
+	}
+	index.Attempt = d.attempt.ID
+	return d.putIndex(ctx, stream, index)
+}
+
+func (d *dumper) putIndex(ctx context.Context, stream string, index manifest.Index) error {
+	key := manifest.IndexKey(d.RunID, stream)
+	if err := d.putSealed(ctx, key, manifest.IndexLabel(d.RunID, stream, index.Attempt), index); err != nil {
+		return &chunks.UploadError{Key: key, Err: err}
+	}
+	return nil
+}
+
+// markFailed states that this attempt stopped without a manifest, and why, so that an import
+// following it stops at once rather than when it has waited long enough. Best effort: a store
+// that is the failure may refuse this too, and the follower's wait then ends it.
+func (d *dumper) markFailed(cause error) {
+	d.indexMu.Lock()
+	stored := d.attemptStored
+	d.indexMu.Unlock()
+	if !stored {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	failed := d.attempt
+	failed.Failed = cause.Error()
+	if err := d.putSealed(ctx, manifest.AttemptKey(d.RunID), manifest.AttemptKey(d.RunID), failed); err != nil {
+		d.Log("could not mark attempt %s failed in the store (%v); an import following it stops when it has waited long enough", d.attempt.ID, err)
+	}
+}
+
+// putSealed stores value as JSON, sealed with the run key under label.
+func (d *dumper) putSealed(ctx context.Context, key, label string, value any) error {
+	data, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	if data, err = seal.Bytes(*d.RunKey, label, data); err != nil {
+		return err
+	}
+	d.stored.Store(key, true)
+	if _, err := d.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("storing %s: %v", d.Store.URL(key), err)
+	}
+	return nil
+}
+
 // recordingStore notes each key a chunk is stored under, so a failed dump removes them all.
 // uploadFailure says which upload failed, by its URL, when err is a chunk's upload error.
 func (d *dumper) uploadFailure(err error) error {
@@ -800,6 +904,6 @@ func (d *dumper) logLeft() {
 	left := 0
 	d.stored.Range(func(_, _ any) bool { left++; return true })
 	if left > 0 {
-		d.Log("the failed dump leaves %d sealed chunk objects under s3://%s/%s and no manifest: no import reads them, and the run's cleanup (after a dump that completes) or the bucket's expiry rule removes them", left, d.Store.Bucket, manifest.Prefix(d.RunID))
+		d.Log("the failed dump leaves %d sealed objects (chunks and the indexes that list them) under s3://%s/%s and no manifest: no import reads them, and the run's cleanup (after a dump that completes) or the bucket's expiry rule removes them", left, d.Store.Bucket, manifest.Prefix(d.RunID))
 	}
 }

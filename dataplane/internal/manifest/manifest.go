@@ -109,7 +109,9 @@ type Manifest struct {
 	Compressor     string          `json:"compressor"`
 	StartedAt      string          `json:"startedAt"`
 	FinishedAt     string          `json:"finishedAt"`
-	Streams        []Stream        `json:"streams"`
+	// Attempt is the dump attempt that wrote it (its attempt.json and stream indexes name it too).
+	Attempt string   `json:"attempt,omitempty"`
+	Streams []Stream `json:"streams"`
 }
 
 // SetDigests records the digests and the per-table summary derived from them.
