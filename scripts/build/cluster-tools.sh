@@ -23,10 +23,12 @@ case "${1:-}" in
   source)
     key="$SOURCE_KUBERNETES_VERSION-$(cat tools/kube-source/go.mod tools/kube-source/go.sum | sha256sum | cut -c 1-12)"
     bin="$FERRY_CACHE/tools/cluster-source-$key"
+    cluster="the source cluster's, Kubernetes $SOURCE_KUBERNETES_VERSION"
     ;;
   "")
     key="$KUBERNETES_VERSION-$ETCD_VERSION-$(cat tools/kube/go.mod tools/kube/go.sum tools/etcd/go.mod tools/etcd/go.sum | sha256sum | cut -c 1-12)"
     bin="$FERRY_CACHE/tools/cluster-$key"
+    cluster="the destination cluster's, Kubernetes $KUBERNETES_VERSION"
     ;;
   *)
     echo "usage: scripts/build/cluster-tools.sh [source]" >&2
@@ -34,7 +36,8 @@ case "${1:-}" in
     ;;
 esac
 
-say() { printf 'ferry cluster tools: %s\n' "$*" >&2; }
+# Both clusters' builds number their steps: each line says whose programs they are.
+say() { printf 'ferry cluster tools (%s): %s\n' "$cluster" "$*" >&2; }
 # shellcheck source=scripts/build/progress.sh
 . scripts/build/progress.sh
 # shellcheck source=scripts/build/kube-module.sh
