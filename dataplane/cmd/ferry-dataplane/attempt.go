@@ -15,15 +15,7 @@ import (
 // chunks stored so far), each opened with the run key. It reads what an import following the
 // dump reads; a stream without an index yet is null.
 func runAttempt(ctx context.Context) error {
-	id, err := runID()
-	if err != nil {
-		return err
-	}
-	key, err := runKeyFromEnvironment()
-	if err != nil {
-		return err
-	}
-	store, err := objstore.FromEnvironment()
+	id, key, store, err := runStore()
 	if err != nil {
 		return err
 	}

@@ -209,16 +209,23 @@ type run struct {
 	plain []byte
 }
 
-func openRun(ctx context.Context, logName string) (run, error) {
+// runStore reads which run a step is of, the run's key and its object store, from the
+// environment.
+func runStore() (string, *seal.Key, *objstore.Store, error) {
 	id, err := runID()
 	if err != nil {
-		return run{}, err
+		return "", nil, nil, err
 	}
 	key, err := runKeyFromEnvironment()
 	if err != nil {
-		return run{}, err
+		return "", nil, nil, err
 	}
 	store, err := objstore.FromEnvironment()
+	return id, key, store, err
+}
+
+func openRun(ctx context.Context, logName string) (run, error) {
+	id, key, store, err := runStore()
 	if err != nil {
 		return run{}, err
 	}

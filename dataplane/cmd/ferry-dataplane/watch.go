@@ -37,15 +37,7 @@ func runWatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := runID()
-	if err != nil {
-		return err
-	}
-	key, err := runKeyFromEnvironment()
-	if err != nil {
-		return err
-	}
-	store, err := objstore.FromEnvironment()
+	id, key, store, err := runStore()
 	if err != nil {
 		return err
 	}
