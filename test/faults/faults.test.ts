@@ -444,7 +444,7 @@ describe("fault matrix", () => {
     await minio.resume();
     expect(dump.status).not.toBe(0);
     expect(dump.stderr).toMatch(
-      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-stopped\/(data-1|definitions)\/\d{6}\.sql\.zst failed: .*connection refused/,
+      /ferry-dump: ERROR: the upload to s3:\/\/ferry-faults\/runs\/store-stopped\/(attempt\.json|(data-1|definitions)\/(\d{6}\.sql\.zst|index\.json)) failed: .*connection refused/,
     );
     await expectNothingLooksComplete("store-stopped");
     await migrateCleanly("store-stopped");

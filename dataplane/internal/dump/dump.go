@@ -402,7 +402,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	}
 	d.Log("writes on the source released; the streams and the digests go on in the snapshot")
 	if err := d.storeAttempt(ctx, plan); err != nil {
-		return m, err
+		return m, d.uploadFailure(err)
 	}
 	m.Attempt = d.attempt.ID
 
@@ -810,7 +810,7 @@ func (d *dumper) storeAttempt(ctx context.Context, plan []Stream) error {
 	d.attempt = manifest.Attempt{Format: manifest.AttemptFormat, RunID: d.RunID, ID: id, Databases: d.Databases,
 		Compression: d.Compression, Streams: names, StartedAt: now()}
 	if err := d.putSealed(ctx, manifest.AttemptKey(d.RunID), manifest.AttemptKey(d.RunID), d.attempt); err != nil {
-		return err
+		return &chunks.UploadError{Key: manifest.AttemptKey(d.RunID), Err: err}
 	}
 	d.attemptStored = true
 	for stream, index := range d.pendingIndexes {
@@ -875,10 +875,8 @@ func (d *dumper) putSealed(ctx context.Context, key, label string, value any) er
 		return err
 	}
 	d.stored.Store(key, true)
-	if _, err := d.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
-		return fmt.Errorf("storing %s: %v", d.Store.URL(key), err)
-	}
-	return nil
+	_, err = d.Store.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+	return err
 }
 
 // recordingStore notes each key a chunk is stored under, so a failed dump removes them all.

@@ -189,7 +189,23 @@ func (s *Store) Get(ctx context.Context, key string, offset int64) (io.ReadClose
 		object.Close()
 		return nil, s.explain(ctx, err)
 	}
-	return object, nil
+	return explainingReader{object, ctx, s}, nil
+}
+
+// explainingReader explains the store's answers that come while the body is read, as Get does
+// those before: a user turned off mid-download is a refusal, not a connection to resume.
+type explainingReader struct {
+	io.ReadCloser
+	ctx   context.Context
+	store *Store
+}
+
+func (r explainingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.store.explain(r.ctx, err)
+	}
+	return n, err
 }
 
 // ReadAll is the whole of a small object (a manifest, a verification result).
