@@ -339,15 +339,14 @@ func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func
 			if err == nil {
 				// Said as each ends: streams that end far apart show a plan out of balance.
 				i.Log("stream %s imported: %d MiB of SQL in %d chunk(s), %.1fs", s.Name, s.SQLBytes>>20, len(s.Chunks), time.Since(began).Seconds())
+				return
 			}
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-					cancel()
-				}
-				mu.Unlock()
+			mu.Lock()
+			if first == nil {
+				first = err
+				cancel()
 			}
+			mu.Unlock()
 		}(s)
 	}
 	wg.Wait()
