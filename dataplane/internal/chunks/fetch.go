@@ -67,42 +67,69 @@ const (
 )
 
 type downloaded struct {
-	path string
-	err  error
+	path  string
+	chunk manifest.Chunk
+	err   error
+	// end: the source has no more chunks.
+	end bool
+}
+
+// Source tells a stream's chunks in order: chunk i once it is known (a follower waits here
+// until the dump has stored it), ok false once the stream has no chunk i.
+type Source func(ctx context.Context, i int) (chunk manifest.Chunk, ok bool, err error)
+
+// Listed is the source of a stream whose chunks are all known (a complete dump's manifest).
+func Listed(chunks []manifest.Chunk) Source {
+	return func(_ context.Context, i int) (manifest.Chunk, bool, error) {
+		if i < len(chunks) {
+			return chunks[i], true, nil
+		}
+		return manifest.Chunk{}, false, nil
+	}
 }
 
 // Fetch writes the SQL of stream to out.
 func (f *Fetcher) Fetch(ctx context.Context, stream manifest.Stream, out io.Writer) error {
+	_, err := f.FetchFrom(ctx, Listed(stream.Chunks), out)
+	return err
+}
+
+// FetchFrom writes the SQL of the chunks source tells, in order, each checked whole before a
+// byte of it is written, and returns how many it wrote.
+func (f *Fetcher) FetchFrom(ctx context.Context, source Source, out io.Writer) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The next chunk downloads while the current one is decompressed into out.
 	next := make(chan downloaded, 1)
 	fetchChunk := func(i int) {
-		path, err := f.download(ctx, stream.Chunks[i], i)
-		next <- downloaded{path, err}
+		chunk, ok, err := source(ctx, i)
+		if err != nil || !ok {
+			next <- downloaded{err: err, end: !ok}
+			return
+		}
+		path, err := f.download(ctx, chunk, i)
+		next <- downloaded{path: path, chunk: chunk, err: err}
 	}
 	go fetchChunk(0)
-	for i := range stream.Chunks {
+	for i := 0; ; i++ {
 		got := <-next
 		if got.err != nil {
-			return got.err
+			return i, got.err
 		}
-		if i+1 < len(stream.Chunks) {
-			go fetchChunk(i + 1)
+		if got.end {
+			return i, nil
 		}
-		err := f.decompress(got.path, stream.Chunks[i], out)
+		go fetchChunk(i + 1)
+		err := f.decompress(got.path, got.chunk, out)
 		_ = os.Remove(got.path)
 		if err != nil {
-			if i+1 < len(stream.Chunks) {
-				cancel()
-				if later := <-next; later.path != "" {
-					_ = os.Remove(later.path)
-				}
+			cancel()
+			if later := <-next; later.path != "" {
+				_ = os.Remove(later.path)
 			}
-			return err
+			return i, err
 		}
 	}
-	return nil
 }
 
 // download stores chunk i in a file of Dir and checks its length and sha256.

@@ -6,7 +6,6 @@ package follow
 
 import (
 	"context"
-	"fmt"
 
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/seal"
@@ -18,6 +17,10 @@ type Reader interface {
 	URL(key string) string
 }
 
+// Read errors other than the store's are refusals: what was read is not the run's (it does not
+// open with the run key under its label, or does not hang together), and reading it again will
+// not make it so.
+
 // ReadAttempt reads the run's attempt statement; the store's not-found error passes through
 // unchanged when no dump of the run has begun.
 func ReadAttempt(ctx context.Context, store Reader, runKey seal.Key, runID string) (manifest.Attempt, error) {
@@ -28,9 +31,13 @@ func ReadAttempt(ctx context.Context, store Reader, runKey seal.Key, runID strin
 	}
 	opened, err := seal.OpenBytes(runKey, key, data)
 	if err != nil {
-		return manifest.Attempt{}, fmt.Errorf("%s: %v", store.URL(key), err)
+		return manifest.Attempt{}, refused("%s: %v", store.URL(key), err)
 	}
-	return manifest.ParseAttempt(opened, runID)
+	a, err := manifest.ParseAttempt(opened, runID)
+	if err != nil {
+		return a, refused("%v", err)
+	}
+	return a, nil
 }
 
 // ReadIndex reads stream's index as attempt stored it; an index another attempt stored does not
@@ -43,7 +50,11 @@ func ReadIndex(ctx context.Context, store Reader, runKey seal.Key, runID, stream
 	}
 	opened, err := seal.OpenBytes(runKey, manifest.IndexLabel(runID, stream, attempt), data)
 	if err != nil {
-		return manifest.Index{}, fmt.Errorf("%s is not attempt %s's: %v", store.URL(key), attempt, err)
+		return manifest.Index{}, refused("%s is not attempt %s's: %v", store.URL(key), attempt, err)
 	}
-	return manifest.ParseIndex(opened, attempt, stream)
+	x, err := manifest.ParseIndex(opened, attempt, stream)
+	if err != nil {
+		return x, refused("%v", err)
+	}
+	return x, nil
 }

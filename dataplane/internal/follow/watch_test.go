@@ -1,0 +1,311 @@
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/seal"
+)
+
+// liveStore is a store a test writes while a watch reads it.
+type liveStore struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	key     seal.Key
+	t       *testing.T
+}
+
+func newLiveStore(t *testing.T) *liveStore {
+	key, err := seal.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &liveStore{objects: map[string][]byte{}, key: key, t: t}
+}
+
+func (s *liveStore) ReadAll(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.objects[key]
+	if !ok {
+		return nil, errNotFound
+	}
+	return data, nil
+}
+
+func (s *liveStore) URL(key string) string { return "s3://bucket/" + key }
+
+func (s *liveStore) put(label, key string, value any) {
+	data := sealed(s.t, s.key, label, value)
+	s.mu.Lock()
+	s.objects[key] = data
+	s.mu.Unlock()
+}
+
+func (s *liveStore) putAttempt(a manifest.Attempt) {
+	s.put(manifest.AttemptKey("run-1"), manifest.AttemptKey("run-1"), a)
+}
+
+func (s *liveStore) putIndex(attemptID, stream string, chunks []manifest.Chunk) {
+	s.put(manifest.IndexLabel("run-1", stream, attemptID), manifest.IndexKey("run-1", stream),
+		manifest.Index{Format: manifest.AttemptFormat, Attempt: attemptID, Stream: stream, Chunks: chunks, LongestLine: 100})
+}
+
+func (s *liveStore) putManifest(attemptID string, streams map[string][]manifest.Chunk) {
+	m := manifest.Manifest{Format: manifest.Format, RunID: "run-1", Databases: []string{"shop"}, Compression: "zstd", Attempt: attemptID,
+		Digests: []digest.Object{{Kind: digest.Table, Database: "shop", Name: "t"}}}
+	for _, name := range []string{"data-1", manifest.Definitions} {
+		m.Streams = append(m.Streams, manifest.Stream{Name: name, Chunks: streams[name]})
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sealedData, err := seal.Bytes(s.key, manifest.Key("run-1"), data)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.objects[manifest.Key("run-1")] = sealedData
+	s.mu.Unlock()
+}
+
+func (s *liveStore) run() Run {
+	return Run{Store: s, RunKey: s.key, RunID: "run-1", Missing: func(err error) bool { return errors.Is(err, errNotFound) },
+		Lasting: func(error) bool { return false }}
+}
+
+func chunk(stream string, i int) manifest.Chunk {
+	return manifest.Chunk{Object: fmt.Sprintf("runs/run-1/%s/%06d.sql.zst", stream, i), Bytes: int64(10 + i), SQLBytes: 20, SHA256: strings.Repeat(fmt.Sprint(i%10), 64)}
+}
+
+func chunksOf(stream string, n int) []manifest.Chunk {
+	var out []manifest.Chunk
+	for i := 0; i < n; i++ {
+		out = append(out, chunk(stream, i))
+	}
+	return out
+}
+
+const poll = 5 * time.Millisecond
+
+// next asks source for chunk i within a second.
+func next(t *testing.T, source func(context.Context, int) (manifest.Chunk, bool, error), i int) (manifest.Chunk, bool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return source(ctx, i)
+}
+
+func TestTellsChunksAsStoredAndEndsAStreamOnlyWithItsManifest(t *testing.T) {
+	s := newLiveStore(t)
+	s.putAttempt(attempt("a1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(ctx, s.run(), attempt("a1"), poll, time.Minute)
+	source := w.Source("data-1")
+
+	s.putIndex("a1", "data-1", chunksOf("data-1", 1))
+	if got, ok, err := next(t, source, 0); err != nil || !ok || got != chunk("data-1", 0) {
+		t.Fatalf("chunk 0 = %+v, %v, %v", got, ok, err)
+	}
+	// Chunk 1 is not stored yet: the source waits, and says nothing about the stream's end.
+	if _, _, err := next(t, source, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("chunk 1 before it is stored: %v, want a wait", err)
+	}
+	s.putIndex("a1", "data-1", chunksOf("data-1", 2))
+	if got, ok, err := next(t, source, 1); err != nil || !ok || got != chunk("data-1", 1) {
+		t.Fatalf("chunk 1 = %+v, %v, %v", got, ok, err)
+	}
+	// The index lists two chunks and the dump is still running: no end of the stream yet.
+	if _, _, err := next(t, source, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the end of the stream before the manifest: %v, want a wait", err)
+	}
+	// The manifest lists a third chunk the index never showed: it is told, then the end.
+	s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 3), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+	if got, ok, err := next(t, source, 2); err != nil || !ok || got != chunk("data-1", 2) {
+		t.Fatalf("chunk 2 (from the manifest) = %+v, %v, %v", got, ok, err)
+	}
+	if _, ok, err := next(t, source, 3); err != nil || ok {
+		t.Fatalf("after the manifest's last chunk: ok %v, %v; want the end", ok, err)
+	}
+	m, err := w.Manifest(ctx)
+	if err != nil || m.Attempt != "a1" {
+		t.Fatalf("Manifest = %+v, %v", m, err)
+	}
+	if got, ok, err := next(t, w.Source(manifest.Definitions), 0); err != nil || !ok || got != chunk(manifest.Definitions, 0) {
+		t.Fatalf("definitions' chunk 0 = %+v, %v, %v", got, ok, err)
+	}
+}
+
+func TestStopsOnAnythingButTheFollowedAttemptGoingOn(t *testing.T) {
+	for name, c := range map[string]struct {
+		change func(s *liveStore)
+		want   string
+		// ask is the chunk asked for after the change: the first the dump did not store (1)
+		// unless the change stores more.
+		ask int
+	}{
+		"the dump started again": {func(s *liveStore) {
+			s.putAttempt(attempt("a2"))
+		}, "was started again (attempt a2", 0},
+		"the attempt failed": {func(s *liveStore) {
+			a := attempt("a1")
+			a.Failed = "the source went away"
+			s.putAttempt(a)
+		}, "failed: the source went away", 0},
+		"the attempt statement removed": {func(s *liveStore) {
+			s.mu.Lock()
+			delete(s.objects, manifest.AttemptKey("run-1"))
+			s.mu.Unlock()
+		}, "is gone", 0},
+		"an index that no longer lists a chunk it listed": {func(s *liveStore) {
+			changed := chunksOf("data-1", 2)
+			changed[0].SHA256 = strings.Repeat("f", 64)
+			s.putIndex("a1", "data-1", changed)
+		}, "no longer lists the chunks it listed before", 0},
+		"an index that shrank": {func(s *liveStore) {
+			s.putIndex("a1", "data-1", nil)
+		}, "no longer lists the chunks it listed before", 0},
+		"an index of another attempt": {func(s *liveStore) {
+			s.putIndex("a0", "data-1", chunksOf("data-1", 3))
+		}, "is not attempt a1's", 0},
+		"a manifest of another attempt": {func(s *liveStore) {
+			s.putManifest("a0", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 1), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+		}, `is of attempt "a0", not of attempt a1`, 0},
+		"a manifest that does not open with the run key": {func(s *liveStore) {
+			s.mu.Lock()
+			s.objects[manifest.Key("run-1")] = []byte("not sealed")
+			s.mu.Unlock()
+		}, "was not written by this run's dump", 0},
+		"a manifest that leaves out a chunk the index listed": {func(s *liveStore) {
+			s.putIndex("a1", "data-1", chunksOf("data-1", 2))
+			time.Sleep(20 * poll)
+			s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 1), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+		}, "does not list first, for stream data-1", 2},
+		"a manifest that lists another chunk where the index listed one": {func(s *liveStore) {
+			other := chunksOf("data-1", 2)
+			other[0].Object = "runs/run-1/data-1/other.sql.zst"
+			s.putManifest("a1", map[string][]manifest.Chunk{"data-1": other, manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+		}, "does not list first, for stream data-1", 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newLiveStore(t)
+			s.putAttempt(attempt("a1"))
+			s.putIndex("a1", "data-1", chunksOf("data-1", 1))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := Watch(ctx, s.run(), attempt("a1"), poll, time.Minute)
+			source := w.Source("data-1")
+			if _, ok, err := next(t, source, 0); err != nil || !ok {
+				t.Fatalf("chunk 0: %v, %v", ok, err)
+			}
+			c.change(s)
+			ask := max(c.ask, 1)
+			_, ok, err := next(t, source, ask)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("after the change: ok %v, err %v; want an error with %q", ok, err, c.want)
+			}
+			if _, err := w.Manifest(ctx); err == nil {
+				t.Fatal("Manifest succeeded after the watch stopped")
+			}
+		})
+	}
+}
+
+func TestStopsWhenTheDumpStoresNothingForTheStall(t *testing.T) {
+	s := newLiveStore(t)
+	s.putAttempt(attempt("a1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(ctx, s.run(), attempt("a1"), poll, 50*time.Millisecond)
+	_, _, err := next(t, w.Source("data-1"), 0)
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "attempt a1") {
+		t.Fatalf("a dump that stores nothing: %v, want ErrStalled", err)
+	}
+}
+
+func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
+	quiet := func(string, ...any) {}
+	t.Run("a complete dump", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 1), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		if err != nil || got.Manifest == nil || got.Manifest.Attempt != "a1" {
+			t.Fatalf("Await = %+v, %v", got, err)
+		}
+	})
+	t.Run("an attempt left by a killed dump, which never moves", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(attempt("a0"))
+		s.putIndex("a0", "data-1", chunksOf("data-1", 2))
+		_, err := Await(context.Background(), s.run(), 100*time.Millisecond, poll, quiet)
+		if err == nil || !strings.Contains(err.Error(), "attempt a0") || !strings.Contains(err.Error(), "stored nothing more") {
+			t.Fatalf("a still attempt: %v, want the wait to end saying so", err)
+		}
+	})
+	t.Run("a failed attempt, then a new one", func(t *testing.T) {
+		s := newLiveStore(t)
+		old := attempt("a0")
+		old.Failed = "killed"
+		s.putAttempt(old)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			s.putAttempt(attempt("a1"))
+		}()
+		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		if err != nil || got.Manifest != nil || got.Attempt.ID != "a1" {
+			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
+		}
+	})
+	t.Run("a failed attempt and nothing after it", func(t *testing.T) {
+		s := newLiveStore(t)
+		old := attempt("a0")
+		old.Failed = "killed"
+		s.putAttempt(old)
+		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, poll, quiet)
+		if err == nil || !strings.Contains(err.Error(), "its last dump failed (killed)") {
+			t.Fatalf("Await = %v", err)
+		}
+	})
+	t.Run("an attempt that stores a chunk while Await looks", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(attempt("a1"))
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			s.putIndex("a1", "data-1", chunksOf("data-1", 1))
+		}()
+		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		if err != nil || got.Attempt.ID != "a1" {
+			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
+		}
+	})
+	t.Run("an attempt that fails while Await looks", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(attempt("a1"))
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			failed := attempt("a1")
+			failed.Failed = "the source went away"
+			s.putAttempt(failed)
+		}()
+		_, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		if err == nil || !strings.Contains(err.Error(), "failed: the source went away") {
+			t.Fatalf("Await = %v", err)
+		}
+	})
+	t.Run("nothing at all", func(t *testing.T) {
+		s := newLiveStore(t)
+		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, poll, quiet)
+		if err == nil || !strings.Contains(err.Error(), "no dump of it has begun") {
+			t.Fatalf("Await = %v", err)
+		}
+	})
+}
