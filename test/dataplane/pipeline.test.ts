@@ -618,6 +618,180 @@ describe("a full run", () => {
   });
 });
 
+/** A database big enough that a dump in 1 MiB chunks stores many while it runs. */
+function seedBulk(): void {
+  source.must(
+    `CREATE DATABASE IF NOT EXISTS bulk;
+    CREATE TABLE IF NOT EXISTS bulk.rows_of_data (id INT PRIMARY KEY, payload VARCHAR(255)) ENGINE=InnoDB;
+    INSERT IGNORE INTO bulk.rows_of_data SELECT seq, REPEAT(MD5(seq), 7) FROM seq_1_to_400000;`,
+    "mysql",
+  );
+}
+
+/** The pid of a process below `ancestor` whose command line starts with `prefix`, once one runs. */
+async function processBelow(ancestor: number, prefix: string, also = ""): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (
+          cmdline.startsWith(prefix) &&
+          cmdline.includes(also) &&
+          descendsFrom(Number(pid), ancestor)
+        )
+          return Number(pid);
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${prefix} below ${ancestor}`);
+}
+
+/** Rows of bulk.rows_of_data the destination holds, 0 while the table is absent. */
+function bulkRowsOnDestination(): number {
+  const present = destination.must(
+    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'bulk' AND TABLE_NAME = 'rows_of_data'",
+  );
+  return Number(present) === 0
+    ? 0
+    : Number(destination.must("SELECT COUNT(*) FROM bulk.rows_of_data"));
+}
+
+async function untilRowsArrive(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (bulkRowsOnDestination() === 0) {
+    if (Date.now() > deadline) throw new Error("no row of bulk reached the destination");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Issue 28: the import follows the dump chunk by chunk instead of waiting for its manifest, and a
+// dump that stops while it is followed leaves the destination as it was.
+describe("an import that follows the dump (FOLLOW_DUMP)", () => {
+  const followEnv = { FOLLOW_DUMP: "true", FOLLOW_WAIT_SECONDS: "60" };
+
+  it("starts on the first chunks the dump stores, ends only with the manifest, and moves the same data", async () => {
+    seedBulk();
+    // The import first: it waits for the dump to begin, as a Job started beside the dump does.
+    const importing = run("import.sh", { ...destinationEnv("followed"), ...followEnv });
+    const dumped = await run("dump.sh", {
+      ...dumpEnv("followed", "bulk shop crm"),
+      CHUNK_MIB: "1",
+    });
+    const imported = await importing;
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/following attempt [0-9a-f]{32} of the dump of run followed/);
+    expect(imported.stderr).toContain("following the dump as it stores its chunks");
+    // Chunks were taken while the dump ran: the import did follow it.
+    const early =
+      /complete \(its manifest names attempt [0-9a-f]{32}\): (\d+) of its (\d+) chunks were imported while it ran/.exec(
+        imported.stderr,
+      );
+    expect(early, imported.stderr).not.toBeNull();
+    expect(Number(early?.[1])).toBeGreaterThan(0);
+    expect(Number(early?.[2])).toBeGreaterThanOrEqual(Number(early?.[1]));
+    const verified = await run("verify.sh", destinationEnv("followed"));
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(tableChecksums(destination, ["bulk", "shop", "crm"])).toBe(
+      tableChecksums(source, ["bulk", "shop", "crm"]),
+    );
+    // Recorded under the dump's digest once complete, as a complete dump's import records it.
+    const manifest = JSON.parse(dumped.stdout) as { streams: Stream[] };
+    const digest = createHash("sha256");
+    for (const stream of manifest.streams)
+      for (const c of stream.chunks) digest.update(`${c.sha256}\n`);
+    expect(
+      destination.must("SELECT state, sha256 FROM ferry.runs WHERE run_id = 'followed'").trim(),
+    ).toBe(`imported\t${digest.digest("hex")}`);
+    // A second import of the run, following again, finds it complete and imported.
+    const again = await run("import.sh", { ...destinationEnv("followed"), ...followEnv });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toContain("run followed is already imported (imported); nothing to do");
+  }, 180_000);
+
+  it("waits for the manifest instead of following into a destination that holds objects", async () => {
+    seedBulk();
+    destination.must("CREATE DATABASE shop; CREATE TABLE shop.placeholder (id INT)");
+    const importing = run("import.sh", {
+      ...destinationEnv("into-occupied"),
+      ...followEnv,
+      OVERWRITE: "true",
+    });
+    const dumped = await run("dump.sh", {
+      ...dumpEnv("into-occupied", "bulk shop crm"),
+      CHUNK_MIB: "1",
+    });
+    const imported = await importing;
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toContain(
+      "the destination is not empty (`shop` holds 1 table or view): the import waits for the dump to complete instead of following it",
+    );
+    expect(imported.stderr).not.toContain("following the dump as it stores its chunks");
+    // The dump's tables arrived (the verification would also count the user's placeholder).
+    expect(tableChecksums(destination, ["bulk", "crm"])).toBe(
+      tableChecksums(source, ["bulk", "crm"]),
+    );
+  }, 120_000);
+
+  for (const [how, signal, want] of [
+    [
+      "its tool killed (the dump states its attempt failed)",
+      "tool",
+      /the dump of run stopped-[a-z]+ failed: the dump \(data-1 stream\) failed \(exit/,
+    ],
+    [
+      "its own process killed (nothing states anything: the import gives it up)",
+      "process",
+      /the dump stored nothing new for 4s: the dump of run stopped-[a-z]+ \(attempt [0-9a-f]{32}\) seems stopped/,
+    ],
+  ] as const) {
+    it(`leaves the destination as it was when the dump stops while followed: ${how}`, async () => {
+      seedBulk();
+      const runId = `stopped-${signal === "tool" ? "tool" : "process"}`;
+      const importing = run("import.sh", {
+        ...destinationEnv(runId),
+        ...followEnv,
+        FOLLOW_STALL_SECONDS: "4",
+      });
+      let dumpPid = -1;
+      const dumping = run(
+        "dump.sh",
+        { ...dumpEnv(runId, "bulk shop"), CHUNK_MIB: "1" },
+        (pid) => (dumpPid = pid),
+      );
+      // Stopped once the import has written rows of the dump: there is something to take back.
+      await untilRowsArrive();
+      const victim =
+        signal === "tool"
+          ? await processBelow(dumpPid, "mariadb-dump", "--databases\0--\0bulk\0")
+          : await processBelow(dumpPid, "ferry-dataplane\0dump");
+      process.kill(victim, "SIGKILL");
+      const [dump, imported] = await Promise.all([dumping, importing]);
+      expect(dump.status).not.toBe(0);
+      expect(imported.status).not.toBe(0);
+      expect(imported.stderr).toMatch(want);
+      expect(imported.stderr).toContain(
+        "The partial import was removed; the destination is empty again.",
+      );
+      expect(
+        destination
+          .must(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('bulk', 'shop')",
+          )
+          .trim(),
+      ).toBe("0");
+      expect(
+        destination.must(`SELECT state FROM ferry.runs WHERE run_id = '${runId}'`).trim(),
+      ).toBe("failed");
+    }, 180_000);
+  }
+});
+
 describe("a destination set otherwise than ferry sets the server it runs", () => {
   it("refuses, before it writes anything, a max_allowed_packet below the dump's longest statement and a binary log that would refuse its non-deterministic function, naming each setting and its fix", async () => {
     resetDestination();

@@ -17,6 +17,7 @@ import (
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
 	"ferry.local/dataplane/internal/dump"
+	"ferry.local/dataplane/internal/follow"
 	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
@@ -179,25 +180,19 @@ func runDump(ctx context.Context) error {
 // loadManifest reads the run's manifest from the store. The dump writes it last, so its absence
 // means no complete dump.
 func loadManifest(ctx context.Context, store *objstore.Store, key *seal.Key, id string) (manifest.Manifest, []byte, error) {
-	data, err := store.ReadAll(ctx, manifest.Key(id))
-	if err != nil {
-		if objstore.IsNotFound(err) {
-			return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(manifest.Key(id)), id)
-		}
+	m, data, err := follow.ReadManifest(ctx, storedRun(store, key, id))
+	switch {
+	case objstore.IsNotFound(err):
+		return manifest.Manifest{}, nil, fmt.Errorf("no manifest at %s: the dump of run %s never completed (a failed or killed dump leaves none). Run the dump again, or set ferry:migration.runId to a run whose dump completed.", store.URL(manifest.Key(id)), id)
+	case err != nil && !follow.IsRefusal(err):
 		return manifest.Manifest{}, nil, fmt.Errorf("cannot read the manifest of run %s from the object store: %v", id, err)
 	}
-	data, err = seal.OpenBytes(*key, manifest.Key(id), data)
-	if err != nil {
-		return manifest.Manifest{}, nil, fmt.Errorf("the manifest of run %s was not written by this run's dump: %v", id, err)
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return m, nil, fmt.Errorf("the manifest of run %s: %v", id, err)
-	}
-	if m.RunID != id {
-		return m, nil, fmt.Errorf("the manifest at %s is of run %q, not %s", store.URL(manifest.Key(id)), m.RunID, id)
-	}
-	return m, data, nil
+	return m, data, err
+}
+
+// storedRun is the run as package follow reads it.
+func storedRun(store *objstore.Store, key *seal.Key, id string) follow.Run {
+	return follow.Run{Store: store, RunKey: *key, RunID: id, Missing: objstore.IsNotFound, Lasting: objstore.Lasting}
 }
 
 // run is one finished run as the later steps see it: its bucket, key and manifest.
@@ -236,7 +231,9 @@ func openRun(ctx context.Context, logName string) (run, error) {
 	return run{store, key, m, plain}, err
 }
 
-// runImport imports the run's dump into the destination (package load).
+// runImport imports the run's dump into the destination (package load): a complete one, or with
+// FOLLOW_DUMP=true one that is still running, which the import follows as it stores its chunks
+// (package follow), waiting up to FOLLOW_WAIT_SECONDS for it to begin.
 func runImport(ctx context.Context) error {
 	wait, err := seconds("WAIT_SECONDS", 600)
 	if err != nil {
@@ -258,19 +255,68 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := openRun(ctx, "import")
+	id, key, store, err := runStore()
 	if err != nil {
 		return err
 	}
-	store, m := r.store, r.manifest
+	post(store, key, id, "import")
 	var settings []load.Setting
 	if os.Getenv("TUNE_IMPORT") == "true" {
 		settings = load.ImportSettings
 	}
-	return load.Run(ctx, load.Options{Manifest: m, RunKey: r.key, Overwrite: os.Getenv("OVERWRITE") == "true", Stack: os.Getenv("FERRY_STACK"), Settings: settings,
+	options := load.Options{RunKey: key, Overwrite: os.Getenv("OVERWRITE") == "true", Stack: os.Getenv("FERRY_STACK"), Settings: settings,
 		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Patience: patience, Stall: stall,
-		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf})
+		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf}
+	if os.Getenv("FOLLOW_DUMP") != "true" {
+		if options.Manifest, _, err = loadManifest(ctx, store, key, id); err != nil {
+			return err
+		}
+		return load.Run(ctx, options)
+	}
+	found, err := awaitDump(ctx, storedRun(store, key, id))
+	if err != nil {
+		return err
+	}
+	if found.Attempt.ID == "" {
+		// The dump was complete before the import looked.
+		options.Manifest = found.Manifest
+	} else {
+		options.Follow = &found.Follow
+	}
+	return load.Run(ctx, options)
+}
+
+// followed is what the import found of the dump it is to follow: a running attempt, or the
+// manifest of a complete dump.
+type followed struct {
+	load.Follow
+	Manifest manifest.Manifest
+}
+
+// awaitDump waits for the run's dump to run or be complete (follow.Await).
+func awaitDump(ctx context.Context, r follow.Run) (followed, error) {
+	wait, err := seconds("FOLLOW_WAIT_SECONDS", 600)
+	if err != nil {
+		return followed{}, err
+	}
+	poll, err := seconds("FOLLOW_POLL_SECONDS", 1)
+	if err != nil {
+		return followed{}, err
+	}
+	stall, err := seconds("FOLLOW_STALL_SECONDS", 900)
+	if err != nil {
+		return followed{}, err
+	}
+	begun, err := follow.Await(ctx, r, wait, poll, logf)
+	switch {
+	case err != nil:
+		return followed{}, err
+	case begun.Manifest != nil:
+		return followed{Manifest: *begun.Manifest}, nil
+	}
+	logf("following attempt %s of the dump of run %s (begun %s) as it stores its chunks", begun.Attempt.ID, r.RunID, begun.Attempt.StartedAt)
+	return followed{Follow: load.Follow{Run: r, Attempt: begun.Attempt, Poll: poll, Stall: stall}}, nil
 }
 
 // Result is what the verification stores beside the manifest (runs/<runId>/verification.json).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ferry.local/dataplane/internal/manifest"
@@ -67,7 +68,7 @@ func Await(ctx context.Context, r Run, wait, poll time.Duration, log func(string
 		case err == nil:
 			return Begun{Manifest: &m}, nil
 		case !r.Missing(err):
-			if isRefusal(err) || r.Lasting(err) {
+			if IsRefusal(err) || r.Lasting(err) {
 				return Begun{}, err
 			}
 			log("cannot read the manifest of run %s yet (%v); trying again", r.RunID, err)
@@ -89,7 +90,7 @@ func Await(ctx context.Context, r Run, wait, poll time.Duration, log func(string
 			if !firstSeen {
 				firstSeen = true
 			}
-		case isRefusal(err) || r.Lasting(err):
+		case IsRefusal(err) || r.Lasting(err):
 			return Begun{}, err
 		default:
 			log("cannot read the dump's attempt of run %s yet (%v); trying again", r.RunID, err)
@@ -141,6 +142,8 @@ type Watcher struct {
 	indexes map[string]manifest.Index
 	final   *manifest.Manifest
 	err     error
+	// early counts the chunks told before the manifest was read.
+	early atomic.Int64
 }
 
 // ErrStalled: the followed dump stored nothing for the watch's stall.
@@ -162,7 +165,7 @@ func (w *Watcher) follow(ctx context.Context) {
 		case ctx.Err() != nil:
 			w.fail(ctx.Err())
 			return
-		case err != nil && (isRefusal(err) || w.run.Lasting(err)):
+		case err != nil && (IsRefusal(err) || w.run.Lasting(err)):
 			w.fail(err)
 			return
 		case err != nil:
@@ -278,7 +281,9 @@ func (w *Watcher) complete(m manifest.Manifest) error {
 	return nil
 }
 
-func isRefusal(err error) bool {
+// IsRefusal says err is what was read being refused (not the run's, or not this attempt's going
+// on), not the store failing to answer.
+func IsRefusal(err error) bool {
 	var r *refusal
 	return errors.As(err, &r)
 }
@@ -322,6 +327,7 @@ func (w *Watcher) Source(stream string) func(ctx context.Context, i int) (manife
 				}
 				return manifest.Chunk{}, false, nil
 			case i < len(listed.Chunks):
+				w.early.Add(1)
 				return listed.Chunks[i], true, nil
 			}
 			select {
@@ -332,6 +338,9 @@ func (w *Watcher) Source(stream string) func(ctx context.Context, i int) (manife
 		}
 	}
 }
+
+// Early is how many chunks were told before the dump was complete: what following gained.
+func (w *Watcher) Early() int64 { return w.early.Load() }
 
 // Longest is the longest line of SQL the indexes (or the manifest, once written) list so far,
 // and its stream.
@@ -349,6 +358,25 @@ func (w *Watcher) Longest() (int64, string) {
 		}
 	}
 	return longest, stream
+}
+
+// Stored is the bytes of the chunks told so far (what the dump has stored, as far as the watch
+// has read).
+func (w *Watcher) Stored() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var total int64
+	for _, name := range w.attempt.Streams {
+		chunks := w.indexes[name].Chunks
+		if w.final != nil {
+			s, _ := w.final.Stream(name)
+			chunks = s.Chunks
+		}
+		for _, c := range chunks {
+			total += c.Bytes
+		}
+	}
+	return total
 }
 
 // Manifest waits for the followed attempt's manifest: the proof that the dump is complete.

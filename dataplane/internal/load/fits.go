@@ -24,9 +24,7 @@ func fits(ctx context.Context, db *sql.DB, m manifest.Manifest) error {
 	var problems []string
 	// A statement needs room for itself and the protocol's few bytes around it.
 	if longest, stream := m.LongestLine(); longest+1024 > packet {
-		need := (longest + 1024 + 1<<20 - 1) / (1 << 20) * (1 << 20)
-		problems = append(problems, fmt.Sprintf("the destination's max_allowed_packet is %d bytes, less than the dump's longest statement needs (%d bytes, in stream %s): raise it on the destination (SET GLOBAL max_allowed_packet = %d, and in its configuration)",
-			packet, longest, stream, need))
+		problems = append(problems, packetProblem(packet, longest, stream))
 	}
 	// With the binary log on and log_bin_trust_function_creators off, the server refuses a function
 	// that is neither DETERMINISTIC, NO SQL nor READS SQL DATA whoever creates it, and every
@@ -57,6 +55,14 @@ func fits(ctx context.Context, db *sql.DB, m manifest.Manifest) error {
 		return fmt.Errorf("the destination cannot take this dump as it is set; nothing was imported: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// packetProblem says that the destination's max_allowed_packet is too small for the dump's
+// longest statement, and how to raise it.
+func packetProblem(packet, longest int64, stream string) string {
+	need := (longest + 1024 + 1<<20 - 1) / (1 << 20) * (1 << 20)
+	return fmt.Sprintf("the destination's max_allowed_packet is %d bytes, less than the dump's longest statement needs (%d bytes, in stream %s): raise it on the destination (SET GLOBAL max_allowed_packet = %d, and in its configuration)",
+		packet, longest, stream, need)
 }
 
 // hasSuper says whether the importing user holds SUPER; known is false when a role may give it.

@@ -36,7 +36,10 @@ import (
 
 // Options are the import's settings, read and checked by the caller.
 type Options struct {
-	Manifest  manifest.Manifest
+	// Manifest is the complete dump's; unused when Follow is set.
+	Manifest manifest.Manifest
+	// Follow, when set, is a running dump's attempt the import follows (see following).
+	Follow    *Follow
 	Overwrite bool
 	// Stack names the Pulumi stack that runs the import (project/stack); "" when run by hand.
 	Stack       string
@@ -138,65 +141,72 @@ func Run(ctx context.Context, o Options) error {
 // imported is the import under its lock: ctx ends when the lock is lost, signalled when a signal
 // stops the step.
 func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string) error {
-	var err error
-	m := o.Manifest
+	runID := o.runID()
 	for _, statement := range bookkeeping {
 		if _, err := db.ExecContext(ctx, statement); err != nil {
 			return fmt.Errorf("cannot create ferry's bookkeeping tables (ferry.runs) on the destination: %v", err)
 		}
 	}
-	if err := claimRunID(ctx, db, m.RunID, o.Stack); err != nil {
+	if err := claimRunID(ctx, db, runID, o.Stack); err != nil {
 		return err
 	}
-	digest := Digest(m)
 	var state, recorded sql.NullString
-	err = db.QueryRowContext(ctx, "SELECT state, sha256 FROM ferry.runs WHERE run_id = ?", m.RunID).Scan(&state, &recorded)
+	err := db.QueryRowContext(ctx, "SELECT state, sha256 FROM ferry.runs WHERE run_id = ?", runID).Scan(&state, &recorded)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	// Imported, and in live mode maybe replicating or cut over since: never imported again (the
-	// data has moved on from the dump).
-	if (state.String == "imported" || state.String == StateReplicating || state.String == StateCutOver) && recorded.String == digest {
-		o.Log("run %s is already imported (%s); nothing to do", m.RunID, state.String)
-		return nil
-	}
-	if err := complete(ctx, o.Store, m); err != nil {
-		return err
-	}
-	if err := fits(ctx, db, m); err != nil {
-		return err
-	}
-	// What this dump may treat as its own is what an interrupted attempt of the same dump recorded
-	// as created by it; whatever the run record says, nothing else that holds an object is
-	// imported into without overwrite, and nothing that existed before is ever dropped.
-	owned := map[string]bool{}
-	if state.String == "importing" && recorded.String == digest {
-		if owned, err = ownedDatabases(ctx, db, m.RunID, digest); err != nil {
+	var p *plan
+	var targets []targetDatabase
+	if o.Follow != nil {
+		p, targets, err = following(ctx, db, o, state.String, recorded.String)
+		if err != nil {
 			return err
 		}
-		o.Log("resuming the interrupted import of run %s", m.RunID)
 	}
-	targets, err := readTarget(ctx, db, m.Databases, owned)
-	if err != nil {
-		return err
-	}
-	var occupied []string
-	targetWasEmpty := true
-	for _, t := range targets {
-		if t.objects() > 0 && !t.ownedByRun {
-			occupied = append(occupied, t.describe())
-			targetWasEmpty = false
+	if p == nil || p.watcher == nil {
+		m := o.Manifest
+		if p != nil {
+			m = *p.manifest
 		}
-	}
-	if len(occupied) > 0 && !o.Overwrite {
-		return fmt.Errorf("the destination is not empty: %s. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.", strings.Join(occupied, "; "))
-	}
-	if _, err := db.ExecContext(ctx, `REPLACE INTO ferry.runs (run_id, state, sha256, target_was_empty, started_at)
-	    VALUES (?, 'importing', ?, ?, UTC_TIMESTAMP())`, m.RunID, digest, targetWasEmpty); err != nil {
-		return err
-	}
-	if err := recordTarget(ctx, db, m.RunID, digest, targets); err != nil {
-		return err
+		p = &plan{runID: m.RunID, compression: m.Compression, databases: m.Databases, streams: streamNames(m), mark: Digest(m), manifest: &m}
+		// Imported, and in live mode maybe replicating or cut over since: never imported again (the
+		// data has moved on from the dump).
+		if (state.String == "imported" || state.String == StateReplicating || state.String == StateCutOver) && recorded.String == p.mark {
+			o.Log("run %s is already imported (%s); nothing to do", m.RunID, state.String)
+			return nil
+		}
+		if err := complete(ctx, o.Store, m); err != nil {
+			return err
+		}
+		if err := fits(ctx, db, m); err != nil {
+			return err
+		}
+		// What this dump may treat as its own is what an interrupted attempt of the same dump recorded
+		// as created by it (under the manifest's digest, or its attempt's mark while an import
+		// followed it); whatever the run record says, nothing else that holds an object is imported
+		// into without overwrite, and nothing that existed before is ever dropped.
+		owned := map[string]bool{}
+		if state.String == "importing" && (recorded.String == p.mark || (m.Attempt != "" && recorded.String == AttemptMark(m.Attempt))) {
+			if owned, err = ownedDatabases(ctx, db, runID, recorded.String); err != nil {
+				return err
+			}
+			o.Log("resuming the interrupted import of run %s", runID)
+		}
+		if targets, err = readTarget(ctx, db, m.Databases, owned); err != nil {
+			return err
+		}
+		var occupied []string
+		for _, t := range targets {
+			if t.objects() > 0 && !t.ownedByRun {
+				occupied = append(occupied, t.describe())
+			}
+		}
+		if len(occupied) > 0 && !o.Overwrite {
+			return fmt.Errorf("the destination is not empty: %s. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.", strings.Join(occupied, "; "))
+		}
+		if err := recordStart(ctx, db, runID, p.mark, targets); err != nil {
+			return err
+		}
 	}
 
 	options := filepath.Join(work, "destination.cnf")
@@ -212,23 +222,37 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		return err
 	}
 	i := &importer{Options: o, work: work, options: options}
-	o.Log("importing run %s (%s, %d data stream(s) side by side, then definitions) into %s", m.RunID, m.Compression, m.DataStreams(), strings.Join(m.Databases, " "))
+	how := "a complete dump"
+	if p.watcher != nil {
+		how = "following the dump as it stores its chunks"
+	}
+	o.Log("importing run %s (%s, %s, %d data stream(s) side by side, then definitions) into %s", runID, how, p.compression, len(p.streams)-1, strings.Join(p.databases, " "))
 	started := time.Now()
-	in, names := sqlident.InList(m.Databases)
+	in, names := sqlident.InList(p.databases)
 	stopProgress := progress.Every(o.ProgressEvery, func() {
 		present := "?"
 		var n int
 		if db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA IN "+in, names...).Scan(&n) == nil {
 			present = fmt.Sprint(n)
 		}
-		o.Log("%s", progress.Line("import", i.downloaded.Load(), m.Bytes, started, fmt.Sprintf("tables=%s/%d", present, m.TableCount)))
+		o.Log("%s", progress.Line("import", i.downloaded.Load(), p.bytes(), started, "tables="+present+"/"+p.tables()))
 	})
 	putBack := raise(ctx, db, o.Settings, o.Log)
-	problem := i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name != manifest.Definitions })
+	problem := i.streams(ctx, p, p.streams[:len(p.streams)-1])
+	var m manifest.Manifest
+	if problem == nil {
+		// Only the manifest proves the dump complete: the definitions wait for it, and are
+		// checked against the destination's settings as a complete dump's are before anything.
+		m, problem = p.complete(ctx)
+		if problem == nil && p.watcher != nil {
+			o.Log("the dump of run %s is complete (its manifest names attempt %s): %d of its %d chunks were imported while it ran", runID, m.Attempt, p.watcher.Early(), len(m.Objects()))
+			problem = fits(ctx, db, m)
+		}
+	}
 	if problem == nil {
 		// Views, routines and events last: a view can only be created once its tables exist.
 		o.Log("tables imported; now the views, routines and events")
-		problem = i.streams(ctx, m, func(s manifest.Stream) bool { return s.Name == manifest.Definitions })
+		problem = i.streams(ctx, p, []string{manifest.Definitions})
 	}
 	stopProgress()
 	// Put back on a lost lock or a signal too, within the step's last seconds.
@@ -244,13 +268,13 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		problem = context.Cause(ctx)
 	}
 	if problem != nil {
-		return i.fail(db, m, targets, problem)
+		return i.fail(db, runID, targets, problem)
 	}
-	if _, err := db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'imported', finished_at = UTC_TIMESTAMP() WHERE run_id = ?", m.RunID); err != nil {
+	if err := recordImported(ctx, db, runID, Digest(m)); err != nil {
 		return err
 	}
 	opening, _ := seal.Spent()
-	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", m.RunID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds(), opening.Seconds())
+	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", runID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds(), opening.Seconds())
 	return nil
 }
 
@@ -319,26 +343,23 @@ type importer struct {
 	downloaded atomic.Int64
 }
 
-// streams imports the chosen streams side by side, each into its own session, and returns the
+// streams imports the named streams side by side, each into its own session, and returns the
 // first problem.
-func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func(manifest.Stream) bool) error {
+func (i *importer) streams(ctx context.Context, p *plan, names []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for _, s := range m.Streams {
-		if !chosen(s) {
-			continue
-		}
+	for _, name := range names {
 		wg.Add(1)
-		go func(s manifest.Stream) {
+		go func(name string) {
 			defer wg.Done()
 			began := time.Now()
-			err := i.stream(ctx, m, s)
+			sqlBytes, chunkCount, err := i.stream(ctx, p, name)
 			if err == nil {
 				// Said as each ends: streams that end far apart show a plan out of balance.
-				i.Log("stream %s imported: %d MiB of SQL in %d chunk(s), %.1fs", s.Name, s.SQLBytes>>20, len(s.Chunks), time.Since(began).Seconds())
+				i.Log("stream %s imported: %d MiB of SQL in %d chunk(s), %.1fs", name, sqlBytes>>20, chunkCount, time.Since(began).Seconds())
 				return
 			}
 			mu.Lock()
@@ -347,7 +368,7 @@ func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func
 				cancel()
 			}
 			mu.Unlock()
-		}(s)
+		}(name)
 	}
 	wg.Wait()
 	return first
@@ -355,13 +376,13 @@ func (i *importer) streams(ctx context.Context, m manifest.Manifest, chosen func
 
 var clientError = regexp.MustCompile(`(?m)^ERROR .*$`)
 
-// stream: the stream's chunks, checked, rewritten and fed to one client session. The client's
-// exit status and the fetch's error are both known here: a damaged dump is told apart from a
-// destination that refused it.
-func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.Stream) error {
-	dir, err := os.MkdirTemp(i.work, s.Name+"-")
+// stream: the stream's chunks, checked, rewritten and fed to one client session; it returns the
+// SQL's bytes and the chunks it took. The client's exit status and the fetch's error are both
+// known here: a damaged dump is told apart from a destination that refused it.
+func (i *importer) stream(ctx context.Context, p *plan, name string) (sqlBytes int64, chunkCount int, err error) {
+	dir, err := os.MkdirTemp(i.work, name+"-")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	args := []string{"--defaults-file=" + i.options, "--batch", "--skip-column-names", "--max-allowed-packet=1G",
 		// The client would otherwise strip comments, also those inside stored programs' bodies.
@@ -381,17 +402,27 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	client.Stderr = &stderr
 	input, err := client.StdinPipe()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := client.Start(); err != nil {
-		return fmt.Errorf("cannot start %s: %v", i.Client, err)
+		return 0, 0, fmt.Errorf("cannot start %s: %v", i.Client, err)
 	}
 	sqlText, sqlPipe := io.Pipe()
-	fetcher := &chunks.Fetcher{Store: i.Store, RunID: m.RunID, Compression: m.Compression, Dir: dir,
+	fetcher := &chunks.Fetcher{Store: i.Store, RunID: p.runID, Compression: p.compression, Dir: dir,
 		Patience: i.Patience, Stall: i.Stall, RunKey: i.RunKey, Downloaded: &i.downloaded, Log: i.Log}
+	source := p.source(name)
+	// Counted as taken: a chunk the fetch took is written whole or the stream fails.
+	counted := func(ctx context.Context, n int) (manifest.Chunk, bool, error) {
+		c, ok, err := source(ctx, n)
+		if ok && err == nil {
+			sqlBytes += c.SQLBytes
+		}
+		return c, ok, err
+	}
 	fetched := make(chan error, 1)
 	go func() {
-		err := fetcher.Fetch(ctx, s, sqlPipe)
+		n, err := fetcher.FetchFrom(ctx, counted, sqlPipe)
+		chunkCount = n
 		_ = sqlPipe.CloseWithError(err)
 		fetched <- err
 	}()
@@ -407,23 +438,23 @@ func (i *importer) stream(ctx context.Context, m manifest.Manifest, s manifest.S
 	var writeErr *chunks.WriteError
 	switch {
 	case fetchErr != nil && !errors.As(fetchErr, &writeErr):
-		return fetchErr
+		return 0, 0, fetchErr
 	case clientErr != nil:
 		detail := clientError.FindAllString(stderr.String(), -1)
 		reason := strings.TrimSpace(stderr.String())
 		if len(detail) > 0 {
 			reason = detail[len(detail)-1]
 		}
-		return fmt.Errorf("the destination rejected the import: %s.", reason)
+		return 0, 0, fmt.Errorf("the destination rejected the import: %s.", reason)
 	case rewriteErr != nil:
-		return fmt.Errorf("the %s stream failed: %v", s.Name, rewriteErr)
+		return 0, 0, fmt.Errorf("the %s stream failed: %v", name, rewriteErr)
 	}
-	return nil
+	return sqlBytes, chunkCount, nil
 }
 
 // fail records the failure and removes the databases this dump created; a database that existed
 // before (empty, or replaced with overwrite) is never dropped, and the message says so.
-func (i *importer) fail(db *sql.DB, m manifest.Manifest, targets []targetDatabase, problem error) error {
+func (i *importer) fail(db *sql.DB, runID string, targets []targetDatabase, problem error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	detail := problem.Error()
@@ -448,6 +479,6 @@ func (i *importer) fail(db *sql.DB, m manifest.Manifest, targets []targetDatabas
 	default:
 		detail += fmt.Sprintf(" %s existed before the import and were left as they are, with what the import wrote into them.", strings.Join(kept, " "))
 	}
-	_, _ = db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'failed', finished_at = UTC_TIMESTAMP(), detail = ? WHERE run_id = ?", detail, m.RunID)
+	_, _ = db.ExecContext(ctx, "UPDATE ferry.runs SET state = 'failed', finished_at = UTC_TIMESTAMP(), detail = ? WHERE run_id = ?", detail, runID)
 	return errors.New(detail)
 }
