@@ -738,6 +738,28 @@ describe("an import that follows the dump (FOLLOW_DUMP)", () => {
     );
   }, 120_000);
 
+  it("resumes, from the dump's manifest, an import killed while it followed the dump: what it made is its own", async () => {
+    seedBulk();
+    let importPid = -1;
+    const importing = run(
+      "import.sh",
+      { ...destinationEnv("follow-killed"), ...followEnv },
+      (pid) => (importPid = pid),
+    );
+    const dumping = run("dump.sh", { ...dumpEnv("follow-killed", "bulk shop"), CHUNK_MIB: "1" });
+    await untilRowsArrive();
+    process.kill(await processBelow(importPid, "ferry-dataplane\0import"), "SIGKILL");
+    expect((await importing).status).not.toBe(0);
+    expect((await dumping).status).toBe(0);
+    expect(
+      destination.must("SELECT state FROM ferry.runs WHERE run_id = 'follow-killed'").trim(),
+    ).toBe("importing");
+    const resumed = await run("import.sh", destinationEnv("follow-killed"));
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain("resuming the interrupted import of run follow-killed");
+    expect((await run("verify.sh", destinationEnv("follow-killed"))).status).toBe(0);
+  }, 180_000);
+
   for (const [how, signal, want] of [
     [
       "its tool killed (the dump states its attempt failed)",
