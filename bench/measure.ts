@@ -167,11 +167,16 @@ export function largestPeaks(
 /** Each program's CPU seconds summed over several measurements (the steps of one pipeline). */
 export function cpuTotals(
   measured: { cpuSeconds: Record<string, number> }[],
+  { together = false } = {},
 ): Record<string, number> {
   const totals: Record<string, number> = {};
   for (const m of measured)
     for (const [name, value] of Object.entries(m.cpuSeconds))
-      totals[name] = (totals[name] ?? 0) + value;
+      // Commands measured at the same time each saw all of a watched process's use: counted once.
+      totals[name] =
+        together && name in watched
+          ? Math.max(totals[name] ?? 0, value)
+          : (totals[name] ?? 0) + value;
   return totals;
 }
 

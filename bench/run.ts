@@ -34,13 +34,16 @@ import {
  * --seed 42 --parallelism N --compression zstd|gzip --verbose true --pipelines ferry,mydumper,...
  * (at the first size; default all but ferry-tuned; ferry always runs). ferry-tuned is ferry with
  * the import's InnoDB settings raised (TUNE_IMPORT, dataplane/internal/load/settings.go), which no
- * stack turns on yet: its lever measured against ferry in the same rounds.
+ * stack turns on yet: its lever measured against ferry in the same rounds. ferry-follow is ferry
+ * with the import started beside the dump, following it chunk by chunk (FOLLOW_DUMP,
+ * dataplane/internal/follow), its time from both steps' start to the later one's end.
  */
 const pipelines = [
   "seed",
   "floor",
   "ferry",
   "ferry-tuned",
+  "ferry-follow",
   "mydumper",
   "mydumper-rows",
   "mariadb-backup",
@@ -86,7 +89,7 @@ function parseOptions(argv: string[]): Options {
       verbose: { type: "string", default: "false" },
       pipelines: {
         type: "string",
-        default: pipelines.filter((p) => p !== "ferry-tuned").join(","),
+        default: pipelines.filter((p) => p !== "ferry-tuned" && p !== "ferry-follow").join(","),
       },
     },
   });
@@ -302,7 +305,9 @@ async function main(): Promise<void> {
     });
   };
 
-  const runFerry = async (size: number, round: number, verify: boolean, tuned = false) => {
+  /** ferry's two steps: as pulumi up orders them, with the import's settings raised, or following. */
+  type FerryVariant = "ferry" | "ferry-tuned" | "ferry-follow";
+  const runFerry = async (size: number, round: number, verify: boolean, variant: FerryVariant) => {
     await resetDestination();
     const runId = `bench-${++runNumber}`;
     const settings = { COMPRESSION: options.compression, PARALLELISM: String(options.parallelism) };
@@ -311,12 +316,27 @@ async function main(): Promise<void> {
     const importEnv = {
       ...plane.destinationEnv(runId),
       ...settings,
-      TUNE_IMPORT: String(tuned),
+      TUNE_IMPORT: String(variant === "ferry-tuned"),
+      ...(variant === "ferry-follow" ? { FOLLOW_DUMP: "true", FOLLOW_WAIT_SECONDS: "120" } : {}),
     };
-    // The two steps the Jobs run, one after the other, as pulumi up orders them.
-    const dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], dumpEnv);
-    check("ferry's dump", dump);
-    const imported = await measure("sh", [path.join(dataPlaneDir, "import.sh")], importEnv);
+    let dump: Measured;
+    let imported: Measured;
+    let seconds: number;
+    if (variant === "ferry-follow") {
+      // Both at once, the import first: it waits for the dump's attempt, as its Job would.
+      const started = performance.now();
+      const importing = measure("sh", [path.join(dataPlaneDir, "import.sh")], importEnv);
+      dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], dumpEnv);
+      imported = await importing;
+      seconds = (performance.now() - started) / 1000;
+      check("ferry's dump", dump);
+    } else {
+      // The two steps the Jobs run, one after the other, as pulumi up orders them.
+      dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], dumpEnv);
+      check("ferry's dump", dump);
+      imported = await measure("sh", [path.join(dataPlaneDir, "import.sh")], importEnv);
+      seconds = dump.seconds + imported.seconds;
+    }
     check("ferry's import", imported);
     if (options.verbose) console.error(dump.stderr + imported.stderr);
     const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
@@ -327,15 +347,22 @@ async function main(): Promise<void> {
       log(`ferry's dump, CPU: ${describeCpu(dump.cpuSeconds)}`);
       log(`ferry's import, CPU: ${describeCpu(imported.cpuSeconds)}`);
     }
+    const followed = /(\d+) of its (\d+) chunks were imported while it ran/.exec(imported.stderr);
+    if (followed) log(`${variant}: ${followed[0]}`);
     runs.push({
-      pipeline: tuned ? "ferry-tuned" : "ferry",
+      pipeline: variant,
       size,
       round,
-      seconds: dump.seconds + imported.seconds,
+      seconds,
       steps: { dump: dump.seconds, import: imported.seconds },
       sealSeconds,
-      peakTmpMib: mib(Math.max(dump.peakTmpBytes, imported.peakTmpBytes)),
-      cpuSeconds: cpuTotals([dump, imported]),
+      // Side by side, the two steps' local disk adds up.
+      peakTmpMib: mib(
+        variant === "ferry-follow"
+          ? dump.peakTmpBytes + imported.peakTmpBytes
+          : Math.max(dump.peakTmpBytes, imported.peakTmpBytes),
+      ),
+      cpuSeconds: cpuTotals([dump, imported], { together: variant === "ferry-follow" }),
       sqlBytes: manifest.sqlBytes,
       storedBytes: manifest.bytes,
       peakRssMib,
@@ -425,8 +452,9 @@ async function main(): Promise<void> {
         const runners: Record<Pipeline, (size: number, round: number) => Promise<void>> = {
           seed: runSeed,
           floor: runFloor,
-          ferry: (s, r) => runFerry(s, r, r === 1),
-          "ferry-tuned": (s, r) => runFerry(s, r, r === 1, true),
+          ferry: (s, r) => runFerry(s, r, r === 1, "ferry"),
+          "ferry-tuned": (s, r) => runFerry(s, r, r === 1, "ferry-tuned"),
+          "ferry-follow": (s, r) => runFerry(s, r, r === 1, "ferry-follow"),
           mydumper: runMydumperPipeline("mydumper"),
           "mydumper-rows": runMydumperPipeline("mydumper-rows", mydumperRows),
           "mariadb-backup": runBackupPipeline,
@@ -454,7 +482,7 @@ async function main(): Promise<void> {
         }
         fs.rmSync(floorFile, { force: true });
       } else {
-        await runFerry(size, 1, true);
+        await runFerry(size, 1, true, "ferry");
         const run = runs[runs.length - 1];
         log(
           `ferry at ${mib(size).toFixed(0)} MiB: ${run.seconds.toFixed(1)}s, peak RSS ${Math.max(...Object.values(run.peakRssMib)).toFixed(1)} MiB`,
@@ -537,6 +565,7 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     ["mariadb-backup/ferry", medians["mariadb-backup"] && medians["mariadb-backup"] / ferry],
     // A lever of ferry's own, before (ferry) and after, in the same rounds.
     ["ferry-tuned/ferry", medians["ferry-tuned"] && medians["ferry-tuned"] / ferry],
+    ["ferry-follow/ferry", medians["ferry-follow"] && medians["ferry-follow"] / ferry],
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const summary = {
