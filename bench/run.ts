@@ -588,6 +588,8 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
       ...field(ratios[2]),
       ...(mydumperBest ? [`mydumper_best=${mydumperBest}`] : []),
       ...field(ratios[3]),
+      // The levers against ferry in the same rounds (left out when they did not run).
+      ...ratios.slice(4).flatMap(field),
     ].join(" "),
   );
 }
