@@ -308,7 +308,11 @@ func awaitDump(ctx context.Context, r follow.Run) (followed, error) {
 	if err != nil {
 		return followed{}, err
 	}
-	begun, err := follow.Await(ctx, r, wait, poll, logf)
+	afterFailed, err := seconds("FOLLOW_AFTER_FAILED_SECONDS", 120)
+	if err != nil {
+		return followed{}, err
+	}
+	begun, err := follow.Await(ctx, r, wait, min(afterFailed, wait), poll, logf)
 	switch {
 	case err != nil:
 		return followed{}, err

@@ -56,8 +56,10 @@ type Begun struct {
 // running once it is seen to move while Await looks (it appears or is replaced, or one of its
 // indexes grows): an attempt statement left by a dump killed in an earlier up, which nothing
 // will complete, is never followed. An attempt that fails while Await looks ends the wait with
-// its reason; one that had failed before waits for the next attempt.
-func Await(ctx context.Context, r Run, wait, poll time.Duration, log func(string, ...any)) (Begun, error) {
+// its reason; one that had failed before Await began (an earlier up's, or this up's seen by a
+// retried import) is waited past for afterFailed at most: the next attempt, if one comes, states
+// itself within seconds of its start.
+func Await(ctx context.Context, r Run, wait, afterFailed, poll time.Duration, log func(string, ...any)) (Begun, error) {
 	started := time.Now()
 	var first manifest.Attempt
 	var firstProgress int
@@ -94,6 +96,9 @@ func Await(ctx context.Context, r Run, wait, poll time.Duration, log func(string
 			return Begun{}, err
 		default:
 			log("cannot read the dump's attempt of run %s yet (%v); trying again", r.RunID, err)
+		}
+		if first.Failed != "" && attempt.ID == first.ID && time.Since(started) >= afterFailed {
+			return Begun{}, fmt.Errorf("the dump of run %s failed (%s), and no new dump of it began within %.0fs; run pulumi up again once its cause is mended", r.RunID, first.Failed, afterFailed.Seconds())
 		}
 		if time.Since(started) >= wait {
 			why := "no dump of it has begun"

@@ -237,7 +237,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 	t.Run("a complete dump", func(t *testing.T) {
 		s := newLiveStore(t)
 		s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 1), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
-		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
 		if err != nil || got.Manifest == nil || got.Manifest.Attempt != "a1" {
 			t.Fatalf("Await = %+v, %v", got, err)
 		}
@@ -246,7 +246,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 		s := newLiveStore(t)
 		s.putAttempt(attempt("a0"))
 		s.putIndex("a0", "data-1", chunksOf("data-1", 2))
-		_, err := Await(context.Background(), s.run(), 100*time.Millisecond, poll, quiet)
+		_, err := Await(context.Background(), s.run(), 100*time.Millisecond, time.Second, poll, quiet)
 		if err == nil || !strings.Contains(err.Error(), "attempt a0") || !strings.Contains(err.Error(), "stored nothing more") {
 			t.Fatalf("a still attempt: %v, want the wait to end saying so", err)
 		}
@@ -260,7 +260,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			s.putAttempt(attempt("a1"))
 		}()
-		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
 		if err != nil || got.Manifest != nil || got.Attempt.ID != "a1" {
 			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
 		}
@@ -270,9 +270,13 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 		old := attempt("a0")
 		old.Failed = "killed"
 		s.putAttempt(old)
-		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, poll, quiet)
-		if err == nil || !strings.Contains(err.Error(), "its last dump failed (killed)") {
+		began := time.Now()
+		_, err := Await(context.Background(), s.run(), time.Minute, 50*time.Millisecond, poll, quiet)
+		if err == nil || !strings.Contains(err.Error(), "failed (killed), and no new dump of it began within 0s") {
 			t.Fatalf("Await = %v", err)
+		}
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("waited %s past a failed attempt, not the 50ms given", time.Since(began))
 		}
 	})
 	t.Run("an attempt that stores a chunk while Await looks", func(t *testing.T) {
@@ -282,7 +286,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			s.putIndex("a1", "data-1", chunksOf("data-1", 1))
 		}()
-		got, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
 		if err != nil || got.Attempt.ID != "a1" {
 			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
 		}
@@ -296,14 +300,14 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			failed.Failed = "the source went away"
 			s.putAttempt(failed)
 		}()
-		_, err := Await(context.Background(), s.run(), time.Second, poll, quiet)
+		_, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
 		if err == nil || !strings.Contains(err.Error(), "failed: the source went away") {
 			t.Fatalf("Await = %v", err)
 		}
 	})
 	t.Run("nothing at all", func(t *testing.T) {
 		s := newLiveStore(t)
-		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, poll, quiet)
+		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, time.Second, poll, quiet)
 		if err == nil || !strings.Contains(err.Error(), "no dump of it has begun") {
 			t.Fatalf("Await = %v", err)
 		}
