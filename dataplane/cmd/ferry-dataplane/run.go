@@ -308,7 +308,7 @@ func awaitDump(ctx context.Context, r follow.Run) (followed, error) {
 	if err != nil {
 		return followed{}, err
 	}
-	afterFailed, err := seconds("FOLLOW_AFTER_FAILED_SECONDS", 120)
+	afterFailed, err := seconds("FOLLOW_AFTER_FAILED_SECONDS", 60)
 	if err != nil {
 		return followed{}, err
 	}

@@ -61,6 +61,7 @@ type Begun struct {
 // itself within seconds of its start.
 func Await(ctx context.Context, r Run, wait, afterFailed, poll time.Duration, log func(string, ...any)) (Begun, error) {
 	started := time.Now()
+	afterFailed = min(afterFailed, wait)
 	var first manifest.Attempt
 	var firstProgress int
 	firstSeen := false
@@ -101,10 +102,9 @@ func Await(ctx context.Context, r Run, wait, afterFailed, poll time.Duration, lo
 			return Begun{}, fmt.Errorf("the dump of run %s failed (%s), and no new dump of it began within %.0fs; run pulumi up again once its cause is mended", r.RunID, first.Failed, afterFailed.Seconds())
 		}
 		if time.Since(started) >= wait {
+			// (A failed first attempt ended the wait at afterFailed.)
 			why := "no dump of it has begun"
-			if first.ID != "" && first.Failed != "" {
-				why = "its last dump failed (" + first.Failed + ") and none has begun since"
-			} else if first.ID != "" {
+			if first.ID != "" {
 				why = fmt.Sprintf("its dump (attempt %s, begun %s) stored nothing more while the import waited", first.ID, first.StartedAt)
 			}
 			return Begun{}, fmt.Errorf("the import waited %.0fs for the dump of run %s, and %s; run pulumi up again", wait.Seconds(), r.RunID, why)

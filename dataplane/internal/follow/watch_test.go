@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,12 +224,78 @@ func TestStopsOnAnythingButTheFollowedAttemptGoingOn(t *testing.T) {
 func TestStopsWhenTheDumpStoresNothingForTheStall(t *testing.T) {
 	s := newLiveStore(t)
 	s.putAttempt(attempt("a1"))
+	// An index read again and again with nothing new in it is not news.
+	s.putIndex("a1", "data-1", chunksOf("data-1", 1))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := Watch(ctx, s.run(), attempt("a1"), poll, 50*time.Millisecond)
-	_, _, err := next(t, w.Source("data-1"), 0)
-	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "attempt a1") {
+	_, _, err := next(t, w.Source("data-1"), 1)
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "attempt a1") || strings.Contains(err.Error(), "last answer") {
 		t.Fatalf("a dump that stores nothing: %v, want ErrStalled", err)
+	}
+}
+
+// flakyStore answers every read with an error once failing is set.
+type flakyStore struct {
+	*liveStore
+	failing atomic.Bool
+}
+
+func (f *flakyStore) ReadAll(ctx context.Context, key string) ([]byte, error) {
+	if f.failing.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return f.liveStore.ReadAll(ctx, key)
+}
+
+func TestSaysTheStoresLastAnswerWhenItStallsUnanswered(t *testing.T) {
+	s := &flakyStore{liveStore: newLiveStore(t)}
+	s.putAttempt(attempt("a1"))
+	r := s.run()
+	r.Store = s
+	s.failing.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(ctx, r, attempt("a1"), poll, 50*time.Millisecond)
+	_, _, err := next(t, w.Source("data-1"), 0)
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "the object store's last answer: connection refused") {
+		t.Fatalf("a store that stopped answering: %v", err)
+	}
+}
+
+func TestEndsAStreamWhoseManifestListsExactlyWhatItsIndexListed(t *testing.T) {
+	s := newLiveStore(t)
+	s.putAttempt(attempt("a1"))
+	s.putIndex("a1", "data-1", chunksOf("data-1", 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(ctx, s.run(), attempt("a1"), poll, time.Minute)
+	source := w.Source("data-1")
+	for i := 0; i < 2; i++ {
+		if _, ok, err := next(t, source, i); err != nil || !ok {
+			t.Fatalf("chunk %d: %v, %v", i, ok, err)
+		}
+	}
+	if w.Early() != 2 {
+		t.Fatalf("Early = %d, want the 2 chunks told before the manifest", w.Early())
+	}
+	// While the dump runs: what its indexes say.
+	if got, stream := w.Longest(); got != 100 || stream != "data-1" {
+		t.Fatalf("Longest before the manifest = %d, %q; want the index's 100 in data-1", got, stream)
+	}
+	if w.Stored() != chunk("data-1", 0).Bytes+chunk("data-1", 1).Bytes {
+		t.Fatalf("Stored before the manifest = %d", w.Stored())
+	}
+	s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 2), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
+	if _, ok, err := next(t, source, 2); err != nil || ok {
+		t.Fatalf("after the last chunk: ok %v, %v; want the end", ok, err)
+	}
+	if got, stream := w.Longest(); got != 0 || stream != "" {
+		// The manifest written by the test records no longest line.
+		t.Fatalf("Longest = %d, %q", got, stream)
+	}
+	if w.Stored() != chunk("data-1", 0).Bytes+chunk("data-1", 1).Bytes+chunk(manifest.Definitions, 0).Bytes {
+		t.Fatalf("Stored = %d", w.Stored())
 	}
 }
 
