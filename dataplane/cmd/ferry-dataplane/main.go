@@ -8,7 +8,8 @@
 //	          cannot carry exactly; the definers the objects keep (package preflight)
 //	import    on the destination: the run's dump, each chunk checked against its sha256 before a
 //	          byte of it is used, into the destination's client sessions; recorded in ferry.runs
-//	          (package load)
+//	          (package load); with FOLLOW_DUMP=true it starts beside the dump and follows it as it
+//	          stores its chunks, ending only with its manifest (package follow)
 //	verify    on the destination: every object's digest, compared with the manifest's; the result
 //	          is stored as runs/<RUN_ID>/verification.json, and any difference fails the command
 //	cleanup   removes the run's chunks once it verified, unless KEEP_DUMP
@@ -42,6 +43,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -117,7 +119,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	err := run(ctx)
+	err := profiled(func() error { return run(ctx) })
 	if err != nil {
 		logf("ERROR: %v", err)
 	}
@@ -131,6 +133,26 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// profiled runs a subcommand under Go's CPU profiler when FERRY_CPU_PROFILE names a file to write
+// the profile to (go tool pprof reads it): where a step's own CPU goes, for the benchmark's
+// levers. Without it, run is only called.
+func profiled(run func() error) error {
+	path := os.Getenv("FERRY_CPU_PROFILE")
+	if path == "" {
+		return run()
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("FERRY_CPU_PROFILE: %v", err)
+	}
+	defer file.Close()
+	if err := pprof.StartCPUProfile(file); err != nil {
+		return fmt.Errorf("FERRY_CPU_PROFILE: %v", err)
+	}
+	defer pprof.StopCPUProfile()
+	return run()
 }
 
 func requireEnv(name string) (string, error) {
