@@ -312,7 +312,7 @@ func awaitDump(ctx context.Context, r follow.Run) (followed, error) {
 	if err != nil {
 		return followed{}, err
 	}
-	begun, err := follow.Await(ctx, r, wait, min(afterFailed, wait), poll, logf)
+	begun, err := follow.Await(ctx, r, wait, afterFailed, poll, logf)
 	switch {
 	case err != nil:
 		return followed{}, err
