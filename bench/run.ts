@@ -32,6 +32,8 @@ import {
  *
  * Options: --sizes 1G,4G (the first size is the one the ratios are measured at) --rounds 3
  * --seed 42 --parallelism N --compression zstd|gzip --verbose true --pipelines ferry,mydumper,...
+ * --profile DIR (each of ferry's steps writes its Go CPU profile there, <run>-<step>.pprof, for
+ * `go tool pprof`; off by default, since profiling costs a little CPU)
  * (at the first size; default all but ferry-tuned; ferry always runs). ferry-tuned is ferry with
  * the import's InnoDB settings raised (TUNE_IMPORT, dataplane/internal/load/settings.go), which no
  * stack turns on yet: its lever measured against ferry in the same rounds. ferry-follow is ferry
@@ -60,6 +62,8 @@ interface Options {
   verbose: boolean;
   /** The pipelines run at the first size, in this order in the first round. */
   pipelines: Pipeline[];
+  /** Where ferry's steps write their CPU profiles (FERRY_CPU_PROFILE); none when "". */
+  profile: string;
 }
 
 function parseSize(text: string): number {
@@ -87,6 +91,7 @@ function parseOptions(argv: string[]): Options {
       parallelism: { type: "string", default: "2" },
       compression: { type: "string", default: "zstd" },
       verbose: { type: "string", default: "false" },
+      profile: { type: "string", default: "" },
       pipelines: {
         type: "string",
         default: pipelines.filter((p) => p !== "ferry-tuned" && p !== "ferry-follow").join(","),
@@ -107,6 +112,7 @@ function parseOptions(argv: string[]): Options {
     parallelism: wholeNumber("parallelism", values.parallelism),
     compression: values.compression,
     verbose: values.verbose === "true",
+    profile: values.profile === "" ? "" : path.resolve(values.profile),
     pipelines: pipelines.filter((p) => chosen.includes(p)),
   };
 }
@@ -149,6 +155,7 @@ interface PipelineRun {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.profile) fs.mkdirSync(options.profile, { recursive: true });
   const resultsDir = path.join(repoRoot, "bench", "results");
   fs.mkdirSync(resultsDir, { recursive: true });
   log(
@@ -312,10 +319,19 @@ async function main(): Promise<void> {
     const runId = `bench-${++runNumber}`;
     const settings = { COMPRESSION: options.compression, PARALLELISM: String(options.parallelism) };
     // Each step with its own side's bucket user, as the Jobs have them.
-    const dumpEnv = { ...plane.dumpEnv(runId, benchDatabases.join(" ")), ...settings };
+    const profile = (step: string): Record<string, string> =>
+      options.profile
+        ? { FERRY_CPU_PROFILE: path.join(options.profile, `${runId}-${variant}-${step}.pprof`) }
+        : {};
+    const dumpEnv = {
+      ...plane.dumpEnv(runId, benchDatabases.join(" ")),
+      ...settings,
+      ...profile("dump"),
+    };
     const importEnv = {
       ...plane.destinationEnv(runId),
       ...settings,
+      ...profile("import"),
       TUNE_IMPORT: String(variant === "ferry-tuned"),
       ...(variant === "ferry-follow" ? { FOLLOW_DUMP: "true", FOLLOW_WAIT_SECONDS: "120" } : {}),
     };
