@@ -168,43 +168,8 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 		if p != nil {
 			m = *p.manifest
 		}
-		p = &plan{runID: m.RunID, compression: m.Compression, databases: m.Databases, streams: streamNames(m), mark: Digest(m), manifest: &m}
-		// Imported, and in live mode maybe replicating or cut over since: never imported again (the
-		// data has moved on from the dump).
-		if (state.String == "imported" || state.String == StateReplicating || state.String == StateCutOver) && recorded.String == p.mark {
-			o.Log("run %s is already imported (%s); nothing to do", m.RunID, state.String)
-			return nil
-		}
-		if err := complete(ctx, o.Store, m); err != nil {
-			return err
-		}
-		if err := fits(ctx, db, m); err != nil {
-			return err
-		}
-		// What this dump may treat as its own is what an interrupted attempt of the same dump recorded
-		// as created by it (under the manifest's digest, or its attempt's mark while an import
-		// followed it); whatever the run record says, nothing else that holds an object is imported
-		// into without overwrite, and nothing that existed before is ever dropped.
-		owned := map[string]bool{}
-		if state.String == "importing" && (recorded.String == p.mark || (m.Attempt != "" && recorded.String == AttemptMark(m.Attempt))) {
-			if owned, err = ownedDatabases(ctx, db, runID, recorded.String); err != nil {
-				return err
-			}
-			o.Log("resuming the interrupted import of run %s", runID)
-		}
-		if targets, err = readTarget(ctx, db, m.Databases, owned); err != nil {
-			return err
-		}
-		var occupied []string
-		for _, t := range targets {
-			if t.objects() > 0 && !t.ownedByRun {
-				occupied = append(occupied, t.describe())
-			}
-		}
-		if len(occupied) > 0 && !o.Overwrite {
-			return fmt.Errorf("the destination is not empty: %s. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.", strings.Join(occupied, "; "))
-		}
-		if err := recordStart(ctx, db, runID, p.mark, targets); err != nil {
+		var done bool
+		if p, targets, done, err = completeDump(ctx, db, o, m, state.String, recorded.String); err != nil || done {
 			return err
 		}
 	}
@@ -276,6 +241,48 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 	opening, _ := seal.Spent()
 	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", runID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds(), opening.Seconds())
 	return nil
+}
+
+// completeDump checks a complete dump's import before anything is written and records its start:
+// done when the run is imported already. What this dump may treat as its own is what an
+// interrupted attempt of the same dump recorded as created by it (under the manifest's digest, or
+// its attempt's mark while an import followed it); whatever the run record says, nothing else
+// that holds an object is imported into without overwrite, and nothing that existed before is
+// ever dropped.
+func completeDump(ctx context.Context, db *sql.DB, o Options, m manifest.Manifest, state, recorded string) (p *plan, targets []targetDatabase, done bool, err error) {
+	p = &plan{runID: m.RunID, compression: m.Compression, databases: m.Databases, streams: streamNames(m), mark: Digest(m), manifest: &m}
+	// Imported, and in live mode maybe replicating or cut over since: never imported again (the
+	// data has moved on from the dump).
+	if (state == "imported" || state == StateReplicating || state == StateCutOver) && recorded == p.mark {
+		o.Log("run %s is already imported (%s); nothing to do", m.RunID, state)
+		return p, nil, true, nil
+	}
+	if err := complete(ctx, o.Store, m); err != nil {
+		return nil, nil, false, err
+	}
+	if err := fits(ctx, db, m); err != nil {
+		return nil, nil, false, err
+	}
+	owned := map[string]bool{}
+	if state == "importing" && (recorded == p.mark || (m.Attempt != "" && recorded == AttemptMark(m.Attempt))) {
+		if owned, err = ownedDatabases(ctx, db, m.RunID, recorded); err != nil {
+			return nil, nil, false, err
+		}
+		o.Log("resuming the interrupted import of run %s", m.RunID)
+	}
+	if targets, err = readTarget(ctx, db, m.Databases, owned); err != nil {
+		return nil, nil, false, err
+	}
+	var occupied []string
+	for _, t := range targets {
+		if t.objects() > 0 && !t.ownedByRun {
+			occupied = append(occupied, t.describe())
+		}
+	}
+	if len(occupied) > 0 && !o.Overwrite {
+		return nil, nil, false, fmt.Errorf("the destination is not empty: %s. Set ferry:migration.overwrite to true to replace what the dump holds of the same names, or migrate into an empty destination.", strings.Join(occupied, "; "))
+	}
+	return p, targets, false, recordStart(ctx, db, m.RunID, p.mark, targets)
 }
 
 // VersionNumber is a server version as executable comments compare it: 10.11.19-MariaDB is 101119.
