@@ -5,6 +5,7 @@ import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
 import {
+  bytesBelow,
   cpuTotals,
   describeCpu,
   largestPeaks,
@@ -43,6 +44,7 @@ import {
 const pipelines = [
   "seed",
   "floor",
+  "floor-load",
   "ferry",
   "ferry-tuned",
   "ferry-follow",
@@ -94,7 +96,9 @@ function parseOptions(argv: string[]): Options {
       profile: { type: "string", default: "" },
       pipelines: {
         type: "string",
-        default: pipelines.filter((p) => p !== "ferry-tuned" && p !== "ferry-follow").join(","),
+        default: pipelines
+          .filter((p) => !["ferry-tuned", "ferry-follow", "floor-load"].includes(p))
+          .join(","),
       },
     },
   });
@@ -314,6 +318,97 @@ async function main(): Promise<void> {
 
   /** ferry's two steps: as pulumi up orders them, with the import's settings raised, or following. */
   type FerryVariant = "ferry" | "ferry-tuned" | "ferry-follow";
+  // The LOAD DATA floor (floor-load-pipeline.sh): its files are prepared once a size, untimed.
+  const floorLoadDir = path.join(work, "floor-load");
+  const prepareFloorLoad = () => {
+    fs.rmSync(floorLoadDir, { recursive: true, force: true });
+    fs.mkdirSync(floorLoadDir);
+    const schema = fs.openSync(path.join(floorLoadDir, "schema.sql"), "w");
+    const dumped = spawnSync(
+      "mariadb-dump",
+      [
+        `--defaults-extra-file=${sourceCnf}`,
+        "--no-data",
+        "--skip-triggers",
+        "--routines",
+        "--events",
+        "--default-character-set=utf8mb4",
+        "--databases",
+        ...benchDatabases,
+      ],
+      { stdio: ["ignore", schema, "pipe"] },
+    );
+    fs.closeSync(schema);
+    if (dumped.status !== 0)
+      throw new Error(`bench: the LOAD DATA floor's schema failed: ${dumped.stderr.toString()}`);
+    for (const database of benchDatabases) {
+      const dir = path.join(floorLoadDir, database);
+      fs.mkdirSync(dir);
+      // --tab has the source server write the files (root over its socket may).
+      const tab = spawnSync(
+        "mariadb-dump",
+        [
+          "--no-defaults",
+          `--socket=${plane.source.socket}`,
+          "--user=root",
+          `--tab=${dir}`,
+          "--no-create-info",
+          "--skip-triggers",
+          "--single-transaction",
+          // Each value's stored bytes as they are: with utf8mb4 here the server writes a BLOB's
+          // bytes above 0x7F as '?' (seen 2026-12-07); loaded with binary too.
+          "--default-character-set=binary",
+          "--",
+          database,
+        ],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
+      if (tab.status !== 0)
+        throw new Error(`bench: the LOAD DATA floor's files failed: ${tab.stderr.toString()}`);
+    }
+    log(`the LOAD DATA floor's files: ${mib(bytesBelow(floorLoadDir)).toFixed(0)} MiB`);
+  };
+  const runFloorLoad = async (size: number, round: number) => {
+    await resetDestination();
+    const result = await measure("sh", [path.join(repoRoot, "bench", "floor-load-pipeline.sh")], {
+      DEST_CNF: destinationCnf,
+      DATABASES: benchDatabases.join(" "),
+      WORK_DIR: floorLoadDir,
+      // One table at a time, as the floor's one stream: the two differ only in INSERT against
+      // LOAD DATA.
+      THREADS: "1",
+    });
+    check("the LOAD DATA floor", result);
+    if (round === 1) {
+      // Its rows, table by table, are the source's (its views and routines are not its point).
+      const tables = plane.source
+        .must(
+          `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${benchDatabases.map((d) => `'${d}'`).join(", ")}) ORDER BY 1`,
+        )
+        .trim()
+        .split("\n");
+      for (const table of tables) {
+        const checksum = `CHECKSUM TABLE ${table} EXTENDED`;
+        const [copy, original] = [plane.destination.must(checksum), plane.source.must(checksum)];
+        if (copy !== original)
+          throw new Error(
+            `bench: the LOAD DATA floor's ${table} differs from the source's (${copy.trim()} against ${original.trim()})`,
+          );
+      }
+      log("the LOAD DATA floor's rows equal the source's");
+    }
+    runs.push({
+      pipeline: "floor-load",
+      size,
+      round,
+      seconds: result.seconds,
+      sqlBytes: 0,
+      storedBytes: bytesBelow(floorLoadDir),
+      peakRssMib: result.peakRssMib,
+      cpuSeconds: result.cpuSeconds,
+    });
+  };
+
   const runFerry = async (size: number, round: number, verify: boolean, variant: FerryVariant) => {
     await resetDestination();
     const runId = `bench-${++runNumber}`;
@@ -465,9 +560,11 @@ async function main(): Promise<void> {
             );
           log(`the floor's dump file: ${mib(fs.statSync(floorFile).size).toFixed(0)} MiB`);
         }
+        if (options.pipelines.includes("floor-load")) prepareFloorLoad();
         const runners: Record<Pipeline, (size: number, round: number) => Promise<void>> = {
           seed: runSeed,
           floor: runFloor,
+          "floor-load": runFloorLoad,
           ferry: (s, r) => runFerry(s, r, r === 1, "ferry"),
           "ferry-tuned": (s, r) => runFerry(s, r, r === 1, "ferry-tuned"),
           "ferry-follow": (s, r) => runFerry(s, r, r === 1, "ferry-follow"),
@@ -497,6 +594,7 @@ async function main(): Promise<void> {
           }
         }
         fs.rmSync(floorFile, { force: true });
+        fs.rmSync(floorLoadDir, { recursive: true, force: true });
       } else {
         await runFerry(size, 1, true, "ferry");
         const run = runs[runs.length - 1];
@@ -582,6 +680,11 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     // A lever of ferry's own, before (ferry) and after, in the same rounds.
     ["ferry-tuned/ferry", medians["ferry-tuned"] && medians["ferry-tuned"] / ferry],
     ["ferry-follow/ferry", medians["ferry-follow"] && medians["ferry-follow"] / ferry],
+    // What a LOAD DATA import could save the destination: the two floors, same rows, same server.
+    [
+      "floor-load/floor",
+      medians["floor-load"] && medians.floor && medians["floor-load"] / medians.floor,
+    ],
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const summary = {
