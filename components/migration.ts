@@ -421,12 +421,10 @@ export class Migration extends pulumi.ComponentResource {
     const { bucketFrom, urls, runKey } = transit;
     const { users } = transit.store;
     const { storage, database, jobs } = landing;
-    // The import waits for a running database and, in live mode, the way to the source, checked
-    // from the destination; of the dump only for its preflight: it starts beside the dump and
-    // follows it chunk by chunk, ending with its manifest (or, into a target that holds
-    // objects, waits for the manifest).
+    // The import waits for both ends, a complete dump and a running database, and in live mode
+    // for the way to the source, checked from the destination.
     const importAfter = [
-      dump.preflight,
+      dump,
       database,
       jobs,
       ...(landing.replicationSource ? [landing.replicationSource] : []),
@@ -439,7 +437,6 @@ export class Migration extends pulumi.ComponentResource {
         stripDefiners: migration.stripDefiners,
         writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
-        dumpTimeoutMinutes: migration.dumpTimeoutMinutes,
         stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         hooks: users.forStep(["read"]),
       },
@@ -460,8 +457,7 @@ export class Migration extends pulumi.ComponentResource {
           runId,
           bucket: operatorRead,
           runKey: runKey.key,
-          // The import follows the dump from its start.
-          timeoutMinutes: migration.dumpTimeoutMinutes + migration.importTimeoutMinutes,
+          timeoutMinutes: migration.importTimeoutMinutes,
           hooks: users.forStep(["read"]),
         },
         {
@@ -500,8 +496,7 @@ export class Migration extends pulumi.ComponentResource {
         timeoutMinutes: migration.verifyTimeoutMinutes,
         hooks: users.forStep(["read"]),
       },
-      // The import ends only with the dump's manifest; the dump's own end is waited for too.
-      { parent: this, dependsOn: [importJob, dump] },
+      { parent: this, dependsOn: [importJob] },
     );
 
     return { checks, watches, operatorRead };

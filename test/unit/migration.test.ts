@@ -190,7 +190,7 @@ describe("the whole graph", () => {
     expect(destinationTypes.every((t) => ofType(t).length > 0)).toBe(true);
   });
 
-  it("orders the steps: dump after the bucket, import beside the dump once its preflight passed (following it) and after the database, verify after both, then cleanup, report, revocation", async () => {
+  it("orders the steps: dump after the bucket, import after dump and database, then verify, cleanup, report, revocation", async () => {
     await run("local");
     const dependsOnNames = (suffix: string) =>
       ((named(suffix).opts?.dependsOn as pulumi.Resource[]) ?? []).map(
@@ -200,17 +200,12 @@ describe("the whole graph", () => {
       expect.stringMatching(/-store$/),
       expect.stringMatching(/-root-password-kept$/),
     ]);
-    // The import starts beside the dump and follows it chunk by chunk (FOLLOW_DUMP): it waits for
-    // the dump's preflight, not its end; the verification waits for both.
     expect(dependsOnNames("-import")).toEqual([
-      expect.stringMatching(/-dump-local-preflight$/),
+      expect.stringMatching(/-dump$/),
       expect.stringMatching(/-database$/),
       expect.stringMatching(/-jobs$/),
     ]);
-    expect(dependsOnNames("-verification")).toEqual([
-      expect.stringMatching(/-import$/),
-      expect.stringMatching(/-dump$/),
-    ]);
+    expect(dependsOnNames("-verification")).toEqual([expect.stringMatching(/-import$/)]);
     expect(dependsOnNames("-cleanup")).toEqual([expect.stringMatching(/-verification$/)]);
     // The import's log is watched from the import's start; the report waits for the watch too.
     expect(dependsOnNames("-import-log")).toEqual(dependsOnNames("-import"));
@@ -653,9 +648,8 @@ describe("jobs", () => {
     }
     // Pulumi waits two minutes past each Job's deadline, so that the Job's own failure (its
     // deadline passed, named by the step) ends the wait rather than a bare timeout.
-    // The import follows the dump from its start: its deadline is the dump's and its own.
     const deadlines = [
-      ["-import-job", 60 + 120, "importTimeoutMinutes"],
+      ["-import-job", 120, "importTimeoutMinutes"],
       ["-dump-job", 60, "dumpTimeoutMinutes"],
       ["-verification-job", 60, "verifyTimeoutMinutes"],
     ] as const;
@@ -671,10 +665,6 @@ describe("jobs", () => {
         value: `ferry:migration.${key}`,
       });
     }
-    expect(named("-import-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
-      name: "STEP_DEADLINE_WITH",
-      value: "ferry:migration.dumpTimeoutMinutes",
-    });
   });
 
   it("passes secrets as mounted files, never as values", async () => {
@@ -699,9 +689,6 @@ describe("jobs", () => {
         { name: "OVERWRITE", value: "false" },
         { name: "STRIP_DEFINERS", value: "false" },
         { name: "WRITE_BINLOG", value: "false" },
-        // It follows the dump, which may take up to its own deadline to begin.
-        { name: "FOLLOW_DUMP", value: "true" },
-        { name: "FOLLOW_WAIT_SECONDS", value: String(60 * 60) },
         // The destination records which stack a run id belongs to.
         { name: "FERRY_STACK", value: `${pulumi.getProject()}/${pulumi.getStack()}` },
         { name: "S3_BUCKET", value: "ferry-abc123" },
