@@ -210,6 +210,23 @@ async function main(): Promise<void> {
   // The same binary-log setting for every logical import: ferry's import and myloader leave their
   // sessions out of the destination's binary log by default, so the mariadb client's do too.
   fs.appendFileSync(destinationCnf, "[mysql]\ninit-command=SET SESSION sql_log_bin = 0\n");
+  /** mariadb-dump of the bench's databases from the source into `file` (untimed preparation). */
+  const dumpSourceTo = (file: string, what: string, flags: string[]) => {
+    const out = fs.openSync(file, "w");
+    const dumped = spawnSync(
+      "mariadb-dump",
+      [
+        `--defaults-extra-file=${sourceCnf}`,
+        ...flags,
+        "--default-character-set=utf8mb4",
+        "--databases",
+        ...benchDatabases,
+      ],
+      { stdio: ["ignore", out, "pipe"] },
+    );
+    fs.closeSync(out);
+    if (dumped.status !== 0) throw new Error(`bench: ${what} failed: ${dumped.stderr.toString()}`);
+  };
   const mcDir = path.join(plane.secretsDir, "mc");
   fs.mkdirSync(mcDir);
   fs.writeFileSync(
@@ -323,24 +340,12 @@ async function main(): Promise<void> {
   const prepareFloorLoad = () => {
     fs.rmSync(floorLoadDir, { recursive: true, force: true });
     fs.mkdirSync(floorLoadDir);
-    const schema = fs.openSync(path.join(floorLoadDir, "schema.sql"), "w");
-    const dumped = spawnSync(
-      "mariadb-dump",
-      [
-        `--defaults-extra-file=${sourceCnf}`,
-        "--no-data",
-        "--skip-triggers",
-        "--routines",
-        "--events",
-        "--default-character-set=utf8mb4",
-        "--databases",
-        ...benchDatabases,
-      ],
-      { stdio: ["ignore", schema, "pipe"] },
-    );
-    fs.closeSync(schema);
-    if (dumped.status !== 0)
-      throw new Error(`bench: the LOAD DATA floor's schema failed: ${dumped.stderr.toString()}`);
+    dumpSourceTo(path.join(floorLoadDir, "schema.sql"), "the LOAD DATA floor's schema", [
+      "--no-data",
+      "--skip-triggers",
+      "--routines",
+      "--events",
+    ]);
     for (const database of benchDatabases) {
       const dir = path.join(floorLoadDir, database);
       fs.mkdirSync(dir);
@@ -536,28 +541,14 @@ async function main(): Promise<void> {
       );
       if (index === 0) {
         if (options.pipelines.includes("floor")) {
-          const file = fs.openSync(floorFile, "w");
-          const dumped = spawnSync(
-            "mariadb-dump",
-            [
-              `--defaults-extra-file=${sourceCnf}`,
-              "--single-transaction",
-              "--quick",
-              "--routines",
-              "--triggers",
-              "--events",
-              "--hex-blob",
-              "--default-character-set=utf8mb4",
-              "--databases",
-              ...benchDatabases,
-            ],
-            { stdio: ["ignore", file, "pipe"] },
-          );
-          fs.closeSync(file);
-          if (dumped.status !== 0)
-            throw new Error(
-              `bench: preparing the floor's dump failed: ${dumped.stderr.toString()}`,
-            );
+          dumpSourceTo(floorFile, "preparing the floor's dump", [
+            "--single-transaction",
+            "--quick",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--hex-blob",
+          ]);
           log(`the floor's dump file: ${mib(fs.statSync(floorFile).size).toFixed(0)} MiB`);
         }
         if (options.pipelines.includes("floor-load")) prepareFloorLoad();
