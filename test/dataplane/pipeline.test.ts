@@ -650,6 +650,29 @@ async function processBelow(ancestor: number, prefix: string, also = ""): Promis
   throw new Error(`no ${prefix} below ${ancestor}`);
 }
 
+/**
+ * Stops (SIGSTOP) the process `pid` once it has written `bytes`, so that a test can act while a
+ * dump still runs however fast the machine is: a dump that ran to its end before the test looked
+ * made the test fail for want of a process to kill (CI, a loaded machine).
+ */
+async function stopOnceWritten(pid: number, bytes: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    let written: number;
+    try {
+      written = Number(/^wchar: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+    } catch {
+      throw new Error(`process ${pid} ended before it wrote ${bytes} bytes`);
+    }
+    if (written >= bytes) {
+      process.kill(pid, "SIGSTOP");
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`process ${pid} wrote less than ${bytes} bytes in 60 s`);
+}
+
 /** Rows of bulk.rows_of_data the destination holds, 0 while the table is absent. */
 function bulkRowsOnDestination(): number {
   const present = destination.must(
@@ -746,9 +769,19 @@ describe("an import that follows the dump (FOLLOW_DUMP)", () => {
       { ...destinationEnv("follow-killed"), ...followEnv },
       (pid) => (importPid = pid),
     );
-    const dumping = run("dump.sh", { ...dumpEnv("follow-killed", "bulk shop"), CHUNK_MIB: "1" });
+    let dumpPid = -1;
+    const dumping = run(
+      "dump.sh",
+      { ...dumpEnv("follow-killed", "bulk shop"), CHUNK_MIB: "1" },
+      (pid) => (dumpPid = pid),
+    );
+    // The bulk stream's tool held after 24 MiB (a few compressed chunks of 1 MiB) until the import is killed: the dump
+    // cannot end, nor the import with it, before the test acts.
+    const tool = await processBelow(dumpPid, "mariadb-dump", "--databases\0--\0bulk\0");
+    await stopOnceWritten(tool, 24 << 20);
     await untilRowsArrive();
     process.kill(await processBelow(importPid, "ferry-dataplane\0import"), "SIGKILL");
+    process.kill(tool, "SIGCONT");
     expect((await importing).status).not.toBe(0);
     expect((await dumping).status).toBe(0);
     expect(
@@ -787,12 +820,14 @@ describe("an import that follows the dump (FOLLOW_DUMP)", () => {
         (pid) => (dumpPid = pid),
       );
       // Stopped once the import has written rows of the dump: there is something to take back.
+      // The bulk stream's tool is held after 24 MiB (a few compressed chunks) until then, so the dump cannot end first.
+      const tool = await processBelow(dumpPid, "mariadb-dump", "--databases\0--\0bulk\0");
+      await stopOnceWritten(tool, 24 << 20);
       await untilRowsArrive();
-      const victim =
-        signal === "tool"
-          ? await processBelow(dumpPid, "mariadb-dump", "--databases\0--\0bulk\0")
-          : await processBelow(dumpPid, "ferry-dataplane\0dump");
-      process.kill(victim, "SIGKILL");
+      if (signal === "process")
+        process.kill(await processBelow(dumpPid, "ferry-dataplane\0dump"), "SIGKILL");
+      // Killed in both cases: held, it would otherwise outlive its dump.
+      process.kill(tool, "SIGKILL");
       const [dump, imported] = await Promise.all([dumping, importing]);
       expect(dump.status).not.toBe(0);
       expect(imported.status).not.toBe(0);
