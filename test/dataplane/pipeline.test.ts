@@ -793,6 +793,31 @@ describe("an import that follows the dump (FOLLOW_DUMP)", () => {
     expect((await run("verify.sh", destinationEnv("follow-killed"))).status).toBe(0);
   }, 180_000);
 
+  it("stops at once when the dump fails before its snapshot is open: the dump states its attempt as soon as it holds its run, and marks the failure on it", async () => {
+    seedBulk();
+    const runId = "fails-early";
+    const importing = run("import.sh", {
+      ...destinationEnv(runId),
+      ...followEnv,
+      // Longer than the test: only the dump's own statement of its failure can end the import.
+      FOLLOW_WAIT_SECONDS: "600",
+      FOLLOW_STALL_SECONDS: "600",
+    });
+    const dumped = await run("dump.sh", { ...dumpEnv(runId, "bulk nowhere"), CHUNK_MIB: "1" });
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toContain('database "nowhere" does not exist on the source');
+    const imported = await importing;
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toMatch(
+      /the dump of run fails-early failed: database "nowhere" does not exist on the source/,
+    );
+    expect(
+      destination
+        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bulk'")
+        .trim(),
+    ).toBe("0");
+  }, 120_000);
+
   for (const [how, signal, want] of [
     [
       "its tool killed (the dump states its attempt failed)",

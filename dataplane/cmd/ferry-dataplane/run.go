@@ -312,7 +312,7 @@ func awaitDump(ctx context.Context, r follow.Run) (followed, error) {
 	if err != nil {
 		return followed{}, err
 	}
-	begun, err := follow.Await(ctx, r, wait, afterFailed, poll, logf)
+	begun, err := follow.Await(ctx, r, follow.Patience{Wait: wait, AfterFailed: afterFailed, Stall: stall, Poll: poll}, logf)
 	switch {
 	case err != nil:
 		return followed{}, err

@@ -103,12 +103,14 @@ type dumper struct {
 	// connected is when the source first answered; zero if it never did.
 	connected time.Time
 	stored    sync.Map // keys written by this dump, counted when it fails
-	// attempt is this dump's statement of itself (manifest.Attempt), stored once the snapshot is
-	// open. No stream's index is stored before it: one told earlier waits in pendingIndexes (a
-	// stream may end under the global lock, and must not wait for what comes after it).
+	// attempt is this dump's statement of itself (manifest.Attempt), stored once the dump holds
+	// its run, and again with its streams once the snapshot is open. No stream's index is stored
+	// before that: one told earlier waits in pendingIndexes (a stream may end under the global
+	// lock, and must not wait for what comes after it).
 	attempt        manifest.Attempt
 	indexMu        sync.Mutex
 	attemptStored  bool
+	streamsStated  bool
 	pendingIndexes map[string]manifest.Index
 	// The first stream to fail stops the others: its error is the cause, theirs consequences.
 	mu      sync.Mutex
@@ -257,6 +259,12 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	} else if len(leftovers) > 0 {
 		d.Log("%d objects of an earlier, unfinished dump of run %s are stored; they are written over, and the run's cleanup removes the rest", len(leftovers), d.RunID)
 	}
+	// Stated as soon as this dump holds its run: an import started beside it sees it begin within
+	// seconds, and every failure from here on is marked on it (markFailed), so the import stops
+	// at once rather than wait for a dump that will never state anything.
+	if err := d.stateAttempt(ctx); err != nil {
+		return m, d.uploadFailure(err)
+	}
 	for _, database := range d.Databases {
 		var found int
 		if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", database).Scan(&found); err != nil {
@@ -401,7 +409,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		return m, err
 	}
 	d.Log("writes on the source released; the streams and the digests go on in the snapshot")
-	if err := d.storeAttempt(ctx, plan); err != nil {
+	if err := d.stateStreams(ctx, plan); err != nil {
 		return m, d.uploadFailure(err)
 	}
 	m.Attempt = d.attempt.ID
@@ -793,28 +801,41 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 	return s, nil
 }
 
-// storeAttempt draws this dump's attempt id and states it, with what it dumps, at
-// manifest.AttemptKey, then the indexes told before it: an import that follows the dump follows
-// this attempt only.
-func (d *dumper) storeAttempt(ctx context.Context, plan []Stream) error {
+// stateAttempt draws this dump's attempt id and states it, with its databases but no streams
+// yet, at manifest.AttemptKey: an import that follows the dump follows this attempt only, and
+// waits for its streams.
+func (d *dumper) stateAttempt(ctx context.Context) error {
 	id, err := manifest.NewAttemptID()
 	if err != nil {
 		return err
 	}
+	d.indexMu.Lock()
+	defer d.indexMu.Unlock()
+	d.attempt = manifest.Attempt{Format: manifest.AttemptFormat, RunID: d.RunID, ID: id, Databases: d.Databases,
+		Compression: d.Compression, StartedAt: now()}
+	if err := d.putSealed(ctx, manifest.AttemptKey(d.RunID), manifest.AttemptKey(d.RunID), d.attempt); err != nil {
+		return &chunks.UploadError{Key: manifest.AttemptKey(d.RunID), Err: err}
+	}
+	d.attemptStored = true
+	return nil
+}
+
+// stateStreams states the attempt again with its streams, once the snapshot is open, then the
+// indexes told before it.
+func (d *dumper) stateStreams(ctx context.Context, plan []Stream) error {
 	names := make([]string, len(plan))
 	for i, s := range plan {
 		names[i] = s.Name
 	}
 	d.indexMu.Lock()
 	defer d.indexMu.Unlock()
-	d.attempt = manifest.Attempt{Format: manifest.AttemptFormat, RunID: d.RunID, ID: id, Databases: d.Databases,
-		Compression: d.Compression, Streams: names, StartedAt: now()}
+	d.attempt.Streams = names
 	if err := d.putSealed(ctx, manifest.AttemptKey(d.RunID), manifest.AttemptKey(d.RunID), d.attempt); err != nil {
 		return &chunks.UploadError{Key: manifest.AttemptKey(d.RunID), Err: err}
 	}
-	d.attemptStored = true
+	d.streamsStated = true
 	for stream, index := range d.pendingIndexes {
-		index.Attempt = id
+		index.Attempt = d.attempt.ID
 		if err := d.putIndex(ctx, stream, index); err != nil {
 			return err
 		}
@@ -824,13 +845,13 @@ func (d *dumper) storeAttempt(ctx context.Context, plan []Stream) error {
 }
 
 // storeIndex states the chunks stream has stored so far, sealed under this attempt's label, or
-// keeps them for storeAttempt when the attempt is not stated yet.
+// keeps them for stateStreams while the attempt's streams are not stated yet.
 func (d *dumper) storeIndex(ctx context.Context, stream string, stored []manifest.Chunk, longestLine int64) error {
 	index := manifest.Index{Format: manifest.AttemptFormat, Stream: stream,
 		Chunks: append([]manifest.Chunk(nil), stored...), LongestLine: longestLine}
 	d.indexMu.Lock()
 	defer d.indexMu.Unlock()
-	if !d.attemptStored {
+	if !d.streamsStated {
 		d.pendingIndexes[stream] = index
 		return nil
 	}

@@ -97,7 +97,7 @@ func TestRefusesAnAttemptThatDoesNotHangTogether(t *testing.T) {
 		"another run":          func(a *manifest.Attempt) { a.RunID = "run-2" },
 		"no id":                func(a *manifest.Attempt) { a.ID = "" },
 		"no databases":         func(a *manifest.Attempt) { a.Databases = nil },
-		"no streams":           func(a *manifest.Attempt) { a.Streams = nil },
+		"no definitions":       func(a *manifest.Attempt) { a.Streams = []string{"data-1"} },
 		"definitions not last": func(a *manifest.Attempt) { a.Streams = []string{manifest.Definitions, "data-1"} },
 	} {
 		a := attempt("a1")

@@ -52,19 +52,37 @@ type Begun struct {
 	Attempt  manifest.Attempt
 }
 
-// Await waits, up to wait, for the run's dump to be complete or to run. An attempt counts as
-// running once it is seen to move while Await looks (it appears or is replaced, or one of its
-// indexes grows): an attempt statement left by a dump killed in an earlier up, which nothing
-// will complete, is never followed. An attempt that fails while Await looks ends the wait with
-// its reason; one that had failed before Await began (an earlier up's, or this up's seen by a
-// retried import) is waited past for afterFailed at most: the next attempt, if one comes, states
-// itself within seconds of its start.
-func Await(ctx context.Context, r Run, wait, afterFailed, poll time.Duration, log func(string, ...any)) (Begun, error) {
+// Patience is how long Await waits, and how often it looks.
+type Patience struct {
+	// Wait bounds the wait for a dump to begin (to state itself) and for an attempt found with
+	// its streams already stated to be seen to move.
+	Wait time.Duration
+	// AfterFailed bounds the wait past an attempt that had failed before Await began.
+	AfterFailed time.Duration
+	// Stall bounds the wait for an attempt that prepares (stated, its snapshot not yet open):
+	// the time since it last changed.
+	Stall time.Duration
+	Poll  time.Duration
+}
+
+// Await waits for the run's dump to be complete or to run with its streams stated. An attempt
+// counts as running once it is seen to move while Await looks (it appears or is replaced, its
+// streams are stated, or one of its indexes grows): an attempt statement left by a dump killed in
+// an earlier up, which nothing will complete, is never followed. An attempt that fails while
+// Await looks ends the wait with its reason; one that had failed before Await began (an earlier
+// up's, or this up's seen by a retried import) is waited past for p.AfterFailed at most: the next
+// attempt, if one comes, states itself within seconds of its start. An attempt that prepares
+// (the dump states itself as soon as it holds its run, and its streams once its snapshot is open,
+// which waits for the source's global read lock) is waited for while it changed within p.Stall.
+func Await(ctx context.Context, r Run, p Patience, log func(string, ...any)) (Begun, error) {
 	started := time.Now()
-	afterFailed = min(afterFailed, wait)
-	var first manifest.Attempt
-	var firstProgress int
-	firstSeen := false
+	afterFailed := min(p.AfterFailed, p.Wait)
+	// first is the attempt found when Await began (its Failed decides afterFailed); last is the
+	// attempt as last seen and changed is when it was first seen so.
+	var first, last manifest.Attempt
+	var lastProgress int
+	seen := false
+	changed := started
 	for {
 		m, _, err := ReadManifest(ctx, r)
 		switch {
@@ -80,39 +98,45 @@ func Await(ctx context.Context, r Run, wait, afterFailed, poll time.Duration, lo
 		switch {
 		case err == nil:
 			progress := storedChunks(ctx, r, attempt)
+			moved := attempt.ID != last.ID || attempt.Failed != last.Failed ||
+				len(attempt.Streams) != len(last.Streams) || progress != lastProgress
 			switch {
-			case !firstSeen:
-				first, firstProgress, firstSeen = attempt, progress, true
-			case attempt.ID != first.ID || attempt.Failed != first.Failed || progress != firstProgress:
-				if attempt.Failed != "" {
-					return Begun{}, fmt.Errorf("the dump of run %s failed: %s", r.RunID, attempt.Failed)
-				}
+			case !seen:
+				first, seen = attempt, true
+			case moved && attempt.Failed != "":
+				return Begun{}, fmt.Errorf("the dump of run %s failed: %s", r.RunID, attempt.Failed)
+			case moved && len(attempt.Streams) > 0:
 				return Begun{Attempt: attempt}, nil
 			}
-		case r.Missing(err):
-			if !firstSeen {
-				firstSeen = true
+			if moved {
+				last, lastProgress, changed = attempt, progress, time.Now()
 			}
+		case r.Missing(err):
+			// No attempt is a state too: one that appears has moved.
+			seen = true
 		case IsRefusal(err) || r.Lasting(err):
 			return Begun{}, err
 		default:
 			log("cannot read the dump's attempt of run %s yet (%v); trying again", r.RunID, err)
 		}
-		if first.Failed != "" && attempt.ID == first.ID && time.Since(started) >= afterFailed {
+		preparing := last.ID != "" && last.Failed == "" && len(last.Streams) == 0
+		switch {
+		case first.Failed != "" && last.ID == first.ID && time.Since(started) >= afterFailed:
 			return Begun{}, fmt.Errorf("the dump of run %s failed (%s), and no new dump of it began within %.0fs; run pulumi up again once its cause is mended", r.RunID, first.Failed, afterFailed.Seconds())
-		}
-		if time.Since(started) >= wait {
+		case preparing && time.Since(changed) >= p.Stall:
+			return Begun{}, fmt.Errorf("the dump of run %s (attempt %s, begun %s) has not opened its snapshot within %.0fs: it seems stopped; run pulumi up again", r.RunID, last.ID, last.StartedAt, p.Stall.Seconds())
+		case !preparing && time.Since(started) >= p.Wait:
 			// (A failed first attempt ended the wait at afterFailed.)
 			why := "no dump of it has begun"
-			if first.ID != "" {
-				why = fmt.Sprintf("its dump (attempt %s, begun %s) stored nothing more while the import waited", first.ID, first.StartedAt)
+			if last.ID != "" {
+				why = fmt.Sprintf("its dump (attempt %s, begun %s) stored nothing more while the import waited", last.ID, last.StartedAt)
 			}
-			return Begun{}, fmt.Errorf("the import waited %.0fs for the dump of run %s, and %s; run pulumi up again", wait.Seconds(), r.RunID, why)
+			return Begun{}, fmt.Errorf("the import waited %.0fs for the dump of run %s, and %s; run pulumi up again", p.Wait.Seconds(), r.RunID, why)
 		}
 		select {
 		case <-ctx.Done():
 			return Begun{}, ctx.Err()
-		case <-time.After(poll):
+		case <-time.After(p.Poll):
 		}
 	}
 }

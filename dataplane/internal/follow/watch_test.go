@@ -302,7 +302,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 	t.Run("a complete dump", func(t *testing.T) {
 		s := newLiveStore(t)
 		s.putManifest("a1", map[string][]manifest.Chunk{"data-1": chunksOf("data-1", 1), manifest.Definitions: chunksOf(manifest.Definitions, 1)})
-		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), Patience{Wait: time.Second, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err != nil || got.Manifest == nil || got.Manifest.Attempt != "a1" {
 			t.Fatalf("Await = %+v, %v", got, err)
 		}
@@ -311,7 +311,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 		s := newLiveStore(t)
 		s.putAttempt(attempt("a0"))
 		s.putIndex("a0", "data-1", chunksOf("data-1", 2))
-		_, err := Await(context.Background(), s.run(), 100*time.Millisecond, time.Second, poll, quiet)
+		_, err := Await(context.Background(), s.run(), Patience{Wait: 100 * time.Millisecond, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err == nil || !strings.Contains(err.Error(), "attempt a0") || !strings.Contains(err.Error(), "stored nothing more") {
 			t.Fatalf("a still attempt: %v, want the wait to end saying so", err)
 		}
@@ -325,7 +325,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			s.putAttempt(attempt("a1"))
 		}()
-		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), Patience{Wait: time.Second, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err != nil || got.Manifest != nil || got.Attempt.ID != "a1" {
 			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
 		}
@@ -336,7 +336,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 		old.Failed = "killed"
 		s.putAttempt(old)
 		began := time.Now()
-		_, err := Await(context.Background(), s.run(), time.Minute, 50*time.Millisecond, poll, quiet)
+		_, err := Await(context.Background(), s.run(), Patience{Wait: time.Minute, AfterFailed: 50 * time.Millisecond, Stall: time.Minute, Poll: poll}, quiet)
 		if err == nil || !strings.Contains(err.Error(), "failed (killed), and no new dump of it began within 0s") {
 			t.Fatalf("Await = %v", err)
 		}
@@ -351,7 +351,7 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			s.putIndex("a1", "data-1", chunksOf("data-1", 1))
 		}()
-		got, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
+		got, err := Await(context.Background(), s.run(), Patience{Wait: time.Second, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err != nil || got.Attempt.ID != "a1" {
 			t.Fatalf("Await = %+v, %v; want attempt a1", got, err)
 		}
@@ -365,14 +365,72 @@ func TestAwaitFollowsOnlyAnAttemptSeenToMove(t *testing.T) {
 			failed.Failed = "the source went away"
 			s.putAttempt(failed)
 		}()
-		_, err := Await(context.Background(), s.run(), time.Second, time.Second, poll, quiet)
+		_, err := Await(context.Background(), s.run(), Patience{Wait: time.Second, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err == nil || !strings.Contains(err.Error(), "failed: the source went away") {
 			t.Fatalf("Await = %v", err)
 		}
 	})
+	preparing := func(id string) manifest.Attempt {
+		a := attempt(id)
+		a.Streams = nil
+		return a
+	}
+	t.Run("an attempt that states its streams while Await looks", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(preparing("a1"))
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			s.putAttempt(attempt("a1"))
+		}()
+		got, err := Await(context.Background(), s.run(), Patience{Wait: time.Second, AfterFailed: time.Second, Stall: time.Second, Poll: poll}, quiet)
+		if err != nil || got.Attempt.ID != "a1" || len(got.Attempt.Streams) != 2 {
+			t.Fatalf("Await = %+v, %v; want attempt a1 with its streams", got, err)
+		}
+	})
+	t.Run("an attempt that appears preparing is not followed before its streams", func(t *testing.T) {
+		s := newLiveStore(t)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			s.putAttempt(preparing("a1"))
+		}()
+		_, err := Await(context.Background(), s.run(), Patience{Wait: time.Minute, AfterFailed: time.Second, Stall: 300 * time.Millisecond, Poll: poll}, quiet)
+		if err == nil || !strings.Contains(err.Error(), "(attempt a1, begun 2026-12-07T01:00:00Z) has not opened its snapshot within 0s: it seems stopped") {
+			t.Fatalf("Await = %v", err)
+		}
+	})
+	t.Run("an attempt that prepares is waited for past Wait, up to Stall since it changed", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(preparing("a1"))
+		began := time.Now()
+		_, err := Await(context.Background(), s.run(), Patience{Wait: 50 * time.Millisecond, AfterFailed: 50 * time.Millisecond, Stall: 400 * time.Millisecond, Poll: poll}, quiet)
+		if err == nil || !strings.Contains(err.Error(), "has not opened its snapshot") {
+			t.Fatalf("Await = %v", err)
+		}
+		if waited := time.Since(began); waited < 400*time.Millisecond || waited > 10*time.Second {
+			t.Fatalf("waited %s for a preparing attempt; want its Stall, 400ms", waited)
+		}
+	})
+	t.Run("an attempt that fails while it prepares", func(t *testing.T) {
+		s := newLiveStore(t)
+		s.putAttempt(preparing("a1"))
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			failed := preparing("a1")
+			failed.Failed = `database "nowhere" does not exist on the source`
+			s.putAttempt(failed)
+		}()
+		began := time.Now()
+		_, err := Await(context.Background(), s.run(), Patience{Wait: time.Minute, AfterFailed: time.Minute, Stall: time.Minute, Poll: poll}, quiet)
+		if err == nil || !strings.Contains(err.Error(), `the dump of run run-1 failed: database "nowhere" does not exist`) {
+			t.Fatalf("Await = %v", err)
+		}
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("took %s to see the failure", time.Since(began))
+		}
+	})
 	t.Run("nothing at all", func(t *testing.T) {
 		s := newLiveStore(t)
-		_, err := Await(context.Background(), s.run(), 50*time.Millisecond, time.Second, poll, quiet)
+		_, err := Await(context.Background(), s.run(), Patience{Wait: 50 * time.Millisecond, AfterFailed: time.Second, Stall: time.Minute, Poll: poll}, quiet)
 		if err == nil || !strings.Contains(err.Error(), "no dump of it has begun") {
 			t.Fatalf("Await = %v", err)
 		}

@@ -33,8 +33,10 @@ type Attempt struct {
 	ID          string   `json:"id"`
 	Databases   []string `json:"databases"`
 	Compression string   `json:"compression"`
-	// Streams names the attempt's streams, the definitions last, as the manifest will.
-	Streams   []string `json:"streams"`
+	// Streams names the attempt's streams, the definitions last, as the manifest will; none while
+	// the dump prepares (it states itself as soon as it holds its run, and its streams once its
+	// snapshot is open).
+	Streams   []string `json:"streams,omitempty"`
 	StartedAt string   `json:"startedAt"`
 	// Failed is why the attempt stopped without a manifest; "" while it runs or once it is done.
 	Failed string `json:"failed,omitempty"`
@@ -68,7 +70,7 @@ func ParseAttempt(data []byte, runID string) (Attempt, error) {
 	if a.Format != AttemptFormat {
 		return a, fmt.Errorf("the dump's attempt statement is in format %q, which this version of ferry does not read", a.Format)
 	}
-	if a.RunID != runID || a.ID == "" || len(a.Databases) == 0 || len(a.Streams) == 0 || a.Streams[len(a.Streams)-1] != Definitions {
+	if a.RunID != runID || a.ID == "" || len(a.Databases) == 0 || (len(a.Streams) > 0 && a.Streams[len(a.Streams)-1] != Definitions) {
 		return a, fmt.Errorf("the dump's attempt statement does not hang together (run %q, attempt %q, %d databases, streams %q)", a.RunID, a.ID, len(a.Databases), a.Streams)
 	}
 	return a, nil
