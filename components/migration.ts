@@ -421,10 +421,12 @@ export class Migration extends pulumi.ComponentResource {
     const { bucketFrom, urls, runKey } = transit;
     const { users } = transit.store;
     const { storage, database, jobs } = landing;
-    // The import waits for both ends, a complete dump and a running database, and in live mode
-    // for the way to the source, checked from the destination.
+    // The import waits for a running database and, in live mode, the way to the source, checked
+    // from the destination; of the dump only for its preflight: it starts beside the dump and
+    // follows it chunk by chunk, ending with its manifest (or, into a target that holds
+    // objects, waits for the manifest).
     const importAfter = [
-      dump,
+      dump.preflight,
       database,
       jobs,
       ...(landing.replicationSource ? [landing.replicationSource] : []),
@@ -437,6 +439,7 @@ export class Migration extends pulumi.ComponentResource {
         stripDefiners: migration.stripDefiners,
         writeBinlog: migration.writeBinlog,
         timeoutMinutes: migration.importTimeoutMinutes,
+        dumpTimeoutMinutes: migration.dumpTimeoutMinutes,
         stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
         hooks: users.forStep(["read"]),
       },
@@ -457,7 +460,8 @@ export class Migration extends pulumi.ComponentResource {
           runId,
           bucket: operatorRead,
           runKey: runKey.key,
-          timeoutMinutes: migration.importTimeoutMinutes,
+          // The import follows the dump from its start.
+          timeoutMinutes: migration.dumpTimeoutMinutes + migration.importTimeoutMinutes,
           hooks: users.forStep(["read"]),
         },
         {
@@ -496,7 +500,8 @@ export class Migration extends pulumi.ComponentResource {
         timeoutMinutes: migration.verifyTimeoutMinutes,
         hooks: users.forStep(["read"]),
       },
-      { parent: this, dependsOn: [importJob] },
+      // The import ends only with the dump's manifest; the dump's own end is waited for too.
+      { parent: this, dependsOn: [importJob, dump] },
     );
 
     return { checks, watches, operatorRead };

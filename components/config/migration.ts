@@ -114,7 +114,9 @@ export const migrationSchema = z
       .default(true)
       .describe("keep the data volume and its namespace on pulumi destroy"),
     dumpTimeoutMinutes: minutes(60).describe("longest the dump may take"),
-    importTimeoutMinutes: minutes(120).describe("longest the import may take"),
+    importTimeoutMinutes: minutes(120).describe(
+      "longest the import may take once the dump is complete; its Job follows the dump from the start, so its deadline is this plus dumpTimeoutMinutes",
+    ),
     verifyTimeoutMinutes: minutes(60).describe("longest the verification may take"),
   })
   .describe("the run");

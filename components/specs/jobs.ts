@@ -36,6 +36,8 @@ export interface DataPlaneJobSpec {
   readonly timeoutMinutes: number;
   /** The setting timeoutMinutes comes from, which a step stopped by its deadline names. */
   readonly timeoutKey?: string;
+  /** Another setting timeoutMinutes adds (the import's deadline is the dump's and its own). */
+  readonly timeoutWithKey?: string;
   readonly backoffLimit: number;
   readonly labels: Record<string, string>;
 }
@@ -49,6 +51,7 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
     // The step's deadline as the Job has it, so a step it stops can say so (package deadline).
     { name: "STEP_DEADLINE_SECONDS", value: String(spec.timeoutMinutes * 60) },
     ...(spec.timeoutKey ? [{ name: "STEP_DEADLINE_KEY", value: spec.timeoutKey }] : []),
+    ...(spec.timeoutWithKey ? [{ name: "STEP_DEADLINE_WITH", value: spec.timeoutWithKey }] : []),
     { name: "TMPDIR", value: "/tmp" },
     // The pod's user has no home in the image; nothing is read from one.
     { name: "HOME", value: "/tmp" },
@@ -151,6 +154,7 @@ export function destinationJob(
     readonly usesBucket?: boolean;
     readonly timeoutMinutes: number;
     readonly timeoutKey?: string;
+    readonly timeoutWithKey?: string;
     readonly backoffLimit: number;
     /** Secret files of this step's own, besides the database's and the bucket's. */
     readonly secretFiles?: Record<string, SecretFile>;
@@ -190,6 +194,7 @@ export function destinationJob(
     },
     timeoutMinutes: spec.timeoutMinutes,
     ...(spec.timeoutKey ? { timeoutKey: spec.timeoutKey } : {}),
+    ...(spec.timeoutWithKey ? { timeoutWithKey: spec.timeoutWithKey } : {}),
     backoffLimit: spec.backoffLimit,
     labels: ferryLabels(step, context.runId),
   });

@@ -190,7 +190,7 @@ describe("the whole graph", () => {
     expect(destinationTypes.every((t) => ofType(t).length > 0)).toBe(true);
   });
 
-  it("orders the steps: dump after the bucket, import after dump and database, then verify, cleanup, report, revocation", async () => {
+  it("orders the steps: dump after the bucket, import beside the dump once its preflight passed (following it) and after the database, verify after both, then cleanup, report, revocation", async () => {
     await run("local");
     const dependsOnNames = (suffix: string) =>
       ((named(suffix).opts?.dependsOn as pulumi.Resource[]) ?? []).map(
@@ -200,12 +200,17 @@ describe("the whole graph", () => {
       expect.stringMatching(/-store$/),
       expect.stringMatching(/-root-password-kept$/),
     ]);
+    // The import starts beside the dump and follows it chunk by chunk (FOLLOW_DUMP): it waits for
+    // the dump's preflight, not its end; the verification waits for both.
     expect(dependsOnNames("-import")).toEqual([
-      expect.stringMatching(/-dump$/),
+      expect.stringMatching(/-dump-local-preflight$/),
       expect.stringMatching(/-database$/),
       expect.stringMatching(/-jobs$/),
     ]);
-    expect(dependsOnNames("-verification")).toEqual([expect.stringMatching(/-import$/)]);
+    expect(dependsOnNames("-verification")).toEqual([
+      expect.stringMatching(/-import$/),
+      expect.stringMatching(/-dump$/),
+    ]);
     expect(dependsOnNames("-cleanup")).toEqual([expect.stringMatching(/-verification$/)]);
     // The import's log is watched from the import's start; the report waits for the watch too.
     expect(dependsOnNames("-import-log")).toEqual(dependsOnNames("-import"));
@@ -648,8 +653,9 @@ describe("jobs", () => {
     }
     // Pulumi waits two minutes past each Job's deadline, so that the Job's own failure (its
     // deadline passed, named by the step) ends the wait rather than a bare timeout.
+    // The import follows the dump from its start: its deadline is the dump's and its own.
     const deadlines = [
-      ["-import-job", 120, "importTimeoutMinutes"],
+      ["-import-job", 60 + 120, "importTimeoutMinutes"],
       ["-dump-job", 60, "dumpTimeoutMinutes"],
       ["-verification-job", 60, "verifyTimeoutMinutes"],
     ] as const;
@@ -665,6 +671,10 @@ describe("jobs", () => {
         value: `ferry:migration.${key}`,
       });
     }
+    expect(named("-import-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "STEP_DEADLINE_WITH",
+      value: "ferry:migration.dumpTimeoutMinutes",
+    });
   });
 
   it("passes secrets as mounted files, never as values", async () => {
@@ -689,6 +699,9 @@ describe("jobs", () => {
         { name: "OVERWRITE", value: "false" },
         { name: "STRIP_DEFINERS", value: "false" },
         { name: "WRITE_BINLOG", value: "false" },
+        // It follows the dump, which states itself within seconds of its start.
+        { name: "FOLLOW_DUMP", value: "true" },
+        { name: "FOLLOW_WAIT_SECONDS", value: String(10 * 60) },
         // The destination records which stack a run id belongs to.
         { name: "FERRY_STACK", value: `${pulumi.getProject()}/${pulumi.getStack()}` },
         { name: "S3_BUCKET", value: "ferry-abc123" },
@@ -696,6 +709,21 @@ describe("jobs", () => {
         { name: "S3_SECRET_KEY_FILE", value: "/var/run/ferry/secrets/s3-secret-key" },
       ]),
     );
+  });
+
+  it("waits for the dump to begin 10 minutes at most, or the dump's own timeout if shorter", async () => {
+    const followWait = () =>
+      (
+        named("-import-job").inputs.spec.template.spec.containers[0].env as {
+          name: string;
+          value: string;
+        }[]
+      ).find((e) => e.name === "FOLLOW_WAIT_SECONDS")?.value;
+    await run("kubernetes", (raw) => (raw.migration.dumpTimeoutMinutes = 3));
+    expect(followWait()).toBe(String(3 * 60));
+    resetRegistered();
+    await run("kubernetes", (raw) => (raw.migration.dumpTimeoutMinutes = 240));
+    expect(followWait()).toBe(String(10 * 60));
   });
 
   it("replaces the Jobs when the run id changes", async () => {
