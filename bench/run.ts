@@ -4,6 +4,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
 import { benchDatabases, generateDataset } from "./generate";
+import { liveBench } from "./live";
 import {
   bytesBelow,
   cpuTotals,
@@ -158,6 +159,8 @@ interface PipelineRun {
 }
 
 async function main(): Promise<void> {
+  // `npm run bench -- live`: live mode's catch-up and cutover under an application's writes.
+  if (process.argv[2] === "live") return liveBench(process.argv.slice(3));
   const options = parseOptions(process.argv.slice(2));
   if (options.profile) fs.mkdirSync(options.profile, { recursive: true });
   const resultsDir = path.join(repoRoot, "bench", "results");

@@ -14,7 +14,8 @@
 // LEDGER_TLS_CA_FILE (package conn's settings). The tables: ledger.writes (token BIGINT) and
 // ledger.counter (id 1, n BIGINT), which the caller makes. LEDGER_RATE transactions a second
 // (default 50), LEDGER_FIRST_TOKEN (default: the clock in microseconds, so that runs never share a
-// token).
+// token). With LEDGER_NEXT_HOST and LEDGER_NEXT_PORT the writer moves between two servers, to the
+// other each time the one it uses refuses it as read-only (a proxy that follows read_only).
 package main
 
 import (

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"ferry.local/dataplane/internal/conn"
 )
@@ -23,6 +26,70 @@ type Written struct {
 	RefusedAtEndMs int64  `json:"refusedAtEndMs"`
 	LastRefusal    string `json:"lastRefusal"`
 	Seconds        int64  `json:"seconds"`
+	// Moves counts the times the writer moved to the other server (LEDGER_NEXT_HOST).
+	Moves int64 `json:"moves"`
+}
+
+// servers is where the writer writes: one server, or with LEDGER_NEXT_HOST and LEDGER_NEXT_PORT
+// two (the same account, password and TLS), of which it uses one and moves to the other each time
+// the one it uses refuses it as read-only: an application behind a proxy that follows read_only
+// (ProxySQL's monitor) or a connector with a failover list, which a cutover moves to the new
+// server without anything of the application changing.
+type servers struct {
+	dbs []*sql.DB
+	at  int
+}
+
+func openServers() (*servers, error) {
+	settings, err := open()
+	if err != nil {
+		return nil, err
+	}
+	all := []conn.Settings{*settings}
+	if host := os.Getenv("LEDGER_NEXT_HOST"); host != "" {
+		next := *settings
+		next.Host, next.Port = host, os.Getenv("LEDGER_NEXT_PORT")
+		if next.Port == "" {
+			return nil, fmt.Errorf("LEDGER_NEXT_HOST is set without LEDGER_NEXT_PORT")
+		}
+		all = append(all, next)
+	}
+	s := &servers{}
+	for _, one := range all {
+		db, err := conn.Open(one)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		// One session, as an application's connection: a refused or lost one is opened again.
+		db.SetMaxOpenConns(1)
+		s.dbs = append(s.dbs, db)
+	}
+	return s, nil
+}
+
+func (s *servers) current() *sql.DB { return s.dbs[s.at] }
+
+// refused moves to the other server when err is the one in use refusing a write as read-only,
+// and says whether it moved.
+func (s *servers) refused(err error) bool {
+	if len(s.dbs) < 2 || !readOnly(err) {
+		return false
+	}
+	s.at = (s.at + 1) % len(s.dbs)
+	return true
+}
+
+func (s *servers) close() {
+	for _, db := range s.dbs {
+		_ = db.Close()
+	}
+}
+
+// readOnly: the server refused a statement because it runs read-only (ER_OPTION_PREVENTS_STATEMENT).
+func readOnly(err error) bool {
+	var refusal *mysql.MySQLError
+	return errors.As(err, &refusal) && refusal.Number == 1290
 }
 
 func write(ctx context.Context, ledgerFile string) (Written, error) {
@@ -45,17 +112,11 @@ func write(ctx context.Context, ledgerFile string) (Written, error) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(limit)*time.Second)
 		defer cancel()
 	}
-	settings, err := open()
+	to, err := openServers()
 	if err != nil {
 		return w, err
 	}
-	db, err := conn.Open(*settings)
-	if err != nil {
-		return w, err
-	}
-	defer db.Close()
-	// One session, as an application's connection: a refused or lost one is opened again.
-	db.SetMaxOpenConns(1)
+	defer to.close()
 	ledger, err := os.OpenFile(ledgerFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return w, err
@@ -83,12 +144,15 @@ func write(ctx context.Context, ledgerFile string) (Written, error) {
 			logf("%d acknowledged, %d refused (last refusal: %s)", w.Acknowledged, w.Refused, orNone(w.LastRefusal))
 		case <-ticker.C:
 		}
-		if err := transaction(ctx, db, token); err != nil {
+		if err := transaction(ctx, to.current(), token); err != nil {
 			if ctx.Err() != nil {
 				continue
 			}
 			w.Refused++
 			w.LastRefusal = err.Error()
+			if to.refused(err) {
+				w.Moves++
+			}
 		} else {
 			now := time.Now()
 			w.LongestGapMs = max(w.LongestGapMs, now.Sub(lastAck).Milliseconds())
