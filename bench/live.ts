@@ -55,8 +55,10 @@ interface LiveRun {
   cutoverSeconds: number;
   /** ferry's window: from the source refusing writes to the destination taking them. */
   ferryWindowMs: number;
-  /** The application's: the longest time between two acknowledged transactions. */
+  /** The application's: the longest time between two acknowledged transactions at the cutover. */
   applicationWindowMs: number;
+  /** The application's longest pause outside the cutover, and the step it fell in. */
+  longestPauseElsewhere: { ms: number; during: string };
   acknowledged: number;
   refused: number;
   lost: number;
@@ -106,6 +108,11 @@ function parseLiveOptions(argv: string[]): LiveOptions {
     hold: whole("hold", values.hold, 0),
     after: whole("after", values.after),
   };
+}
+
+/** The shortest time between two acknowledged transactions counted as a pause: three ticks. */
+function gapThresholdMs(rate: number): number {
+  return Math.max(10, Math.ceil(3000 / rate));
 }
 
 /** Transactions the destination has still to apply: the source's GTID sequence minus its own. */
@@ -216,12 +223,19 @@ export async function liveBench(argv: string[]): Promise<void> {
           LEDGER_PASSWORD_FILE: secretPath("writer-password"),
           ...tls("LEDGER"),
           LEDGER_RATE: String(rate),
+          // Three of its ticks: a pause is what is longer than its own pace.
+          LEDGER_GAP_MS: String(gapThresholdMs(rate)),
         });
         await until(() => lineCount(ledgerFile) > 0, "the application's first write", 30);
         log(`${runId}: the application writes ${rate} transactions a second to the source`);
 
+        // When each step ran, to set the application's pauses beside them.
+        const phases: Phase[] = [];
         const step = async (script: string, env: Record<string, string>) => {
+          const phase: Phase = { name: script.replace(/\.sh$/, ""), from: Date.now(), to: 0 };
+          phases.push(phase);
           const ran = await measure("sh", [path.join(dataPlaneDir, script)], env);
+          phase.to = Date.now();
           if (ran.status !== 0)
             throw new Error(
               `bench live: ${script} failed (exit ${ran.status}):\n${ran.stderr.slice(-3000)}`,
@@ -267,7 +281,10 @@ export async function liveBench(argv: string[]): Promise<void> {
             "the destination catching up",
             600,
           );
+          const holding: Phase = { name: "replicating", from: Date.now(), to: 0 };
           await new Promise((r) => setTimeout(r, options.hold * 1000));
+          holding.to = Date.now();
+          phases.push(holding);
         } finally {
           clearInterval(sampling);
         }
@@ -291,6 +308,7 @@ export async function liveBench(argv: string[]): Promise<void> {
         if (!window) throw new Error(`bench live: the cutover said no window:\n${cut.stderr}`);
         await new Promise((r) => setTimeout(r, options.after * 1000));
         const written = await writer.stop();
+        const { atCutover, elsewhere } = pausesBySteps(written.gaps, phases);
         const checked = checkLedger(ledgerFile, {
           LEDGER_HOST: serverName,
           LEDGER_PORT: String(plane.destination.port),
@@ -313,7 +331,8 @@ export async function liveBench(argv: string[]): Promise<void> {
           heldLagTransactions: median(held.map((s) => s.transactions)),
           cutoverSeconds: cut.seconds,
           ferryWindowMs: Number(window[1]),
-          applicationWindowMs: written.longestGapMs,
+          applicationWindowMs: atCutover,
+          longestPauseElsewhere: elsewhere,
           acknowledged: written.acknowledged,
           refused: written.refused,
           lost: checked.lost,
@@ -321,7 +340,7 @@ export async function liveBench(argv: string[]): Promise<void> {
         };
         runs.push(run);
         log(
-          `${runId}: cut over in ${cut.seconds.toFixed(1)}s; ferry's window ${run.ferryWindowMs} ms, the application's ${run.applicationWindowMs} ms; ${run.acknowledged} acknowledged (${run.achievedRate.toFixed(0)}/s), ${run.refused} refused; ledger: ${run.lost} lost, ${run.duplicated} duplicated`,
+          `${runId}: cut over in ${cut.seconds.toFixed(1)}s; ferry's window ${run.ferryWindowMs} ms, the application's ${windowText(run)} (its longest pause elsewhere ${elsewhere.ms} ms, during ${elsewhere.during}); ${run.acknowledged} acknowledged (${run.achievedRate.toFixed(0)}/s), ${run.refused} refused; ledger: ${run.lost} lost, ${run.duplicated} duplicated`,
         );
         if (!checked.ok)
           throw new Error(
@@ -341,6 +360,43 @@ interface Written {
   refused: number;
   longestGapMs: number;
   seconds: number;
+  /** Each time of 100 ms or more between two acknowledged transactions. */
+  gaps: { from: string; ms: number }[] | null;
+}
+
+/** A step of ferry's, from its start to its end (epoch milliseconds). */
+export interface Phase {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * The application's pauses set beside ferry's steps: the longest one that overlaps the cutover
+ * (its write-unavailable window), and the longest other one with the step it overlapped most
+ * ("none": between steps).
+ */
+export function pausesBySteps(
+  gaps: { from: string; ms: number }[] | null,
+  phases: Phase[],
+): { atCutover: number; elsewhere: { ms: number; during: string } } {
+  let atCutover = 0;
+  const elsewhere = { ms: 0, during: "none" };
+  for (const gap of gaps ?? []) {
+    const from = Date.parse(gap.from);
+    const to = from + gap.ms;
+    const overlap = (p: Phase) => Math.max(0, Math.min(to, p.to) - Math.max(from, p.from));
+    const cutover = phases.find((p) => p.name === "cutover");
+    if (cutover && overlap(cutover) > 0) {
+      atCutover = Math.max(atCutover, gap.ms);
+      continue;
+    }
+    if (gap.ms <= elsewhere.ms) continue;
+    const most = [...phases].sort((a, b) => overlap(b) - overlap(a))[0];
+    elsewhere.ms = gap.ms;
+    elsewhere.during = most && overlap(most) > 0 ? most.name : "none";
+  }
+  return { atCutover, elsewhere };
 }
 
 /** ferry-ledger write in the background, stopped (SIGTERM) for its summary. */
@@ -397,13 +453,20 @@ async function until(done: () => boolean, what: string, seconds: number): Promis
   }
 }
 
+/** The application's window, or the pause it stayed under when none overlapped the cutover. */
+function windowText(run: LiveRun): string {
+  return run.applicationWindowMs > 0
+    ? `${run.applicationWindowMs} ms`
+    : `< ${gapThresholdMs(run.rate)} ms`;
+}
+
 function reportLive(runs: LiveRun[]): void {
   const lines = [
-    "| size | rate (achieved) | copy (dump + import + verification) | catch-up | largest lag | lag held | cutover | ferry's window | application's window | acknowledged | lost | duplicated |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| size | rate (achieved) | copy (dump + import + verification) | catch-up | largest lag | lag held | cutover | ferry's window | application's window | longest pause elsewhere | acknowledged | lost | duplicated |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...runs.map(
       (r) =>
-        `| ${mib(r.size).toFixed(0)} MiB | ${r.rate}/s (${r.achievedRate.toFixed(0)}/s) | ${(r.copySeconds.dump + r.copySeconds.import + r.copySeconds.verify).toFixed(1)}s (${r.copySeconds.dump.toFixed(1)} + ${r.copySeconds.import.toFixed(1)} + ${r.copySeconds.verify.toFixed(1)}) | ${r.catchUpSeconds.toFixed(1)}s | ${r.maxLagSeconds}s, ${r.maxLagTransactions} transactions | ${r.heldLagTransactions} transactions | ${r.cutoverSeconds.toFixed(1)}s | ${r.ferryWindowMs} ms | ${r.applicationWindowMs} ms | ${r.acknowledged} | ${r.lost} | ${r.duplicated} |`,
+        `| ${mib(r.size).toFixed(0)} MiB | ${r.rate}/s (${r.achievedRate.toFixed(0)}/s) | ${(r.copySeconds.dump + r.copySeconds.import + r.copySeconds.verify).toFixed(1)}s (${r.copySeconds.dump.toFixed(1)} + ${r.copySeconds.import.toFixed(1)} + ${r.copySeconds.verify.toFixed(1)}) | ${r.catchUpSeconds.toFixed(1)}s | ${r.maxLagSeconds}s, ${r.maxLagTransactions} transactions | ${r.heldLagTransactions} transactions | ${r.cutoverSeconds.toFixed(1)}s | ${r.ferryWindowMs} ms | ${windowText(r)} | ${r.longestPauseElsewhere.ms} ms (${r.longestPauseElsewhere.during}) | ${r.acknowledged} | ${r.lost} | ${r.duplicated} |`,
     ),
   ];
   console.log(lines.join("\n"));

@@ -15,7 +15,9 @@
 // ledger.counter (id 1, n BIGINT), which the caller makes. LEDGER_RATE transactions a second
 // (default 50), LEDGER_FIRST_TOKEN (default: the clock in microseconds, so that runs never share a
 // token). With LEDGER_NEXT_HOST and LEDGER_NEXT_PORT the writer moves between two servers, to the
-// other each time the one it uses refuses it as read-only (a proxy that follows read_only).
+// other each time the one it uses refuses it as read-only (a proxy that follows read_only). Its
+// summary lists each time of LEDGER_GAP_MS (default 100) or more between two acknowledged
+// transactions.
 package main
 
 import (

@@ -28,7 +28,19 @@ type Written struct {
 	Seconds        int64  `json:"seconds"`
 	// Moves counts the times the writer moved to the other server (LEDGER_NEXT_HOST).
 	Moves int64 `json:"moves"`
+	// Gaps are the times between two acknowledged transactions of LEDGER_GAP_MS (default 100) or
+	// more, the first 1000: when the application could not write, to be set beside what ran then.
+	Gaps []Gap `json:"gaps"`
 }
+
+// Gap is a time without an acknowledged transaction: from the last one before it, for Ms.
+type Gap struct {
+	From string `json:"from"`
+	Ms   int64  `json:"ms"`
+}
+
+// gapsKept bounds Written.Gaps: a server away for minutes is one gap, a slow one many.
+const gapsKept = 1000
 
 // servers is where the writer writes: one server, or with LEDGER_NEXT_HOST and LEDGER_NEXT_PORT
 // two (the same account, password and TLS), of which it uses one and moves to the other each time
@@ -107,6 +119,10 @@ func write(ctx context.Context, ledgerFile string) (Written, error) {
 	if err != nil {
 		return w, err
 	}
+	gapMs, err := number("LEDGER_GAP_MS", 100)
+	if err != nil {
+		return w, err
+	}
 	if limit > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(limit)*time.Second)
@@ -155,7 +171,11 @@ func write(ctx context.Context, ledgerFile string) (Written, error) {
 			}
 		} else {
 			now := time.Now()
-			w.LongestGapMs = max(w.LongestGapMs, now.Sub(lastAck).Milliseconds())
+			gap := now.Sub(lastAck).Milliseconds()
+			w.LongestGapMs = max(w.LongestGapMs, gap)
+			if gap >= gapMs && len(w.Gaps) < gapsKept {
+				w.Gaps = append(w.Gaps, Gap{From: lastAck.UTC().Format(time.RFC3339Nano), Ms: gap})
+			}
 			lastAck = now
 			w.Acknowledged++
 			if _, err := ledger.WriteString(strconv.FormatInt(token, 10) + "\n"); err != nil {
