@@ -318,6 +318,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		}
 		return m, fmt.Errorf("cannot take a consistent snapshot: %v", err)
 	}
+	lockedAt := time.Now()
 	locked := true
 	unlock := func() {
 		if locked {
@@ -383,6 +384,14 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		d.Log("warning: the source sees this machine's sessions under other client ports (address translation between them): the dump's own sessions are told from other sessions of %s by when they open, so no other client should use that account during the dump", d.Source.User)
 	}
 	streams := make([]*stream, len(plan))
+	opened := func(s *stream, opening time.Time) error {
+		if err := d.waitForSnapshot(ctx, s, snapshotID, attributed, byPort); err != nil {
+			return err
+		}
+		d.Log("stream %s has opened its snapshot (%.1fs)", s.name, time.Since(opening).Seconds())
+		return nil
+	}
+	opening := time.Now()
 	for i, planned := range plan {
 		args := append([]string{"--defaults-file=" + options}, flags...)
 		if planned.Name == manifest.Definitions {
@@ -393,22 +402,36 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		args = append(args, IgnoreArguments(plan, planned.Name)...)
 		// "--" ends the options: a database named like an option is still a name.
 		args = append(append(args, "--databases", "--"), d.Databases...)
-		opening := time.Now()
+		if !byPort {
+			opening = time.Now()
+		}
 		s, err := d.start(ctx, planned.Name, args, ext)
 		if err != nil {
 			return m, err
 		}
 		streams[i] = s
-		if err := d.waitForSnapshot(ctx, s, snapshotID, attributed, byPort); err != nil {
-			return m, err
+		// A session told by when it opens, not by its port, is the stream's only if the stream
+		// is the one opening: each then waits for its snapshot before the next starts.
+		if !byPort {
+			if err := opened(s, opening); err != nil {
+				return m, err
+			}
 		}
-		d.Log("stream %s has opened its snapshot (%.1fs)", s.name, time.Since(opening).Seconds())
+	}
+	// Told by their ports, the streams open their snapshots side by side: the writes the global
+	// read lock holds wait for the slowest stream, not for all of them one after the other.
+	if byPort {
+		for _, s := range streams {
+			if err := opened(s, opening); err != nil {
+				return m, err
+			}
+		}
 	}
 	unlock()
 	if _, err := snapshot.ExecContext(ctx, "COMMIT"); err != nil {
 		return m, err
 	}
-	d.Log("writes on the source released; the streams and the digests go on in the snapshot")
+	d.Log("writes on the source released after %dms under the global read lock; the streams and the digests go on in the snapshot", time.Since(lockedAt).Milliseconds())
 	if err := d.stateStreams(ctx, plan); err != nil {
 		return m, d.uploadFailure(err)
 	}
