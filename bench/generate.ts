@@ -20,6 +20,14 @@ const tables = [
   { name: "bench_media.events", share: 0.1, sqlBytesPerRow: 58 },
 ];
 
+/** A dataset's size as --sizes gives it: bytes, or a number with K, M or G (1024s). */
+export function parseSize(text: string): number {
+  const match = /^([0-9.]+)([KMG]?)$/i.exec(text.trim());
+  if (!match) throw new Error(`bench: size '${text}' is not a number with an optional K, M or G`);
+  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase()]!;
+  return Math.round(Number(match[1]) * unit);
+}
+
 export interface GeneratedDataset {
   seed: number;
   targetBytes: number;

@@ -7,7 +7,7 @@ import { serverTlsSettings, tlsFiles } from "../components/specs/database";
 import { testCertificates, writeServerTlsFiles } from "../test/support/certificates";
 import { DataPlane } from "../test/support/fixture";
 import { secretFile } from "../test/support/servers";
-import { benchDatabases, generateDataset } from "./generate";
+import { benchDatabases, generateDataset, parseSize } from "./generate";
 import { measure, median, type Measured } from "./measure";
 import { settle } from "./peers";
 
@@ -93,16 +93,8 @@ function parseLiveOptions(argv: string[]): LiveOptions {
       );
     return value;
   };
-  const size = (text: string) => {
-    const match = /^([0-9.]+)([KMG]?)$/i.exec(text.trim());
-    if (!match)
-      throw new Error(`bench live: size '${text}' is not a number with an optional K, M or G`);
-    return Math.round(
-      Number(match[1]) * { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase()]!,
-    );
-  };
   return {
-    sizes: values.sizes.split(",").map(size),
+    sizes: values.sizes.split(",").map(parseSize),
     rates: values.rates.split(",").map((r) => whole("rates", r)),
     seed: whole("seed", values.seed),
     hold: whole("hold", values.hold, 0),

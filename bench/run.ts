@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
-import { benchDatabases, generateDataset } from "./generate";
+import { benchDatabases, generateDataset, parseSize } from "./generate";
 import { liveBench } from "./live";
 import {
   bytesBelow,
@@ -67,13 +67,6 @@ interface Options {
   pipelines: Pipeline[];
   /** Where ferry's steps write their CPU profiles (FERRY_CPU_PROFILE); none when "". */
   profile: string;
-}
-
-function parseSize(text: string): number {
-  const match = /^([0-9.]+)([KMG]?)$/i.exec(text.trim());
-  if (!match) throw new Error(`bench: size '${text}' is not a number with an optional K, M or G`);
-  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase()]!;
-  return Math.round(Number(match[1]) * unit);
 }
 
 function wholeNumber(flag: string, text: string): number {
