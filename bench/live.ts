@@ -350,7 +350,6 @@ export async function liveBench(argv: string[]): Promise<void> {
 interface Written {
   acknowledged: number;
   refused: number;
-  longestGapMs: number;
   seconds: number;
   /** Each time of 100 ms or more between two acknowledged transactions. */
   gaps: { from: string; ms: number }[] | null;

@@ -25,18 +25,18 @@ export interface ImportJobArgs {
 }
 
 /**
+ * How long the import, started beside the dump, waits for the dump to state itself: the dump's
+ * Job or command starts at the same moment, and states itself once it holds its run.
+ */
+const dumpBeginMinutes = 10;
+
+/**
  * The Job that waits for the database, streams the run's dump from the bucket as the dump stores
  * it (following its sealed indexes until its manifest, or from the manifest when the dump is
  * already complete), checks every chunk's sha256 and imports it. It refuses a damaged object and
  * a non-empty target unless overwrite is set; into a target that holds objects it waits for the
  * manifest rather than follow, and a dump that fails while followed takes back what it imported.
  */
-/**
- * How long the import, started beside the dump, waits for the dump to state itself: the dump's
- * Job or command starts at the same moment, and states itself once it holds its run.
- */
-const dumpBeginMinutes = 10;
-
 export class ImportJob extends pulumi.ComponentResource {
   constructor(name: string, args: ImportJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:ImportJob", name, {}, opts);
