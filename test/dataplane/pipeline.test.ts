@@ -793,29 +793,58 @@ describe("an import that follows the dump (FOLLOW_DUMP)", () => {
     expect((await run("verify.sh", destinationEnv("follow-killed"))).status).toBe(0);
   }, 180_000);
 
-  it("stops at once when the dump fails before its snapshot is open: the dump states its attempt as soon as it holds its run, and marks the failure on it", async () => {
+  it("stops at once when the dump fails before its snapshot is open: the dump states its attempt once the source passed its checks, and marks the failure on it", async () => {
     seedBulk();
     const runId = "fails-early";
-    const importing = run("import.sh", {
-      ...destinationEnv(runId),
-      ...followEnv,
-      // Longer than the test: only the dump's own statement of its failure can end the import.
-      FOLLOW_WAIT_SECONDS: "600",
-      FOLLOW_STALL_SECONDS: "600",
-    });
-    const dumped = await run("dump.sh", { ...dumpEnv(runId, "bulk nowhere"), CHUNK_MIB: "1" });
-    expect(dumped.status).not.toBe(0);
-    expect(dumped.stderr).toContain('database "nowhere" does not exist on the source');
-    const imported = await importing;
-    expect(imported.status).not.toBe(0);
-    expect(imported.stderr).toMatch(
-      /the dump of run fails-early failed: database "nowhere" does not exist on the source/,
+    // Another session holds a table: the dump's global read lock waits for it, and is killed
+    // there (as a source restarted or a DBA's KILL would end it), before any snapshot is open.
+    const holder = spawn(
+      "mariadb",
+      ["--no-defaults", `--socket=${source.socket}`, "-uroot", "--batch", "--unbuffered"],
+      { stdio: ["pipe", "pipe", "pipe"] },
     );
-    expect(
-      destination
-        .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bulk'")
-        .trim(),
-    ).toBe("0");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+        holder.once("close", (code) => reject(new Error(`the holding session ended (${code})`)));
+        holder.stdin.write("LOCK TABLES bulk.rows_of_data WRITE; SELECT 'held';\n");
+      });
+      const importing = run("import.sh", {
+        ...destinationEnv(runId),
+        ...followEnv,
+        // Longer than the test: only the dump's own statement of its failure can end the import.
+        FOLLOW_WAIT_SECONDS: "600",
+        FOLLOW_STALL_SECONDS: "600",
+      });
+      const dumping = run("dump.sh", { ...dumpEnv(runId, "bulk shop"), CHUNK_MIB: "1" });
+      let waiting = "";
+      for (const deadline = Date.now() + 30_000; waiting === "" && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 100));
+        waiting = source
+          .must(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'dumper' AND INFO = 'FLUSH TABLES WITH READ LOCK'",
+          )
+          .trim();
+      }
+      expect(waiting, "the dump's global read lock never waited").not.toBe("");
+      source.must(`KILL ${waiting}`);
+      const dumped = await dumping;
+      expect(dumped.status).not.toBe(0);
+      expect(dumped.stderr).toContain("cannot take a consistent snapshot");
+      const imported = await importing;
+      expect(imported.status).not.toBe(0);
+      expect(imported.stderr).toMatch(
+        /the dump of run fails-early failed: .*cannot take a consistent snapshot/,
+      );
+      expect(
+        destination
+          .must("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bulk'")
+          .trim(),
+      ).toBe("0");
+    } finally {
+      holder.stdin.end();
+      holder.kill();
+    }
   }, 120_000);
 
   for (const [how, signal, want] of [

@@ -103,8 +103,8 @@ type dumper struct {
 	// connected is when the source first answered; zero if it never did.
 	connected time.Time
 	stored    sync.Map // keys written by this dump, counted when it fails
-	// attempt is this dump's statement of itself (manifest.Attempt), stored once the dump holds
-	// its run, and again with its streams once the snapshot is open. No stream's index is stored
+	// attempt is this dump's statement of itself (manifest.Attempt), stored once the source has
+	// passed the dump's checks, and again with its streams once the snapshot is open. No stream's index is stored
 	// before that: one told earlier waits in pendingIndexes (a stream may end under the global
 	// lock, and must not wait for what comes after it).
 	attempt        manifest.Attempt
@@ -259,12 +259,6 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	} else if len(leftovers) > 0 {
 		d.Log("%d objects of an earlier, unfinished dump of run %s are stored; they are written over, and the run's cleanup removes the rest", len(leftovers), d.RunID)
 	}
-	// Stated as soon as this dump holds its run: an import started beside it sees it begin within
-	// seconds, and every failure from here on is marked on it (markFailed), so the import stops
-	// at once rather than wait for a dump that will never state anything.
-	if err := d.stateAttempt(ctx); err != nil {
-		return m, d.uploadFailure(err)
-	}
 	for _, database := range d.Databases {
 		var found int
 		if err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", database).Scan(&found); err != nil {
@@ -298,6 +292,15 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	}
 	if err := os.WriteFile(options, []byte(text), 0o600); err != nil {
 		return m, err
+	}
+
+	// Stated once the checks that refuse a source have passed (a refused dump writes nothing) and
+	// before the snapshot: an import started beside the dump sees it begin, and every failure from
+	// here on is marked on it (markFailed), so the import stops at once rather than wait for a dump
+	// that will never state anything. The same checks ran in the dump's preflight, before the
+	// import started.
+	if err := d.stateAttempt(ctx); err != nil {
+		return m, d.uploadFailure(err)
 	}
 
 	// The snapshot session: under a brief global read lock it opens a consistent snapshot and reads
