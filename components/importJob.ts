@@ -26,7 +26,8 @@ export interface ImportJobArgs {
 
 /**
  * How long the import, started beside the dump, waits for the dump to state itself: the dump's
- * Job or command starts at the same moment, and states itself once it holds its run.
+ * Job or command starts at the same moment, and states itself once the source has passed its
+ * checks (the ones its preflight ran before the import started), just before its snapshot.
  */
 const dumpBeginMinutes = 10;
 
@@ -55,7 +56,7 @@ export class ImportJob extends pulumi.ComponentResource {
           // The database runs before the Job starts; a retry may find it restarting.
           WAIT_SECONDS: String(databaseStartSeconds(timeoutMinutes)),
           FOLLOW_DUMP: "true",
-          // The dump states itself within seconds of its start (once it holds its run), and marks
+          // The dump states itself once the source has passed its checks, before its snapshot, and marks
           // on that statement any failure after it; this bounds only a dump that never begins.
           FOLLOW_WAIT_SECONDS: String(60 * Math.min(dumpBeginMinutes, args.dumpTimeoutMinutes)),
           // Its log lines reach the operator's pulumi up (StepLog).

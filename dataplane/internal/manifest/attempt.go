@@ -34,7 +34,7 @@ type Attempt struct {
 	Databases   []string `json:"databases"`
 	Compression string   `json:"compression"`
 	// Streams names the attempt's streams, the definitions last, as the manifest will; none while
-	// the dump prepares (it states itself as soon as it holds its run, and its streams once its
+	// the dump prepares (it states itself once the source has passed its checks, and its streams once its
 	// snapshot is open).
 	Streams   []string `json:"streams,omitempty"`
 	StartedAt string   `json:"startedAt"`
