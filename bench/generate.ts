@@ -28,6 +28,14 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+/** A whole-number option of at least `least`, named by its flag when it is not one. */
+export function wholeNumber(flag: string, text: string, least = 1): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < least)
+    throw new Error(`bench: --${flag} must be a whole number of at least ${least}, not '${text}'`);
+  return value;
+}
+
 export interface GeneratedDataset {
   seed: number;
   targetBytes: number;

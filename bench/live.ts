@@ -7,7 +7,7 @@ import { serverTlsSettings, tlsFiles } from "../components/specs/database";
 import { testCertificates, writeServerTlsFiles } from "../test/support/certificates";
 import { DataPlane } from "../test/support/fixture";
 import { secretFile } from "../test/support/servers";
-import { benchDatabases, generateDataset, parseSize } from "./generate";
+import { benchDatabases, generateDataset, parseSize, wholeNumber } from "./generate";
 import { measure, median, type Measured } from "./measure";
 import { settle } from "./peers";
 
@@ -85,20 +85,12 @@ function parseLiveOptions(argv: string[]): LiveOptions {
       after: { type: "string", default: "5" },
     },
   });
-  const whole = (flag: string, text: string, least = 1) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < least)
-      throw new Error(
-        `bench live: --${flag} takes whole numbers of at least ${least}, not '${text}'`,
-      );
-    return value;
-  };
   return {
     sizes: values.sizes.split(",").map(parseSize),
-    rates: values.rates.split(",").map((r) => whole("rates", r)),
-    seed: whole("seed", values.seed),
-    hold: whole("hold", values.hold, 0),
-    after: whole("after", values.after),
+    rates: values.rates.split(",").map((r) => wholeNumber("rates", r)),
+    seed: wholeNumber("seed", values.seed),
+    hold: wholeNumber("hold", values.hold, 0),
+    after: wholeNumber("after", values.after),
   };
 }
 

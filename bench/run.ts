@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
-import { benchDatabases, generateDataset, parseSize } from "./generate";
+import { benchDatabases, generateDataset, parseSize, wholeNumber } from "./generate";
 import { liveBench } from "./live";
 import {
   bytesBelow,
@@ -67,13 +67,6 @@ interface Options {
   pipelines: Pipeline[];
   /** Where ferry's steps write their CPU profiles (FERRY_CPU_PROFILE); none when "". */
   profile: string;
-}
-
-function wholeNumber(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`bench: --${flag} must be a whole number of at least 1, not '${text}'`);
-  return value;
 }
 
 function parseOptions(argv: string[]): Options {
