@@ -13,6 +13,7 @@ import (
 
 	"ferry.local/dataplane/internal/conn"
 	"ferry.local/dataplane/internal/digest"
+	"ferry.local/dataplane/internal/kubeapi"
 	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/replica"
 	"ferry.local/dataplane/internal/verify"
@@ -32,6 +33,18 @@ func runCutover(ctx context.Context) error {
 	catchUp, err := seconds("CUTOVER_CATCHUP_SECONDS", 60)
 	if err != nil {
 		return err
+	}
+	// The applications' Service, and the API client that switches it, before anything changes: a
+	// step that could not switch it must fail before the source is made read-only.
+	service, err := applicationServiceFromEnvironment()
+	if err != nil {
+		return err
+	}
+	var api *kubeapi.Client
+	if service != nil {
+		if api, err = kubeapi.InCluster(); err != nil {
+			return fmt.Errorf("the applications' Service %s is switched through the Kubernetes API: %w", service.Name, err)
+		}
 	}
 	r, err := openRun(ctx, "")
 	if err != nil {
@@ -73,6 +86,16 @@ func runCutover(ctx context.Context) error {
 	}
 	defer conn.CloseAll(switched.SourceSnapshots)
 	defer conn.CloseAll(switched.DestinationSnapshots)
+	// The applications follow at once, before anything is recorded or compared: every moment
+	// until then they reach the read-only source. A Service that could not be switched is said at
+	// the end; the destination takes writes either way.
+	var serviceProblem error
+	if service != nil {
+		if serviceProblem = service.selectDestination(ctx, api); serviceProblem == nil {
+			logf("the applications' Service %s selects the destination's server: switched %s after the source stopped taking writes",
+				service.Name, time.Since(switched.ReadOnlyAt).Round(time.Millisecond))
+		}
+	}
 	// Recorded at once: from here the destination takes writes, and no step may send it back.
 	detail := fmt.Sprintf("cut over at %s after a write-unavailable window of %s", switched.Position, switched.Window.Round(time.Millisecond))
 	if _, err := destination.ExecContext(ctx, "UPDATE ferry.runs SET state = ?, detail = ? WHERE run_id = ?", load.StateCutOver, detail, m.RunID); err != nil {
@@ -110,8 +133,15 @@ func runCutover(ctx context.Context) error {
 	if err := storeLiveRecord(ctx, r, LiveRecord{RunID: m.RunID, State: load.StateCutOver, Source: net.JoinHostPort(os.Getenv("SOURCE_HOST"), cmp.Or(os.Getenv("SOURCE_PORT"), "3306")), Cutover: &done}); err != nil {
 		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %v", err)
 	}
+	var problems []string
+	if serviceProblem != nil {
+		problems = append(problems, fmt.Sprintf("the applications' Service still sends them to the source (%v): run pulumi up again, which finds the run cut over and switches the Service", serviceProblem))
+	}
 	if len(mismatches) > 0 {
-		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %d objects differ between the source and the destination at the cutover (above): check them before the applications rely on them", len(mismatches))
+		problems = append(problems, fmt.Sprintf("%d objects differ between the source and the destination at the cutover (above): check them before the applications rely on them", len(mismatches)))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("cut over (the destination takes writes, the source is read-only), but %s", strings.Join(problems, "; and "))
 	}
 	logf("verified at the cutover: all %d objects, %d tables (%d rows), equal on both sides; write-unavailable window %s", len(sides[0]), tables, rows, switched.Window.Round(time.Millisecond))
 	return nil

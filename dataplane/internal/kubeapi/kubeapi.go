@@ -1,6 +1,6 @@
 // Package kubeapi reads and writes the few objects a step in the destination cluster keeps there
-// (Secrets, ConfigMaps of its own namespace) through the Kubernetes API, as the pod's service
-// account: plain REST with encoding/json, the cluster's CA and the account's token, which the
+// (Secrets, ConfigMaps of its own namespace, and the cutover's patch of the applications' Service
+// and its EndpointSlice) through the Kubernetes API, as the pod's service account: plain REST with encoding/json, the cluster's CA and the account's token, which the
 // kubelet mounts and renews.
 package kubeapi
 
@@ -104,7 +104,13 @@ type status struct {
 }
 
 func (c *Client) path(resource, name string) string {
-	p := "/api/v1/namespaces/" + url.PathEscape(c.namespace) + "/" + resource
+	return c.groupPath("/api/v1", resource, name)
+}
+
+// groupPath is the URL of an object (or, without a name, of the collection) of an API group's
+// version (/api/v1 for the core group, /apis/<group>/<version> otherwise) in the namespace.
+func (c *Client) groupPath(groupVersion, resource, name string) string {
+	p := groupVersion + "/namespaces/" + url.PathEscape(c.namespace) + "/" + resource
 	if name != "" {
 		p += "/" + url.PathEscape(name)
 	}
@@ -112,6 +118,11 @@ func (c *Client) path(resource, name string) string {
 }
 
 func (c *Client) do(ctx context.Context, method, target string, body, into any) error {
+	return c.send(ctx, method, target, "application/json", body, into)
+}
+
+// send is do with the body's media type given (a PATCH says which kind of patch it is).
+func (c *Client) send(ctx context.Context, method, target, mediaType string, body, into any) error {
 	var reader io.Reader
 	if body != nil {
 		encoded, err := json.Marshal(body)
@@ -131,7 +142,7 @@ func (c *Client) do(ctx context.Context, method, target string, body, into any) 
 	request.Header.Set("Authorization", "Bearer "+token)
 	request.Header.Set("Accept", "application/json")
 	if body != nil {
-		request.Header.Set("Content-Type", "application/json")
+		request.Header.Set("Content-Type", mediaType)
 	}
 	response, err := c.http.Do(request)
 	if err != nil {
@@ -197,4 +208,23 @@ func (c *Client) PutConfigMap(ctx context.Context, m *ConfigMap) error {
 		return c.do(ctx, http.MethodPost, c.path("configmaps", ""), m, m)
 	}
 	return c.do(ctx, http.MethodPut, c.path("configmaps", m.Metadata.Name), m, m)
+}
+
+// Patchable is a kind of object a step patches: its API group's version and its plural.
+type Patchable struct{ groupVersion, resource string }
+
+var (
+	// Services are core v1 Services.
+	Services = Patchable{"/api/v1", "services"}
+	// EndpointSlices are discovery.k8s.io/v1 EndpointSlices.
+	EndpointSlices = Patchable{"/apis/discovery.k8s.io/v1", "endpointslices"}
+)
+
+// MergePatch changes an object of the namespace by a JSON merge patch (RFC 7386: the patch's
+// fields replace the object's, lists whole, null removes), which the API server applies in one
+// write; ErrNotFound is not special here, a missing object is an error like any other.
+func (c *Client) MergePatch(ctx context.Context, kind Patchable, name string, patch any) error {
+	var patched map[string]any
+	return c.send(ctx, http.MethodPatch, c.groupPath(kind.groupVersion, kind.resource, name),
+		"application/merge-patch+json", patch, &patched)
 }

@@ -36,6 +36,8 @@ type Cutover struct {
 type Switched struct {
 	// Window is how long no write was accepted anywhere.
 	Window time.Duration
+	// ReadOnlyAt is when the source stopped taking writes: the window's start.
+	ReadOnlyAt time.Time
 	// Position is the source's last position, which the destination applied.
 	Position string
 	// SourceSnapshots and DestinationSnapshots read both sides as they were at the switch; the
@@ -92,7 +94,7 @@ func (c Cutover) Run(ctx context.Context) (Switched, error) {
 		return Switched{}, c.rollback(ctx, session, variable, wasReadOnly, false, err)
 	}
 	c.Log("the destination applied the source's last change (%s)", position)
-	switched := Switched{Position: position}
+	switched := Switched{Position: position, ReadOnlyAt: started}
 	// Both sides hold still now (the source is read-only, the destination has applied everything
 	// and is read-only to anyone but its replication): snapshots opened now see the same rows.
 	if switched.SourceSnapshots, err = conn.OpenSnapshots(ctx, c.Source, max(1, c.Sessions), nil); err == nil {

@@ -1,6 +1,7 @@
 // Package kubeapitest is the part of the Kubernetes API ferry's steps use, in memory, for tests:
 // Secrets and ConfigMaps of one namespace over TLS, with the bearer token checked, another
-// namespace forbidden, and writes at a stale resourceVersion refused as the API server does.
+// namespace forbidden, and writes at a stale resourceVersion refused as the API server does; and
+// JSON merge patches of its Services and EndpointSlices (objects a test seeds).
 package kubeapitest
 
 import (
@@ -66,14 +67,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
 		return
 	}
-	path, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Namespace+"/")
-	if !ok {
-		reply(w, http.StatusForbidden, "Forbidden", "forbidden: "+r.URL.Path)
+	kind, name, status := a.route(r.URL.Path)
+	if status == http.StatusForbidden {
+		reply(w, status, "Forbidden", "forbidden: "+r.URL.Path)
 		return
 	}
-	kind, name, _ := strings.Cut(path, "/")
-	if kind != "secrets" && kind != "configmaps" {
-		reply(w, http.StatusNotFound, "NotFound", "no resource "+kind)
+	if status != http.StatusOK {
+		reply(w, status, "NotFound", "no such resource: "+r.URL.Path)
+		return
+	}
+	if r.Method == http.MethodPatch {
+		a.patch(w, r, kind+"/"+name)
 		return
 	}
 	body := map[string]any{}
@@ -139,4 +143,100 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.writes = append(a.writes, r.Method+" "+key)
 	w.WriteHeader(map[string]int{http.MethodPost: http.StatusCreated, http.MethodPut: http.StatusOK}[r.Method])
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// groups are the resources each API group's version serves here.
+var groups = map[string][]string{
+	"/api/v1":                   {"secrets", "configmaps", "services"},
+	"/apis/discovery.k8s.io/v1": {"endpointslices"},
+}
+
+// route splits a request's path into the resource and the name: 403 for another namespace, 404
+// for a resource the path's group does not serve.
+func (a *API) route(path string) (kind, name string, status int) {
+	for groupVersion, resources := range groups {
+		rest, ok := strings.CutPrefix(path, groupVersion+"/namespaces/")
+		if !ok {
+			continue
+		}
+		rest, ok = strings.CutPrefix(rest, a.Namespace+"/")
+		if !ok {
+			return "", "", http.StatusForbidden
+		}
+		kind, name, _ = strings.Cut(rest, "/")
+		for _, served := range resources {
+			if served == kind {
+				return kind, name, http.StatusOK
+			}
+		}
+		return "", "", http.StatusNotFound
+	}
+	return "", "", http.StatusNotFound
+}
+
+// Seed stores an object as if it had been created ("services", "name", its fields).
+func (a *API) Seed(kind, name string, object map[string]any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.version++
+	object["metadata"] = map[string]any{"name": name, "namespace": a.Namespace, "resourceVersion": strconv.Itoa(a.version)}
+	a.objects[kind+"/"+name] = object
+}
+
+// Object is a stored object, as JSON decodes it; nil when there is none.
+func (a *API) Object(kind, name string) map[string]any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.objects[kind+"/"+name]
+}
+
+// patch applies a JSON merge patch to a stored object, as the API server does.
+func (a *API) patch(w http.ResponseWriter, r *http.Request, key string) {
+	if r.Header.Get("Content-Type") != "application/merge-patch+json" {
+		reply(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "the patch's media type is not supported")
+		return
+	}
+	kept, exists := a.objects[key]
+	if !exists {
+		reply(w, http.StatusNotFound, "NotFound", key+" not found")
+		return
+	}
+	var patch map[string]any
+	content, _ := io.ReadAll(r.Body)
+	if json.Unmarshal(content, &patch) != nil {
+		reply(w, http.StatusBadRequest, "BadRequest", "the patch is not a JSON object")
+		return
+	}
+	merged := mergePatch(kept, patch).(map[string]any)
+	a.version++
+	merged["metadata"].(map[string]any)["resourceVersion"] = strconv.Itoa(a.version)
+	a.objects[key] = merged
+	a.writes = append(a.writes, r.Method+" "+key)
+	_ = json.NewEncoder(w).Encode(merged)
+}
+
+// mergePatch is RFC 7386's MergePatch(target, patch).
+func mergePatch(target, patch any) any {
+	fields, isObject := patch.(map[string]any)
+	if !isObject {
+		return patch
+	}
+	result, isTargetObject := target.(map[string]any)
+	if !isTargetObject {
+		result = map[string]any{}
+	} else {
+		copied := make(map[string]any, len(result))
+		for k, v := range result {
+			copied[k] = v
+		}
+		result = copied
+	}
+	for name, value := range fields {
+		if value == nil {
+			delete(result, name)
+		} else {
+			result[name] = mergePatch(result[name], value)
+		}
+	}
+	return result
 }
