@@ -1,6 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { apiServerAccess } from "./apiServerAccess";
 import type { LiveConfig } from "./config";
+import { applicationServiceRules, applicationSliceName } from "./specs/applicationService";
 import type { TlsMode } from "./values";
 import { destinationJob, type DestinationJobContext } from "./specs/jobs";
 import { ferryLabels } from "./specs/labels";
@@ -19,6 +21,16 @@ export interface CutoverArgs {
   readonly timeoutMinutes: number;
   /** The hooks around the step's run (BucketUserSwitch): it reads the manifest. */
   readonly hooks: pulumi.ResourceHookBinding;
+  /**
+   * migration.live.applicationService: the step switches it to the destination's server (these
+   * pod labels) the moment the destination takes writes, as an account that may patch it only.
+   */
+  readonly applicationService?: {
+    readonly name: string;
+    readonly destinationSelector: Record<string, string>;
+    /** Known once the namespace exists: the API server's address is read only then. */
+    readonly namespaceId: pulumi.Input<string>;
+  };
 }
 
 const passwordKey = "source-password";
@@ -44,6 +56,24 @@ export class Cutover extends pulumi.ComponentResource {
       },
       child,
     );
+    const service = args.applicationService;
+    const access =
+      service &&
+      apiServerAccess(
+        `${name}-api`,
+        {
+          namespace: context.namespace,
+          labels: ferryLabels("cutover"),
+          rules: applicationServiceRules(service.name),
+          podLabels: ferryLabels("cutover", context.runId),
+          policyName: "ferry-cutover-api-egress",
+          readAfter: service.namespaceId,
+          cluster: "the destination cluster",
+          job: "the cutover Job",
+          provider: context.provider,
+        },
+        this,
+      );
     new k8s.batch.v1.Job(
       `${name}-job`,
       destinationJob(context, "cutover", {
@@ -52,7 +82,15 @@ export class Cutover extends pulumi.ComponentResource {
           SOURCE_PORT: String(live.sourcePort),
           SOURCE_USER: args.sourceUser,
           SOURCE_TLS: args.sourceTlsMode,
+          ...(service
+            ? {
+                APPLICATION_SERVICE: service.name,
+                APPLICATION_SERVICE_SLICE: applicationSliceName(service.name),
+                APPLICATION_SERVICE_SELECTOR: JSON.stringify(service.destinationSelector),
+              }
+            : {}),
         },
+        ...(access ? { serviceAccountName: access.serviceAccountName } : {}),
         secretFiles: {
           SOURCE_PASSWORD_FILE: { secretName: credentials.metadata.name, key: passwordKey },
           SOURCE_TLS_CA_FILE: { secretName: credentials.metadata.name, key: caKey },
@@ -69,6 +107,7 @@ export class Cutover extends pulumi.ComponentResource {
         deleteBeforeReplace: true,
         customTimeouts: jobAwaitTimeouts(args.timeoutMinutes),
         hooks: args.hooks,
+        ...(access ? { dependsOn: access.ready } : {}),
       },
     );
     this.registerOutputs({});

@@ -36,6 +36,11 @@ export interface DestinationDatabaseArgs {
   readonly memory: string;
   /** Name of the Service the import and applications connect to. */
   readonly serviceName: string;
+  /**
+   * The applications' Service (migration.live.applicationService), which the server's certificate
+   * names too: from the cutover on applications reach the server by it.
+   */
+  readonly applicationServiceName?: string;
   readonly rootPassword: pulumi.Input<string>;
   /** The server certificate's key type and lifetime. */
   readonly tls: ServerTlsSettings;
@@ -114,7 +119,12 @@ export class DestinationDatabase extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         namespaceId: namespace.id,
         serviceName: args.serviceName,
-        dnsNames: serviceDnsNames(args.serviceName, args.namespace),
+        dnsNames: [
+          ...serviceDnsNames(args.serviceName, args.namespace),
+          ...(args.applicationServiceName
+            ? serviceDnsNames(args.applicationServiceName, args.namespace)
+            : []),
+        ],
         settings: args.tls,
         image: args.toolsImage,
         imagePullPolicy: args.imagePullPolicy,

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import { BucketRevocation } from "./bucketRevocation";
+import { ApplicationService } from "./applicationService";
 import { Cleanup } from "./cleanup";
 import { Cutover } from "./cutover";
 import type { FerryConfig } from "./config";
@@ -24,6 +25,7 @@ import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { replicaServerId } from "./specs/database";
+import { ferryLabels } from "./specs/labels";
 import { imageFlavour } from "./specs/preflight";
 import { quantityBytes } from "./values";
 import { StepLog } from "./stepLog";
@@ -320,6 +322,9 @@ export class Migration extends pulumi.ComponentResource {
               cpu: destination.cpu,
               memory: destination.memory,
               serviceName: destination.serviceName,
+              ...(migration.mode === "live" && migration.live.applicationService
+                ? { applicationServiceName: migration.live.applicationService.name }
+                : {}),
               rootPassword: destination.database.rootPassword,
               tls: destination.tls,
               toolsImage: destination.toolsImage,
@@ -533,7 +538,28 @@ export class Migration extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [verified.checks] },
     );
-    if (!migration.live.cutover) return { ...verified, catchUp: replication };
+    const applicationService = migration.live.applicationService;
+    // The server's pods, as its own Service selects them.
+    const destinationSelector = ferryLabels("database");
+    const applicationServiceAt = (destinationSelected: boolean, after: pulumi.Resource[]) =>
+      applicationService &&
+      landing.database instanceof DestinationDatabase &&
+      new ApplicationService(
+        `${name}-application-service`,
+        {
+          namespace: landing.database.namespace,
+          service: applicationService,
+          source: { host: migration.live.sourceHost, port: migration.live.sourcePort },
+          ...(destinationSelected ? { destinationSelector } : {}),
+          provider: landing.jobs.context.provider,
+        },
+        { parent: this, dependsOn: after },
+      );
+    if (!migration.live.cutover) {
+      // From the first pulumi up: the applications reach the source through it meanwhile.
+      applicationServiceAt(false, []);
+      return { ...verified, catchUp: replication };
+    }
     // The writes moved to the destination, once it replicates.
     const cutover = new Cutover(
       `${name}-cutover`,
@@ -546,9 +572,20 @@ export class Migration extends pulumi.ComponentResource {
         sourceCaCert: source.tls.caCert!,
         timeoutMinutes: migration.verifyTimeoutMinutes,
         hooks: transit.store.users.forStep(["read"]),
+        ...(applicationService && landing.database instanceof DestinationDatabase
+          ? {
+              applicationService: {
+                name: applicationService.name,
+                destinationSelector,
+                namespaceId: landing.database.namespace,
+              },
+            }
+          : {}),
       },
       { parent: this, dependsOn: [replication] },
     );
+    // Stated once the cutover Job switched it: a cutover that failed leaves it on the source.
+    applicationServiceAt(true, [cutover]);
     return { ...verified, catchUp: cutover };
   }
 

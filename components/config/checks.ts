@@ -273,6 +273,21 @@ function liveChecks({ migration, source, destination }: Sections): string[] {
       `ferry:migration.live.sourceHost: is ${migration.live.sourceHost}, this machine's loopback, which the destination's pods cannot reach; give the source's address as they reach it`,
     );
   }
+  const service = migration.live?.applicationService;
+  if (service && isIP(migration.live!.sourceHost) === 0) {
+    problems.push(
+      `ferry:migration.live.applicationService: needs migration.live.sourceHost to be an IP address (an EndpointSlice lists addresses, not names), not ${migration.live!.sourceHost}; set sourceHost to the address the name resolves to, or remove applicationService`,
+    );
+  }
+  if (
+    service &&
+    destination?.database.mode !== "existing" &&
+    service.name === destination?.serviceName
+  ) {
+    problems.push(
+      `ferry:migration.live.applicationService.name: is ${service.name}, the name of the destination server's own Service (destination.serviceName); give the applications' Service another name`,
+    );
+  }
   if (destination?.database.mode === "existing") {
     problems.push(
       "ferry:migration.mode: live needs destination.database.mode managed: ferry mounts the source's CA into the server it runs and gives it a server id of its own, which it cannot do for an existing server",

@@ -216,14 +216,15 @@ function readSecrets(
       "ferry:destinationRootPassword: is only read when destination.database.mode is managed; remove it with: pulumi config rm destinationRootPassword",
     );
   }
-  if (!existing && password !== undefined) {
+  // A section that did not parse says nothing of its mode: its own problem is named instead.
+  if (destination !== undefined && !existing && password !== undefined) {
     problems.push(
       "ferry:destinationPassword: is only read when destination.database.mode is existing; remove it with: pulumi config rm destinationPassword",
     );
   }
   const live = migration?.mode === "live";
   const replicationPassword = secret("sourceReplicationPassword", live);
-  if (!live && replicationPassword !== undefined) {
+  if (migration !== undefined && !live && replicationPassword !== undefined) {
     problems.push(
       "ferry:sourceReplicationPassword: is only read when migration.mode is live; remove it with: pulumi config rm sourceReplicationPassword",
     );

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { mysqlPort } from "../values";
-import { nonEmpty, port } from "./fields";
+import { nonEmpty, port, serviceNameLabel } from "./fields";
 
 /** `ferry:migration`: the run's settings. */
 
@@ -34,6 +34,20 @@ export const liveSchema = z
         .default(30)
         .describe(
           "how long the replication step watches the new replica: it fails if the replica breaks or has not connected by then",
+        ),
+      applicationService: z
+        .strictObject(
+          {
+            name: serviceNameLabel.describe(
+              "the Service's name, in the destination namespace: applications reach <name>.<destination.namespace>.svc",
+            ),
+            port: port.default(mysqlPort).describe("the port applications connect to"),
+          },
+          { error: "must be a map (name, port)" },
+        )
+        .optional()
+        .describe(
+          "a Service ferry owns for the applications: until the cutover it sends them to the source (sourceHost, an IP address, and sourcePort), from the cutover on to the destination's server (destination.allowFrom must admit them)",
         ),
     },
     {

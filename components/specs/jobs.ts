@@ -40,6 +40,11 @@ export interface DataPlaneJobSpec {
   readonly timeoutWithKey?: string;
   readonly backoffLimit: number;
   readonly labels: Record<string, string>;
+  /**
+   * The service account whose token the pod gets, when the step talks to the Kubernetes API (the
+   * cutover switching the applications' Service); without it the pod has no token.
+   */
+  readonly serviceAccountName?: pulumi.Input<string>;
 }
 
 /** The manifest of a Job that runs one data-plane script and exits. */
@@ -75,7 +80,9 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
           restartPolicy: "Never",
           securityContext: restrictedPod,
           ...pullSecretsSpec(spec.imagePullSecrets),
-          automountServiceAccountToken: false,
+          ...(spec.serviceAccountName
+            ? { serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: true }
+            : { automountServiceAccountToken: false }),
           containers: [
             {
               name: spec.script.replace(/\.sh$/, ""),
@@ -158,6 +165,8 @@ export function destinationJob(
     readonly backoffLimit: number;
     /** Secret files of this step's own, besides the database's and the bucket's. */
     readonly secretFiles?: Record<string, SecretFile>;
+    /** The step's service account, when it talks to the Kubernetes API (DataPlaneJobSpec). */
+    readonly serviceAccountName?: pulumi.Input<string>;
   },
 ): k8s.batch.v1.JobArgs {
   // Only the cleanup may delete; the import and verification read (and write their result).
@@ -197,5 +206,6 @@ export function destinationJob(
     ...(spec.timeoutWithKey ? { timeoutWithKey: spec.timeoutWithKey } : {}),
     backoffLimit: spec.backoffLimit,
     labels: ferryLabels(step, context.runId),
+    ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
   });
 }

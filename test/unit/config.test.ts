@@ -157,6 +157,50 @@ describe("valid configuration", () => {
     ]);
   });
 
+  it("parses live mode's applications' Service, and refuses one that cannot list the source or takes the server's own name", () => {
+    const live = (service: unknown, sourceHost = "10.90.0.2") =>
+      withChange("local", (r) => {
+        r.migration.mode = "live";
+        r.migration.live = { sourceHost, replicationUser: "repl", applicationService: service };
+        r.source.tls = { mode: "verify-identity", caCert: sampleCa };
+      });
+    const withPassword = { ...secretValues, sourceReplicationPassword: "repl-pw" };
+    const config = configFrom(live({ name: "ledger-db" }), withPassword);
+    if (config.migration.mode !== "live") throw new Error("not live");
+    expect(config.migration.live.applicationService).toEqual({ name: "ledger-db", port: 3306 });
+    const v6 = configFrom(live({ name: "ledger-db", port: 6033 }, "fd00::2"), withPassword);
+    if (v6.migration.mode !== "live") throw new Error("not live");
+    expect(v6.migration.live.applicationService).toEqual({ name: "ledger-db", port: 6033 });
+    expect(problemsOf(live({ name: "ledger-db" }, "source.example.com"), withPassword)).toEqual([
+      "ferry:migration.live.applicationService: needs migration.live.sourceHost to be an IP address (an EndpointSlice lists addresses, not names), not source.example.com; set sourceHost to the address the name resolves to, or remove applicationService",
+    ]);
+    expect(problemsOf(live({ name: "mysql" }), withPassword)).toEqual([
+      "ferry:migration.live.applicationService.name: is mysql, the name of the destination server's own Service (destination.serviceName); give the applications' Service another name",
+    ]);
+    expect(problemsOf(live({ name: "Ledger_DB" }), withPassword)).toEqual([
+      expect.stringMatching(
+        /^ferry:migration\.live\.applicationService\.name: must be a DNS-1035 label/,
+      ),
+    ]);
+    expect(problemsOf(live({ name: "ledger-db", namespace: "shop" }), withPassword)).toEqual([
+      expect.stringMatching(/^ferry:migration\.live\.applicationService: .*namespace/),
+    ]);
+    expect(problemsOf(live("ledger-db"), withPassword)).toEqual([
+      "ferry:migration.live.applicationService: must be a map (name, port)",
+    ]);
+    // A section that does not parse is not taken for another mode: a secret it would read is not
+    // called unread.
+    const existingWithTypo = withChange("local", (r) => {
+      r.destination.database = { mode: "existing", host: "db.apps.svc", user: "u", port: "x" };
+    });
+    expect(
+      problemsOf(existingWithTypo, {
+        ...secretsWithout("destinationRootPassword"),
+        destinationPassword: "p",
+      }).filter((p) => p.startsWith("ferry:destinationPassword")),
+    ).toEqual([]);
+  });
+
   it("names each cluster's DNS pods, kube-system's kube-dns by default, and refuses a selector of every pod", () => {
     const config = configFrom(rawConfig("kubernetes"));
     const kubeDns = { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } };

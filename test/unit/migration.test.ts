@@ -1089,6 +1089,142 @@ describe("live mode", () => {
     );
   });
 
+  describe("the applications' Service (migration.live.applicationService)", () => {
+    const withService = (cutover: boolean) => (raw: Record<string, any>) => {
+      live(raw);
+      raw.migration.live.applicationService = { name: "ledger-db" };
+      raw.migration.cutover = cutover;
+    };
+    const serverSelector = () =>
+      ofType("kubernetes:core/v1:Service").find((s) => s.inputs.metadata.name === "mysql")!.inputs
+        .spec.selector;
+    const after = (suffix: string) =>
+      ((named(suffix).opts?.dependsOn as any[]) ?? []).map((d) => d.__name);
+
+    it("until the cutover sends the applications to the source: no selector, ferry's slice listing sourceHost:sourcePort; kept on destroy; the server's certificate names it", async () => {
+      await run("local", withService(false), liveSecrets);
+      const service = named("-application-service-service");
+      expect(service.inputs).toEqual({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: {
+          name: "ledger-db",
+          namespace: "ferry",
+          labels: {
+            "app.kubernetes.io/part-of": "ferry",
+            "app.kubernetes.io/component": "application-service",
+          },
+          annotations: { "pulumi.com/patchForce": "true" },
+        },
+        spec: { ports: [{ name: "mysql", protocol: "TCP", port: 3306, targetPort: 3306 }] },
+      });
+      const slice = named("-application-service-slice");
+      expect(slice.inputs).toEqual({
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: {
+          name: "ledger-db-ferry-source",
+          namespace: "ferry",
+          labels: {
+            "app.kubernetes.io/part-of": "ferry",
+            "app.kubernetes.io/component": "application-service",
+            "kubernetes.io/service-name": "ledger-db",
+            "endpointslice.kubernetes.io/managed-by": "ferry",
+          },
+          annotations: { "pulumi.com/patchForce": "true" },
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: ["10.90.0.2"], conditions: { ready: true } }],
+        ports: [{ name: "mysql", protocol: "TCP", port: 30306 }],
+      });
+      for (const kept of [service, slice]) expect(kept.opts?.retainOnDelete).toBe(true);
+      // From the first up: it waits for nothing of the copy.
+      expect(after("-application-service")).toEqual([]);
+      const certificateNames = named(
+        "-database-tls-job",
+      ).inputs.spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === "CERT_NAMES",
+      ).value;
+      expect(certificateNames.split(" ")).toEqual([
+        "mysql",
+        "mysql.ferry",
+        "mysql.ferry.svc",
+        "mysql.ferry.svc.cluster.local",
+        "ledger-db",
+        "ledger-db.ferry",
+        "ledger-db.ferry.svc",
+        "ledger-db.ferry.svc.cluster.local",
+      ]);
+      expect(registered.filter((r) => /cutover/.test(r.name))).toEqual([]);
+    });
+
+    it("with the cutover, is switched by the cutover Job (an account that may patch it only) and stated after it: the server's selector, ferry's slice empty", async () => {
+      await run("local", withService(true), liveSecrets);
+      const pod = named("-cutover-job").inputs.spec.template.spec;
+      expect(pod.automountServiceAccountToken).toBe(true);
+      expect(pod.serviceAccountName).toBe(`${named("-cutover-api-account").name}-generated`);
+      const env = Object.fromEntries(
+        (pod.containers[0].env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+      );
+      expect(env.APPLICATION_SERVICE).toBe("ledger-db");
+      expect(env.APPLICATION_SERVICE_SLICE).toBe("ledger-db-ferry-source");
+      // The selector is the server's own Service's: the pods it selects are the server's.
+      expect(serverSelector()).toEqual({
+        "app.kubernetes.io/part-of": "ferry",
+        "app.kubernetes.io/component": "database",
+      });
+      expect(JSON.parse(env.APPLICATION_SERVICE_SELECTOR)).toEqual(serverSelector());
+      expect(named("-cutover-api-role").inputs.rules).toEqual([
+        {
+          apiGroups: [""],
+          resources: ["services"],
+          resourceNames: ["ledger-db"],
+          verbs: ["patch"],
+        },
+        {
+          apiGroups: ["discovery.k8s.io"],
+          resources: ["endpointslices"],
+          resourceNames: ["ledger-db-ferry-source"],
+          verbs: ["patch"],
+        },
+      ]);
+      // Its pods, and no other, reach the API server.
+      expect(named("-cutover-api-egress").inputs.spec.podSelector).toEqual({
+        matchLabels: { ...named("-cutover-job").inputs.spec.template.metadata.labels },
+      });
+      expect(after("-cutover-job")).toEqual([
+        expect.stringMatching(/-cutover-api-binding$/),
+        expect.stringMatching(/-cutover-api-egress$/),
+      ]);
+      // Stated once the Job switched it: a cutover rolled back leaves it on the source.
+      expect(after("-application-service")).toEqual([expect.stringMatching(/-cutover$/)]);
+      expect(named("-application-service-service").inputs.spec).toEqual({
+        selector: serverSelector(),
+        ports: [{ name: "mysql", protocol: "TCP", port: 3306, targetPort: 3306 }],
+      });
+      expect(named("-application-service-slice").inputs.endpoints).toEqual([]);
+      expect(named("-application-service-slice").inputs.ports).toEqual([
+        { name: "mysql", protocol: "TCP", port: 30306 },
+      ]);
+    });
+
+    it("without it, gives the cutover Job no token and no Service to switch", async () => {
+      await run(
+        "local",
+        (raw) => {
+          live(raw);
+          raw.migration.cutover = true;
+        },
+        liveSecrets,
+      );
+      const pod = named("-cutover-job").inputs.spec.template.spec;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.serviceAccountName).toBeUndefined();
+      expect(JSON.stringify(pod)).not.toContain("APPLICATION_SERVICE");
+      expect(registered.filter((r) => /application-service|cutover-api/.test(r.name))).toEqual([]);
+    });
+  });
+
   it("has the preflight check the source for the replica: the destination's server id, the copy's longest time", async () => {
     await run("local", live, liveSecrets);
     const preflight = revealSecret(named("-dump-local-preflight").inputs.stdin) as string;
