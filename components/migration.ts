@@ -556,8 +556,9 @@ export class Migration extends pulumi.ComponentResource {
         { parent: this, dependsOn: after },
       );
     if (!migration.live.cutover) {
-      // From the first pulumi up: the applications reach the source through it meanwhile.
-      applicationServiceAt(false, []);
+      // Once the destination replicates (by the end of the first up), to the source until the
+      // cutover; never again after it: the replication step refuses a run cut over then.
+      applicationServiceAt(false, [replication]);
       return { ...verified, catchUp: replication };
     }
     // The writes moved to the destination, once it replicates.

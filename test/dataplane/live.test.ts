@@ -371,6 +371,16 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
       /run live-1 was cut over: the destination takes the writes; nothing to replicate/,
     );
     expect(again.cutover.stderr).toMatch(/run live-1 is already cut over/);
+    // An up whose config asks for no cutover any more (the replica checked again) is refused: it
+    // would send the applications' Service back to the read-only source.
+    const uncut = await runScript("replicate.sh", {
+      ...replicateEnv("live-1"),
+      REPL_CHECK_REQUESTED_AT: "2026-12-07T12:00:00Z",
+    });
+    expect(uncut.status).not.toBe(0);
+    expect(uncut.stderr).toMatch(
+      /run live-1 was cut over: the destination takes the writes and the source is read-only; set ferry:migration\.cutover back to true/,
+    );
     expect(plane.destination.must("SHOW SLAVE STATUS").trim()).toBe("");
     expect(plane.destination.must("SELECT @@GLOBAL.read_only").trim()).toBe("0");
     expect(plane.destination.must("CHECKSUM TABLE app.accounts EXTENDED")).toBe(before);

@@ -155,6 +155,10 @@ func runReplicate(ctx context.Context) error {
 	switch state, err := runState(ctx, db, m.RunID); {
 	case err != nil:
 		return err
+	case state == load.StateCutOver && os.Getenv("REPL_CHECK_REQUESTED_AT") != "":
+		// Only an up whose config asks for no cutover checks the replica: with it, ferry would
+		// send the applications' Service back to the source, which is read-only since.
+		return fmt.Errorf("run %s was cut over: the destination takes the writes and the source is read-only; set ferry:migration.cutover back to true (false would send the applications' Service, migration.live.applicationService, back to the source)", m.RunID)
 	case state == load.StateCutOver:
 		logf("run %s was cut over: the destination takes the writes; nothing to replicate", m.RunID)
 		return nil
