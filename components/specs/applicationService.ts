@@ -31,7 +31,11 @@ export function applicationServiceSpec(
   };
 }
 
-/** ferry's slice: the source until the cutover (source set), empty from then on. */
+/**
+ * ferry's slice: the source until the cutover, no endpoints from then on (the field left out, not
+ * an empty list: the provider drops an empty list from what it records, and every preview after
+ * would show it added again).
+ */
 export function applicationSliceArgs(
   service: string,
   sourceHost: string,
@@ -49,7 +53,9 @@ export function applicationSliceArgs(
       "endpointslice.kubernetes.io/managed-by": "ferry",
     },
     addressType: isIP(sourceHost) === 6 ? "IPv6" : "IPv4",
-    endpoints: listsSource ? [{ addresses: [sourceHost], conditions: { ready: true } }] : [],
+    ...(listsSource
+      ? { endpoints: [{ addresses: [sourceHost], conditions: { ready: true } }] }
+      : {}),
     ports: [{ name: "mysql", protocol: "TCP", port: sourcePort }],
   };
 }

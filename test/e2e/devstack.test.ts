@@ -1229,6 +1229,13 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
    * transaction an insert and an update.
    */
   let writer: Writer | undefined;
+  /**
+   * A second application, which reaches the database through the applications' Service ferry owns
+   * (migration.live.applicationService, ledger-db): started once the first up made it; its ids
+   * from serviceIds on.
+   */
+  let serviceWriter: Writer | undefined;
+  const serviceIds = 1_000_000;
   /** The replication step's log after the first up (every later up runs the step again). */
   let firstReplicateLog = "";
   const ledgerTransaction = (id: number) =>
@@ -1270,6 +1277,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
               sourceHost: "10.90.0.2",
               sourcePort: 30306,
               replicationUser: "ferry_replication",
+              applicationService: { name: "ledger-db" },
             },
           }),
         secrets: {
@@ -1304,6 +1312,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
   }, 300_000);
   afterAll(async () => {
     await writer?.stop();
+    await serviceWriter?.stop();
     k8sStack?.remove();
     sshStack?.remove();
     sshHost("down");
@@ -1567,6 +1576,20 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       .split("\n")
       .filter(Boolean)
       .map(Number);
+  /** When a step of the live tests happened, to read the writers' slow transactions against. */
+  const mark = (what: string) => console.log(`${new Date().toISOString()} ${what}`);
+  /** The first application's tokens on the destination (not the Service's application's). */
+  const directLedgerOnDestination = () => ledgerOnDestination().filter((t) => t < serviceIds);
+  /** Where the applications' Service sends its connections: its selector, ferry's slice. */
+  const applicationService = () => ({
+    selector: jsonpath("service", "ledger-db", k8sStack.namespace, "{.spec.selector}"),
+    source: jsonpath(
+      "endpointslice",
+      "ledger-db-ferry-source",
+      k8sStack.namespace,
+      "{.endpoints[*].addresses[*]}:{.ports[0].port}",
+    ),
+  });
 
   it("live: the destination in the new cluster replicates the old cluster's server from the dump's position, over verified TLS, read-only to applications; the application's writes since the snapshot arrive", async () => {
     // Checked from the destination's side before the import, as the replica would log in.
@@ -1594,10 +1617,40 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     // The writes acknowledged by now (after the dump, the import and the up --refresh) arrive.
     const acknowledged = writer!.acknowledgedSoFar();
     expect(acknowledged).toBeGreaterThan(0);
-    await until(() => ledgerOnDestination().length >= acknowledged, "the replicated writes", 120);
+    await until(
+      () => directLedgerOnDestination().length >= acknowledged,
+      "the replicated writes",
+      120,
+    );
+    // The applications' Service: no selector, ferry's slice sends it to the source.
+    expect(applicationService()).toEqual({ selector: "", source: "10.90.0.2:30306" });
+    // An application that uses it (its account made on the destination too, as a DBA does:
+    // ferry moves databases, not accounts) writes to the source through it: the destination
+    // refuses it, read-only.
+    const account = spawnSync("mariadb", target, {
+      encoding: "utf8",
+      input: `CREATE USER IF NOT EXISTS 'writer'@'%' IDENTIFIED BY '${secret("ledgerWriterPassword")}' REQUIRE SSL;
+      GRANT SELECT, INSERT, UPDATE ON ledger.* TO 'writer'@'%';`,
+    });
+    expect(account.status, account.stderr).toBe(0);
+    const throughService = startWriter(
+      {
+        host: jsonpath("service", "ledger-db", k8sStack.namespace, "{.spec.clusterIP}"),
+        port: 3306,
+        user: "writer",
+        password: secret("ledgerWriterPassword"),
+      },
+      ledgerTransaction,
+      { firstId: serviceIds, pauseMs: 100 },
+    );
+    serviceWriter = throughService;
+    mark("the application through ledger-db starts");
+    await until(() => throughService.acknowledgedSoFar() > 5, "writes through ledger-db", 60);
+    expect(throughService.refusedSoFar()).toBe(0);
   }, 300_000);
 
   it("live: the destination's pod deleted during the catch-up: its next pod starts read-only and replicates on from where the last stopped; the writes made meanwhile arrive, each once", async () => {
+    mark("the destination's pod deleted");
     const before = databasePods(k8sStack.namespace, "{.items[*].metadata.uid}");
     const deleted = kubectl([
       "delete",
@@ -1626,7 +1679,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       60,
     );
     const acknowledged = writer!.acknowledgedSoFar();
-    await until(() => ledgerOnDestination().length >= acknowledged, "the writes since", 120);
+    await until(() => directLedgerOnDestination().length >= acknowledged, "the writes since", 120);
     const tokens = ledgerOnDestination();
     expect(new Set(tokens).size).toBe(tokens.length);
     // Every up before the cutover checks the replica again: the step runs anew (on the running
@@ -1667,7 +1720,9 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     try {
       await until(() => heldSays.includes("locked"), "the table lock");
       k8sStack.changeConfig((config) => (config["ferry:migration"].cutover = true));
+      mark("the cutover with a table locked: pulumi up");
       const up = k8sStack.pulumi(["up", "--yes"]);
+      mark("the cutover with a table locked: pulumi up ended");
       expect(up.status, up.output).not.toBe(0);
       expect(up.output).toMatch(/could not be made read-only within 10s/);
       expect(up.output).toMatch(/cutover failed, rolled back \(the source takes writes as before/);
@@ -1683,19 +1738,67 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       Slave_IO_Running: "Yes",
       Slave_SQL_Running: "Yes",
     });
-    // The application's writes go on once the lock is gone.
+    // The application's writes go on once the lock is gone; the Service still sends the other
+    // application to the source, where its writes go on too.
     const before = writer!.acknowledgedSoFar();
     await until(() => writer!.acknowledgedSoFar() > before + 5, "the writes after the lock", 60);
+    expect(applicationService()).toEqual({ selector: "", source: "10.90.0.2:30306" });
+    const throughService = serviceWriter!.acknowledgedSoFar();
+    await until(
+      () => serviceWriter!.acknowledgedSoFar() > throughService + 5,
+      "the writes through ledger-db after the lock",
+      60,
+    );
   }, 600_000);
 
   it("live: cutover by the config change and one pulumi up while the application writes: every acknowledged write on the destination once, the source read-only, the destination writable and replicating nothing, both sides compared at the switch", async () => {
+    mark("the cutover: pulumi up");
     const up = k8sStack.pulumi(["up", "--yes"]);
+    mark("the cutover: pulumi up ended");
     expect(up.status, up.output).toBe(0);
     // The application is refused by the source from the switch on; then it stops.
     await until(() => writer!.refusedSoFar() > 0, "the source's refusal", 60);
-    const { acknowledged } = await writer!.stop();
+    const direct = await writer!.stop();
+    const { acknowledged } = direct;
     writer = undefined;
+    // The application behind the Service goes on writing, now to the destination.
+    const throughService = serviceWriter!.acknowledgedSoFar();
+    await until(
+      () => serviceWriter!.acknowledgedSoFar() > throughService + 5,
+      "the writes through ledger-db after the cutover",
+      60,
+    );
+    const viaService = await serviceWriter!.stop();
+    serviceWriter = undefined;
     const log = stepLog("cutover");
+    const switched =
+      /the applications' Service ledger-db selects the destination's server: switched (\d+)ms after the source stopped taking writes/.exec(
+        log,
+      );
+    expect(switched, log).not.toBeNull();
+    expect(Number(switched![1])).toBeLessThan(5000);
+    const gaps = viaService.acknowledgedAt
+      .slice(1)
+      .map((at, i) => at - viaService.acknowledgedAt[i]);
+    console.log(
+      `the applications' Service switched ${switched![1]} ms after the source went read-only; its application's longest gap between two acknowledged writes ${Math.max(...gaps)} ms, ${viaService.refused} refused, ${viaService.acknowledged.length} acknowledged`,
+    );
+    // Each application's transactions whose client took 2 s or more: where the time went.
+    for (const [who, run] of [
+      ["direct", direct],
+      ["through ledger-db", viaService],
+    ] as const) {
+      const slow = run.attempts.filter((a) => a.ms >= 2000);
+      console.log(
+        `${who}: ${run.attempts.length} transactions, ${slow.length} of 2 s or more: ${slow
+          .map((a) => `${new Date(a.startedAt).toISOString()} ${a.ms} ms (exit ${a.status})`)
+          .join(", ")}`,
+      );
+    }
+    expect(applicationService()).toEqual({
+      selector: jsonpath("service", "mysql", k8sStack.namespace, "{.spec.selector}"),
+      source: ":30306",
+    });
     const window = /no write was accepted anywhere for (\d+)ms/.exec(log);
     expect(window, log).not.toBeNull();
     console.log(
@@ -1710,11 +1813,12 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     expect(log).toMatch(
       /verified at the cutover: all \d+ objects, 5 tables \(\d+ rows\), equal on both sides/,
     );
-    // The ledger: each acknowledged transaction's insert once, and its update counted once.
+    // The ledger: each acknowledged transaction's insert once, and its update counted once,
+    // both applications' (the Service's, before the cutover on the source and after it here).
     const target = destination(k8sStack.namespace);
-    expect(ledgerOnDestination()).toEqual(acknowledged);
+    expect(ledgerOnDestination()).toEqual([...acknowledged, ...viaService.acknowledged]);
     expect(query(target, "SELECT n FROM ledger.counter WHERE id = 1")).toBe(
-      String(acknowledged.length),
+      String(acknowledged.length + viaService.acknowledged.length),
     );
     expect(query(clusterSource(), "SELECT @@GLOBAL.read_only")).toBe("1");
     expect(query(target, "SELECT @@GLOBAL.read_only")).toBe("0");

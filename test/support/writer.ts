@@ -6,15 +6,28 @@ export interface WriterTarget {
   readonly port: number;
   readonly user: string;
   readonly password: string;
-  /** The CA file the server's certificate is checked against (its name too). */
-  readonly caFile: string;
+  /**
+   * The CA file the server's certificate is checked against (its name too). Without it the session
+   * is TLS with the certificate unchecked: for an address no certificate names (a Service's
+   * cluster IP that leads to one server, then another).
+   */
+  readonly caFile?: string;
 }
 
 export interface Writer {
   acknowledgedSoFar: () => number;
   refusedSoFar: () => number;
-  /** Stops after the write in flight; the ids the server acknowledged, in order. */
-  stop: () => Promise<{ acknowledged: number[]; refused: number }>;
+  /**
+   * Stops after the write in flight; the ids the server acknowledged, in order, and when each was
+   * (Date.now()).
+   */
+  stop: () => Promise<{
+    acknowledged: number[];
+    acknowledgedAt: number[];
+    refused: number;
+    /** Each transaction's start (Date.now()), how long its client ran, and its exit status. */
+    attempts: { startedAt: number; ms: number; status: number }[];
+  }>;
 }
 
 /**
@@ -30,9 +43,12 @@ export function startWriter(
 ): Writer {
   let running = true;
   const acknowledged: number[] = [];
+  const acknowledgedAt: number[] = [];
+  const attempts: { startedAt: number; ms: number; status: number }[] = [];
   let refused = 0;
   const loop = (async () => {
     for (let id = options.firstId; running; id++) {
+      const startedAt = Date.now();
       const result = await new Promise<number>((resolve) => {
         const child = spawn(
           "mariadb",
@@ -44,9 +60,9 @@ export function startWriter(
             String(target.port),
             "-u",
             target.user,
-            "--ssl-ca",
-            target.caFile,
-            "--ssl-verify-server-cert",
+            ...(target.caFile
+              ? ["--ssl-ca", target.caFile, "--ssl-verify-server-cert"]
+              : ["--ssl"]),
             "-e",
             transaction(id),
           ],
@@ -54,8 +70,11 @@ export function startWriter(
         );
         child.on("close", (code) => resolve(code ?? -1));
       });
-      if (result === 0) acknowledged.push(id);
-      else refused++;
+      attempts.push({ startedAt, ms: Date.now() - startedAt, status: result });
+      if (result === 0) {
+        acknowledged.push(id);
+        acknowledgedAt.push(Date.now());
+      } else refused++;
       if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
     }
   })();
@@ -65,7 +84,7 @@ export function startWriter(
     stop: async () => {
       running = false;
       await loop;
-      return { acknowledged, refused };
+      return { acknowledged, acknowledgedAt, refused, attempts };
     },
   };
 }

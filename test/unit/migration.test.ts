@@ -1203,7 +1203,7 @@ describe("live mode", () => {
         selector: serverSelector(),
         ports: [{ name: "mysql", protocol: "TCP", port: 3306, targetPort: 3306 }],
       });
-      expect(named("-application-service-slice").inputs.endpoints).toEqual([]);
+      expect(named("-application-service-slice").inputs.endpoints).toBeUndefined();
       expect(named("-application-service-slice").inputs.ports).toEqual([
         { name: "mysql", protocol: "TCP", port: 30306 },
       ]);

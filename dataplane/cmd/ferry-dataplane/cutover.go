@@ -74,6 +74,14 @@ func runCutover(ctx context.Context) error {
 		return err
 	case state == load.StateCutOver:
 		logf("run %s is already cut over: the destination takes the writes; nothing to do", m.RunID)
+		// A Service the first cutover could not switch is switched now (both patches change
+		// nothing on one switched already).
+		if service != nil {
+			if err := service.selectDestination(ctx, api); err != nil {
+				return fmt.Errorf("run %s is cut over, but the applications' Service still sends them to the source: %w", m.RunID, err)
+			}
+			logf("the applications' Service %s selects the destination's server", service.Name)
+		}
 		return recordCutOverOnce(ctx, r)
 	case state != load.StateReplicating:
 		return fmt.Errorf("run %s does not replicate (state: %s): the replication step must succeed before a cutover", m.RunID, orNone(state))
