@@ -120,7 +120,7 @@ function startAccountsWriter(firstId: number): Writer {
       password: writerPassword,
       caFile: caFile(),
     },
-    (id) => `INSERT INTO app.accounts VALUES (${id}, 'written live', ${id % 97})`,
+    "INSERT INTO app.accounts VALUES ({id}, 'written live', MOD({id}, 97))",
     { firstId },
   );
 }

@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { Worker } from "worker_threads";
 
 /** Where an application writes: a MariaDB server over verified TLS, as an account of its own. */
 export interface WriterTarget {
@@ -30,61 +30,100 @@ export interface Writer {
   }>;
 }
 
+/** One transaction's client: when it started (Date.now()), how long it ran, its exit status. */
+interface Attempt {
+  readonly id: number;
+  readonly startedAt: number;
+  readonly ms: number;
+  readonly status: number;
+}
+
 /**
- * An application writing to a server, one transaction a client session (`transaction(id)`, the
- * ids counting up from firstId), recording each id whose transaction the server acknowledged and
- * counting those it refused, until stopped. It goes on after a refusal, as an application retries.
- * The password reaches the one client process that needs it, in its environment.
+ * The writer's loop, in a worker thread of its own: a test's synchronous calls (a `pulumi up` run
+ * by spawnSync) block the test's event loop for their whole length, and a loop there would stop
+ * writing meanwhile, so "while the application writes" would not hold during the very step a test
+ * watches. The worker starts each client, waits for it, and posts each attempt.
+ */
+const writerLoop = `
+const { parentPort, workerData } = require("worker_threads");
+const { spawn } = require("child_process");
+const { args, password, transaction, firstId, pauseMs } = workerData;
+let running = true;
+parentPort.on("message", () => (running = false));
+(async () => {
+  for (let id = firstId; running; id++) {
+    const startedAt = Date.now();
+    const status = await new Promise((resolve) => {
+      const child = spawn("mariadb", [...args, "-e", transaction.replaceAll("{id}", String(id))], {
+        env: { ...process.env, MYSQL_PWD: password },
+        stdio: "ignore",
+      });
+      child.on("close", (code) => resolve(code === null ? -1 : code));
+    });
+    parentPort.postMessage({ id, startedAt, ms: Date.now() - startedAt, status });
+    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  parentPort.postMessage("stopped");
+})();
+`;
+
+/**
+ * An application writing to a server, one transaction a client session (`transaction` with `{id}`
+ * replaced by the id, counting up from firstId), recording each id whose transaction the server
+ * acknowledged and counting those it refused, until stopped. It goes on after a refusal, as an
+ * application retries. Its loop runs in a worker thread (writerLoop), so it writes on while the
+ * test waits for something synchronously. The password reaches the one client process that needs
+ * it, in its environment.
  */
 export function startWriter(
   target: WriterTarget,
-  transaction: (id: number) => string,
+  transaction: string,
   options: { firstId: number; pauseMs?: number },
 ): Writer {
-  let running = true;
-  const acknowledged: number[] = [];
-  const acknowledgedAt: number[] = [];
-  const attempts: { startedAt: number; ms: number; status: number }[] = [];
-  let refused = 0;
-  const loop = (async () => {
-    for (let id = options.firstId; running; id++) {
-      const startedAt = Date.now();
-      const result = await new Promise<number>((resolve) => {
-        const child = spawn(
-          "mariadb",
-          [
-            "--no-defaults",
-            "-h",
-            target.host,
-            "-P",
-            String(target.port),
-            "-u",
-            target.user,
-            ...(target.caFile
-              ? ["--ssl-ca", target.caFile, "--ssl-verify-server-cert"]
-              : ["--ssl"]),
-            "-e",
-            transaction(id),
-          ],
-          { env: { ...process.env, MYSQL_PWD: target.password }, stdio: "ignore" },
-        );
-        child.on("close", (code) => resolve(code ?? -1));
-      });
-      attempts.push({ startedAt, ms: Date.now() - startedAt, status: result });
-      if (result === 0) {
-        acknowledged.push(id);
-        acknowledgedAt.push(Date.now());
-      } else refused++;
-      if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
-    }
-  })();
+  const attempts: Attempt[] = [];
+  const args = [
+    "--no-defaults",
+    "-h",
+    target.host,
+    "-P",
+    String(target.port),
+    "-u",
+    target.user,
+    ...(target.caFile ? ["--ssl-ca", target.caFile, "--ssl-verify-server-cert"] : ["--ssl"]),
+  ];
+  const worker = new Worker(writerLoop, {
+    eval: true,
+    workerData: {
+      args,
+      password: target.password,
+      transaction,
+      firstId: options.firstId,
+      pauseMs: options.pauseMs ?? 0,
+    },
+  });
+  const stopped = new Promise<void>((resolve, reject) => {
+    worker.on("message", (message: Attempt | "stopped") => {
+      if (message === "stopped") resolve();
+      else attempts.push(message);
+    });
+    worker.on("error", reject);
+    worker.on("exit", () => resolve());
+  });
+  const acknowledged = () => attempts.filter((a) => a.status === 0);
   return {
-    acknowledgedSoFar: () => acknowledged.length,
-    refusedSoFar: () => refused,
+    acknowledgedSoFar: () => acknowledged().length,
+    refusedSoFar: () => attempts.length - acknowledged().length,
     stop: async () => {
-      running = false;
-      await loop;
-      return { acknowledged, acknowledgedAt, refused, attempts };
+      worker.postMessage("stop");
+      await stopped;
+      await worker.terminate();
+      const ok = acknowledged();
+      return {
+        acknowledged: ok.map((a) => a.id),
+        acknowledgedAt: ok.map((a) => a.startedAt + a.ms),
+        refused: attempts.length - ok.length,
+        attempts,
+      };
     },
   };
 }
