@@ -897,6 +897,11 @@ describe("live mode", () => {
     raw.source.tls = { mode: "verify-identity", caCert: sampleSourceCa };
   };
   const liveSecrets = { ...secretValues, sourceReplicationPassword: "repl-pw-R5" };
+  /** Live mode with the cutover asked for. */
+  const liveCutOver = (raw: Record<string, any>) => {
+    live(raw);
+    raw.migration.cutover = true;
+  };
 
   it("makes the server it runs a replica-to-be: its own server id, relay logs under a fixed name, the source's CA mounted, read-only whenever it starts until the cutover", async () => {
     await run("local", live, liveSecrets);
@@ -941,14 +946,7 @@ describe("live mode", () => {
     const before = podSpec();
     const dataBefore = named("-database-replica").inputs.data;
     registered.length = 0;
-    await run(
-      "local",
-      (raw) => {
-        live(raw);
-        raw.migration.cutover = true;
-      },
-      liveSecrets,
-    );
+    await run("local", liveCutOver, liveSecrets);
     expect(named("-database-replica").inputs.data).toEqual(dataBefore);
     expect(podSpec()).toBe(before);
   });
@@ -1050,14 +1048,7 @@ describe("live mode", () => {
   });
 
   it("with migration.cutover, moves the writes once the destination replicates: a Job with the source's address, its account for read_only, its password and CA as files; the report waits for it", async () => {
-    const { report } = await run(
-      "local",
-      (raw) => {
-        live(raw);
-        raw.migration.cutover = true;
-      },
-      liveSecrets,
-    );
+    const { report } = await run("local", liveCutOver, liveSecrets);
     const job = named("-cutover-job");
     expect(job.inputs.metadata.name).toBe("ferry-cutover-run-1");
     expect(job.inputs.spec.backoffLimit).toBe(0);
@@ -1210,14 +1201,7 @@ describe("live mode", () => {
     });
 
     it("without it, gives the cutover Job no token and no Service to switch", async () => {
-      await run(
-        "local",
-        (raw) => {
-          live(raw);
-          raw.migration.cutover = true;
-        },
-        liveSecrets,
-      );
+      await run("local", liveCutOver, liveSecrets);
       const pod = named("-cutover-job").inputs.spec.template.spec;
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.serviceAccountName).toBeUndefined();
