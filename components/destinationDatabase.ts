@@ -76,11 +76,14 @@ export class DestinationDatabase extends pulumi.ComponentResource {
   public readonly location: pulumi.Output<DestinationLocation>;
   /** The CAs that sign the server's certificate (PEM): what applications trust to reach it. */
   public readonly caCertificate: pulumi.Output<string>;
+  /** The server's pod labels: what its Service selects, and the applications' after a cutover. */
+  public readonly podSelector: Record<string, string>;
 
   constructor(name: string, args: DestinationDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:DestinationDatabase", name, {}, opts);
     const { provider } = args;
     const labels = ferryLabels("database");
+    this.podSelector = labels;
     const retain = { parent: this, provider, retainOnDelete: args.retainData };
 
     // Deleting a namespace deletes its PVCs, so it is retained whenever the data is.

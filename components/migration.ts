@@ -25,7 +25,6 @@ import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { replicaServerId } from "./specs/database";
-import { ferryLabels } from "./specs/labels";
 import { imageFlavour } from "./specs/preflight";
 import { quantityBytes } from "./values";
 import { StepLog } from "./stepLog";
@@ -539,26 +538,11 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [verified.checks] },
     );
     const applicationService = migration.live.applicationService;
-    // The server's pods, as its own Service selects them.
-    const destinationSelector = ferryLabels("database");
-    const applicationServiceAt = (destinationSelected: boolean, after: pulumi.Resource[]) =>
-      applicationService &&
-      landing.database instanceof DestinationDatabase &&
-      new ApplicationService(
-        `${name}-application-service`,
-        {
-          namespace: landing.database.namespace,
-          service: applicationService,
-          source: { host: migration.live.sourceHost, port: migration.live.sourcePort },
-          ...(destinationSelected ? { destinationSelector } : {}),
-          provider: landing.jobs.context.provider,
-        },
-        { parent: this, dependsOn: after },
-      );
+    const server = landing.database instanceof DestinationDatabase ? landing.database : undefined;
     if (!migration.live.cutover) {
       // Once the destination replicates (by the end of the first up), to the source until the
       // cutover; never again after it: the replication step refuses a run cut over then.
-      applicationServiceAt(false, [replication]);
+      this.applicationService(name, config, landing, { cutOver: false, after: replication });
       return { ...verified, catchUp: replication };
     }
     // The writes moved to the destination, once it replicates.
@@ -573,12 +557,12 @@ export class Migration extends pulumi.ComponentResource {
         sourceCaCert: source.tls.caCert!,
         timeoutMinutes: migration.verifyTimeoutMinutes,
         hooks: transit.store.users.forStep(["read"]),
-        ...(applicationService && landing.database instanceof DestinationDatabase
+        ...(applicationService && server
           ? {
               applicationService: {
                 name: applicationService.name,
-                destinationSelector,
-                namespaceId: landing.database.namespace,
+                destinationSelector: server.podSelector,
+                namespaceId: server.namespace,
               },
             }
           : {}),
@@ -586,8 +570,35 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [replication] },
     );
     // Stated once the cutover Job switched it: a cutover that failed leaves it on the source.
-    applicationServiceAt(true, [cutover]);
+    this.applicationService(name, config, landing, { cutOver: true, after: cutover });
     return { ...verified, catchUp: cutover };
+  }
+
+  /**
+   * Live mode's applications' Service (migration.live.applicationService), when asked for: to the
+   * source once `after` (the replication step) ran, to the destination's server once `after` (the
+   * cutover, which switched it already) did.
+   */
+  private applicationService(
+    name: string,
+    config: FerryConfig,
+    landing: Landing,
+    state: { readonly cutOver: boolean; readonly after: pulumi.Resource },
+  ): void {
+    const { migration } = config;
+    if (migration.mode !== "live" || !migration.live.applicationService) return;
+    if (!(landing.database instanceof DestinationDatabase)) return;
+    new ApplicationService(
+      `${name}-application-service`,
+      {
+        namespace: landing.database.namespace,
+        service: migration.live.applicationService,
+        source: { host: migration.live.sourceHost, port: migration.live.sourcePort },
+        ...(state.cutOver ? { destinationSelector: landing.database.podSelector } : {}),
+        provider: landing.jobs.context.provider,
+      },
+      { parent: this, dependsOn: [state.after] },
+    );
   }
 
   /**
