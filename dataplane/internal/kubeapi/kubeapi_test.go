@@ -129,3 +129,35 @@ func TestInClusterNeedsThePodsEnvironment(t *testing.T) {
 		t.Errorf("without a token: %v", err)
 	}
 }
+
+func TestMergePatchesChangeOnlyWhatTheyName(t *testing.T) {
+	api, client := kubeapitest.Start(t, "ferry", kubeapitest.Token)
+	api.Seed("services", "app-db", map[string]any{"spec": map[string]any{"clusterIP": "10.96.0.9", "ports": []any{"mysql"}}})
+	api.Seed("endpointslices", "app-db-ferry-source", map[string]any{"endpoints": []any{"10.90.0.2"}, "ports": []any{"mysql"}})
+	if err := client.MergePatch(ctx, kubeapi.Services, "app-db", map[string]any{"spec": map[string]any{"selector": map[string]string{"app": "db"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.MergePatch(ctx, kubeapi.EndpointSlices, "app-db-ferry-source", map[string]any{"endpoints": []any{}}); err != nil {
+		t.Fatal(err)
+	}
+	spec := api.Object("services", "app-db")["spec"].(map[string]any)
+	if spec["clusterIP"] != "10.96.0.9" || spec["selector"].(map[string]any)["app"] != "db" || len(spec) != 3 {
+		t.Errorf("service spec: %v", spec)
+	}
+	slice := api.Object("endpointslices", "app-db-ferry-source")
+	if len(slice["endpoints"].([]any)) != 0 || len(slice["ports"].([]any)) != 1 {
+		t.Errorf("slice: %v", slice)
+	}
+	if got := strings.Join(api.TakeWrites(), ", "); got != "PATCH services/app-db, PATCH endpointslices/app-db-ferry-source" {
+		t.Errorf("writes: %s", got)
+	}
+	// A missing object is an error that names the request; so is another namespace.
+	err := client.MergePatch(ctx, kubeapi.EndpointSlices, "gone", map[string]any{"endpoints": []any{}})
+	if err == nil || !strings.Contains(err.Error(), "PATCH /apis/discovery.k8s.io/v1/namespaces/ferry/endpointslices/gone: 404") {
+		t.Errorf("a missing slice: %v", err)
+	}
+	elsewhere := api.Client("kube-system", func() (string, error) { return kubeapitest.Token, nil })
+	if err := elsewhere.MergePatch(ctx, kubeapi.Services, "app-db", map[string]any{}); err == nil || !strings.Contains(err.Error(), "PATCH /api/v1/namespaces/kube-system/services/app-db: 403") {
+		t.Errorf("another namespace: %v", err)
+	}
+}
