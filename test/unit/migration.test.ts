@@ -1200,6 +1200,21 @@ describe("live mode", () => {
       ]);
     });
 
+    it("lists an IPv6 source as an IPv6 slice's address", async () => {
+      await run(
+        "local",
+        (raw) => {
+          withService(false)(raw);
+          raw.migration.live.sourceHost = "fd00::2";
+        },
+        liveSecrets,
+      );
+      expect(named("-application-service-slice").inputs).toMatchObject({
+        addressType: "IPv6",
+        endpoints: [{ addresses: ["fd00::2"], conditions: { ready: true } }],
+      });
+    });
+
     it("without it, gives the cutover Job no token and no Service to switch", async () => {
       await run("local", liveCutOver, liveSecrets);
       const pod = named("-cutover-job").inputs.spec.template.spec;
