@@ -148,6 +148,7 @@ live() {
   kill -TERM "$writer"
   wait "$writer" || true
   say "the application wrote: $(cat "$ledger_dir/written.json")"
+  say "it wrote to the source's address, so the source refused it from the cutover on (refusedAtEndMs); an application that reaches the database through ferry's Service (ferry:migration.live.applicationService) is moved to the destination the moment it takes writes: docs/live-migration.md"
   kubectl_bin="$(sh "$repo/scripts/build/cluster-tools.sh")/kubectl"
   address=$("$kubectl_bin" --kubeconfig "$repo/.ferry/kubeconfig" --context destination -n ferry-live \
     get service mysql -o 'jsonpath={.spec.clusterIP}')
