@@ -200,11 +200,18 @@ many() {
   say "three migrations on one storage. Explore with: kubectl --kubeconfig .ferry/kubeconfig get deploy,pvc -A; remove with: npm run demo -- down"
 }
 
+# phase K TEXT: the demo's own steps, each with the time since it began, so that the [k/n] lines of
+# the scripts below it (whose times start again at 0) sit under a count a newcomer can follow;
+# worded apart from those, which are numbered within their script.
+phase() { say "step $1 of 4: $2 ($(($(date +%s) - started))s since the demo began)"; }
+
 up() {
   started=$(date +%s)
-  say "installing and building what is missing (cached after the first run)"
+  phase 1 "ferry's tools and the Pulumi engine: installed or built where missing (cached after the first run)"
   pulumi_env
+  phase 2 "the local clusters' programs and images: built where missing (cached too)"
   cluster_builds
+  phase 3 "the local clusters, the source database and the object store"
   progress_init
   progress_plan_mode
   local_places
@@ -212,7 +219,7 @@ up() {
   local_places
   grep -h ': up: ' .ferry/logs/demo-clusters.log .ferry/logs/demo-devenv.log >&2
   prepare_project
-  say "pulumi up of the dev stack"
+  phase 4 "pulumi up of the dev stack"
   pulumi up --yes --non-interactive --stack dev
   say "the migration report"
   pulumi stack output report --json --stack dev
