@@ -537,12 +537,19 @@ export class Migration extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [verified.checks] },
     );
-    const applicationService = migration.live.applicationService;
-    const server = landing.database instanceof DestinationDatabase ? landing.database : undefined;
+    // Live mode runs its own server (the config refuses an existing one), which the Service selects.
+    const service =
+      migration.live.applicationService && landing.database instanceof DestinationDatabase
+        ? { ...migration.live.applicationService, server: landing.database }
+        : undefined;
     if (!migration.live.cutover) {
       // Once the destination replicates (by the end of the first up), to the source until the
       // cutover; never again after it: the replication step refuses a run cut over then.
-      this.applicationService(name, config, landing, { cutOver: false, after: replication });
+      if (service)
+        this.applicationService(name, migration.live, service, landing, {
+          cutOver: false,
+          after: replication,
+        });
       return { ...verified, catchUp: replication };
     }
     // The writes moved to the destination, once it replicates.
@@ -557,12 +564,12 @@ export class Migration extends pulumi.ComponentResource {
         sourceCaCert: source.tls.caCert!,
         timeoutMinutes: migration.verifyTimeoutMinutes,
         hooks: transit.store.users.forStep(["read"]),
-        ...(applicationService && server
+        ...(service
           ? {
               applicationService: {
-                name: applicationService.name,
-                destinationSelector: server.podSelector,
-                namespaceId: server.namespace,
+                name: service.name,
+                destinationSelector: service.server.podSelector,
+                namespaceId: service.server.namespace,
               },
             }
           : {}),
@@ -570,34 +577,36 @@ export class Migration extends pulumi.ComponentResource {
       { parent: this, dependsOn: [replication] },
     );
     // Stated once the cutover Job switched it: a cutover that failed leaves it on the source.
-    this.applicationService(name, config, landing, { cutOver: true, after: cutover });
+    if (service)
+      this.applicationService(name, migration.live, service, landing, {
+        cutOver: true,
+        after: cutover,
+      });
     return { ...verified, catchUp: cutover };
   }
 
   /**
-   * Live mode's applications' Service (migration.live.applicationService), when asked for: to the
-   * source once `after` (the replication step) ran, to the destination's server once `after` (the
-   * cutover, which switched it already) did.
+   * Live mode's applications' Service (migration.live.applicationService): to the source once
+   * `after` (the replication step) ran, to the destination's server once `after` (the cutover,
+   * which switched it already) did.
    */
   private applicationService(
     name: string,
-    config: FerryConfig,
+    live: { readonly sourceHost: string; readonly sourcePort: number },
+    service: { readonly name: string; readonly port: number; readonly server: DestinationDatabase },
     landing: Landing,
-    state: { readonly cutOver: boolean; readonly after: pulumi.Resource },
+    { cutOver, after }: { readonly cutOver: boolean; readonly after: pulumi.Resource },
   ): void {
-    const { migration } = config;
-    if (migration.mode !== "live" || !migration.live.applicationService) return;
-    if (!(landing.database instanceof DestinationDatabase)) return;
     new ApplicationService(
       `${name}-application-service`,
       {
-        namespace: landing.database.namespace,
-        service: migration.live.applicationService,
-        source: { host: migration.live.sourceHost, port: migration.live.sourcePort },
-        ...(state.cutOver ? { destinationSelector: landing.database.podSelector } : {}),
+        namespace: service.server.namespace,
+        service: { name: service.name, port: service.port },
+        source: { host: live.sourceHost, port: live.sourcePort },
+        ...(cutOver ? { destinationSelector: service.server.podSelector } : {}),
         provider: landing.jobs.context.provider,
       },
-      { parent: this, dependsOn: [state.after] },
+      { parent: this, dependsOn: [after] },
     );
   }
 
