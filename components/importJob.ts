@@ -56,8 +56,9 @@ export class ImportJob extends pulumi.ComponentResource {
           // The database runs before the Job starts; a retry may find it restarting.
           WAIT_SECONDS: String(databaseStartSeconds(timeoutMinutes)),
           FOLLOW_DUMP: "true",
-          // The dump states itself once the source has passed its checks, before its snapshot, and marks
-          // on that statement any failure after it; this bounds only a dump that never begins.
+          // The dump states itself once the source has passed its checks, before its snapshot,
+          // and marks on that statement any failure after it; this bounds only a dump that never
+          // begins.
           FOLLOW_WAIT_SECONDS: String(60 * Math.min(dumpBeginMinutes, args.dumpTimeoutMinutes)),
           // Its log lines reach the operator's pulumi up (StepLog).
           ...postLogLines,

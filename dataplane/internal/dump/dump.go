@@ -104,9 +104,9 @@ type dumper struct {
 	connected time.Time
 	stored    sync.Map // keys written by this dump, counted when it fails
 	// attempt is this dump's statement of itself (manifest.Attempt), stored once the source has
-	// passed the dump's checks, and again with its streams once the snapshot is open. No stream's index is stored
-	// before that: one told earlier waits in pendingIndexes (a stream may end under the global
-	// lock, and must not wait for what comes after it).
+	// passed the dump's checks, and again with its streams once the snapshot is open. No stream's
+	// index is stored before that: one told earlier waits in pendingIndexes (a stream may end under
+	// the global lock, and must not wait for what comes after it).
 	attempt        manifest.Attempt
 	indexMu        sync.Mutex
 	attemptStored  bool

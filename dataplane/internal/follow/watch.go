@@ -71,9 +71,10 @@ type Patience struct {
 // an earlier up, which nothing will complete, is never followed. An attempt that fails while
 // Await looks ends the wait with its reason; one that had failed before Await began (an earlier
 // up's, or this up's seen by a retried import) is waited past for p.AfterFailed at most: the next
-// attempt, if one comes, states itself within seconds of its start. An attempt that prepares
-// (the dump states itself once the source has passed its checks, and its streams once its snapshot is open,
-// which waits for the source's global read lock) is waited for while it changed within p.Stall.
+// attempt, if one comes, states itself within seconds of its start. An attempt that prepares (the
+// dump states itself once the source has passed its checks, and its streams once its snapshot is
+// open, which waits for the source's global read lock) is waited for while it changed within
+// p.Stall.
 func Await(ctx context.Context, r Run, p Patience, log func(string, ...any)) (Begun, error) {
 	started := time.Now()
 	afterFailed := min(p.AfterFailed, p.Wait)

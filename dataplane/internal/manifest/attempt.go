@@ -34,8 +34,8 @@ type Attempt struct {
 	Databases   []string `json:"databases"`
 	Compression string   `json:"compression"`
 	// Streams names the attempt's streams, the definitions last, as the manifest will; none while
-	// the dump prepares (it states itself once the source has passed its checks, and its streams once its
-	// snapshot is open).
+	// the dump prepares (it states itself once the source has passed its checks, and its streams
+	// once its snapshot is open).
 	Streams   []string `json:"streams,omitempty"`
 	StartedAt string   `json:"startedAt"`
 	// Failed is why the attempt stopped without a manifest; "" while it runs or once it is done.
