@@ -85,7 +85,8 @@ type counter struct{ n int64 }
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // Writer cuts what it is given into chunks of about Target compressed bytes, each ending at the
-// end of a line, and stores each under Key(i). Close stores the last one.
+// end of a line (or anywhere, with Anywhere), and stores each under Key(i). Close stores the last
+// one.
 type Writer struct {
 	ctx         context.Context
 	store       Uploader
@@ -99,6 +100,9 @@ type Writer struct {
 	// Stored, when set, is told every chunk stored so far (and the longest line written so far)
 	// each time one more is, before the next chunk takes a byte; its error stops the writer.
 	Stored func(chunks []manifest.Chunk, longestLine int64) error
+	// Anywhere cuts a chunk at the first write after it reached its size, wherever that falls: a
+	// binary stream (a physical backup's) has no lines, and its reader joins the chunks again.
+	Anywhere bool
 	// line is the length of the line being written; longest the longest line so far.
 	line, longest int64
 
@@ -247,7 +251,8 @@ func (w *Writer) put(p []byte) error {
 	return nil
 }
 
-// Write takes SQL; once the chunk has reached its size it is cut after the next newline.
+// Write takes SQL; once the chunk has reached its size it is cut after the next newline (with
+// Anywhere, before this write).
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -256,6 +261,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		cut := -1
+		if w.cutSoon && w.Anywhere {
+			if w.err = w.next(); w.err != nil {
+				return written, w.err
+			}
+		}
 		if w.cutSoon {
 			cut = bytes.IndexByte(p, '\n')
 		}
@@ -270,14 +280,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		written += cut + 1
 		p = p[cut+1:]
-		if w.err = w.finish(); w.err != nil {
-			return written, w.err
-		}
-		if w.err = w.start(); w.err != nil {
+		if w.err = w.next(); w.err != nil {
 			return written, w.err
 		}
 	}
 	return written, nil
+}
+
+// next stores the current chunk and starts the next one.
+func (w *Writer) next() error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	return w.start()
 }
 
 // measure follows the lines of p, for LongestLine.

@@ -150,6 +150,49 @@ func TestRoundTripInWholeLineChunks(t *testing.T) {
 	}
 }
 
+func TestABinaryStreamIsCutAnywhereAndReadBackWhole(t *testing.T) {
+	// Bytes without a line break, as a physical backup's stream may run for megabytes.
+	random := rand.New(rand.NewSource(2))
+	data := make([]byte, 300<<10)
+	random.Read(data)
+	for i := range data {
+		if data[i] == '\n' {
+			data[i] = 0
+		}
+	}
+	s := &memoryStore{objects: map[string][]byte{}}
+	w, err := NewWriter(context.Background(), s, "zstd", 16<<10, time.Minute, nil, func(i int) string {
+		return fmt.Sprintf("runs/r/physical/%06d.mbstream.zst", i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Anywhere = true
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 5000)
+		if written, err := w.Write(rest[:n]); err != nil || written != n {
+			t.Fatalf("a write of %d bytes took %d (%v)", n, written, err)
+		}
+		rest = rest[n:]
+	}
+	stored, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The compressor holds back up to a block (128 KiB) before the stored size grows, so a chunk
+	// is cut some way past its target; without a line break to wait for, it is cut all the same.
+	if len(stored) < 3 {
+		t.Fatalf("%d chunk(s) of a 300 KiB stream without line breaks; want it cut past each 16 KiB stored", len(stored))
+	}
+	got, err := fetch(t, s, "zstd", manifest.Stream{Chunks: stored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the stream read back differs from the stream stored")
+	}
+}
+
 func TestRefusesAChangedOrTruncatedChunkBeforeUsingIt(t *testing.T) {
 	text := sqlText(3000)
 	for name, damage := range map[string]func([]byte) []byte{
