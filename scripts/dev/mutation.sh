@@ -21,7 +21,7 @@ if [ ! -x "$target/gremlins" ]; then
   mv "$target.partial" "$target"
 fi
 threshold=${FERRY_MUTATION_THRESHOLD:-85}
-packages=${*:-"digest seal sqlident chunks load follow preflight heldlock certs kubeapi replica"}
+packages=${*:-"digest seal sqlident chunks load follow preflight heldlock certs kubeapi replica restore"}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 failed=""

@@ -43,7 +43,7 @@ unformatted=$(gofmt -l dataplane tools)
 step "mutation testing of the data plane's trust packages (gremlins; each at 85% or more)"
 # chunks is left to npm run mutation: its stall and patience tests run on timers, and which of
 # its mutants time out rather than die moves with the machine's load (docs/mutation-testing.md).
-sh scripts/dev/mutation.sh digest seal sqlident load follow preflight heldlock certs kubeapi replica
+sh scripts/dev/mutation.sh digest seal sqlident load follow preflight heldlock certs kubeapi replica restore
 
 step "unit and data-plane tests"
 mkdir -p .ferry

@@ -29,6 +29,9 @@
 //	          from the dump's position (REPL_*; package replica)
 //	cutover   live mode: the writes moved to the destination (the source read-only, the destination
 //	          caught up and made writable, rolled back on failure), then both sides compared
+//	restore   in the destination database's pod, before its server starts, for a run of method
+//	          physical: the copy's chunks, each checked first, unpacked and prepared in the empty
+//	          DATA_DIR, the destination's account set on it (package restore)
 //	attempt   what the run's dump states of itself while it runs: its attempt and each stream's
 //	          index of the chunks stored so far, as JSON (package follow)
 //
@@ -78,7 +81,7 @@ func post(store beacon.Store, key *seal.Key, runID, name string) {
 	}
 }
 
-const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget | replicate | cutover"
+const usage = "usage: ferry-dataplane dump | preflight | import | verify | cleanup | report | revoke | grant | watch | certificates | forget | replicate | cutover | attempt | restore"
 
 // subcommands are the steps, by name.
 var subcommands = map[string]func(context.Context) error{
@@ -97,6 +100,7 @@ var subcommands = map[string]func(context.Context) error{
 	"reach":        runReach,
 	"cutover":      runCutover,
 	"attempt":      runAttempt,
+	"restore":      runRestore,
 }
 
 func main() {

@@ -161,11 +161,19 @@ func runDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var physical bool
+	switch method := os.Getenv("METHOD"); method {
+	case "", "logical":
+	case "physical":
+		physical = true
+	default:
+		return fmt.Errorf("METHOD must be logical or physical, not %q (ferry:migration.method)", method)
+	}
 	post(store, key, id, "dump")
 	m, err := dump.Run(ctx, dump.Options{RunKey: key, RunID: id, Databases: databases, Compression: compression,
 		Parallelism: parallelism, ChunkBytes: int64(chunkMiB) << 20, ProgressEvery: every,
 		SnapshotWait: snapshotWait, SourceWait: sourceWait, Stall: stall, Source: source, Store: store,
-		DumpTool: dumpTool(), Log: logf})
+		DumpTool: dumpTool(), Physical: physical, BackupTool: firstOnPath("mariadb-backup", "mariabackup"), Log: logf})
 	if err != nil {
 		return err
 	}

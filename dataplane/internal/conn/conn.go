@@ -47,6 +47,9 @@ type Settings struct {
 	// CAFile names a PEM file of the certificates that may sign the server's; "" trusts the
 	// system's. verify-ca needs one (the MySQL and MariaDB clients check a chain only against it).
 	CAFile string
+	// Socket, when set, is the server's Unix socket, dialled instead of Host and Port (a server
+	// ferry started itself, without networking).
+	Socket string
 }
 
 // FromEnvironment reads <PREFIX>_HOST, _PORT, _USER, the password from the file named by
@@ -182,6 +185,9 @@ func open(s Settings, interpolate bool) (*sql.DB, error) {
 	config.Passwd = s.Password
 	config.Net = "tcp"
 	config.Addr = net.JoinHostPort(s.Host, s.Port)
+	if s.Socket != "" {
+		config.Net, config.Addr = "unix", s.Socket
+	}
 	config.Params = SessionSettings
 	config.Collation = "utf8mb4_bin"
 	config.Timeout = 10 * time.Second

@@ -337,7 +337,11 @@ func rowQuery(o Object) string {
 			}
 		}
 	}
-	return "SELECT " + strings.Join(parts, ", ") + " FROM " + from
+	// HIGH_PRIORITY: a table without transactions is read-locked by ferry while it is read, and a
+	// writer waiting for that lock would queue every later plain read of it behind itself, the
+	// digest's among them: a deadlock. A high-priority read goes before waiting writers (it means
+	// nothing to InnoDB).
+	return "SELECT HIGH_PRIORITY " + strings.Join(parts, ", ") + " FROM " + from
 }
 
 // RowKey is the key of a run's row digests.

@@ -38,7 +38,7 @@ func TestEnumsAndSetsAreReadWithTheirNumbers(t *testing.T) {
 	query := rowQuery(Object{Database: "d", Name: "t", columns: []column{
 		{name: "e", dataType: "enum"}, {name: "s", dataType: "set"}, {name: "v", dataType: "varchar"},
 	}})
-	want := "SELECT CONCAT(`e` + 0, ':', CAST(`e` AS BINARY)), CONCAT(`s` + 0, ':', CAST(`s` AS BINARY)), CAST(`v` AS BINARY) FROM `d`.`t`"
+	want := "SELECT HIGH_PRIORITY CONCAT(`e` + 0, ':', CAST(`e` AS BINARY)), CONCAT(`s` + 0, ':', CAST(`s` AS BINARY)), CAST(`v` AS BINARY) FROM `d`.`t`"
 	if query != want {
 		t.Errorf("query:\n got %s\nwant %s", query, want)
 	}
@@ -161,16 +161,16 @@ func BenchmarkRowSumAdd(b *testing.B) {
 // its own columns only.
 func TestRowQueryOfOneColumnAndOfHistory(t *testing.T) {
 	one := rowQuery(Object{Database: "d", Name: "t", columns: []column{{name: "id", dataType: "int"}}})
-	if one != "SELECT CAST(`id` AS BINARY) FROM `d`.`t`" {
+	if one != "SELECT HIGH_PRIORITY CAST(`id` AS BINARY) FROM `d`.`t`" {
 		t.Errorf("one column: %s", one)
 	}
 	implicit := rowQuery(Object{Database: "d", Name: "t", History: true, columns: []column{{name: "id", dataType: "int"}}})
-	if implicit != "SELECT CAST(`id` AS BINARY), CAST(`ROW_START` AS BINARY), CAST(`ROW_END` AS BINARY) FROM `d`.`t` FOR SYSTEM_TIME ALL" {
+	if implicit != "SELECT HIGH_PRIORITY CAST(`id` AS BINARY), CAST(`ROW_START` AS BINARY), CAST(`ROW_END` AS BINARY) FROM `d`.`t` FOR SYSTEM_TIME ALL" {
 		t.Errorf("implicit period: %s", implicit)
 	}
 	named := rowQuery(Object{Database: "d", Name: "t", History: true, columns: []column{
 		{name: "id", dataType: "int"}, {name: "s", dataType: "timestamp", generation: "ROW START"}, {name: "e", dataType: "timestamp", generation: "ROW END"}}})
-	if named != "SELECT CAST(`id` AS BINARY), CAST(`s` AS BINARY), CAST(`e` AS BINARY) FROM `d`.`t` FOR SYSTEM_TIME ALL" {
+	if named != "SELECT HIGH_PRIORITY CAST(`id` AS BINARY), CAST(`s` AS BINARY), CAST(`e` AS BINARY) FROM `d`.`t` FOR SYSTEM_TIME ALL" {
 		t.Errorf("named period: %s", named)
 	}
 }

@@ -58,7 +58,11 @@ type Options struct {
 	Store  *objstore.Store
 	// DumpTool is mariadb-dump or mysqldump.
 	DumpTool string
-	Log      func(format string, args ...any)
+	// Physical copies the source's data files (BackupTool, mariadb-backup) instead of dumping
+	// SQL: see physical.go.
+	Physical   bool
+	BackupTool string
+	Log        func(format string, args ...any)
 }
 
 // Run dumps and returns the manifest written. A complete dump of the run from the same source and
@@ -267,6 +271,11 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 		if found != 1 {
 			return m, fmt.Errorf("database %q does not exist on the source; fix ferry:source.databases", database)
 		}
+	}
+	if d.Physical {
+		// A copy of the data files carries every value exactly as stored: no refusal of values a
+		// dump tool would change.
+		return d.backup(ctx, m)
 	}
 	// Values the dump tool would change are refused now, naming each column, before anything is
 	// written.

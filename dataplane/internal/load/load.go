@@ -86,6 +86,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.RunKey == nil {
 		return errors.New("the import needs the run's key: nothing unsealed is read")
 	}
+	if o.Manifest.Method == manifest.Physical {
+		return fmt.Errorf("run %s is a physical copy of the source's data files: the destination restores it before its server starts (ferry:migration.method physical), nothing of it is imported", o.Manifest.RunID)
+	}
 	work, err := os.MkdirTemp("", "ferry-import-")
 	if err != nil {
 		return err
@@ -142,12 +145,7 @@ func Run(ctx context.Context, o Options) error {
 // stops the step.
 func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string) error {
 	runID := o.runID()
-	for _, statement := range bookkeeping {
-		if _, err := db.ExecContext(ctx, statement); err != nil {
-			return fmt.Errorf("cannot create ferry's bookkeeping tables (ferry.runs) on the destination: %v", err)
-		}
-	}
-	if err := claimRunID(ctx, db, runID, o.Stack); err != nil {
+	if err := keepBooks(ctx, db, runID, o.Stack); err != nil {
 		return err
 	}
 	var state, recorded sql.NullString

@@ -69,6 +69,36 @@ var bookkeeping = []string{
 	   claimed_at DATETIME NOT NULL)`,
 }
 
+// keepBooks creates ferry's bookkeeping tables where they are missing and claims the run id for
+// the stack.
+func keepBooks(ctx context.Context, db *sql.DB, runID, stack string) error {
+	for _, statement := range bookkeeping {
+		if _, err := db.ExecContext(ctx, statement); err != nil {
+			return fmt.Errorf("cannot create ferry's bookkeeping tables (ferry.runs) on the destination: %v", err)
+		}
+	}
+	return claimRunID(ctx, db, runID, stack)
+}
+
+// RecordRestored records a physical copy as imported by the stack, on the server just restored
+// from it into an empty volume: every database of the run is the copy's (the verification and the
+// live steps read the same records as after an import).
+func RecordRestored(ctx context.Context, db *sql.DB, runID, digest, stack string, databases []string) error {
+	if err := keepBooks(ctx, db, runID, stack); err != nil {
+		return err
+	}
+	targets := make([]targetDatabase, len(databases))
+	for i, name := range databases {
+		targets[i] = targetDatabase{name: name}
+	}
+	if err := recordTarget(ctx, db, runID, digest, targets); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, `REPLACE INTO ferry.runs (run_id, state, sha256, target_was_empty, started_at, finished_at)
+	    VALUES (?, 'imported', ?, TRUE, UTC_TIMESTAMP(), UTC_TIMESTAMP())`, runID, digest)
+	return err
+}
+
 // claimRunID records the run id as the stack's on this server, or refuses it when another stack
 // imported a run of that id here first.
 func claimRunID(ctx context.Context, db *sql.DB, runID, stack string) error {

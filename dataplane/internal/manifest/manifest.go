@@ -65,6 +65,10 @@ func (m Manifest) LongestLine() (int64, string) {
 // Definitions names the stream the import applies last.
 const Definitions = "definitions"
 
+// Physical is the method, and the one stream, of a run whose source's data files were copied
+// (mariadb-backup's mbstream, cut anywhere into chunks): restored, not imported.
+const Physical = "physical"
+
 // TableSummary is the per-table line the report shows.
 type TableSummary struct {
 	Database string `json:"database"`
@@ -110,7 +114,9 @@ type Manifest struct {
 	StartedAt      string          `json:"startedAt"`
 	FinishedAt     string          `json:"finishedAt"`
 	// Attempt is the dump attempt that wrote it (its attempt.json and stream indexes name it too).
-	Attempt string   `json:"attempt,omitempty"`
+	Attempt string `json:"attempt,omitempty"`
+	// Method is Physical for a copy of the data files; "" for a dump of SQL.
+	Method  string   `json:"method,omitempty"`
 	Streams []Stream `json:"streams"`
 }
 
@@ -138,6 +144,15 @@ func (m Manifest) DataStreams() int {
 		}
 	}
 	return n
+}
+
+// StreamNames names the streams, in order.
+func (m Manifest) StreamNames() []string {
+	names := make([]string, len(m.Streams))
+	for i, s := range m.Streams {
+		names[i] = s.Name
+	}
+	return names
 }
 
 // Stream finds a stream by name.
@@ -182,8 +197,17 @@ func Parse(data []byte) (Manifest, error) {
 	if len(m.Databases) == 0 || len(m.Digests) == 0 {
 		return m, fmt.Errorf("the manifest records no databases or no objects")
 	}
-	if _, ok := m.Stream(Definitions); !ok {
-		return m, fmt.Errorf("the manifest has no %s stream", Definitions)
+	switch m.Method {
+	case "":
+		if _, ok := m.Stream(Definitions); !ok {
+			return m, fmt.Errorf("the manifest has no %s stream", Definitions)
+		}
+	case Physical:
+		if _, ok := m.Stream(Physical); !ok || len(m.Streams) != 1 {
+			return m, fmt.Errorf("the manifest of a physical copy holds streams %q, not its one %s stream", m.StreamNames(), Physical)
+		}
+	default:
+		return m, fmt.Errorf("the manifest names method %q, which this version of ferry does not know", m.Method)
 	}
 	for _, s := range m.Streams {
 		if len(s.Chunks) == 0 {

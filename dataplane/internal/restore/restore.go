@@ -1,0 +1,308 @@
+// Package restore puts a physical copy (a run of method physical: mariadb-backup's mbstream in
+// sealed chunks) into the destination server's data directory before the server starts: each
+// chunk checked whole before a byte of it is used, unpacked (mbstream -x), prepared (mariadb-backup
+// --prepare), then the destination's own account set and the run recorded in ferry.runs by a
+// server started on it without networking, as the import records one. It never writes into a data
+// directory that holds anything but what an unfinished restore of its own left.
+package restore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"ferry.local/dataplane/internal/child"
+	"ferry.local/dataplane/internal/chunks"
+	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/load"
+	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/objstore"
+	"ferry.local/dataplane/internal/progress"
+	"ferry.local/dataplane/internal/seal"
+)
+
+// Account is the destination's administrative account, set on the restored server: the copy
+// brings the source's accounts, and the steps after the restore log in as this one.
+type Account struct {
+	User, Host, Password string
+}
+
+// Options are the restore's settings, read and checked by the caller.
+type Options struct {
+	RunKey   *seal.Key
+	Manifest manifest.Manifest
+	Store    *objstore.Store
+	// DataDir is the destination server's data directory: empty (a lost+found aside), or holding
+	// this run's restore, finished or not.
+	DataDir string
+	Account Account
+	// Stack is the Pulumi stack the run's records name (ferry.run_stacks).
+	Stack string
+	// ServerUser is the system user the server started on the copy runs as ("" for none: the
+	// restore's own user).
+	ServerUser    string
+	Patience      time.Duration
+	Stall         time.Duration
+	ProgressEvery time.Duration
+	// Tools: mbstream, mariadb-backup, mariadbd.
+	StreamTool, BackupTool, ServerTool string
+	Log                                func(format string, args ...any)
+}
+
+// unfinished marks a data directory the restore is writing; done, one it has written (with the
+// run id in it), so that a pod started again finds its data and leaves it.
+const (
+	unfinished = ".ferry-restore-unfinished"
+	done       = ".ferry-restored"
+)
+
+// Run restores the run into DataDir, or finds it restored already.
+func Run(ctx context.Context, o Options) error {
+	m := o.Manifest
+	if m.Method != manifest.Physical {
+		return fmt.Errorf("run %s is a dump of SQL, not a physical copy: the import step takes it (ferry:migration.method logical)", m.RunID)
+	}
+	restored, err := o.prepareDataDir()
+	if err != nil || restored {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.DataDir, unfinished), []byte(m.RunID+"\n"), 0o600); err != nil {
+		return err
+	}
+	stream, _ := m.Stream(manifest.Physical)
+	o.Log("restoring run %s into %s: %d bytes of the source's data files in %d chunks", m.RunID, o.DataDir, stream.SQLBytes, len(stream.Chunks))
+	started := time.Now()
+	if err := o.unpack(ctx, stream); err != nil {
+		return err
+	}
+	o.Log("unpacked in %.1fs; preparing (the copy's redo log applied)", time.Since(started).Seconds())
+	prepared := time.Now()
+	if err := o.tool(ctx, o.BackupTool, "--prepare", "--target-dir="+o.DataDir); err != nil {
+		return fmt.Errorf("preparing the copy failed: %v", err)
+	}
+	o.Log("prepared in %.1fs; setting the destination's account and recording the run", time.Since(prepared).Seconds())
+	if err := o.keepBooks(ctx); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.DataDir, done), []byte(m.RunID+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(o.DataDir, unfinished)); err != nil {
+		return err
+	}
+	o.Log("restored run %s in %.1fs", m.RunID, time.Since(started).Seconds())
+	return nil
+}
+
+// prepareDataDir says whether the run is restored already; empties what an unfinished restore
+// left; refuses a data directory holding anything else.
+func (o Options) prepareDataDir() (bool, error) {
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return false, err
+	}
+	if finished, err := os.ReadFile(filepath.Join(o.DataDir, done)); err == nil {
+		if strings.TrimSpace(string(finished)) == o.Manifest.RunID {
+			o.Log("run %s is restored in %s already; nothing to do", o.Manifest.RunID, o.DataDir)
+			return true, nil
+		}
+		return false, fmt.Errorf("%s holds the restore of run %s, not of run %s: the restore never writes over a database. Give the destination a new volume, or set ferry:migration.runId back to %s",
+			o.DataDir, strings.TrimSpace(string(finished)), o.Manifest.RunID, strings.TrimSpace(string(finished)))
+	}
+	entries, err := os.ReadDir(o.DataDir)
+	if err != nil {
+		return false, err
+	}
+	var held []string
+	for _, entry := range entries {
+		if entry.Name() != "lost+found" {
+			held = append(held, entry.Name())
+		}
+	}
+	if len(held) == 0 {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(o.DataDir, unfinished)); err != nil {
+		shown := held
+		if len(shown) > 5 {
+			shown = append(shown[:5:5], "...")
+		}
+		return false, fmt.Errorf("%s is not empty (it holds %s): a physical restore needs an empty volume and never writes over data. Give the destination a new volume, or set ferry:migration.method to logical to import into the server it holds",
+			o.DataDir, strings.Join(shown, ", "))
+	}
+	o.Log("%s holds an unfinished restore (%d entries); starting it again", o.DataDir, len(held))
+	for _, name := range held {
+		if err := os.RemoveAll(filepath.Join(o.DataDir, name)); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// unpack writes the stream's chunks, each checked whole first, into mbstream -x.
+func (o Options) unpack(ctx context.Context, stream manifest.Stream) error {
+	work, err := os.MkdirTemp("", "ferry-restore-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, o.StreamTool, "-x", "-C", o.DataDir)
+	var stderr child.Tail
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cannot start %s: %v", o.StreamTool, err)
+	}
+	var downloaded atomic.Int64
+	fetcher := &chunks.Fetcher{Store: o.Store, RunID: o.Manifest.RunID, Compression: o.Manifest.Compression, Dir: work,
+		Patience: o.Patience, Stall: o.Stall, RunKey: o.RunKey, Downloaded: &downloaded, Log: o.Log}
+	started := time.Now()
+	stopProgress := progress.Every(o.ProgressEvery, func() {
+		o.Log("%s", progress.Line("restore", downloaded.Load(), stream.Bytes, started, "downloaded"))
+	})
+	fetchErr := fetcher.Fetch(ctx, stream, stdin)
+	stopProgress()
+	_ = stdin.Close()
+	if fetchErr != nil {
+		cancel()
+	}
+	waitErr := cmd.Wait()
+	var damaged *chunks.DamagedError
+	switch {
+	case errors.As(fetchErr, &damaged):
+		return fmt.Errorf("%v (nothing of the copy is used: the data directory stays marked unfinished)", fetchErr)
+	case fetchErr != nil && waitErr != nil && !errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("%s failed (exit %d): %s", o.StreamTool, child.ExitStatus(waitErr), stderr.LastLines(3))
+	case fetchErr != nil:
+		return fetchErr
+	case waitErr != nil:
+		return fmt.Errorf("%s failed (exit %d): %s", o.StreamTool, child.ExitStatus(waitErr), stderr.LastLines(3))
+	}
+	return nil
+}
+
+// tool runs one tool to its end, its last lines of output the error's.
+func (o Options) tool(ctx context.Context, name string, args ...string) error {
+	var output child.Tail
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s (exit %d): %s", name, child.ExitStatus(err), output.LastLines(3))
+	}
+	return nil
+}
+
+// keepBooks starts the server on the restored files, without networking and without reading its
+// grant tables until it is told to (the copy's accounts are the source's), sets the destination's
+// account, records the run, and shuts the server down.
+func (o Options) keepBooks(ctx context.Context) error {
+	work, err := os.MkdirTemp("", "ferry-restore-server-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	socket := filepath.Join(work, "mysqld.sock")
+	args := []string{"--no-defaults", "--datadir=" + o.DataDir, "--socket=" + socket, "--skip-networking",
+		"--skip-grant-tables", "--skip-log-bin", "--pid-file=" + filepath.Join(work, "mysqld.pid")}
+	if o.ServerUser != "" {
+		args = append(args, "--user="+o.ServerUser)
+	}
+	var output child.Tail
+	server := exec.Command(o.ServerTool, args...)
+	server.Stdout, server.Stderr = &output, &output
+	if err := server.Start(); err != nil {
+		return fmt.Errorf("cannot start %s on the restored files: %v", o.ServerTool, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = server.Process.Kill()
+			<-exited
+		}
+	}()
+	db, err := conn.OpenInterpolating(conn.Settings{Socket: socket, User: "root"})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		select {
+		case waitErr := <-exited:
+			stopped = true
+			return fmt.Errorf("the server did not start on the restored files (%v): %s", waitErr, output.LastLines(3))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server started on the restored files did not answer within 2 minutes: %s", output.LastLines(3))
+		}
+	}
+	if err := o.setAccount(ctx, db); err != nil {
+		return err
+	}
+	if err := load.RecordRestored(ctx, db, o.Manifest.RunID, load.Digest(o.Manifest), o.Stack, o.Manifest.Databases); err != nil {
+		return fmt.Errorf("recording the run in ferry.runs: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "SHUTDOWN"); err != nil {
+		return fmt.Errorf("shutting down the server started on the restored files: %v", err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			return fmt.Errorf("the server started on the restored files stopped with %v: %s", err, output.LastLines(3))
+		}
+	case <-time.After(2 * time.Minute):
+		return errors.New("the server started on the restored files did not shut down within 2 minutes")
+	}
+	return nil
+}
+
+// setAccount makes the destination's account what the destination's settings say, whatever the
+// copy brought: the user, host and password are values the driver sends as escaped literals
+// (OpenInterpolating), never text ferry puts into a statement.
+func (o Options) setAccount(ctx context.Context, db *sql.DB) error {
+	a := o.Account
+	statements := []struct {
+		text string
+		args []any
+	}{
+		// The grant tables are read from here on: the statements below need them.
+		{"FLUSH PRIVILEGES", nil},
+		{"CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?", []any{a.User, a.Host, a.Password}},
+		{"ALTER USER ?@? IDENTIFIED BY ? ACCOUNT UNLOCK", []any{a.User, a.Host, a.Password}},
+		{"GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION", []any{a.User, a.Host}},
+	}
+	for _, s := range statements {
+		if _, err := db.ExecContext(ctx, s.text, s.args...); err != nil {
+			// A server's message may quote the statement, password and all: only its number is told.
+			var refused *mysql.MySQLError
+			if errors.As(err, &refused) {
+				return fmt.Errorf("setting the destination's account on the restored server (%s) was refused: error %d", s.text, refused.Number)
+			}
+			return fmt.Errorf("setting the destination's account on the restored server (%s) failed: %v", s.text, err)
+		}
+	}
+	return nil
+}

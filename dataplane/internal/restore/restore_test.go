@@ -1,0 +1,109 @@
+package restore
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ferry.local/dataplane/internal/manifest"
+)
+
+func options(t *testing.T, dataDir string) Options {
+	t.Helper()
+	return Options{DataDir: dataDir, Manifest: manifest.Manifest{RunID: "run-1", Method: manifest.Physical},
+		Log: func(string, ...any) {}}
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestARestoreStartsOnlyInAnEmptyDataDirectory(t *testing.T) {
+	// Absent, empty, or only a filesystem's lost+found: the restore starts.
+	for name, setUp := range map[string]func(dir string){
+		"absent":     func(dir string) { _ = os.Remove(dir) },
+		"empty":      func(string) {},
+		"lost+found": func(dir string) { _ = os.Mkdir(filepath.Join(dir, "lost+found"), 0o700) },
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		_ = os.Mkdir(dir, 0o750)
+		setUp(dir)
+		restored, err := options(t, dir).prepareDataDir()
+		if err != nil || restored {
+			t.Fatalf("%s: restored %v, %v; want the restore to start", name, restored, err)
+		}
+	}
+}
+
+func TestARestoreNeverWritesOverData(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "mysql", "user.frm"), "the user's")
+	write(t, filepath.Join(dir, "ibdata1"), "the user's")
+	_, err := options(t, dir).prepareDataDir()
+	if err == nil || !strings.Contains(err.Error(), "is not empty (it holds ibdata1, mysql)") {
+		t.Fatalf("got %v; want a refusal naming what the directory holds", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "ibdata1")); string(data) != "the user's" {
+		t.Fatal("the refused data directory was changed")
+	}
+}
+
+func TestARefusalNamesFiveEntriesAtMost(t *testing.T) {
+	for n, want := range map[int]string{5: "it holds a, b, c, d, e)", 6: "it holds a, b, c, d, e, ...)"} {
+		dir := t.TempDir()
+		for _, name := range []string{"a", "b", "c", "d", "e", "f"}[:n] {
+			write(t, filepath.Join(dir, name), "")
+		}
+		if _, err := options(t, dir).prepareDataDir(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%d entries: %v; want %q", n, err, want)
+		}
+	}
+}
+
+func TestAnUnfinishedRestoreIsStartedAgainFromEmpty(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, unfinished), "run-0\n")
+	write(t, filepath.Join(dir, "ibdata1"), "half")
+	_ = os.Mkdir(filepath.Join(dir, "lost+found"), 0o700)
+	restored, err := options(t, dir).prepareDataDir()
+	if err != nil || restored {
+		t.Fatalf("restored %v, %v; want the restore to start again", restored, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "lost+found" {
+		t.Fatalf("left %v; want only lost+found", entries)
+	}
+}
+
+func TestAFinishedRestoreIsKeptAndAnotherRunsRefused(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, done), "run-1\n")
+	write(t, filepath.Join(dir, "ibdata1"), "restored, then written by the server")
+	restored, err := options(t, dir).prepareDataDir()
+	if err != nil || !restored {
+		t.Fatalf("restored %v, %v; want the run found restored", restored, err)
+	}
+	other := options(t, dir)
+	other.Manifest.RunID = "run-2"
+	if _, err := other.prepareDataDir(); err == nil || !strings.Contains(err.Error(), "holds the restore of run run-1, not of run run-2") {
+		t.Fatalf("got %v; want another run refused", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "ibdata1")); string(data) != "restored, then written by the server" {
+		t.Fatal("a restored data directory was changed")
+	}
+}
+
+func TestALogicalRunIsNotRestored(t *testing.T) {
+	o := options(t, t.TempDir())
+	o.Manifest.Method = ""
+	if err := Run(t.Context(), o); err == nil || !strings.Contains(err.Error(), "the import step takes it") {
+		t.Fatalf("got %v; want a dump of SQL refused", err)
+	}
+}

@@ -1,0 +1,202 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DataPlane } from "../support/fixture";
+import { MariaDb, runScript } from "../support/servers";
+
+/**
+ * The physical method on real servers: mariadb-backup's copy of the source's data files, taken
+ * while the source commits, stored in sealed chunks, restored into an empty data directory, and
+ * verified object by object against digests taken at the copy's own point. A changed chunk, a
+ * data directory holding data and a second start of the same restore are each met as they must be.
+ */
+
+const bucket = "ferry-physical";
+let plane: DataPlane;
+let source: MariaDb;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-physical-"));
+const restoredServers: MariaDb[] = [];
+
+const seed = `
+CREATE DATABASE shop CHARACTER SET utf8mb4;
+CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(40), total DECIMAL(10,2),
+  note TEXT, KEY by_customer (customer)) ENGINE=InnoDB;
+INSERT INTO shop.orders (customer, total, note)
+  SELECT CONCAT('customer ', seq % 97), seq / 7, REPEAT('x', seq % 300) FROM shop.seq_1_to_20000;
+CREATE TABLE shop.\`it's "odd" ☃\` (id INT PRIMARY KEY, f FLOAT, b VARBINARY(8)) ENGINE=InnoDB;
+INSERT INTO shop.\`it's "odd" ☃\` VALUES (1, 0.1, 0x00FF), (2, -1.5e-30, NULL);
+CREATE TABLE shop.visits (id INT AUTO_INCREMENT PRIMARY KEY, page VARCHAR(40)) ENGINE=MyISAM;
+INSERT INTO shop.visits (page) VALUES ('home'), ('cart');
+CREATE VIEW shop.big_orders AS SELECT id, total FROM shop.orders WHERE total > 1000;
+CREATE TRIGGER shop.no_negative BEFORE INSERT ON shop.orders FOR EACH ROW SET NEW.total = ABS(NEW.total);
+DELIMITER //
+CREATE PROCEDURE shop.churn() BEGIN
+  DECLARE i INT DEFAULT 0;
+  WHILE TRUE DO
+    INSERT INTO shop.orders (customer, total) VALUES ('churn', i);
+    UPDATE shop.orders SET total = total + 1 WHERE id = 1 + i % 20000;
+    IF i % 10 = 0 THEN INSERT INTO shop.visits (page) VALUES (CONCAT('page ', i)); END IF;
+    SET i = i + 1;
+  END WHILE;
+END //
+DELIMITER ;
+CREATE DATABASE elsewhere;
+CREATE TABLE elsewhere.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+`;
+
+function physicalDumpEnv(runId: string): Record<string, string> {
+  return { ...plane.dumpEnv(runId, "shop"), METHOD: "physical", CHUNK_MIB: "1" };
+}
+
+function restoreEnv(runId: string, dataDir: string): Record<string, string> {
+  // The restore reaches no server: it starts one on the restored files itself.
+  const env = plane.destinationEnv(runId);
+  delete env.DEST_HOST;
+  delete env.DEST_PORT;
+  return { ...env, DATA_DIR: dataDir, DEST_ACCOUNT_HOST: "127.0.0.1" };
+}
+
+/**
+ * Runs a step while a client of the source commits to an InnoDB and a MyISAM table all along, and
+ * stops the client after it.
+ */
+async function whileTheSourceCommits<T>(step: () => Promise<T>): Promise<T> {
+  const churn = source.session();
+  churn.send("CALL shop.churn();");
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    return await step();
+  } finally {
+    const churning = source
+      .must(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = 'shop' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
+      )
+      .trim();
+    if (churning) source.must(`KILL CONNECTION ${Number(churning)}`);
+    await churn.end();
+  }
+}
+
+/** Starts a server on a restored data directory, stopped after the suite. */
+async function serveRestored(name: string, dataDir: string): Promise<MariaDb> {
+  const dir = fs.mkdtempSync(path.join(work, `${name}-server-`));
+  const server = await MariaDb.startOn(name, dir, dataDir, ["--server-id=3"]);
+  restoredServers.push(server);
+  return server;
+}
+
+beforeAll(async () => {
+  plane = await DataPlane.start("physical", bucket, `ph'pw ${Math.random()}`);
+  source = plane.source;
+  source.must(seed);
+}, 180_000);
+
+afterAll(async () => {
+  for (const server of restoredServers) await server.stop();
+  await plane?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe("the physical method", () => {
+  it("copies the source while it commits, restores the copy into an empty data directory and verifies every object at the copy's point", async () => {
+    const dumped = await whileTheSourceCommits(() => runScript("dump.sh", physicalDumpEnv("copy")));
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toMatch(
+      /the copy is consistent at binlog \S+ \d+ .*where the digests' snapshots are/,
+    );
+    expect(dumped.stderr).toMatch(
+      /databases elsewhere, not in ferry:source\.databases, come along too/,
+    );
+    const manifest = JSON.parse(dumped.stdout) as {
+      method: string;
+      streams: { name: string; chunks: unknown[] }[];
+      tables: { table: string; rows: number }[];
+    };
+    expect(manifest.method).toBe("physical");
+    expect(manifest.streams.map((s) => s.name)).toEqual(["physical"]);
+    expect(manifest.streams[0].chunks.length).toBeGreaterThan(1);
+    // The churn went on during the copy: more orders than seeded were digested, and more after.
+    const digested = manifest.tables.find((t) => t.table === "orders")?.rows ?? 0;
+    expect(digested).toBeGreaterThan(20000);
+    expect(Number(source.must("SELECT COUNT(*) FROM shop.orders").trim())).toBeGreaterThan(
+      digested,
+    );
+    expect(plane.unsealedObjects("runs/copy/")).toEqual([]);
+
+    const dataDir = path.join(work, "restored");
+    const restored = await runScript("restore.sh", restoreEnv("copy", dataDir));
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/restored run copy in/);
+
+    const server = await serveRestored("physical-restored", dataDir);
+    const verified = await runScript("verify.sh", plane.destinationEnv("copy", server.port));
+    expect(verified.stderr).toMatch(
+      /verified: all \d+ objects, 3 tables \(\d+ rows\), match the dump of run copy/,
+    );
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(server.must("SELECT COUNT(*) FROM shop.orders").trim()).toBe(String(digested));
+
+    // A pod started again finds the restore done and leaves the data as the server left it.
+    server.must("INSERT INTO shop.visits (page) VALUES ('after the restore')");
+    const again = await runScript("restore.sh", restoreEnv("copy", dataDir));
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/run copy is restored in .* already; nothing to do/);
+    expect(
+      server.must("SELECT COUNT(*) FROM shop.visits WHERE page = 'after the restore'").trim(),
+    ).toBe("1");
+
+    // The import of SQL does not take a physical copy.
+    const imported = await runScript("import.sh", plane.destinationEnv("copy"));
+    expect(imported.status).not.toBe(0);
+    expect(imported.stderr).toMatch(/run copy is a physical copy of the source's data files/);
+  }, 300_000);
+
+  it("the logical dump beside the same writer ends too (its digests read a table without transactions ahead of writers waiting for ferry's read lock on it: they hung behind them before)", async () => {
+    const dumped = await whileTheSourceCommits(() =>
+      runScript("dump.sh", { ...plane.dumpEnv("logical", "shop"), STALL_SECONDS: "30" }),
+    );
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toMatch(/the tables without transactions are read and released/);
+  }, 120_000);
+
+  it("never writes into a data directory that holds anything, and uses nothing of a changed chunk", async () => {
+    const ran = await runScript("dump.sh", physicalDumpEnv("tampered"));
+    expect(ran.status, ran.stderr).toBe(0);
+
+    // A data directory that holds a file of the user's.
+    const occupied = path.join(work, "occupied");
+    fs.mkdirSync(occupied);
+    fs.writeFileSync(path.join(occupied, "ibdata1"), "the user's");
+    const refused = await runScript("restore.sh", restoreEnv("tampered", occupied));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /is not empty \(it holds ibdata1\): a physical restore needs an empty volume/,
+    );
+    expect(fs.readdirSync(occupied)).toEqual(["ibdata1"]);
+    expect(fs.readFileSync(path.join(occupied, "ibdata1"), "utf8")).toBe("the user's");
+
+    // One byte of the third chunk changed in the bucket.
+    const key = plane.keysUnder("runs/tampered/physical/").sort()[2];
+    const object = plane.minio.mustMc(["cat", `admin/${bucket}/${key}`]);
+    object[object.length - 10] ^= 0x01;
+    const changed = path.join(work, "changed-chunk");
+    fs.writeFileSync(changed, object);
+    plane.minio.mustMc(["cp", changed, `admin/${bucket}/${key}`]);
+    const dataDir = path.join(work, "from-a-changed-chunk");
+    const damaged = await runScript("restore.sh", restoreEnv("tampered", dataDir));
+    expect(damaged.status).not.toBe(0);
+    expect(damaged.stderr).toMatch(/checksum mismatch: .*physical\/000002\.mbstream\.zst/);
+    // What was unpacked before it stays marked unfinished: no server takes it for a database, and
+    // the next restore starts again from an empty directory.
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restore-unfinished"))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restored"))).toBe(false);
+    const redumped = await runScript("dump.sh", physicalDumpEnv("tampered-again"));
+    expect(redumped.status, redumped.stderr).toBe(0);
+    const retried = await runScript("restore.sh", restoreEnv("tampered-again", dataDir));
+    expect(retried.status, retried.stderr).toBe(0);
+    expect(retried.stderr).toMatch(
+      /holds an unfinished restore \(\d+ entries\); starting it again/,
+    );
+  }, 300_000);
+});
