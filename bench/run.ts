@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { DataPlane } from "../test/support/fixture";
+import { MariaDb } from "../test/support/servers";
 import { benchDatabases, generateDataset, parseSize, wholeNumber } from "./generate";
 import { liveBench } from "./live";
 import {
@@ -41,6 +42,10 @@ import {
  * stack turns on yet: its lever measured against ferry in the same rounds. ferry-follow is ferry
  * with the import started beside the dump, following it chunk by chunk (FOLLOW_DUMP,
  * dataplane/internal/follow), its time from both steps' start to the later one's end.
+ * ferry-physical is ferry's physical method (METHOD=physical: mariadb-backup's copy in sealed
+ * chunks, and the restore step beside it, FOLLOW_DUMP) and a server started on the restored files
+ * until it answers: the bare mariadb-backup pipeline's steps, with ferry's digests, seals and
+ * checks; its time from both steps' start to the later one's end, plus the server's start.
  */
 const pipelines = [
   "seed",
@@ -52,6 +57,7 @@ const pipelines = [
   "mydumper",
   "mydumper-rows",
   "mariadb-backup",
+  "ferry-physical",
 ] as const;
 type Pipeline = (typeof pipelines)[number];
 
@@ -520,6 +526,78 @@ async function main(): Promise<void> {
     }
   };
 
+  const runFerryPhysical = async (size: number, round: number) => {
+    const runId = `bench-${++runNumber}`;
+    const serverDir = fs.mkdtempSync(path.join(work, "ferry-physical-server-"));
+    const dataDir = path.join(serverDir, "data");
+    const destination = plane.destinationEnv(runId);
+    delete destination.DEST_HOST;
+    delete destination.DEST_PORT;
+    // Both at once, the restore first: it restores the copy once its index is stored, while the
+    // dump reads its digests, as the destination's init container will beside the dump's Job.
+    const started = performance.now();
+    const restoring = measure("sh", [path.join(dataPlaneDir, "restore.sh")], {
+      ...destination,
+      DATA_DIR: dataDir,
+      DEST_ACCOUNT_HOST: "127.0.0.1",
+      FOLLOW_DUMP: "true",
+      FOLLOW_WAIT_SECONDS: "120",
+      // The bare pipeline's prepare has the same.
+      PREPARE_MEMORY_MIB: "2048",
+    });
+    const dump = await measure("sh", [path.join(dataPlaneDir, "dump.sh")], {
+      ...plane.dumpEnv(runId, benchDatabases.join(" ")),
+      COMPRESSION: options.compression,
+      PARALLELISM: String(options.parallelism),
+      METHOD: "physical",
+      ...(options.profile
+        ? { FERRY_CPU_PROFILE: path.join(options.profile, `${runId}-ferry-physical-dump.pprof`) }
+        : {}),
+    });
+    check("ferry's physical dump", dump);
+    const restoredFiles = await restoring;
+    check("ferry's restore", restoredFiles);
+    const besideSeconds = (performance.now() - started) / 1000;
+    if (options.verbose) console.error(dump.stderr + restoredFiles.stderr);
+    const serverStarted = process.hrtime.bigint();
+    const restored = await MariaDb.startOn(
+      "bench-ferry-physical",
+      serverDir,
+      dataDir,
+      serverSettings,
+    );
+    try {
+      const serverStart = Number(process.hrtime.bigint() - serverStarted) / 1e9;
+      const manifest = JSON.parse(dump.stdout) as { sqlBytes: number; bytes: number };
+      runs.push({
+        pipeline: "ferry-physical",
+        size,
+        round,
+        seconds: besideSeconds + serverStart,
+        steps: { dump: dump.seconds, restore: restoredFiles.seconds, "server start": serverStart },
+        sealSeconds:
+          secondsInSeals("dump", dump.stderr) + secondsInSeals("restore", restoredFiles.stderr),
+        // Side by side, the two steps' local disk adds up.
+        peakTmpMib: mib(dump.peakTmpBytes + restoredFiles.peakTmpBytes),
+        cpuSeconds: cpuTotals([dump, restoredFiles], { together: true }),
+        sqlBytes: manifest.sqlBytes,
+        storedBytes: manifest.bytes,
+        peakRssMib: largestPeaks([dump, restoredFiles]),
+      });
+      if (round === 1) {
+        const verified = await measure(
+          "sh",
+          [path.join(dataPlaneDir, "verify.sh")],
+          plane.destinationEnv(runId, restored.port),
+        );
+        check("ferry-physical's verification", verified);
+        log(`ferry-physical's copy verified: ${verified.stderr.trim().split("\n").pop()}`);
+      }
+    } finally {
+      await restored.stop();
+    }
+  };
+
   try {
     for (const [index, size] of options.sizes.entries()) {
       const generated = Date.now();
@@ -551,6 +629,7 @@ async function main(): Promise<void> {
           mydumper: runMydumperPipeline("mydumper"),
           "mydumper-rows": runMydumperPipeline("mydumper-rows", mydumperRows),
           "mariadb-backup": runBackupPipeline,
+          "ferry-physical": runFerryPhysical,
         };
         const order = options.pipelines.map((p) => runners[p]);
         for (let round = 1; round <= options.rounds; round++) {
@@ -651,7 +730,6 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     .sort((a, b) => medians[a]! - medians[b]!)[0];
   // The last line's fields: the ones earlier runs printed, first and in their order, then the
   // peers'; a field is left out when its pipeline did not run (--pipelines).
-  // mariadb-backup/ferry is what a physical method of ferry's (not built yet) has to reach.
   const ratios: [string, number | undefined][] = [
     ["ferry/seed", medians.seed && ferry / medians.seed],
     ["ferry/floor", medians.floor && ferry / medians.floor],
@@ -660,6 +738,14 @@ function report(options: Options, runs: PipelineRun[], resultsDir: string): void
     // A lever of ferry's own, before (ferry) and after, in the same rounds.
     ["ferry-tuned/ferry", medians["ferry-tuned"] && medians["ferry-tuned"] / ferry],
     ["ferry-follow/ferry", medians["ferry-follow"] && medians["ferry-follow"] / ferry],
+    // ferry's physical method against the bare pipeline and against ferry's logical method.
+    [
+      "ferry-physical/mariadb-backup",
+      medians["ferry-physical"] &&
+        medians["mariadb-backup"] &&
+        medians["ferry-physical"] / medians["mariadb-backup"],
+    ],
+    ["ferry-physical/ferry", medians["ferry-physical"] && medians["ferry-physical"] / ferry],
     // What a LOAD DATA import could save the destination: the two floors, same rows, same server.
     [
       "floor-load/floor",

@@ -7,7 +7,10 @@
 #
 # Environment: DATA_DIR DEST_USER DEST_PASSWORD[_FILE] RUN_ID S3_ENDPOINT S3_ACCESS_KEY
 # S3_SECRET_KEY[_FILE] S3_BUCKET [DEST_ACCOUNT_HOST=%] [RESTORE_SERVER_USER] [S3_CA_CERT]
-# [S3_INSECURE] [PROGRESS_SECONDS=10]
+# [S3_INSECURE] [PROGRESS_SECONDS=10] [PREPARE_MEMORY_MIB] (the prepare's --use-memory)
+# [FOLLOW_DUMP=false] (true: started beside the dump, restores the copy once its index is stored,
+# records the run once the manifest names the same chunks) [FOLLOW_WAIT_SECONDS=600]
+# [MANIFEST_WAIT_SECONDS=3600]
 set -eu
 FERRY_STEP=ferry-restore
 # shellcheck source=dataplane/lib.sh

@@ -199,4 +199,79 @@ describe("the physical method", () => {
       /holds an unfinished restore \(\d+ entries\); starting it again/,
     );
   }, 300_000);
+
+  it("restores beside the dump from the copy's index, and records a run only once its manifest names the chunks restored", async () => {
+    const besideEnv = (runId: string, dataDir: string, extra: Record<string, string> = {}) => ({
+      ...restoreEnv(runId, dataDir),
+      FOLLOW_DUMP: "true",
+      FOLLOW_WAIT_SECONDS: "60",
+      ...extra,
+    });
+    /** A dump held (SIGSTOP) once its copy is stored, before its digests and manifest. */
+    const heldDump = async (runId: string) => {
+      let pid = 0;
+      let stopped = false;
+      let stored: () => void = () => {};
+      const copyStored = new Promise<void>((resolve) => (stored = resolve));
+      const ended = runScript(
+        "dump.sh",
+        physicalDumpEnv(runId),
+        (started) => (pid = started),
+        (log) => {
+          // Once: the log goes on growing after the dump is let go.
+          if (!stopped && log.includes("data files stored") && pid) {
+            stopped = true;
+            process.kill(pid, "SIGSTOP");
+            stored();
+          }
+        },
+      );
+      await copyStored;
+      return { pid, ended };
+    };
+
+    const dataDir = path.join(work, "beside-the-dump");
+    const held = await heldDump("held");
+    const unrecorded = await runScript(
+      "restore.sh",
+      besideEnv("held", dataDir, { MANIFEST_WAIT_SECONDS: "2" }),
+    );
+    expect(unrecorded.status).not.toBe(0);
+    expect(unrecorded.stderr).toMatch(/the dump stored its copy \(\d+ chunks\); restoring it/);
+    expect(unrecorded.stderr).toMatch(
+      /stored its copy but wrote no manifest within 2s: nothing restored is used, the data directory stays unfinished/,
+    );
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restore-unfinished"))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restored"))).toBe(false);
+
+    // Started again while the dump is held, it restores from the index and waits; the dump goes
+    // on, writes its manifest, and the run is recorded.
+    const following = runScript("restore.sh", besideEnv("held", dataDir));
+    await new Promise((r) => setTimeout(r, 3000));
+    process.kill(held.pid, "SIGCONT");
+    const [dumped, restored] = await Promise.all([held.ended, following]);
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/holds an unfinished restore .* starting it again/);
+    expect(restored.stderr).toMatch(/the dump stored its copy \(\d+ chunks\); restoring it/);
+    expect(restored.stderr).toMatch(/waiting for the dump's manifest/);
+    const server = await serveRestored("physical-beside", dataDir);
+    const verified = await runScript("verify.sh", plane.destinationEnv("held", server.port));
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(verified.stderr).toMatch(/verified: all \d+ objects/);
+
+    // Stopped after its copy, a dump says so in the copy's index: a restore following it stops
+    // at once, and nothing it restored is recorded.
+    const stoppedDir = path.join(work, "beside-a-stopped-dump");
+    const stopping = await heldDump("stopped");
+    process.kill(stopping.pid, "SIGTERM");
+    process.kill(stopping.pid, "SIGCONT");
+    expect((await stopping.ended).status).not.toBe(0);
+    const refused = await runScript("restore.sh", besideEnv("stopped", stoppedDir));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /the dump of run stopped failed after storing its copy: the dump was stopped by a signal/,
+    );
+    expect(fs.existsSync(path.join(stoppedDir, ".ferry-restored"))).toBe(false);
+  }, 300_000);
 });

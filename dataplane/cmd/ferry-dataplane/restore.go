@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/restore"
@@ -50,13 +51,39 @@ func runRestore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	prepareMemory, err := wholeNumber("PREPARE_MEMORY_MIB", 0, 0, 1<<20)
+	if err != nil {
+		return err
+	}
+	options := restore.Options{DataDir: dataDir,
+		Account: restore.Account{User: user, Host: accountHost, Password: password}, Stack: os.Getenv("FERRY_STACK"),
+		ServerUser: serverUser, PrepareMemoryMiB: prepareMemory, Patience: patience, Stall: stall, ProgressEvery: every,
+		StreamTool: "mbstream", BackupTool: firstOnPath("mariadb-backup", "mariabackup"), ServerTool: firstOnPath("mariadbd", "mysqld"),
+		Log: logf}
+	if os.Getenv("FOLLOW_DUMP") == "true" {
+		// Beside the dump: the copy is restored from its index, the run recorded once the manifest
+		// names the same chunks.
+		wait, err := seconds("FOLLOW_WAIT_SECONDS", 600)
+		if err != nil {
+			return err
+		}
+		manifestWait, err := seconds("MANIFEST_WAIT_SECONDS", 3600)
+		if err != nil {
+			return err
+		}
+		id, key, store, err := runStore()
+		if err != nil {
+			return err
+		}
+		post(store, key, id, "restore")
+		options.RunKey, options.Store = key, store
+		options.Follow = &restore.Follow{Run: storedRun(store, key, id), Wait: wait, ManifestWait: manifestWait, Poll: time.Second}
+		return restore.Run(ctx, options)
+	}
 	r, err := openRun(ctx, "restore")
 	if err != nil {
 		return err
 	}
-	return restore.Run(ctx, restore.Options{RunKey: r.key, Manifest: r.manifest, Store: r.store, DataDir: dataDir,
-		Account: restore.Account{User: user, Host: accountHost, Password: password}, Stack: os.Getenv("FERRY_STACK"),
-		ServerUser: serverUser, Patience: patience, Stall: stall, ProgressEvery: every,
-		StreamTool: "mbstream", BackupTool: firstOnPath("mariadb-backup", "mariabackup"), ServerTool: firstOnPath("mariadbd", "mysqld"),
-		Log: logf})
+	options.RunKey, options.Store, options.Manifest = r.key, r.store, r.manifest
+	return restore.Run(ctx, options)
 }

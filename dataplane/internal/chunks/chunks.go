@@ -64,14 +64,15 @@ type frameWriter interface {
 	io.WriteCloser
 }
 
-func newFrame(compression string, w io.Writer) (frameWriter, error) {
+func newFrame(compression string, w io.Writer, threads int) (frameWriter, error) {
 	switch compression {
 	case "zstd":
 		// One thread and a 1 MiB window: a stream's compressor holds a few MiB, and the streams
-		// themselves spread the work over the cores (measured in bench/).
+		// themselves spread the work over the cores (measured in bench/); a writer that is the only
+		// stream asks for more (Threads).
 		// Entropy coding of literals even where nothing repeats: a hex-encoded BLOB of compressed
 		// bytes (an image, an archive) then halves instead of being stored as it is.
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(max(1, threads)),
 			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true), zstd.WithAllLitEntropyCompression(true))
 	case "gzip":
 		return gzip.NewWriterLevel(w, gzip.BestSpeed)
@@ -85,7 +86,7 @@ type counter struct{ n int64 }
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // Writer cuts what it is given into chunks of about Target compressed bytes, each ending at the
-// end of a line (or anywhere, with Anywhere), and stores each under Key(i). Close stores the last
+// end of a line (or anywhere, CutAnywhere), and stores each under Key(i). Close stores the last
 // one.
 type Writer struct {
 	ctx         context.Context
@@ -100,9 +101,11 @@ type Writer struct {
 	// Stored, when set, is told every chunk stored so far (and the longest line written so far)
 	// each time one more is, before the next chunk takes a byte; its error stops the writer.
 	Stored func(chunks []manifest.Chunk, longestLine int64) error
-	// Anywhere cuts a chunk at the first write after it reached its size, wherever that falls: a
+	// anywhere cuts a chunk at the first write after it reached its size, wherever that falls: a
 	// binary stream (a physical backup's) has no lines, and its reader joins the chunks again.
-	Anywhere bool
+	anywhere bool
+	// threads compress each chunk (zstd); 1 unless the writer is told more.
+	threads int
 	// line is the length of the line being written; longest the longest line so far.
 	line, longest int64
 
@@ -142,13 +145,26 @@ type uploadResult struct {
 	err    error
 }
 
+// Option changes how a Writer cuts or compresses.
+type Option func(*Writer)
+
+// CutAnywhere cuts each chunk at the first write after it reached its size, wherever that falls
+// (a binary stream: it has no lines).
+func CutAnywhere() Option { return func(w *Writer) { w.anywhere = true } }
+
+// Threads compresses with n threads (zstd): for a writer that is the step's only stream.
+func Threads(n int) Option { return func(w *Writer) { w.threads = n } }
+
 // NewWriter starts the first chunk. An upload that takes no data for stall is abandoned. With a
 // run key, each chunk is sealed with it (package seal) after compression, labelled with its key.
-func NewWriter(ctx context.Context, store Uploader, compression string, target int64, stall time.Duration, runKey *seal.Key, key func(i int) string) (*Writer, error) {
+func NewWriter(ctx context.Context, store Uploader, compression string, target int64, stall time.Duration, runKey *seal.Key, key func(i int) string, options ...Option) (*Writer, error) {
 	if _, err := Extension(compression); err != nil {
 		return nil, err
 	}
-	w := &Writer{ctx: ctx, store: store, compression: compression, target: target, stall: stall, runKey: runKey, key: key}
+	w := &Writer{ctx: ctx, store: store, compression: compression, target: target, stall: stall, runKey: runKey, key: key, threads: 1}
+	for _, option := range options {
+		option(w)
+	}
 	return w, w.start()
 }
 
@@ -184,7 +200,7 @@ func (w *Writer) start() error {
 		}
 		w.sealer, stored = sealer, sealer
 	}
-	frame, err := newFrame(w.compression, stored)
+	frame, err := newFrame(w.compression, stored, w.threads)
 	if err != nil {
 		return w.failed(err)
 	}
@@ -252,7 +268,7 @@ func (w *Writer) put(p []byte) error {
 }
 
 // Write takes SQL; once the chunk has reached its size it is cut after the next newline (with
-// Anywhere, before this write).
+// CutAnywhere, before this write).
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -261,7 +277,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		cut := -1
-		if w.cutSoon && w.Anywhere {
+		if w.cutSoon && w.anywhere {
 			if w.err = w.next(); w.err != nil {
 				return written, w.err
 			}

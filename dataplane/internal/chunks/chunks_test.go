@@ -153,7 +153,7 @@ func TestRoundTripInWholeLineChunks(t *testing.T) {
 func TestABinaryStreamIsCutAnywhereAndReadBackWhole(t *testing.T) {
 	// Bytes without a line break, as a physical backup's stream may run for megabytes.
 	random := rand.New(rand.NewSource(2))
-	data := make([]byte, 300<<10)
+	data := make([]byte, 1<<20)
 	random.Read(data)
 	for i := range data {
 		if data[i] == '\n' {
@@ -163,11 +163,10 @@ func TestABinaryStreamIsCutAnywhereAndReadBackWhole(t *testing.T) {
 	s := &memoryStore{objects: map[string][]byte{}}
 	w, err := NewWriter(context.Background(), s, "zstd", 16<<10, time.Minute, nil, func(i int) string {
 		return fmt.Sprintf("runs/r/physical/%06d.mbstream.zst", i)
-	})
+	}, CutAnywhere(), Threads(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Anywhere = true
 	for rest := data; len(rest) > 0; {
 		n := min(len(rest), 5000)
 		if written, err := w.Write(rest[:n]); err != nil || written != n {
@@ -179,10 +178,10 @@ func TestABinaryStreamIsCutAnywhereAndReadBackWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The compressor holds back up to a block (128 KiB) before the stored size grows, so a chunk
+	// The compressor holds back a block (128 KiB) a thread before the stored size grows, so a chunk
 	// is cut some way past its target; without a line break to wait for, it is cut all the same.
 	if len(stored) < 3 {
-		t.Fatalf("%d chunk(s) of a 300 KiB stream without line breaks; want it cut past each 16 KiB stored", len(stored))
+		t.Fatalf("%d chunk(s) of a 1 MiB stream without line breaks; want it cut past each 16 KiB stored", len(stored))
 	}
 	got, err := fetch(t, s, "zstd", manifest.Stream{Chunks: stored})
 	if err != nil {

@@ -111,10 +111,14 @@ type dumper struct {
 	// passed the dump's checks, and again with its streams once the snapshot is open. No stream's
 	// index is stored before that: one told earlier waits in pendingIndexes (a stream may end under
 	// the global lock, and must not wait for what comes after it).
-	attempt        manifest.Attempt
-	indexMu        sync.Mutex
-	attemptStored  bool
-	streamsStated  bool
+	attempt       manifest.Attempt
+	indexMu       sync.Mutex
+	attemptStored bool
+	streamsStated bool
+	// copyIndex is a physical copy's index once stored (copyIndexed): a failure after it is said
+	// there, so a restore that follows the copy stops at once.
+	copyIndex      manifest.Index
+	copyIndexed    bool
 	pendingIndexes map[string]manifest.Index
 	// The first stream to fail stops the others: its error is the cause, theirs consequences.
 	mu      sync.Mutex
@@ -908,7 +912,17 @@ func (d *dumper) putIndex(ctx context.Context, stream string, index manifest.Ind
 func (d *dumper) markFailed(cause error) {
 	d.indexMu.Lock()
 	stored := d.attemptStored
+	copyIndexed := d.copyIndexed
 	d.indexMu.Unlock()
+	if copyIndexed {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		failed := d.copyIndex
+		failed.Failed = cause.Error()
+		if err := d.putIndex(ctx, manifest.Physical, failed); err != nil {
+			d.Log("could not mark the copy's index failed in the store (%v); a restore following it stops when it has waited long enough", err)
+		}
+	}
 	if !stored {
 		return
 	}

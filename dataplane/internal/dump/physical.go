@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,11 +101,11 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	d.cancel = cancel
 	writer, err := chunks.NewWriter(ctx, recordingStore{d}, d.Compression, d.ChunkBytes, d.Stall, d.RunKey, func(i int) string {
 		return fmt.Sprintf("%s%s/%06d.mbstream.%s", manifest.Prefix(d.RunID), manifest.Physical, i, ext)
-	})
+		// The copy's one stream compresses on every core: it is the step's work.
+	}, chunks.CutAnywhere(), chunks.Threads(runtime.NumCPU()))
 	if err != nil {
 		return m, d.uploadFailure(err)
 	}
-	writer.Anywhere = true
 	// --defaults-file must come first; the password is in it and nowhere else.
 	cmd := exec.CommandContext(ctx, d.BackupTool, "--defaults-file="+options, "--backup", "--stream=mbstream",
 		"--target-dir="+filepath.Join(d.work, "backup"), fmt.Sprintf("--parallel=%d", d.Parallelism))
@@ -197,6 +198,15 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 		m.Streams[0].SQLBytes += c.SQLBytes
 	}
 	m.Bytes, m.SQLBytes = m.Streams[0].Bytes, m.Streams[0].SQLBytes
+	// A restore that follows the copy starts on its index while the digests are read; only the
+	// manifest, written last, lets it record the run.
+	index := manifest.Index{Format: manifest.AttemptFormat, Stream: manifest.Physical, Chunks: stored, Compression: d.Compression}
+	if err := d.putIndex(ctx, manifest.Physical, index); err != nil {
+		return m, d.uploadFailure(err)
+	}
+	d.indexMu.Lock()
+	d.copyIndex, d.copyIndexed = index, true
+	d.indexMu.Unlock()
 	d.Log("data files stored (%d bytes in %d chunks, %.1fs); digesting the databases at the copy's point", m.SQLBytes, len(stored), time.Since(started).Seconds())
 
 	rowKey, err := digest.RowKeyFrom(*d.RunKey)
@@ -227,7 +237,8 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
 		return m, fmt.Errorf("the copy is stored but its manifest could not be written (%v); run the dump again", err)
 	}
-	d.Log("done: %d tables digested, the server's data files (%d bytes) stored in %d chunks", m.TableCount, m.Bytes, len(stored))
+	sealing, _ := seal.Spent()
+	d.Log("done: %d tables digested, the server's data files (%d bytes) stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, m.Bytes, len(stored), sealing.Seconds())
 	return m, nil
 }
 

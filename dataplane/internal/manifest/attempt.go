@@ -50,6 +50,11 @@ type Index struct {
 	Chunks  []Chunk `json:"chunks"`
 	// LongestLine is the longest line of SQL in those chunks, in bytes.
 	LongestLine int64 `json:"longestLine"`
+	// A physical copy's index (stream Physical, no attempt) is stored once, whole, when the copy is
+	// stored and proven at the digests' point, before the digests are read: with its compression,
+	// and, if the dump fails after it, why (its manifest never comes).
+	Compression string `json:"compression,omitempty"`
+	Failed      string `json:"failed,omitempty"`
 }
 
 // NewAttemptID draws an attempt's identity: 128 random bits, so two attempts never share one.

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -23,6 +24,7 @@ import (
 	"ferry.local/dataplane/internal/child"
 	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/conn"
+	"ferry.local/dataplane/internal/follow"
 	"ferry.local/dataplane/internal/load"
 	"ferry.local/dataplane/internal/manifest"
 	"ferry.local/dataplane/internal/objstore"
@@ -49,13 +51,30 @@ type Options struct {
 	Stack string
 	// ServerUser is the system user the server started on the copy runs as ("" for none: the
 	// restore's own user).
-	ServerUser    string
-	Patience      time.Duration
-	Stall         time.Duration
-	ProgressEvery time.Duration
+	ServerUser string
+	// PrepareMemoryMiB is the memory the prepare may use to apply the copy's redo log (its
+	// --use-memory); 0 leaves the tool's default (100 MiB).
+	PrepareMemoryMiB int
+	Patience         time.Duration
+	Stall            time.Duration
+	ProgressEvery    time.Duration
 	// Tools: mbstream, mariadb-backup, mariadbd.
 	StreamTool, BackupTool, ServerTool string
-	Log                                func(format string, args ...any)
+	// Follow, when set, starts the restore beside the dump instead of after it (Manifest is then
+	// unset: it is waited for).
+	Follow *Follow
+	Log    func(format string, args ...any)
+}
+
+// Follow is a restore started beside the dump: it unpacks and prepares the copy once the dump has
+// stored its index (the copy proven at the digests' point, the digests still to read), and records
+// the run only once the manifest, written last, names the very chunks it unpacked.
+type Follow struct {
+	Run follow.Run
+	// Wait bounds the wait for the copy's index (or the manifest of a dump already complete);
+	// ManifestWait the wait after it for the manifest (the digests' time).
+	Wait, ManifestWait time.Duration
+	Poll               time.Duration
 }
 
 // unfinished marks a data directory the restore is writing; done, one it has written (with the
@@ -68,29 +87,57 @@ const (
 // Run restores the run into DataDir, or finds it restored already.
 func Run(ctx context.Context, o Options) error {
 	m := o.Manifest
-	if m.Method != manifest.Physical {
-		return fmt.Errorf("run %s is a dump of SQL, not a physical copy: the import step takes it (ferry:migration.method logical)", m.RunID)
+	runID := m.RunID
+	if o.Follow != nil {
+		runID = o.Follow.Run.RunID
 	}
-	restored, err := o.prepareDataDir()
+	restored, err := o.prepareDataDir(runID)
 	if err != nil || restored {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(o.DataDir, unfinished), []byte(m.RunID+"\n"), 0o600); err != nil {
+	var index manifest.Index
+	if o.Follow != nil {
+		if m, index, err = o.Follow.await(ctx, o.Log); err != nil {
+			return err
+		}
+	}
+	stream, compression := manifest.Stream{Name: manifest.Physical, Chunks: index.Chunks}, index.Compression
+	if m.RunID != "" {
+		if m.Method != manifest.Physical {
+			return fmt.Errorf("run %s is a dump of SQL, not a physical copy: the import step takes it (ferry:migration.method logical)", m.RunID)
+		}
+		stream, _ = m.Stream(manifest.Physical)
+		compression = m.Compression
+	}
+	if err := os.WriteFile(filepath.Join(o.DataDir, unfinished), []byte(runID+"\n"), 0o600); err != nil {
 		return err
 	}
-	stream, _ := m.Stream(manifest.Physical)
-	o.Log("restoring run %s into %s: %d bytes of the source's data files in %d chunks", m.RunID, o.DataDir, stream.SQLBytes, len(stream.Chunks))
+	var size int64
+	for _, c := range stream.Chunks {
+		size += c.SQLBytes
+	}
+	o.Log("restoring run %s into %s: %d bytes of the source's data files in %d chunks", runID, o.DataDir, size, len(stream.Chunks))
 	started := time.Now()
-	if err := o.unpack(ctx, stream); err != nil {
+	if err := o.unpack(ctx, runID, stream, compression); err != nil {
 		return err
 	}
 	o.Log("unpacked in %.1fs; preparing (the copy's redo log applied)", time.Since(started).Seconds())
 	prepared := time.Now()
-	if err := o.tool(ctx, o.BackupTool, "--prepare", "--target-dir="+o.DataDir); err != nil {
+	prepare := []string{"--prepare", "--target-dir=" + o.DataDir}
+	if o.PrepareMemoryMiB > 0 {
+		prepare = append(prepare, fmt.Sprintf("--use-memory=%dM", o.PrepareMemoryMiB))
+	}
+	if err := o.tool(ctx, o.BackupTool, prepare...); err != nil {
 		return fmt.Errorf("preparing the copy failed: %v", err)
 	}
+	if m.RunID == "" {
+		o.Log("prepared in %.1fs; waiting for the dump's manifest (it reads the digests after the copy)", time.Since(prepared).Seconds())
+		if m, err = o.Follow.complete(ctx, index); err != nil {
+			return err
+		}
+	}
 	o.Log("prepared in %.1fs; setting the destination's account and recording the run", time.Since(prepared).Seconds())
-	if err := o.keepBooks(ctx); err != nil {
+	if err := o.keepBooks(ctx, m); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(o.DataDir, done), []byte(m.RunID+"\n"), 0o600); err != nil {
@@ -99,23 +146,24 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.Remove(filepath.Join(o.DataDir, unfinished)); err != nil {
 		return err
 	}
-	o.Log("restored run %s in %.1fs", m.RunID, time.Since(started).Seconds())
+	opening, _ := seal.Spent()
+	o.Log("restored run %s in %.1fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", m.RunID, time.Since(started).Seconds(), opening.Seconds())
 	return nil
 }
 
 // prepareDataDir says whether the run is restored already; empties what an unfinished restore
 // left; refuses a data directory holding anything else.
-func (o Options) prepareDataDir() (bool, error) {
+func (o Options) prepareDataDir(runID string) (bool, error) {
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return false, err
 	}
 	if finished, err := os.ReadFile(filepath.Join(o.DataDir, done)); err == nil {
-		if strings.TrimSpace(string(finished)) == o.Manifest.RunID {
-			o.Log("run %s is restored in %s already; nothing to do", o.Manifest.RunID, o.DataDir)
+		if strings.TrimSpace(string(finished)) == runID {
+			o.Log("run %s is restored in %s already; nothing to do", runID, o.DataDir)
 			return true, nil
 		}
 		return false, fmt.Errorf("%s holds the restore of run %s, not of run %s: the restore never writes over a database. Give the destination a new volume, or set ferry:migration.runId back to %s",
-			o.DataDir, strings.TrimSpace(string(finished)), o.Manifest.RunID, strings.TrimSpace(string(finished)))
+			o.DataDir, strings.TrimSpace(string(finished)), runID, strings.TrimSpace(string(finished)))
 	}
 	entries, err := os.ReadDir(o.DataDir)
 	if err != nil {
@@ -148,7 +196,7 @@ func (o Options) prepareDataDir() (bool, error) {
 }
 
 // unpack writes the stream's chunks, each checked whole first, into mbstream -x.
-func (o Options) unpack(ctx context.Context, stream manifest.Stream) error {
+func (o Options) unpack(ctx context.Context, runID string, stream manifest.Stream, compression string) error {
 	work, err := os.MkdirTemp("", "ferry-restore-")
 	if err != nil {
 		return err
@@ -167,11 +215,15 @@ func (o Options) unpack(ctx context.Context, stream manifest.Stream) error {
 		return fmt.Errorf("cannot start %s: %v", o.StreamTool, err)
 	}
 	var downloaded atomic.Int64
-	fetcher := &chunks.Fetcher{Store: o.Store, RunID: o.Manifest.RunID, Compression: o.Manifest.Compression, Dir: work,
+	var total int64
+	for _, c := range stream.Chunks {
+		total += c.Bytes
+	}
+	fetcher := &chunks.Fetcher{Store: o.Store, RunID: runID, Compression: compression, Dir: work,
 		Patience: o.Patience, Stall: o.Stall, RunKey: o.RunKey, Downloaded: &downloaded, Log: o.Log}
 	started := time.Now()
 	stopProgress := progress.Every(o.ProgressEvery, func() {
-		o.Log("%s", progress.Line("restore", downloaded.Load(), stream.Bytes, started, "downloaded"))
+		o.Log("%s", progress.Line("restore", downloaded.Load(), total, started, "downloaded"))
 	})
 	fetchErr := fetcher.Fetch(ctx, stream, stdin)
 	stopProgress()
@@ -208,7 +260,7 @@ func (o Options) tool(ctx context.Context, name string, args ...string) error {
 // keepBooks starts the server on the restored files, without networking and without reading its
 // grant tables until it is told to (the copy's accounts are the source's), sets the destination's
 // account, records the run, and shuts the server down.
-func (o Options) keepBooks(ctx context.Context) error {
+func (o Options) keepBooks(ctx context.Context, m manifest.Manifest) error {
 	work, err := os.MkdirTemp("", "ferry-restore-server-")
 	if err != nil {
 		return err
@@ -261,11 +313,14 @@ func (o Options) keepBooks(ctx context.Context) error {
 	if err := o.setAccount(ctx, db); err != nil {
 		return err
 	}
-	if err := load.RecordRestored(ctx, db, o.Manifest.RunID, load.Digest(o.Manifest), o.Stack, o.Manifest.Databases); err != nil {
+	if err := load.RecordRestored(ctx, db, m.RunID, load.Digest(m), o.Stack, m.Databases); err != nil {
 		return fmt.Errorf("recording the run in ferry.runs: %v", err)
 	}
-	if _, err := db.ExecContext(ctx, "SHUTDOWN"); err != nil {
-		return fmt.Errorf("shutting down the server started on the restored files: %v", err)
+	// Closed first, then stopped by its signal: a SHUTDOWN statement leaves the client writing to a
+	// socket the server has closed.
+	_ = db.Close()
+	if err := server.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stopping the server started on the restored files: %v", err)
 	}
 	select {
 	case err := <-exited:
@@ -305,4 +360,95 @@ func (o Options) setAccount(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// await waits for the copy to be stored: the manifest of a complete dump, or the index of a copy
+// stored whose digests are being read. What does not open with the run's key under its label (a
+// dump of an earlier key) is not this run's yet.
+func (f *Follow) await(ctx context.Context, log func(string, ...any)) (manifest.Manifest, manifest.Index, error) {
+	deadline := time.Now().Add(f.Wait)
+	log("waiting up to %s for the dump of run %s to store its physical copy", f.Wait, f.Run.RunID)
+	for {
+		m, _, err := follow.ReadManifest(ctx, f.Run)
+		if err == nil {
+			return m, manifest.Index{}, nil
+		}
+		if !f.notYet(err) {
+			return m, manifest.Index{}, fmt.Errorf("reading the manifest of run %s: %v", f.Run.RunID, err)
+		}
+		x, err := f.index(ctx)
+		switch {
+		case err == nil && x.Failed != "":
+			return m, x, fmt.Errorf("the dump of run %s failed after storing its copy: %s", f.Run.RunID, x.Failed)
+		case err == nil:
+			log("the dump stored its copy (%d chunks); restoring it while it reads the digests", len(x.Chunks))
+			return m, x, nil
+		case !f.notYet(err):
+			return m, x, fmt.Errorf("reading the copy's index of run %s: %v", f.Run.RunID, err)
+		}
+		if time.Now().After(deadline) {
+			return m, x, fmt.Errorf("the dump of run %s stored no physical copy within %s: is it running, with ferry:migration.method physical?", f.Run.RunID, f.Wait)
+		}
+		if err := f.sleep(ctx); err != nil {
+			return m, x, err
+		}
+	}
+}
+
+// complete waits for the manifest after the copy was restored from its index, and takes it only
+// if it names the very chunks restored: the manifest is the only proof that the dump completed
+// (and that its digests are of this copy).
+func (f *Follow) complete(ctx context.Context, restored manifest.Index) (manifest.Manifest, error) {
+	deadline := time.Now().Add(f.ManifestWait)
+	for {
+		m, _, err := follow.ReadManifest(ctx, f.Run)
+		if err == nil {
+			return m, sameCopy(m, restored)
+		}
+		if !f.notYet(err) {
+			return m, fmt.Errorf("reading the manifest of run %s: %v", f.Run.RunID, err)
+		}
+		if x, err := f.index(ctx); err == nil && x.Failed != "" {
+			return m, fmt.Errorf("the dump of run %s failed after storing its copy (%s): nothing restored is used, the data directory stays unfinished", f.Run.RunID, x.Failed)
+		}
+		if time.Now().After(deadline) {
+			return m, fmt.Errorf("the dump of run %s stored its copy but wrote no manifest within %s: nothing restored is used, the data directory stays unfinished. Run pulumi up again", f.Run.RunID, f.ManifestWait)
+		}
+		if err := f.sleep(ctx); err != nil {
+			return m, err
+		}
+	}
+}
+
+// sameCopy says whether the manifest is of the copy restored: a physical copy's, listing the same
+// chunks (objects, sizes and sha256) in the same order.
+func sameCopy(m manifest.Manifest, restored manifest.Index) error {
+	stream, ok := m.Stream(manifest.Physical)
+	if m.Method != manifest.Physical || !ok {
+		return fmt.Errorf("the manifest of run %s is not of a physical copy: the copy restored from its index is not used", m.RunID)
+	}
+	same := len(stream.Chunks) == len(restored.Chunks)
+	for i := 0; same && i < len(stream.Chunks); i++ {
+		same = stream.Chunks[i] == restored.Chunks[i]
+	}
+	if !same {
+		return fmt.Errorf("the manifest of run %s names other chunks than the copy's index the restore followed (a dump of the run ran again meanwhile): nothing restored is used, the data directory stays unfinished. Run pulumi up again", m.RunID)
+	}
+	return nil
+}
+
+func (f *Follow) index(ctx context.Context) (manifest.Index, error) {
+	return follow.ReadIndex(ctx, f.Run.Store, f.Run.RunKey, f.Run.RunID, manifest.Physical, "")
+}
+
+// notYet: what was read is not there yet, or not this run's yet.
+func (f *Follow) notYet(err error) bool { return f.Run.Missing(err) || follow.IsRefusal(err) }
+
+func (f *Follow) sleep(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(f.Poll):
+		return nil
+	}
 }

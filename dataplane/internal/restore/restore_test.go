@@ -35,7 +35,7 @@ func TestARestoreStartsOnlyInAnEmptyDataDirectory(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		_ = os.Mkdir(dir, 0o750)
 		setUp(dir)
-		restored, err := options(t, dir).prepareDataDir()
+		restored, err := options(t, dir).prepareDataDir("run-1")
 		if err != nil || restored {
 			t.Fatalf("%s: restored %v, %v; want the restore to start", name, restored, err)
 		}
@@ -46,7 +46,7 @@ func TestARestoreNeverWritesOverData(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "mysql", "user.frm"), "the user's")
 	write(t, filepath.Join(dir, "ibdata1"), "the user's")
-	_, err := options(t, dir).prepareDataDir()
+	_, err := options(t, dir).prepareDataDir("run-1")
 	if err == nil || !strings.Contains(err.Error(), "is not empty (it holds ibdata1, mysql)") {
 		t.Fatalf("got %v; want a refusal naming what the directory holds", err)
 	}
@@ -61,7 +61,7 @@ func TestARefusalNamesFiveEntriesAtMost(t *testing.T) {
 		for _, name := range []string{"a", "b", "c", "d", "e", "f"}[:n] {
 			write(t, filepath.Join(dir, name), "")
 		}
-		if _, err := options(t, dir).prepareDataDir(); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := options(t, dir).prepareDataDir("run-1"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%d entries: %v; want %q", n, err, want)
 		}
 	}
@@ -72,7 +72,7 @@ func TestAnUnfinishedRestoreIsStartedAgainFromEmpty(t *testing.T) {
 	write(t, filepath.Join(dir, unfinished), "run-0\n")
 	write(t, filepath.Join(dir, "ibdata1"), "half")
 	_ = os.Mkdir(filepath.Join(dir, "lost+found"), 0o700)
-	restored, err := options(t, dir).prepareDataDir()
+	restored, err := options(t, dir).prepareDataDir("run-1")
 	if err != nil || restored {
 		t.Fatalf("restored %v, %v; want the restore to start again", restored, err)
 	}
@@ -86,13 +86,13 @@ func TestAFinishedRestoreIsKeptAndAnotherRunsRefused(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, done), "run-1\n")
 	write(t, filepath.Join(dir, "ibdata1"), "restored, then written by the server")
-	restored, err := options(t, dir).prepareDataDir()
+	restored, err := options(t, dir).prepareDataDir("run-1")
 	if err != nil || !restored {
 		t.Fatalf("restored %v, %v; want the run found restored", restored, err)
 	}
 	other := options(t, dir)
 	other.Manifest.RunID = "run-2"
-	if _, err := other.prepareDataDir(); err == nil || !strings.Contains(err.Error(), "holds the restore of run run-1, not of run run-2") {
+	if _, err := other.prepareDataDir("run-2"); err == nil || !strings.Contains(err.Error(), "holds the restore of run run-1, not of run run-2") {
 		t.Fatalf("got %v; want another run refused", err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "ibdata1")); string(data) != "restored, then written by the server" {
@@ -105,5 +105,29 @@ func TestALogicalRunIsNotRestored(t *testing.T) {
 	o.Manifest.Method = ""
 	if err := Run(t.Context(), o); err == nil || !strings.Contains(err.Error(), "the import step takes it") {
 		t.Fatalf("got %v; want a dump of SQL refused", err)
+	}
+}
+
+func TestARunIsRecordedOnlyFromTheCopyRestored(t *testing.T) {
+	chunk := func(i int, sum string) manifest.Chunk {
+		return manifest.Chunk{Object: "runs/r/physical/00000" + string(rune('0'+i)) + ".mbstream.zst", Bytes: 10, SQLBytes: 40, SHA256: sum}
+	}
+	restored := manifest.Index{Chunks: []manifest.Chunk{chunk(0, "aa"), chunk(1, "bb")}}
+	of := func(method string, chunks ...manifest.Chunk) manifest.Manifest {
+		return manifest.Manifest{RunID: "r", Method: method, Streams: []manifest.Stream{{Name: manifest.Physical, Chunks: chunks}}}
+	}
+	if err := sameCopy(of(manifest.Physical, chunk(0, "aa"), chunk(1, "bb")), restored); err != nil {
+		t.Fatalf("the copy restored refused: %v", err)
+	}
+	for name, m := range map[string]manifest.Manifest{
+		"another chunk's sum":  of(manifest.Physical, chunk(0, "aa"), chunk(1, "cc")),
+		"a chunk more":         of(manifest.Physical, chunk(0, "aa"), chunk(1, "bb"), chunk(2, "dd")),
+		"a chunk fewer":        of(manifest.Physical, chunk(0, "aa")),
+		"the chunks reordered": of(manifest.Physical, chunk(1, "bb"), chunk(0, "aa")),
+		"a dump of SQL":        of("", chunk(0, "aa"), chunk(1, "bb")),
+	} {
+		if err := sameCopy(m, restored); err == nil {
+			t.Fatalf("%s: taken for the copy restored", name)
+		}
 	}
 }
