@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataPlane } from "../support/fixture";
-import { MariaDb, runScript } from "../support/servers";
+import { descendsFrom, MariaDb, runScript } from "../support/servers";
 
 /**
  * The physical method on real servers: mariadb-backup's copy of the source's data files, taken
@@ -26,6 +26,8 @@ INSERT INTO shop.orders (customer, total, note)
   SELECT CONCAT('customer ', seq % 97), seq / 7, REPEAT('x', seq % 300) FROM shop.seq_1_to_20000;
 CREATE TABLE shop.\`it's "odd" ☃\` (id INT PRIMARY KEY, f FLOAT, b VARBINARY(8)) ENGINE=InnoDB;
 INSERT INTO shop.\`it's "odd" ☃\` VALUES (1, 0.1, 0x00FF), (2, -1.5e-30, NULL);
+CREATE TABLE shop.photos (id INT PRIMARY KEY, body BLOB) ENGINE=InnoDB;
+INSERT INTO shop.photos SELECT seq, RANDOM_BYTES(1024) FROM shop.seq_1_to_12000;
 CREATE TABLE shop.visits (id INT AUTO_INCREMENT PRIMARY KEY, page VARCHAR(40)) ENGINE=MyISAM;
 INSERT INTO shop.visits (page) VALUES ('home'), ('cart');
 CREATE VIEW shop.big_orders AS SELECT id, total FROM shop.orders WHERE total > 1000;
@@ -132,7 +134,7 @@ describe("the physical method", () => {
     const server = await serveRestored("physical-restored", dataDir);
     const verified = await runScript("verify.sh", plane.destinationEnv("copy", server.port));
     expect(verified.stderr).toMatch(
-      /verified: all \d+ objects, 3 tables \(\d+ rows\), match the dump of run copy/,
+      /verified: all \d+ objects, 4 tables \(\d+ rows\), match the dump of run copy/,
     );
     expect(verified.status, verified.stderr).toBe(0);
     expect(server.must("SELECT COUNT(*) FROM shop.orders").trim()).toBe(String(digested));
@@ -151,14 +153,6 @@ describe("the physical method", () => {
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toMatch(/run copy is a physical copy of the source's data files/);
   }, 300_000);
-
-  it("the logical dump beside the same writer ends too (its digests read a table without transactions ahead of writers waiting for ferry's read lock on it: they hung behind them before)", async () => {
-    const dumped = await whileTheSourceCommits(() =>
-      runScript("dump.sh", { ...plane.dumpEnv("logical", "shop"), STALL_SECONDS: "30" }),
-    );
-    expect(dumped.status, dumped.stderr).toBe(0);
-    expect(dumped.stderr).toMatch(/the tables without transactions are read and released/);
-  }, 120_000);
 
   it("never writes into a data directory that holds anything, and uses nothing of a changed chunk", async () => {
     const ran = await runScript("dump.sh", physicalDumpEnv("tampered"));
@@ -237,7 +231,7 @@ describe("the physical method", () => {
       besideEnv("held", dataDir, { MANIFEST_WAIT_SECONDS: "2" }),
     );
     expect(unrecorded.status).not.toBe(0);
-    expect(unrecorded.stderr).toMatch(/the dump stored its copy \(\d+ chunks\); restoring it/);
+    expect(unrecorded.stderr).toMatch(/the dump is storing its copy; restoring it chunk by chunk/);
     expect(unrecorded.stderr).toMatch(
       /stored its copy but wrote no manifest within 2s: nothing restored is used, the data directory stays unfinished/,
     );
@@ -253,7 +247,7 @@ describe("the physical method", () => {
     expect(dumped.status, dumped.stderr).toBe(0);
     expect(restored.status, restored.stderr).toBe(0);
     expect(restored.stderr).toMatch(/holds an unfinished restore .* starting it again/);
-    expect(restored.stderr).toMatch(/the dump stored its copy \(\d+ chunks\); restoring it/);
+    expect(restored.stderr).toMatch(/the dump is storing its copy; restoring it chunk by chunk/);
     expect(restored.stderr).toMatch(/waiting for the dump's manifest/);
     const server = await serveRestored("physical-beside", dataDir);
     const verified = await runScript("verify.sh", plane.destinationEnv("held", server.port));
@@ -274,4 +268,64 @@ describe("the physical method", () => {
     );
     expect(fs.existsSync(path.join(stoppedDir, ".ferry-restored"))).toBe(false);
   }, 300_000);
+
+  it("beside a copy whose tool is killed midway, the restore stops with the dump's reason and records nothing", async () => {
+    const dataDir = path.join(work, "beside-a-killed-copy");
+    let following: () => void = () => {};
+    const followed = new Promise<void>((resolve) => (following = resolve));
+    const restoring = runScript(
+      "restore.sh",
+      { ...restoreEnv("cut", dataDir), FOLLOW_DUMP: "true", FOLLOW_WAIT_SECONDS: "60" },
+      undefined,
+      (log) => {
+        if (log.includes("restoring it chunk by chunk")) following();
+      },
+    );
+    let dumpPid = 0;
+    const dumping = runScript("dump.sh", physicalDumpEnv("cut"), (pid) => (dumpPid = pid));
+    // The dump's mariadb-backup, killed once the restore follows the copy's index: the restore is
+    // following a copy that will never be whole.
+    const tool = await (async () => {
+      for (let tries = 0; tries < 600; tries++) {
+        for (const entry of fs.readdirSync("/proc")) {
+          if (!/^\d+$/.test(entry)) continue;
+          const pid = Number(entry);
+          let name = "";
+          try {
+            name = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+          } catch {
+            continue;
+          }
+          if (name === "mariadb-backup" && descendsFrom(pid, dumpPid)) return pid;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error("no mariadb-backup below the dump");
+    })();
+    // Held once its first chunk is listed, so that the restore, which looks once a second, sees
+    // the copy unfinished and follows it.
+    while (!plane.objectExists("runs/cut/physical/index.json")) {
+      expect(fs.existsSync(`/proc/${tool}`), "mariadb-backup ended before a chunk was stored").toBe(
+        true,
+      );
+    }
+    process.kill(tool, "SIGSTOP");
+    await Promise.race([
+      followed,
+      restoring.then((r) => {
+        throw new Error(`the restore ended before it followed the copy:\n${r.stderr}`);
+      }),
+    ]);
+    process.kill(tool, "SIGKILL");
+    const [dumped, restored] = await Promise.all([dumping, restoring]);
+    expect(dumped.status).not.toBe(0);
+    expect(dumped.stderr).toMatch(/mariadb-backup failed \(exit 137\)/);
+    expect(restored.status).not.toBe(0);
+    expect(restored.stderr).toMatch(/the dump is storing its copy; restoring it chunk by chunk/);
+    expect(restored.stderr).toMatch(
+      /the dump of run cut failed while storing its copy \(mariadb-backup failed \(exit 137\).*nothing restored is used, the data directory stays unfinished/,
+    );
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restore-unfinished"))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, ".ferry-restored"))).toBe(false);
+  }, 120_000);
 });

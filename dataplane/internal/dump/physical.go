@@ -106,6 +106,12 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	if err != nil {
 		return m, d.uploadFailure(err)
 	}
+	// A restore beside the copy unpacks each chunk once the index lists it; only a complete index
+	// (the copy proven) ends its stream, and only the manifest lets it record the run.
+	writer.Stored = func(stored []manifest.Chunk, _ int64) error {
+		return d.storeCopyIndex(ctx, manifest.Index{Format: manifest.AttemptFormat, Stream: manifest.Physical,
+			Chunks: append([]manifest.Chunk(nil), stored...), Compression: d.Compression})
+	}
 	// --defaults-file must come first; the password is in it and nowhere else.
 	cmd := exec.CommandContext(ctx, d.BackupTool, "--defaults-file="+options, "--backup", "--stream=mbstream",
 		"--target-dir="+filepath.Join(d.work, "backup"), fmt.Sprintf("--parallel=%d", d.Parallelism))
@@ -198,15 +204,12 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 		m.Streams[0].SQLBytes += c.SQLBytes
 	}
 	m.Bytes, m.SQLBytes = m.Streams[0].Bytes, m.Streams[0].SQLBytes
-	// A restore that follows the copy starts on its index while the digests are read; only the
-	// manifest, written last, lets it record the run.
-	index := manifest.Index{Format: manifest.AttemptFormat, Stream: manifest.Physical, Chunks: stored, Compression: d.Compression}
-	if err := d.putIndex(ctx, manifest.Physical, index); err != nil {
+	// The copy is whole and proven: a restore beside it prepares it while the digests are read;
+	// only the manifest, written last, lets it record the run.
+	if err := d.storeCopyIndex(ctx, manifest.Index{Format: manifest.AttemptFormat, Stream: manifest.Physical,
+		Chunks: stored, Compression: d.Compression, Complete: true}); err != nil {
 		return m, d.uploadFailure(err)
 	}
-	d.indexMu.Lock()
-	d.copyIndex, d.copyIndexed = index, true
-	d.indexMu.Unlock()
 	d.Log("data files stored (%d bytes in %d chunks, %.1fs); digesting the databases at the copy's point", m.SQLBytes, len(stored), time.Since(started).Seconds())
 
 	rowKey, err := digest.RowKeyFrom(*d.RunKey)
@@ -240,6 +243,17 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	sealing, _ := seal.Spent()
 	d.Log("done: %d tables digested, the server's data files (%d bytes) stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, m.Bytes, len(stored), sealing.Seconds())
 	return m, nil
+}
+
+// storeCopyIndex states the copy's chunks stored so far (manifest.Index).
+func (d *dumper) storeCopyIndex(ctx context.Context, index manifest.Index) error {
+	if err := d.putIndex(ctx, manifest.Physical, index); err != nil {
+		return err
+	}
+	d.indexMu.Lock()
+	d.copyIndex, d.copyIndexed = index, true
+	d.indexMu.Unlock()
+	return nil
 }
 
 // sameCopyPoint is the proof that the digests describe the copy: the copy is consistent at the

@@ -50,10 +50,11 @@ type Index struct {
 	Chunks  []Chunk `json:"chunks"`
 	// LongestLine is the longest line of SQL in those chunks, in bytes.
 	LongestLine int64 `json:"longestLine"`
-	// A physical copy's index (stream Physical, no attempt) is stored once, whole, when the copy is
-	// stored and proven at the digests' point, before the digests are read: with its compression,
-	// and, if the dump fails after it, why (its manifest never comes).
+	// A physical copy's index (stream Physical, no attempt) grows with each chunk stored, then
+	// says Complete once the copy is whole and proven at the digests' point, before the digests are
+	// read: with its compression, and, if the dump fails, why (its manifest never comes).
 	Compression string `json:"compression,omitempty"`
+	Complete    bool   `json:"complete,omitempty"`
 	Failed      string `json:"failed,omitempty"`
 }
 

@@ -75,6 +75,8 @@ type Follow struct {
 	// ManifestWait the wait after it for the manifest (the digests' time).
 	Wait, ManifestWait time.Duration
 	Poll               time.Duration
+	// listed counts the bytes of the chunks the index lists so far, for progress lines.
+	listed atomic.Int64
 }
 
 // unfinished marks a data directory the restore is writing; done, one it has written (with the
@@ -101,24 +103,26 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	stream, compression := manifest.Stream{Name: manifest.Physical, Chunks: index.Chunks}, index.Compression
+	// From the manifest, every chunk is known; beside the dump, they are as its index tells them.
+	source, compression := o.Follow.chunksOf(&index), index.Compression
+	if o.Follow != nil {
+		o.Follow.listed.Store(indexBytes(index))
+	}
+	total := func() int64 { return o.Follow.listed.Load() }
 	if m.RunID != "" {
 		if m.Method != manifest.Physical {
 			return fmt.Errorf("run %s is a dump of SQL, not a physical copy: the import step takes it (ferry:migration.method logical)", m.RunID)
 		}
-		stream, _ = m.Stream(manifest.Physical)
-		compression = m.Compression
+		stream, _ := m.Stream(manifest.Physical)
+		source, compression = chunks.Listed(stream.Chunks), m.Compression
+		total = func() int64 { return stream.Bytes }
 	}
 	if err := os.WriteFile(filepath.Join(o.DataDir, unfinished), []byte(runID+"\n"), 0o600); err != nil {
 		return err
 	}
-	var size int64
-	for _, c := range stream.Chunks {
-		size += c.SQLBytes
-	}
-	o.Log("restoring run %s into %s: %d bytes of the source's data files in %d chunks", runID, o.DataDir, size, len(stream.Chunks))
+	o.Log("restoring run %s into %s", runID, o.DataDir)
 	started := time.Now()
-	if err := o.unpack(ctx, runID, stream, compression); err != nil {
+	if err := o.unpack(ctx, runID, source, compression, total); err != nil {
 		return err
 	}
 	o.Log("unpacked in %.1fs; preparing (the copy's redo log applied)", time.Since(started).Seconds())
@@ -196,7 +200,7 @@ func (o Options) prepareDataDir(runID string) (bool, error) {
 }
 
 // unpack writes the stream's chunks, each checked whole first, into mbstream -x.
-func (o Options) unpack(ctx context.Context, runID string, stream manifest.Stream, compression string) error {
+func (o Options) unpack(ctx context.Context, runID string, source chunks.Source, compression string, total func() int64) error {
 	work, err := os.MkdirTemp("", "ferry-restore-")
 	if err != nil {
 		return err
@@ -215,17 +219,13 @@ func (o Options) unpack(ctx context.Context, runID string, stream manifest.Strea
 		return fmt.Errorf("cannot start %s: %v", o.StreamTool, err)
 	}
 	var downloaded atomic.Int64
-	var total int64
-	for _, c := range stream.Chunks {
-		total += c.Bytes
-	}
 	fetcher := &chunks.Fetcher{Store: o.Store, RunID: runID, Compression: compression, Dir: work,
 		Patience: o.Patience, Stall: o.Stall, RunKey: o.RunKey, Downloaded: &downloaded, Log: o.Log}
 	started := time.Now()
 	stopProgress := progress.Every(o.ProgressEvery, func() {
-		o.Log("%s", progress.Line("restore", downloaded.Load(), total, started, "downloaded"))
+		o.Log("%s", progress.Line("restore", downloaded.Load(), total(), started, "downloaded"))
 	})
-	fetchErr := fetcher.Fetch(ctx, stream, stdin)
+	_, fetchErr := fetcher.FetchFrom(ctx, source, stdin)
 	stopProgress()
 	_ = stdin.Close()
 	if fetchErr != nil {
@@ -378,10 +378,12 @@ func (f *Follow) await(ctx context.Context, log func(string, ...any)) (manifest.
 		}
 		x, err := f.index(ctx)
 		switch {
-		case err == nil && x.Failed != "":
+		case err == nil && x.Failed != "" && x.Complete:
 			return m, x, fmt.Errorf("the dump of run %s failed after storing its copy: %s", f.Run.RunID, x.Failed)
+		case err == nil && x.Failed != "":
+			return m, x, fmt.Errorf("the dump of run %s failed while storing its copy: %s", f.Run.RunID, x.Failed)
 		case err == nil:
-			log("the dump stored its copy (%d chunks); restoring it while it reads the digests", len(x.Chunks))
+			log("the dump is storing its copy; restoring it chunk by chunk as it is stored")
 			return m, x, nil
 		case !f.notYet(err):
 			return m, x, fmt.Errorf("reading the copy's index of run %s: %v", f.Run.RunID, err)
@@ -435,6 +437,67 @@ func sameCopy(m manifest.Manifest, restored manifest.Index) error {
 		return fmt.Errorf("the manifest of run %s names other chunks than the copy's index the restore followed (a dump of the run ran again meanwhile): nothing restored is used, the data directory stays unfinished. Run pulumi up again", m.RunID)
 	}
 	return nil
+}
+
+// chunksOf tells the copy's chunks as the dump's index lists them, re-reading it until it lists
+// chunk i or says the copy is complete (then it is *index); nil when the restore does not follow.
+func (f *Follow) chunksOf(index *manifest.Index) chunks.Source {
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, i int) (manifest.Chunk, bool, error) {
+		deadline := time.Now().Add(f.Wait)
+		for {
+			if i < len(index.Chunks) {
+				return index.Chunks[i], true, nil
+			}
+			if index.Complete {
+				return manifest.Chunk{}, false, nil
+			}
+			x, err := f.index(ctx)
+			switch {
+			case err == nil && x.Failed != "":
+				return manifest.Chunk{}, false, fmt.Errorf("the dump of run %s failed while storing its copy (%s): nothing restored is used, the data directory stays unfinished", f.Run.RunID, x.Failed)
+			case err == nil && !extends(x, *index):
+				return manifest.Chunk{}, false, fmt.Errorf("the copy's index of run %s no longer lists the chunks restored so far (a dump of the run began again): nothing restored is used, the data directory stays unfinished. Run pulumi up again", f.Run.RunID)
+			case err == nil && (len(x.Chunks) > len(index.Chunks) || x.Complete):
+				*index = x
+				f.listed.Store(indexBytes(x))
+				deadline = time.Now().Add(f.Wait)
+				continue
+			case err != nil && !f.notYet(err):
+				return manifest.Chunk{}, false, fmt.Errorf("reading the copy's index of run %s: %v", f.Run.RunID, err)
+			}
+			if time.Now().After(deadline) {
+				return manifest.Chunk{}, false, fmt.Errorf("the dump of run %s stored no more of its copy for %s: nothing restored is used, the data directory stays unfinished", f.Run.RunID, f.Wait)
+			}
+			if err := f.sleep(ctx); err != nil {
+				return manifest.Chunk{}, false, err
+			}
+		}
+	}
+}
+
+// extends says whether index lists every chunk earlier lists, in the same order, and more or as
+// many.
+func extends(index, earlier manifest.Index) bool {
+	if len(index.Chunks) < len(earlier.Chunks) {
+		return false
+	}
+	for i, c := range earlier.Chunks {
+		if index.Chunks[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+func indexBytes(index manifest.Index) int64 {
+	var total int64
+	for _, c := range index.Chunks {
+		total += c.Bytes
+	}
+	return total
 }
 
 func (f *Follow) index(ctx context.Context) (manifest.Index, error) {
