@@ -10,6 +10,8 @@ import { descendsFrom, MariaDb, runScript } from "../support/servers";
  * while the source commits, stored in sealed chunks, restored into an empty data directory, and
  * verified object by object against digests taken at the copy's own point. A changed chunk, a
  * data directory holding data and a second start of the same restore are each met as they must be.
+ * The logical dump runs beside the same writer too: it is where a table without transactions,
+ * read-locked by ferry while an application writes to it, once hung the dump.
  */
 
 const bucket = "ferry-physical";
@@ -153,6 +155,14 @@ describe("the physical method", () => {
     expect(imported.status).not.toBe(0);
     expect(imported.stderr).toMatch(/run copy is a physical copy of the source's data files/);
   }, 300_000);
+
+  it("the logical dump beside the same writer ends too: writers to a table without transactions wait for ferry's read lock without queueing ahead of the dump's reads of it (they did, and the dump never ended)", async () => {
+    const dumped = await whileTheSourceCommits(() =>
+      runScript("dump.sh", plane.dumpEnv("logical", "shop")),
+    );
+    expect(dumped.status, dumped.stderr).toBe(0);
+    expect(dumped.stderr).toMatch(/the tables without transactions are read and released/);
+  }, 120_000);
 
   it("never writes into a data directory that holds anything, and uses nothing of a changed chunk", async () => {
     const ran = await runScript("dump.sh", physicalDumpEnv("tampered"));

@@ -361,7 +361,9 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	// snapshot: a write to it after the lock is released would reach the dump, the digests, both
 	// or neither. It stays read-locked, from under the global lock until every stream and digest
 	// has read it.
-	tableLock, err := d.readLockUnversioned(ctx, tables)
+	// Under the global read lock no writer holds a table open: the lock that lets the streams' reads
+	// past waiting writers can be taken (heldlock.ReadLockTables).
+	tableLock, err := d.readLockUnversioned(ctx, tables, true)
 	if err != nil {
 		return m, err
 	}
@@ -515,7 +517,7 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 // readLockUnversioned read-locks the tables whose engine keeps no versions for a snapshot (every
 // engine but InnoDB), in a session of its own, and says which; nil when there are none. A lost
 // lock stops the dump.
-func (d *dumper) readLockUnversioned(ctx context.Context, tables []Table) (*heldlock.Lock, error) {
+func (d *dumper) readLockUnversioned(ctx context.Context, tables []Table, flush bool) (*heldlock.Lock, error) {
 	var locked [][2]string
 	var names []string
 	for _, t := range tables {
@@ -527,9 +529,9 @@ func (d *dumper) readLockUnversioned(ctx context.Context, tables []Table) (*held
 	if len(locked) == 0 {
 		return nil, nil
 	}
-	lock, err := heldlock.ReadLockTables(ctx, d.db, locked, 10*time.Second)
+	lock, err := heldlock.ReadLockTables(ctx, d.db, locked, 10*time.Second, flush)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read-lock the tables without transactions for the dump (%s): %v. The source user needs LOCK TABLES on them; or convert them: ALTER TABLE ... ENGINE=InnoDB", strings.Join(names, ", "), err)
+		return nil, fmt.Errorf("cannot read-lock the tables without transactions for the dump (%s): %v. The source user needs RELOAD and LOCK TABLES on them; or convert them: ALTER TABLE ... ENGINE=InnoDB", strings.Join(names, ", "), err)
 	}
 	d.Log("%d table(s) without transactions are read-locked until the dump has read them; writes to them wait until then: %s", len(locked), strings.Join(names, ", "))
 	go func() {

@@ -305,7 +305,9 @@ func (d *dumper) takePoint(ctx context.Context, tool *os.Process) *pointOfCopy {
 		point.err = fmt.Errorf("cannot list the source tables: %v", err)
 		return point
 	}
-	if point.tableLock, err = d.readLockUnversioned(ctx, tables); err != nil {
+	// A writer may hold such a table open while it waits to commit: the plain read lock, which the
+	// digests' HIGH_PRIORITY reads go past (heldlock.ReadLockTables).
+	if point.tableLock, err = d.readLockUnversioned(ctx, tables, false); err != nil {
 		point.err = err
 		return point
 	}

@@ -59,20 +59,34 @@ func Acquire(ctx context.Context, db *sql.DB, name string, wait time.Duration) (
 
 // ReadLockTables takes read locks on tables (each a database and a name) in a session of its own,
 // waiting up to wait for writers that hold them: until Release, every other session may read them
-// and none may write. A session under FLUSH TABLES WITH READ LOCK does not stop it.
-func ReadLockTables(ctx context.Context, db *sql.DB, tables [][2]string, wait time.Duration) (*Lock, error) {
+// and none may write. A session under FLUSH TABLES WITH READ LOCK does not stop it, nor one under
+// BACKUP STAGE BLOCK_COMMIT.
+//
+// With LOCK TABLES ... READ (flush false) a writer waits in the table's own lock queue, where a
+// waiting writer goes before every later plain read (a HIGH_PRIORITY read goes past it): a dump
+// tool's read of the table would wait for the writer, which waits for this lock, which waits for
+// the dump (a dump beside an application writing to a MyISAM table never ended). With FLUSH TABLES
+// ... WITH READ LOCK (flush true) a writer waits for the table's metadata lock instead, and every
+// read goes on past it; but it must wait for each statement that has the table open to end, so it
+// is only for a moment when no writer is inside one (under FLUSH TABLES WITH READ LOCK, not under
+// BACKUP STAGE BLOCK_COMMIT, where a writer may hold the table open while it waits to commit).
+func ReadLockTables(ctx context.Context, db *sql.DB, tables [][2]string, wait time.Duration, flush bool) (*Lock, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	names := make([]string, len(tables))
 	for i, t := range tables {
-		names[i] = sqlident.Qualified(t[0], t[1]) + " READ"
+		names[i] = sqlident.Qualified(t[0], t[1])
+	}
+	lock := "LOCK TABLES " + strings.Join(names, " READ, ") + " READ"
+	if flush {
+		lock = "FLUSH TABLES " + strings.Join(names, ", ") + " WITH READ LOCK"
 	}
 	var timeout int64
 	statements := []string{
 		fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(1, int(wait.Seconds()))),
-		"LOCK TABLES " + strings.Join(names, ", "),
+		lock,
 	}
 	for _, statement := range statements {
 		if _, err = conn.ExecContext(ctx, statement); err != nil {

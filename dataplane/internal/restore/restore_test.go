@@ -1,12 +1,19 @@
 package restore
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"ferry.local/dataplane/internal/follow"
 	"ferry.local/dataplane/internal/manifest"
+	"ferry.local/dataplane/internal/seal"
 )
 
 func options(t *testing.T, dataDir string) Options {
@@ -128,6 +135,91 @@ func TestARunIsRecordedOnlyFromTheCopyRestored(t *testing.T) {
 	} {
 		if err := sameCopy(m, restored); err == nil {
 			t.Fatalf("%s: taken for the copy restored", name)
+		}
+	}
+}
+
+// bucket is the copy's index as the dump rewrites it, sealed as the dump seals it.
+type bucket struct {
+	key   seal.Key
+	mu    sync.Mutex
+	index []byte
+}
+
+var errMissing = errors.New("no such object")
+
+func (b *bucket) ReadAll(_ context.Context, key string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if key != manifest.IndexKey("run-1", manifest.Physical) || b.index == nil {
+		return nil, errMissing
+	}
+	return b.index, nil
+}
+
+func (b *bucket) URL(key string) string { return "s3://test/" + key }
+
+func (b *bucket) store(t *testing.T, x manifest.Index) {
+	t.Helper()
+	x.Format, x.Stream = manifest.AttemptFormat, manifest.Physical
+	plain, err := json.Marshal(x)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	sealed, err := seal.Bytes(b.key, manifest.IndexLabel("run-1", manifest.Physical, ""), plain)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	b.mu.Lock()
+	b.index = sealed
+	b.mu.Unlock()
+}
+
+func TestARestoreBesideTheDumpFollowsTheIndexAsItGrows(t *testing.T) {
+	if (*Follow)(nil).chunksOf(&manifest.Index{}) != nil {
+		t.Fatal("a restore that does not follow was given the index's chunks")
+	}
+	one := manifest.Chunk{Object: "runs/run-1/physical/000000.mbstream.zst", SHA256: "aa", Bytes: 1}
+	two := manifest.Chunk{Object: "runs/run-1/physical/000001.mbstream.zst", SHA256: "bb", Bytes: 1}
+	b := &bucket{}
+	f := &Follow{Run: follow.Run{Store: b, RunKey: b.key, RunID: "run-1", Missing: func(err error) bool { return errors.Is(err, errMissing) },
+		Lasting: func(error) bool { return false }}, Wait: 5 * time.Second, Poll: 10 * time.Millisecond}
+	index := manifest.Index{Chunks: []manifest.Chunk{one}}
+	source := f.chunksOf(&index)
+	if got, ok, err := source(t.Context(), 0); err != nil || !ok || got != one {
+		t.Fatalf("chunk 0: %v %v %v", got, ok, err)
+	}
+	// Chunk 1 is waited for until the dump lists it, then the stream ends where the index says
+	// the copy is complete.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		b.store(t, manifest.Index{Chunks: []manifest.Chunk{one, two}, Complete: true})
+	}()
+	if got, ok, err := source(t.Context(), 1); err != nil || !ok || got != two {
+		t.Fatalf("chunk 1: %v %v %v", got, ok, err)
+	}
+	if _, ok, err := source(t.Context(), 2); err != nil || ok {
+		t.Fatalf("past the complete copy: %v %v; want its end", ok, err)
+	}
+	if !index.Complete || f.listed.Load() != 2 {
+		t.Fatalf("the index followed is %+v (%d bytes listed); want the complete one", index, f.listed.Load())
+	}
+
+	for name, c := range map[string]struct {
+		stored manifest.Index
+		want   string
+	}{
+		"another copy":      {manifest.Index{Chunks: []manifest.Chunk{two, one}}, "no longer lists the chunks restored so far"},
+		"a failed copy":     {manifest.Index{Chunks: []manifest.Chunk{one}, Failed: "mariadb-backup failed"}, "failed while storing its copy (mariadb-backup failed)"},
+		"a copy that stops": {manifest.Index{Chunks: []manifest.Chunk{one}}, "stored no more of its copy for"},
+	} {
+		b.store(t, c.stored)
+		f.Wait = 100 * time.Millisecond
+		index := manifest.Index{Chunks: []manifest.Chunk{one}}
+		if _, _, err := f.chunksOf(&index)(t.Context(), 1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%s: %v; want %q", name, err, c.want)
 		}
 	}
 }
