@@ -1,11 +1,11 @@
 #!/bin/sh
 # ferry's benchmark (npm run bench [-- --sizes 1G,4G --rounds 3 ...]): installs the data-plane
-# tools and the peers bench/peers.ts runs (Debian's mydumper and mariadb-backup, in
+# tools (mariadb-backup among them) and the peer bench/peers.ts runs besides (Debian's mydumper, in
 # scripts/build/tools.sh's package step) and gnuplot for the chart, compiles bench/ and runs it.
 # See bench/README.md.
 set -eu
 cd "$(dirname "$0")/../.."
-tools_path=$(FERRY_EXTRA_DEBIAN_PACKAGES="mydumper mariadb-backup" sh scripts/build/tools.sh)
+tools_path=$(FERRY_EXTRA_DEBIAN_PACKAGES="mydumper" sh scripts/build/tools.sh)
 PATH="$tools_path:$PATH"
 export PATH
 if ! command -v gnuplot >/dev/null 2>&1; then

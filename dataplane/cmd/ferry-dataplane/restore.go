@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"ferry.local/dataplane/internal/chunks"
 	"ferry.local/dataplane/internal/restore"
 	"ferry.local/dataplane/internal/secret"
 )
@@ -39,15 +38,7 @@ func runRestore(ctx context.Context) error {
 	if serverUser == "" && os.Geteuid() == 0 {
 		serverUser = "root"
 	}
-	patience, err := seconds("DOWNLOAD_PATIENCE_SECONDS", int(chunks.DefaultPatience.Seconds()))
-	if err != nil {
-		return err
-	}
-	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultDownloadStall.Seconds()))
-	if err != nil {
-		return err
-	}
-	every, err := seconds("PROGRESS_SECONDS", 10)
+	patience, stall, every, err := downloadSettings()
 	if err != nil {
 		return err
 	}

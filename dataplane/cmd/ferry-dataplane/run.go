@@ -239,6 +239,20 @@ func openRun(ctx context.Context, logName string) (run, error) {
 	return run{store, key, m, plain}, err
 }
 
+// downloadSettings are what a step that downloads the run's chunks is told: how long a broken
+// download is resumed (DOWNLOAD_PATIENCE_SECONDS), how long one may receive nothing
+// (STALL_SECONDS), how often progress is said (PROGRESS_SECONDS).
+func downloadSettings() (patience, stall, every time.Duration, err error) {
+	if patience, err = seconds("DOWNLOAD_PATIENCE_SECONDS", int(chunks.DefaultPatience.Seconds())); err != nil {
+		return
+	}
+	if stall, err = seconds("STALL_SECONDS", int(chunks.DefaultDownloadStall.Seconds())); err != nil {
+		return
+	}
+	every, err = seconds("PROGRESS_SECONDS", 10)
+	return
+}
+
 // runImport imports the run's dump into the destination (package load): a complete one, or with
 // FOLLOW_DUMP=true one that is still running, which the import follows as it stores its chunks
 // (package follow), waiting up to FOLLOW_WAIT_SECONDS for it to begin.
@@ -247,15 +261,7 @@ func runImport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	patience, err := seconds("DOWNLOAD_PATIENCE_SECONDS", int(chunks.DefaultPatience.Seconds()))
-	if err != nil {
-		return err
-	}
-	stall, err := seconds("STALL_SECONDS", int(chunks.DefaultDownloadStall.Seconds()))
-	if err != nil {
-		return err
-	}
-	every, err := seconds("PROGRESS_SECONDS", 10)
+	patience, stall, every, err := downloadSettings()
 	if err != nil {
 		return err
 	}

@@ -498,20 +498,29 @@ func (d *dumper) run(ctx context.Context) (manifest.Manifest, error) {
 	if err := d.firstFailure(); err != nil {
 		return m, err
 	}
-	m.FinishedAt = now()
-	data, err := m.Marshal()
-	if err != nil {
+	if err := d.storeManifest(ctx, &m, "dump"); err != nil {
 		return m, err
-	}
-	if data, err = seal.Bytes(*d.RunKey, manifest.Key(d.RunID), data); err != nil {
-		return m, err
-	}
-	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
-		return m, fmt.Errorf("the dump is stored but its manifest could not be written (%v); run the dump again", err)
 	}
 	sealing, _ := seal.Spent()
 	d.Log("done: %d tables in %d data stream(s), %d bytes of SQL, %d bytes stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, len(plan)-1, m.SQLBytes, m.Bytes, len(m.Objects()), sealing.Seconds())
 	return m, nil
+}
+
+// storeManifest stores the manifest, sealed, last: what makes the run's dump (or copy, what)
+// importable.
+func (d *dumper) storeManifest(ctx context.Context, m *manifest.Manifest, what string) error {
+	m.FinishedAt = now()
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if data, err = seal.Bytes(*d.RunKey, manifest.Key(d.RunID), data); err != nil {
+		return err
+	}
+	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("the %s is stored but its manifest could not be written (%v); run the dump again", what, err)
+	}
+	return nil
 }
 
 // readLockUnversioned read-locks the tables whose engine keeps no versions for a snapshot (every

@@ -2,7 +2,6 @@ package dump
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -229,16 +228,8 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	if err := d.firstFailure(); err != nil {
 		return m, err
 	}
-	m.FinishedAt = now()
-	data, err := m.Marshal()
-	if err != nil {
+	if err := d.storeManifest(ctx, &m, "copy"); err != nil {
 		return m, err
-	}
-	if data, err = seal.Bytes(*d.RunKey, manifest.Key(d.RunID), data); err != nil {
-		return m, err
-	}
-	if _, err := d.Store.Put(ctx, manifest.Key(d.RunID), bytes.NewReader(data), int64(len(data))); err != nil {
-		return m, fmt.Errorf("the copy is stored but its manifest could not be written (%v); run the dump again", err)
 	}
 	sealing, _ := seal.Spent()
 	d.Log("done: %d tables digested, the server's data files (%d bytes) stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, m.Bytes, len(stored), sealing.Seconds())

@@ -66,9 +66,10 @@ type Options struct {
 	Log    func(format string, args ...any)
 }
 
-// Follow is a restore started beside the dump: it unpacks and prepares the copy once the dump has
-// stored its index (the copy proven at the digests' point, the digests still to read), and records
-// the run only once the manifest, written last, names the very chunks it unpacked.
+// Follow is a restore started beside the dump: it unpacks each chunk of the copy as the dump's
+// index lists it, prepares the copy once the index says it is complete (proven at the digests'
+// point, the digests still to read), and records the run only once the manifest, written last,
+// names the very chunks it unpacked.
 type Follow struct {
 	Run follow.Run
 	// Wait bounds the wait for the copy's index (or the manifest of a dump already complete);
