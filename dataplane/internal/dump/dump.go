@@ -842,11 +842,8 @@ func (d *dumper) start(ctx context.Context, name string, args []string, ext stri
 			s.err = d.uploadFailure(err)
 			return
 		}
-		s.result = manifest.Stream{Name: name, Chunks: stored, LongestLine: writer.LongestLine()}
-		for _, c := range stored {
-			s.result.Bytes += c.Bytes
-			s.result.SQLBytes += c.SQLBytes
-		}
+		s.result = manifest.NewStream(name, stored)
+		s.result.LongestLine = writer.LongestLine()
 	}()
 	return s, nil
 }

@@ -197,11 +197,7 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	}
 	m.BinlogFile, m.BinlogPosition, m.GTID = point.file, point.position, point.gtid
 	d.Log("the copy is consistent at binlog %s %s (gtid %s), where the digests' snapshots are; commits on the source waited %dms for them to open", m.BinlogFile, m.BinlogPosition, orNone(m.GTID, "none"), point.held.Milliseconds())
-	m.Streams = []manifest.Stream{{Name: manifest.Physical, Chunks: stored}}
-	for _, c := range stored {
-		m.Streams[0].Bytes += c.Bytes
-		m.Streams[0].SQLBytes += c.SQLBytes
-	}
+	m.Streams = []manifest.Stream{manifest.NewStream(manifest.Physical, stored)}
 	m.Bytes, m.SQLBytes = m.Streams[0].Bytes, m.Streams[0].SQLBytes
 	// The copy is whole and proven: a restore beside it prepares it while the digests are read;
 	// only the manifest, written last, lets it record the run.

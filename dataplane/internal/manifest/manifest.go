@@ -50,6 +50,16 @@ type Stream struct {
 	LongestLine int64 `json:"longestLine"`
 }
 
+// NewStream is the stream of these chunks, its sizes their sums.
+func NewStream(name string, chunks []Chunk) Stream {
+	s := Stream{Name: name, Chunks: chunks}
+	for _, c := range chunks {
+		s.Bytes += c.Bytes
+		s.SQLBytes += c.SQLBytes
+	}
+	return s
+}
+
 // LongestLine is the longest line of SQL of any stream, and the stream's name.
 func (m Manifest) LongestLine() (int64, string) {
 	var longest int64

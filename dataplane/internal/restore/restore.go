@@ -493,12 +493,9 @@ func extends(index, earlier manifest.Index) bool {
 	return true
 }
 
+// indexBytes is the stored size of the chunks index lists.
 func indexBytes(index manifest.Index) int64 {
-	var total int64
-	for _, c := range index.Chunks {
-		total += c.Bytes
-	}
-	return total
+	return manifest.NewStream(manifest.Physical, index.Chunks).Bytes
 }
 
 func (f *Follow) index(ctx context.Context) (manifest.Index, error) {
