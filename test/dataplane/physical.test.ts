@@ -150,11 +150,65 @@ describe("the physical method", () => {
       server.must("SELECT COUNT(*) FROM shop.visits WHERE page = 'after the restore'").trim(),
     ).toBe("1");
 
-    // The import of SQL does not take a physical copy.
-    const imported = await runScript("import.sh", plane.destinationEnv("copy"));
-    expect(imported.status).not.toBe(0);
-    expect(imported.stderr).toMatch(/run copy is a physical copy of the source's data files/);
+    // The import step of a physical run (the graph runs it after the server is up): nothing to
+    // import into the server that restored this copy, beside the dump as after it; refused into
+    // a server that did not, which it leaves without a table of the run's.
+    for (const follow of ["true", "false"]) {
+      const imported = await runScript("import.sh", {
+        ...plane.destinationEnv("copy", server.port),
+        METHOD: "physical",
+        FOLLOW_DUMP: follow,
+      });
+      expect(imported.status, imported.stderr).toBe(0);
+      expect(imported.stderr).toMatch(/run copy is a physical copy, restored .*; nothing to import/);
+    }
+    const elsewhere = await runScript("import.sh", plane.destinationEnv("copy"));
+    expect(elsewhere.status).not.toBe(0);
+    expect(elsewhere.stderr).toMatch(
+      /run copy is a physical copy of the source's data files, .*this destination has not restored it \(its record of the run: "none"\)/,
+    );
+    expect(plane.destination.must("SHOW DATABASES LIKE 'shop'").trim()).toBe("");
   }, 300_000);
+
+  it("the preflight decides the method: physical where the source and this host allow it; auto takes logical saying why; physical is refused naming the key", async () => {
+    const [major, minor] = source.must("SELECT VERSION()").trim().split(".");
+    const same = `mariadb ${major}.${minor}`;
+    const other = `mariadb ${Number(major) + 1}.0`;
+    const preflight = (method: string, flavour: string) =>
+      runScript("preflight.sh", {
+        ...plane.dumpEnv("method", "shop"),
+        METHOD: method,
+        DEST_FLAVOUR: flavour,
+      });
+    const decided = (stdout: string) => JSON.parse(stdout) as { method: string; reason: string };
+
+    const physical = await preflight("auto", same);
+    expect(physical.status, physical.stderr).toBe(0);
+    expect(decided(physical.stdout).method).toBe("physical");
+    expect(decided(physical.stdout).reason).toContain(`the source is MariaDB ${major}.${minor}`);
+    expect(physical.stderr).toMatch(/preflight passed: .*method physical: /);
+
+    const fallback = await preflight("auto", other);
+    expect(fallback.status, fallback.stderr).toBe(0);
+    expect(decided(fallback.stdout)).toEqual({
+      method: "logical",
+      reason: expect.stringMatching(
+        new RegExp(`^auto chose logical: the source is MariaDB ${major}\\.${minor} and the destination ${Number(major) + 1}\\.0`),
+      ) as unknown,
+    });
+
+    const refused = await preflight("physical", other);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(
+      /refused: the source is MariaDB .* \(ferry:migration\.method is physical; logical or auto would copy the rows instead\)/,
+    );
+
+    const logical = await preflight("logical", same);
+    expect(logical.status, logical.stderr).toBe(0);
+    expect(decided(logical.stdout).method).toBe("logical");
+    expect(plane.unsealedObjects("runs/method/")).toEqual([]);
+  }, 120_000);
 
   it("the logical dump beside the same writer ends too: writers to a table without transactions wait for ferry's read lock without queueing ahead of the dump's reads of it (they did, and the dump never ended)", async () => {
     const dumped = await whileTheSourceCommits(() =>

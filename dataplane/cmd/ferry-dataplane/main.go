@@ -43,11 +43,15 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -207,6 +211,12 @@ func runPreflight(ctx context.Context) error {
 		}
 		report.Problems = append(report.Problems, problems...)
 	}
+	// The method (METHOD: logical, physical or auto): what the source and this host allow.
+	decision, problems, err := method(ctx, db, destination)
+	if err != nil {
+		return err
+	}
+	report.Problems = append(report.Problems, problems...)
 	for _, warning := range report.Warnings {
 		logf("warning: %s", warning)
 	}
@@ -216,6 +226,32 @@ func runPreflight(ctx context.Context) error {
 	if len(report.Problems) > 0 {
 		return fmt.Errorf("the preflight found %d problem(s) (above); nothing was dumped or installed", len(report.Problems))
 	}
-	logf("preflight passed: %d database(s) can be dumped and imported as configured", len(databases))
-	return nil
+	logf("preflight passed: %d database(s) can be dumped and imported as configured; method %s: %s", len(databases), decision.Method, decision.Reason)
+	// The decision on stdout, for the graph (the dump's, the restore's and the import's METHOD).
+	return json.NewEncoder(os.Stdout).Encode(decision)
+}
+
+// method decides METHOD (default logical) against the source and this host (preflight.Decide).
+func method(ctx context.Context, db *sql.DB, destination preflight.Destination) (preflight.Decision, []string, error) {
+	requested := os.Getenv("METHOD")
+	switch requested {
+	case "", preflight.Logical:
+		decision, _ := preflight.Decide(preflight.Logical, destination, preflight.PhysicalFacts{})
+		return decision, nil, nil
+	case preflight.Physical, preflight.Auto:
+	default:
+		return preflight.Decision{}, nil, fmt.Errorf("METHOD must be logical, physical or auto, not %q (ferry:migration.method)", requested)
+	}
+	var toolVersion string
+	if tool, err := exec.LookPath(firstOnPath("mariadb-backup", "mariabackup")); err == nil {
+		// The tool says its version on stderr.
+		out, _ := exec.CommandContext(ctx, tool, "--version").CombinedOutput()
+		toolVersion = strings.TrimSpace(string(out))
+	}
+	facts, err := preflight.ReadPhysicalFacts(ctx, db, toolVersion)
+	if err != nil {
+		return preflight.Decision{}, nil, fmt.Errorf("the preflight could not read what a physical copy needs of the source: %v", err)
+	}
+	decision, problems := preflight.Decide(requested, destination, facts)
+	return decision, problems, nil
 }

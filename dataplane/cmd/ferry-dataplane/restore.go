@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -14,7 +15,18 @@ import (
 // with the destination's account (DEST_USER, DEST_PASSWORD[_FILE], DEST_ACCOUNT_HOST, '%' unless
 // set) set on it; RESTORE_SERVER_USER is the system user the server started on the copy runs as
 // (root's own process: root).
+//
+// METHOD is the method the preflight decided for the run: a run copied logically (auto's choice)
+// has nothing to restore, and its server starts on its own data directory for the import.
 func runRestore(ctx context.Context) error {
+	switch method := os.Getenv("METHOD"); method {
+	case "", "physical":
+	case "logical":
+		logf("run %s is copied logically (ferry:migration.method): nothing to restore; the server starts on its own data directory", os.Getenv("RUN_ID"))
+		return nil
+	default:
+		return fmt.Errorf("METHOD must be logical or physical, not %q (ferry:migration.method)", method)
+	}
 	dataDir, err := requireEnv("DATA_DIR")
 	if err != nil {
 		return err

@@ -282,7 +282,9 @@ func runImport(ctx context.Context) error {
 		Rewrite:     load.Rewrite{StripDefiners: os.Getenv("STRIP_DEFINERS") == "true", DeferIndexes: true},
 		WriteBinlog: os.Getenv("WRITE_BINLOG") == "true", Wait: wait, Patience: patience, Stall: stall,
 		ProgressEvery: every, Destination: destination, Store: store, Client: clientTool(), Log: logf}
-	if os.Getenv("FOLLOW_DUMP") != "true" {
+	// A physical copy is restored before the destination's server starts, which is after its
+	// manifest: there is nothing to follow.
+	if os.Getenv("FOLLOW_DUMP") != "true" || os.Getenv("METHOD") == "physical" {
 		if options.Manifest, _, err = loadManifest(ctx, store, key, id); err != nil {
 			return err
 		}

@@ -86,9 +86,6 @@ func Run(ctx context.Context, o Options) error {
 	if o.RunKey == nil {
 		return errors.New("the import needs the run's key: nothing unsealed is read")
 	}
-	if o.Manifest.Method == manifest.Physical {
-		return fmt.Errorf("run %s is a physical copy of the source's data files: the destination restores it before its server starts (ferry:migration.method physical), nothing of it is imported", o.Manifest.RunID)
-	}
 	work, err := os.MkdirTemp("", "ferry-import-")
 	if err != nil {
 		return err
@@ -152,6 +149,9 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 	err := db.QueryRowContext(ctx, "SELECT state, sha256 FROM ferry.runs WHERE run_id = ?", runID).Scan(&state, &recorded)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	if o.Manifest.Method == manifest.Physical {
+		return restoredBefore(o, state.String, recorded.String)
 	}
 	var p *plan
 	var targets []targetDatabase
@@ -239,6 +239,24 @@ func imported(ctx, signalled context.Context, db *sql.DB, o Options, work string
 	opening, _ := seal.Spent()
 	o.Log("imported run %s: %d tables of %s in %.0fs, every chunk's sha256 verified; opening the seals took %.2fs of CPU", runID, m.TableCount, strings.Join(m.Databases, " "), time.Since(started).Seconds(), opening.Seconds())
 	return nil
+}
+
+// restoredBefore is the import of a physical copy: nothing to import, once the destination's
+// restore (before its server started) has recorded this very copy.
+func restoredBefore(o Options, state, recorded string) error {
+	m := o.Manifest
+	if (state == "imported" || state == StateReplicating || state == StateCutOver) && recorded == Digest(m) {
+		o.Log("run %s is a physical copy, restored into the destination's data directory before its server started; nothing to import", m.RunID)
+		return nil
+	}
+	return fmt.Errorf("run %s is a physical copy of the source's data files, which the destination's restore takes before its server starts (ferry:migration.method physical); this destination has not restored it (its record of the run: %q): nothing of it is imported", m.RunID, orNone(state))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // completeDump checks a complete dump's import before anything is written and records its start:
