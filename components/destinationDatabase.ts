@@ -8,12 +8,18 @@ import {
   replicaInitFile,
   replicaInitKey,
   replicaServerId,
+  restoreSecretKeys,
   sourceCaKey,
+  type RestoreSettings,
   rootPasswordKey,
   tlsFiles,
   volumeClaimSpec,
 } from "./specs/database";
 import { pullSecretNames } from "./registryPullSecret";
+import type { BucketAccess } from "./specs/bucketAccess";
+import { bucketEnvironment, scriptsConfigMapData } from "./specs/dataPlane";
+import { restoreEgressSpec, type DnsServers } from "./specs/networkPolicy";
+import { jobAwaitTimeouts } from "./specs/timeouts";
 import { mysqlPort } from "./values";
 import type { DatabaseAccess } from "./specs/jobs";
 import type { DestinationLocation } from "./runReport";
@@ -55,8 +61,31 @@ export interface DestinationDatabaseArgs {
    * server starts read-only until a run is cut over to it (replicaInitFile).
    */
   readonly replicaOf?: { readonly sourceCaCert: string };
+  /** The physical method: the copy restored into the data volume before the server starts. */
+  readonly restore?: DatabaseRestoreArgs;
   /** The destination cluster. */
   readonly provider: k8s.Provider;
+}
+
+/** What the restore before the server needs (specs/database.ts, restoreInitContainer). */
+export interface DatabaseRestoreArgs {
+  /** METHOD as the preflight decided it: a run copied logically restores nothing. */
+  readonly method: pulumi.Input<string>;
+  readonly runId: string;
+  /** The Pulumi project and stack (project/stack). */
+  readonly stack: string;
+  /** The bucket as the cluster's pods reach it, as its reading user. */
+  readonly bucket: BucketAccess;
+  /** The run's key, which opens the sealed copy. */
+  readonly runKey: pulumi.Input<string>;
+  /** The store's port and the cluster's DNS pods: the pod's way to the store while it restores. */
+  readonly objectStorePort: number;
+  readonly dnsServers: DnsServers;
+  /** The restore follows the dump: the server is awaited for the dump's time and the import's. */
+  readonly dumpTimeoutMinutes: number;
+  readonly importTimeoutMinutes: number;
+  /** The hooks around the restore's run (BucketUserSwitch): the reading user on while it runs. */
+  readonly hooks: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -177,6 +206,12 @@ export class DestinationDatabase extends pulumi.ComponentResource {
         }
       : undefined;
 
+    // The physical method: the restore's secrets, scripts and way to the store, in place before
+    // the server's pod starts.
+    const restore = args.restore
+      ? this.restore(name, args.restore, namespace, labels, args)
+      : undefined;
+
     // One server on one volume: Recreate, so two pods never open the same data directory.
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-server`,
@@ -195,9 +230,23 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           // A renewed certificate restarts the server, which reads it only when it starts.
           tlsFingerprint: certificates.fingerprint,
           ...(replica ? { replica } : {}),
+          ...(restore ? { restore: restore.settings } : {}),
         }),
       },
-      { parent: this, provider, dependsOn: [certificates] },
+      {
+        parent: this,
+        provider,
+        dependsOn: [certificates, ...(restore ? [restore.egress] : [])],
+        // The restore runs before the server is ready: for as long as the dump and the import may.
+        ...(args.restore
+          ? {
+              customTimeouts: jobAwaitTimeouts(
+                args.restore.dumpTimeoutMinutes + args.restore.importTimeoutMinutes,
+              ),
+              hooks: args.restore.hooks,
+            }
+          : {}),
+      },
     );
 
     // A stable name for the import, the verification and the applications.
@@ -239,5 +288,59 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       endpoint: this.endpoint,
       caCertificate: this.caCertificate,
     });
+  }
+
+  /** The restore's Secret (the bucket's reading key, the run key), its scripts and its egress. */
+  private restore(
+    name: string,
+    restore: DatabaseRestoreArgs,
+    namespace: k8s.core.v1.Namespace,
+    labels: Record<string, string>,
+    args: DestinationDatabaseArgs,
+  ): { settings: RestoreSettings; egress: k8s.networking.v1.NetworkPolicy } {
+    const { provider } = args;
+    const secret = new k8s.core.v1.Secret(
+      `${name}-restore`,
+      {
+        metadata: { namespace: namespace.metadata.name, labels },
+        stringData: {
+          [restoreSecretKeys.bucket]: restore.bucket.secretKey,
+          [restoreSecretKeys.runKey]: restore.runKey,
+        },
+      },
+      { parent: this, provider },
+    );
+    const scripts = new k8s.core.v1.ConfigMap(
+      `${name}-restore-scripts`,
+      {
+        metadata: { namespace: namespace.metadata.name, labels },
+        data: scriptsConfigMapData(["restore.sh"]),
+      },
+      { parent: this, provider },
+    );
+    const egress = new k8s.networking.v1.NetworkPolicy(
+      `${name}-restore-egress`,
+      {
+        metadata: { name: "ferry-database-restore", namespace: namespace.metadata.name, labels },
+        spec: restoreEgressSpec({
+          objectStorePort: restore.objectStorePort,
+          dnsServers: restore.dnsServers,
+        }),
+      },
+      { parent: this, provider },
+    );
+    return {
+      settings: {
+        image: args.toolsImage,
+        method: restore.method,
+        runId: restore.runId,
+        stack: restore.stack,
+        bucket: bucketEnvironment(restore.bucket),
+        secretName: secret.metadata.name,
+        scriptsConfigMap: scripts.metadata.name,
+        dumpTimeoutMinutes: restore.dumpTimeoutMinutes,
+      },
+      egress,
+    };
   }
 }

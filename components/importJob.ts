@@ -20,6 +20,8 @@ export interface ImportJobArgs {
   readonly dumpTimeoutMinutes: number;
   /** The Pulumi project and stack (project/stack): the destination records whose a run id is. */
   readonly stack: string;
+  /** METHOD as the preflight decided it: a physical copy is restored, not imported. */
+  readonly method: pulumi.Input<string>;
   /** The hooks around the step's run (BucketUserSwitch): its bucket user on only while it runs. */
   readonly hooks: pulumi.ResourceHookBinding;
 }
@@ -53,6 +55,7 @@ export class ImportJob extends pulumi.ComponentResource {
           STRIP_DEFINERS: String(args.stripDefiners),
           WRITE_BINLOG: String(args.writeBinlog),
           FERRY_STACK: args.stack,
+          METHOD: args.method,
           // The database runs before the Job starts; a retry may find it restarting.
           WAIT_SECONDS: String(databaseStartSeconds(timeoutMinutes)),
           FOLLOW_DUMP: "true",

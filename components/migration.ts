@@ -25,8 +25,7 @@ import { SourceDump, type DumpLocation } from "./sourceDump";
 import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { replicaServerId } from "./specs/database";
-import { imageFlavour } from "./specs/preflight";
-import { quantityBytes } from "./values";
+import { imageFlavour, quantityBytes } from "./values";
 import { StepLog } from "./stepLog";
 import {
   bucketRoles,
@@ -65,6 +64,8 @@ export class Migration extends pulumi.ComponentResource {
   constructor(name: string, args: MigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:Migration", name, {}, opts);
     const { config } = args;
+    // Which method the graph is built for, and why: in preview as in up.
+    void pulumi.log.info(`the copy's method: ${config.migration.method.reason}`, this);
     // The graph, phase by phase: each takes what the ones before made.
     const clusters = this.providers(name, config);
     const transit = this.storeAndKeys(name, config, clusters);
@@ -91,13 +92,15 @@ export class Migration extends pulumi.ComponentResource {
         landing.storage.storageClassName,
         landing.storage.description,
         landing.database.location,
+        dump.decision,
       ])
-      .apply(([record, bucket, storageClass, storageDescription, location]) =>
+      .apply(([record, bucket, storageClass, storageDescription, location, decision]) =>
         summarize(config, record, {
           bucket,
           storageClass,
           storage: storageDescription,
           destination: location,
+          decision,
         }),
       );
     this.registerOutputs({
@@ -186,6 +189,8 @@ export class Migration extends pulumi.ComponentResource {
       parallelism: migration.parallelism,
       chunkMiB: migration.chunkMiB,
       bucket: bucketFrom(urls.source, "dump"),
+      // Another method is another dump (its key drawn again); logical leaves the identity as it was.
+      ...(migration.method.requested !== "logical" ? { method: migration.method.requested } : {}),
     };
     // The key that seals the dump in the bucket: drawn once per run id and dump, kept as a Pulumi
     // secret.
@@ -233,6 +238,8 @@ export class Migration extends pulumi.ComponentResource {
           storageBytes:
             destination.database.mode === "managed" ? quantityBytes(destination.storageSize) : 0,
           stripDefiners: migration.stripDefiners,
+          // What the graph can take: it restores only where the configuration allows a physical copy.
+          method: migration.method.kind === "physical" ? migration.method.requested : "logical",
           // Live mode: the source must be one the destination can replicate (a server ferry runs).
           ...(migration.mode === "live"
             ? {
@@ -253,6 +260,7 @@ export class Migration extends pulumi.ComponentResource {
         location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
+        logicalReason: migration.method.reason,
         dumpHooks: store.users.forStep(["dump"]),
       },
       { parent: this, dependsOn: [store, ...rootPasswordKept] },
@@ -333,6 +341,23 @@ export class Migration extends pulumi.ComponentResource {
               ...(migration.mode === "live"
                 ? {
                     replicaOf: { sourceCaCert: config.source.tls.caCert! },
+                  }
+                : {}),
+              // The physical method: the copy restored on the new volume before the server starts.
+              ...(migration.method.kind === "physical"
+                ? {
+                    restore: {
+                      method: dump.decision.apply((d) => d.method),
+                      runId: migration.runId,
+                      stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+                      bucket: transit.bucketFrom(transit.urls.cluster, "read"),
+                      runKey: transit.runKey.key,
+                      objectStorePort: urlPort(transit.urls.cluster),
+                      dnsServers: destination.dnsPods,
+                      dumpTimeoutMinutes: migration.dumpTimeoutMinutes,
+                      importTimeoutMinutes: migration.importTimeoutMinutes,
+                      hooks: transit.store.users.forStep(["read"]),
+                    },
                   }
                 : {}),
               registryCredentials: config.secrets.registryCredentials,
@@ -445,6 +470,8 @@ export class Migration extends pulumi.ComponentResource {
         timeoutMinutes: migration.importTimeoutMinutes,
         dumpTimeoutMinutes: migration.dumpTimeoutMinutes,
         stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+        // A physical copy is restored before the server starts: the import checks it was.
+        method: dump.decision.apply((d) => d.method),
         hooks: users.forStep(["read"]),
       },
       {

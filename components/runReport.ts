@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { scriptCommand } from "./specs/commands";
 import { z } from "zod";
+import type { MethodDecision } from "./specs/preflight";
 import type { FerryConfig } from "./config";
 import type { BucketAccess } from "./specs/bucketAccess";
 import { reportEnvironment } from "./specs/dataPlane";
@@ -59,6 +60,8 @@ const runRecordSchema = z.object({
   manifest: z.object({
     format: z.literal("ferry-dump/7"),
     runId: z.string(),
+    /** Absent for a logical dump. */
+    method: z.enum(["logical", "physical"]).optional(),
     compression: z.string(),
     bytes: count,
     sqlBytes: count,
@@ -171,6 +174,8 @@ export interface MigrationReport {
   /** Who installed the class, and what a volume of it gets. */
   readonly storage: string;
   readonly destination: DestinationLocation;
+  /** How the data crossed, as the dump's manifest says, and why (the preflight's reason). */
+  readonly method: string;
   readonly dump: {
     tables: number;
     rows: number;
@@ -225,6 +230,13 @@ function dumpObjectsLine(record: RunRecord, prefix: string): string {
 }
 
 /** The report from the run record and where things ended up. */
+/** The method the manifest says the data crossed by, with the preflight's reason when it agrees. */
+export function methodLine(used: string, decision: MethodDecision): string {
+  return used === decision.method
+    ? `${used}: ${decision.reason}`
+    : `${used}, though the preflight decided ${decision.method} (${decision.reason}): the dump stored is of another method than this run's graph asked; migrate again with a new ferry:migration.runId`;
+}
+
 export function summarize(
   config: FerryConfig,
   record: RunRecord,
@@ -233,6 +245,8 @@ export function summarize(
     storageClass: string;
     storage: string;
     destination: DestinationLocation;
+    /** The method the preflight decided, and why. */
+    decision: MethodDecision;
   },
 ): MigrationReport {
   const { manifest, verification } = record;
@@ -253,6 +267,7 @@ export function summarize(
     storageClass: where.storageClass,
     storage: where.storage,
     destination: where.destination,
+    method: methodLine(manifest.method ?? "logical", where.decision),
     dump: {
       tables: manifest.tableCount,
       rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),

@@ -10,7 +10,12 @@ import {
 } from "./specs/dataPlane";
 import { pullSecretNames } from "./registryPullSecret";
 import { caCertKey, dataPlaneJob } from "./specs/jobs";
-import { preflightEnvironment, type PreflightSettings } from "./specs/preflight";
+import {
+  parseDecision,
+  preflightEnvironment,
+  type MethodDecision,
+  type PreflightSettings,
+} from "./specs/preflight";
 import { ferryLabels } from "./specs/labels";
 import { dumpEgressSpec, type DnsServers } from "./specs/networkPolicy";
 import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
@@ -56,6 +61,8 @@ export interface SourceDumpArgs {
   readonly timeoutMinutes: number;
   /** The registry's credentials (a Docker config.json), when the dump Job's image needs them. */
   readonly registryCredentials?: pulumi.Input<string>;
+  /** Why the run is logical where no preflight decides it (a source in a pod): config/method.ts. */
+  readonly logicalReason: string;
   /** The hooks around the dump's run (BucketUserSwitch): its bucket user on only while it runs. */
   readonly dumpHooks: pulumi.ResourceHookBinding;
 }
@@ -69,17 +76,30 @@ export interface SourceDumpArgs {
 export class SourceDump extends pulumi.ComponentResource {
   /** The preflight: what must pass before anything is dumped or installed. */
   public readonly preflight: pulumi.Resource;
+  /**
+   * The method the run takes and why, as the preflight decided it on the source's host; logical
+   * for a source in a pod, which the configuration allows no other.
+   */
+  public readonly decision: pulumi.Output<MethodDecision>;
 
   constructor(name: string, args: SourceDumpArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ferry:components:SourceDump", name, {}, opts);
     const { settings, location } = args;
-    const environment = dumpEnvironment(settings);
     const checks = preflightEnvironment(settings, args.preflight);
+    // The dump's environment once the preflight has decided its method.
+    const dumpAfter = (decision: pulumi.Output<MethodDecision>) =>
+      dumpEnvironment(
+        settings,
+        decision.apply((d) => d.method),
+      );
     const timeouts = awaitTimeouts(args.timeoutMinutes);
 
     switch (location.mode) {
       case "kubernetes": {
         const { provider, namespace } = location;
+        // A Job's output is not read back: a source in a pod is copied logically (config/method.ts).
+        this.decision = pulumi.output({ method: "logical", reason: args.logicalReason } as const);
+        const environment = dumpAfter(this.decision);
         const labels = ferryLabels("dump", settings.runId);
 
         // The source password, the bucket key and the run key reach the pods as files, never as
@@ -220,15 +240,17 @@ export class SourceDump extends pulumi.ComponentResource {
           privateKey: location.privateKey,
           ...(location.hostKey ? { hostKey: location.hostKey } : {}),
         };
-        this.preflight = new command.remote.Command(
+        const preflight = new command.remote.Command(
           `${name}-ssh-preflight`,
           { connection, ...scriptCommand("preflight.sh", checks.all, settings.runId) },
           { parent: this, customTimeouts: awaitTimeouts(10) },
         );
+        this.preflight = preflight;
+        this.decision = preflight.stdout.apply(parseDecision);
         new command.remote.Command(
           `${name}-ssh`,
           // Its progress is on stderr; stdout is the manifest, kept as the command's output.
-          { connection, ...scriptCommand("dump.sh", environment.all, settings.runId) },
+          { connection, ...scriptCommand("dump.sh", dumpAfter(this.decision).all, settings.runId) },
           {
             parent: this,
             customTimeouts: timeouts,
@@ -240,14 +262,16 @@ export class SourceDump extends pulumi.ComponentResource {
       }
       case "local":
         // The operator's machine reaches the source directly; the same programs arrive on stdin.
-        this.preflight = new command.local.Command(
+        const preflight = new command.local.Command(
           `${name}-local-preflight`,
           scriptCommand("preflight.sh", checks.all, settings.runId),
           { parent: this, customTimeouts: awaitTimeouts(10) },
         );
+        this.preflight = preflight;
+        this.decision = preflight.stdout.apply(parseDecision);
         new command.local.Command(
           `${name}-local`,
-          scriptCommand("dump.sh", environment.all, settings.runId),
+          scriptCommand("dump.sh", dumpAfter(this.decision).all, settings.runId),
           {
             parent: this,
             customTimeouts: timeouts,

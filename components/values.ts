@@ -42,3 +42,16 @@ export function quantityBytes(quantity: string): number {
   if (factor === undefined) throw new Error(`not a Kubernetes quantity: ${quantity}`);
   return Math.floor(Number(match[1]) * factor);
 }
+
+/**
+ * The server flavour and version an image reference names, as the preflight reads it:
+ * `registry.example.com/db/mariadb:10.11.6-jammy` is "mariadb 10.11". "" for anything else (a
+ * digest, an unfamiliar name): the collation check then has nothing to compare with.
+ */
+export function imageFlavour(image: string): string {
+  const last = image.split("/").pop() ?? "";
+  const [name, tag = ""] = last.split("@")[0].split(":");
+  const version = /^(\d+)\.(\d+)/.exec(tag);
+  if ((name !== "mariadb" && name !== "mysql") || !version) return "";
+  return `${name} ${version[1]}.${version[2]}`;
+}

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from "node:net";
 import { quantityBytes, type TlsMode } from "../values";
 import type { ObjectStoreConfig } from "./types";
+import { methodChecks } from "./method";
 import type { ParsedDestination, ParsedMigration, ParsedSource, ParsedStorage } from "./types";
 
 /** Checks that span keys (what one key means for another), and the warnings a run says. */
@@ -87,6 +88,7 @@ export function crossChecks(parsed: Record<string, unknown>): string[] {
     ...destinationChecks(sections),
     ...storageClassChecks(sections),
     ...liveChecks(sections),
+    ...methodChecks(sections.source, sections.destination, sections.migration),
   ];
 }
 

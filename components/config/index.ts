@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { crossChecks, weakTlsWarnings } from "./checks";
 import { destinationSchema, managedDatabaseKeys } from "./destination";
+import { copyMethod } from "./method";
 import { migrationSchema } from "./migration";
 import { objectStoreSchema } from "./objectStore";
 import { sourceSchema } from "./source";
@@ -357,7 +358,7 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
     storage: storage.install
       ? (storage as InstalledStorageConfig)
       : { install: false, storageClass: { name: storage.storageClass.name } },
-    migration: migrationConfig(migration, destination, secrets.replicationPassword),
+    migration: migrationConfig(migration, source, destination, secrets.replicationPassword),
     destination: {
       ...destination,
       database:
@@ -373,11 +374,16 @@ export function parseConfig(raw: RawConfig, stack: string): FerryConfig {
 /** The run's settings, one variant a mode, writeBinlog resolved for the destination's mode. */
 function migrationConfig(
   migration: ParsedMigration,
+  source: ParsedSource,
   destination: ParsedDestination,
   replicationPassword: pulumi.Output<string> | undefined,
 ): MigrationConfig {
   const { mode, live, cutover, writeBinlog, ...run } = migration;
-  const settings = { ...run, writeBinlog: writeBinlog ?? destination.database.mode === "existing" };
+  const settings = {
+    ...run,
+    writeBinlog: writeBinlog ?? destination.database.mode === "existing",
+    method: copyMethod(source, destination, migration),
+  };
   // The cross-checks and readSecrets refused live mode without its settings and its password,
   // and a cutover outside it.
   return mode === "live"

@@ -68,6 +68,12 @@ export const migrationSchema = z
         "snapshot: the source takes no writes from the dump until the applications move; live: after the import the destination replicates from the dump's position until the cutover",
       ),
     live: liveSchema.optional(),
+    method: z
+      .enum(["logical", "physical", "auto"], { error: "must be logical, physical or auto" })
+      .default("logical")
+      .describe(
+        "logical: the rows as SQL, imported into the destination's server; physical: the source server's data files copied with mariadb-backup on the source host, restored on the new volume before the destination's server starts (MariaDB of the same major.minor on both sides, the source's binary log on, source.mode local or ssh); auto: physical where the preflight finds it possible, logical otherwise, saying why",
+      ),
     cutover: z
       .boolean({ error: "must be true or false" })
       .default(false)

@@ -51,9 +51,31 @@ export type LiveConfig = NonNullable<ParsedMigration["live"]> & {
   /** migration.cutover: move the writes to the destination in this pulumi up. */
   readonly cutover: boolean;
 };
-/** The run's settings, writeBinlog resolved for the destination's mode; one variant a mode. */
-export type MigrationConfig = Omit<ParsedMigration, "writeBinlog" | "mode" | "live" | "cutover"> & {
+/**
+ * How the data crosses (config/method.ts): logical, or a graph that restores a physical copy on the
+ * new volume, where the preflight confirms (physical) or chooses (auto) the method at run time.
+ */
+export type CopyMethod =
+  | {
+      readonly kind: "logical";
+      readonly requested: "logical" | "auto";
+      /** Why, in words for preview and the report. */
+      readonly reason: string;
+    }
+  | {
+      readonly kind: "physical";
+      readonly requested: "physical" | "auto";
+      /** The destination server's version ("mariadb 10.11"), which the source's must be. */
+      readonly destinationVersion: string;
+      readonly reason: string;
+    };
+/** The run's settings, writeBinlog and the method resolved; one variant a mode. */
+export type MigrationConfig = Omit<
+  ParsedMigration,
+  "writeBinlog" | "mode" | "live" | "cutover" | "method"
+> & {
   readonly writeBinlog: boolean;
+  readonly method: CopyMethod;
 } & ({ readonly mode: "snapshot" } | { readonly mode: "live"; readonly live: LiveConfig });
 export type VerificationConfig = z.infer<typeof verificationSchema>;
 

@@ -24,7 +24,8 @@ export type DataPlaneScript =
   | "watch.sh"
   | "reach.sh"
   | "replicate.sh"
-  | "cutover.sh";
+  | "cutover.sh"
+  | "restore.sh";
 
 /** Where the data plane's programs live, relative to this file in the repo and in a linked project. */
 const dataPlaneDir = path.join(__dirname, "..", "..", "dataplane");
@@ -167,9 +168,16 @@ export function sourceCaEnvironment(tls: TlsSettings): Record<string, string> {
   return tls.caCert ? { SOURCE_TLS_CA: tls.caCert } : {};
 }
 
-/** dump.sh's environment. */
-export function dumpEnvironment(settings: DumpSettings): StepEnvironment {
+/**
+ * dump.sh's environment; `method` is the one the preflight decided (METHOD: logical or physical),
+ * logical when not given.
+ */
+export function dumpEnvironment(
+  settings: DumpSettings,
+  method: pulumi.Input<string> = "logical",
+): StepEnvironment {
   const plain: Record<string, pulumi.Input<string>> = {
+    METHOD: method,
     SOURCE_HOST: settings.host,
     SOURCE_PORT: String(settings.port),
     SOURCE_USER: settings.user,

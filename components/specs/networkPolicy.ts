@@ -106,6 +106,22 @@ export function jobsEgressSpec(args: {
 }
 
 /**
+ * The physical method: the database's pods reach the object store (and DNS) while their restore
+ * runs before the server; in place before the pod starts, whatever the namespace's other
+ * policies are by then. The server itself opens no connection to the store.
+ */
+export function restoreEgressSpec(args: {
+  readonly objectStorePort: number;
+  readonly dnsServers: DnsServers;
+}): NetworkPolicySpec {
+  return {
+    podSelector: { matchLabels: ferryLabels("database") },
+    policyTypes: ["Egress"],
+    egress: [dns(args.dnsServers), toPort(args.objectStorePort)],
+  };
+}
+
+/**
  * The namespace of a host that is an in-cluster Service's name (`name.namespace.svc`, with or
  * without the cluster's domain after it); undefined for any other host.
  */

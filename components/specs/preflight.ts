@@ -9,6 +9,8 @@ export interface PreflightSettings {
   /** The data volume's size; 0 when ferry does not size it. */
   readonly storageBytes: number;
   readonly stripDefiners: boolean;
+  /** ferry:migration.method as the graph asks it of the preflight: logical, physical or auto. */
+  readonly method: "logical" | "physical" | "auto";
   /** Live mode: what the destination's replica will need of the source (preflight.LiveSource). */
   readonly live?: {
     /** The server id of the server that will replicate (replicaServerId). */
@@ -16,19 +18,6 @@ export interface PreflightSettings {
     /** How long the copy may take: the dump's, import's and verification's timeouts. */
     readonly copySeconds: number;
   };
-}
-
-/**
- * The server flavour and version an image reference names, as the preflight reads it:
- * `registry.example.com/db/mariadb:10.11.6-jammy` is "mariadb 10.11". "" for anything else (a
- * digest, an unfamiliar name): the collation check then has nothing to compare with.
- */
-export function imageFlavour(image: string): string {
-  const last = image.split("/").pop() ?? "";
-  const [name, tag = ""] = last.split("@")[0].split(":");
-  const version = /^(\d+)\.(\d+)/.exec(tag);
-  if ((name !== "mariadb" && name !== "mysql") || !version) return "";
-  return `${name} ${version[1]}.${version[2]}`;
 }
 
 /** preflight.sh's environment: the source's connection and what the destination can take. */
@@ -52,6 +41,7 @@ export function preflightEnvironment(
     DEST_FLAVOUR: settings.destinationFlavour,
     DEST_STORAGE_BYTES: String(settings.storageBytes),
     STRIP_DEFINERS: String(settings.stripDefiners),
+    METHOD: settings.method,
     ...(settings.live
       ? {
           LIVE: "true",
@@ -64,4 +54,31 @@ export function preflightEnvironment(
     plain,
     all: { ...plain, SOURCE_PASSWORD: source.password, ...sourceCaEnvironment(source.tls) },
   };
+}
+
+/** The copy method a run takes, as the preflight decided it (preflight.Decide). */
+export interface MethodDecision {
+  readonly method: "logical" | "physical";
+  readonly reason: string;
+}
+
+/**
+ * The decision a preflight printed: the last line of its stdout. Anything else is refused: the
+ * dump, the restore and the import must agree on the method, so none of them guesses it.
+ */
+export function parseDecision(stdout: string): MethodDecision {
+  const last = stdout.trim().split("\n").pop() ?? "";
+  let decision: unknown;
+  try {
+    decision = JSON.parse(last);
+  } catch {
+    decision = undefined;
+  }
+  const { method, reason } = (decision ?? {}) as Record<string, unknown>;
+  if ((method !== "logical" && method !== "physical") || typeof reason !== "string") {
+    throw new Error(
+      `the preflight printed no method decision (its last line: ${JSON.stringify(last.slice(0, 200))}); run it again with pulumi up --replace and the preflight's URN (pulumi stack --show-urns lists it)`,
+    );
+  }
+  return { method, reason };
 }

@@ -59,6 +59,7 @@ describe("valid configuration", () => {
         dumpTimeoutMinutes: 60,
         importTimeoutMinutes: 120,
         verifyTimeoutMinutes: 60,
+        method: { kind: "logical", requested: "logical", reason: "migration.method is logical" },
       });
       expect(config.verification).toEqual({ enabled: true, readWriteTest: true });
     },
@@ -84,6 +85,80 @@ describe("valid configuration", () => {
       expect(pulumi.Output.isInstance(config.migration.live.replicationPassword)).toBe(true);
     },
   );
+
+  it.each(["ssh", "local"] as const)(
+    "takes migration.method physical and auto in %s mode: the graph restores, the preflight confirms or chooses",
+    (mode) => {
+      const withMethod = (method: string) =>
+        configFrom(withChange(mode, (r) => (r.migration.method = method))).migration.method;
+      expect(withMethod("physical")).toEqual({
+        kind: "physical",
+        requested: "physical",
+        destinationVersion: "mariadb 10.11",
+        reason:
+          "migration.method is physical: the preflight refuses a source that is not mariadb 10.11, has its binary log off or its data directory unreadable where the dump runs",
+      });
+      expect(withMethod("auto")).toMatchObject({
+        kind: "physical",
+        requested: "auto",
+        destinationVersion: "mariadb 10.11",
+        reason: expect.stringMatching(/^auto: physical if the preflight finds the source mariadb 10\.11 /),
+      });
+    },
+  );
+
+  it("refuses migration.method physical where no physical copy can be made, naming why and the way out; auto copies logically there, saying why", () => {
+    const physical = (mode: "kubernetes" | "ssh" | "local", change: (raw: Raw) => void) =>
+      withChange(mode, (r) => {
+        r.migration.method = "physical";
+        change(r);
+      });
+    const wayOut =
+      "; set migration.method to logical (or auto, which copies physically where it can)";
+    const inPod =
+      "the source runs in a pod (source.mode kubernetes): ferry copies a server's data files on its host only (source.mode local or ssh)";
+    expect(problemsOf(physical("kubernetes", () => {}))).toEqual([
+      `ferry:migration.method: is physical, but ${inPod}${wayOut}`,
+    ]);
+    const notMariaDb =
+      "destination.mysqlImage (mysql:8.4) names no MariaDB version (mariadb:<major>.<minor>...): the copy is restored and prepared by the destination's own version, which must be the source's";
+    expect(problemsOf(physical("local", (r) => (r.destination.mysqlImage = "mysql:8.4")))).toEqual(
+      [`ferry:migration.method: is physical, but ${notMariaDb}${wayOut}`],
+    );
+    expect(
+      problemsOf(
+        physical("ssh", (r) => {
+          r.migration.mode = "live";
+          r.migration.live = { sourceHost: "10.90.0.2", replicationUser: "repl" };
+          r.source.tls = { mode: "verify-identity", caCert: sampleCa };
+        }),
+        { ...secretValues, sourceReplicationPassword: "r" },
+      ),
+    ).toEqual([
+      `ferry:migration.method: is physical, but live mode starts its replication after a logical import; a physical copy does not start one yet${wayOut}`,
+    ]);
+    expect(
+      problemsOf(
+        physical("local", (r) => {
+          r.destination.database = { mode: "existing", host: "db.apps.svc", user: "u" };
+          delete r.destination.mysqlImage;
+        }),
+        { ...secretsWithout("destinationRootPassword"), destinationPassword: "p" },
+      ),
+    ).toEqual([
+      `ferry:migration.method: is physical, but the destination is a server ferry does not run (destination.database.mode existing): a physical copy becomes a server's data files, which only the server ferry starts on the new volume can take${wayOut}`,
+    ]);
+    // Two obstacles at once, each said.
+    expect(
+      problemsOf(physical("kubernetes", (r) => (r.destination.mysqlImage = "mysql:8.4"))),
+    ).toHaveLength(2);
+    expect(
+      configFrom(withChange("kubernetes", (r) => (r.migration.method = "auto"))).migration.method,
+    ).toEqual({ kind: "logical", requested: "auto", reason: `auto chose logical: ${inPod}` });
+    expect(problemsOf(withChange("local", (r) => (r.migration.method = "fast")))).toEqual([
+      "ferry:migration.method: must be logical, physical or auto",
+    ]);
+  });
 
   it("refuses live mode without what it needs, and its settings without it", () => {
     const live = (change: (raw: Raw) => void) =>

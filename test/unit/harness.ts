@@ -175,20 +175,22 @@ export function installMocks(): void {
             registered.some((r) => r.type === "kubernetes:batch/v1:Job" && r.name.endsWith(suffix));
           state.stdout = args.name.endsWith("-run-key-draw")
             ? sampleRunKey
-            : args.name.endsWith("-report-read")
-              ? JSON.stringify({
-                  manifest: sampleManifest,
-                  verification: ran("-verification-job") ? sampleVerification : null,
-                  live: ran("-cutover-job")
-                    ? sampleLiveRecord("cut over")
-                    : ran("-replication-job")
-                      ? sampleLiveRecord("replicating")
-                      : null,
-                  dumpObjectsPresent: ran("-cleanup-job")
-                    ? 0
-                    : sampleManifest.streams.flatMap((s) => s.chunks).length,
-                })
-              : JSON.stringify(sampleManifest);
+            : args.name.endsWith("-preflight")
+              ? preflightDecision(JSON.stringify(args.inputs.stdin ?? ""))
+              : args.name.endsWith("-report-read")
+                ? JSON.stringify({
+                    manifest: sampleManifest,
+                    verification: ran("-verification-job") ? sampleVerification : null,
+                    live: ran("-cutover-job")
+                      ? sampleLiveRecord("cut over")
+                      : ran("-replication-job")
+                        ? sampleLiveRecord("replicating")
+                        : null,
+                    dumpObjectsPresent: ran("-cleanup-job")
+                      ? 0
+                      : sampleManifest.streams.flatMap((s) => s.chunks).length,
+                  })
+                : JSON.stringify(sampleManifest);
         }
         return { id: `${args.name}-id`, state };
       },
@@ -361,4 +363,13 @@ export function revealSecret(value: unknown): any {
   if (!isSecretInput(value))
     throw new Error(`expected a secret input, got ${JSON.stringify(value)}`);
   return (value as { value: unknown }).value;
+}
+
+/**
+ * What a preflight prints for the method its program asks (METHOD): physical where physical or
+ * auto is asked of it (a source that allows it), logical otherwise.
+ */
+export function preflightDecision(program: string): string {
+  const method = /METHOD='(physical|auto)'/.test(program) ? "physical" : "logical";
+  return `${JSON.stringify({ method, reason: `the preflight took ${method}` })}\n`;
 }

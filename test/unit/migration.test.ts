@@ -11,9 +11,9 @@ import {
   certificatesRoleRules,
   renewalWindow,
 } from "../../components/specs/certificates";
+import { jobAwaitTimeouts } from "../../components/specs/timeouts";
 import { testCertificates } from "../support/certificates";
-import { imageFlavour } from "../../components/specs/preflight";
-import { quantityBytes } from "../../components/values";
+import { imageFlavour, quantityBytes } from "../../components/values";
 import { shellQuote } from "../../components/specs/dataPlane";
 import { dockerConfigData } from "../../components/specs/registry";
 import * as networkPolicy from "../../components/specs/networkPolicy";
@@ -262,8 +262,10 @@ describe("the whole graph", () => {
         storageClass: "c",
         storage: "installed by this stack",
         destination: { mode: "managed", namespace: "n", service: "s", dataVolumeClaim: "p" },
+        decision: { method: "logical", reason: "migration.method is logical" },
       },
     );
+    expect(report.method).toBe("logical: migration.method is logical");
     expect(report.verification).toBe(
       "NOT RECORDED: no verification result in the bucket, so nothing was verified",
     );
@@ -1245,6 +1247,109 @@ describe("live mode", () => {
     const args = named("-database-server").inputs.spec.template.spec.containers[0].args;
     expect(args.join(" ")).not.toMatch(/server-id|read-only|relay-log/);
     expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).not.toContain("LIVE");
+  });
+});
+
+describe("the physical method", () => {
+  const physical = (raw: Record<string, any>) => (raw.migration.method = "physical");
+  const resourceName = (r: pulumi.Resource) => (r as unknown as { __name: string }).__name;
+
+  it.each(["local", "ssh"] as const)(
+    "in %s mode: the preflight asks it, the dump, the restore and the import take the method the preflight decided",
+    async (mode) => {
+      await run(mode, physical);
+      const preflight = revealSecret(named(`-dump-${mode}-preflight`).inputs.stdin) as string;
+      expect(preflight).toContain("METHOD='physical'");
+      // The mock preflight took physical; the dump's program carries its decision.
+      expect(revealSecret(named(`-dump-${mode}`).inputs.stdin)).toContain("METHOD='physical'");
+      const importEnv = named("-import-job").inputs.spec.template.spec.containers[0].env;
+      expect(importEnv).toContainEqual({ name: "METHOD", value: "physical" });
+    },
+  );
+
+  it("restores before the server starts: an init container on the data volume, beside the dump, its secrets as files, its way to the store in place first; the server awaited for the dump's time and the import's", async () => {
+    await run("local", physical);
+    const server = named("-database-server");
+    const pod = server.inputs.spec.template.spec;
+    expect(pod.initContainers).toHaveLength(1);
+    const restore = pod.initContainers[0];
+    expect(restore.name).toBe("restore");
+    expect(restore.image).toBe("ferry/tools:1");
+    expect(restore.command).toEqual(["/bin/sh", "/opt/ferry/restore.sh"]);
+    const env = Object.fromEntries(
+      (restore.env as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+    );
+    expect(env).toMatchObject({
+      METHOD: "physical",
+      RUN_ID: "run-1",
+      DATA_DIR: "/var/lib/mysql",
+      DEST_USER: "root",
+      DEST_ACCOUNT_HOST: "%",
+      DEST_PASSWORD_FILE: "/var/run/ferry/restore/root-password",
+      S3_SECRET_KEY_FILE: "/var/run/ferry/restore/s3-secret-key",
+      RUN_KEY_FILE: "/var/run/ferry/restore/run-key",
+      FOLLOW_DUMP: "true",
+      FOLLOW_WAIT_SECONDS: "3600",
+      MANIFEST_WAIT_SECONDS: "3600",
+    });
+    // No secret as a value: the bucket's and the run's keys and the password are files only.
+    for (const value of Object.values(env)) {
+      expect(value).not.toMatch(/generated-user-secret|pw|[0-9a-f]{64}/);
+    }
+    expect(env.S3_BUCKET).toBe("ferry-abc123");
+    // The server's own data directory, as the server mounts it.
+    expect(restore.volumeMounts).toContainEqual({
+      name: "data",
+      mountPath: "/var/lib/mysql",
+      subPath: "mysql",
+    });
+    expect(restore.securityContext).toEqual(pod.containers[0].securityContext);
+    const secrets = pod.volumes.find((v: any) => v.name === "restore-secrets").projected;
+    expect(secrets.sources.map((s: any) => s.secret.items.map((i: any) => i.key))).toEqual([
+      ["root-password"],
+      ["s3-secret-key", "run-key"],
+    ]);
+    const restoreSecret = named("-database-restore");
+    expect(isSecretInput(restoreSecret.inputs.stringData)).toBe(true);
+    expect(revealSecret(restoreSecret.inputs.stringData)).toEqual({
+      "s3-secret-key": "generated-user-secret",
+      "run-key": sampleRunKey,
+    });
+    // The pod reaches the store (and DNS) by a policy made before it.
+    const egress = named("-database-restore-egress");
+    expect(egress.inputs.spec.podSelector).toEqual({
+      matchLabels: server.inputs.spec.template.metadata.labels,
+    });
+    expect(egress.inputs.spec.egress[1]).toEqual({ ports: [{ protocol: "TCP", port: 9000 }] });
+    expect(((server.opts?.dependsOn as pulumi.Resource[]) ?? []).map(resourceName)).toContain(
+      egress.name,
+    );
+    expect(server.opts?.customTimeouts).toEqual(jobAwaitTimeouts(60 + 120));
+    expect(server.opts?.hooks).toBeDefined();
+  });
+
+  it("auto builds the same graph where the configuration allows a physical copy, and asks the preflight to choose", async () => {
+    await run("local", (raw) => (raw.migration.method = "auto"));
+    expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).toContain("METHOD='auto'");
+    expect(named("-database-server").inputs.spec.template.spec.initContainers).toHaveLength(1);
+  });
+
+  it("adds nothing for the logical method, nor for auto where the source is in a pod", async () => {
+    for (const [mode, method] of [
+      ["local", "logical"],
+      ["kubernetes", "auto"],
+    ] as const) {
+      resetRegistered();
+      await run(mode, (raw) => (raw.migration.method = method));
+      expect(named("-database-server").inputs.spec.template.spec.initContainers).toBeUndefined();
+      expect(registered.filter((r) => /restore/.test(r.name))).toEqual([]);
+      const importEnv = named("-import-job").inputs.spec.template.spec.containers[0].env;
+      expect(importEnv).toContainEqual({ name: "METHOD", value: "logical" });
+    }
+    expect(named("-dump-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "METHOD",
+      value: "logical",
+    });
   });
 });
 

@@ -1,0 +1,78 @@
+import { imageFlavour } from "../values";
+import type { CopyMethod, ParsedDestination, ParsedMigration, ParsedSource } from "./types";
+
+/**
+ * `ferry:migration.method`: how the data crosses. One rule, here: what makes a physical copy
+ * impossible for a configuration, which refuses `physical` and turns `auto` to logical. What only
+ * the source can tell (its version, its binary log, its data directory) the preflight decides at
+ * run time (preflight.Method): the graph then holds both ways, and the one not taken does nothing.
+ */
+
+/** Why this configuration cannot be copied physically, each with what would allow it; [] when it can. */
+export function physicalObstacles(
+  source: ParsedSource,
+  destination: ParsedDestination,
+  migration: ParsedMigration,
+): string[] {
+  const obstacles: string[] = [];
+  if (destination.database.mode === "existing") {
+    obstacles.push(
+      "the destination is a server ferry does not run (destination.database.mode existing): a physical copy becomes a server's data files, which only the server ferry starts on the new volume can take",
+    );
+  } else if (!imageFlavour(destination.mysqlImage).startsWith("mariadb ")) {
+    obstacles.push(
+      `destination.mysqlImage (${destination.mysqlImage}) names no MariaDB version (mariadb:<major>.<minor>...): the copy is restored and prepared by the destination's own version, which must be the source's`,
+    );
+  }
+  if (source.mode === "kubernetes") {
+    obstacles.push(
+      "the source runs in a pod (source.mode kubernetes): ferry copies a server's data files on its host only (source.mode local or ssh)",
+    );
+  }
+  if (migration.mode === "live") {
+    obstacles.push(
+      "live mode starts its replication after a logical import; a physical copy does not start one yet",
+    );
+  }
+  return obstacles;
+}
+
+/** `physical` refused where it cannot be, naming the key and the way out. */
+export function methodChecks(
+  source: ParsedSource | undefined,
+  destination: ParsedDestination | undefined,
+  migration: ParsedMigration | undefined,
+): string[] {
+  if (!source || !destination || migration?.method !== "physical") return [];
+  return physicalObstacles(source, destination, migration).map(
+    (obstacle) =>
+      `ferry:migration.method: is physical, but ${obstacle}; set migration.method to logical (or auto, which copies physically where it can)`,
+  );
+}
+
+/** The method the graph is built for, and why (preview and the report say it). */
+export function copyMethod(
+  source: ParsedSource,
+  destination: ParsedDestination,
+  migration: ParsedMigration,
+): CopyMethod {
+  const requested = migration.method;
+  if (requested === "logical") {
+    return { kind: "logical", requested, reason: "migration.method is logical" };
+  }
+  const obstacles = physicalObstacles(source, destination, migration);
+  if (requested === "auto" && obstacles.length > 0) {
+    return { kind: "logical", requested, reason: `auto chose logical: ${obstacles.join("; ")}` };
+  }
+  // The checks refused physical with obstacles; here there are none.
+  const version = imageFlavour(destination.mysqlImage);
+  return {
+    kind: "physical",
+    requested: requested === "auto" ? "auto" : "physical",
+    destinationVersion: version,
+    reason:
+      requested === "auto"
+        ? `auto: physical if the preflight finds the source ${version} with its binary log on and its data directory readable where the dump runs, logical otherwise (the preflight says which)`
+        : `migration.method is physical: the preflight refuses a source that is not ${version}, has its binary log off or its data directory unreadable where the dump runs`,
+  };
+}
