@@ -160,7 +160,9 @@ describe("the physical method", () => {
         FOLLOW_DUMP: follow,
       });
       expect(imported.status, imported.stderr).toBe(0);
-      expect(imported.stderr).toMatch(/run copy is a physical copy, restored .*; nothing to import/);
+      expect(imported.stderr).toMatch(
+        /run copy is a physical copy, restored .*; nothing to import/,
+      );
     }
     const elsewhere = await runScript("import.sh", plane.destinationEnv("copy"));
     expect(elsewhere.status).not.toBe(0);
@@ -193,7 +195,9 @@ describe("the physical method", () => {
     expect(decided(fallback.stdout)).toEqual({
       method: "logical",
       reason: expect.stringMatching(
-        new RegExp(`^auto chose logical: the source is MariaDB ${major}\\.${minor} and the destination ${Number(major) + 1}\\.0`),
+        new RegExp(
+          `^auto chose logical: the source is MariaDB ${major}\\.${minor} and the destination ${Number(major) + 1}\\.0`,
+        ),
       ) as unknown,
     });
 

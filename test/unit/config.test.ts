@@ -102,7 +102,9 @@ describe("valid configuration", () => {
         kind: "physical",
         requested: "auto",
         destinationVersion: "mariadb 10.11",
-        reason: expect.stringMatching(/^auto: physical if the preflight finds the source mariadb 10\.11 /),
+        reason: expect.stringMatching(
+          /^auto: physical if the preflight finds the source mariadb 10\.11 /,
+        ),
       });
     },
   );
@@ -122,9 +124,9 @@ describe("valid configuration", () => {
     ]);
     const notMariaDb =
       "destination.mysqlImage (mysql:8.4) names no MariaDB version (mariadb:<major>.<minor>...): the copy is restored and prepared by the destination's own version, which must be the source's";
-    expect(problemsOf(physical("local", (r) => (r.destination.mysqlImage = "mysql:8.4")))).toEqual(
-      [`ferry:migration.method: is physical, but ${notMariaDb}${wayOut}`],
-    );
+    expect(problemsOf(physical("local", (r) => (r.destination.mysqlImage = "mysql:8.4")))).toEqual([
+      `ferry:migration.method: is physical, but ${notMariaDb}${wayOut}`,
+    ]);
     expect(
       problemsOf(
         physical("ssh", (r) => {
