@@ -117,9 +117,15 @@ up() {
         --skip-test-db --user=root >"$dir/mariadb-install.log" 2>&1
       fresh=1
     fi
+    # The physical method copies the server's files as the SSH user, who reads them as a DBA's
+    # mysql group would: the files its group's, the directories setgid so new files are too, and
+    # the server's UMASK leaves them group-readable.
+    chgrp -R "$uid" "$dir/mariadb"
+    chmod -R g+rX "$dir/mariadb"
+    find "$dir/mariadb" -type d -exec chmod g+s {} +
     # On the host's loopback: only what runs on the host reaches it; TLS required (dev-tls.sh).
     # shellcheck disable=SC2046 # one option a line, none with a space
-    start mariadb ip netns exec "$namespace" mariadbd --no-defaults --datadir="$dir/mariadb" \
+    start mariadb env UMASK=0640 UMASK_DIR=0750 ip netns exec "$namespace" mariadbd --no-defaults --datadir="$dir/mariadb" \
       --socket="$dir/mariadb.sock" --port=3306 --bind-address=127.0.0.1 --user=root \
       --log-bin="$dir/binlog" --server-id=2 --binlog-format=ROW --character-set-server=utf8mb4 $(dev_tls_server_settings "$tls")
     wait_for mariadb 60 sql -e 'SELECT 1'

@@ -1296,7 +1296,12 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
         port: 3306,
         ssh: { host: "10.89.0.2", user: "ferry-ssh", hostKey },
       },
-      { existingStorage: true, secrets: sshSecrets() },
+      {
+        existingStorage: true,
+        secrets: sshSecrets(),
+        // The SSH host's server allows a physical copy (scripts/dev/sshhost.sh): auto takes it.
+        migration: (migration) => Object.assign(migration, { method: "auto" }),
+      },
     );
     writer = startWriter(
       {
@@ -1424,6 +1429,17 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       ledger: true,
     });
     const sshOutput = expectMigratedBy(ups[1], sshStack, sshHostSource);
+    // Method auto on the SSH host: the preflight took the physical copy, the database's init
+    // container restored it before its server started, and the import found it restored; the
+    // source in a pod is copied logically.
+    expect(sshStack.report().method).toMatch(
+      /^physical: the source is MariaDB \d+\.\d+ like the destination, its binary log is on/,
+    );
+    expect(k8sStack.report().method).toBe("logical: migration.method is logical");
+    expect(
+      kubectl(["logs", "-n", sshStack.namespace, "deployment/mysql", "-c", "restore"]).stdout,
+    ).toMatch(/restored run \S+ in/);
+    expect(sshOutput).toMatch(/is a physical copy, restored into the destination's data directory/);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
     firstReplicateLog = stepLog("replicate");
     // The dump Job's lines, from the source cluster, appear in pulumi up too.

@@ -25,8 +25,17 @@ describe("the tools image's Containerfile", () => {
     const runGo = read("dataplane/cmd/ferry-dataplane/run.go");
     expect(runGo).toContain('firstOnPath("mariadb-dump", "mysqldump")');
     expect(runGo).toContain('firstOnPath("mariadb", "mysql")');
+    // The restore (restore.go) starts mbstream, mariadb-backup and the server.
+    const restoreGo = read("dataplane/cmd/ferry-dataplane/restore.go");
+    expect(restoreGo).toContain('StreamTool: "mbstream"');
+    expect(restoreGo).toContain('firstOnPath("mariadb-backup", "mariabackup")');
+    expect(restoreGo).toContain('firstOnPath("mariadbd", "mysqld")');
     expect(containerfile).toMatch(
-      /apt-get install -y --no-install-recommends mariadb-client ca-certificates/,
+      /apt-get install -y --no-install-recommends mariadb-client mariadb-backup mariadb-server ca-certificates/,
+    );
+    // The local cluster's tools image has them too (scripts/build/images.sh).
+    expect(read("scripts/build/versions.env")).toMatch(
+      /^IMAGE_DEBIAN_PACKAGES=mariadb-server,mariadb-client,mariadb-backup,/m,
     );
     expect(containerfile).toMatch(/^USER [1-9][0-9]*:[1-9][0-9]*$/m);
   });
