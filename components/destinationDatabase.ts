@@ -8,18 +8,18 @@ import {
   replicaInitFile,
   replicaInitKey,
   replicaServerId,
-  restoreSecretKeys,
   sourceCaKey,
-  type RestoreSettings,
   rootPasswordKey,
   tlsFiles,
   volumeClaimSpec,
 } from "./specs/database";
 import { pullSecretNames } from "./registryPullSecret";
 import type { BucketAccess } from "./specs/bucketAccess";
-import { bucketEnvironment, scriptsConfigMapData } from "./specs/dataPlane";
+import { scriptsConfigMapData } from "./specs/dataPlane";
 import { restoreEgressSpec, type DnsServers } from "./specs/networkPolicy";
+import { restoreJob, restoreSecretKeys } from "./specs/restore";
 import { jobAwaitTimeouts } from "./specs/timeouts";
+import { quantityBytes } from "./values";
 import { mysqlPort } from "./values";
 import type { DatabaseAccess } from "./specs/jobs";
 import type { DestinationLocation } from "./runReport";
@@ -209,7 +209,13 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     // The physical method: the restore's secrets, scripts and way to the store, in place before
     // the server's pod starts.
     const restore = args.restore
-      ? this.restore(name, args.restore, namespace, labels, args)
+      ? this.restore(
+          name,
+          args.restore,
+          { namespace: namespace.metadata.name, claimName: pvc.metadata.name },
+          credentials.metadata.name,
+          args,
+        )
       : undefined;
 
     // One server on one volume: Recreate, so two pods never open the same data directory.
@@ -230,23 +236,9 @@ export class DestinationDatabase extends pulumi.ComponentResource {
           // A renewed certificate restarts the server, which reads it only when it starts.
           tlsFingerprint: certificates.fingerprint,
           ...(replica ? { replica } : {}),
-          ...(restore ? { restore: restore.settings } : {}),
         }),
       },
-      {
-        parent: this,
-        provider,
-        dependsOn: [certificates, ...(restore ? [restore.egress] : [])],
-        // The restore runs before the server is ready: for as long as the dump and the import may.
-        ...(args.restore
-          ? {
-              customTimeouts: jobAwaitTimeouts(
-                args.restore.dumpTimeoutMinutes + args.restore.importTimeoutMinutes,
-              ),
-              hooks: args.restore.hooks,
-            }
-          : {}),
-      },
+      { parent: this, provider, dependsOn: [certificates, ...(restore ? [restore] : [])] },
     );
 
     // A stable name for the import, the verification and the applications.
@@ -290,19 +282,24 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     });
   }
 
-  /** The restore's Secret (the bucket's reading key, the run key), its scripts and its egress. */
+  /**
+   * The restore's Job on the data volume (specs/restore.ts), its Secret (the bucket's reading key,
+   * the run key), its scripts and its way to the store, made before it.
+   */
   private restore(
     name: string,
     restore: DatabaseRestoreArgs,
-    namespace: k8s.core.v1.Namespace,
-    labels: Record<string, string>,
+    volume: { namespace: pulumi.Input<string>; claimName: pulumi.Input<string> },
+    credentialsSecretName: pulumi.Input<string>,
     args: DestinationDatabaseArgs,
-  ): { settings: RestoreSettings; egress: k8s.networking.v1.NetworkPolicy } {
+  ): k8s.batch.v1.Job {
     const { provider } = args;
+    const { namespace } = volume;
+    const labels = ferryLabels("restore", restore.runId);
     const secret = new k8s.core.v1.Secret(
       `${name}-restore`,
       {
-        metadata: { namespace: namespace.metadata.name, labels },
+        metadata: { namespace, labels },
         stringData: {
           [restoreSecretKeys.bucket]: restore.bucket.secretKey,
           [restoreSecretKeys.runKey]: restore.runKey,
@@ -312,16 +309,13 @@ export class DestinationDatabase extends pulumi.ComponentResource {
     );
     const scripts = new k8s.core.v1.ConfigMap(
       `${name}-restore-scripts`,
-      {
-        metadata: { namespace: namespace.metadata.name, labels },
-        data: scriptsConfigMapData(["restore.sh"]),
-      },
+      { metadata: { namespace, labels }, data: scriptsConfigMapData(["restore.sh"]) },
       { parent: this, provider },
     );
     const egress = new k8s.networking.v1.NetworkPolicy(
       `${name}-restore-egress`,
       {
-        metadata: { name: "ferry-database-restore", namespace: namespace.metadata.name, labels },
+        metadata: { name: "ferry-restore", namespace, labels: ferryLabels("restore") },
         spec: restoreEgressSpec({
           objectStorePort: restore.objectStorePort,
           dnsServers: restore.dnsServers,
@@ -329,18 +323,34 @@ export class DestinationDatabase extends pulumi.ComponentResource {
       },
       { parent: this, provider },
     );
-    return {
-      settings: {
-        image: args.toolsImage,
-        method: restore.method,
+    const minutes = restore.dumpTimeoutMinutes + restore.importTimeoutMinutes;
+    return new k8s.batch.v1.Job(
+      `${name}-restore-job`,
+      restoreJob({
         runId: restore.runId,
-        stack: restore.stack,
-        bucket: bucketEnvironment(restore.bucket),
-        secretName: secret.metadata.name,
+        namespace,
+        image: args.toolsImage,
+        imagePullPolicy: args.imagePullPolicy,
+        imagePullSecrets: this.imagePullSecrets,
         scriptsConfigMap: scripts.metadata.name,
+        method: restore.method,
+        stack: restore.stack,
+        bucket: restore.bucket,
+        secretName: secret.metadata.name,
+        credentialsSecretName,
+        claimName: volume.claimName,
+        memoryBytes: quantityBytes(args.memory),
         dumpTimeoutMinutes: restore.dumpTimeoutMinutes,
+        importTimeoutMinutes: restore.importTimeoutMinutes,
+      }),
+      {
+        parent: this,
+        provider,
+        dependsOn: [egress],
+        customTimeouts: jobAwaitTimeouts(minutes),
+        deleteBeforeReplace: true,
+        hooks: restore.hooks,
       },
-      egress,
-    };
+    );
   }
 }

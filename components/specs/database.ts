@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { restrictedContainer, restrictedPod } from "./podSecurity";
 import { pullSecretsSpec } from "./registry";
 
-import { mysqlPort, quantityBytes } from "../values";
+import { mysqlPort } from "../values";
 
 /** The key of the database's root password in its Secret, and so the file name where it is mounted. */
 export const rootPasswordKey = "root-password";
@@ -74,125 +74,6 @@ export interface DatabaseDeploymentSpecArgs {
   readonly tlsFingerprint: pulumi.Input<string>;
   /** Live mode: the server is made a replica of the source (replicaServerSettings). */
   readonly replica?: ReplicaSettings;
-  /** The physical method: the copy restored into the data volume before the server starts. */
-  readonly restore?: RestoreSettings;
-}
-
-/**
- * What the restore before the server needs (restore.sh): its image, the method the preflight
- * decided, the run and the bucket it reads from, and where its secrets are.
- */
-export interface RestoreSettings {
-  /** The tools image: ferry-dataplane with mbstream, mariadb-backup and the server's version. */
-  readonly image: string;
-  /** METHOD as the preflight decided it: a run copied logically restores nothing. */
-  readonly method: pulumi.Input<string>;
-  readonly runId: string;
-  /** The Pulumi project and stack (project/stack), recorded with the run as the import does. */
-  readonly stack: string;
-  /** The bucket's settings as the cluster's pods reach it (bucketEnvironment), no secret. */
-  readonly bucket: Record<string, pulumi.Input<string>>;
-  /** A Secret with the reading user's secret key (restoreSecretKeys) and the run key. */
-  readonly secretName: pulumi.Input<string>;
-  /** The ConfigMap with lib.sh and restore.sh. */
-  readonly scriptsConfigMap: pulumi.Input<string>;
-  /** How long the restore waits for the dump to begin, and then for its manifest. */
-  readonly dumpTimeoutMinutes: number;
-}
-
-/** The keys of the restore's Secret, and so its file names. */
-export const restoreSecretKeys = { bucket: "s3-secret-key", runKey: "run-key" } as const;
-
-/** Where the restore's scripts and secrets are mounted. */
-const restoreScriptsPath = "/opt/ferry";
-const restoreSecretsPath = "/var/run/ferry/restore";
-
-/** The server's data directory, on the data volume's subdirectory (databaseDeploymentSpec). */
-const dataDir = "/var/lib/mysql";
-
-/**
- * The restore as an init container of the server's pod: on the data volume, as the server's own
- * user (the files it writes are the server's), beside the dump (FOLLOW_DUMP), with the server's
- * root password (the account it sets on the restored files) and the bucket's reading key.
- */
-export function restoreInitContainer(
-  restore: RestoreSettings,
-  server: {
-    readonly cpu: string;
-    readonly memory: string;
-    readonly imagePullPolicy: string;
-    readonly credentialsSecretName: pulumi.Input<string>;
-  },
-): { container: k8s.types.input.core.v1.Container; volumes: k8s.types.input.core.v1.Volume[] } {
-  const waitSeconds = String(restore.dumpTimeoutMinutes * 60);
-  // The prepare's buffer pool: a quarter of the pod's memory, the rest for the tool and the files.
-  const prepareMiB = Math.max(64, Math.floor(quantityBytes(server.memory) / (1 << 20) / 4));
-  return {
-    container: {
-      name: "restore",
-      image: restore.image,
-      imagePullPolicy: server.imagePullPolicy,
-      command: ["/bin/sh", `${restoreScriptsPath}/restore.sh`],
-      env: [
-        ...Object.entries({
-          METHOD: restore.method,
-          RUN_ID: restore.runId,
-          FERRY_STACK: restore.stack,
-          DATA_DIR: dataDir,
-          DEST_USER: "root",
-          DEST_ACCOUNT_HOST: "%",
-          DEST_PASSWORD_FILE: `${restoreSecretsPath}/${rootPasswordKey}`,
-          ...restore.bucket,
-          S3_SECRET_KEY_FILE: `${restoreSecretsPath}/${restoreSecretKeys.bucket}`,
-          RUN_KEY_FILE: `${restoreSecretsPath}/${restoreSecretKeys.runKey}`,
-          FOLLOW_DUMP: "true",
-          FOLLOW_WAIT_SECONDS: waitSeconds,
-          MANIFEST_WAIT_SECONDS: waitSeconds,
-          PREPARE_MEMORY_MIB: String(prepareMiB),
-          TMPDIR: "/tmp",
-          HOME: "/tmp",
-        }).map(([name, value]) => ({ name, value })),
-      ],
-      resources: {
-        requests: { cpu: server.cpu, memory: server.memory },
-        limits: { memory: server.memory },
-      },
-      terminationMessagePolicy: "FallbackToLogsOnError",
-      securityContext: restrictedContainer,
-      volumeMounts: [
-        { name: "data", mountPath: dataDir, subPath: "mysql" },
-        { name: "restore-scripts", mountPath: restoreScriptsPath, readOnly: true },
-        { name: "restore-secrets", mountPath: restoreSecretsPath, readOnly: true },
-        { name: "tmp", mountPath: "/tmp" },
-      ],
-    },
-    volumes: [
-      {
-        name: "restore-scripts",
-        configMap: { name: restore.scriptsConfigMap, defaultMode: 0o555 },
-      },
-      {
-        name: "restore-secrets",
-        projected: {
-          defaultMode: 0o440,
-          sources: [
-            {
-              secret: {
-                name: server.credentialsSecretName,
-                items: [{ key: rootPasswordKey, path: rootPasswordKey }],
-              },
-            },
-            {
-              secret: {
-                name: restore.secretName,
-                items: Object.values(restoreSecretKeys).map((key) => ({ key, path: key })),
-              },
-            },
-          ],
-        },
-      },
-    ],
-  };
 }
 
 /** What the server needs to replicate from the source in live mode. */
@@ -250,14 +131,6 @@ export function replicaServerSettings(replica: ReplicaSettings): string[] {
 export function databaseDeploymentSpec(
   args: DatabaseDeploymentSpecArgs,
 ): k8s.types.input.apps.v1.DeploymentSpec {
-  const restore = args.restore
-    ? restoreInitContainer(args.restore, {
-        cpu: args.cpu,
-        memory: args.memory,
-        imagePullPolicy: args.imagePullPolicy,
-        credentialsSecretName: args.credentialsSecretName,
-      })
-    : undefined;
   // Both the MySQL and MariaDB images read MYSQL_ROOT_PASSWORD_FILE at first start (a restored
   // data directory has its accounts already: the restore set root's password).
   return {
@@ -273,7 +146,6 @@ export function databaseDeploymentSpec(
         ...pullSecretsSpec(args.imagePullSecrets),
         automountServiceAccountToken: false,
         securityContext: restrictedPod,
-        ...(restore ? { initContainers: [restore.container] } : {}),
         containers: [
           {
             name: "mysql",
@@ -337,7 +209,6 @@ export function databaseDeploymentSpec(
           ...(args.replica
             ? [{ name: "replica", configMap: { name: args.replica.configMap } }]
             : []),
-          ...(restore ? restore.volumes : []),
         ],
       },
     },

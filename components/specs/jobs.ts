@@ -45,6 +45,12 @@ export interface DataPlaneJobSpec {
    * cutover switching the applications' Service); without it the pod has no token.
    */
   readonly serviceAccountName?: pulumi.Input<string>;
+  /** A volume claim the step works in (the restore's data volume), mounted at `mountPath`. */
+  readonly dataVolume?: {
+    readonly claimName: pulumi.Input<string>;
+    readonly mountPath: string;
+    readonly subPath: string;
+  };
 }
 
 /** The manifest of a Job that runs one data-plane script and exits. */
@@ -96,6 +102,15 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
                 { name: "scripts", mountPath: scriptMountPath, readOnly: true },
                 { name: "secrets", mountPath: secretMountPath, readOnly: true },
                 { name: "tmp", mountPath: "/tmp" },
+                ...(spec.dataVolume
+                  ? [
+                      {
+                        name: "data",
+                        mountPath: spec.dataVolume.mountPath,
+                        subPath: spec.dataVolume.subPath,
+                      },
+                    ]
+                  : []),
               ],
             },
           ],
@@ -113,6 +128,14 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
               },
             },
             { name: "tmp", emptyDir: {} },
+            ...(spec.dataVolume
+              ? [
+                  {
+                    name: "data",
+                    persistentVolumeClaim: { claimName: spec.dataVolume.claimName },
+                  },
+                ]
+              : []),
           ],
         },
       },

@@ -106,16 +106,16 @@ export function jobsEgressSpec(args: {
 }
 
 /**
- * The physical method: the database's pods reach the object store (and DNS) while their restore
- * runs before the server; in place before the pod starts, whatever the namespace's other
- * policies are by then. The server itself opens no connection to the store.
+ * The physical method: the restore's pods reach the object store and DNS, nothing else (they start
+ * no connection to a database: the restore's server listens on a socket only); in place before
+ * the Job, whatever the namespace's other policies are by then.
  */
 export function restoreEgressSpec(args: {
   readonly objectStorePort: number;
   readonly dnsServers: DnsServers;
 }): NetworkPolicySpec {
   return {
-    podSelector: { matchLabels: ferryLabels("database") },
+    podSelector: { matchLabels: ferryLabels("restore") },
     policyTypes: ["Egress"],
     egress: [dns(args.dnsServers), toPort(args.objectStorePort)],
   };

@@ -1429,15 +1429,22 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       ledger: true,
     });
     const sshOutput = expectMigratedBy(ups[1], sshStack, sshHostSource);
-    // Method auto on the SSH host: the preflight took the physical copy, the database's init
-    // container restored it before its server started, and the import found it restored; the
+    // Method auto on the SSH host: the preflight took the physical copy, the restore Job put it
+    // on the data volume before the server started, and the import found it restored; the
     // source in a pod is copied logically.
     expect(sshStack.report().method).toMatch(
       /^physical: the source is MariaDB \d+\.\d+ like the destination, its binary log is on/,
     );
     expect(k8sStack.report().method).toBe("logical: migration.method is logical");
     expect(
-      kubectl(["logs", "-n", sshStack.namespace, "deployment/mysql", "-c", "restore"]).stdout,
+      kubectl([
+        "logs",
+        "-n",
+        sshStack.namespace,
+        "-l",
+        "app.kubernetes.io/component=restore",
+        "--tail=-1",
+      ]).stdout,
     ).toMatch(/restored run \S+ in/);
     expect(sshOutput).toMatch(/is a physical copy, restored into the destination's data directory/);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
@@ -1851,6 +1858,36 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     // The rows of the sample databases are the source's, as before.
     for (const table of tables)
       expect(rows(target, table), table).toBe(rows(clusterSource(), table));
+  }, 600_000);
+
+  it("physical: a new run id onto the restored volume is refused at once by the restore, naming why and the way out; the server, its pod and its data stay as they were", () => {
+    const ns = sshStack.namespace;
+    const serverPod = () =>
+      kubectl([
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "-l",
+        "app.kubernetes.io/component=database",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.uid} {.status.phase}{end}",
+      ]).stdout.trim();
+    const podBefore = serverPod();
+    expect(podBefore).toMatch(/ Running$/);
+    const rowsBefore = tables.map((table) => rows(destination(ns), table));
+    sshStack.setRunId("e2e-ssh-again");
+    const started = Date.now();
+    const up = sshStack.pulumi(["up", "--yes"]);
+    const seconds = (Date.now() - started) / 1000;
+    expect(up.status, up.output).not.toBe(0);
+    expect(up.output).toMatch(
+      /holds the restore of run \S+, not of run e2e-ssh-again: the restore never writes over a database\. Give the destination a new volume, or set ferry:migration\.runId back to/,
+    );
+    // At once, not after the server's deadline (the dump's and the import's timeouts).
+    expect(seconds).toBeLessThan(300);
+    expect(serverPod()).toBe(podBefore);
+    expect(tables.map((table) => rows(destination(ns), table))).toEqual(rowsBefore);
   }, 600_000);
 
   it("pulumi destroy of one leaves the other migration, its data and the storage untouched", () => {

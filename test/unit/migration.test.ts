@@ -1267,13 +1267,14 @@ describe("the physical method", () => {
     },
   );
 
-  it("restores before the server starts: an init container on the data volume, beside the dump, its secrets as files, its way to the store in place first; the server awaited for the dump's time and the import's", async () => {
+  it("restores before the server starts: a Job on the data volume, beside the dump, as the server's user, its secrets as files, its way to the store in place first; the server's Deployment after it", async () => {
     await run("local", physical);
+    const job = named("-database-restore-job");
+    expect(job.inputs.metadata.name).toBe("ferry-restore-run-1");
+    const pod = job.inputs.spec.template.spec;
     const server = named("-database-server");
-    const pod = server.inputs.spec.template.spec;
-    expect(pod.initContainers).toHaveLength(1);
-    const restore = pod.initContainers[0];
-    expect(restore.name).toBe("restore");
+    expect(pod.securityContext).toEqual(server.inputs.spec.template.spec.securityContext);
+    const restore = pod.containers[0];
     expect(restore.image).toBe("ferry/tools:1");
     expect(restore.command).toEqual(["/bin/sh", "/opt/ferry/restore.sh"]);
     const env = Object.fromEntries(
@@ -1285,29 +1286,35 @@ describe("the physical method", () => {
       DATA_DIR: "/var/lib/mysql",
       DEST_USER: "root",
       DEST_ACCOUNT_HOST: "%",
-      DEST_PASSWORD_FILE: "/var/run/ferry/restore/root-password",
-      S3_SECRET_KEY_FILE: "/var/run/ferry/restore/s3-secret-key",
-      RUN_KEY_FILE: "/var/run/ferry/restore/run-key",
+      DEST_PASSWORD_FILE: "/var/run/ferry/secrets/root-password",
+      S3_SECRET_KEY_FILE: "/var/run/ferry/secrets/s3-secret-key",
+      RUN_KEY_FILE: "/var/run/ferry/secrets/run-key",
+      S3_BUCKET: "ferry-abc123",
       FOLLOW_DUMP: "true",
       FOLLOW_WAIT_SECONDS: "3600",
       MANIFEST_WAIT_SECONDS: "3600",
+      // A quarter of destination.memory (1Gi by default).
+      PREPARE_MEMORY_MIB: "256",
+      STEP_DEADLINE_SECONDS: String((60 + 120) * 60),
     });
     // No secret as a value: the bucket's and the run's keys and the password are files only.
     for (const value of Object.values(env)) {
       expect(value).not.toMatch(/generated-user-secret|pw|[0-9a-f]{64}/);
     }
-    expect(env.S3_BUCKET).toBe("ferry-abc123");
     // The server's own data directory, as the server mounts it.
-    expect(restore.volumeMounts).toContainEqual({
-      name: "data",
-      mountPath: "/var/lib/mysql",
-      subPath: "mysql",
-    });
-    expect(restore.securityContext).toEqual(pod.containers[0].securityContext);
-    const secrets = pod.volumes.find((v: any) => v.name === "restore-secrets").projected;
+    const serverMount = server.inputs.spec.template.spec.containers[0].volumeMounts.find(
+      (m: any) => m.name === "data",
+    );
+    expect(restore.volumeMounts).toContainEqual(serverMount);
+    const serverClaim = server.inputs.spec.template.spec.volumes.find(
+      (v: any) => v.name === "data",
+    );
+    expect(pod.volumes).toContainEqual(serverClaim);
+    const secrets = pod.volumes.find((v: any) => v.name === "secrets").projected;
     expect(secrets.sources.map((s: any) => s.secret.items.map((i: any) => i.key))).toEqual([
       ["root-password"],
-      ["s3-secret-key", "run-key"],
+      ["s3-secret-key"],
+      ["run-key"],
     ]);
     const restoreSecret = named("-database-restore");
     expect(isSecretInput(restoreSecret.inputs.stringData)).toBe(true);
@@ -1315,23 +1322,35 @@ describe("the physical method", () => {
       "s3-secret-key": "generated-user-secret",
       "run-key": sampleRunKey,
     });
-    // The pod reaches the store (and DNS) by a policy made before it.
+    // The Job's pods reach the store (and DNS) by a policy made before it; the server's pod
+    // starts after the Job, and has no restore of its own.
     const egress = named("-database-restore-egress");
     expect(egress.inputs.spec.podSelector).toEqual({
-      matchLabels: server.inputs.spec.template.metadata.labels,
+      matchLabels: {
+        "app.kubernetes.io/part-of": "ferry",
+        "app.kubernetes.io/component": "restore",
+      },
     });
-    expect(egress.inputs.spec.egress[1]).toEqual({ ports: [{ protocol: "TCP", port: 9000 }] });
-    expect(((server.opts?.dependsOn as pulumi.Resource[]) ?? []).map(resourceName)).toContain(
-      egress.name,
+    expect(job.inputs.spec.template.metadata.labels).toMatchObject(
+      egress.inputs.spec.podSelector.matchLabels,
     );
-    expect(server.opts?.customTimeouts).toEqual(jobAwaitTimeouts(60 + 120));
-    expect(server.opts?.hooks).toBeDefined();
+    expect(egress.inputs.spec.egress[1]).toEqual({ ports: [{ protocol: "TCP", port: 9000 }] });
+    const dependsOn = (r: { opts?: pulumi.CustomResourceOptions }) =>
+      ((r.opts?.dependsOn as pulumi.Resource[]) ?? []).map(resourceName);
+    expect(dependsOn(job)).toContain(egress.name);
+    expect(dependsOn(server)).toContain(job.name);
+    expect(server.inputs.spec.template.spec.initContainers).toBeUndefined();
+    expect(job.opts?.customTimeouts).toEqual(jobAwaitTimeouts(60 + 120));
+    expect(job.opts?.hooks).toBeDefined();
+    expect(job.opts?.deleteBeforeReplace).toBe(true);
   });
 
   it("auto builds the same graph where the configuration allows a physical copy, and asks the preflight to choose", async () => {
     await run("local", (raw) => (raw.migration.method = "auto"));
     expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).toContain("METHOD='auto'");
-    expect(named("-database-server").inputs.spec.template.spec.initContainers).toHaveLength(1);
+    expect(
+      named("-database-restore-job").inputs.spec.template.spec.containers[0].env,
+    ).toContainEqual({ name: "METHOD", value: "physical" });
   });
 
   it("adds nothing for the logical method, nor for auto where the source is in a pod", async () => {
