@@ -29,6 +29,16 @@ export function physicalObstacles(
       "the source runs in a pod (source.mode kubernetes): ferry copies a server's data files on its host only (source.mode local or ssh)",
     );
   }
+  if (migration.overwrite) {
+    obstacles.push(
+      "migration.overwrite replaces the dump's databases in a server that holds others, while a physical copy becomes a whole data directory and never writes over one",
+    );
+  }
+  if (migration.stripDefiners) {
+    obstacles.push(
+      "migration.stripDefiners rewrites the objects' definitions, which a copy of the data files carries as they are",
+    );
+  }
   if (migration.mode === "live") {
     obstacles.push(
       "live mode starts its replication after a logical import; a physical copy does not start one yet",

@@ -150,6 +150,28 @@ describe("valid configuration", () => {
     ).toEqual([
       `ferry:migration.method: is physical, but the destination is a server ferry does not run (destination.database.mode existing): a physical copy becomes a server's data files, which only the server ferry starts on the new volume can take${wayOut}`,
     ]);
+    for (const [key, says] of [
+      [
+        "overwrite",
+        "migration.overwrite replaces the dump's databases in a server that holds others, while a physical copy becomes a whole data directory and never writes over one",
+      ],
+      [
+        "stripDefiners",
+        "migration.stripDefiners rewrites the objects' definitions, which a copy of the data files carries as they are",
+      ],
+    ]) {
+      expect(problemsOf(physical("local", (r) => (r.migration[key] = true)))).toEqual([
+        `ferry:migration.method: is physical, but ${says}${wayOut}`,
+      ]);
+      expect(
+        configFrom(
+          withChange("ssh", (r) => {
+            r.migration.method = "auto";
+            r.migration[key] = true;
+          }),
+        ).migration.method,
+      ).toEqual({ kind: "logical", requested: "auto", reason: `auto chose logical: ${says}` });
+    }
     // Two obstacles at once, each said.
     expect(
       problemsOf(physical("kubernetes", (r) => (r.destination.mysqlImage = "mysql:8.4"))),
