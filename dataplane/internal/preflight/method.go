@@ -135,10 +135,10 @@ func readable(dir string) error {
 	for _, entry := range entries {
 		if entry.Type().IsRegular() {
 			file, err := os.Open(filepath.Join(dir, entry.Name()))
-			if err != nil {
-				return err
+			if err == nil {
+				err = file.Close()
 			}
-			return file.Close()
+			return err
 		}
 	}
 	return errors.New("it holds no file here")
