@@ -1436,16 +1436,32 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       /^physical: the source is MariaDB \d+\.\d+ like the destination, its binary log is on/,
     );
     expect(k8sStack.report().method).toBe("logical: migration.method is logical");
-    expect(
-      kubectl([
-        "logs",
-        "-n",
-        sshStack.namespace,
-        "-l",
-        "app.kubernetes.io/component=restore",
-        "--tail=-1",
-      ]).stdout,
-    ).toMatch(/restored run \S+ in/);
+    const restoreLog = kubectl([
+      "logs",
+      "-n",
+      sshStack.namespace,
+      "-l",
+      "app.kubernetes.io/component=restore",
+      "--tail=-1",
+    ]).stdout;
+    expect(restoreLog).toMatch(/restored run \S+ in/);
+    // The restore's keys (the run key, the reading user's, the root password) are files of its
+    // pod: in none of the namespace's pods, Jobs or ConfigMaps, nor in the restore's log.
+    const destinationObjects = kubectl([
+      "get",
+      "pods,jobs,configmaps",
+      "-n",
+      sshStack.namespace,
+      "-o",
+      "yaml",
+    ]).stdout;
+    expect(destinationObjects).toContain("ferry-restore-");
+    for (const value of [
+      ...Object.values(watched),
+      sshStack.runKey(),
+      ...sshStack.bucketUserKeys(),
+    ])
+      for (const text of [destinationObjects, restoreLog]) expect(text.includes(value)).toBe(false);
     expect(sshOutput).toMatch(/is a physical copy, restored into the destination's data directory/);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
     firstReplicateLog = stepLog("replicate");

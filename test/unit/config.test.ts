@@ -177,6 +177,21 @@ describe("valid configuration", () => {
       problemsOf(physical("kubernetes", (r) => (r.destination.mysqlImage = "mysql:8.4"))),
     ).toHaveLength(2);
     expect(
+      configFrom(
+        withChange("kubernetes", (r) => {
+          r.migration.method = "auto";
+          r.destination.mysqlImage = "mysql:8.4";
+        }),
+      ).migration.method.reason,
+    ).toBe(`auto chose logical: ${notMariaDb}; ${inPod}`);
+    // A section that does not parse is said as such, and physical is not judged without it.
+    expect(problemsOf(physical("local", (r) => (r.source.port = "x")))).toEqual([
+      expect.stringMatching(/^ferry:source\.port: /),
+    ]);
+    expect(problemsOf(physical("local", (r) => (r.destination.storageSize = 7)))).toEqual([
+      expect.stringMatching(/^ferry:destination\.storageSize: /),
+    ]);
+    expect(
       configFrom(withChange("kubernetes", (r) => (r.migration.method = "auto"))).migration.method,
     ).toEqual({ kind: "logical", requested: "auto", reason: `auto chose logical: ${inPod}` });
     expect(problemsOf(withChange("local", (r) => (r.migration.method = "fast")))).toEqual([
