@@ -180,13 +180,11 @@ func (s *Store) Get(ctx context.Context, key string, offset int64) (io.ReadClose
 			return nil, err
 		}
 	}
-	object, err := s.client.GetObject(ctx, s.Bucket, key, options)
+	// One GET, whose answer is one version of the object. (Client.GetObject stats the object first
+	// and then reads it on the condition that it is still that version: an object written again
+	// in between, as a dump writes its index after each chunk, failed with PreconditionFailed.)
+	object, _, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.Bucket, key, options)
 	if err != nil {
-		return nil, s.explain(ctx, err)
-	}
-	// GetObject is lazy: Stat makes a missing object an error here rather than at the first read.
-	if _, err := object.Stat(); err != nil {
-		object.Close()
 		return nil, s.explain(ctx, err)
 	}
 	return explainingReader{object, ctx, s}, nil
