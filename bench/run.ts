@@ -533,11 +533,16 @@ async function main(): Promise<void> {
     const destination = plane.destinationEnv(runId);
     delete destination.DEST_HOST;
     delete destination.DEST_PORT;
-    // Both at once, the restore first: it restores the copy once its index is stored, while the
-    // dump reads its digests, as the destination's init container will beside the dump's Job.
+    const profile = (step: string): Record<string, string> =>
+      options.profile
+        ? { FERRY_CPU_PROFILE: path.join(options.profile, `${runId}-ferry-physical-${step}.pprof`) }
+        : {};
+    // Both at once, the restore first: it restores the copy as its chunks are stored, as the
+    // destination's restore Job does beside the dump's.
     const started = performance.now();
     const restoring = measure("sh", [path.join(dataPlaneDir, "restore.sh")], {
       ...destination,
+      ...profile("restore"),
       DATA_DIR: dataDir,
       DEST_ACCOUNT_HOST: "127.0.0.1",
       FOLLOW_DUMP: "true",
@@ -550,9 +555,7 @@ async function main(): Promise<void> {
       COMPRESSION: options.compression,
       PARALLELISM: String(options.parallelism),
       METHOD: "physical",
-      ...(options.profile
-        ? { FERRY_CPU_PROFILE: path.join(options.profile, `${runId}-ferry-physical-dump.pprof`) }
-        : {}),
+      ...profile("dump"),
     });
     check("ferry's physical dump", dump);
     const restoredFiles = await restoring;

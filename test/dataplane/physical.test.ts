@@ -49,8 +49,8 @@ CREATE DATABASE elsewhere;
 CREATE TABLE elsewhere.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 `;
 
-function physicalDumpEnv(runId: string): Record<string, string> {
-  return { ...plane.dumpEnv(runId, "shop"), METHOD: "physical", CHUNK_MIB: "1" };
+function physicalDumpEnv(runId: string, databases = "shop"): Record<string, string> {
+  return { ...plane.dumpEnv(runId, databases), METHOD: "physical", CHUNK_MIB: "1" };
 }
 
 function restoreEnv(runId: string, dataDir: string): Record<string, string> {
@@ -62,24 +62,29 @@ function restoreEnv(runId: string, dataDir: string): Record<string, string> {
 }
 
 /**
- * Runs a step while a client of the source commits to an InnoDB and a MyISAM table all along, and
- * stops the client after it.
+ * Runs a step while a client of the source calls the database's churn() all along (shop's commits
+ * to an InnoDB and a MyISAM table), and stops the client after it.
  */
-async function whileTheSourceCommits<T>(step: () => Promise<T>): Promise<T> {
+async function whileTheSourceCommits<T>(step: () => Promise<T>, database = "shop"): Promise<T> {
   const churn = source.session();
-  churn.send("CALL shop.churn();");
+  churn.send(`CALL ${database}.churn();`);
   try {
     await new Promise((r) => setTimeout(r, 500));
     return await step();
   } finally {
-    const churning = source
-      .must(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = 'shop' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
-      )
-      .trim();
-    if (churning) source.must(`KILL CONNECTION ${Number(churning)}`);
-    await churn.end();
+    await stopChurn(churn, database);
   }
+}
+
+/** Stops a session calling the database's churn(). */
+async function stopChurn(churn: ReturnType<MariaDb["session"]>, database: string): Promise<void> {
+  const churning = source
+    .must(
+      `SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '${database}' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()`,
+    )
+    .trim();
+  if (churning) source.must(`KILL CONNECTION ${Number(churning)}`);
+  await churn.end();
 }
 
 /** Starts a server on a restored data directory, stopped after the suite. */
@@ -111,6 +116,9 @@ describe("the physical method", () => {
     );
     expect(dumped.stderr).toMatch(
       /databases elsewhere, not in ferry:source\.databases, come along too/,
+    );
+    expect(dumped.stderr).toMatch(
+      /the digests will be read at the copy's point, after it: `shop`\.`visits` has no transactions \(MyISAM\)/,
     );
     const manifest = JSON.parse(dumped.stdout) as {
       method: string;
@@ -170,6 +178,68 @@ describe("the physical method", () => {
       /run copy is a physical copy of the source's data files, .*this destination has not restored it \(its record of the run: "none"\)/,
     );
     expect(plane.destination.must("SHOW DATABASES LIKE 'shop'").trim()).toBe("");
+  }, 300_000);
+
+  it("reads the digests beside the copy of a source that takes no writes, and at the copy's point, after it, of one that commits during it: both verify", async () => {
+    source.must(`
+CREATE DATABASE quiet;
+CREATE TABLE quiet.items (id INT AUTO_INCREMENT PRIMARY KEY, body VARBINARY(2000), KEY by_body (body(8))) ENGINE=InnoDB;
+INSERT INTO quiet.items (body) SELECT RANDOM_BYTES(1500) FROM shop.seq_1_to_20000;
+CREATE SEQUENCE quiet.ids;
+DELIMITER //
+CREATE PROCEDURE quiet.churn() BEGIN
+  DECLARE i INT DEFAULT 0;
+  WHILE TRUE DO
+    INSERT INTO quiet.items (body) VALUES (RANDOM_BYTES(10));
+    UPDATE quiet.items SET body = RANDOM_BYTES(20) WHERE id = 1 + i % 20000;
+    SET i = i + 1;
+  END WHILE;
+END //
+DELIMITER ;`);
+    const copyAndVerify = async (runId: string) => {
+      const dataDir = path.join(work, runId);
+      const restored = await runScript("restore.sh", restoreEnv(runId, dataDir));
+      expect(restored.status, restored.stderr).toBe(0);
+      const server = await serveRestored(`physical-${runId}`, dataDir);
+      const verified = await runScript("verify.sh", plane.destinationEnv(runId, server.port));
+      expect(verified.status, verified.stderr).toBe(0);
+      expect(verified.stderr).toMatch(/verified: all \d+ objects, 1 tables \(\d+ rows\)/);
+      return server;
+    };
+
+    const quiet = await runScript("dump.sh", physicalDumpEnv("quiet", "quiet"));
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toMatch(
+      /reading the digests of 1 table\(s\) beside the copy, in snapshots at binlog/,
+    );
+    expect(quiet.stderr).toMatch(/the digests of 1 table\(s\) read beside the copy are the copy's/);
+    // The sequence's state is one row, read at the copy's point.
+    expect(quiet.stderr).toMatch(/digesting 1 table\(s\) and sequence\(s\) at the copy's point/);
+    await copyAndVerify("quiet");
+
+    // The application starts writing once the snapshots beside the copy are open.
+    const churn = source.session();
+    let churning = false;
+    const busy = await runScript("dump.sh", physicalDumpEnv("busy", "quiet"), undefined, (log) => {
+      if (!churning && log.includes("beside the copy, in snapshots at binlog")) {
+        churning = true;
+        churn.send("CALL quiet.churn();");
+      }
+    });
+    await stopChurn(churn, "quiet");
+    expect(busy.status, busy.stderr).toBe(0);
+    expect(churning).toBe(true);
+    expect(busy.stderr).toMatch(
+      /the copy's point \(binlog \S+ \d+\) is not the snapshots' read beside it \(\S+ \d+\): the source committed during the copy/,
+    );
+    expect(busy.stderr).not.toMatch(/read beside the copy are the copy's/);
+    expect(busy.stderr).toMatch(/digesting 2 table\(s\) and sequence\(s\) at the copy's point/);
+    const rows = (
+      JSON.parse(busy.stdout) as { tables: { table: string; rows: number }[] }
+    ).tables.find((t) => t.table === "items")?.rows;
+    expect(rows).toBeGreaterThan(20000);
+    const server = await copyAndVerify("busy");
+    expect(server.must("SELECT COUNT(*) FROM quiet.items").trim()).toBe(String(rows));
   }, 300_000);
 
   it("the preflight decides the method: physical where the source and this host allow it; auto takes logical saying why; physical is refused naming the key", async () => {

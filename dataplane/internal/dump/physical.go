@@ -126,6 +126,15 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	if err != nil {
 		return m, err
 	}
+	rowKey, err := digest.RowKeyFrom(*d.RunKey)
+	if err != nil {
+		writer.Abort(err)
+		return m, err
+	}
+	early := d.startEarlyDigests(ctx, rowKey)
+	if early != nil {
+		defer early.close()
+	}
 	d.Log("copying the source server's data files with %s to s3://%s/%s%s/ (%s)", m.DumpTool, d.Store.Bucket, manifest.Prefix(d.RunID), manifest.Physical, d.Compression)
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -205,13 +214,8 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 		Chunks: stored, Compression: d.Compression, Complete: true}); err != nil {
 		return m, d.uploadFailure(err)
 	}
-	d.Log("data files stored (%d bytes in %d chunks, %.1fs); digesting the databases at the copy's point", m.SQLBytes, len(stored), time.Since(started).Seconds())
-
-	rowKey, err := digest.RowKeyFrom(*d.RunKey)
-	if err != nil {
-		return m, err
-	}
-	if err := digest.Contents(ctx, rowKey, point.sessions, point.objects, digest.Progress(d.Log, point.objects)); err != nil {
+	d.Log("data files stored (%d bytes in %d chunks, %.1fs)", m.SQLBytes, len(stored), time.Since(started).Seconds())
+	if err := d.digestAtPoint(ctx, rowKey, point, early); err != nil {
 		return m, fmt.Errorf("digesting the source's objects failed: %v", err)
 	}
 	if point.tableLock != nil {
@@ -230,6 +234,40 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	sealing, _ := seal.Spent()
 	d.Log("done: %d tables digested, the server's data files (%d bytes) stored in %d chunks; sealing them took %.2fs of CPU", m.TableCount, m.Bytes, len(stored), sealing.Seconds())
 	return m, nil
+}
+
+// digestAtPoint fills in the contents of the objects at the copy's point: the digests read beside
+// the copy where they describe it, the rest read now in the point's snapshots.
+func (d *dumper) digestAtPoint(ctx context.Context, rowKey digest.RowKey, point *pointOfCopy, early *earlyDigests) error {
+	adopted := map[string]bool{}
+	if early != nil {
+		adopted = early.adopt(point, d.Log)
+	}
+	if len(adopted) > 0 {
+		d.Log("the digests of %d table(s) read beside the copy are the copy's: its point is their snapshots' (binlog %s %s)", len(adopted), point.file, point.position)
+	}
+	var rest []digest.Object
+	for _, o := range point.objects {
+		if o.HasContent() && !adopted[o.Key()] {
+			rest = append(rest, o)
+		}
+	}
+	if len(rest) > 0 {
+		d.Log("digesting %d table(s) and sequence(s) at the copy's point", len(rest))
+	}
+	if err := digest.Contents(ctx, rowKey, point.sessions, rest, digest.Progress(d.Log, rest)); err != nil {
+		return err
+	}
+	read := make(map[string]digest.Object, len(rest))
+	for _, o := range rest {
+		read[o.Key()] = o
+	}
+	for i := range point.objects {
+		if o, found := read[point.objects[i].Key()]; found {
+			point.objects[i].Rows, point.objects[i].Content = o.Rows, o.Content
+		}
+	}
+	return nil
 }
 
 // storeCopyIndex states the copy's chunks stored so far (manifest.Index).
@@ -273,15 +311,9 @@ func (d *dumper) takePoint(ctx context.Context, tool *os.Process) *pointOfCopy {
 		point.err = fmt.Errorf("opening the digests' snapshots at the copy's point: %v", conn.Explain(err, "the source database", "ferry:source"))
 		return point
 	}
-	var name string
-	for _, variable := range []struct {
-		name  string
-		value *string
-	}{{"binlog_snapshot_file", &point.file}, {"binlog_snapshot_position", &point.position}} {
-		if err := sessions[0].QueryRowContext(ctx, "SHOW SESSION STATUS LIKE '"+variable.name+"'").Scan(&name, variable.value); err != nil {
-			point.err = fmt.Errorf("reading the snapshot's binlog position (%s): %v", variable.name, err)
-			return point
-		}
+	if point.file, point.position, err = snapshotPosition(ctx, sessions[0]); err != nil {
+		point.err = err
+		return point
 	}
 	var gtid sql.NullString
 	if err := sessions[0].QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid); err == nil {
