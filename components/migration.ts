@@ -501,6 +501,26 @@ export class Migration extends pulumi.ComponentResource {
         },
       ),
     ];
+    // (The physical method is a server ferry runs: config/method.ts refuses it elsewhere.)
+    if (migration.method.kind === "physical") {
+      watches.push(
+        new StepLog(
+          `${name}-restore-log`,
+          {
+            step: "restore",
+            runId,
+            bucket: operatorRead,
+            runKey: runKey.key,
+            // The restore follows the dump, then prepares the copy.
+            timeoutMinutes: migration.dumpTimeoutMinutes + migration.importTimeoutMinutes,
+            hooks: users.forStep(["read"]),
+          },
+          // Started with the dump, once the preflight has decided the method: the restore of a
+          // run copied logically posts its one line and ends.
+          { parent: this, dependsOn: [dump.preflight] },
+        ),
+      );
+    }
     if (source.mode === "kubernetes") {
       watches.push(
         new StepLog(

@@ -115,9 +115,12 @@ export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
     Resource,
   });
   // What only the destination's steps write.
-  const destinationRecords = ["verification.json", "log/import.json", "live.json"].flatMap((name) =>
-    objects(`*/${name}`),
-  );
+  const destinationRecords = [
+    "verification.json",
+    "log/restore.json",
+    "log/import.json",
+    "live.json",
+  ].flatMap((name) => objects(`*/${name}`));
   // Listing tells a missing object from a forbidden one; it shows names, never content.
   const listing = allow(["s3:GetBucketLocation", "s3:ListBucket"], [`arn:aws:s3:::${bucket}`]);
   const statements: Record<BucketRole, Statement[]> = {
@@ -132,14 +135,14 @@ export function bucketPolicyDocument(bucket: string, role: BucketRole): string {
       ),
       allow(["s3:GetObject"], objects("*/manifest.json")),
       // The verification result is the destination's word, which the cleanup acts on; the
-      // import's log lines and live mode's record are the destination's too.
+      // restore's and the import's log lines and live mode's record are the destination's too.
       { Effect: "Deny", Action: ["s3:PutObject"], Resource: destinationRecords },
     ],
     read: [
       listing,
       allow(["s3:GetObject"], objects("*")),
-      // The verification result, the import's log lines for the operator's pulumi up, and live
-      // mode's record of the replication and the cutover.
+      // The verification result, the restore's and the import's log lines for the operator's
+      // pulumi up, and live mode's record of the replication and the cutover.
       allow(["s3:PutObject"], destinationRecords),
     ],
     cleanup: [listing, allow(["s3:GetObject", "s3:DeleteObject"], objects("*"))],

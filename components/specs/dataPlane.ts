@@ -233,7 +233,7 @@ export function reportEnvironment(
 }
 
 /** The steps that run in a cluster and post their log lines for the operator (package beacon). */
-export type WatchedStep = "dump" | "import";
+export type WatchedStep = "dump" | "restore" | "import";
 
 /** A Job's setting that makes its step post its log lines to the bucket. */
 export const postLogLines = { FERRY_BEACON: "true" } as const;

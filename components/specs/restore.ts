@@ -1,6 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { bucketEnvironment } from "./dataPlane";
+import { bucketEnvironment, postLogLines } from "./dataPlane";
 import type { BucketAccess } from "./bucketAccess";
 import { rootPasswordKey } from "./database";
 import { dataPlaneJob } from "./jobs";
@@ -69,6 +69,8 @@ export function restoreJob(spec: RestoreJobSpec): k8s.batch.v1.JobArgs {
       FOLLOW_WAIT_SECONDS: dumpSeconds,
       MANIFEST_WAIT_SECONDS: dumpSeconds,
       PREPARE_MEMORY_MIB: String(Math.max(64, Math.floor(spec.memoryBytes / (1 << 20) / 4))),
+      // Its log lines reach the operator's pulumi up (StepLog).
+      ...postLogLines,
     },
     secretFiles: {
       DEST_PASSWORD_FILE: { secretName: spec.credentialsSecretName, key: rootPasswordKey },

@@ -407,6 +407,53 @@ DELIMITER ;`);
     expect(fs.existsSync(path.join(stoppedDir, ".ferry-restored"))).toBe(false);
   }, 300_000);
 
+  it("shows the restore's lines to the operator's watch as it runs, a logical run's one line too, and each watch ends with its step", async () => {
+    const watchEnv = (runId: string) => ({
+      ...plane.objectStoreEnv("read"),
+      RUN_ID: runId,
+      WATCH_STEP: "restore",
+      WATCH_POLL_SECONDS: "1",
+    });
+    const logged = (stderr: string) =>
+      stderr.split("\n").filter((line) => line.includes(" ferry-restore: "));
+    const dataDir = path.join(work, "watched");
+    const watching = runScript("watch.sh", watchEnv("watched"));
+    const restoring = runScript("restore.sh", {
+      ...restoreEnv("watched", dataDir),
+      FOLLOW_DUMP: "true",
+      FERRY_BEACON: "true",
+      PROGRESS_SECONDS: "1",
+    });
+    const dumped = await runScript("dump.sh", physicalDumpEnv("watched"));
+    expect(dumped.status, dumped.stderr).toBe(0);
+    const [restored, watched] = await Promise.all([restoring, watching]);
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(watched.status, watched.stderr).toBe(0);
+    const lines = logged(restored.stderr);
+    expect(lines.some((line) => /progress step=restore bytes=\d+/.test(line))).toBe(true);
+    expect(lines.some((line) => line.includes("restored run watched in"))).toBe(true);
+    // Every line, in order.
+    expect(logged(watched.stderr)).toEqual(lines);
+    // Sealed like everything else of the run.
+    const object = plane.minio.mustMc(["cat", `admin/${bucket}/runs/watched/log/restore.json`]);
+    expect(object.toString("latin1")).not.toContain("restored run");
+
+    // auto took logical: the restore says there is nothing to restore, and its watch ends.
+    const logicalWatch = runScript("watch.sh", watchEnv("watched-logical"));
+    const logical = await runScript("restore.sh", {
+      ...restoreEnv("watched-logical", path.join(work, "watched-logical")),
+      METHOD: "logical",
+      FOLLOW_DUMP: "true",
+      FERRY_BEACON: "true",
+    });
+    expect(logical.status, logical.stderr).toBe(0);
+    const logicalWatched = await logicalWatch;
+    expect(logicalWatched.status, logicalWatched.stderr).toBe(0);
+    expect(logicalWatched.stderr).toMatch(
+      /ferry-restore: run watched-logical is copied logically \(ferry:migration\.method\): nothing to restore/,
+    );
+  }, 300_000);
+
   it("beside a copy whose tool is killed midway, the restore stops with the dump's reason and records nothing", async () => {
     const dataDir = path.join(work, "beside-a-killed-copy");
     let following: () => void = () => {};

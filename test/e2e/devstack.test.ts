@@ -726,7 +726,7 @@ describe("the dev stack with the source on this machine (mode local)", () => {
     // (The kubernetes provider's own transient pod warnings, such as "Container ... completed with
     // exit code 0" while the kubelet delays a finished pod's terminal phase, are not ferry's.)
     // The one warning of ferry's own is the preflight's: the dev source's view keeps its definer.
-    const ferryLines = /ferry-(preflight|dump|import|verify|cleanup|report|watch|revoke): /;
+    const ferryLines = /ferry-(preflight|dump|restore|import|verify|cleanup|report|watch|revoke): /;
     const definers =
       /ferry-preflight: warning: views, routines, triggers or events keep their definers root@localhost: /;
     expect(upOutput).toMatch(definers);
@@ -1463,6 +1463,9 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     ])
       for (const text of [destinationObjects, restoreLog]) expect(text.includes(value)).toBe(false);
     expect(sshOutput).toMatch(/is a physical copy, restored into the destination's data directory/);
+    // The restore Job's lines, from the destination cluster, appear in pulumi up as it runs.
+    expect(sshOutput).toMatch(/ferry-restore: restoring run \S+ into \/var\/lib\/mysql/);
+    expect(sshOutput).toMatch(/ferry-restore: restored run \S+ in/);
     console.log(`two migrations side by side: ${((Date.now() - started) / 1000).toFixed(0)}s`);
     firstReplicateLog = stepLog("replicate");
     // The dump Job's lines, from the source cluster, appear in pulumi up too.

@@ -1345,6 +1345,23 @@ describe("the physical method", () => {
     expect(job.opts?.deleteBeforeReplace).toBe(true);
   });
 
+  it("shows the restore's lines in pulumi up: the Job posts them, this machine watches them with the reading user once the preflight has decided the method", async () => {
+    await run("ssh", physical);
+    expect(
+      named("-database-restore-job").inputs.spec.template.spec.containers[0].env,
+    ).toContainEqual({ name: "FERRY_BEACON", value: "true" });
+    const watch = named("-restore-log-watch");
+    expect(watch.inputs.logging).toBe("stderr");
+    const program = revealSecret(watch.inputs.stdin) as string;
+    expect(program).toContain("WATCH_STEP='restore'; export WATCH_STEP");
+    expect(program).toContain("WATCH_START_SECONDS='600'; export WATCH_START_SECONDS");
+    expect(program).toMatch(/S3_ACCESS_KEY='ferry-test-[0-9a-f]{10}-read'; export/);
+    const component = registered.find((r) => r.name.endsWith("-restore-log"))!;
+    expect(((component.opts?.dependsOn as pulumi.Resource[]) ?? []).map(resourceName)).toContain(
+      named("-dump-ssh-preflight").name,
+    );
+  });
+
   it("auto builds the same graph where the configuration allows a physical copy, and asks the preflight to choose", async () => {
     await run("local", (raw) => (raw.migration.method = "auto"));
     expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).toContain("METHOD='auto'");

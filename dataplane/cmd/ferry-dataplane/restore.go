@@ -19,6 +19,15 @@ import (
 // METHOD is the method the preflight decided for the run: a run copied logically (auto's choice)
 // has nothing to restore, and its server starts on its own data directory for the import.
 func runRestore(ctx context.Context) error {
+	if os.Getenv("FERRY_BEACON") == "true" {
+		// From the first line, whatever the method: the operator's watch of the restore ends when
+		// it sees the step end, a logical run's restore too.
+		id, key, store, err := runStore()
+		if err != nil {
+			return err
+		}
+		post(store, key, id, "restore")
+	}
 	switch method := os.Getenv("METHOD"); method {
 	case "", "physical":
 	case "logical":
@@ -78,7 +87,6 @@ func runRestore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		post(store, key, id, "restore")
 		options.RunKey, options.Store = key, store
 		options.Follow = &restore.Follow{Run: storedRun(store, key, id), Wait: wait, ManifestWait: manifestWait, Poll: time.Second}
 		return restore.Run(ctx, options)

@@ -22,8 +22,8 @@ import (
 // attempt is coming to wait for.
 func runWatch(ctx context.Context) error {
 	name := os.Getenv("WATCH_STEP")
-	if name != "dump" && name != "import" {
-		return fmt.Errorf("WATCH_STEP must be dump or import, not %q", name)
+	if name != "dump" && name != "restore" && name != "import" {
+		return fmt.Errorf("WATCH_STEP must be dump, restore or import, not %q", name)
 	}
 	start, err := seconds("WATCH_START_SECONDS", 900)
 	if err != nil {
