@@ -86,8 +86,8 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	if err := os.WriteFile(options, []byte(text), 0o600); err != nil {
 		return m, err
 	}
-	var estimate int64
-	if err := d.db.QueryRowContext(ctx, "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES").Scan(&estimate); err != nil {
+	estimate, basis, err := d.copyEstimate(ctx)
+	if err != nil {
 		return m, err
 	}
 
@@ -109,7 +109,7 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 	// (the copy proven) ends its stream, and only the manifest lets it record the run.
 	writer.Stored = func(stored []manifest.Chunk, _ int64) error {
 		return d.storeCopyIndex(ctx, manifest.Index{Format: manifest.AttemptFormat, Stream: manifest.Physical,
-			Chunks: append([]manifest.Chunk(nil), stored...), Compression: d.Compression})
+			Chunks: append([]manifest.Chunk(nil), stored...), Compression: d.Compression, EstimatedBytes: estimate})
 	}
 	// --defaults-file must come first; the password is in it and nowhere else.
 	cmd := exec.CommandContext(ctx, d.BackupTool, "--defaults-file="+options, "--backup", "--stream=mbstream",
@@ -163,7 +163,7 @@ func (d *dumper) backup(ctx context.Context, m manifest.Manifest) (manifest.Mani
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	stopProgress := progress.Every(d.ProgressEvery, func() {
-		d.Log("%s", progress.Line("backup", writer.SQL.Load(), estimate, started, "total=estimated-from-table-sizes"))
+		d.Log("%s", progress.Line("backup", writer.SQL.Load(), max(estimate, writer.SQL.Load()), started, basis))
 	})
 	_, copyErr := io.Copy(writer, stdout)
 	if copyErr != nil {

@@ -56,6 +56,9 @@ type Index struct {
 	Compression string `json:"compression,omitempty"`
 	Complete    bool   `json:"complete,omitempty"`
 	Failed      string `json:"failed,omitempty"`
+	// EstimatedBytes is the dump's estimate of the whole copy's bytes before compression, for a
+	// restore beside it to tell how far it is (the chunks' own sizes say what is stored so far).
+	EstimatedBytes int64 `json:"estimatedBytes,omitempty"`
 }
 
 // NewAttemptID draws an attempt's identity: 128 random bits, so two attempts never share one.

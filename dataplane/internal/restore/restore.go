@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,8 +77,8 @@ type Follow struct {
 	// ManifestWait the wait after it for the manifest (the digests' time).
 	Wait, ManifestWait time.Duration
 	Poll               time.Duration
-	// listed counts the bytes of the chunks the index lists so far, for progress lines.
-	listed atomic.Int64
+	// expected is the copy's bytes as the index tells them so far, for progress lines.
+	expected atomic.Int64
 }
 
 // unfinished marks a data directory the restore is writing; done, one it has written (with the
@@ -107,16 +108,16 @@ func Run(ctx context.Context, o Options) error {
 	// From the manifest, every chunk is known; beside the dump, they are as its index tells them.
 	source, compression := o.Follow.chunksOf(&index), index.Compression
 	if o.Follow != nil {
-		o.Follow.listed.Store(indexBytes(index))
+		o.Follow.expected.Store(expectedBytes(index))
 	}
-	total := func() int64 { return o.Follow.listed.Load() }
+	total := func() int64 { return o.Follow.expected.Load() }
 	if m.RunID != "" {
 		if m.Method != manifest.Physical {
 			return fmt.Errorf("run %s is a dump of SQL, not a physical copy: the import step takes it (ferry:migration.method logical)", m.RunID)
 		}
 		stream, _ := m.Stream(manifest.Physical)
 		source, compression = chunks.Listed(stream.Chunks), m.Compression
-		total = func() int64 { return stream.Bytes }
+		total = func() int64 { return stream.SQLBytes }
 	}
 	if err := os.WriteFile(filepath.Join(o.DataDir, unfinished), []byte(runID+"\n"), 0o600); err != nil {
 		return err
@@ -219,14 +220,15 @@ func (o Options) unpack(ctx context.Context, runID string, source chunks.Source,
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start %s: %v", o.StreamTool, err)
 	}
-	var downloaded atomic.Int64
 	fetcher := &chunks.Fetcher{Store: o.Store, RunID: runID, Compression: compression, Dir: work,
-		Patience: o.Patience, Stall: o.Stall, RunKey: o.RunKey, Downloaded: &downloaded, Log: o.Log}
+		Patience: o.Patience, Stall: o.Stall, RunKey: o.RunKey, Log: o.Log}
+	unpacked := &countingWriter{w: stdin}
 	started := time.Now()
 	stopProgress := progress.Every(o.ProgressEvery, func() {
-		o.Log("%s", progress.Line("restore", downloaded.Load(), total(), started, "downloaded"))
+		done := unpacked.n.Load()
+		o.Log("%s", progress.Line("restore", done, max(done, total()), started, "unpacked"))
 	})
-	_, fetchErr := fetcher.FetchFrom(ctx, source, stdin)
+	_, fetchErr := fetcher.FetchFrom(ctx, source, unpacked)
 	stopProgress()
 	_ = stdin.Close()
 	if fetchErr != nil {
@@ -245,6 +247,18 @@ func (o Options) unpack(ctx context.Context, runID string, source chunks.Source,
 		return fmt.Errorf("%s failed (exit %d): %s", o.StreamTool, child.ExitStatus(waitErr), stderr.LastLines(3))
 	}
 	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // tool runs one tool to its end, its last lines of output the error's.
@@ -463,7 +477,7 @@ func (f *Follow) chunksOf(index *manifest.Index) chunks.Source {
 				return manifest.Chunk{}, false, fmt.Errorf("the copy's index of run %s no longer lists the chunks restored so far (a dump of the run began again): nothing restored is used, the data directory stays unfinished. Run pulumi up again", f.Run.RunID)
 			case err == nil && (len(x.Chunks) > len(index.Chunks) || x.Complete):
 				*index = x
-				f.listed.Store(indexBytes(x))
+				f.expected.Store(expectedBytes(x))
 				deadline = time.Now().Add(f.Wait)
 				continue
 			case err != nil && !f.notYet(err):
@@ -493,9 +507,14 @@ func extends(index, earlier manifest.Index) bool {
 	return true
 }
 
-// indexBytes is the stored size of the chunks index lists.
-func indexBytes(index manifest.Index) int64 {
-	return manifest.NewStream(manifest.Physical, index.Chunks).Bytes
+// expectedBytes is the copy's size before compression as index tells it: the chunks' own once it
+// is complete, until then the dump's estimate or what is listed, the larger.
+func expectedBytes(index manifest.Index) int64 {
+	listed := manifest.NewStream(manifest.Physical, index.Chunks).SQLBytes
+	if index.Complete {
+		return listed
+	}
+	return max(listed, index.EstimatedBytes)
 }
 
 func (f *Follow) index(ctx context.Context) (manifest.Index, error) {

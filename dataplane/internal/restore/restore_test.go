@@ -177,12 +177,29 @@ func (b *bucket) store(t *testing.T, x manifest.Index) {
 	b.mu.Unlock()
 }
 
+func TestTheCopysSizeIsTheDumpsEstimateUntilItIsComplete(t *testing.T) {
+	chunk := manifest.Chunk{Bytes: 4, SQLBytes: 10}
+	for _, c := range []struct {
+		index manifest.Index
+		want  int64
+	}{
+		{manifest.Index{Chunks: []manifest.Chunk{chunk}, EstimatedBytes: 100}, 100},
+		{manifest.Index{Chunks: []manifest.Chunk{chunk, chunk}, EstimatedBytes: 15}, 20}, // more than estimated
+		{manifest.Index{Chunks: []manifest.Chunk{chunk, chunk}, EstimatedBytes: 100, Complete: true}, 20},
+		{manifest.Index{Chunks: []manifest.Chunk{chunk}}, 10}, // a dump that gives no estimate
+	} {
+		if got := expectedBytes(c.index); got != c.want {
+			t.Fatalf("%+v: expected %d bytes; want %d", c.index, got, c.want)
+		}
+	}
+}
+
 func TestARestoreBesideTheDumpFollowsTheIndexAsItGrows(t *testing.T) {
 	if (*Follow)(nil).chunksOf(&manifest.Index{}) != nil {
 		t.Fatal("a restore that does not follow was given the index's chunks")
 	}
-	one := manifest.Chunk{Object: "runs/run-1/physical/000000.mbstream.zst", SHA256: "aa", Bytes: 1}
-	two := manifest.Chunk{Object: "runs/run-1/physical/000001.mbstream.zst", SHA256: "bb", Bytes: 1}
+	one := manifest.Chunk{Object: "runs/run-1/physical/000000.mbstream.zst", SHA256: "aa", Bytes: 1, SQLBytes: 10}
+	two := manifest.Chunk{Object: "runs/run-1/physical/000001.mbstream.zst", SHA256: "bb", Bytes: 1, SQLBytes: 20}
 	b := &bucket{}
 	f := &Follow{Run: follow.Run{Store: b, RunKey: b.key, RunID: "run-1", Missing: func(err error) bool { return errors.Is(err, errMissing) },
 		Lasting: func(error) bool { return false }}, Wait: 5 * time.Second, Poll: 10 * time.Millisecond}
@@ -203,8 +220,8 @@ func TestARestoreBesideTheDumpFollowsTheIndexAsItGrows(t *testing.T) {
 	if _, ok, err := source(t.Context(), 2); err != nil || ok {
 		t.Fatalf("past the complete copy: %v %v; want its end", ok, err)
 	}
-	if !index.Complete || f.listed.Load() != 2 {
-		t.Fatalf("the index followed is %+v (%d bytes listed); want the complete one", index, f.listed.Load())
+	if !index.Complete || f.expected.Load() != 30 {
+		t.Fatalf("the index followed is %+v (%d bytes expected); want the complete one, 30", index, f.expected.Load())
 	}
 
 	for name, c := range map[string]struct {
