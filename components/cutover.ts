@@ -87,6 +87,9 @@ export class Cutover extends pulumi.ComponentResource {
                 APPLICATION_SERVICE: service.name,
                 APPLICATION_SERVICE_SLICE: applicationSliceName(service.name),
                 APPLICATION_SERVICE_SELECTOR: JSON.stringify(service.destinationSelector),
+                // The connections the applications still hold to the source are closed once the
+                // Service selects the destination: reconnecting, they reach it.
+                CLOSE_SOURCE_SESSIONS: "true",
               }
             : {}),
         },

@@ -17,8 +17,8 @@ secret() {
 # seed_sql USER_HOST [SECRET]: the sample databases and the dump user, who connects from USER_HOST
 # with the password of the dev secret SECRET (sourcePassword); and the account live mode's
 # destination replicates as (ferry_replication, dev secret sourceReplicationPassword), from any
-# address and over TLS only. The dump user may also set read_only (READ_ONLY ADMIN), which live
-# mode's cutover does with it. The database ledger is the live demo's application's (ferry-ledger,
+# address and over TLS only. The dump user may also set read_only (READ_ONLY ADMIN) and close
+# other accounts' sessions (CONNECTION ADMIN), which live mode's cutover does with it. The database ledger is the live demo's application's (ferry-ledger,
 # account writer, dev secret ledgerWriterPassword), with no right past read_only.
 seed_sql() {
   password=$(secret "${2:-sourcePassword}")
@@ -40,7 +40,7 @@ CREATE TABLE crm.people (id INT PRIMARY KEY, name VARCHAR(50), city VARCHAR(50))
 INSERT INTO crm.people VALUES (1, 'Zoë', 'Zürich'), (2, 'Ὀδυσσεύς', 'Ithaca'), (3, '李雷', '北京');
 CREATE USER 'ferry_dump'@'$1' IDENTIFIED BY '$password';
 GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, LOCK TABLES, RELOAD, PROCESS, REPLICATION CLIENT,
-  READ_ONLY ADMIN ON *.* TO 'ferry_dump'@'$1';
+  READ_ONLY ADMIN, CONNECTION ADMIN ON *.* TO 'ferry_dump'@'$1';
 CREATE USER 'ferry_replication'@'%' IDENTIFIED BY '$replication_password' REQUIRE SSL;
 GRANT REPLICATION SLAVE ON *.* TO 'ferry_replication'@'%';
 CREATE DATABASE ledger;

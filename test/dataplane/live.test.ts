@@ -43,7 +43,7 @@ beforeAll(async () => {
   plane.source.must(`CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '${quoted}' REQUIRE SSL;
     GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
     CREATE USER 'cutover'@'127.0.0.1' IDENTIFIED BY '${cutoverPassword}';
-    GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, PROCESS, READ_ONLY ADMIN, BINLOG MONITOR ON *.* TO 'cutover'@'127.0.0.1';
+    GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE, PROCESS, READ_ONLY ADMIN, BINLOG MONITOR, CONNECTION ADMIN ON *.* TO 'cutover'@'127.0.0.1';
     CREATE USER 'writer'@'127.0.0.1' IDENTIFIED BY '${writerPassword}';
     GRANT SELECT, INSERT, UPDATE ON app.* TO 'writer'@'127.0.0.1';
     CREATE DATABASE app;
@@ -312,10 +312,37 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     // The cutover starts once the application's writes are flowing, and it is stopped only after
     // the source has refused it at least once.
     await until(() => writer.acknowledgedSoFar() > 10, "the writer's first writes");
-    const cut = await runScript("cutover.sh", cutoverEnv("live-1"));
+    // An application's connection held open to the source, idle, as a pool holds it.
+    const held = plane.source.session();
+    held.send("USE app;");
+    const heldId = () =>
+      plane.source
+        .must(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND DB = 'app' AND COMMAND = 'Sleep'",
+        )
+        .trim();
+    await until(() => heldId() !== "", "the held connection");
+    const heldBefore = heldId();
+    // Where ferry owns the applications' Service, the cutover closes the connections they still
+    // hold to the source: reconnecting, they reach the destination.
+    const cut = await runScript("cutover.sh", {
+      ...cutoverEnv("live-1"),
+      CLOSE_SOURCE_SESSIONS: "true",
+    });
     if (cut.status === 0) await until(() => writer.refusedSoFar() > 0, "the source's refusal");
     const { acknowledged, refused } = await writer.stop();
     expect(cut.status, cut.stderr).toBe(0);
+    expect(cut.stderr).toMatch(
+      /closed \d+ session\(s\) the applications held on the source \(accounts: [^)]*root[^)]*\)/,
+    );
+    expect(
+      plane.source
+        .must(
+          `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${Number(heldBefore)}`,
+        )
+        .trim(),
+    ).toBe("0");
+    await held.end();
     expect(acknowledged.length).toBeGreaterThan(10);
     // The writer went on until stopped: the source refused it once read-only.
     expect(refused).toBeGreaterThan(0);

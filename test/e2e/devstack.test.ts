@@ -1820,6 +1820,10 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       );
     expect(switched, log).not.toBeNull();
     expect(Number(switched![1])).toBeLessThan(5000);
+    // The connections the applications still held to the source were closed (the dev source's
+    // account may: CONNECTION ADMIN); reconnecting, they reach the destination.
+    expect(log).toMatch(/closed \d+ session\(s\) the applications held on the source \(accounts: /);
+    expect(log).not.toMatch(/could not be closed|could not be listed/);
     // What the application behind the Service saw of the cutover: the longest time between two
     // of its acknowledged writes since the cutover's up began (it wrote on meanwhile, from a
     // thread of its own). A Service left on the read-only source would leave it refused.

@@ -1162,6 +1162,8 @@ describe("live mode", () => {
       );
       expect(env.APPLICATION_SERVICE).toBe("ledger-db");
       expect(env.APPLICATION_SERVICE_SLICE).toBe("ledger-db-ferry-source");
+      // Once the Service selects the destination, the connections held to the source are closed.
+      expect(env.CLOSE_SOURCE_SESSIONS).toBe("true");
       // The selector is the server's own Service's: the pods it selects are the server's.
       expect(serverSelector()).toEqual({
         "app.kubernetes.io/part-of": "ferry",
@@ -1223,6 +1225,8 @@ describe("live mode", () => {
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.serviceAccountName).toBeUndefined();
       expect(JSON.stringify(pod)).not.toContain("APPLICATION_SERVICE");
+      // Without the Service, a closed connection would reconnect to the source: none is closed.
+      expect(JSON.stringify(pod)).not.toContain("CLOSE_SOURCE_SESSIONS");
       expect(registered.filter((r) => /application-service|cutover-api/.test(r.name))).toEqual([]);
     });
   });

@@ -109,6 +109,11 @@ func runCutover(ctx context.Context) error {
 	if _, err := destination.ExecContext(ctx, "UPDATE ferry.runs SET state = ?, detail = ? WHERE run_id = ?", load.StateCutOver, detail, m.RunID); err != nil {
 		return fmt.Errorf("cut over, but recording it in ferry.runs failed (%v): do not run the replication step of run %s again", err, m.RunID)
 	}
+	// Where the applications reach the database through ferry's Service (the graph sets it then),
+	// the connections they still hold to the source are closed: they reconnect to the destination.
+	if os.Getenv("CLOSE_SOURCE_SESSIONS") == "true" && serviceProblem == nil {
+		replica.CloseSessions(ctx, source, logf)
+	}
 	done := CutoverDone{At: utcNow(), Position: switched.Position, WindowMs: switched.Window.Round(time.Millisecond).Milliseconds()}
 	rowKey, err := digest.RowKeyFrom(*r.key)
 	if err != nil {

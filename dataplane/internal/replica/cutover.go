@@ -5,7 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"ferry.local/dataplane/internal/conn"
 )
@@ -199,3 +204,65 @@ func (c Cutover) rollbackDestination() []string {
 	}
 	return []string{"SET GLOBAL read_only = ON", "START SLAVE"}
 }
+
+// CloseSessions closes the source's sessions but the server's own threads and the sessions of
+// the account it runs as (ferry's own: the cutover's snapshots, the comparison's reads). Once the
+// applications' Service selects the destination, a connection an application still holds to the
+// source would go on reading rows frozen at the cutover and have its writes refused; closed, it
+// reconnects through the Service, to the destination. The cutover is done by then: nothing here
+// fails it, and what could not be closed is said with the right it needs.
+func CloseSessions(ctx context.Context, source *sql.DB, log func(string, ...any)) {
+	rows, err := source.QueryContext(ctx, `SELECT ID, USER FROM information_schema.PROCESSLIST
+		WHERE ID <> CONNECTION_ID() AND USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)
+		AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user')
+		AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Killed')`)
+	if err != nil {
+		log("warning: the sessions the applications hold on the source could not be listed (%v): until they reconnect, they read the source as it was at the cutover and their writes are refused", err)
+		return
+	}
+	type session struct {
+		id   int64
+		user string
+	}
+	var sessions []session
+	for rows.Next() {
+		var s session
+		if err := rows.Scan(&s.id, &s.user); err != nil {
+			_ = rows.Close()
+			log("warning: the sessions the applications hold on the source could not be listed (%v)", err)
+			return
+		}
+		sessions = append(sessions, s)
+	}
+	_ = rows.Close()
+	accounts := map[string]bool{}
+	closed, refused := 0, 0
+	var refusal error
+	for _, s := range sessions {
+		// An id the server gave; a number, not text.
+		_, err := source.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatInt(s.id, 10))
+		var gone *mysql.MySQLError
+		switch {
+		case err == nil:
+			closed++
+			accounts[s.user] = true
+		case errors.As(err, &gone) && gone.Number == unknownThread:
+			// It ended by itself meanwhile.
+		default:
+			refused++
+			refusal = err
+		}
+	}
+	names := make([]string, 0, len(accounts))
+	for name := range accounts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	log("closed %d session(s) the applications held on the source (accounts: %s): they reconnect through the Service, to the destination", closed, strings.Join(names, ", "))
+	if refused > 0 {
+		log("warning: %d session(s) on the source could not be closed (%v): the source account needs CONNECTION ADMIN (SUPER before MariaDB 10.5.2; CONNECTION_ADMIN or SUPER on MySQL). Until their applications reconnect, they read the source as it was at the cutover and their writes are refused", refused, refusal)
+	}
+}
+
+// unknownThread is the server's error for a KILL of a session that has ended (ER_NO_SUCH_THREAD).
+const unknownThread = 1094
