@@ -22,7 +22,12 @@ import { Replication } from "./replication";
 import { ReplicationSource } from "./replicationSource";
 import { RunReport, summarize, type MigrationReport } from "./runReport";
 import { SourceDump, type DumpLocation } from "./sourceDump";
-import { dumpIdentity, type DumpSettings, type ObjectStoreAdmin } from "./specs/dataPlane";
+import {
+  dumpIdentity,
+  type DumpSettings,
+  type ObjectStoreAdmin,
+  type WatchedStep,
+} from "./specs/dataPlane";
 import { urlPort } from "./specs/networkPolicy";
 import { replicaServerId } from "./specs/database";
 import { imageFlavour, quantityBytes } from "./values";
@@ -480,64 +485,39 @@ export class Migration extends pulumi.ComponentResource {
       },
     );
 
-    // What the Jobs in the clusters are doing, shown in pulumi up while they run: the import, and
-    // the dump when it runs as a Job (in the other modes its command shows its own lines).
+    // What the Jobs in the clusters are doing, shown in pulumi up while they run: the import, the
+    // physical method's restore, and the dump when it runs as a Job (in the other modes its
+    // command shows its own lines).
     const operatorRead = bucketFrom(urls.operator, "read");
-    const watches = [
+    const watch = (
+      step: WatchedStep,
+      timeoutMinutes: number,
+      after: pulumi.Input<pulumi.Resource>[],
+    ) =>
       new StepLog(
-        `${name}-import-log`,
+        `${name}-${step}-log`,
         {
-          step: "import",
+          step,
           runId,
           bucket: operatorRead,
           runKey: runKey.key,
-          // The import follows the dump from its start.
-          timeoutMinutes: migration.dumpTimeoutMinutes + migration.importTimeoutMinutes,
+          timeoutMinutes,
           hooks: users.forStep(["read"]),
         },
-        {
-          parent: this,
-          dependsOn: importAfter,
-        },
-      ),
-    ];
-    // (The physical method is a server ferry runs: config/method.ts refuses it elsewhere.)
+        { parent: this, dependsOn: after },
+      );
+    const dumpAndImportMinutes = migration.dumpTimeoutMinutes + migration.importTimeoutMinutes;
+    // The import follows the dump from its start.
+    const watches = [watch("import", dumpAndImportMinutes, importAfter)];
+    // The restore follows the dump, then prepares the copy; watched from the preflight's decision
+    // on (a logical run's restore posts its one line and ends). The physical method is a server
+    // ferry runs: config/method.ts refuses it elsewhere.
     if (migration.method.kind === "physical") {
-      watches.push(
-        new StepLog(
-          `${name}-restore-log`,
-          {
-            step: "restore",
-            runId,
-            bucket: operatorRead,
-            runKey: runKey.key,
-            // The restore follows the dump, then prepares the copy.
-            timeoutMinutes: migration.dumpTimeoutMinutes + migration.importTimeoutMinutes,
-            hooks: users.forStep(["read"]),
-          },
-          // Started with the dump, once the preflight has decided the method: the restore of a
-          // run copied logically posts its one line and ends.
-          { parent: this, dependsOn: [dump.preflight] },
-        ),
-      );
+      watches.push(watch("restore", dumpAndImportMinutes, [dump.preflight]));
     }
+    // From the preflight's pass on: a refused source has no dump to watch, and its up ends at once.
     if (source.mode === "kubernetes") {
-      watches.push(
-        new StepLog(
-          `${name}-dump-log`,
-          {
-            step: "dump",
-            runId,
-            bucket: operatorRead,
-            runKey: runKey.key,
-            timeoutMinutes: migration.dumpTimeoutMinutes,
-            hooks: users.forStep(["read"]),
-          },
-          // Started with the dump, once the preflight has passed: a refused source has no dump to
-          // watch, and its up ends at once.
-          { parent: this, dependsOn: [dump.preflight] },
-        ),
-      );
+      watches.push(watch("dump", migration.dumpTimeoutMinutes, [dump.preflight]));
     }
 
     // Proof the data arrived and the storage reads and writes.
