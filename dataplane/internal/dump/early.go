@@ -32,7 +32,6 @@ type earlyDigests struct {
 	file, position string
 	// tables are the tables of the snapshots' catalog, their content filled in by the reading.
 	tables   []digest.Object
-	sessions []*sql.Conn
 	cancel   context.CancelFunc
 	done     chan struct{}
 	err      error
@@ -55,7 +54,7 @@ func (d *dumper) startEarlyDigests(ctx context.Context, key digest.RowKey) *earl
 	if err != nil {
 		return notBeside(fmt.Sprintf("opening snapshots before the copy failed (%v)", err))
 	}
-	e := &earlyDigests{sessions: sessions, done: make(chan struct{})}
+	e := &earlyDigests{done: make(chan struct{})}
 	for i, session := range sessions {
 		file, position, err := snapshotPosition(ctx, session)
 		if err != nil {
@@ -82,6 +81,9 @@ func (d *dumper) startEarlyDigests(ctx context.Context, key digest.RowKey) *earl
 	go func() {
 		defer close(e.done)
 		e.err = digest.Contents(ctx, key, sessions, e.tables, nil)
+		// Read or stopped, the snapshots are done with: closed at once, they hold back neither
+		// the source's purge nor a DDL waiting on the tables they read.
+		conn.CloseAll(sessions)
 	}()
 	go e.watch(ctx, d)
 	return e
@@ -148,11 +150,10 @@ func (e *earlyDigests) watch(ctx context.Context, d *dumper) {
 // stop cancels the reading.
 func (e *earlyDigests) stop() { e.stopOnce.Do(e.cancel) }
 
-// close stops the reading if it still runs and closes its sessions.
+// close stops the reading if it still runs, and waits for it (and its sessions) to end.
 func (e *earlyDigests) close() {
 	e.stop()
 	<-e.done
-	conn.CloseAll(e.sessions)
 }
 
 // adopt waits for the digests read beside the copy and fills them into the objects read at the
