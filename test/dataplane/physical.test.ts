@@ -475,12 +475,16 @@ DELIMITER ;`);
           if (!/^\d+$/.test(entry)) continue;
           const pid = Number(entry);
           let name = "";
+          let args: string[] = [];
           try {
             name = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+            args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
           } catch {
             continue;
           }
-          if (name === "mariadb-backup" && descendsFrom(pid, dumpPid)) return pid;
+          // The copy itself, not the dump's `mariadb-backup --version` before it.
+          if (name === "mariadb-backup" && args.includes("--backup") && descendsFrom(pid, dumpPid))
+            return pid;
         }
         await new Promise((r) => setTimeout(r, 50));
       }
