@@ -212,29 +212,11 @@ func (c Cutover) rollbackDestination() []string {
 // reconnects through the Service, to the destination. The cutover is done by then: nothing here
 // fails it, and what could not be closed is said with the right it needs.
 func CloseSessions(ctx context.Context, source *sql.DB, log func(string, ...any)) {
-	rows, err := source.QueryContext(ctx, `SELECT ID, USER FROM information_schema.PROCESSLIST
-		WHERE ID <> CONNECTION_ID() AND USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)
-		AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user')
-		AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Killed')`)
+	sessions, err := applicationSessions(ctx, source)
 	if err != nil {
 		log("warning: the sessions the applications hold on the source could not be listed (%v): until they reconnect, they read the source as it was at the cutover and their writes are refused", err)
 		return
 	}
-	type session struct {
-		id   int64
-		user string
-	}
-	var sessions []session
-	for rows.Next() {
-		var s session
-		if err := rows.Scan(&s.id, &s.user); err != nil {
-			_ = rows.Close()
-			log("warning: the sessions the applications hold on the source could not be listed (%v)", err)
-			return
-		}
-		sessions = append(sessions, s)
-	}
-	_ = rows.Close()
 	accounts := map[string]bool{}
 	closed, refused := 0, 0
 	var refusal error
@@ -262,6 +244,34 @@ func CloseSessions(ctx context.Context, source *sql.DB, log func(string, ...any)
 	if refused > 0 {
 		log("warning: %d session(s) on the source could not be closed (%v): the source account needs CONNECTION ADMIN (SUPER before MariaDB 10.5.2; CONNECTION_ADMIN or SUPER on MySQL). Until their applications reconnect, they read the source as it was at the cutover and their writes are refused", refused, refusal)
 	}
+}
+
+// session is one session of the source's: its id and its account's user name.
+type session struct {
+	id   int64
+	user string
+}
+
+// applicationSessions lists the source's sessions CloseSessions closes, every row read or an error.
+func applicationSessions(ctx context.Context, source *sql.DB) ([]session, error) {
+	rows, err := source.QueryContext(ctx, `SELECT ID, USER FROM information_schema.PROCESSLIST
+		WHERE ID <> CONNECTION_ID() AND USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)
+		AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user')
+		AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Killed')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var sessions []session
+	for rows.Next() {
+		var s session
+		if err := rows.Scan(&s.id, &s.user); err != nil {
+			return nil, err
+		}
+		sessions = append(sessions, s)
+	}
+	// A listing that broke off is not taken for the whole list.
+	return sessions, rows.Err()
 }
 
 // unknownThread is the server's error for a KILL of a session that has ended (ER_NO_SUCH_THREAD).
