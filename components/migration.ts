@@ -265,7 +265,7 @@ export class Migration extends pulumi.ComponentResource {
         location: this.dumpLocation(name, config, urlPort(urls.source)),
         timeoutMinutes: migration.dumpTimeoutMinutes,
         registryCredentials: config.secrets.registryCredentials,
-        logicalReason: migration.method.reason,
+        method: migration.method,
         dumpHooks: store.users.forStep(["dump"]),
       },
       { parent: this, dependsOn: [store, ...rootPasswordKept] },
@@ -724,6 +724,14 @@ export class Migration extends pulumi.ComponentResource {
           imagePullPolicy: source.kubernetes.imagePullPolicy,
           objectStorePort,
           dnsServers: source.kubernetes.dnsPods,
+          ...(source.kubernetes.dataVolume
+            ? {
+                dataVolume: {
+                  ...source.kubernetes.dataVolume,
+                  group: source.kubernetes.dataVolume.group ?? source.kubernetes.dataVolume.user,
+                },
+              }
+            : {}),
         };
       case "ssh":
         return { mode: "ssh", ...source.ssh };

@@ -21,6 +21,7 @@ import { dumpEgressSpec, type DnsServers } from "./specs/networkPolicy";
 import { awaitTimeouts, jobAwaitTimeouts } from "./specs/timeouts";
 import { SourceCredentialsRemoval } from "./sourceCredentialsRemoval";
 import { reachableSshHost } from "./sshReachability";
+import type { CopyMethod } from "./config/types";
 
 /** Where the dump runs, one variant a source mode. */
 export type DumpLocation =
@@ -35,6 +36,8 @@ export type DumpLocation =
       readonly objectStorePort: number;
       /** The source cluster's DNS pods, which the run's pods there may reach on port 53. */
       readonly dnsServers: DnsServers;
+      /** The server's data volume, which a physical copy reads (config: source.kubernetes.dataVolume). */
+      readonly dataVolume?: SourceDataVolume;
     }
   | {
       /** A command on the source host over SSH. */
@@ -51,6 +54,17 @@ export type DumpLocation =
       readonly mode: "local";
     };
 
+/** A source server's data volume in its cluster, as the physical copy's Jobs mount it. */
+export interface SourceDataVolume {
+  readonly claim: string;
+  readonly subPath: string;
+  /** The data directory as the server names it: the Jobs mount the claim there. */
+  readonly mountPath: string;
+  readonly user: number;
+  readonly group: number;
+  readonly serverPodLabels: Record<string, string>;
+}
+
 export interface SourceDumpArgs {
   /** What to dump and where to put it. */
   readonly settings: DumpSettings;
@@ -61,8 +75,11 @@ export interface SourceDumpArgs {
   readonly timeoutMinutes: number;
   /** The registry's credentials (a Docker config.json), when the dump Job's image needs them. */
   readonly registryCredentials?: pulumi.Input<string>;
-  /** Why the run is logical where no preflight decides it (a source in a pod): config/method.ts. */
-  readonly logicalReason: string;
+  /**
+   * The method the graph is built for (config/method.ts): where no preflight's output decides it
+   * (a source in a pod), it is the run's.
+   */
+  readonly method: CopyMethod;
   /** The hooks around the dump's run (BucketUserSwitch): its bucket user on only while it runs. */
   readonly dumpHooks: pulumi.ResourceHookBinding;
 }
@@ -97,8 +114,18 @@ export class SourceDump extends pulumi.ComponentResource {
     switch (location.mode) {
       case "kubernetes": {
         const { provider, namespace } = location;
-        // A Job's output is not read back: a source in a pod is copied logically (config/method.ts).
-        this.decision = pulumi.output({ method: "logical", reason: args.logicalReason } as const);
+        // A Job's output is not read back: the graph's method is the run's. A physical copy is
+        // only built for one requested as such (config/method.ts), which the preflight Job
+        // confirms or refuses, stopping the run.
+        const { method } = args;
+        this.decision = pulumi.output({ method: method.kind, reason: method.reason });
+        const copiesFiles = method.kind === "physical" ? location.dataVolume : undefined;
+        if (method.kind === "physical" && !copiesFiles) {
+          throw new pulumi.ResourceError(
+            "a physical copy of a source in a pod needs source.kubernetes.dataVolume (config/method.ts refuses it without)",
+            this,
+          );
+        }
         const environment = dumpAfter(this.decision);
         const labels = ferryLabels("dump", settings.runId);
 
@@ -140,6 +167,20 @@ export class SourceDump extends pulumi.ComponentResource {
           imagePullSecrets,
           scriptsConfigMap: scripts.metadata.name,
           labels,
+          // A physical copy reads the server's files where the server has them: its claim, read
+          // only, on its node, as their owner. The preflight reads them too, to decide.
+          ...(copiesFiles
+            ? {
+                dataVolume: {
+                  claimName: copiesFiles.claim,
+                  mountPath: copiesFiles.mountPath,
+                  subPath: copiesFiles.subPath,
+                  readOnly: true,
+                },
+                runAs: { user: copiesFiles.user, group: copiesFiles.group },
+                besidePod: copiesFiles.serverPodLabels,
+              }
+            : {}),
         };
         // What each source session reads: the password, and the CA when one is configured.
         const sourceFiles = {

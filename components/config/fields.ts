@@ -27,6 +27,15 @@ export const dnsLabel = z
     error: "must be a DNS label: lowercase letters, digits and inner dashes, at most 63 characters",
   });
 
+/** Kubernetes' DNS-1123 subdomain (apimachinery's IsDNS1123Subdomain): what a claim's name must be. */
+export const dnsSubdomain = z
+  .string({ error: "must be a string" })
+  .max(253, { error: "must be at most 253 characters" })
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error:
+      "must be a DNS subdomain, as a claim's name is: lowercase letters, digits, inner dashes and dots",
+  });
+
 /** Kubernetes' DNS-1035 label (apimachinery's IsDNS1035Label): what a Service's name must be. */
 export const serviceNameLabel = z
   .string({ error: "must be a string" })

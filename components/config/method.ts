@@ -24,9 +24,15 @@ export function physicalObstacles(
       `destination.mysqlImage (${destination.mysqlImage}) names no MariaDB version (mariadb:<major>.<minor>...): the copy is restored and prepared by the destination's own version, which must be the source's`,
     );
   }
-  if (source.mode === "kubernetes") {
+  if (source.mode === "kubernetes" && !source.kubernetes.dataVolume) {
     obstacles.push(
-      "the source runs in a pod (source.mode kubernetes): ferry copies a server's data files on its host only (source.mode local or ssh)",
+      "the source runs in a pod (source.mode kubernetes) and source.kubernetes.dataVolume does not name the claim of its data directory (claim, serverPodLabels, user), which the copy Job mounts read-only on the server's node",
+    );
+  } else if (source.mode === "kubernetes" && migration.method === "auto") {
+    // A Job's output is not read back into the graph, so nothing could tell it which way the
+    // preflight went: the graph must be built for the one method the Job may take.
+    obstacles.push(
+      "the source runs in a pod (source.mode kubernetes), whose preflight Job cannot choose the method for the graph; set migration.method to physical to copy the files of source.kubernetes.dataVolume",
     );
   }
   if (migration.overwrite) {

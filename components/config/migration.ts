@@ -72,7 +72,7 @@ export const migrationSchema = z
       .enum(["logical", "physical", "auto"], { error: "must be logical, physical or auto" })
       .default("logical")
       .describe(
-        "logical: the rows as SQL, imported into the destination's server; physical: the source server's data files copied with mariadb-backup on the source host, restored on the new volume before the destination's server starts (MariaDB of the same major.minor on both sides, the source's binary log on, source.mode local or ssh); auto: physical where the preflight finds it possible, logical otherwise, saying why",
+        "logical: the rows as SQL, imported into the destination's server; physical: the source server's data files copied with mariadb-backup where they are (on the source host; for a server in a pod, by a Job beside it reading its claim, source.kubernetes.dataVolume), restored on the new volume before the destination's server starts (MariaDB of the same major.minor on both sides, the source's binary log on); auto: physical where the preflight finds it possible, logical otherwise, saying why (not in source.mode kubernetes, whose Job cannot choose for the graph)",
       ),
     cutover: z
       .boolean({ error: "must be true or false" })

@@ -3,11 +3,13 @@ import { mysqlPort } from "../values";
 import {
   dnsLabel,
   dnsPodsSchema,
+  dnsSubdomain,
   httpUrl,
   image,
   mysqlIdentifier,
   nonEmpty,
   otherModeOnly,
+  podSelector,
   port,
   pullPolicy,
   sshPublicKey,
@@ -36,6 +38,53 @@ export const sourceFields = {
   tls: tlsSchema.describe("TLS of the dump's sessions with the source"),
 };
 
+/**
+ * The claim holding a source server's data directory in its pod, for the physical method: the
+ * copy Job mounts it read-only on the server's node, as the files' owner, where mariadb-backup
+ * reads it beside the running server.
+ */
+export const dataVolumeSchema = z
+  .strictObject(
+    {
+      claim: dnsSubdomain.describe(
+        "the PersistentVolumeClaim of the server's data directory, in source.kubernetes.namespace",
+      ),
+      subPath: z
+        .string({ error: "must be a string" })
+        .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$)).*$/, {
+          error: "must be a relative path inside the claim, without ..",
+        })
+        .default("")
+        .describe("where the data directory is inside the claim (empty: its root)"),
+      mountPath: z
+        .string({ error: "must be a string" })
+        .regex(/^\/[^\s]*$/, { error: "must be an absolute path" })
+        .default("/var/lib/mysql")
+        .describe("the data directory as the server names it (its datadir)"),
+      user: z
+        .number({ error: "must be a number" })
+        .int({ error: "must be a whole number" })
+        .min(1, { error: "must be a user id other than root's (0)" })
+        .default(999)
+        .describe("the user id owning the data files (999 in the official MariaDB image)"),
+      group: z
+        .number({ error: "must be a number" })
+        .int({ error: "must be a whole number" })
+        .min(1, { error: "must be a group id other than root's (0)" })
+        .optional()
+        .describe("the group id of the data files (default: user)"),
+      serverPodLabels: podSelector(
+        "must name at least one label of the server's pod (an empty map would select every pod)",
+      ).describe(
+        "the server's pod's labels: the copy Job runs on that pod's node, where its claim is attached",
+      ),
+    },
+    { error: "must be a map" },
+  )
+  .describe(
+    "the server's data volume, for migration.method physical (the copy reads it beside the server)",
+  );
+
 export const kubernetesSourceSchema = z
   .strictObject(
     {
@@ -48,6 +97,7 @@ export const kubernetesSourceSchema = z
         .optional()
         .describe("the object store's URL as pods of the source cluster reach it"),
       dnsPods: dnsPodsSchema,
+      dataVolume: dataVolumeSchema.optional(),
     },
     {
       error: (issue) =>

@@ -45,12 +45,23 @@ export interface DataPlaneJobSpec {
    * cutover switching the applications' Service); without it the pod has no token.
    */
   readonly serviceAccountName?: pulumi.Input<string>;
-  /** A volume claim the step works in (the restore's data volume), mounted at `mountPath`. */
+  /**
+   * A volume claim the step works in (the restore's data volume), mounted at `mountPath`; a source
+   * server's, read only (the physical copy reads it beside the server).
+   */
   readonly dataVolume?: {
     readonly claimName: pulumi.Input<string>;
     readonly mountPath: string;
     readonly subPath: string;
+    readonly readOnly?: boolean;
   };
+  /**
+   * The user and group the step runs as instead of ferry's own: the owner of files it must read
+   * (a source server's data directory, whose directories only their owner may list).
+   */
+  readonly runAs?: { readonly user: number; readonly group: number };
+  /** Labels of a pod the step must run beside, on its node (where that pod's claim is attached). */
+  readonly besidePod?: Record<string, string>;
 }
 
 /** The manifest of a Job that runs one data-plane script and exits. */
@@ -84,7 +95,30 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
         metadata: { labels: spec.labels },
         spec: {
           restartPolicy: "Never",
-          securityContext: restrictedPod,
+          securityContext: spec.runAs
+            ? {
+                ...restrictedPod,
+                runAsUser: spec.runAs.user,
+                runAsGroup: spec.runAs.group,
+                fsGroup: spec.runAs.group,
+                // The group is the files' own already: nothing of a volume is changed to match it.
+                fsGroupChangePolicy: "OnRootMismatch",
+              }
+            : restrictedPod,
+          ...(spec.besidePod
+            ? {
+                affinity: {
+                  podAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: [
+                      {
+                        labelSelector: { matchLabels: spec.besidePod },
+                        topologyKey: "kubernetes.io/hostname",
+                      },
+                    ],
+                  },
+                },
+              }
+            : {}),
           ...pullSecretsSpec(spec.imagePullSecrets),
           ...(spec.serviceAccountName
             ? { serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: true }
@@ -108,6 +142,7 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
                         name: "data",
                         mountPath: spec.dataVolume.mountPath,
                         subPath: spec.dataVolume.subPath,
+                        ...(spec.dataVolume.readOnly ? { readOnly: true } : {}),
                       },
                     ]
                   : []),
@@ -132,7 +167,11 @@ export function dataPlaneJob(spec: DataPlaneJobSpec): k8s.batch.v1.JobArgs {
               ? [
                   {
                     name: "data",
-                    persistentVolumeClaim: { claimName: spec.dataVolume.claimName },
+                    persistentVolumeClaim: {
+                      claimName: spec.dataVolume.claimName,
+                      // Read only at the volume too: the kubelet then changes nothing of it.
+                      ...(spec.dataVolume.readOnly ? { readOnly: true } : {}),
+                    },
                   },
                 ]
               : []),

@@ -118,7 +118,7 @@ describe("valid configuration", () => {
     const wayOut =
       "; set migration.method to logical (or auto, which copies physically where it can)";
     const inPod =
-      "the source runs in a pod (source.mode kubernetes): ferry copies a server's data files on its host only (source.mode local or ssh)";
+      "the source runs in a pod (source.mode kubernetes) and source.kubernetes.dataVolume does not name the claim of its data directory (claim, serverPodLabels, user), which the copy Job mounts read-only on the server's node";
     expect(problemsOf(physical("kubernetes", () => {}))).toEqual([
       `ferry:migration.method: is physical, but ${inPod}${wayOut}`,
     ]);
@@ -194,6 +194,63 @@ describe("valid configuration", () => {
     expect(
       configFrom(withChange("kubernetes", (r) => (r.migration.method = "auto"))).migration.method,
     ).toEqual({ kind: "logical", requested: "auto", reason: `auto chose logical: ${inPod}` });
+    // A source in a pod with its data volume named: physical is taken, auto is not (its Job's
+    // decision cannot build the graph), and the volume's settings are checked.
+    const withVolume = (method: string, volume: Record<string, unknown>) =>
+      withChange("kubernetes", (r) => {
+        r.migration.method = method;
+        r.source.kubernetes.dataVolume = volume;
+      });
+    const volume = { claim: "data-mariadb-0", serverPodLabels: { app: "mariadb" } };
+    expect(configFrom(withVolume("physical", volume)).migration.method).toMatchObject({
+      kind: "physical",
+      requested: "physical",
+    });
+    expect(configFrom(withVolume("physical", volume)).source).toMatchObject({
+      kubernetes: {
+        dataVolume: { ...volume, subPath: "", mountPath: "/var/lib/mysql", user: 999 },
+      },
+    });
+    expect(configFrom(withVolume("auto", volume)).migration.method).toEqual({
+      kind: "logical",
+      requested: "auto",
+      reason:
+        "auto chose logical: the source runs in a pod (source.mode kubernetes), whose preflight Job cannot choose the method for the graph; set migration.method to physical to copy the files of source.kubernetes.dataVolume",
+    });
+    for (const [change, says] of [
+      [
+        { claim: "Data_0" },
+        /^ferry:source\.kubernetes\.dataVolume\.claim: must be a DNS subdomain/,
+      ],
+      [
+        { serverPodLabels: {} },
+        /^ferry:source\.kubernetes\.dataVolume\.serverPodLabels: must name at least one label/,
+      ],
+      [
+        { user: 0 },
+        /^ferry:source\.kubernetes\.dataVolume\.user: must be a user id other than root's/,
+      ],
+      [{ group: 1.5 }, /^ferry:source\.kubernetes\.dataVolume\.group: must be a whole number/],
+      [
+        { subPath: "../other" },
+        /^ferry:source\.kubernetes\.dataVolume\.subPath: must be a relative path/,
+      ],
+      [
+        { subPath: "/abs" },
+        /^ferry:source\.kubernetes\.dataVolume\.subPath: must be a relative path/,
+      ],
+      [
+        { mountPath: "mysql" },
+        /^ferry:source\.kubernetes\.dataVolume\.mountPath: must be an absolute path/,
+      ],
+    ] as const) {
+      expect(problemsOf(withVolume("physical", { ...volume, ...change }))).toEqual([
+        expect.stringMatching(says),
+      ]);
+    }
+    expect(problemsOf(withVolume("physical", { claim: "data" }))).toEqual([
+      expect.stringMatching(/^ferry:source\.kubernetes\.dataVolume\.serverPodLabels: /),
+    ]);
     expect(problemsOf(withChange("local", (r) => (r.migration.method = "fast")))).toEqual([
       "ferry:migration.method: must be logical, physical or auto",
     ]);

@@ -1366,6 +1366,93 @@ describe("the physical method", () => {
     );
   });
 
+  it("in kubernetes mode: the preflight and the dump Jobs read the server's claim read only, on its pod's node, as the files' owner; the graph is built for physical and the restore takes it", async () => {
+    const dataVolume = {
+      claim: "data-mariadb-0",
+      subPath: "mysql",
+      serverPodLabels: { app: "mariadb", role: "primary" },
+      user: 1001,
+    };
+    await run("kubernetes", (raw) => {
+      raw.migration.method = "physical";
+      raw.source.kubernetes.dataVolume = dataVolume;
+    });
+    for (const job of ["-dump-preflight", "-dump-job"]) {
+      const pod = named(job).inputs.spec.template.spec;
+      expect(pod.securityContext).toEqual({
+        runAsNonRoot: true,
+        runAsUser: 1001,
+        runAsGroup: 1001,
+        fsGroup: 1001,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod.affinity).toEqual({
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            {
+              labelSelector: { matchLabels: { app: "mariadb", role: "primary" } },
+              topologyKey: "kubernetes.io/hostname",
+            },
+          ],
+        },
+      });
+      expect(pod.volumes).toContainEqual({
+        name: "data",
+        persistentVolumeClaim: { claimName: "data-mariadb-0", readOnly: true },
+      });
+      expect(pod.containers[0].volumeMounts).toContainEqual({
+        name: "data",
+        mountPath: "/var/lib/mysql",
+        subPath: "mysql",
+        readOnly: true,
+      });
+      expect(pod.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+    }
+    expect(named("-dump-preflight").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "METHOD",
+      value: "physical",
+    });
+    expect(named("-dump-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "METHOD",
+      value: "physical",
+    });
+    expect(
+      named("-database-restore-job").inputs.spec.template.spec.containers[0].env,
+    ).toContainEqual({ name: "METHOD", value: "physical" });
+    expect(named("-import-job").inputs.spec.template.spec.containers[0].env).toContainEqual({
+      name: "METHOD",
+      value: "physical",
+    });
+    // Only the steps that read the files get them: the credentials' removal does not.
+    const forget = named("-forget-job").inputs.spec.template.spec;
+    expect(forget.affinity).toBeUndefined();
+    expect(JSON.stringify(forget)).not.toContain("data-mariadb-0");
+    // A group of its own, when the files have one.
+    resetRegistered();
+    await run("kubernetes", (raw) => {
+      raw.migration.method = "physical";
+      raw.source.kubernetes.dataVolume = { ...dataVolume, group: 2002 };
+    });
+    expect(named("-dump-job").inputs.spec.template.spec.securityContext).toMatchObject({
+      runAsUser: 1001,
+      runAsGroup: 2002,
+      fsGroup: 2002,
+    });
+  });
+
+  it("in kubernetes mode with a data volume but the logical method, the Jobs do not touch the server's claim", async () => {
+    await run("kubernetes", (raw) => {
+      raw.source.kubernetes.dataVolume = { claim: "data-mariadb-0", serverPodLabels: { a: "b" } };
+    });
+    for (const job of ["-dump-preflight", "-dump-job"]) {
+      const pod = named(job).inputs.spec.template.spec;
+      expect(pod.affinity).toBeUndefined();
+      expect(pod.securityContext.runAsUser).toBe(65532);
+      expect(JSON.stringify(pod.volumes)).not.toContain("data-mariadb-0");
+    }
+  });
+
   it("auto builds the same graph where the configuration allows a physical copy, and asks the preflight to choose", async () => {
     await run("local", (raw) => (raw.migration.method = "auto"));
     expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).toContain("METHOD='auto'");

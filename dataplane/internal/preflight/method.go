@@ -81,7 +81,7 @@ func Decide(requested string, d Destination, f PhysicalFacts) (Decision, []strin
 		obstacles = append(obstacles, fmt.Sprintf("mariadb-backup where the dump runs is %s, the source %s: install the mariadb-backup package of the source's version there", orUnknown(tool), source))
 	}
 	if f.DataDirProblem != nil {
-		obstacles = append(obstacles, fmt.Sprintf("the source's data directory %s cannot be read where the dump runs (%v): the dump must run on the source's host (ferry:source.mode local or ssh) as a user who may read it", f.DataDir, f.DataDirProblem))
+		obstacles = append(obstacles, fmt.Sprintf("the source's data directory %s cannot be read where the dump runs (%v): the dump must run where the files are, as a user who may read them: on the source's host (ferry:source.mode local or ssh), or for a server in a pod beside it with its claim (ferry:source.kubernetes.dataVolume: claim, subPath, mountPath the server's datadir, user the files' owner)", f.DataDir, f.DataDirProblem))
 	}
 	if len(obstacles) == 0 {
 		return Decision{Method: Physical, Reason: fmt.Sprintf("the source is MariaDB %s like the destination, its binary log is on and its data directory %s is readable where the dump runs", source, f.DataDir)}, nil

@@ -56,7 +56,7 @@ func TestDecideNamesEveryObstacle(t *testing.T) {
 		"a tool of no version": {func(_ *Destination, f *PhysicalFacts) { f.ToolVersion = "something" }, "of an unknown version"},
 		"an unreadable data directory": {func(_ *Destination, f *PhysicalFacts) {
 			f.DataDirProblem = errors.New("permission denied")
-		}, "data directory /var/lib/mysql/ cannot be read where the dump runs (permission denied)"},
+		}, "data directory /var/lib/mysql/ cannot be read where the dump runs (permission denied): the dump must run where the files are, as a user who may read them: on the source's host (ferry:source.mode local or ssh), or for a server in a pod beside it with its claim (ferry:source.kubernetes.dataVolume"},
 	}
 	for name, c := range cases {
 		d, f := possible()
