@@ -258,6 +258,8 @@ export class Migration extends pulumi.ComponentResource {
                     (migration.dumpTimeoutMinutes +
                       migration.importTimeoutMinutes +
                       migration.verifyTimeoutMinutes),
+                  // With the applications' Service, the cutover closes their sessions on the source.
+                  closesSessions: migration.live.applicationService !== undefined,
                 },
               }
             : {}),

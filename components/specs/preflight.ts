@@ -17,6 +17,8 @@ export interface PreflightSettings {
     readonly destinationServerId: number;
     /** How long the copy may take: the dump's, import's and verification's timeouts. */
     readonly copySeconds: number;
+    /** The cutover closes the applications' sessions on the source, as the source user. */
+    readonly closesSessions: boolean;
   };
 }
 
@@ -47,6 +49,7 @@ export function preflightEnvironment(
           LIVE: "true",
           LIVE_DEST_SERVER_ID: String(settings.live.destinationServerId),
           LIVE_COPY_SECONDS: String(settings.live.copySeconds),
+          ...(settings.live.closesSessions ? { LIVE_CLOSES_SESSIONS: "true" } : {}),
         }
       : {}),
   };

@@ -206,6 +206,27 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
         "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_expire_logs_seconds = 0",
       );
     }
+    // A cutover that will close the applications' sessions (the Service moved): the dump's
+    // account (no CONNECTION ADMIN) is refused, naming the grant; with it, or SUPER, it passes.
+    const closing = await runScript("preflight.sh", preflightEnv({ LIVE_CLOSES_SESSIONS: "true" }));
+    expect(closing.status).not.toBe(0);
+    expect(closing.stderr).toMatch(
+      /the source user may not close other accounts' sessions, which the cutover does once ferry:migration\.live\.applicationService selects the destination.*GRANT CONNECTION ADMIN ON \*\.\*/,
+    );
+    expect(closing.stderr).toMatch(/the preflight found 1 problem\(s\)/);
+    try {
+      for (const privilege of ["CONNECTION ADMIN", "SUPER"]) {
+        plane.source.must(`GRANT ${privilege} ON *.* TO 'dumper'@'127.0.0.1'`);
+        const granted = await runScript(
+          "preflight.sh",
+          preflightEnv({ LIVE_CLOSES_SESSIONS: "true" }),
+        );
+        expect(granted.status, `${privilege}: ${granted.stderr}`).toBe(0);
+        plane.source.must(`REVOKE ${privilege} ON *.* FROM 'dumper'@'127.0.0.1'`);
+      }
+    } finally {
+      plane.source.must("REVOKE CONNECTION ADMIN, SUPER ON *.* FROM 'dumper'@'127.0.0.1'");
+    }
   }, 120_000);
 
   it("replicates every change the source took after the dump's snapshot, for the dumped databases only, over verified TLS; the destination is read-only meanwhile", async () => {

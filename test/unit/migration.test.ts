@@ -1243,6 +1243,20 @@ describe("live mode", () => {
     expect(preflight).toContain(`LIVE_DEST_SERVER_ID='${serverId}'`);
     // The dump's, import's and verification's timeouts: 60 + 120 + 60 minutes.
     expect(preflight).toContain("LIVE_COPY_SECONDS='14400'");
+    // Without the applications' Service the cutover closes no session: nothing asked of that.
+    expect(preflight).not.toContain("LIVE_CLOSES_SESSIONS");
+    resetRegistered();
+    await run(
+      "local",
+      (raw) => {
+        live(raw);
+        raw.migration.live.applicationService = { name: "ledger-db" };
+      },
+      liveSecrets,
+    );
+    expect(revealSecret(named("-dump-local-preflight").inputs.stdin)).toContain(
+      "LIVE_CLOSES_SESSIONS='true'",
+    );
   });
 
   it("adds nothing in snapshot mode", async () => {

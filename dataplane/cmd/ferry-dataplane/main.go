@@ -195,7 +195,7 @@ func runPreflight(ctx context.Context) error {
 		return fmt.Errorf("the preflight could not read the source: %v", conn.Explain(err, "the source database", "ferry:source"))
 	}
 	// Live mode: what the destination's replica will need of the source (LIVE_DEST_SERVER_ID,
-	// LIVE_COPY_SECONDS).
+	// LIVE_COPY_SECONDS), and the cutover of the source user (LIVE_CLOSES_SESSIONS).
 	if os.Getenv("LIVE") == "true" {
 		serverID, err := strconv.ParseInt(os.Getenv("LIVE_DEST_SERVER_ID"), 10, 64)
 		if err != nil {
@@ -205,7 +205,8 @@ func runPreflight(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("LIVE_COPY_SECONDS must be a number, not %q", os.Getenv("LIVE_COPY_SECONDS"))
 		}
-		problems, err := preflight.LiveSource(ctx, db, preflight.Live{DestinationServerID: serverID, CopySeconds: copySeconds})
+		problems, err := preflight.LiveSource(ctx, db, preflight.Live{DestinationServerID: serverID, CopySeconds: copySeconds,
+			ClosesSessions: os.Getenv("LIVE_CLOSES_SESSIONS") == "true"})
 		if err != nil {
 			return fmt.Errorf("the preflight could not read the source's binary log settings: %v", err)
 		}

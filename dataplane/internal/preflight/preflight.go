@@ -317,7 +317,14 @@ type Live struct {
 	// CopySeconds is how long the dump, import and verification may take (their timeouts): the
 	// source must keep its binary log from the snapshot's position at least that long.
 	CopySeconds int64
+	// ClosesSessions: the cutover closes the applications' sessions still open on the source
+	// (the applications' Service moved to the destination), as the source user.
+	ClosesSessions bool
 }
+
+// sessionClosers are the privileges with which an account may close another's session: MariaDB
+// 10.5.2 and later CONNECTION ADMIN, MySQL 8 CONNECTION_ADMIN, both SUPER before that.
+var sessionClosers = []string{"CONNECTION ADMIN", "CONNECTION_ADMIN", "SUPER"}
 
 // LiveSource checks, before the dump, what would keep the destination from replicating the
 // source from the dump's position: the binary log on, in ROW format (the replica's table filter
@@ -349,7 +356,32 @@ func LiveSource(ctx context.Context, db *sql.DB, l Live) ([]string, error) {
 	if kept > 0 && kept < l.CopySeconds {
 		problems = append(problems, fmt.Sprintf("the source keeps its binary logs %d s, less than the copy may take (%d s: the dump, import and verification timeouts of ferry:migration): the log from the dump's position could be purged before the destination replicates it; SET GLOBAL binlog_expire_logs_seconds = %d (or more) on the source, or lower the timeouts", kept, l.CopySeconds, l.CopySeconds*2))
 	}
+	if l.ClosesSessions {
+		may, err := mayCloseSessions(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if !may {
+			problems = append(problems, "the source user may not close other accounts' sessions, which the cutover does once ferry:migration.live.applicationService selects the destination (an application's pooled connection would otherwise go on reading the source as it was at the cutover, its writes refused): GRANT CONNECTION ADMIN ON *.* (SUPER before MariaDB 10.5.2; CONNECTION_ADMIN on MySQL) TO the user in ferry:source.user")
+		}
+	}
 	return problems, nil
+}
+
+// mayCloseSessions says whether the session's account holds a privilege that closes other
+// accounts' sessions (sessionClosers). With a role active its privileges are not listed: it is
+// then not refused here (the cutover still warns, naming the privilege, if it cannot).
+func mayCloseSessions(ctx context.Context, db *sql.DB) (bool, error) {
+	if role, err := conn.ActiveRole(ctx, db); err == nil && role != "" {
+		return true, nil
+	}
+	var held int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "+conn.CurrentGrantee+
+		" AND PRIVILEGE_TYPE IN (?, ?, ?)", sessionClosers[0], sessionClosers[1], sessionClosers[2]).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("reading whether the source user may close sessions: %w", err)
+	}
+	return held > 0, nil
 }
 
 // binlogRetentionSeconds is how long the server keeps a binary log, 0 for ever: its
