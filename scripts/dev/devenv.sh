@@ -69,7 +69,10 @@ up() {
 }
 
 # The same sample databases in a MariaDB pod of the local source cluster (namespace ferry-source,
-# Service source-db), for the source mode kubernetes. Its data is an emptyDir: a throw-away source.
+# Service source-db), for the source mode kubernetes. Its data is on a claim (source-db-data, a local
+# volume of the source node in .ferry/cluster-source/volumes), as a real server's is, so that the
+# physical method can copy it (ferry:source.kubernetes.dataVolume); the server runs as user 999 like
+# the official image's, and a new seed empties it (its init container) so that the seed runs again.
 # Outside that cluster it is reached the way a database in a real one is: on its node's address at
 # the Service's node port, 10.90.0.2:30306 (the tests read it there to compare).
 cluster_source() {
@@ -86,16 +89,55 @@ cluster_source() {
     --from-file=server.crt="$tls/server.crt" --from-file=server.key="$tls/server.key" \
     --dry-run=client -o yaml | k apply -f - >/dev/null
   rm -f "$dir/source-db-init.sql"
+  volume="$repo/.ferry/cluster-source/volumes/source-db"
+  mkdir -p "$volume"
+  chown 999:999 "$volume"
+  chmod 0700 "$volume"
   k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: { name: ferry-source-db-data }
+spec:
+  capacity: { storage: 10Gi }
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: { namespace: ferry-source, name: source-db-data }
+  local: { path: "$volume" }
+  nodeAffinity:
+    required:
+      nodeSelectorTerms: [{ matchExpressions: [{ key: kubernetes.io/hostname, operator: In, values: [ferry-source-node-1] }] }]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: source-db-data, namespace: ferry-source }
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: ferry-source-db-data
+  resources: { requests: { storage: 10Gi } }
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: { name: source-db, namespace: ferry-source }
 spec:
   replicas: 1
+  # One server on its data directory at a time.
+  strategy: { type: Recreate }
   selector: { matchLabels: { app: source-db } }
   template:
     metadata: { labels: { app: source-db } }
     spec:
+      # No fsGroup: the kubelet would make the files group-writable; the volume is 999's already.
+      securityContext: { runAsUser: 999, runAsGroup: 999 }
+      initContainers:
+        # A data directory of another seed (or none) is emptied: the server then seeds it anew.
+        - name: seed
+          image: $IMAGE_MARIADB
+          imagePullPolicy: Never
+          command: [/bin/sh, -c, 'if [ "\$(cat /claim/seed 2>/dev/null)" != "\$SEED" ]; then rm -rf /claim/data; mkdir /claim/data; printf %s "\$SEED" >/claim/seed; fi']
+          env: [{ name: SEED, value: "$(sha256sum <scripts/dev/sample-data.sh | cut -c 1-64)" }]
+          volumeMounts: [{ name: data, mountPath: /claim }]
       containers:
         - name: mariadb
           image: $IMAGE_MARIADB
@@ -116,12 +158,14 @@ spec:
             - { name: secrets, mountPath: /var/run/source-db, readOnly: true }
             - { name: secrets, mountPath: /docker-entrypoint-initdb.d, readOnly: true }
             - { name: tls, mountPath: /var/run/source-db-tls, readOnly: true }
-            - { name: data, mountPath: /var/lib/mysql }
+            - { name: data, mountPath: /var/lib/mysql, subPath: data }
+            - { name: run, mountPath: /run/mysqld }
       volumes:
         - name: secrets
           secret: { secretName: source-db, items: [{ key: root-password, path: root-password }, { key: init.sql, path: init.sql }] }
         - { name: tls, secret: { secretName: source-db-tls, defaultMode: 0444 } }
-        - { name: data, emptyDir: {} }
+        - { name: data, persistentVolumeClaim: { claimName: source-db-data } }
+        - { name: run, emptyDir: {} }
 ---
 apiVersion: v1
 kind: Service

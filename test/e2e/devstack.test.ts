@@ -1515,6 +1515,99 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
       expect(hostLogs.includes(value), key).toBe(false);
   }, 900_000);
 
+  it("physical from a pod: the copy Job reads the server's claim read only, on its node, as the files' owner; the copy is restored and verified; the server's files keep their owner and modes", async () => {
+    const volume = path.join(repoRoot, ".ferry", "cluster-source", "volumes", "source-db");
+    // Owner and mode of the claim's root, the data directory and every file in it.
+    const ownership = () =>
+      [volume, ...fs.readdirSync(path.join(volume, "data")).map((f) => path.join("data", f))]
+        .map((f) => path.resolve(volume, f))
+        // A file the server removes meanwhile (a temporary table's) is left out.
+        .flatMap((f) => {
+          const stat = fs.statSync(f, { throwIfNoEntry: false });
+          return stat
+            ? [`${path.relative(volume, f)} ${stat.uid}:${stat.gid} ${stat.mode.toString(8)}`]
+            : [];
+        })
+        .sort();
+    const before = ownership();
+    expect(before).toContain(" 999:999 40700");
+    const filesStack = new DevStack(
+      "e2e-k8s-files",
+      "ferry-e2e-k8s-files",
+      {
+        mode: "kubernetes",
+        host: "source-db.ferry-source.svc.cluster.local",
+        port: 3306,
+        kubernetes: {
+          kubeconfig: ".ferry/kubeconfig",
+          context: "source",
+          namespace: "ferry-source",
+          toolsImage: "ferry.local/tools:1",
+          // The dev source's claim (scripts/dev/devenv.sh).
+          dataVolume: {
+            claim: "source-db-data",
+            subPath: "data",
+            serverPodLabels: { app: "source-db" },
+          },
+        },
+      },
+      {
+        existingStorage: true,
+        migration: (migration) => Object.assign(migration, { method: "physical" }),
+      },
+    );
+    try {
+      const up = await filesStack.pulumiAsync(["up", "--yes"]);
+      const output = expectMigratedBy(up, filesStack, clusterSource());
+      expect(filesStack.report().method).toMatch(/^physical: migration\.method is physical/);
+      expect(output).toMatch(/is a physical copy, restored into the destination's data directory/);
+      expect(output).toMatch(/ferry-restore: restored run \S+ in/);
+      const pods = JSON.parse(
+        sourceKubectl([
+          "get",
+          "pods",
+          "-n",
+          "ferry-source",
+          "-l",
+          "app.kubernetes.io/component=dump",
+          "-o",
+          "json",
+        ]).stdout,
+      ).items.filter((pod: any) => pod.metadata.name.includes("e2e-k8s-files"));
+      // The preflight's pod and the dump's: beside the server, its claim read only, as 999.
+      expect(pods.length).toBeGreaterThanOrEqual(2);
+      const server = JSON.parse(
+        sourceKubectl(["get", "pods", "-n", "ferry-source", "-l", "app=source-db", "-o", "json"])
+          .stdout,
+      ).items[0];
+      for (const pod of pods) {
+        expect(pod.spec.nodeName).toBe(server.spec.nodeName);
+        expect(pod.spec.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999 });
+        expect(pod.spec.volumes).toContainEqual({
+          name: "data",
+          persistentVolumeClaim: { claimName: "source-db-data", readOnly: true },
+        });
+        expect(pod.status.phase).toBe("Succeeded");
+      }
+      const dumpLog = sourceKubectl([
+        "logs",
+        "-n",
+        "ferry-source",
+        "-l",
+        "app.kubernetes.io/component=dump",
+        "--tail=-1",
+        "--prefix",
+      ]).stdout;
+      expect(dumpLog).toMatch(
+        /e2e-k8s-files.*copying the source server.s data files with mariadb-backup/,
+      );
+      // The server goes on writing (new binary logs may appear), but nothing it had changed.
+      expect(ownership()).toEqual(expect.arrayContaining(before));
+    } finally {
+      filesStack.remove();
+    }
+  }, 900_000);
+
   it("lets the run's pods in the source cluster reach the source and the object store only (NetworkPolicy, enforced by the source's node)", () => {
     const policies = JSON.parse(
       sourceKubectl(["get", "networkpolicies", "-n", "ferry-source", "-o", "json"]).stdout,
