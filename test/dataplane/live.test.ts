@@ -419,6 +419,35 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
       /run live-1 was cut over: the destination takes the writes; nothing to replicate/,
     );
     expect(again.cutover.stderr).toMatch(/run live-1 is already cut over/);
+    // Run again where the applications' Service moves (a first cutover that could not switch it
+    // is one such run): a connection an application opened to the source meanwhile is stale
+    // (it reads the source as it was), and it is closed like those at the first cutover.
+    const held = plane.source.session();
+    held.send("USE app;");
+    const heldId = () =>
+      plane.source
+        .must(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND DB = 'app' AND COMMAND = 'Sleep'",
+        )
+        .trim();
+    await until(() => heldId() !== "", "the held connection");
+    const heldBefore = heldId();
+    const closing = await must("cutover.sh", {
+      ...cutoverEnv("live-1"),
+      CLOSE_SOURCE_SESSIONS: "true",
+    });
+    expect(closing.stderr).toMatch(/run live-1 is already cut over/);
+    expect(closing.stderr).toMatch(
+      /closed \d+ session\(s\) the applications held on the source \(accounts: [^)]*root[^)]*\)/,
+    );
+    expect(
+      plane.source
+        .must(
+          `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${Number(heldBefore)}`,
+        )
+        .trim(),
+    ).toBe("0");
+    await held.end();
     // An up whose config asks for no cutover any more (the replica checked again) is refused: it
     // would send the applications' Service back to the read-only source.
     const uncut = await runScript("replicate.sh", {

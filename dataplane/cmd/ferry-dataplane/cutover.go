@@ -82,6 +82,12 @@ func runCutover(ctx context.Context) error {
 			}
 			logf("the applications' Service %s selects the destination's server", service.Name)
 		}
+		// A first cutover that could not switch the Service closed nothing, and an application may
+		// have reached the read-only source since: its connections are stale now that the Service
+		// selects the destination, and are closed as at the first cutover.
+		if closeSourceSessions() {
+			replica.CloseSessions(ctx, source, logf)
+		}
 		return recordCutOverOnce(ctx, r)
 	case state != load.StateReplicating:
 		return fmt.Errorf("run %s does not replicate (state: %s): the replication step must succeed before a cutover", m.RunID, orNone(state))
@@ -111,7 +117,7 @@ func runCutover(ctx context.Context) error {
 	}
 	// Where the applications reach the database through ferry's Service (the graph sets it then),
 	// the connections they still hold to the source are closed: they reconnect to the destination.
-	if os.Getenv("CLOSE_SOURCE_SESSIONS") == "true" && serviceProblem == nil {
+	if closeSourceSessions() && serviceProblem == nil {
 		replica.CloseSessions(ctx, source, logf)
 	}
 	done := CutoverDone{At: utcNow(), Position: switched.Position, WindowMs: switched.Window.Round(time.Millisecond).Milliseconds()}
@@ -159,6 +165,10 @@ func runCutover(ctx context.Context) error {
 	logf("verified at the cutover: all %d objects, %d tables (%d rows), equal on both sides; write-unavailable window %s", len(sides[0]), tables, rows, switched.Window.Round(time.Millisecond))
 	return nil
 }
+
+// closeSourceSessions: the applications reach the database through ferry's Service (the graph
+// sets CLOSE_SOURCE_SESSIONS then), so their sessions on the source are closed once it moved.
+func closeSourceSessions() bool { return os.Getenv("CLOSE_SOURCE_SESSIONS") == "true" }
 
 // recordCutOverOnce makes sure a run cut over has a live record that says so: a cutover whose
 // record could not be stored is run again only to find the run cut over, and the report must not
