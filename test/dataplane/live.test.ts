@@ -78,6 +78,30 @@ function destinationEnv(runId: string): Record<string, string> {
   };
 }
 
+/**
+ * A connection an application holds open to the source, idle, as a pool holds it (the root
+ * account, in database app): `open` says whether the server still has it.
+ */
+async function holdIdleSession() {
+  const session = plane.source.session();
+  session.send("USE app;");
+  const idleId = () =>
+    plane.source
+      .must(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND DB = 'app' AND COMMAND = 'Sleep'",
+      )
+      .trim();
+  await until(() => idleId() !== "", "the held connection");
+  const id = Number(idleId());
+  return {
+    open: () =>
+      plane.source
+        .must(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${id}`)
+        .trim() !== "0",
+    end: () => session.end(),
+  };
+}
+
 /** replicate.sh's environment: the destination, the run, and the source as the replica dials it. */
 function replicateEnv(runId: string, password = "replication-password"): Record<string, string> {
   return {
@@ -334,16 +358,7 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     // the source has refused it at least once.
     await until(() => writer.acknowledgedSoFar() > 10, "the writer's first writes");
     // An application's connection held open to the source, idle, as a pool holds it.
-    const held = plane.source.session();
-    held.send("USE app;");
-    const heldId = () =>
-      plane.source
-        .must(
-          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND DB = 'app' AND COMMAND = 'Sleep'",
-        )
-        .trim();
-    await until(() => heldId() !== "", "the held connection");
-    const heldBefore = heldId();
+    const held = await holdIdleSession();
     // Where ferry owns the applications' Service, the cutover closes the connections they still
     // hold to the source: reconnecting, they reach the destination.
     const cut = await runScript("cutover.sh", {
@@ -356,13 +371,7 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(cut.stderr).toMatch(
       /closed \d+ session\(s\) the applications held on the source \(accounts: [^)]*root[^)]*\)/,
     );
-    expect(
-      plane.source
-        .must(
-          `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${Number(heldBefore)}`,
-        )
-        .trim(),
-    ).toBe("0");
+    expect(held.open()).toBe(false);
     await held.end();
     expect(acknowledged.length).toBeGreaterThan(10);
     // The writer went on until stopped: the source refused it once read-only.
@@ -422,16 +431,7 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     // Run again where the applications' Service moves (a first cutover that could not switch it
     // is one such run): a connection an application opened to the source meanwhile is stale
     // (it reads the source as it was), and it is closed like those at the first cutover.
-    const held = plane.source.session();
-    held.send("USE app;");
-    const heldId = () =>
-      plane.source
-        .must(
-          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND DB = 'app' AND COMMAND = 'Sleep'",
-        )
-        .trim();
-    await until(() => heldId() !== "", "the held connection");
-    const heldBefore = heldId();
+    const held = await holdIdleSession();
     const closing = await must("cutover.sh", {
       ...cutoverEnv("live-1"),
       CLOSE_SOURCE_SESSIONS: "true",
@@ -440,13 +440,7 @@ describe("live mode's catch-up (real MariaDB source and destination)", () => {
     expect(closing.stderr).toMatch(
       /closed \d+ session\(s\) the applications held on the source \(accounts: [^)]*root[^)]*\)/,
     );
-    expect(
-      plane.source
-        .must(
-          `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${Number(heldBefore)}`,
-        )
-        .trim(),
-    ).toBe("0");
+    expect(held.open()).toBe(false);
     await held.end();
     // An up whose config asks for no cutover any more (the replica checked again) is refused: it
     // would send the applications' Service back to the read-only source.

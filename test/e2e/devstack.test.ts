@@ -205,6 +205,22 @@ const hostSource = [
 ];
 
 /** The source cluster's database, from outside that cluster: its node's address, the node port. */
+/** ferry:source for the source cluster's server (mode kubernetes), its kubernetes section extended. */
+function clusterSourceConfig(kubernetes: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    mode: "kubernetes",
+    host: "source-db.ferry-source.svc.cluster.local",
+    port: 3306,
+    kubernetes: {
+      kubeconfig: ".ferry/kubeconfig",
+      context: "source",
+      namespace: "ferry-source",
+      toolsImage: "ferry.local/tools:1",
+      ...kubernetes,
+    },
+  };
+}
+
 function clusterSource(): string[] {
   const options = passwordOptions(secret("sourceRootPassword"));
   return [`--defaults-extra-file=${options}`, "-h", "10.90.0.2", "-P", "30306", "-uroot"];
@@ -1254,18 +1270,7 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     k8sStack = new DevStack(
       "e2e-k8s",
       "ferry-e2e-k8s",
-      {
-        mode: "kubernetes",
-        host: "source-db.ferry-source.svc.cluster.local",
-        port: 3306,
-        kubernetes: {
-          kubeconfig: ".ferry/kubeconfig",
-          context: "source",
-          namespace: "ferry-source",
-          toolsImage: "ferry.local/tools:1",
-        },
-        databases: ["shop", "crm", "ledger"],
-      },
+      { ...clusterSourceConfig(), databases: ["shop", "crm", "ledger"] },
       {
         // A later migration into the same cluster uses the storage the first installed.
         existingStorage: true,
@@ -1534,23 +1539,14 @@ describe("two dev stacks at the same time: the source in a pod of the older sour
     const filesStack = new DevStack(
       "e2e-k8s-files",
       "ferry-e2e-k8s-files",
-      {
-        mode: "kubernetes",
-        host: "source-db.ferry-source.svc.cluster.local",
-        port: 3306,
-        kubernetes: {
-          kubeconfig: ".ferry/kubeconfig",
-          context: "source",
-          namespace: "ferry-source",
-          toolsImage: "ferry.local/tools:1",
-          // The dev source's claim (scripts/dev/devenv.sh).
-          dataVolume: {
-            claim: "source-db-data",
-            subPath: "data",
-            serverPodLabels: { app: "source-db" },
-          },
+      clusterSourceConfig({
+        // The dev source's claim (scripts/dev/devenv.sh).
+        dataVolume: {
+          claim: "source-db-data",
+          subPath: "data",
+          serverPodLabels: { app: "source-db" },
         },
-      },
+      }),
       {
         existingStorage: true,
         migration: (migration) => Object.assign(migration, { method: "physical" }),
