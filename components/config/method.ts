@@ -77,10 +77,14 @@ export function copyMethod(
     return { kind: "logical", requested, reason: "migration.method is logical" };
   }
   const obstacles = physicalObstacles(source, destination, migration);
-  if (requested === "auto" && obstacles.length > 0) {
+  if (obstacles.length > 0) {
+    // methodChecks refuses physical with obstacles before the graph is built: a physical copy
+    // asked for is never turned logical in silence.
+    if (requested === "physical") {
+      throw new Error(`migration.method is physical, but ${obstacles.join("; ")}`);
+    }
     return { kind: "logical", requested, reason: `auto chose logical: ${obstacles.join("; ")}` };
   }
-  // The checks refused physical with obstacles; here there are none.
   const version = imageFlavour(destination.mysqlImage);
   return {
     kind: "physical",

@@ -9,6 +9,10 @@ import {
   secretKeys,
   undeclaredSecretKeys,
 } from "../../components/config";
+import { copyMethod } from "../../components/config/method";
+import { destinationSchema } from "../../components/config/destination";
+import { migrationSchema } from "../../components/config/migration";
+import { sourceSchema } from "../../components/config/source";
 import { testCertificates } from "../support/certificates";
 import { configFrom, rawConfig, secretsWithout, secretValues } from "./harness";
 
@@ -251,6 +255,19 @@ describe("valid configuration", () => {
     expect(problemsOf(withVolume("physical", { claim: "data" }))).toEqual([
       expect.stringMatching(/^ferry:source\.kubernetes\.dataVolume\.serverPodLabels: /),
     ]);
+    // Past the checks, a physical copy asked for where it cannot be is never made logical in
+    // silence: the graph's method refuses it too.
+    const raw = withChange("local", (r) => {
+      r.migration.method = "physical";
+      r.migration.overwrite = true;
+    });
+    expect(() =>
+      copyMethod(
+        sourceSchema.parse(raw.source),
+        destinationSchema.parse(raw.destination),
+        migrationSchema.parse(raw.migration),
+      ),
+    ).toThrow(/^migration\.method is physical, but migration\.overwrite replaces/);
     expect(problemsOf(withChange("local", (r) => (r.migration.method = "fast")))).toEqual([
       "ferry:migration.method: must be logical, physical or auto",
     ]);
