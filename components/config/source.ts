@@ -38,6 +38,13 @@ export const sourceFields = {
   tls: tlsSchema.describe("TLS of the dump's sessions with the source"),
 };
 
+/** A numeric user or group id a pod may run as under the restricted Pod Security Standard. */
+const nonRootId = (kind: "user" | "group") =>
+  z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: `must be a ${kind} id other than root's (0)` });
+
 /**
  * The claim holding a source server's data directory in its pod, for the physical method: the
  * copy Job mounts it read-only on the server's node, as the files' owner, where mariadb-backup
@@ -61,16 +68,10 @@ export const dataVolumeSchema = z
         .regex(/^\/[^\s]*$/, { error: "must be an absolute path" })
         .default("/var/lib/mysql")
         .describe("the data directory as the server names it (its datadir)"),
-      user: z
-        .number({ error: "must be a number" })
-        .int({ error: "must be a whole number" })
-        .min(1, { error: "must be a user id other than root's (0)" })
+      user: nonRootId("user")
         .default(999)
         .describe("the user id owning the data files (999 in the official MariaDB image)"),
-      group: z
-        .number({ error: "must be a number" })
-        .int({ error: "must be a whole number" })
-        .min(1, { error: "must be a group id other than root's (0)" })
+      group: nonRootId("group")
         .optional()
         .describe("the group id of the data files (default: user)"),
       serverPodLabels: podSelector(
